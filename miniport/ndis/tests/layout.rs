@@ -1,0 +1,548 @@
+//! Layout tests: every struct and union of the `ndis` crate against clang's MSVC x64 layout of the
+//! WDK headers (`oracle/ndis-layout-x64.txt`).
+//!
+//! Each check lists the Rust fields of one type. A field whose C access path differs from its Rust
+//! path (C anonymous members, which Rust must name) is written `"C.path" => rust.path`. Then:
+//! - size and alignment must equal the oracle's;
+//! - every listed field must exist in the oracle with the same offset and size;
+//! - every oracle row must be covered: listed, reached through a listed field whose own type is
+//!   checked here (so `Header.Type` is covered by `Header` plus the `NDIS_OBJECT_HEADER` check), or
+//!   omitted with a reason (`omit "C.path": "why"`);
+//! - types the oracle names only as members (`DATA.QUERY_INFORMATION`) are checked against their
+//!   parent's rows (`nested NDIS_OID_REQUEST_QUERY in NDIS_OID_REQUEST at "DATA.QUERY_INFORMATION"`);
+//! - types absent from the oracle cite the documentation their numbers come from;
+//! - finally, every `pub struct`/`pub union` in `src/` must have a check here.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::mem::{align_of, offset_of, size_of};
+
+use common::{Layout, layouts};
+use ndis::*;
+
+/// Where a check's expected numbers come from.
+enum Source {
+    /// A top-level STRUCT block of the oracle.
+    Oracle,
+    /// The rows under `prefix` of the oracle's `parent` block.
+    Nested {
+        parent: &'static str,
+        prefix: &'static str,
+    },
+    /// Not in the oracle: expected size and alignment, and the documentation they come from.
+    Documented {
+        size: usize,
+        align: usize,
+        cite: &'static str,
+    },
+}
+
+struct Check {
+    name: &'static str,
+    size: usize,
+    align: usize,
+    source: Source,
+    fields: Vec<(String, usize, usize)>,
+    omitted: Vec<(&'static str, &'static str)>,
+}
+
+/// Size of a field, from a raw pointer to it (no value is read).
+fn pointee_size<F>(_: *const F) -> usize {
+    size_of::<F>()
+}
+
+macro_rules! field_size {
+    ($t:ty, $($p:ident).+) => {{
+        let place = std::mem::MaybeUninit::<$t>::uninit();
+        let base = place.as_ptr();
+        // SAFETY: `&raw const` only computes the address of a field inside `place` (alive for this
+        // block); nothing is read and no reference is created, so uninitialised memory is fine.
+        pointee_size(unsafe { &raw const (*base).$($p).+ })
+    }};
+}
+
+macro_rules! check {
+    ($t:ident $(, $src:expr)? ; { $($body:tt)* }) => {{
+        #[allow(unused_mut)]
+        let mut c = Check {
+            name: stringify!($t),
+            size: size_of::<$t>(),
+            align: align_of::<$t>(),
+            source: check!(@src $($src)?),
+            fields: Vec::new(),
+            omitted: Vec::new(),
+        };
+        check!(@f c, $t, $($body)*);
+        c
+    }};
+    (@src) => { Source::Oracle };
+    (@src $src:expr) => { $src };
+    (@f $c:ident, $t:ty, ) => {};
+    (@f $c:ident, $t:ty, omit $cp:literal : $why:literal, $($rest:tt)*) => {
+        $c.omitted.push(($cp, $why));
+        check!(@f $c, $t, $($rest)*);
+    };
+    (@f $c:ident, $t:ty, $cp:literal => $($p:ident).+, $($rest:tt)*) => {
+        $c.fields.push(($cp.to_string(), offset_of!($t, $($p).+), field_size!($t, $($p).+)));
+        check!(@f $c, $t, $($rest)*);
+    };
+    (@f $c:ident, $t:ty, $($p:ident).+, $($rest:tt)*) => {
+        $c.fields.push((
+            stringify!($($p).+).replace(' ', ""),
+            offset_of!($t, $($p).+),
+            field_size!($t, $($p).+),
+        ));
+        check!(@f $c, $t, $($rest)*);
+    };
+}
+
+fn all_checks() -> Vec<Check> {
+    vec![
+        // ---- basic.rs ----
+        check!(LARGE_INTEGER; { QuadPart,
+            omit "LowPart": "32-bit halves of QuadPart (anonymous struct view)",
+            omit "HighPart": "32-bit halves of QuadPart (anonymous struct view)",
+            omit "u": "32-bit halves of QuadPart (named struct view)", }),
+        check!(UNICODE_STRING; { Length, MaximumLength, Buffer, }),
+        check!(NDIS_STRING; { Length, MaximumLength, Buffer, }),
+        check!(LIST_ENTRY; { Flink, Blink, }),
+        check!(SINGLE_LIST_ENTRY; { Next, }),
+        check!(SLIST_HEADER; { Alignment, Region,
+            omit "HeaderX64": "bit-field view (Depth, Sequence, NextEntry) that only the kernel's SList routines decode", }),
+        check!(GUID; { Data1, Data2, Data3, Data4, }),
+        check!(PROCESSOR_NUMBER, Source::Documented { size: 4, align: 2,
+            cite: "https://learn.microsoft.com/windows/win32/api/winnt/ns-winnt-processor_number (USHORT Group; UCHAR Number; UCHAR Reserved)" };
+            { Group, Number, Reserved, }),
+        check!(DRIVER_OBJECT; { }),
+        check!(KEVENT; { omit "Header": "DISPATCHER_HEADER is kernel-private; events are used only through Ke*/Ndis*Event", }),
+        check!(NDIS_EVENT; { Event, }),
+        check!(NDIS_SPIN_LOCK; { SpinLock, OldIrql, }),
+        check!(NET_LUID, Source::Nested { parent: "NDIS_MINIPORT_INIT_PARAMETERS", prefix: "NetLuid" };
+            { Value, omit "Info": "bit-field view (Reserved:24, NetLuidIndex:24, IfType:16) of Value", }),
+        // ---- object.rs ----
+        check!(NDIS_OBJECT_HEADER; { Type, Revision, Size, }),
+        check!(NDIS_GENERIC_OBJECT; { Header, Caller, CallersCaller, DriverObject, }),
+        // ---- miniport.rs ----
+        check!(NDIS_MINIPORT_DRIVER_CHARACTERISTICS; {
+            Header, MajorNdisVersion, MinorNdisVersion, MajorDriverVersion, MinorDriverVersion, Flags,
+            SetOptionsHandler, InitializeHandlerEx, HaltHandlerEx, UnloadHandler, PauseHandler, RestartHandler,
+            OidRequestHandler, SendNetBufferListsHandler, ReturnNetBufferListsHandler, CancelSendHandler,
+            CheckForHangHandlerEx, ResetHandlerEx, DevicePnPEventNotifyHandler, ShutdownHandlerEx,
+            CancelOidRequestHandler, DirectOidRequestHandler, CancelDirectOidRequestHandler, }),
+        check!(NDIS_PORT_AUTHENTICATION_PARAMETERS; {
+            Header, SendControlState, RcvControlState, SendAuthorizationState, RcvAuthorizationState, }),
+        check!(NDIS_MINIPORT_INIT_PARAMETERS; {
+            Header, Flags, AllocatedResources, IMDeviceInstanceContext, MiniportAddDeviceContext, IfIndex,
+            NetLuid, DefaultPortAuthStates, PciDeviceCustomProperties, }),
+        check!(NDIS_MINIPORT_PAUSE_PARAMETERS; { Header, Flags, PauseReason, }),
+        check!(NDIS_RESTART_ATTRIBUTES; { Next, Oid, DataLength, Data, }),
+        check!(NDIS_MINIPORT_RESTART_PARAMETERS; { Header, RestartAttributes, Flags, }),
+        check!(NDIS_RESTART_GENERAL_ATTRIBUTES; {
+            Header, MtuSize, MaxXmitLinkSpeed, MaxRcvLinkSpeed, LookaheadSize, MacOptions, SupportedPacketFilters,
+            MaxMulticastListSize, RecvScaleCapabilities, AccessType, Flags, ConnectionType, SupportedStatistics,
+            DataBackFillSize, ContextBackFillSize, SupportedOidList, SupportedOidListLength,
+            MaxLookaheadSizeAccessed, }),
+        check!(NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES; {
+            Header, MiniportAdapterContext, AttributeFlags, CheckForHangTimeInSeconds, InterfaceType, }),
+        check!(NDIS_MINIPORT_ADD_DEVICE_REGISTRATION_ATTRIBUTES; { Header, MiniportAddDeviceContext, Flags, }),
+        check!(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES; {
+            Header, Flags, MediaType, PhysicalMediumType, MtuSize, MaxXmitLinkSpeed, XmitLinkSpeed,
+            MaxRcvLinkSpeed, RcvLinkSpeed, MediaConnectState, MediaDuplexState, LookaheadSize,
+            PowerManagementCapabilities, MacOptions, SupportedPacketFilters, MaxMulticastListSize,
+            MacAddressLength, PermanentMacAddress, CurrentMacAddress, RecvScaleCapabilities, AccessType,
+            DirectionType, ConnectionType, IfType, IfConnectorPresent, SupportedStatistics,
+            SupportedPauseFunctions, DataBackFillSize, ContextBackFillSize, SupportedOidList,
+            SupportedOidListLength, AutoNegotiationFlags, PowerManagementCapabilitiesEx, }),
+        check!(NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES; {
+            Header, DefaultOffloadConfiguration, HardwareOffloadCapabilities,
+            DefaultTcpConnectionOffloadConfiguration, TcpConnectionOffloadHardwareCapabilities, }),
+        check!(NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES; {
+            Header, HDSplitAttributes, HardwareReceiveFilterCapabilities, CurrentReceiveFilterCapabilities,
+            HardwareNicSwitchCapabilities, CurrentNicSwitchCapabilities, HardwareSriovCapabilities,
+            CurrentSriovCapabilities, HardwareQosCapabilities, CurrentQosCapabilities, }),
+        check!(NDIS_MINIPORT_ADAPTER_ATTRIBUTES; {
+            Header, AddDeviceRegistrationAttributes, RegistrationAttributes, GeneralAttributes, OffloadAttributes,
+            HardwareAssistAttributes,
+            omit "Native_802_11_Attributes": "native 802.11 miniports only (64 bytes, smaller than GeneralAttributes)",
+            omit "NDKAttributes": "NDK (RDMA) miniports only (16 bytes)", }),
+        check!(NET_DEVICE_PNP_EVENT; {
+            Header, PortNumber, DevicePnPEvent, InformationBuffer, InformationBufferLength, NdisReserved, }),
+        // ---- nbl.rs ----
+        check!(MDL; { Next, Size, MdlFlags, Process, MappedSystemVa, StartVa, ByteCount, ByteOffset, }),
+        check!(NET_BUFFER_DATA_LENGTH, Source::Documented { size: 8, align: 8,
+            cite: "oracle NET_BUFFER_DATA: anonymous union _NET_BUFFER_DATA_LENGTH (C++ name NbDataLength) at 24, size 8; its members are checked through NET_BUFFER_DATA" };
+            { DataLength, stDataLength, }),
+        check!(NET_BUFFER_DATA; {
+            Next, CurrentMdl, CurrentMdlOffset, "DataLength" => NbDataLength.DataLength,
+            "stDataLength" => NbDataLength.stDataLength, MdlChain, DataOffset, }),
+        check!(NET_BUFFER_HEADER; {
+            "Next" => NetBufferData.Next, "CurrentMdl" => NetBufferData.CurrentMdl,
+            "CurrentMdlOffset" => NetBufferData.CurrentMdlOffset,
+            "DataLength" => NetBufferData.NbDataLength.DataLength,
+            "stDataLength" => NetBufferData.NbDataLength.stDataLength,
+            "MdlChain" => NetBufferData.MdlChain, "DataOffset" => NetBufferData.DataOffset, Link, }),
+        check!(NET_BUFFER_SHARED_MEMORY; {
+            NextSharedMemorySegment, SharedMemoryFlags, SharedMemoryHandle, SharedMemoryOffset,
+            SharedMemoryLength, }),
+        check!(NET_BUFFER; {
+            "Next" => NetBufferHeader.NetBufferData.Next,
+            "CurrentMdl" => NetBufferHeader.NetBufferData.CurrentMdl,
+            "CurrentMdlOffset" => NetBufferHeader.NetBufferData.CurrentMdlOffset,
+            "DataLength" => NetBufferHeader.NetBufferData.NbDataLength.DataLength,
+            "stDataLength" => NetBufferHeader.NetBufferData.NbDataLength.stDataLength,
+            "MdlChain" => NetBufferHeader.NetBufferData.MdlChain,
+            "DataOffset" => NetBufferHeader.NetBufferData.DataOffset,
+            "Link" => NetBufferHeader.Link,
+            NetBufferHeader, ChecksumBias, Reserved, NdisPoolHandle, NdisReserved, ProtocolReserved,
+            MiniportReserved, DataPhysicalAddress, SharedMemoryInfo,
+            omit "ScatterGatherList": "shares the pointer slot of SharedMemoryInfo (anonymous union)", }),
+        check!(NET_BUFFER_LIST_DATA; { Next, FirstNetBuffer, }),
+        check!(NET_BUFFER_LIST_HEADER; {
+            "Next" => NetBufferListData.Next, "FirstNetBuffer" => NetBufferListData.FirstNetBuffer, Link, }),
+        check!(NET_BUFFER_LIST_CONTEXT; { Next, Size, Offset, ContextData, }),
+        check!(NET_BUFFER_LIST; {
+            "Next" => NetBufferListHeader.NetBufferListData.Next,
+            "FirstNetBuffer" => NetBufferListHeader.NetBufferListData.FirstNetBuffer,
+            "Link" => NetBufferListHeader.Link,
+            NetBufferListHeader, Context, ParentNetBufferList, NdisPoolHandle, NdisReserved, ProtocolReserved,
+            MiniportReserved, Scratch, SourceHandle, NblFlags, ChildRefCount, Flags, Status, NetBufferListInfo,
+            omit "NdisReserved2": "ULONG sharing the Status slot (anonymous union)", }),
+        check!(NET_BUFFER_LIST_POOL_PARAMETERS; {
+            Header, ProtocolId, fAllocateNetBuffer, ContextSize, PoolTag, DataSize, }),
+        check!(NET_BUFFER_POOL_PARAMETERS; { Header, PoolTag, DataSize, }),
+        // ---- oid.rs ----
+        check!(NDIS_OID_REQUEST_QUERY, Source::Nested { parent: "NDIS_OID_REQUEST", prefix: "DATA.QUERY_INFORMATION" };
+            { Oid, InformationBuffer, InformationBufferLength, BytesWritten, BytesNeeded, }),
+        check!(NDIS_OID_REQUEST_SET, Source::Nested { parent: "NDIS_OID_REQUEST", prefix: "DATA.SET_INFORMATION" };
+            { Oid, InformationBuffer, InformationBufferLength, BytesRead, BytesNeeded, }),
+        check!(NDIS_OID_REQUEST_METHOD, Source::Nested { parent: "NDIS_OID_REQUEST", prefix: "DATA.METHOD_INFORMATION" };
+            { Oid, InformationBuffer, InputBufferLength, OutputBufferLength, MethodId, BytesWritten, BytesRead,
+              BytesNeeded, }),
+        check!(NDIS_OID_REQUEST_DATA, Source::Nested { parent: "NDIS_OID_REQUEST", prefix: "DATA" };
+            { Oid, QUERY_INFORMATION, SET_INFORMATION, METHOD_INFORMATION, }),
+        check!(NDIS_OID_REQUEST; {
+            Header, RequestType, PortNumber, Timeout, RequestId, RequestHandle, DATA, NdisReserved,
+            MiniportReserved, SourceReserved, SupportedRevision, Reserved1, Reserved2, }),
+        check!(NDIS_INTERRUPT_MODERATION_PARAMETERS; { Header, Flags, InterruptModeration, }),
+        // ---- status.rs ----
+        check!(NDIS_STATISTICS_INFO; {
+            Header, SupportedStatistics, ifInDiscards, ifInErrors, ifHCInOctets, ifHCInUcastPkts,
+            ifHCInMulticastPkts, ifHCInBroadcastPkts, ifHCOutOctets, ifHCOutUcastPkts, ifHCOutMulticastPkts,
+            ifHCOutBroadcastPkts, ifOutErrors, ifOutDiscards, ifHCInUcastOctets, ifHCInMulticastOctets,
+            ifHCInBroadcastOctets, ifHCOutUcastOctets, ifHCOutMulticastOctets, ifHCOutBroadcastOctets, }),
+        check!(NDIS_LINK_STATE; {
+            Header, MediaConnectState, MediaDuplexState, XmitLinkSpeed, RcvLinkSpeed, PauseFunctions,
+            AutoNegotiationFlags, }),
+        check!(NDIS_LINK_PARAMETERS; {
+            Header, MediaDuplexState, XmitLinkSpeed, RcvLinkSpeed, PauseFunctions, AutoNegotiationFlags, }),
+        check!(NDIS_STATUS_INDICATION; {
+            Header, SourceHandle, PortNumber, StatusCode, Flags, DestinationHandle, RequestId, StatusBuffer,
+            StatusBufferSize, Guid, NdisReserved, }),
+        // ---- pm.rs ----
+        check!(NDIS_PM_WAKE_UP_CAPABILITIES; { MinMagicPacketWakeUp, MinPatternWakeUp, MinLinkChangeWakeUp, }),
+        check!(NDIS_PNP_CAPABILITIES; { Flags, WakeUpCapabilities, }),
+        check!(NDIS_PM_CAPABILITIES; {
+            Header, Flags, SupportedWoLPacketPatterns, NumTotalWoLPatterns, MaxWoLPatternSize,
+            MaxWoLPatternOffset, MaxWoLPacketSaveBuffer, SupportedProtocolOffloads, NumArpOffloadIPv4Addresses,
+            NumNSOffloadIPv6Addresses, MinMagicPacketWakeUp, MinPatternWakeUp, MinLinkChangeWakeUp,
+            SupportedWakeUpEvents, MediaSpecificWakeUpEvents, }),
+        // ---- config.rs ----
+        check!(NDIS_CONFIGURATION_OBJECT; { Header, NdisHandle, Flags, }),
+        check!(BINARY_DATA, Source::Nested { parent: "NDIS_CONFIGURATION_PARAMETER", prefix: "ParameterData.BinaryData" };
+            { Length, Buffer, }),
+        check!(NDIS_CONFIGURATION_PARAMETER_DATA,
+            Source::Nested { parent: "NDIS_CONFIGURATION_PARAMETER", prefix: "ParameterData" };
+            { IntegerData, StringData, BinaryData, }),
+        check!(NDIS_CONFIGURATION_PARAMETER; { ParameterType, ParameterData, }),
+        // ---- timer.rs ----
+        check!(NDIS_TIMER_CHARACTERISTICS; { Header, AllocationTag, TimerFunction, FunctionContext, }),
+    ]
+}
+
+/// `MEMORY_ALIGNED<T>` is generic; its placement rule (16-byte aligned, no size change for 16-byte
+/// multiples) is what the NBL and NB checks above rely on, and is asserted directly.
+#[test]
+fn memory_aligned_wrapper_matches_declspec_align_16() {
+    assert_eq!(
+        align_of::<MEMORY_ALIGNED<[usize; 2]>>(),
+        MEMORY_ALLOCATION_ALIGNMENT
+    );
+    assert_eq!(size_of::<MEMORY_ALIGNED<[usize; 2]>>(), 16);
+    assert_eq!(size_of::<MEMORY_ALIGNED<[usize; 6]>>(), 48);
+    assert_eq!(size_of::<MEMORY_ALIGNED<[u8; 0]>>(), 0);
+}
+
+/// The rows of `layout` under `prefix`, re-based so the prefix's own offset is 0.
+fn nested_rows(layout: &Layout, prefix: &str) -> (usize, Layout) {
+    if prefix.is_empty() {
+        return (layout.size, layout.clone());
+    }
+    let base = layout
+        .rows
+        .iter()
+        .find(|r| r.path == prefix)
+        .unwrap_or_else(|| panic!("no row {prefix}"));
+    let lead = format!("{prefix}.");
+    let rows = layout
+        .rows
+        .iter()
+        .filter_map(|r| {
+            let rel = r.path.strip_prefix(&lead)?;
+            let mut r = r.clone();
+            r.path = rel.to_string();
+            r.offset -= base.offset;
+            Some(r)
+        })
+        .collect();
+    (
+        base.size,
+        Layout {
+            size: base.size,
+            align: 0,
+            tag: base.ty.clone(),
+            rows,
+        },
+    )
+}
+
+/// Type tags (`struct _NDIS_OBJECT_HEADER`) of the oracle types checked here: members of these types
+/// are covered by their own check.
+fn checked_tags(checks: &[Check], oracle: &BTreeMap<String, Layout>) -> BTreeSet<String> {
+    checks
+        .iter()
+        .filter(|c| matches!(c.source, Source::Oracle))
+        .filter_map(|c| oracle.get(c.name).map(|l| l.tag.clone()))
+        .collect()
+}
+
+/// (parent, prefix) of every nested check: members at that place are covered by that check.
+fn nested_keys(checks: &[Check]) -> BTreeSet<(String, String)> {
+    checks
+        .iter()
+        .filter_map(|c| match c.source {
+            Source::Nested { parent, prefix } => Some((parent.to_string(), prefix.to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+struct Covered {
+    tags: BTreeSet<String>,
+    nested: BTreeSet<(String, String)>,
+}
+
+fn verify(check: &Check, oracle: &BTreeMap<String, Layout>, known: &Covered) -> Vec<String> {
+    let mut errors = Vec::new();
+    let name = check.name;
+    let layout = match &check.source {
+        Source::Documented { size, align, cite } => {
+            assert!(
+                !oracle.contains_key(name),
+                "{name} is in the oracle: check it there, not against {cite}"
+            );
+            if (check.size, check.align) != (*size, *align) {
+                errors.push(format!(
+                    "{name}: size/align {}/{} != documented {size}/{align} ({cite})",
+                    check.size, check.align
+                ));
+            }
+            return errors;
+        }
+        Source::Oracle => match oracle.get(name) {
+            Some(l) => {
+                if (check.size, check.align) != (l.size, l.align) {
+                    errors.push(format!(
+                        "{name}: size/align {}/{} != oracle {}/{}",
+                        check.size, check.align, l.size, l.align
+                    ));
+                }
+                l.clone()
+            }
+            None => {
+                errors.push(format!(
+                    "{name}: not in the oracle; give a Source::Documented with a citation"
+                ));
+                return errors;
+            }
+        },
+        Source::Nested { parent, prefix } => {
+            let parent_layout = oracle
+                .get(*parent)
+                .unwrap_or_else(|| panic!("no oracle block {parent}"));
+            let (size, l) = nested_rows(parent_layout, prefix);
+            if check.size != size {
+                errors.push(format!(
+                    "{name}: size {} != {size} ({parent}.{prefix})",
+                    check.size
+                ));
+            }
+            l
+        }
+    };
+    // Every listed field: present, same offset and size.
+    for (path, off, size) in &check.fields {
+        match layout.rows.iter().find(|r| &r.path == path && !r.bitfield) {
+            Some(r) if (r.offset, r.size) == (*off, *size) => {}
+            Some(r) => errors.push(format!(
+                "{name}.{path}: offset/size {off}/{size} != oracle {}/{}",
+                r.offset, r.size
+            )),
+            None => errors.push(format!("{name}.{path}: no such row in the oracle")),
+        }
+    }
+    for (path, _) in &check.omitted {
+        if !layout.rows.iter().any(|r| &r.path == path) {
+            errors.push(format!("{name}: omitted {path} is not an oracle row"));
+        }
+    }
+    // Every oracle row: covered.
+    let listed: BTreeSet<&str> = check.fields.iter().map(|(p, _, _)| p.as_str()).collect();
+    let covers = |row_path: &str| -> bool {
+        if listed.contains(row_path) {
+            return true;
+        }
+        // An ancestor that is omitted, or listed with a type checked on its own.
+        let mut prefix = row_path;
+        while let Some((head, _)) = prefix.rsplit_once('.') {
+            prefix = head;
+            if check.omitted.iter().any(|(o, _)| *o == prefix) {
+                return true;
+            }
+            if listed.contains(prefix) {
+                let ty = layout
+                    .rows
+                    .iter()
+                    .find(|r| r.path == prefix)
+                    .map(|r| r.ty.clone())
+                    .unwrap_or_default();
+                if known.tags.contains(&ty) {
+                    return true;
+                }
+                let (parent, base) = match check.source {
+                    Source::Nested { parent, prefix } => (parent, prefix),
+                    _ => (check.name, ""),
+                };
+                let absolute = if base.is_empty() {
+                    prefix.to_string()
+                } else {
+                    format!("{base}.{prefix}")
+                };
+                if known.nested.contains(&(parent.to_string(), absolute)) {
+                    return true;
+                }
+            }
+        }
+        check.omitted.iter().any(|(o, _)| *o == row_path)
+    };
+    for row in &layout.rows {
+        if row.is_anonymous_descriptor() {
+            continue;
+        }
+        let ok = if row.bitfield {
+            // A bit-field is covered when an enclosing member is, or a listed field spans its unit.
+            covers(&row.path)
+                || check
+                    .fields
+                    .iter()
+                    .any(|(_, o, s)| *o <= row.offset && row.offset + row.size <= o + s)
+        } else {
+            covers(&row.path)
+        };
+        if !ok {
+            errors.push(format!(
+                "{name}: oracle row {} (offset {}, size {}) is not covered",
+                row.path, row.offset, row.size
+            ));
+        }
+    }
+    errors
+}
+
+#[test]
+fn every_struct_matches_the_oracle() {
+    let oracle = layouts();
+    let checks = all_checks();
+    let known = Covered {
+        tags: checked_tags(&checks, &oracle),
+        nested: nested_keys(&checks),
+    };
+    let errors: Vec<String> = checks.iter().flat_map(|c| verify(c, &oracle, &known)).collect();
+    assert!(
+        errors.is_empty(),
+        "{} layout mismatches:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
+}
+
+/// The checker itself must reject a wrong table, or every pass above means nothing.
+#[test]
+fn the_checker_rejects_wrong_offsets_missing_rows_and_wrong_sizes() {
+    let oracle = layouts();
+    let checks = all_checks();
+    let known = Covered {
+        tags: checked_tags(&checks, &oracle),
+        nested: nested_keys(&checks),
+    };
+    let mut wrong = check!(NDIS_OBJECT_HEADER; { Type, Revision, Size, });
+    wrong.fields[2].1 = 3;
+    assert!(
+        verify(&wrong, &oracle, &known)
+            .iter()
+            .any(|e| e.contains("Size: offset/size 3/2"))
+    );
+    let missing = check!(NDIS_OBJECT_HEADER; { Type, Revision, });
+    assert!(
+        verify(&missing, &oracle, &known)
+            .iter()
+            .any(|e| e.contains("row Size"))
+    );
+    let mut big = check!(NDIS_OBJECT_HEADER; { Type, Revision, Size, });
+    big.size = 8;
+    assert!(
+        verify(&big, &oracle, &known)
+            .iter()
+            .any(|e| e.contains("size/align 8/2"))
+    );
+    // A nested member is only covered transitively if its type is itself checked.
+    let nothing = Covered {
+        tags: BTreeSet::new(),
+        nested: BTreeSet::new(),
+    };
+    let generic = check!(NDIS_GENERIC_OBJECT; { Header, Caller, CallersCaller, DriverObject, });
+    assert!(
+        verify(&generic, &oracle, &nothing)
+            .iter()
+            .any(|e| e.contains("Header.Type"))
+    );
+}
+
+/// Every `pub struct` and `pub union` declared in `src/` has a check above.
+#[test]
+fn every_declared_type_has_a_layout_check() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut declared = BTreeSet::new();
+    for entry in std::fs::read_dir(&src).expect("src dir") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+        for line in text.lines() {
+            let line = line.trim_start();
+            for kw in ["pub struct ", "pub union "] {
+                if let Some(rest) = line.strip_prefix(kw) {
+                    let name: String = rest
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    declared.insert(name);
+                }
+            }
+        }
+    }
+    declared.remove("MEMORY_ALIGNED"); // generic; see memory_aligned_wrapper_matches_declspec_align_16
+    let checked: BTreeSet<String> = all_checks().iter().map(|c| c.name.to_string()).collect();
+    let unchecked: Vec<_> = declared.difference(&checked).collect();
+    assert!(
+        unchecked.is_empty(),
+        "types without a layout check: {unchecked:?}"
+    );
+}
