@@ -1,1 +1,19 @@
-#![no_std]
+//! rvnic: a virtual NIC, written as an NDIS 6.30 miniport driver in Rust.
+//!
+//! The same source runs in two worlds. In Windows it is `rvnic.sys`, built from the `rvnic-sys`
+//! binary target (`src/kernel.rs`, the kernel-only module: `DriverEntry` export, panic handler,
+//! pool allocator). On a development host it is this library, linked against `ndis-host`, which
+//! defines every NDIS and kernel function the driver imports and calls the driver's real entry points.
+//!
+//! Read it in the order NDIS calls it: [`driver`] (`DriverEntry`, the characteristics, unload).
+
+#![cfg_attr(not(test), no_std)]
+
+pub mod driver;
+pub mod log;
+
+/// The pool tag of every allocation rvnic makes ('RvNc' in a pool dump).
+pub const POOL_TAG: u32 = u32::from_le_bytes(*b"RvNc");
+
+/// The driver's version, reported in the characteristics (`MajorDriverVersion.MinorDriverVersion`).
+pub const DRIVER_VERSION: (u8, u8) = (0, 1);

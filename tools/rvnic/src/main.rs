@@ -1,1 +1,75 @@
-fn main() {}
+//! `rvnic`: the project's tool. `rvnic run` (the default) loads the driver into ndis-host and reports
+//! what it did; `rvnic check-sys PATH` checks a built rvnic.sys is a loadable kernel driver image.
+
+// The driver's imports are defined by ndis-host; naming the crate links it.
+extern crate ndis_host;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod run;
+mod sys;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rvnic",
+    version,
+    about = "Run and check the rvnic virtual NIC miniport driver"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load the driver into ndis-host and report what it did (the default).
+    Run,
+    /// Check that PATH is a kernel driver image Windows will load (rvnic.sys).
+    CheckSys {
+        /// The image to check.
+        path: PathBuf,
+        /// Directory of the mingw-w64 import libraries that list each module's exports.
+        #[arg(long, default_value = sys::DEFAULT_LIB_DIR)]
+        lib_dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Run => run::run(),
+        Command::CheckSys { path, lib_dir } => check_sys(&path, &lib_dir),
+    }
+}
+
+fn check_sys(path: &std::path::Path, lib_dir: &std::path::Path) -> ExitCode {
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("rvnic check-sys: cannot read {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let exports = match sys::Exports::from_mingw(lib_dir) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("rvnic check-sys: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let violations = sys::check(&data, &exports);
+    if violations.is_empty() {
+        println!(
+            "{}: ok (PE32+ x86-64 NATIVE driver; checksum, relocations, NX, imports all valid)",
+            path.display()
+        );
+        return ExitCode::SUCCESS;
+    }
+    for v in &violations {
+        println!("{}: {v}", path.display());
+    }
+    ExitCode::FAILURE
+}

@@ -1,0 +1,110 @@
+//! `DriverEntry`, the miniport driver characteristics, and unload.
+//!
+//! NDIS learns what rvnic can do from one structure, `NDIS_MINIPORT_DRIVER_CHARACTERISTICS`, which
+//! `DriverEntry` fills with the `extern "system"` trampolines of [`callbacks`] and hands to
+//! `NdisMRegisterMiniportDriver`. NDIS then calls `MiniportInitializeEx` once per adapter, and the
+//! unload handler after the last adapter has halted.
+
+use core::ffi::c_void;
+use core::ptr::null_mut;
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use ndis::{
+    NDIS_HANDLE, NDIS_MINIPORT_DRIVER_CHARACTERISTICS, NDIS_OBJECT_HEADER, NDIS_STATUS_SUCCESS, NTSTATUS,
+    PDRIVER_OBJECT, PUNICODE_STRING,
+};
+
+use crate::{DRIVER_VERSION, dbg_print};
+
+mod callbacks;
+
+/// The handle `NdisMRegisterMiniportDriver` returned; NULL while the driver is not registered.
+/// Written at PASSIVE_LEVEL by `DriverEntry` and unload, which NDIS never runs concurrently.
+static DRIVER_HANDLE: AtomicPtr<c_void> = AtomicPtr::new(null_mut());
+
+/// The characteristics rvnic registers: NDIS 6.30, revision 2, every handler a trampoline.
+#[must_use]
+pub fn characteristics() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
+    NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
+        Header: NDIS_OBJECT_HEADER::new(
+            ndis::NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS,
+            ndis::NDIS_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2,
+            ndis::NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2,
+        ),
+        MajorNdisVersion: ndis::NDIS_MINIPORT_MAJOR_VERSION,
+        MinorNdisVersion: ndis::NDIS_MINIPORT_MINOR_VERSION,
+        MajorDriverVersion: DRIVER_VERSION.0,
+        MinorDriverVersion: DRIVER_VERSION.1,
+        Flags: 0,
+        SetOptionsHandler: None,
+        InitializeHandlerEx: Some(callbacks::initialize),
+        HaltHandlerEx: Some(callbacks::halt),
+        UnloadHandler: Some(callbacks::unload),
+        PauseHandler: Some(callbacks::pause),
+        RestartHandler: Some(callbacks::restart),
+        OidRequestHandler: Some(callbacks::oid_request),
+        SendNetBufferListsHandler: Some(callbacks::send_net_buffer_lists),
+        ReturnNetBufferListsHandler: Some(callbacks::return_net_buffer_lists),
+        CancelSendHandler: Some(callbacks::cancel_send),
+        CheckForHangHandlerEx: Some(callbacks::check_for_hang),
+        ResetHandlerEx: Some(callbacks::reset),
+        DevicePnPEventNotifyHandler: Some(callbacks::device_pnp_event_notify),
+        ShutdownHandlerEx: Some(callbacks::shutdown),
+        CancelOidRequestHandler: Some(callbacks::cancel_oid_request),
+        DirectOidRequestHandler: None,
+        CancelDirectOidRequestHandler: None,
+    }
+}
+
+/// The logic of `DriverEntry`: register the miniport with NDIS. PASSIVE_LEVEL.
+///
+/// The kernel image exports this as `DriverEntry` (`src/kernel.rs`); on the host, `ndis-host` calls it.
+///
+/// # Safety
+/// `driver_object` and `registry_path` are the pointers the I/O manager passes to `DriverEntry`:
+/// valid for the lifetime of the driver.
+pub unsafe extern "system" fn driver_entry(
+    driver_object: PDRIVER_OBJECT,
+    registry_path: PUNICODE_STRING,
+) -> NTSTATUS {
+    let mut chars = characteristics();
+    let mut handle: NDIS_HANDLE = null_mut();
+    // SAFETY: PASSIVE_LEVEL (DriverEntry). `driver_object` and `registry_path` come straight from the
+    // I/O manager (caller's contract); `chars` and `handle` live on this stack for the whole call and
+    // NDIS copies the characteristics before returning.
+    let status = unsafe {
+        ndis::NdisMRegisterMiniportDriver(
+            driver_object,
+            registry_path,
+            null_mut(),
+            &raw mut chars,
+            &raw mut handle,
+        )
+    };
+    if status != NDIS_STATUS_SUCCESS {
+        dbg_print!("NdisMRegisterMiniportDriver failed: {status:#010x}");
+        return status;
+    }
+    DRIVER_HANDLE.store(handle, Ordering::Release); // Release: unload reads it after registration.
+    dbg_print!(
+        "registered NDIS {}.{} miniport, driver version {}.{}",
+        ndis::NDIS_MINIPORT_MAJOR_VERSION,
+        ndis::NDIS_MINIPORT_MINOR_VERSION,
+        DRIVER_VERSION.0,
+        DRIVER_VERSION.1
+    );
+    NDIS_STATUS_SUCCESS
+}
+
+/// The logic of `MiniportDriverUnload`: deregister. PASSIVE_LEVEL, after every adapter has halted.
+pub(crate) fn unload() {
+    // Acquire: pairs with the Release store in `driver_entry`.
+    let handle = DRIVER_HANDLE.swap(null_mut(), Ordering::Acquire);
+    if handle.is_null() {
+        return;
+    }
+    // SAFETY: PASSIVE_LEVEL (unload). `handle` is the live registration from `driver_entry`, taken out
+    // of `DRIVER_HANDLE` above so it is deregistered exactly once.
+    unsafe { ndis::NdisMDeregisterMiniportDriver(handle) };
+    dbg_print!("deregistered");
+}
