@@ -6,8 +6,10 @@
 # Imports are raw-dylib, so no Windows import libraries are needed. The mingw-w64 packages provide
 # the export lists (libntoskrnl.a, libndis.a, libhal.a) that `rvnic check-sys` judges imports by.
 #
-# Usage: tools/cross/build-sys.sh            (idempotent; installs what is missing, needs root for that)
-# Prints the path of the image on its last line.
+# Usage: tools/cross/build-sys.sh [--install-only]
+#   Idempotent: installs what is missing (as root), then builds; prints the image's path on its last
+#   line. --install-only stops after the installation (CI uses it before the tests that read the
+#   mingw-w64 import libraries).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,6 +21,13 @@ lld_link=/usr/bin/lld-link-19
 packages=(rustc-web rust-web-src lld-19 mingw-w64-x86-64-dev binutils-mingw-w64-x86-64)
 
 die() { echo "build-sys: error: $*" >&2; exit 1; }
+
+install_only=false
+case "${1:-}" in
+    "") ;;
+    --install-only) install_only=true ;;
+    *) die "unknown argument '$1' (usage: build-sys.sh [--install-only])" ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
@@ -32,6 +41,8 @@ if ((${#missing[@]})); then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
         || die "apt-get install ${missing[*]} failed (rustc-web 1.96 comes from bookworm-security)"
 fi
+
+$install_only && { echo "build-sys: toolchain installed" >&2; exit 0; }
 
 [ -x "$rustc_web" ] || die "$rustc_web not found after installing rustc-web"
 [ -x "$lld_link" ] || die "$lld_link not found after installing lld-19"

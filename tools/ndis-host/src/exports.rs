@@ -6,7 +6,7 @@
 
 use ndis::*;
 
-use crate::{Registration, new_handle, state};
+use crate::{Registration, debug_line, new_handle, state};
 
 /// Why `NdisMRegisterMiniportDriver` refuses a set of characteristics, with NDIS's status; `None`
 /// when it accepts them. The same checks NDIS makes: header type, revision and size for the
@@ -91,9 +91,7 @@ pub unsafe extern "system" fn NdisMRegisterMiniportDriver(
     // SAFETY: non-null and valid for the call (caller's contract); the copy is plain data.
     let c = unsafe { core::ptr::read(MiniportDriverCharacteristics) };
     if let Some((status, why)) = registration_failure(&c) {
-        state()
-            .dbg
-            .push(format!("ndis-host: NdisMRegisterMiniportDriver refused: {why}"));
+        debug_line(format!("ndis-host: NdisMRegisterMiniportDriver refused: {why}"));
         return status;
     }
     let mut st = state();
@@ -113,16 +111,18 @@ pub unsafe extern "system" fn NdisMRegisterMiniportDriver(
 /// `NdisMDeregisterMiniportDriver` (PASSIVE_LEVEL).
 #[unsafe(no_mangle)]
 pub extern "system" fn NdisMDeregisterMiniportDriver(NdisMiniportDriverHandle: NDIS_HANDLE) {
-    let mut st = state();
     let handle = NdisMiniportDriverHandle as usize;
-    match st
+    let mut st = state();
+    if let Some(reg) = st
         .registrations
         .iter_mut()
         .find(|r| r.handle == handle && !r.deregistered)
     {
-        Some(reg) => reg.deregistered = true,
-        None => st.dbg.push(format!(
+        reg.deregistered = true;
+    } else {
+        drop(st);
+        debug_line(format!(
             "ndis-host: NdisMDeregisterMiniportDriver with unknown handle {handle:#x}"
-        )),
+        ));
     }
 }

@@ -34,14 +34,23 @@ pub struct Registration {
 struct State {
     registrations: Vec<Registration>,
     next_handle: usize,
-    dbg: Vec<String>,
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
     registrations: Vec::new(),
     next_handle: 0,
-    dbg: Vec::new(),
 });
+
+thread_local! {
+    /// `DbgPrint` output, captured per thread: each test drives its driver from its own thread, so
+    /// tests running in parallel never read each other's lines.
+    static DEBUG_OUTPUT: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Appends a line to this thread's debug capture (the driver's `DbgPrint`, and host diagnostics).
+pub(crate) fn debug_line(line: String) {
+    DEBUG_OUTPUT.with(|d| d.borrow_mut().push(line));
+}
 
 fn state() -> MutexGuard<'static, State> {
     // A test that panicked while holding the lock leaves consistent data (every update is one push
@@ -170,9 +179,9 @@ pub struct UnloadReport {
     pub deregistered: bool,
 }
 
-/// Every `DbgPrint` line since the last call, in order.
+/// Every `DbgPrint` line this thread produced since the last call, in order.
 pub fn take_debug_output() -> Vec<String> {
-    std::mem::take(&mut state().dbg)
+    DEBUG_OUTPUT.with(|d| std::mem::take(&mut *d.borrow_mut()))
 }
 
 /// Called by the C `DbgPrint` shim with the formatted text.
@@ -180,8 +189,7 @@ pub fn take_debug_output() -> Vec<String> {
 extern "C" fn ndis_host_dbg_print(text: *const u8, len: usize) {
     // SAFETY: the shim passes a buffer of `len` initialised bytes that lives until this returns.
     let bytes = unsafe { std::slice::from_raw_parts(text, len) };
-    let line = String::from_utf8_lossy(bytes).trim_end_matches('\n').to_string();
-    state().dbg.push(line);
+    debug_line(String::from_utf8_lossy(bytes).trim_end_matches('\n').to_string());
 }
 
 /// Opaque handle values the host hands out: never dereferenced by drivers, unique, non-null.

@@ -226,22 +226,25 @@ pub fn check(data: &[u8], exports: &Exports) -> Vec<Violation> {
         ),
         None => fail("entry", format!("entry point {entry:#x} is in no section")),
     }
-    if let Ok(Some(table)) = file.export_table() {
-        if let Ok(exported) = table.exports() {
-            if let Some(driver_entry) = exported
-                .iter()
+    // Where the image names DriverEntry (an export), the entry point must be it.
+    let exported_entry = file
+        .export_table()
+        .ok()
+        .flatten()
+        .and_then(|table| table.exports().ok())
+        .and_then(|exports| {
+            exports
+                .into_iter()
                 .find(|e| e.name == Some(b"DriverEntry".as_slice()))
-            {
-                if let object::read::pe::ExportTarget::Address(rva) = driver_entry.target {
-                    if rva != entry {
-                        fail(
-                            "entry",
-                            format!("entry point {entry:#x} is not DriverEntry ({rva:#x})"),
-                        );
-                    }
-                }
-            }
-        }
+        })
+        .map(|e| e.target);
+    if let Some(object::read::pe::ExportTarget::Address(rva)) = exported_entry
+        && rva != entry
+    {
+        fail(
+            "entry",
+            format!("entry point {entry:#x} is not DriverEntry ({rva:#x})"),
+        );
     }
 
     // Checksum.

@@ -30,7 +30,8 @@ fn a_well_formed_driver_image_passes() {
 
 #[test]
 fn each_mistake_is_reported_once_under_its_own_rule() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Image)>)> = vec![
+    type Mistake = Box<dyn Fn(&mut Image)>;
+    let cases: Vec<(&str, Mistake)> = vec![
         ("dll", Box::new(|i| i.characteristics |= 0x2000)),
         ("subsystem", Box::new(|i| i.subsystem = 2)),
         ("machine", Box::new(|i| i.machine = 0xAA64)),
