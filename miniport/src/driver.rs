@@ -69,9 +69,9 @@ pub unsafe extern "system" fn driver_entry(
 ) -> NTSTATUS {
     let mut chars = characteristics();
     let mut handle: NDIS_HANDLE = null_mut();
-    // SAFETY: PASSIVE_LEVEL (DriverEntry). `driver_object` and `registry_path` come straight from the
-    // I/O manager (caller's contract); `chars` and `handle` live on this stack for the whole call and
-    // NDIS copies the characteristics before returning.
+    // `driver_object` and `registry_path` come straight from the I/O manager (caller's contract);
+    // `chars` and `handle` live on this stack for the whole call; NDIS copies the characteristics.
+    // SAFETY: PASSIVE_LEVEL (DriverEntry); every pointer is valid and owned as described above.
     let status = unsafe {
         ndis::NdisMRegisterMiniportDriver(
             driver_object,
@@ -103,8 +103,8 @@ pub(crate) fn unload() {
     if handle.is_null() {
         return;
     }
-    // SAFETY: PASSIVE_LEVEL (unload). `handle` is the live registration from `driver_entry`, taken out
-    // of `DRIVER_HANDLE` above so it is deregistered exactly once.
+    // `handle` is the live registration from `driver_entry`, taken out of `DRIVER_HANDLE` above.
+    // SAFETY: PASSIVE_LEVEL (unload); the handle is valid and deregistered exactly once.
     unsafe { ndis::NdisMDeregisterMiniportDriver(handle) };
     dbg_print!("deregistered");
 }

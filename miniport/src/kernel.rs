@@ -40,11 +40,11 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     let _ = write!(line, "rvnic: panic: {}", info.message());
     let (file, number) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
     let _ = write!(line, " at {file}:{number}\n");
-    // SAFETY: "%s" with one NUL-terminated string that outlives the call; DbgPrint is callable at any
-    // IRQL a panic can happen at in this driver (<= DISPATCH_LEVEL).
+    // DbgPrint is callable at any IRQL a panic can happen at in this driver (<= DISPATCH_LEVEL).
+    // SAFETY: "%s" with one NUL-terminated string that outlives the call.
     unsafe { ndis::DbgPrint(c"%s".as_ptr(), line.as_c_str().as_ptr()) };
-    // SAFETY: KeBugCheckEx is callable at any IRQL and does not return; the parameters are plain
-    // numbers for the crash dump.
+    // The parameters are plain numbers for the crash dump (see RVNIC_PANIC_BUGCHECK).
+    // SAFETY: KeBugCheckEx is callable at any IRQL and does not return.
     unsafe {
         ndis::KeBugCheckEx(
             RVNIC_PANIC_BUGCHECK,
@@ -79,7 +79,7 @@ unsafe impl GlobalAlloc for PoolAllocator {
         let Some(total) = layout.size().checked_add(layout.align()) else {
             return core::ptr::null_mut();
         };
-        // SAFETY: as above.
+        // SAFETY: non-paged pool may be allocated at IRQL <= DISPATCH_LEVEL; NULL on failure.
         let raw: *mut u8 =
             unsafe { ndis::ExAllocatePool2(ndis::POOL_FLAG_NON_PAGED, total, rvnic::POOL_TAG) }.cast();
         if raw.is_null() {
