@@ -80,8 +80,8 @@ unsafe impl GlobalAlloc for PoolAllocator {
             return core::ptr::null_mut();
         };
         // SAFETY: non-paged pool may be allocated at IRQL <= DISPATCH_LEVEL; NULL on failure.
-        let raw: *mut u8 =
-            unsafe { ndis::ExAllocatePool2(ndis::POOL_FLAG_NON_PAGED, total, rvnic::POOL_TAG) }.cast();
+        let raw = unsafe { ndis::ExAllocatePool2(ndis::POOL_FLAG_NON_PAGED, total, rvnic::POOL_TAG) };
+        let raw: *mut u8 = raw.cast();
         if raw.is_null() {
             return raw;
         }
@@ -89,8 +89,9 @@ unsafe impl GlobalAlloc for PoolAllocator {
         // the word just before `aligned` is inside the block.
         let offset = layout.align() - (raw as usize & (layout.align() - 1));
         let aligned = raw.wrapping_add(offset);
-        // SAFETY: `aligned - 8` is inside the block (offset >= 16) and 8-byte aligned (both `raw` and
-        // `aligned` are 16-byte aligned); the block is ours until `dealloc`.
+        // `aligned - 8` is inside the block (offset >= 16) and 8-byte aligned (`raw` and `aligned` are
+        // both 16-byte aligned).
+        // SAFETY: in bounds and aligned as shown; the block is ours until `dealloc`.
         unsafe { aligned.cast::<*mut u8>().sub(1).write(raw) };
         aligned
     }
@@ -102,8 +103,8 @@ unsafe impl GlobalAlloc for PoolAllocator {
             // SAFETY: `alloc` stored the block start in the word before `ptr` for this layout.
             unsafe { ptr.cast::<*mut u8>().sub(1).read() }
         };
-        // SAFETY: `block` came from ExAllocatePool2 with this tag; freeing non-paged pool is allowed at
-        // IRQL <= DISPATCH_LEVEL.
+        // Freeing non-paged pool is allowed at IRQL <= DISPATCH_LEVEL.
+        // SAFETY: `block` came from ExAllocatePool2 with this tag and is freed once.
         unsafe { ndis::ExFreePoolWithTag(block.cast(), rvnic::POOL_TAG) };
     }
 }

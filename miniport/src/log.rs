@@ -70,8 +70,8 @@ pub fn print(args: fmt::Arguments<'_>) {
     let _ = line.write_str("rvnic: ");
     let _ = line.write_fmt(args);
     let _ = line.write_str("\n");
-    // SAFETY: both pointers are NUL-terminated strings that live until the call returns; "%s" takes
-    // exactly the one `char *` argument passed. DbgPrint is callable at any IRQL <= DISPATCH_LEVEL.
+    // "%s" takes exactly the one `char *` argument passed. DbgPrint: any IRQL <= DISPATCH_LEVEL.
+    // SAFETY: both pointers are NUL-terminated strings that live until the call returns.
     unsafe { ndis::DbgPrint(c"%s".as_ptr(), line.as_c_str().as_ptr()) };
 }
 

@@ -110,8 +110,8 @@ impl Driver {
             Buffer: path.as_mut_ptr(),
         });
         let object_ptr: *mut DRIVER_OBJECT = &raw mut *driver_object;
-        // SAFETY: `entry` is a DriverEntry; the driver object and registry path are boxed and live as
-        // long as the returned `Driver`, which is as long as the driver stays loaded. PASSIVE_LEVEL.
+        // The driver object and registry path are boxed and live as long as the returned `Driver`.
+        // SAFETY: `entry` is a DriverEntry, called at PASSIVE_LEVEL with pointers valid while loaded.
         let status = unsafe { entry(object_ptr, &raw mut *registry) };
         if status != STATUS_SUCCESS {
             return Err(LoadError::DriverEntryFailed(status));
