@@ -42,8 +42,8 @@ impl NET_BUFFER_DATA_LENGTH {
     /// The `ULONG` view, which NDIS keeps valid for miniports.
     #[must_use]
     pub const fn get(&self) -> ULONG {
-        // SAFETY: both members are plain integers sharing the low bytes (x64 is little-endian), so
-        // every bit pattern is a valid `ULONG`; no reference outlives `self`.
+        // Both members are plain integers sharing the low bytes (x64 is little-endian).
+        // SAFETY: every bit pattern is a valid `ULONG`, and nothing borrowed outlives `self`.
         unsafe { self.DataLength }
     }
 }
@@ -78,8 +78,8 @@ impl NET_BUFFER_HEADER {
     /// The `NET_BUFFER_DATA` view (the one in use while the NB belongs to a driver).
     #[must_use]
     pub const fn data(&self) -> &NET_BUFFER_DATA {
-        // SAFETY: both views are plain data (pointers and integers): any bit pattern is a valid
-        // `NET_BUFFER_DATA`, and the returned reference borrows `self`.
+        // Both views are plain data (pointers and integers).
+        // SAFETY: any bit pattern is a valid `NET_BUFFER_DATA`; the reference borrows `self`.
         unsafe { &self.NetBufferData }
     }
 
@@ -147,8 +147,8 @@ impl NET_BUFFER_LIST_HEADER {
     /// The `{Next, FirstNetBuffer}` view (the one in use while the NBL belongs to a driver).
     #[must_use]
     pub const fn data(&self) -> &NET_BUFFER_LIST_DATA {
-        // SAFETY: both views are plain data (pointers and integers): any bit pattern is a valid
-        // `NET_BUFFER_LIST_DATA`, and the returned reference borrows `self`.
+        // Both views are plain data (pointers and integers).
+        // SAFETY: any bit pattern is a valid `NET_BUFFER_LIST_DATA`; the reference borrows `self`.
         unsafe { &self.NetBufferListData }
     }
 

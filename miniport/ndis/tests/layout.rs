@@ -56,8 +56,8 @@ macro_rules! field_size {
     ($t:ty, $($p:ident).+) => {{
         let place = std::mem::MaybeUninit::<$t>::uninit();
         let base = place.as_ptr();
-        // SAFETY: `&raw const` only computes the address of a field inside `place` (alive for this
-        // block); nothing is read and no reference is created, so uninitialised memory is fine.
+        // `&raw const` computes the address of a field inside `place` (alive for this block).
+        // SAFETY: nothing is read and no reference is created, so uninitialised memory is fine.
         pointee_size(unsafe { &raw const (*base).$($p).+ })
     }};
 }

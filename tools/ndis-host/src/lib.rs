@@ -152,8 +152,8 @@ impl Driver {
     pub fn unload(mut self) -> UnloadReport {
         self.unloaded = true;
         if let Some(unload) = self.unload {
-            // SAFETY: the handler registered by this driver, called once with its own driver object at
-            // PASSIVE_LEVEL, after which the driver object is freed (when `self` drops).
+            // The driver object is freed only after this, when `self` drops.
+            // SAFETY: the driver's own unload handler, called once at PASSIVE_LEVEL with its object.
             unsafe { unload(self.object_ptr()) };
         }
         UnloadReport {

@@ -75,9 +75,9 @@ unsafe extern "system" fn test_driver_entry(object: PDRIVER_OBJECT, path: PUNICO
         mutate(&mut c);
     }
     let mut handle = null_mut();
+    let (chars, out) = (&raw mut c, &raw mut handle);
     // SAFETY: the host's driver object and path, forwarded; `c` and `handle` outlive the call.
-    let status =
-        unsafe { NdisMRegisterMiniportDriver(object, path, null_mut(), &raw mut c, &raw mut handle) };
+    let status = unsafe { NdisMRegisterMiniportDriver(object, path, null_mut(), chars, out) };
     if status == NDIS_STATUS_SUCCESS {
         *HANDLE.lock().unwrap() = Some(handle as usize);
     }
