@@ -116,3 +116,49 @@ fn mingw_import_libraries_give_real_export_lists() {
             .contains("mingw-w64-x86-64-dev")
     );
 }
+
+/// Every function the `ndis` crate declares, by the module its `link` attribute names: read from the
+/// source, so a declaration nothing calls yet is checked too.
+fn declared_imports() -> Vec<(String, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../miniport/ndis/src/functions.rs");
+    let text = std::fs::read_to_string(&path).expect("ndis functions.rs");
+    let mut module = None;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.split("link(name = \"").nth(1) {
+            module = rest.split('"').next().map(str::to_string);
+        }
+        if line.starts_with("unsafe extern") && module.is_none() {
+            panic!("an extern block in functions.rs has no link attribute");
+        }
+        if let (Some(m), Some(rest)) = (&module, line.strip_prefix("pub fn ")) {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            out.push((m.clone(), name));
+        }
+        if line == "}" {
+            module = None;
+        }
+    }
+    out
+}
+
+#[test]
+fn every_import_the_ndis_crate_declares_is_a_real_export_of_its_module() {
+    let dir = Path::new(DEFAULT_LIB_DIR);
+    if !dir.join("libndis.a").exists() {
+        eprintln!("SKIPPED: {DEFAULT_LIB_DIR}/libndis.a missing (apt-get install mingw-w64-x86-64-dev)");
+        return;
+    }
+    let exports = Exports::from_mingw(dir).expect("import libraries");
+    let declared = declared_imports();
+    assert!(declared.len() > 50, "parsed only {} declarations", declared.len());
+    let wrong: Vec<_> = declared.iter().filter(|(m, n)| !exports.exports(m, n)).collect();
+    assert!(
+        wrong.is_empty(),
+        "declared imports that are not exports of their module: {wrong:?}"
+    );
+}
