@@ -9,9 +9,9 @@
 use core::ffi::c_char;
 
 use crate::basic::{
-    BOOLEAN, KIRQL, LARGE_INTEGER, NDIS_HANDLE, NDIS_PORT_NUMBER, NDIS_STATUS, PDRIVER_OBJECT, PKSPIN_LOCK,
-    PNDIS_EVENT, PNDIS_SPIN_LOCK, PNDIS_STATUS, PNDIS_STRING, PPROCESSOR_NUMBER, PUNICODE_STRING, PVOID,
-    SIZE_T, UINT, ULONG, ULONG_PTR, USHORT,
+    BOOLEAN, KIRQL, LARGE_INTEGER, LONG, NDIS_HANDLE, NDIS_PORT_NUMBER, NDIS_STATUS, PDRIVER_OBJECT,
+    PKSPIN_LOCK, PNDIS_EVENT, PNDIS_SPIN_LOCK, PNDIS_STATUS, PNDIS_STRING, PPROCESSOR_NUMBER,
+    PUNICODE_STRING, PVOID, SIZE_T, UINT, ULONG, ULONG_PTR, USHORT,
 };
 use crate::config::{NDIS_PARAMETER_TYPE, PNDIS_CONFIGURATION_OBJECT, PNDIS_CONFIGURATION_PARAMETER};
 use crate::miniport::{PNDIS_MINIPORT_ADAPTER_ATTRIBUTES, PNDIS_MINIPORT_DRIVER_CHARACTERISTICS};
@@ -189,17 +189,20 @@ unsafe extern "system" {
         TimerCharacteristics: PNDIS_TIMER_CHARACTERISTICS,
         pTimerObject: *mut NDIS_HANDLE,
     ) -> NDIS_STATUS;
-    /// IRQL <= DISPATCH_LEVEL. `DueTime` is negative (relative, 100 ns units) or absolute; returns TRUE
-    /// if the timer was already queued.
+    /// IRQL <= DISPATCH_LEVEL. `DueTime` is negative (relative, 100 ns units) or absolute;
+    /// `MillisecondsPeriod` (<= MAXLONG) re-arms it periodically; `FunctionContext` NULL means the
+    /// characteristics' context. Returns TRUE if the timer was already queued.
     pub fn NdisSetTimerObject(
         TimerObject: NDIS_HANDLE,
         DueTime: LARGE_INTEGER,
-        MillisecondsPeriod: ULONG,
+        MillisecondsPeriod: LONG,
         FunctionContext: PVOID,
     ) -> BOOLEAN;
-    /// IRQL <= DISPATCH_LEVEL; returns TRUE if the timer was dequeued before it fired.
+    /// IRQL <= DISPATCH_LEVEL, or PASSIVE_LEVEL if the timer was set periodic. Returns TRUE if the
+    /// timer was in the queue; a callback already running runs to completion.
     pub fn NdisCancelTimerObject(TimerObject: NDIS_HANDLE) -> BOOLEAN;
-    /// IRQL <= DISPATCH_LEVEL; the timer must be cancelled and its callback finished.
+    /// IRQL <= DISPATCH_LEVEL. Free only a cancelled timer whose callback is not running (cancel,
+    /// then `KeFlushQueuedDpcs` at PASSIVE_LEVEL).
     pub fn NdisFreeTimerObject(TimerObject: NDIS_HANDLE);
 
     // ---- Spin locks and events ----

@@ -1,12 +1,21 @@
-//! The NDIS and kernel functions the driver imports, defined for the host.
-#![allow(
-    non_snake_case,
-    reason = "exports keep the C names of the WDK prototypes, parameters included"
-)]
+//! Driver registration, and the Rust side of `DbgPrint`.
+#![allow(non_snake_case, reason = "exports keep the C names of the WDK prototypes")]
 
 use ndis::*;
 
-use crate::{Registration, debug_line, new_handle, state};
+use crate::host::current;
+use crate::verifier::Rule;
+
+/// What the driver registered with `NdisMRegisterMiniportDriver`.
+#[derive(Debug)]
+pub struct Registration {
+    /// A copy of the characteristics (NDIS copies them too).
+    pub characteristics: NDIS_MINIPORT_DRIVER_CHARACTERISTICS,
+    pub driver_context: usize,
+    /// The handle NDIS returned; deregistration must pass it back.
+    pub handle: usize,
+    pub deregistered: bool,
+}
 
 /// Why `NdisMRegisterMiniportDriver` refuses a set of characteristics, with NDIS's status; `None`
 /// when it accepts them. The same checks NDIS makes: header type, revision and size for the
@@ -72,7 +81,7 @@ pub fn registration_failure(c: &NDIS_MINIPORT_DRIVER_CHARACTERISTICS) -> Option<
         .map(|(name, _)| (NDIS_STATUS_BAD_CHARACTERISTICS, format!("{name} is NULL")))
 }
 
-/// `NdisMRegisterMiniportDriver` (PASSIVE_LEVEL).
+/// `NdisMRegisterMiniportDriver`.
 ///
 /// # Safety
 /// The pointers are those `DriverEntry` received, and `chars`/`handle` are valid for the call.
@@ -84,45 +93,83 @@ pub unsafe extern "system" fn NdisMRegisterMiniportDriver(
     MiniportDriverCharacteristics: PNDIS_MINIPORT_DRIVER_CHARACTERISTICS,
     NdisMiniportDriverHandle: *mut NDIS_HANDLE,
 ) -> NDIS_STATUS {
-    if DriverObject.is_null() || MiniportDriverCharacteristics.is_null() || NdisMiniportDriverHandle.is_null()
+    const API: &str = "NdisMRegisterMiniportDriver";
+    let host = current();
+    if !host.check_irql(API) {
+        return NDIS_STATUS_FAILURE;
+    }
+    let mut st = host.lock();
+    let ours = st
+        .driver_object
+        .as_ref()
+        .map(|o| std::ptr::from_ref(&**o) as usize);
+    if Some(DriverObject as usize) != ours
+        || MiniportDriverCharacteristics.is_null()
+        || NdisMiniportDriverHandle.is_null()
     {
+        st.violate(
+            Rule::BadParameter,
+            API,
+            None,
+            "DriverObject is not the one DriverEntry received, or a NULL pointer",
+        );
         return NDIS_STATUS_INVALID_PARAMETER;
     }
     // SAFETY: non-null and valid for the call (caller's contract); the copy is plain data.
     let c = unsafe { core::ptr::read(MiniportDriverCharacteristics) };
     if let Some((status, why)) = registration_failure(&c) {
-        debug_line(format!("ndis-host: NdisMRegisterMiniportDriver refused: {why}"));
+        st.debug
+            .push(format!("ndis-host: NdisMRegisterMiniportDriver refused: {why}"));
         return status;
     }
-    let mut st = state();
-    let handle = new_handle(&mut st);
-    st.registrations.push(Registration {
-        driver_object: DriverObject as usize,
+    if st.registration.as_ref().is_some_and(|r| !r.deregistered) {
+        st.violate(Rule::BadParameter, API, None, "the driver registered twice");
+        return NDIS_STATUS_FAILURE;
+    }
+    let handle = crate::memory::raw_alloc(8, 0) as usize;
+    st.registration = Some(Registration {
         characteristics: c,
         driver_context: MiniportDriverContext as usize,
-        handle: handle as usize,
+        handle,
         deregistered: false,
     });
     // SAFETY: checked non-null above; the caller owns this out-parameter for the call.
-    unsafe { NdisMiniportDriverHandle.write(handle) };
+    unsafe { NdisMiniportDriverHandle.write(handle as NDIS_HANDLE) };
     NDIS_STATUS_SUCCESS
 }
 
-/// `NdisMDeregisterMiniportDriver` (PASSIVE_LEVEL).
+/// `NdisMDeregisterMiniportDriver`.
 #[unsafe(no_mangle)]
 pub extern "system" fn NdisMDeregisterMiniportDriver(NdisMiniportDriverHandle: NDIS_HANDLE) {
-    let handle = NdisMiniportDriverHandle as usize;
-    let mut st = state();
-    if let Some(reg) = st
-        .registrations
-        .iter_mut()
-        .find(|r| r.handle == handle && !r.deregistered)
-    {
-        reg.deregistered = true;
-    } else {
-        drop(st);
-        debug_line(format!(
-            "ndis-host: NdisMDeregisterMiniportDriver with unknown handle {handle:#x}"
-        ));
+    const API: &str = "NdisMDeregisterMiniportDriver";
+    let host = current();
+    if !host.check_irql(API) {
+        return;
     }
+    let mut st = host.lock();
+    let handle = NdisMiniportDriverHandle as usize;
+    match st.registration.as_mut() {
+        Some(r) if r.handle == handle && !r.deregistered => {
+            r.deregistered = true;
+            crate::memory::raw_free(handle, 8);
+        }
+        _ => st.violate(
+            Rule::BadFree,
+            API,
+            None,
+            format!("{handle:#x} is not the live driver registration"),
+        ),
+    }
+}
+
+/// Called by the C `DbgPrint` shim with the formatted text.
+#[unsafe(no_mangle)]
+extern "C" fn ndis_host_dbg_print(text: *const u8, len: usize) {
+    // SAFETY: the shim passes a buffer of `len` initialised bytes that lives until this returns.
+    let bytes = unsafe { std::slice::from_raw_parts(text, len) };
+    let line = String::from_utf8_lossy(bytes).trim_end_matches('\n').to_string();
+    if std::env::var_os("NDIS_HOST_ECHO").is_some() {
+        eprintln!("{line}");
+    }
+    current().lock().debug.push(line);
 }

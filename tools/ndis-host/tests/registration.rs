@@ -5,7 +5,7 @@ use std::ptr::null_mut;
 use std::sync::Mutex;
 
 use ndis::*;
-use ndis_host::{Driver, LoadError, registration_failure};
+use ndis_host::{Host, LoadError, registration_failure};
 
 unsafe extern "system" fn init(
     _: NDIS_HANDLE,
@@ -84,15 +84,18 @@ unsafe extern "system" fn test_driver_entry(object: PDRIVER_OBJECT, path: PUNICO
     status
 }
 
-fn load_with(mutate: Mutation) -> Result<Driver, LoadError> {
+fn load_with(host: &Host, mutate: Mutation) -> Result<(), LoadError> {
     *NEXT.lock().unwrap() = Some(mutate);
-    Driver::load(test_driver_entry)
+    host.load(test_driver_entry)
 }
 
 #[test]
 fn well_formed_characteristics_register_and_unload_deregisters() {
-    let driver = load_with(|_| {}).expect("registers");
-    assert!(driver.unload().deregistered);
+    let host = Host::new();
+    load_with(&host, |_| {}).expect("registers");
+    host.unload();
+    assert_eq!(host.with_registration(|r| r.deregistered), Some(true));
+    assert!(host.finish().is_clean());
 }
 
 #[test]
@@ -132,12 +135,14 @@ fn each_malformed_characteristic_is_refused_with_ndis_status() {
         assert_eq!(failure.0, status, "{why}");
         assert!(failure.1.contains(why), "{} does not mention {why}", failure.1);
         // Through the real export, as the driver sees it.
+        let host = Host::new();
         assert_eq!(
-            load_with(mutate).unwrap_err(),
+            load_with(&host, mutate).unwrap_err(),
             LoadError::DriverEntryFailed(status)
         );
-        let log = ndis_host::take_debug_output();
+        let log = host.take_debug_output();
         assert!(log.iter().any(|l| l.contains(why)), "{log:?}");
+        assert!(host.finish().is_clean());
     }
 }
 
@@ -152,8 +157,9 @@ fn ndis_60_drivers_may_use_revision_1() {
 
 #[test]
 fn debug_print_formats_like_printf() {
+    let host = Host::new();
     // SAFETY: a format with one %s and one %d, given a NUL-terminated string and an int.
     unsafe { DbgPrint(c"%s=%d\n".as_ptr(), c"answer".as_ptr(), 42) };
-    let log = ndis_host::take_debug_output();
+    let log = host.take_debug_output();
     assert!(log.iter().any(|l| l == "answer=42"), "{log:?}");
 }

@@ -1,0 +1,1563 @@
+//! Adapters: `MiniportInitializeEx` and the attributes it sets, the pause/restart/reset/PnP/shutdown/
+//! halt lifecycle with NDIS's pending/complete protocol, OID requests, sends and receives.
+#![allow(
+    non_snake_case,
+    non_upper_case_globals,
+    reason = "exports and patterns keep the C names of the WDK"
+)]
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use ndis::*;
+
+use crate::config::Config;
+use crate::host::{Host, ReturnMode, State, current};
+use crate::irql::{self, with_thread};
+use crate::nbl::{SendOptions, build_chain, poison_completed};
+use crate::verifier::{Kind, Owner, Rule};
+
+/// An adapter of a host, by index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Adapter(pub usize);
+
+/// Where an adapter is in NDIS's state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Initializing,
+    Paused,
+    Restarting,
+    Running,
+    Pausing,
+    Halted,
+    /// `MiniportInitializeEx` failed.
+    Failed,
+}
+
+/// What the general attributes told NDIS about an adapter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GeneralAttributes {
+    pub media_type: NDIS_MEDIUM,
+    pub physical_medium: NDIS_PHYSICAL_MEDIUM,
+    pub mtu: u32,
+    pub max_xmit_link_speed: u64,
+    pub xmit_link_speed: u64,
+    pub max_rcv_link_speed: u64,
+    pub rcv_link_speed: u64,
+    pub media_connect_state: NDIS_MEDIA_CONNECT_STATE,
+    pub media_duplex_state: NDIS_MEDIA_DUPLEX_STATE,
+    pub lookahead: u32,
+    pub mac_options: u32,
+    pub supported_packet_filters: u32,
+    pub max_multicast_list_size: u32,
+    pub permanent_address: Vec<u8>,
+    pub current_address: Vec<u8>,
+    pub if_type: u16,
+    pub connector_present: bool,
+    pub supported_statistics: u32,
+    pub supported_oids: Vec<NDIS_OID>,
+    pub has_pnp_capabilities: bool,
+    pub has_pm_capabilities: bool,
+}
+
+/// A send the driver completed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// The ids of the frames of the completed NBL (in send order across the host).
+    pub frames: Vec<u64>,
+    pub status: NDIS_STATUS,
+}
+
+/// A status indication (`NdisMIndicateStatusEx`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusIndication {
+    pub code: NDIS_STATUS,
+    pub buffer: Vec<u8>,
+}
+
+impl StatusIndication {
+    /// The payload of an `NDIS_STATUS_LINK_STATE` indication.
+    #[must_use]
+    pub fn link_state(&self) -> Option<NDIS_LINK_STATE> {
+        (self.code == NDIS_STATUS_LINK_STATE && self.buffer.len() >= size_of::<NDIS_LINK_STATE>())
+            // SAFETY: the buffer holds at least an NDIS_LINK_STATE's bytes (checked); any bit pattern
+            // is a valid NDIS_LINK_STATE (plain integers).
+            .then(|| unsafe { self.buffer.as_ptr().cast::<NDIS_LINK_STATE>().read_unaligned() })
+    }
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    pause: bool,
+    restart: Option<Option<NDIS_STATUS>>,
+    reset: Option<Option<(NDIS_STATUS, bool)>>,
+    /// The request in progress, and its completion status once completed.
+    oid: Option<(usize, Option<NDIS_STATUS>)>,
+}
+
+pub(crate) struct AdapterSlot {
+    pub id: usize,
+    handle: Box<u64>,
+    pub context: usize,
+    pub config: Config,
+    pub phase: Phase,
+    registered: bool,
+    pub general: Option<GeneralAttributes>,
+    pending: Pending,
+    pub sends_outstanding: usize,
+    pub indications_outstanding: usize,
+    completions: Vec<Completion>,
+    completed_count: u64,
+    received: Vec<Vec<u8>>,
+    received_count: u64,
+    received_bytes: u64,
+    held: Vec<usize>,
+    status: Vec<StatusIndication>,
+    oid_lock: Arc<Mutex<()>>,
+    _init: Option<(
+        Box<NDIS_MINIPORT_INIT_PARAMETERS>,
+        Box<NDIS_PORT_AUTHENTICATION_PARAMETERS>,
+    )>,
+}
+
+impl AdapterSlot {
+    pub fn handle(&self) -> NDIS_HANDLE {
+        std::ptr::from_ref(&*self.handle).cast_mut().cast()
+    }
+
+    /// Initialised and not yet halted.
+    pub fn is_live(&self) -> bool {
+        !matches!(self.phase, Phase::Halted | Phase::Failed | Phase::Initializing)
+    }
+}
+
+/// An OID request as the protocol issues it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OidRequest {
+    Query {
+        oid: NDIS_OID,
+        buffer_len: usize,
+    },
+    Set {
+        oid: NDIS_OID,
+        data: Vec<u8>,
+    },
+    Method {
+        oid: NDIS_OID,
+        method_id: u32,
+        input: Vec<u8>,
+        output_len: usize,
+    },
+}
+
+/// A completed OID request, as NDIS returns it to the protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidResult {
+    pub status: NDIS_STATUS,
+    pub bytes_written: u32,
+    pub bytes_read: u32,
+    pub bytes_needed: u32,
+    /// The information buffer's first `bytes_written` bytes (queries and methods).
+    pub data: Vec<u8>,
+}
+
+/// Bytes after an OID's information buffer that must stay unchanged.
+const GUARD: usize = 16;
+const GUARD_BYTE: u8 = 0xAB;
+
+fn callbacks(st: &State) -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
+    let Some(r) = st.registration.as_ref() else {
+        crate::fatal("no driver is loaded in this host")
+    };
+    // SAFETY: a plain copy of the registered characteristics (fn pointers and integers).
+    unsafe { std::ptr::read(&raw const r.characteristics) }
+}
+
+fn driver_context(st: &State) -> NDIS_HANDLE {
+    st.registration
+        .as_ref()
+        .map_or(std::ptr::null_mut(), |r| r.driver_context as NDIS_HANDLE)
+}
+
+/// Resources of `adapter` that must be gone: generic objects after halt or a failed initialize.
+fn check_generic_objects(st: &mut State, adapter: usize, api: &'static str, when: &str) {
+    let left: Vec<String> = st
+        .tracker
+        .live
+        .values()
+        .filter(|a| a.kind == Kind::GenericObject && a.owner == Owner::Adapter(adapter))
+        .map(crate::verifier::Allocation::describe)
+        .collect();
+    for object in left {
+        st.violate(
+            Rule::GenericObjectOutlivesHalt,
+            api,
+            Some(adapter),
+            format!("{when}: {object}"),
+        );
+    }
+}
+
+fn complete_pause(st: &mut State, adapter: usize, api: &'static str) {
+    let slot = &st.adapters[adapter];
+    let (sends, indications) = (slot.sends_outstanding, slot.indications_outstanding);
+    if sends > 0 || indications > 0 {
+        st.violate(Rule::OutstandingAtPause, api, Some(adapter), format!("pause completed with {sends} send(s) not completed and {indications} indicated NBL(s) not returned"));
+    }
+    let slot = &mut st.adapters[adapter];
+    slot.pending.pause = false;
+    slot.phase = Phase::Paused;
+}
+
+impl Host {
+    fn slot_call<R>(&self, adapter: Adapter, f: impl FnOnce(&mut AdapterSlot) -> R) -> R {
+        let mut st = self.inner.lock();
+        let Some(slot) = st.adapters.get_mut(adapter.0) else {
+            panic!("no adapter {}", adapter.0)
+        };
+        f(slot)
+    }
+
+    /// Creates an adapter with `config` and runs `MiniportInitializeEx` (the adapter is then Paused,
+    /// as NDIS leaves it). Returns the failure status if initialize fails.
+    pub fn add_adapter(&self, config: Config) -> Result<Adapter, NDIS_STATUS> {
+        let (id, handle, init, context, params) = {
+            let mut st = self.inner.lock();
+            let chars = callbacks(&st);
+            let id = st.adapters.len();
+            let mut auth = Box::new(NDIS_PORT_AUTHENTICATION_PARAMETERS {
+                Header: NDIS_OBJECT_HEADER::new(
+                    NDIS_OBJECT_TYPE_DEFAULT,
+                    NDIS_PORT_AUTHENTICATION_PARAMETERS_REVISION_1,
+                    20,
+                ),
+                SendControlState: 1,
+                RcvControlState: 1,
+                SendAuthorizationState: 1,
+                RcvAuthorizationState: 1,
+            });
+            let index = u32::try_from(id + 1).unwrap_or(u32::MAX);
+            let mut params = Box::new(NDIS_MINIPORT_INIT_PARAMETERS {
+                Header: NDIS_OBJECT_HEADER::new(
+                    NDIS_OBJECT_TYPE_MINIPORT_INIT_PARAMETERS,
+                    NDIS_MINIPORT_INIT_PARAMETERS_REVISION_1,
+                    NDIS_SIZEOF_MINIPORT_INIT_PARAMETER_REVISION_1,
+                ),
+                Flags: 0,
+                AllocatedResources: std::ptr::null_mut(),
+                IMDeviceInstanceContext: std::ptr::null_mut(),
+                MiniportAddDeviceContext: std::ptr::null_mut(),
+                IfIndex: index,
+                NetLuid: NET_LUID {
+                    Value: (u64::from(IF_TYPE_ETHERNET_CSMACD) << 48) | (u64::from(index) << 24),
+                },
+                DefaultPortAuthStates: &raw mut *auth,
+                PciDeviceCustomProperties: std::ptr::null_mut(),
+            });
+            let params_ptr: *mut NDIS_MINIPORT_INIT_PARAMETERS = &raw mut *params;
+            let slot = AdapterSlot {
+                id,
+                handle: Box::new(0x4e41_0000 + id as u64),
+                context: 0,
+                config,
+                phase: Phase::Initializing,
+                registered: false,
+                general: None,
+                pending: Pending::default(),
+                sends_outstanding: 0,
+                indications_outstanding: 0,
+                completions: Vec::new(),
+                completed_count: 0,
+                received: Vec::new(),
+                received_count: 0,
+                received_bytes: 0,
+                held: Vec::new(),
+                status: Vec::new(),
+                oid_lock: Arc::new(Mutex::new(())),
+                _init: Some((params, auth)),
+            };
+            let handle = slot.handle();
+            st.handles.insert(handle as usize, id);
+            st.adapters.push(slot);
+            let Some(init) = chars.InitializeHandlerEx else {
+                crate::fatal("the driver registered no MiniportInitializeEx")
+            };
+            (id, handle, init, driver_context(&st), params_ptr)
+        };
+        // SAFETY: the driver's MiniportInitializeEx with the adapter handle, its driver context and
+        // init parameters boxed in the adapter slot (alive for the adapter's life); PASSIVE_LEVEL.
+        let status = self.inner.call(
+            "MiniportInitializeEx",
+            Some(id),
+            irql::callback::PASSIVE,
+            || unsafe { init(handle, context, params) },
+        );
+        let mut st = self.inner.lock();
+        crate::config::close_leftovers(&mut st, id);
+        if status == NDIS_STATUS_SUCCESS {
+            let slot = &st.adapters[id];
+            if slot.registered && slot.general.is_some() {
+                st.adapters[id].phase = Phase::Paused;
+                return Ok(Adapter(id));
+            }
+            // The driver believes the adapter is initialised, so NDIS fails it by halting it.
+            let missing = if slot.registered {
+                "general"
+            } else {
+                "registration"
+            };
+            st.violate(
+                Rule::Attributes,
+                "MiniportInitializeEx",
+                Some(id),
+                format!("returned success without setting the {missing} attributes"),
+            );
+            st.adapters[id].phase = Phase::Paused;
+            drop(st);
+            if self.slot_call(Adapter(id), |s| s.registered) {
+                self.halt(Adapter(id), NdisHaltDeviceInitializationFailed);
+            }
+            self.slot_call(Adapter(id), |s| s.phase = Phase::Failed);
+            return Err(NDIS_STATUS_FAILURE);
+        }
+        if status == NDIS_STATUS_PENDING {
+            st.violate(
+                Rule::BadStatus,
+                "MiniportInitializeEx",
+                Some(id),
+                "returned NDIS_STATUS_PENDING (initialize completes synchronously)",
+            );
+        }
+        st.adapters[id].phase = Phase::Failed;
+        check_generic_objects(&mut st, id, "MiniportInitializeEx", "failed initialize left");
+        Err(status)
+    }
+
+    /// [`Self::add_adapter`] followed by [`Self::restart`], as NDIS brings an adapter up.
+    pub fn start_adapter(&self, config: Config) -> Result<Adapter, NDIS_STATUS> {
+        let adapter = self.add_adapter(config)?;
+        match self.restart(adapter) {
+            NDIS_STATUS_SUCCESS => Ok(adapter),
+            failure => Err(failure),
+        }
+    }
+
+    #[must_use]
+    pub fn adapter_phase(&self, adapter: Adapter) -> Phase {
+        self.slot_call(adapter, |s| s.phase)
+    }
+
+    /// The general attributes the driver set in `MiniportInitializeEx`.
+    #[must_use]
+    pub fn attributes(&self, adapter: Adapter) -> Option<GeneralAttributes> {
+        self.slot_call(adapter, |s| s.general.clone())
+    }
+
+    /// The adapter's miniport adapter handle (what the driver passes back to NDIS).
+    #[must_use]
+    pub fn adapter_handle(&self, adapter: Adapter) -> NDIS_HANDLE {
+        self.slot_call(adapter, |s| s.handle())
+    }
+
+    /// `MiniportPause` at PASSIVE_LEVEL; waits for `NdisMPauseComplete` if it pends. Returns the
+    /// status it returned (pause can only succeed or pend).
+    pub fn pause(&self, adapter: Adapter) -> NDIS_STATUS {
+        let (handler, context) = {
+            let mut st = self.inner.lock();
+            let chars = callbacks(&st);
+            let slot = &mut st.adapters[adapter.0];
+            assert_eq!(
+                slot.phase,
+                Phase::Running,
+                "pause of adapter {} in phase {:?}",
+                adapter.0,
+                slot.phase
+            );
+            slot.phase = Phase::Pausing;
+            slot.pending.pause = true;
+            (chars.PauseHandler, slot.context)
+        };
+        let Some(pause) = handler else {
+            crate::fatal("no MiniportPause")
+        };
+        let mut params = NDIS_MINIPORT_PAUSE_PARAMETERS {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_DEFAULT,
+                NDIS_MINIPORT_PAUSE_PARAMETERS_REVISION_1,
+                NDIS_SIZEOF_MINIPORT_PAUSE_PARAMETERS_REVISION_1,
+            ),
+            Flags: 0,
+            PauseReason: NDIS_PAUSE_NDIS_INTERNAL,
+        };
+        // SAFETY: the driver's MiniportPause with its adapter context and parameters on this stack
+        // for the call; PASSIVE_LEVEL; NDIS does not pause an adapter twice (asserted above).
+        let status = self.inner.call(
+            "MiniportPause",
+            Some(adapter.0),
+            irql::callback::PASSIVE,
+            || unsafe { pause(context as NDIS_HANDLE, &raw mut params) },
+        );
+        match status {
+            NDIS_STATUS_SUCCESS => {
+                let mut st = self.inner.lock();
+                if st.adapters[adapter.0].pending.pause {
+                    complete_pause(&mut st, adapter.0, "MiniportPause");
+                }
+            }
+            NDIS_STATUS_PENDING => {
+                if !self.inner.wait_for(|st| !st.adapters[adapter.0].pending.pause) {
+                    let mut st = self.inner.lock();
+                    st.violate(
+                        Rule::NeverCompleted,
+                        "MiniportPause",
+                        Some(adapter.0),
+                        "returned NDIS_STATUS_PENDING and never called NdisMPauseComplete",
+                    );
+                    st.adapters[adapter.0].phase = Phase::Paused;
+                    st.adapters[adapter.0].pending.pause = false;
+                }
+            }
+            other => {
+                let mut st = self.inner.lock();
+                st.violate(
+                    Rule::BadStatus,
+                    "MiniportPause",
+                    Some(adapter.0),
+                    format!("returned {:#010x}; pause must succeed or pend", other as u32),
+                );
+                complete_pause(&mut st, adapter.0, "MiniportPause");
+            }
+        }
+        status
+    }
+
+    /// `MiniportRestart` at PASSIVE_LEVEL; waits for `NdisMRestartComplete` if it pends. Returns the
+    /// final status (the adapter runs only on success).
+    pub fn restart(&self, adapter: Adapter) -> NDIS_STATUS {
+        let (handler, context) = {
+            let mut st = self.inner.lock();
+            let chars = callbacks(&st);
+            let slot = &mut st.adapters[adapter.0];
+            assert_eq!(
+                slot.phase,
+                Phase::Paused,
+                "restart of adapter {} in phase {:?}",
+                adapter.0,
+                slot.phase
+            );
+            slot.phase = Phase::Restarting;
+            slot.pending.restart = Some(None);
+            (chars.RestartHandler, slot.context)
+        };
+        let Some(restart) = handler else {
+            crate::fatal("no MiniportRestart")
+        };
+        let mut params = NDIS_MINIPORT_RESTART_PARAMETERS {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_DEFAULT,
+                NDIS_MINIPORT_RESTART_PARAMETERS_REVISION_1,
+                NDIS_SIZEOF_MINIPORT_RESTART_PARAMETERS_REVISION_1,
+            ),
+            RestartAttributes: std::ptr::null_mut(),
+            Flags: 0,
+        };
+        // SAFETY: the driver's MiniportRestart with its context and parameters on this stack; PASSIVE.
+        let mut status = self.inner.call(
+            "MiniportRestart",
+            Some(adapter.0),
+            irql::callback::PASSIVE,
+            || unsafe { restart(context as NDIS_HANDLE, &raw mut params) },
+        );
+        if status == NDIS_STATUS_PENDING {
+            if self.inner.wait_for(|st| {
+                st.adapters[adapter.0]
+                    .pending
+                    .restart
+                    .is_some_and(|s| s.is_some())
+            }) {
+                status = self.slot_call(adapter, |s| {
+                    s.pending.restart.and_then(|s| s).unwrap_or(NDIS_STATUS_FAILURE)
+                });
+            } else {
+                self.inner.violate(
+                    Rule::NeverCompleted,
+                    "MiniportRestart",
+                    Some(adapter.0),
+                    "returned NDIS_STATUS_PENDING and never called NdisMRestartComplete",
+                );
+                status = NDIS_STATUS_FAILURE;
+            }
+        }
+        self.slot_call(adapter, |s| {
+            s.pending.restart = None;
+            s.phase = if status == NDIS_STATUS_SUCCESS {
+                Phase::Running
+            } else {
+                Phase::Paused
+            };
+        });
+        status
+    }
+
+    /// `MiniportResetEx` at DISPATCH_LEVEL (the upper bound of its documented IRQL); waits for
+    /// `NdisMResetComplete` if it pends. Returns the status and `AddressingReset`.
+    pub fn reset(&self, adapter: Adapter) -> (NDIS_STATUS, bool) {
+        let (handler, context) = {
+            let mut st = self.inner.lock();
+            let chars = callbacks(&st);
+            let slot = &mut st.adapters[adapter.0];
+            assert!(
+                slot.is_live(),
+                "reset of adapter {} in phase {:?}",
+                adapter.0,
+                slot.phase
+            );
+            slot.pending.reset = Some(None);
+            (chars.ResetHandlerEx, slot.context)
+        };
+        let Some(reset) = handler else {
+            self.slot_call(adapter, |s| s.pending.reset = None);
+            return (NDIS_STATUS_NOT_SUPPORTED, false);
+        };
+        let mut addressing: BOOLEAN = FALSE;
+        // SAFETY: the driver's MiniportResetEx with its context and an out-variable on this stack.
+        let status = self.inner.call(
+            "MiniportResetEx",
+            Some(adapter.0),
+            irql::callback::RESET,
+            || unsafe { reset(context as NDIS_HANDLE, &raw mut addressing) },
+        );
+        let result = if status == NDIS_STATUS_PENDING {
+            if self
+                .inner
+                .wait_for(|st| st.adapters[adapter.0].pending.reset.is_some_and(|r| r.is_some()))
+            {
+                self.slot_call(adapter, |s| {
+                    s.pending
+                        .reset
+                        .and_then(|r| r)
+                        .unwrap_or((NDIS_STATUS_FAILURE, false))
+                })
+            } else {
+                self.inner.violate(
+                    Rule::NeverCompleted,
+                    "MiniportResetEx",
+                    Some(adapter.0),
+                    "returned NDIS_STATUS_PENDING and never called NdisMResetComplete",
+                );
+                (NDIS_STATUS_FAILURE, false)
+            }
+        } else {
+            (status, addressing != 0)
+        };
+        self.slot_call(adapter, |s| s.pending.reset = None);
+        result
+    }
+
+    /// `MiniportCheckForHangEx` at PASSIVE_LEVEL (false if the driver has none).
+    pub fn check_for_hang(&self, adapter: Adapter) -> bool {
+        let (handler, context) = {
+            let st = self.inner.lock();
+            (
+                callbacks(&st).CheckForHangHandlerEx,
+                st.adapters[adapter.0].context,
+            )
+        };
+        let Some(check) = handler else { return false };
+        // SAFETY: the driver's MiniportCheckForHangEx with its adapter context; PASSIVE_LEVEL.
+        let run = || unsafe { check(context as NDIS_HANDLE) };
+        self.inner.call("MiniportCheckForHangEx", Some(adapter.0), irql::callback::PASSIVE, run) != 0
+    }
+
+    /// `MiniportDevicePnPEventNotify` at PASSIVE_LEVEL.
+    pub fn pnp_event(&self, adapter: Adapter, event: NDIS_DEVICE_PNP_EVENT, information: &[u8]) {
+        let (handler, context) = {
+            let st = self.inner.lock();
+            (
+                callbacks(&st).DevicePnPEventNotifyHandler,
+                st.adapters[adapter.0].context,
+            )
+        };
+        let mut info = information.to_vec();
+        let mut notification = NET_DEVICE_PNP_EVENT {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_DEFAULT,
+                NET_DEVICE_PNP_EVENT_REVISION_1,
+                NDIS_SIZEOF_NET_DEVICE_PNP_EVENT_REVISION_1,
+            ),
+            PortNumber: NDIS_DEFAULT_PORT_NUMBER,
+            DevicePnPEvent: event,
+            InformationBuffer: if info.is_empty() {
+                std::ptr::null_mut()
+            } else {
+                info.as_mut_ptr().cast()
+            },
+            InformationBufferLength: u32::try_from(info.len()).unwrap_or(u32::MAX),
+            NdisReserved: [0; 16],
+        };
+        if let Some(h) = handler {
+            // SAFETY: the driver's handler with its context and a notification on this stack; PASSIVE.
+            self.inner.call(
+                "MiniportDevicePnPEventNotify",
+                Some(adapter.0),
+                irql::callback::PASSIVE,
+                || unsafe { h(context as NDIS_HANDLE, &raw mut notification) },
+            );
+        }
+    }
+
+    /// A surprise removal as NDIS runs it: the PnP event, a pause, then halt with
+    /// `NdisHaltDeviceSurpriseRemoved`.
+    pub fn surprise_remove(&self, adapter: Adapter) {
+        self.pnp_event(adapter, NdisDevicePnPEventSurpriseRemoved, &[]);
+        if self.adapter_phase(adapter) == Phase::Running {
+            self.pause(adapter);
+        }
+        self.halt(adapter, NdisHaltDeviceSurpriseRemoved);
+    }
+
+    /// `MiniportShutdownEx`: at PASSIVE_LEVEL for a power-off, at HIGH_LEVEL for a bug check.
+    pub fn shutdown(&self, adapter: Adapter, action: NDIS_SHUTDOWN_ACTION) {
+        let (handler, context) = {
+            let st = self.inner.lock();
+            (callbacks(&st).ShutdownHandlerEx, st.adapters[adapter.0].context)
+        };
+        let level = if action == NdisShutdownBugCheck {
+            HIGH_LEVEL
+        } else {
+            PASSIVE_LEVEL
+        };
+        if let Some(h) = handler {
+            // SAFETY: the driver's MiniportShutdownEx with its context, at the documented IRQL.
+            self.inner
+                .call("MiniportShutdownEx", Some(adapter.0), level, || unsafe {
+                    h(context as NDIS_HANDLE, action)
+                });
+        }
+    }
+
+    /// `MiniportHaltEx` at PASSIVE_LEVEL on a paused adapter; afterwards nothing may be outstanding and
+    /// no generic object of the adapter may remain.
+    pub fn halt(&self, adapter: Adapter, action: NDIS_HALT_ACTION) {
+        let (handler, context) = {
+            let st = self.inner.lock();
+            let slot = &st.adapters[adapter.0];
+            assert_eq!(
+                slot.phase,
+                Phase::Paused,
+                "halt of adapter {} in phase {:?}",
+                adapter.0,
+                slot.phase
+            );
+            (callbacks(&st).HaltHandlerEx, slot.context)
+        };
+        let Some(halt) = handler else {
+            crate::fatal("no MiniportHaltEx")
+        };
+        // SAFETY: the driver's MiniportHaltEx with its context, once, on a paused adapter; PASSIVE.
+        self.inner.call(
+            "MiniportHaltEx",
+            Some(adapter.0),
+            irql::callback::PASSIVE,
+            || unsafe { halt(context as NDIS_HANDLE, action) },
+        );
+        let mut st = self.inner.lock();
+        let slot = &mut st.adapters[adapter.0];
+        slot.phase = Phase::Halted;
+        let (sends, indications) = (slot.sends_outstanding, slot.indications_outstanding);
+        if sends > 0 || indications > 0 {
+            st.violate(Rule::OutstandingAtPause, "MiniportHaltEx", Some(adapter.0), format!("returned with {sends} send(s) not completed and {indications} indicated NBL(s) not returned"));
+        }
+        check_generic_objects(
+            &mut st,
+            adapter.0,
+            "MiniportHaltEx",
+            "still allocated when MiniportHaltEx returned",
+        );
+    }
+
+    /// Issues an OID request (one at a time per adapter, as NDIS does) at the host's OID IRQL and
+    /// waits for its completion if it pends.
+    pub fn oid(&self, adapter: Adapter, request: OidRequest) -> OidResult {
+        let (handler, context, serial) = {
+            let st = self.inner.lock();
+            let slot = &st.adapters[adapter.0];
+            assert!(
+                slot.is_live(),
+                "OID request to adapter {} in phase {:?}",
+                adapter.0,
+                slot.phase
+            );
+            (
+                callbacks(&st).OidRequestHandler,
+                slot.context,
+                Arc::clone(&slot.oid_lock),
+            )
+        };
+        let _one_at_a_time = serial.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(handler) = handler else {
+            crate::fatal("no MiniportOidRequest")
+        };
+        let (buffer_len, input) = match &request {
+            OidRequest::Query { buffer_len, .. } => (*buffer_len, Vec::new()),
+            OidRequest::Set { data, .. } => (data.len(), data.clone()),
+            OidRequest::Method {
+                input, output_len, ..
+            } => (input.len().max(*output_len), input.clone()),
+        };
+        let buffer = crate::memory::raw_alloc(buffer_len + GUARD, GUARD_BYTE);
+        // SAFETY: `buffer` has `buffer_len + GUARD` bytes; the input fits in the first `buffer_len`.
+        unsafe { std::ptr::copy_nonoverlapping(input.as_ptr(), buffer, input.len()) };
+        let len = u32::try_from(buffer_len).unwrap_or(u32::MAX);
+        let mut req: Box<NDIS_OID_REQUEST> = Box::new(
+            // SAFETY: NDIS_OID_REQUEST is plain data; all-zero is a valid (empty) request.
+            unsafe { std::mem::zeroed() },
+        );
+        req.Header = NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_OID_REQUEST,
+            NDIS_OID_REQUEST_REVISION_1,
+            NDIS_SIZEOF_OID_REQUEST_REVISION_1,
+        );
+        req.PortNumber = NDIS_DEFAULT_PORT_NUMBER;
+        req.RequestId = (0x4e4f_0000 + adapter.0) as PVOID;
+        match &request {
+            OidRequest::Query { oid, .. } => {
+                req.RequestType = NdisRequestQueryInformation;
+                req.DATA.QUERY_INFORMATION = NDIS_OID_REQUEST_QUERY {
+                    Oid: *oid,
+                    InformationBuffer: buffer.cast(),
+                    InformationBufferLength: len,
+                    BytesWritten: 0,
+                    BytesNeeded: 0,
+                };
+            }
+            OidRequest::Set { oid, .. } => {
+                req.RequestType = NdisRequestSetInformation;
+                req.DATA.SET_INFORMATION = NDIS_OID_REQUEST_SET {
+                    Oid: *oid,
+                    InformationBuffer: buffer.cast(),
+                    InformationBufferLength: len,
+                    BytesRead: 0,
+                    BytesNeeded: 0,
+                };
+            }
+            OidRequest::Method {
+                oid,
+                method_id,
+                input,
+                output_len,
+            } => {
+                req.RequestType = NdisRequestMethod;
+                req.DATA.METHOD_INFORMATION = NDIS_OID_REQUEST_METHOD {
+                    Oid: *oid,
+                    InformationBuffer: buffer.cast(),
+                    InputBufferLength: u32::try_from(input.len()).unwrap_or(u32::MAX),
+                    OutputBufferLength: u32::try_from(*output_len).unwrap_or(u32::MAX),
+                    MethodId: *method_id,
+                    BytesWritten: 0,
+                    BytesRead: 0,
+                    BytesNeeded: 0,
+                };
+            }
+        }
+        let req_ptr: *mut NDIS_OID_REQUEST = &raw mut *req;
+        self.slot_call(adapter, |s| s.pending.oid = Some((req_ptr as usize, None)));
+        let level = self.inner.config.oid_irql;
+        // SAFETY: the driver's MiniportOidRequest with its context and a request (and buffer) the host
+        // keeps alive until the request completes.
+        let mut status = self
+            .inner
+            .call("MiniportOidRequest", Some(adapter.0), level, || unsafe {
+                handler(context as NDIS_HANDLE, req_ptr)
+            });
+        if status != NDIS_STATUS_PENDING
+            && self.slot_call(adapter, |s| s.pending.oid.is_some_and(|(_, done)| done.is_some()))
+        {
+            self.inner.violate(
+                Rule::UnexpectedCompletion,
+                "NdisMOidRequestComplete",
+                Some(adapter.0),
+                "completed an OID request that MiniportOidRequest did not pend",
+            );
+        }
+        if status == NDIS_STATUS_PENDING {
+            if self.inner.wait_for(|st| {
+                st.adapters[adapter.0]
+                    .pending
+                    .oid
+                    .is_some_and(|(_, s)| s.is_some())
+            }) {
+                status = self.slot_call(adapter, |s| {
+                    s.pending.oid.and_then(|(_, s)| s).unwrap_or(NDIS_STATUS_FAILURE)
+                });
+            } else {
+                self.inner.violate(
+                    Rule::NeverCompleted,
+                    "MiniportOidRequest",
+                    Some(adapter.0),
+                    "returned NDIS_STATUS_PENDING and never called NdisMOidRequestComplete",
+                );
+                status = NDIS_STATUS_REQUEST_ABORTED;
+            }
+        }
+        self.slot_call(adapter, |s| s.pending.oid = None);
+        // The request is the host's again (completed); each arm reads the member its type selects.
+        let data = req.DATA;
+        let (written, read, needed) = match req.RequestType {
+            NdisRequestQueryInformation => {
+                // SAFETY: a query request: QUERY_INFORMATION is the valid member (plain data).
+                let q = unsafe { data.QUERY_INFORMATION };
+                (q.BytesWritten, 0, q.BytesNeeded)
+            }
+            NdisRequestSetInformation => {
+                // SAFETY: a set request: SET_INFORMATION is the valid member (plain data).
+                let q = unsafe { data.SET_INFORMATION };
+                (0, q.BytesRead, q.BytesNeeded)
+            }
+            _ => {
+                // SAFETY: a method request: METHOD_INFORMATION is the valid member (plain data).
+                let q = unsafe { data.METHOD_INFORMATION };
+                (q.BytesWritten, q.BytesRead, q.BytesNeeded)
+            }
+        };
+        // SAFETY: `buffer` has `buffer_len + GUARD` initialised bytes.
+        let all = unsafe { std::slice::from_raw_parts(buffer, buffer_len + GUARD) };
+        if all[buffer_len..].iter().any(|b| *b != GUARD_BYTE) {
+            self.inner.violate(
+                Rule::OidBuffer,
+                "MiniportOidRequest",
+                Some(adapter.0),
+                format!(
+                    "OID {:#010x} wrote past the end of its {buffer_len}-byte information buffer",
+                    oid_of(&request)
+                ),
+            );
+        }
+        if written as usize > buffer_len {
+            self.inner.violate(
+                Rule::OidBuffer,
+                "MiniportOidRequest",
+                Some(adapter.0),
+                format!(
+                    "OID {:#010x} reported BytesWritten {written} for a {buffer_len}-byte buffer",
+                    oid_of(&request)
+                ),
+            );
+        }
+        let data = all[..(written as usize).min(buffer_len)].to_vec();
+        crate::memory::raw_free(buffer as usize, buffer_len + GUARD);
+        OidResult {
+            status,
+            bytes_written: written,
+            bytes_read: read,
+            bytes_needed: needed,
+            data,
+        }
+    }
+
+    /// Queries an OID with a buffer of `buffer_len` bytes.
+    pub fn oid_query(&self, adapter: Adapter, oid: NDIS_OID, buffer_len: usize) -> OidResult {
+        self.oid(adapter, OidRequest::Query { oid, buffer_len })
+    }
+
+    /// Sets an OID to `data`.
+    pub fn oid_set(&self, adapter: Adapter, oid: NDIS_OID, data: &[u8]) -> OidResult {
+        self.oid(
+            adapter,
+            OidRequest::Set {
+                oid,
+                data: data.to_vec(),
+            },
+        )
+    }
+
+    /// Sends `frames` to the adapter as a protocol would: an NBL chain (laid out per `options`) given
+    /// to `MiniportSendNetBufferLists` from this thread's CPU. Returns the frame ids, or `None` if
+    /// the adapter is not running (NDIS sends only to running adapters).
+    pub fn send(&self, adapter: Adapter, frames: &[&[u8]], options: SendOptions) -> Option<Vec<u64>> {
+        if frames.is_empty() {
+            return Some(Vec::new());
+        }
+        let (handler, context, head, ids) = {
+            let mut st = self.inner.lock();
+            if st.adapters[adapter.0].phase != Phase::Running {
+                return None;
+            }
+            let first = st.nbls.next_frame;
+            let head = build_chain(&mut st, adapter.0, frames, options);
+            let nbls = frames.len().div_ceil(options.nbs_per_nbl.max(1));
+            st.adapters[adapter.0].sends_outstanding += nbls;
+            let ids = (first..st.nbls.next_frame).collect();
+            (
+                callbacks(&st).SendNetBufferListsHandler,
+                st.adapters[adapter.0].context,
+                head,
+                ids,
+            )
+        };
+        let Some(send) = handler else {
+            crate::fatal("no MiniportSendNetBufferLists")
+        };
+        let (level, flags) = if options.dispatch {
+            (DISPATCH_LEVEL, NDIS_SEND_FLAGS_DISPATCH_LEVEL)
+        } else {
+            (PASSIVE_LEVEL, 0)
+        };
+        // SAFETY: the driver's send handler with its context and an NBL chain the host built; the
+        // driver owns the chain until it completes each NBL.
+        self.inner
+            .call("MiniportSendNetBufferLists", Some(adapter.0), level, || unsafe {
+                send(context as NDIS_HANDLE, head, NDIS_DEFAULT_PORT_NUMBER, flags)
+            });
+        Some(ids)
+    }
+
+    /// Completed sends since the last call.
+    pub fn take_completions(&self, adapter: Adapter) -> Vec<Completion> {
+        self.slot_call(adapter, |s| std::mem::take(&mut s.completions))
+    }
+
+    /// NBLs completed so far (all time) and NBLs sent but not completed.
+    #[must_use]
+    pub fn send_counts(&self, adapter: Adapter) -> (u64, usize) {
+        self.slot_call(adapter, |s| (s.completed_count, s.sends_outstanding))
+    }
+
+    /// Frames received since the last call (when the host captures frames).
+    pub fn take_received(&self, adapter: Adapter) -> Vec<Vec<u8>> {
+        self.slot_call(adapter, |s| std::mem::take(&mut s.received))
+    }
+
+    /// Frames and bytes received so far (all time).
+    #[must_use]
+    pub fn receive_counts(&self, adapter: Adapter) -> (u64, u64) {
+        self.slot_call(adapter, |s| (s.received_count, s.received_bytes))
+    }
+
+    /// NBLs the host holds (deferred return mode).
+    #[must_use]
+    pub fn held_indications(&self, adapter: Adapter) -> usize {
+        self.slot_call(adapter, |s| s.held.len())
+    }
+
+    /// Returns every held NBL to the driver in one `MiniportReturnNetBufferLists` call at
+    /// DISPATCH_LEVEL (deferred return mode).
+    pub fn return_indicated(&self, adapter: Adapter) {
+        let held = self.slot_call(adapter, |s| std::mem::take(&mut s.held));
+        if !held.is_empty() {
+            return_nbls(&self.inner, adapter.0, &held, DISPATCH_LEVEL);
+        }
+    }
+
+    /// Status indications since the last call.
+    pub fn take_status_indications(&self, adapter: Adapter) -> Vec<StatusIndication> {
+        self.slot_call(adapter, |s| std::mem::take(&mut s.status))
+    }
+
+    /// The configuration the adapter was created with.
+    #[must_use]
+    pub fn config(&self, adapter: Adapter) -> Config {
+        self.slot_call(adapter, |s| s.config.clone())
+    }
+}
+
+fn oid_of(request: &OidRequest) -> NDIS_OID {
+    match request {
+        OidRequest::Query { oid, .. } | OidRequest::Set { oid, .. } | OidRequest::Method { oid, .. } => *oid,
+    }
+}
+
+/// Links `nbls` into a chain and hands it to `MiniportReturnNetBufferLists` at `level`.
+fn return_nbls(host: &crate::host::Inner, adapter: usize, nbls: &[usize], level: KIRQL) {
+    let (handler, context) = {
+        let mut st = host.lock();
+        for nbl in nbls {
+            st.nbls.indicated.remove(nbl);
+        }
+        st.adapters[adapter].indications_outstanding -= nbls.len();
+        (
+            callbacks(&st).ReturnNetBufferListsHandler,
+            st.adapters[adapter].context,
+        )
+    };
+    for pair in nbls.windows(2) {
+        // SAFETY: the protocol owns these NBLs until the return call, so it may relink them.
+        unsafe { NET_BUFFER_LIST_SET_NEXT_NBL(pair[0] as PNET_BUFFER_LIST, pair[1] as PNET_BUFFER_LIST) };
+    }
+    if let Some(&last) = nbls.last() {
+        // SAFETY: as above.
+        unsafe { NET_BUFFER_LIST_SET_NEXT_NBL(last as PNET_BUFFER_LIST, std::ptr::null_mut()) };
+    }
+    let Some(ret) = handler else {
+        crate::fatal("no MiniportReturnNetBufferLists")
+    };
+    let flags = if level >= DISPATCH_LEVEL {
+        NDIS_RETURN_FLAGS_DISPATCH_LEVEL
+    } else {
+        0
+    };
+    let head = nbls[0] as PNET_BUFFER_LIST;
+    // SAFETY: the driver's return handler with its context and NBLs it indicated; ownership passes back.
+    host.call("MiniportReturnNetBufferLists", Some(adapter), level, || unsafe {
+        ret(context as NDIS_HANDLE, head, flags)
+    });
+}
+
+/// The NBLs of a chain, in order. A link poisoned by an earlier completion ends the walk (the NBL
+/// it belongs to is reported as not owned; following it would crash).
+fn chain(head: PNET_BUFFER_LIST) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut nbl = head;
+    while !nbl.is_null() && nbl as usize != crate::nbl::COMPLETED_WORD {
+        out.push(nbl as usize);
+        // SAFETY: NBLs of a chain the driver handed over; `Next` is read before anything else changes.
+        nbl = unsafe { NET_BUFFER_LIST_NEXT_NBL(nbl) };
+    }
+    out
+}
+
+fn adapter_for(st: &mut State, api: &'static str, handle: NDIS_HANDLE) -> Option<usize> {
+    let found = st.adapter_of(handle);
+    if found.is_none() {
+        st.violate(
+            Rule::BadParameter,
+            api,
+            with_thread(|t| t.adapter),
+            format!("{:#x} is not a miniport adapter handle", handle as usize),
+        );
+    }
+    found
+}
+
+fn dispatch_flag_mismatch(st: &mut State, api: &'static str, adapter: usize, flag_set: bool) {
+    let now = irql::current();
+    if flag_set && now != DISPATCH_LEVEL {
+        st.violate(
+            Rule::FlagIrqlMismatch,
+            api,
+            Some(adapter),
+            format!("the DISPATCH_LEVEL flag is set at {}", irql::name(now)),
+        );
+    }
+}
+
+/// Completed NBLs the host keeps (poisoned) before checking and freeing them.
+const KEEP_COMPLETED: usize = 4096;
+
+#[unsafe(no_mangle)]
+pub extern "system" fn NdisMSendNetBufferListsComplete(
+    MiniportAdapterHandle: NDIS_HANDLE,
+    NetBufferList: PNET_BUFFER_LIST,
+    SendCompleteFlags: ULONG,
+) {
+    const API: &str = "NdisMSendNetBufferListsComplete";
+    let host = current();
+    if !host.check_irql(API) {
+        return;
+    }
+    let nbls = chain(NetBufferList);
+    let mut st = host.lock();
+    let Some(adapter) = adapter_for(&mut st, API, MiniportAdapterHandle) else {
+        return;
+    };
+    dispatch_flag_mismatch(
+        &mut st,
+        API,
+        adapter,
+        SendCompleteFlags & NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL != 0,
+    );
+    let phase = st.adapters[adapter].phase;
+    if matches!(phase, Phase::Paused | Phase::Halted | Phase::Failed) {
+        st.violate(
+            Rule::ActivityWhilePaused,
+            API,
+            Some(adapter),
+            format!("send completion while the adapter is {phase:?}"),
+        );
+    }
+    for nbl in nbls {
+        let verdict = match st.nbls.sent.get_mut(&nbl) {
+            Some(sent) if sent.adapter == adapter && sent.completed.is_none() => {
+                // SAFETY: the driver owns the NBL until this completion; reading its status.
+                let status = unsafe { NET_BUFFER_LIST_STATUS(nbl as PNET_BUFFER_LIST) };
+                sent.completed = Some(status);
+                Ok(Completion {
+                    frames: sent.frames.clone(),
+                    status,
+                })
+            }
+            Some(sent) if sent.completed.is_some() => {
+                Err(format!("NBL {nbl:#x} (frames {:?}) completed twice", sent.frames))
+            }
+            Some(sent) => Err(format!(
+                "NBL {nbl:#x} was sent to adapter {}, completed on adapter {adapter}",
+                sent.adapter
+            )),
+            None => Err(format!("NBL {nbl:#x} was never sent to the driver")),
+        };
+        match verdict {
+            Ok(completion) => {
+                poison_completed(nbl as PNET_BUFFER_LIST);
+                let slot = &mut st.adapters[adapter];
+                slot.sends_outstanding -= 1;
+                slot.completed_count += 1;
+                slot.completions.push(completion);
+                st.nbls.completed_fifo.push_back(nbl);
+                if st.nbls.completed_fifo.len() > KEEP_COMPLETED
+                    && let Some(old) = st.nbls.completed_fifo.pop_front()
+                {
+                    crate::nbl::release_sent(&mut st, old);
+                }
+            }
+            Err(detail) => st.violate(Rule::NblNotOwned, API, Some(adapter), detail),
+        }
+    }
+    drop(st);
+    host.changed.notify_all();
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
+    MiniportAdapterHandle: NDIS_HANDLE,
+    NetBufferList: PNET_BUFFER_LIST,
+    PortNumber: NDIS_PORT_NUMBER,
+    NumberOfNetBufferLists: ULONG,
+    ReceiveFlags: ULONG,
+) {
+    const API: &str = "NdisMIndicateReceiveNetBufferLists";
+    let host = current();
+    if !host.check_irql(API) {
+        return;
+    }
+    let nbls = chain(NetBufferList);
+    let resources = ReceiveFlags & NDIS_RECEIVE_FLAGS_RESOURCES != 0;
+    let mut held = Vec::new();
+    let adapter = {
+        let mut st = host.lock();
+        let Some(adapter) = adapter_for(&mut st, API, MiniportAdapterHandle) else {
+            return;
+        };
+        dispatch_flag_mismatch(
+            &mut st,
+            API,
+            adapter,
+            ReceiveFlags & NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL != 0,
+        );
+        let phase = st.adapters[adapter].phase;
+        if !matches!(phase, Phase::Running | Phase::Pausing) {
+            st.violate(
+                Rule::ActivityWhilePaused,
+                API,
+                Some(adapter),
+                format!("receive indication while the adapter is {phase:?}"),
+            );
+        }
+        if PortNumber != NDIS_DEFAULT_PORT_NUMBER {
+            st.violate(
+                Rule::BadParameter,
+                API,
+                Some(adapter),
+                format!("port {PortNumber} (the adapter has only the default port)"),
+            );
+        }
+        if nbls.len() != NumberOfNetBufferLists as usize {
+            st.violate(
+                Rule::NblCountMismatch,
+                API,
+                Some(adapter),
+                format!(
+                    "NumberOfNetBufferLists {NumberOfNetBufferLists}, chain of {}",
+                    nbls.len()
+                ),
+            );
+        }
+        let capture = host.config.capture_frames;
+        for &nbl in &nbls {
+            if st.nbls.indicated.contains_key(&nbl) {
+                st.violate(
+                    Rule::NblIndicatedTwice,
+                    API,
+                    Some(adapter),
+                    format!("NBL {nbl:#x} indicated again before the protocol returned it"),
+                );
+                continue;
+            }
+            // SAFETY: the driver passes NBLs it owns; the protocol reads them during the indication.
+            let mut nb = unsafe { NET_BUFFER_LIST_FIRST_NB(nbl as PNET_BUFFER_LIST) };
+            while !nb.is_null() {
+                match crate::nbl::read_nb(nb) {
+                    Some(frame) => {
+                        let slot = &mut st.adapters[adapter];
+                        slot.received_count += 1;
+                        slot.received_bytes += frame.len() as u64;
+                        if capture {
+                            slot.received.push(frame);
+                        }
+                    }
+                    None => st.violate(
+                        Rule::BadParameter,
+                        API,
+                        Some(adapter),
+                        "a NET_BUFFER's DataLength runs past its MDL chain",
+                    ),
+                }
+                // SAFETY: as above.
+                nb = unsafe { NET_BUFFER_NEXT_NB(nb) };
+            }
+            if !resources {
+                st.nbls.indicated.insert(nbl, adapter);
+                st.adapters[adapter].indications_outstanding += 1;
+                held.push(nbl);
+            }
+        }
+        if host.config.return_mode == ReturnMode::Deferred {
+            st.adapters[adapter].held.append(&mut held);
+        }
+        adapter
+    };
+    host.changed.notify_all();
+    if !held.is_empty() {
+        return_nbls(&host, adapter, &held, irql::current());
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn NdisMSetMiniportAttributes(
+    NdisMiniportAdapterHandle: NDIS_HANDLE,
+    MiniportAttributes: PNDIS_MINIPORT_ADAPTER_ATTRIBUTES,
+) -> NDIS_STATUS {
+    const API: &str = "NdisMSetMiniportAttributes";
+    let host = current();
+    if !host.check_irql(API) {
+        return NDIS_STATUS_FAILURE;
+    }
+    let mut st = host.lock();
+    let Some(adapter) = adapter_for(&mut st, API, NdisMiniportAdapterHandle) else {
+        return NDIS_STATUS_INVALID_PARAMETER;
+    };
+    if st.adapters[adapter].phase != Phase::Initializing {
+        st.violate(
+            Rule::Attributes,
+            API,
+            Some(adapter),
+            "called outside MiniportInitializeEx",
+        );
+        return NDIS_STATUS_FAILURE;
+    }
+    // SAFETY: the driver passes an attribute structure valid for the call.
+    let attributes = unsafe { &*MiniportAttributes };
+    // SAFETY: every member of the union starts with an NDIS_OBJECT_HEADER.
+    let header = unsafe { attributes.Header };
+    let result = match header.Type {
+        NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES => {
+            // SAFETY: the header says this is the registration member.
+            let r = unsafe { &attributes.RegistrationAttributes };
+            registration(&mut st, adapter, r)
+        }
+        NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES => {
+            // SAFETY: the header says this is the general member.
+            let g = unsafe { &attributes.GeneralAttributes };
+            general(&mut st, adapter, g)
+        }
+        NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES
+        | NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES
+        | NDIS_OBJECT_TYPE_MINIPORT_ADD_DEVICE_REGISTRATION_ATTRIBUTES => {
+            if st.adapters[adapter].registered {
+                Ok(())
+            } else {
+                Err("set before the registration attributes".to_string())
+            }
+        }
+        other => Err(format!("unknown attribute header type {other}")),
+    };
+    match result {
+        Ok(()) => NDIS_STATUS_SUCCESS,
+        Err(why) => {
+            st.violate(Rule::Attributes, API, Some(adapter), why);
+            NDIS_STATUS_INVALID_PARAMETER
+        }
+    }
+}
+
+fn registration(
+    st: &mut State,
+    adapter: usize,
+    r: &NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
+) -> Result<(), String> {
+    let h = r.Header;
+    if h.Revision < NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1
+        || h.Size < NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1
+    {
+        return Err(format!(
+            "registration attributes revision {} size {}",
+            h.Revision, h.Size
+        ));
+    }
+    if r.MiniportAdapterContext.is_null() {
+        return Err("registration attributes with a NULL MiniportAdapterContext".into());
+    }
+    let slot = &mut st.adapters[adapter];
+    if slot.registered {
+        return Err("registration attributes set twice".into());
+    }
+    slot.registered = true;
+    slot.context = r.MiniportAdapterContext as usize;
+    Ok(())
+}
+
+fn general(
+    st: &mut State,
+    adapter: usize,
+    g: &NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+) -> Result<(), String> {
+    let slot = &mut st.adapters[adapter];
+    if !slot.registered {
+        return Err("general attributes set before the registration attributes".into());
+    }
+    let h = g.Header;
+    let size_ok = match h.Revision {
+        NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_1 => {
+            h.Size >= NDIS_SIZEOF_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_1
+        }
+        NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2 => {
+            h.Size >= NDIS_SIZEOF_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2
+        }
+        _ => false,
+    };
+    if !size_ok {
+        return Err(format!(
+            "general attributes revision {} size {}",
+            h.Revision, h.Size
+        ));
+    }
+    if g.MediaType != NdisMedium802_3 {
+        return Err(format!(
+            "MediaType {} (the host models NdisMedium802_3)",
+            g.MediaType
+        ));
+    }
+    if g.MtuSize == 0 {
+        return Err("MtuSize 0".into());
+    }
+    if usize::from(g.MacAddressLength) != ETH_LENGTH_OF_ADDRESS {
+        return Err(format!(
+            "MacAddressLength {} for an 802.3 adapter",
+            g.MacAddressLength
+        ));
+    }
+    if g.SupportedOidList.is_null() || g.SupportedOidListLength == 0 || !g.SupportedOidListLength.is_multiple_of(4) {
+        return Err(format!(
+            "SupportedOidList {:p} with length {}",
+            g.SupportedOidList, g.SupportedOidListLength
+        ));
+    }
+    if g.MaxXmitLinkSpeed != NDIS_LINK_SPEED_UNKNOWN
+        && g.XmitLinkSpeed != NDIS_LINK_SPEED_UNKNOWN
+        && g.XmitLinkSpeed > g.MaxXmitLinkSpeed
+    {
+        return Err(format!(
+            "XmitLinkSpeed {} above MaxXmitLinkSpeed {}",
+            g.XmitLinkSpeed, g.MaxXmitLinkSpeed
+        ));
+    }
+    if !(1..=4).contains(&g.AccessType)
+        || !(1..=3).contains(&g.ConnectionType)
+        || !(0..=2).contains(&g.DirectionType)
+    {
+        return Err(format!(
+            "AccessType {} ConnectionType {} DirectionType {}",
+            g.AccessType, g.ConnectionType, g.DirectionType
+        ));
+    }
+    if g.IfType == 0 {
+        return Err("IfType 0".into());
+    }
+    let count = g.SupportedOidListLength as usize / 4;
+    // SAFETY: the driver's list of `SupportedOidListLength` bytes, valid for the call (NDIS copies it).
+    let oids = unsafe { std::slice::from_raw_parts(g.SupportedOidList, count) }.to_vec();
+    slot.general = Some(GeneralAttributes {
+        media_type: g.MediaType,
+        physical_medium: g.PhysicalMediumType,
+        mtu: g.MtuSize,
+        max_xmit_link_speed: g.MaxXmitLinkSpeed,
+        xmit_link_speed: g.XmitLinkSpeed,
+        max_rcv_link_speed: g.MaxRcvLinkSpeed,
+        rcv_link_speed: g.RcvLinkSpeed,
+        media_connect_state: g.MediaConnectState,
+        media_duplex_state: g.MediaDuplexState,
+        lookahead: g.LookaheadSize,
+        mac_options: g.MacOptions,
+        supported_packet_filters: g.SupportedPacketFilters,
+        max_multicast_list_size: g.MaxMulticastListSize,
+        permanent_address: g.PermanentMacAddress[..ETH_LENGTH_OF_ADDRESS].to_vec(),
+        current_address: g.CurrentMacAddress[..ETH_LENGTH_OF_ADDRESS].to_vec(),
+        if_type: g.IfType,
+        connector_present: g.IfConnectorPresent != 0,
+        supported_statistics: g.SupportedStatistics,
+        supported_oids: oids,
+        has_pnp_capabilities: !g.PowerManagementCapabilities.is_null(),
+        has_pm_capabilities: !g.PowerManagementCapabilitiesEx.is_null(),
+    });
+    Ok(())
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn NdisMIndicateStatusEx(
+    MiniportAdapterHandle: NDIS_HANDLE,
+    StatusIndication: PNDIS_STATUS_INDICATION,
+) {
+    const API: &str = "NdisMIndicateStatusEx";
+    let host = current();
+    if !host.check_irql(API) {
+        return;
+    }
+    let mut st = host.lock();
+    let Some(adapter) = adapter_for(&mut st, API, MiniportAdapterHandle) else {
+        return;
+    };
+    // SAFETY: the driver passes a status indication valid for the call.
+    let ind = unsafe { &*StatusIndication };
+    if ind.Header.Type != NDIS_OBJECT_TYPE_STATUS_INDICATION
+        || ind.Header.Revision < NDIS_STATUS_INDICATION_REVISION_1
+        || ind.Header.Size < NDIS_SIZEOF_STATUS_INDICATION_REVISION_1
+    {
+        st.violate(
+            Rule::BadParameter,
+            API,
+            Some(adapter),
+            format!("bad header {:?}", ind.Header),
+        );
+        return;
+    }
+    if ind.SourceHandle != MiniportAdapterHandle {
+        st.violate(
+            Rule::BadParameter,
+            API,
+            Some(adapter),
+            "SourceHandle is not the miniport adapter handle",
+        );
+        return;
+    }
+    let buffer = if ind.StatusBuffer.is_null() {
+        Vec::new()
+    } else {
+        // SAFETY: the driver's status buffer of StatusBufferSize bytes, valid for the call.
+        unsafe { std::slice::from_raw_parts(ind.StatusBuffer.cast::<u8>(), ind.StatusBufferSize as usize) }
+            .to_vec()
+    };
+    if ind.StatusCode == NDIS_STATUS_LINK_STATE {
+        let ok = buffer.len() == size_of::<NDIS_LINK_STATE>()
+            && buffer[0] == NDIS_OBJECT_TYPE_DEFAULT
+            && buffer[1] >= NDIS_LINK_STATE_REVISION_1
+            && u16::from_le_bytes([buffer[2], buffer[3]]) >= NDIS_SIZEOF_LINK_STATE_REVISION_1;
+        if !ok {
+            st.violate(
+                Rule::BadParameter,
+                API,
+                Some(adapter),
+                format!(
+                    "NDIS_STATUS_LINK_STATE with a {}-byte buffer that is not an NDIS_LINK_STATE",
+                    buffer.len()
+                ),
+            );
+            return;
+        }
+    }
+    st.adapters[adapter].status.push(StatusIndication {
+        code: ind.StatusCode,
+        buffer,
+    });
+}
+
+fn complete<T>(
+    api: &'static str,
+    handle: NDIS_HANDLE,
+    what: &str,
+    apply: impl FnOnce(&mut State, usize) -> Result<T, ()>,
+) {
+    let host = current();
+    if !host.check_irql(api) {
+        return;
+    }
+    let mut st = host.lock();
+    let Some(adapter) = adapter_for(&mut st, api, handle) else {
+        return;
+    };
+    if apply(&mut st, adapter).is_err() {
+        st.violate(
+            Rule::UnexpectedCompletion,
+            api,
+            Some(adapter),
+            format!("no {what} is pending"),
+        );
+    }
+    drop(st);
+    host.changed.notify_all();
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn NdisMPauseComplete(MiniportAdapterHandle: NDIS_HANDLE) {
+    const API: &str = "NdisMPauseComplete";
+    complete(API, MiniportAdapterHandle, "pause", |st, a| {
+        if !st.adapters[a].pending.pause {
+            return Err(());
+        }
+        complete_pause(st, a, API);
+        Ok(())
+    });
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn NdisMRestartComplete(MiniportAdapterHandle: NDIS_HANDLE, Status: NDIS_STATUS) {
+    complete(
+        "NdisMRestartComplete",
+        MiniportAdapterHandle,
+        "restart",
+        |st, a| match &mut st.adapters[a].pending.restart {
+            Some(slot @ None) => {
+                *slot = Some(Status);
+                Ok(())
+            }
+            _ => Err(()),
+        },
+    );
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn NdisMResetComplete(
+    MiniportAdapterHandle: NDIS_HANDLE,
+    Status: NDIS_STATUS,
+    AddressingReset: BOOLEAN,
+) {
+    complete(
+        "NdisMResetComplete",
+        MiniportAdapterHandle,
+        "reset",
+        |st, a| match &mut st.adapters[a].pending.reset {
+            Some(slot @ None) => {
+                *slot = Some((Status, AddressingReset != 0));
+                Ok(())
+            }
+            _ => Err(()),
+        },
+    );
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn NdisMOidRequestComplete(
+    MiniportAdapterHandle: NDIS_HANDLE,
+    OidRequest: PNDIS_OID_REQUEST,
+    Status: NDIS_STATUS,
+) {
+    complete(
+        "NdisMOidRequestComplete",
+        MiniportAdapterHandle,
+        "OID request",
+        |st, a| match &mut st.adapters[a].pending.oid {
+            Some((request, slot @ None)) if *request == OidRequest as usize => {
+                *slot = Some(Status);
+                Ok(())
+            }
+            _ => Err(()),
+        },
+    );
+}

@@ -1,0 +1,196 @@
+//! The IRQL model: each thread's current IRQL and CPU, per-CPU exclusion at DISPATCH_LEVEL, and the
+//! one table of documented IRQL limits that every export enforces.
+//!
+//! DISPATCH_LEVEL means "not preemptible on this CPU": per-CPU data guarded only by raising IRQL is
+//! safe in Windows because no other thread runs on that CPU meanwhile. Here two OS threads could
+//! claim the same CPU number at once, so raising to DISPATCH_LEVEL on CPU n takes CPU n exclusively
+//! until the thread lowers below DISPATCH_LEVEL again.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ndis::{APC_LEVEL, DISPATCH_LEVEL, HIGH_LEVEL, KIRQL, PASSIVE_LEVEL};
+
+/// Where a function may be called, from its documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// IRQL <= the level.
+    AtMost(KIRQL),
+    /// IRQL == the level.
+    Exactly(KIRQL),
+    /// Any IRQL.
+    Any,
+}
+
+/// One row of the table: an imported function, its limit, and the page that documents it.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub api: &'static str,
+    pub limit: Limit,
+    pub doc: &'static str,
+}
+
+const DDI: &str = "https://learn.microsoft.com/windows-hardware/drivers/ddi/";
+
+macro_rules! rules {
+    ($($api:literal => $limit:expr, $page:literal;)*) => {
+        /// Every imported function's documented IRQL (the IRQL row of its reference page).
+        pub static RULES: &[Rule] = &[$(Rule { api: $api, limit: $limit, doc: $page }),*];
+    };
+}
+
+use Limit::{Any, AtMost, Exactly};
+
+rules! {
+    "NdisMRegisterMiniportDriver" => Exactly(PASSIVE_LEVEL), "ndis/nf-ndis-ndismregisterminiportdriver";
+    "NdisMDeregisterMiniportDriver" => Exactly(PASSIVE_LEVEL), "ndis/nf-ndis-ndismderegisterminiportdriver";
+    "NdisMSetMiniportAttributes" => Exactly(PASSIVE_LEVEL), "ndis/nf-ndis-ndismsetminiportattributes";
+    "NdisAllocateGenericObject" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndisallocategenericobject";
+    "NdisFreeGenericObject" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndisfreegenericobject";
+    "NdisAllocateMemoryWithTagPriority" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndisallocatememorywithtagpriority";
+    "NdisFreeMemory" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndisfreememory";
+    "NdisAllocateMdl" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndisallocatemdl";
+    "NdisFreeMdl" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndisfreemdl";
+    "NdisAllocateNetBufferListPool" => AtMost(DISPATCH_LEVEL), "nblapi/nf-nblapi-ndisallocatenetbufferlistpool";
+    "NdisFreeNetBufferListPool" => AtMost(DISPATCH_LEVEL), "nblapi/nf-nblapi-ndisfreenetbufferlistpool";
+    "NdisAllocateNetBufferPool" => AtMost(DISPATCH_LEVEL), "nblapi/nf-nblapi-ndisallocatenetbufferpool";
+    "NdisFreeNetBufferPool" => AtMost(DISPATCH_LEVEL), "nblapi/nf-nblapi-ndisfreenetbufferpool";
+    "NdisAllocateNetBufferList" => AtMost(DISPATCH_LEVEL), "nblapi/nf-nblapi-ndisallocatenetbufferlist";
+    "NdisFreeNetBufferList" => AtMost(DISPATCH_LEVEL), "nblapi/nf-nblapi-ndisfreenetbufferlist";
+    "NdisAllocateNetBuffer" => AtMost(DISPATCH_LEVEL), "nblapi/nf-nblapi-ndisallocatenetbuffer";
+    "NdisFreeNetBuffer" => AtMost(DISPATCH_LEVEL), "nblapi/nf-nblapi-ndisfreenetbuffer";
+    "NdisAllocateNetBufferAndNetBufferList" => AtMost(DISPATCH_LEVEL), "nblapi/nf-nblapi-ndisallocatenetbufferandnetbufferlist";
+    "NdisGetDataBuffer" => AtMost(DISPATCH_LEVEL), "nblapi/nf-nblapi-ndisgetdatabuffer";
+    "NdisMSendNetBufferListsComplete" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndismsendnetbufferlistscomplete";
+    "NdisMIndicateReceiveNetBufferLists" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndismindicatereceivenetbufferlists";
+    "NdisMIndicateStatusEx" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndismindicatestatusex";
+    "NdisMOidRequestComplete" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndismoidrequestcomplete";
+    "NdisMPauseComplete" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndismpausecomplete";
+    "NdisMRestartComplete" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndismrestartcomplete";
+    "NdisMResetComplete" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndismresetcomplete";
+    "NdisOpenConfigurationEx" => Exactly(PASSIVE_LEVEL), "ndis/nf-ndis-ndisopenconfigurationex";
+    "NdisCloseConfiguration" => Exactly(PASSIVE_LEVEL), "ndis/nf-ndis-ndiscloseconfiguration";
+    "NdisReadConfiguration" => Exactly(PASSIVE_LEVEL), "ndis/nf-ndis-ndisreadconfiguration";
+    "NdisReadNetworkAddress" => Exactly(PASSIVE_LEVEL), "ndis/nf-ndis-ndisreadnetworkaddress";
+    "NdisAllocateTimerObject" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndisallocatetimerobject";
+    "NdisSetTimerObject" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndissettimerobject";
+    "NdisCancelTimerObject" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndiscanceltimerobject (PASSIVE_LEVEL for a periodic timer)";
+    "NdisFreeTimerObject" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndisfreetimerobject";
+    "NdisAllocateSpinLock" => Any, "ndis/nf-ndis-ndisallocatespinlock";
+    "NdisFreeSpinLock" => Any, "ndis/nf-ndis-ndisfreespinlock";
+    "NdisAcquireSpinLock" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndisacquirespinlock";
+    "NdisReleaseSpinLock" => Exactly(DISPATCH_LEVEL), "ndis/nf-ndis-ndisreleasespinlock";
+    "NdisDprAcquireSpinLock" => Exactly(DISPATCH_LEVEL), "ndis/nf-ndis-ndisdpracquirespinlock";
+    "NdisDprReleaseSpinLock" => Exactly(DISPATCH_LEVEL), "ndis/nf-ndis-ndisdprreleasespinlock";
+    "NdisInitializeEvent" => Exactly(PASSIVE_LEVEL), "ndis/nf-ndis-ndisinitializeevent";
+    "NdisSetEvent" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndissetevent";
+    "NdisResetEvent" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndisresetevent";
+    "NdisWaitEvent" => Exactly(PASSIVE_LEVEL), "ndis/nf-ndis-ndiswaitevent";
+    "NdisMSleep" => Exactly(PASSIVE_LEVEL), "ndis/nf-ndis-ndismsleep";
+    "ExAllocatePool2" => AtMost(DISPATCH_LEVEL), "wdm/nf-wdm-exallocatepool2 (APC_LEVEL for paged pool)";
+    "ExFreePoolWithTag" => AtMost(DISPATCH_LEVEL), "wdm/nf-wdm-exfreepoolwithtag";
+    "KeBugCheckEx" => Any, "wdm/nf-wdm-kebugcheckex";
+    "KeGetCurrentIrql" => Any, "wdm/nf-wdm-kegetcurrentirql";
+    "KeRaiseIrqlToDpcLevel" => AtMost(DISPATCH_LEVEL), "wdm/nf-wdm-keraiseirqltodpclevel";
+    "KeLowerIrql" => Any, "wdm/nf-wdm-kelowerirql";
+    "KeGetCurrentProcessorNumberEx" => Any, "wdm/nf-wdm-kegetcurrentprocessornumberex";
+    "KeQueryActiveProcessorCountEx" => Any, "wdm/nf-wdm-kequeryactiveprocessorcountex";
+    "KeAcquireSpinLockRaiseToDpc" => AtMost(DISPATCH_LEVEL), "wdm/nf-wdm-keacquirespinlockraisetodpc";
+    "KeReleaseSpinLock" => Exactly(DISPATCH_LEVEL), "wdm/nf-wdm-kereleasespinlock";
+    "KeAcquireSpinLockAtDpcLevel" => Exactly(DISPATCH_LEVEL), "wdm/nf-wdm-keacquirespinlockatdpclevel";
+    "KeReleaseSpinLockFromDpcLevel" => Exactly(DISPATCH_LEVEL), "wdm/nf-wdm-kereleasespinlockfromdpclevel";
+    "KeFlushQueuedDpcs" => Exactly(PASSIVE_LEVEL), "wdm/nf-wdm-keflushqueueddpcs";
+    "KeStallExecutionProcessor" => Any, "wdm/nf-wdm-kestallexecutionprocessor";
+    "DbgPrint" => AtMost(HIGH_LEVEL), "wdm/nf-wdm-dbgprint";
+}
+
+/// The documented IRQL of each driver callback, which the host calls it at.
+pub mod callback {
+    use super::{DISPATCH_LEVEL, KIRQL, PASSIVE_LEVEL};
+    /// `DriverEntry`, `MiniportInitializeEx`, `MiniportHaltEx`, `MiniportPause`, `MiniportRestart`,
+    /// `MiniportDevicePnPEventNotify`, `MiniportDriverUnload`, `MiniportCheckForHangEx`.
+    pub const PASSIVE: KIRQL = PASSIVE_LEVEL;
+    /// Timer callbacks (`NetTimerCallback`) run at exactly DISPATCH_LEVEL.
+    pub const TIMER: KIRQL = DISPATCH_LEVEL;
+    /// `MiniportResetEx`: IRQL <= DISPATCH_LEVEL; the host uses the upper bound.
+    pub const RESET: KIRQL = DISPATCH_LEVEL;
+}
+
+#[must_use]
+pub fn rule(api: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.api == api)
+}
+
+/// The documentation URL of a rule.
+#[must_use]
+pub fn doc_url(rule: &Rule) -> String {
+    format!("{DDI}{}", rule.doc)
+}
+
+/// A human name for an IRQL.
+#[must_use]
+pub fn name(irql: KIRQL) -> String {
+    match irql {
+        PASSIVE_LEVEL => "PASSIVE_LEVEL".into(),
+        APC_LEVEL => "APC_LEVEL".into(),
+        DISPATCH_LEVEL => "DISPATCH_LEVEL".into(),
+        HIGH_LEVEL => "HIGH_LEVEL".into(),
+        n => format!("IRQL {n}"),
+    }
+}
+
+/// Does `irql` satisfy `limit`?
+#[must_use]
+pub fn allowed(limit: Limit, irql: KIRQL) -> bool {
+    match limit {
+        Limit::AtMost(max) => irql <= max,
+        Limit::Exactly(level) => irql == level,
+        Limit::Any => true,
+    }
+}
+
+/// What a thread is doing in the host's model.
+#[derive(Debug, Clone)]
+pub struct ThreadState {
+    /// Unique per thread; owner value of CPUs and spin locks.
+    pub token: u64,
+    /// The CPU this thread runs on.
+    pub cpu: usize,
+    pub irql: KIRQL,
+    /// The adapter whose callback this thread is in (resources allocated now belong to it).
+    pub adapter: Option<usize>,
+    /// Spin locks this thread holds (their addresses).
+    pub held_locks: Vec<usize>,
+}
+
+static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static THREAD: RefCell<ThreadState> = RefCell::new(ThreadState {
+        token: NEXT_TOKEN.fetch_add(1, Ordering::Relaxed),
+        cpu: 0,
+        irql: PASSIVE_LEVEL,
+        adapter: None,
+        held_locks: Vec::new(),
+    });
+}
+
+/// Reads this thread's state.
+pub fn with_thread<R>(f: impl FnOnce(&mut ThreadState) -> R) -> R {
+    THREAD.with(|t| f(&mut t.borrow_mut()))
+}
+
+#[must_use]
+pub fn current() -> KIRQL {
+    with_thread(|t| t.irql)
+}
+
+#[must_use]
+pub fn current_cpu() -> usize {
+    with_thread(|t| t.cpu)
+}
+
+#[must_use]
+pub fn token() -> u64 {
+    with_thread(|t| t.token)
+}

@@ -1,0 +1,776 @@
+//! NET_BUFFER_LIST, NET_BUFFER and MDL: the driver's pools and allocations, and the protocol side
+//! (NBL chains the host sends, NBLs the driver indicates).
+//!
+//! Ownership is tracked per NBL: each NBL the host sends is owned by the driver until it is completed,
+//! exactly once; each NBL the driver indicates is owned by the protocol (the host) until it is returned.
+//! When the driver completes an NBL the host poisons the fields the miniport may use (`Next`,
+//! `MiniportReserved`) and later checks they are unchanged.
+#![allow(non_snake_case, reason = "exports keep the C names of the WDK prototypes")]
+
+use std::collections::HashMap;
+
+use ndis::*;
+
+use crate::host::{State, current};
+use crate::irql::with_thread;
+use crate::memory::{raw_alloc, raw_free};
+use crate::verifier::{Allocation, Kind, Rule, Site};
+
+/// Fill of the fields a miniport must not touch after completing an NBL.
+pub const COMPLETED: u8 = 0xDC;
+pub(crate) const COMPLETED_WORD: usize = usize::from_ne_bytes([COMPLETED; 8]);
+/// `MDL_SOURCE_IS_NONPAGED_POOL` (wdm.h; not in the NDIS oracle): every host MDL maps non-paged memory.
+const MDL_SOURCE_IS_NONPAGED_POOL: i16 = 0x0020;
+/// The `NdisPoolHandle` the host's own (protocol) NBLs carry.
+const HOST_POOL: usize = 0x4e48_0000_0000;
+
+#[derive(Debug)]
+pub(crate) struct Pool {
+    nbl: bool,
+    allocate_nb: bool,
+    outstanding: usize,
+}
+
+/// An NBL the host built and sent.
+#[derive(Debug)]
+pub(crate) struct Sent {
+    pub adapter: usize,
+    pub completed: Option<NDIS_STATUS>,
+    /// The frame ids of its NBs.
+    pub frames: Vec<u64>,
+    /// Host memory of the NBL, its NBs, MDLs and data, freed when the NBL is released.
+    memory: Vec<(usize, usize)>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct NblTracker {
+    pools: HashMap<usize, Pool>,
+    /// Driver-allocated NBLs -> their pool, and NBs allocated with them.
+    driver_nbls: HashMap<usize, (usize, Option<usize>)>,
+    driver_nbs: HashMap<usize, usize>,
+    /// NBL context blocks, by NBL.
+    contexts: HashMap<usize, (usize, usize)>,
+    pub sent: HashMap<usize, Sent>,
+    /// NBLs the driver indicated and the protocol holds, by adapter.
+    pub indicated: HashMap<usize, usize>,
+    pub next_frame: u64,
+    /// Completed host NBLs, oldest first, kept poisoned for a while before they are checked and freed.
+    pub completed_fifo: std::collections::VecDeque<usize>,
+}
+
+fn parent_and_check(st: &mut State, api: &'static str, handle: NDIS_HANDLE) -> Result<Option<usize>, ()> {
+    match crate::memory::handle_kind(st, handle) {
+        Some("generic object") => Ok(Some(handle as usize)),
+        Some(_) => Ok(None),
+        None => {
+            st.violate(
+                Rule::BadParameter,
+                api,
+                with_thread(|t| t.adapter),
+                format!("NdisHandle {:#x} is not an NDIS handle", handle as usize),
+            );
+            Err(())
+        }
+    }
+}
+
+fn track(
+    st: &mut State,
+    address: usize,
+    kind: Kind,
+    api: &'static str,
+    tag: u32,
+    size: usize,
+    parent: Option<usize>,
+) {
+    st.tracker.insert(
+        address,
+        Allocation {
+            kind,
+            api,
+            tag,
+            size,
+            owner: State::owner(),
+            parent,
+            site: Site::here(),
+        },
+    );
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn NdisAllocateNetBufferListPool(
+    NdisHandle: NDIS_HANDLE,
+    Parameters: PNET_BUFFER_LIST_POOL_PARAMETERS,
+) -> NDIS_HANDLE {
+    const API: &str = "NdisAllocateNetBufferListPool";
+    let host = current();
+    if !host.check_irql(API) {
+        return std::ptr::null_mut();
+    }
+    let mut st = host.lock();
+    let Ok(parent) = parent_and_check(&mut st, API, NdisHandle) else {
+        return std::ptr::null_mut();
+    };
+    // SAFETY: the driver passes valid parameters for the call (NULL is checked).
+    let Some(p) = (unsafe { Parameters.as_ref() }) else {
+        st.violate(Rule::BadParameter, API, None, "NULL Parameters");
+        return std::ptr::null_mut();
+    };
+    if p.Header.Type != NDIS_OBJECT_TYPE_DEFAULT
+        || p.Header.Revision < NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1
+        || p.Header.Size < NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1
+    {
+        st.violate(
+            Rule::BadParameter,
+            API,
+            None,
+            format!("bad header {:?}", p.Header),
+        );
+        return std::ptr::null_mut();
+    }
+    if usize::from(p.ContextSize) % MEMORY_ALLOCATION_ALIGNMENT != 0 {
+        st.violate(
+            Rule::BadParameter,
+            API,
+            None,
+            format!(
+                "ContextSize {} is not a multiple of MEMORY_ALLOCATION_ALIGNMENT",
+                p.ContextSize
+            ),
+        );
+        return std::ptr::null_mut();
+    }
+    if st.faults.should_fail(Kind::NblPool, API) {
+        return std::ptr::null_mut();
+    }
+    let handle = raw_alloc(8, 0) as usize;
+    st.nbls.pools.insert(
+        handle,
+        Pool {
+            nbl: true,
+            allocate_nb: p.fAllocateNetBuffer != 0,
+            outstanding: 0,
+        },
+    );
+    track(&mut st, handle, Kind::NblPool, API, p.PoolTag, 0, parent);
+    handle as NDIS_HANDLE
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn NdisAllocateNetBufferPool(
+    NdisHandle: NDIS_HANDLE,
+    Parameters: PNET_BUFFER_POOL_PARAMETERS,
+) -> NDIS_HANDLE {
+    const API: &str = "NdisAllocateNetBufferPool";
+    let host = current();
+    if !host.check_irql(API) {
+        return std::ptr::null_mut();
+    }
+    let mut st = host.lock();
+    let Ok(parent) = parent_and_check(&mut st, API, NdisHandle) else {
+        return std::ptr::null_mut();
+    };
+    // SAFETY: the driver passes valid parameters for the call (NULL is checked).
+    let Some(p) = (unsafe { Parameters.as_ref() }) else {
+        st.violate(Rule::BadParameter, API, None, "NULL Parameters");
+        return std::ptr::null_mut();
+    };
+    if p.Header.Type != NDIS_OBJECT_TYPE_DEFAULT
+        || p.Header.Revision < NET_BUFFER_POOL_PARAMETERS_REVISION_1
+        || p.Header.Size < NDIS_SIZEOF_NET_BUFFER_POOL_PARAMETERS_REVISION_1
+    {
+        st.violate(
+            Rule::BadParameter,
+            API,
+            None,
+            format!("bad header {:?}", p.Header),
+        );
+        return std::ptr::null_mut();
+    }
+    if st.faults.should_fail(Kind::NbPool, API) {
+        return std::ptr::null_mut();
+    }
+    let handle = raw_alloc(8, 0) as usize;
+    st.nbls.pools.insert(
+        handle,
+        Pool {
+            nbl: false,
+            allocate_nb: false,
+            outstanding: 0,
+        },
+    );
+    track(&mut st, handle, Kind::NbPool, API, p.PoolTag, 0, parent);
+    handle as NDIS_HANDLE
+}
+
+fn free_pool(api: &'static str, pool: NDIS_HANDLE, nbl: bool) {
+    let host = current();
+    if !host.check_irql(api) {
+        return;
+    }
+    let mut st = host.lock();
+    let key = pool as usize;
+    match st.nbls.pools.get(&key) {
+        Some(p) if p.nbl == nbl && p.outstanding == 0 => {
+            st.nbls.pools.remove(&key);
+            st.tracker.remove(key);
+            raw_free(key, 8);
+        }
+        Some(p) if p.nbl == nbl => {
+            let n = p.outstanding;
+            st.violate(
+                Rule::BadFree,
+                api,
+                None,
+                format!("pool freed with {n} allocation(s) from it still outstanding"),
+            );
+        }
+        _ => st.violate(
+            Rule::BadFree,
+            api,
+            None,
+            format!("{key:#x} is not a live {} pool", if nbl { "NBL" } else { "NB" }),
+        ),
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn NdisFreeNetBufferListPool(PoolHandle: NDIS_HANDLE) {
+    free_pool("NdisFreeNetBufferListPool", PoolHandle, true);
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn NdisFreeNetBufferPool(PoolHandle: NDIS_HANDLE) {
+    free_pool("NdisFreeNetBufferPool", PoolHandle, false);
+}
+
+/// Fills an NB's data description from an MDL chain, as NDIS does (CurrentMdl at DataOffset).
+fn describe(nb: *mut NET_BUFFER, mdl: PMDL, offset: ULONG, length: SIZE_T) {
+    let (mut current, mut within) = (mdl, offset);
+    // SAFETY: the MDL chain is the caller's, valid while the NB uses it; only fields are read.
+    while let Some(m) = unsafe { current.as_ref() } {
+        if within < m.ByteCount || m.Next.is_null() {
+            break;
+        }
+        within -= m.ByteCount;
+        current = m.Next;
+    }
+    // SAFETY: `nb` is a freshly allocated NET_BUFFER owned by the host until handed out.
+    let data = unsafe { (*nb).NetBufferHeader.data_mut() };
+    data.MdlChain = mdl;
+    data.CurrentMdl = current;
+    data.CurrentMdlOffset = within;
+    data.DataOffset = offset;
+    data.NbDataLength = NET_BUFFER_DATA_LENGTH { stDataLength: length };
+}
+
+fn new_nb(pool: usize, mdl: PMDL, offset: ULONG, length: SIZE_T) -> *mut NET_BUFFER {
+    let nb = raw_alloc(size_of::<NET_BUFFER>(), 0).cast::<NET_BUFFER>();
+    // SAFETY: fresh zeroed NET_BUFFER-sized, 16-byte aligned block.
+    unsafe { (*nb).NdisPoolHandle = pool as NDIS_HANDLE };
+    describe(nb, mdl, offset, length);
+    nb
+}
+
+fn new_nbl(st: &mut State, pool: usize, context_size: USHORT, backfill: USHORT) -> *mut NET_BUFFER_LIST {
+    let nbl = raw_alloc(size_of::<NET_BUFFER_LIST>(), 0).cast::<NET_BUFFER_LIST>();
+    // SAFETY: fresh zeroed NET_BUFFER_LIST-sized, 16-byte aligned block.
+    unsafe { (*nbl).NdisPoolHandle = pool as NDIS_HANDLE };
+    let total = usize::from(context_size) + usize::from(backfill);
+    if total > 0 {
+        let size = size_of::<NET_BUFFER_LIST_CONTEXT>() + total;
+        let context = raw_alloc(size, 0).cast::<NET_BUFFER_LIST_CONTEXT>();
+        // SAFETY: a fresh block large enough for the header, the host's until handed out.
+        let header = unsafe { &mut *context };
+        header.Size = u16::try_from(total).unwrap_or(u16::MAX);
+        header.Offset = backfill;
+        // SAFETY: the NBL is fresh and the host's until handed out.
+        unsafe { (*nbl).Context = context };
+        st.nbls.contexts.insert(nbl as usize, (context as usize, size));
+    }
+    nbl
+}
+
+fn free_nbl_memory(st: &mut State, nbl: usize) {
+    if let Some((context, size)) = st.nbls.contexts.remove(&nbl) {
+        raw_free(context, size);
+    }
+    crate::memory::quarantine(
+        st,
+        nbl,
+        size_of::<NET_BUFFER_LIST>(),
+        "a freed NET_BUFFER_LIST".into(),
+    );
+}
+
+fn pool_for(st: &mut State, api: &'static str, pool: NDIS_HANDLE, nbl: bool) -> Option<usize> {
+    let key = pool as usize;
+    match st.nbls.pools.get(&key) {
+        Some(p) if p.nbl == nbl => Some(key),
+        _ => {
+            st.violate(
+                Rule::BadParameter,
+                api,
+                with_thread(|t| t.adapter),
+                format!("{key:#x} is not a live {} pool", if nbl { "NBL" } else { "NB" }),
+            );
+            None
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn NdisAllocateNetBufferList(
+    PoolHandle: NDIS_HANDLE,
+    ContextSize: USHORT,
+    ContextBackFill: USHORT,
+) -> PNET_BUFFER_LIST {
+    const API: &str = "NdisAllocateNetBufferList";
+    let host = current();
+    if !host.check_irql(API) {
+        return std::ptr::null_mut();
+    }
+    let mut st = host.lock();
+    let Some(pool) = pool_for(&mut st, API, PoolHandle, true) else {
+        return std::ptr::null_mut();
+    };
+    if st.faults.should_fail(Kind::Nbl, API) {
+        return std::ptr::null_mut();
+    }
+    let nbl = new_nbl(&mut st, pool, ContextSize, ContextBackFill);
+    st.nbls.pools.get_mut(&pool).expect("pool").outstanding += 1;
+    st.nbls.driver_nbls.insert(nbl as usize, (pool, None));
+    track(
+        &mut st,
+        nbl as usize,
+        Kind::Nbl,
+        API,
+        0,
+        size_of::<NET_BUFFER_LIST>(),
+        None,
+    );
+    nbl
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn NdisAllocateNetBufferAndNetBufferList(
+    PoolHandle: NDIS_HANDLE,
+    ContextSize: USHORT,
+    ContextBackFill: USHORT,
+    MdlChain: PMDL,
+    DataOffset: ULONG,
+    DataLength: SIZE_T,
+) -> PNET_BUFFER_LIST {
+    const API: &str = "NdisAllocateNetBufferAndNetBufferList";
+    let host = current();
+    if !host.check_irql(API) {
+        return std::ptr::null_mut();
+    }
+    let mut st = host.lock();
+    let Some(pool) = pool_for(&mut st, API, PoolHandle, true) else {
+        return std::ptr::null_mut();
+    };
+    if !st.nbls.pools[&pool].allocate_nb {
+        st.violate(
+            Rule::BadParameter,
+            API,
+            with_thread(|t| t.adapter),
+            "the pool was not created with fAllocateNetBuffer",
+        );
+        return std::ptr::null_mut();
+    }
+    if st.faults.should_fail(Kind::Nbl, API) {
+        return std::ptr::null_mut();
+    }
+    let nbl = new_nbl(&mut st, pool, ContextSize, ContextBackFill);
+    let nb = new_nb(pool, MdlChain, DataOffset, DataLength);
+    // SAFETY: both blocks are fresh and the host's until returned.
+    unsafe { (*nbl).NetBufferListHeader.data_mut().FirstNetBuffer = nb };
+    st.nbls.pools.get_mut(&pool).expect("pool").outstanding += 1;
+    st.nbls
+        .driver_nbls
+        .insert(nbl as usize, (pool, Some(nb as usize)));
+    track(
+        &mut st,
+        nbl as usize,
+        Kind::Nbl,
+        API,
+        0,
+        size_of::<NET_BUFFER_LIST>() + size_of::<NET_BUFFER>(),
+        None,
+    );
+    nbl
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn NdisFreeNetBufferList(NetBufferList: PNET_BUFFER_LIST) {
+    const API: &str = "NdisFreeNetBufferList";
+    let host = current();
+    if !host.check_irql(API) {
+        return;
+    }
+    let mut st = host.lock();
+    let key = NetBufferList as usize;
+    let Some(&(pool, nb)) = st.nbls.driver_nbls.get(&key) else {
+        st.violate(
+            Rule::BadFree,
+            API,
+            with_thread(|t| t.adapter),
+            format!("{key:#x} is not an NBL the driver allocated (or it was freed already)"),
+        );
+        return;
+    };
+    if let Some(&adapter) = st.nbls.indicated.get(&key) {
+        st.violate(
+            Rule::NblNotOwned,
+            API,
+            Some(adapter),
+            "freed an NBL the protocol still holds (indicated, not returned)",
+        );
+        return;
+    }
+    st.nbls.driver_nbls.remove(&key);
+    if let Some(p) = st.nbls.pools.get_mut(&pool) {
+        p.outstanding -= 1;
+    }
+    st.tracker.remove(key);
+    if let Some(nb) = nb {
+        crate::memory::quarantine(&mut st, nb, size_of::<NET_BUFFER>(), "a freed NET_BUFFER".into());
+    }
+    free_nbl_memory(&mut st, key);
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn NdisAllocateNetBuffer(
+    PoolHandle: NDIS_HANDLE,
+    MdlChain: PMDL,
+    DataOffset: ULONG,
+    DataLength: SIZE_T,
+) -> PNET_BUFFER {
+    const API: &str = "NdisAllocateNetBuffer";
+    let host = current();
+    if !host.check_irql(API) {
+        return std::ptr::null_mut();
+    }
+    let mut st = host.lock();
+    let Some(pool) = pool_for(&mut st, API, PoolHandle, false) else {
+        return std::ptr::null_mut();
+    };
+    if st.faults.should_fail(Kind::Nb, API) {
+        return std::ptr::null_mut();
+    }
+    let nb = new_nb(pool, MdlChain, DataOffset, DataLength);
+    st.nbls.pools.get_mut(&pool).expect("pool").outstanding += 1;
+    st.nbls.driver_nbs.insert(nb as usize, pool);
+    track(
+        &mut st,
+        nb as usize,
+        Kind::Nb,
+        API,
+        0,
+        size_of::<NET_BUFFER>(),
+        None,
+    );
+    nb
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn NdisFreeNetBuffer(NetBuffer: PNET_BUFFER) {
+    const API: &str = "NdisFreeNetBuffer";
+    let host = current();
+    if !host.check_irql(API) {
+        return;
+    }
+    let mut st = host.lock();
+    let key = NetBuffer as usize;
+    let Some(pool) = st.nbls.driver_nbs.remove(&key) else {
+        st.violate(
+            Rule::BadFree,
+            API,
+            with_thread(|t| t.adapter),
+            format!("{key:#x} is not an NB the driver allocated (or it was freed already)"),
+        );
+        return;
+    };
+    if let Some(p) = st.nbls.pools.get_mut(&pool) {
+        p.outstanding -= 1;
+    }
+    st.tracker.remove(key);
+    crate::memory::quarantine(&mut st, key, size_of::<NET_BUFFER>(), "a freed NET_BUFFER".into());
+}
+
+fn make_mdl(va: PVOID, length: UINT) -> PMDL {
+    let mdl = raw_alloc(size_of::<MDL>(), 0).cast::<MDL>();
+    let address = va as usize;
+    let value = MDL {
+        Next: std::ptr::null_mut(),
+        Size: size_of::<MDL>() as i16,
+        MdlFlags: MDL_SOURCE_IS_NONPAGED_POOL,
+        Process: std::ptr::null_mut(),
+        MappedSystemVa: va,
+        StartVa: (address & !0xfff) as PVOID,
+        ByteCount: length,
+        ByteOffset: (address & 0xfff) as u32,
+    };
+    // SAFETY: fresh MDL-sized, aligned block.
+    unsafe { mdl.write(value) };
+    mdl
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn NdisAllocateMdl(NdisHandle: NDIS_HANDLE, VirtualAddress: PVOID, Length: UINT) -> PMDL {
+    const API: &str = "NdisAllocateMdl";
+    let host = current();
+    if !host.check_irql(API) {
+        return std::ptr::null_mut();
+    }
+    let mut st = host.lock();
+    let Ok(parent) = parent_and_check(&mut st, API, NdisHandle) else {
+        return std::ptr::null_mut();
+    };
+    if st.faults.should_fail(Kind::Mdl, API) {
+        return std::ptr::null_mut();
+    }
+    let mdl = make_mdl(VirtualAddress, Length);
+    track(&mut st, mdl as usize, Kind::Mdl, API, 0, size_of::<MDL>(), parent);
+    mdl
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn NdisFreeMdl(Mdl: PMDL) {
+    const API: &str = "NdisFreeMdl";
+    let host = current();
+    if !host.check_irql(API) {
+        return;
+    }
+    let mut st = host.lock();
+    let key = Mdl as usize;
+    if st.tracker.live.get(&key).is_some_and(|a| a.kind == Kind::Mdl) {
+        st.tracker.remove(key);
+        crate::memory::quarantine(&mut st, key, size_of::<MDL>(), "a freed MDL".into());
+    } else {
+        st.violate(
+            Rule::BadFree,
+            API,
+            with_thread(|t| t.adapter),
+            format!("{key:#x} is not an MDL the driver allocated (or it was freed already)"),
+        );
+    }
+}
+
+/// Copies an NB's data out of its MDL chain; `None` if the chain is shorter than `DataLength`.
+pub(crate) fn read_nb(nb: PNET_BUFFER) -> Option<Vec<u8>> {
+    // SAFETY: `nb` belongs to an NBL the caller may read (just indicated, or the host's own).
+    let data = unsafe { *(*nb).NetBufferHeader.data() };
+    let length = data.NbDataLength.get() as usize;
+    let mut out = Vec::with_capacity(length);
+    let (mut mdl, mut offset) = (data.CurrentMdl, data.CurrentMdlOffset as usize);
+    while out.len() < length {
+        if mdl.is_null() {
+            return None;
+        }
+        // SAFETY: MDLs of a live NB describe mapped, readable memory of ByteCount bytes.
+        let m = unsafe { &*mdl };
+        let (va, count, next) = (m.MappedSystemVa.cast::<u8>(), m.ByteCount as usize, m.Next);
+        if offset < count {
+            let take = (count - offset).min(length - out.len());
+            // SAFETY: `offset + take <= count` bytes of the MDL's mapped memory.
+            out.extend_from_slice(unsafe { std::slice::from_raw_parts(va.wrapping_add(offset), take) });
+        }
+        offset = offset.saturating_sub(count);
+        mdl = next;
+    }
+    Some(out)
+}
+
+/// `NdisGetDataBuffer`: a pointer to `BytesNeeded` contiguous bytes at the NB's current position: in
+/// the MDL itself when they are contiguous there, else copied to `Storage` (if given), else NULL.
+#[unsafe(no_mangle)]
+pub extern "system" fn NdisGetDataBuffer(
+    NetBuffer: PNET_BUFFER,
+    BytesNeeded: ULONG,
+    Storage: PVOID,
+    AlignMultiple: UINT,
+    AlignOffset: UINT,
+) -> PVOID {
+    const API: &str = "NdisGetDataBuffer";
+    let host = current();
+    if !host.check_irql(API) {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: the driver passes an NB it owns.
+    let data = *unsafe { &*NetBuffer }.NetBufferHeader.data();
+    if BytesNeeded > data.NbDataLength.get() || data.CurrentMdl.is_null() {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: the NB's current MDL (checked non-null) maps readable memory.
+    let m = unsafe { &*data.CurrentMdl };
+    let (va, count) = (m.MappedSystemVa.cast::<u8>(), m.ByteCount);
+    let offset = data.CurrentMdlOffset;
+    if offset > count {
+        return std::ptr::null_mut();
+    }
+    let here = va.wrapping_add(offset as usize);
+    let aligned = AlignMultiple <= 1 || (here as usize) % (AlignMultiple as usize) == AlignOffset as usize;
+    if count - offset >= BytesNeeded && aligned {
+        return here.cast();
+    }
+    if Storage.is_null() {
+        return std::ptr::null_mut();
+    }
+    let Some(bytes) = read_nb(NetBuffer) else {
+        return std::ptr::null_mut();
+    };
+    // SAFETY: the driver provides `Storage` of at least `BytesNeeded` bytes.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), Storage.cast::<u8>(), BytesNeeded as usize) };
+    Storage
+}
+
+/// How the host lays out a send.
+#[derive(Debug, Clone, Copy)]
+pub struct SendOptions {
+    /// NET_BUFFERs per NET_BUFFER_LIST (frames are grouped in order).
+    pub nbs_per_nbl: usize,
+    /// Split each frame's data into MDLs of at most this many bytes (`None`: one MDL per frame).
+    pub mdl_split: Option<usize>,
+    /// Send at DISPATCH_LEVEL (with `NDIS_SEND_FLAGS_DISPATCH_LEVEL`) instead of PASSIVE_LEVEL.
+    pub dispatch: bool,
+    /// Bytes of unused space before each frame's data in its first MDL (`DataOffset`).
+    pub data_offset: usize,
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        Self {
+            nbs_per_nbl: 1,
+            mdl_split: None,
+            dispatch: true,
+            data_offset: 0,
+        }
+    }
+}
+
+/// Builds a chain of host NBLs carrying `frames`, tracked as sent to `adapter`. Returns the head.
+pub(crate) fn build_chain(
+    st: &mut State,
+    adapter: usize,
+    frames: &[&[u8]],
+    options: SendOptions,
+) -> PNET_BUFFER_LIST {
+    let per = options.nbs_per_nbl.max(1);
+    let mut head: PNET_BUFFER_LIST = std::ptr::null_mut();
+    let mut tail: PNET_BUFFER_LIST = std::ptr::null_mut();
+    for group in frames.chunks(per) {
+        let nbl = raw_alloc(size_of::<NET_BUFFER_LIST>(), 0).cast::<NET_BUFFER_LIST>();
+        let mut memory = vec![(nbl as usize, size_of::<NET_BUFFER_LIST>())];
+        let mut ids = Vec::new();
+        let mut previous_nb: PNET_BUFFER = std::ptr::null_mut();
+        for frame in group {
+            let total = options.data_offset + frame.len();
+            let buffer = raw_alloc(total, 0);
+            let at = buffer.wrapping_add(options.data_offset);
+            // SAFETY: `buffer` has `total` bytes; the frame goes after the offset.
+            unsafe { std::ptr::copy_nonoverlapping(frame.as_ptr(), at, frame.len()) };
+            memory.push((buffer as usize, total));
+            let chunk = options.mdl_split.unwrap_or(total).max(1);
+            let mut first_mdl: PMDL = std::ptr::null_mut();
+            let mut last_mdl: PMDL = std::ptr::null_mut();
+            let mut at = 0;
+            while at < total.max(1) {
+                let len = chunk.min(total - at);
+                let mdl = make_mdl(buffer.wrapping_add(at).cast(), len as u32);
+                memory.push((mdl as usize, size_of::<MDL>()));
+                if last_mdl.is_null() {
+                    first_mdl = mdl;
+                } else {
+                    // SAFETY: `last_mdl` is this frame's previous MDL, host-owned.
+                    unsafe { (*last_mdl).Next = mdl };
+                }
+                last_mdl = mdl;
+                at += len.max(1);
+            }
+            let nb = new_nb(HOST_POOL, first_mdl, options.data_offset as u32, frame.len());
+            memory.push((nb as usize, size_of::<NET_BUFFER>()));
+            if previous_nb.is_null() {
+                // SAFETY: the host's NBL, linked before it is handed out.
+                unsafe { &mut *nbl }.NetBufferListHeader.data_mut().FirstNetBuffer = nb;
+            } else {
+                // SAFETY: the host's previous NB of this NBL, linked before it is handed out.
+                unsafe { &mut *previous_nb }.NetBufferHeader.data_mut().Next = nb;
+            }
+            previous_nb = nb;
+            ids.push(st.nbls.next_frame);
+            st.nbls.next_frame += 1;
+        }
+        // SAFETY: host-owned NBL.
+        unsafe { (*nbl).NdisPoolHandle = HOST_POOL as NDIS_HANDLE };
+        st.nbls.sent.insert(
+            nbl as usize,
+            Sent {
+                adapter,
+                completed: None,
+                frames: ids,
+                memory,
+            },
+        );
+        if tail.is_null() {
+            head = nbl;
+        } else {
+            // SAFETY: host-owned NBL chain under construction.
+            unsafe { NET_BUFFER_LIST_SET_NEXT_NBL(tail, nbl) };
+        }
+        tail = nbl;
+    }
+    head
+}
+
+/// Poisons what a miniport must not touch once it completed an NBL.
+pub(crate) fn poison_completed(nbl: PNET_BUFFER_LIST) {
+    // SAFETY: the protocol (host) owns the NBL again after completion.
+    let nbl = unsafe { &mut *nbl };
+    nbl.NetBufferListHeader.data_mut().Next = COMPLETED_WORD as PNET_BUFFER_LIST;
+    nbl.MiniportReserved.0 = [COMPLETED_WORD as PVOID; 2];
+}
+
+/// Whether a completed NBL's poison is intact.
+pub(crate) fn poison_intact(nbl: usize) -> bool {
+    let nbl = nbl as PNET_BUFFER_LIST;
+    // SAFETY: a completed host NBL, still allocated (freed only by `release_sent`).
+    let nbl = unsafe { &*nbl };
+    nbl.NetBufferListHeader.data().Next as usize == COMPLETED_WORD
+        && nbl.MiniportReserved.0.iter().all(|p| *p as usize == COMPLETED_WORD)
+}
+
+/// Frees a completed host NBL after checking nothing wrote to it since completion.
+pub(crate) fn release_sent(st: &mut State, nbl: usize) {
+    let Some(sent) = st.nbls.sent.remove(&nbl) else {
+        return;
+    };
+    if sent.completed.is_some() && !poison_intact(nbl) {
+        st.violate(
+            Rule::NblTouchedAfterCompletion,
+            "NdisMSendNetBufferListsComplete",
+            Some(sent.adapter),
+            format!(
+                "NBL {nbl:#x} (frames {:?}) was written after the driver completed it",
+                sent.frames
+            ),
+        );
+    }
+    for (address, size) in sent.memory {
+        raw_free(address, size);
+    }
+}
+
+/// At the end of a run: releases the host's NBLs (checking completed ones) and what the driver left.
+pub(crate) fn release_all(st: &mut State) {
+    let sent: Vec<usize> = st.nbls.sent.keys().copied().collect();
+    for nbl in sent {
+        release_sent(st, nbl);
+    }
+    let contexts: Vec<(usize, usize)> = st.nbls.contexts.drain().map(|(_, c)| c).collect();
+    for (address, size) in contexts {
+        raw_free(address, size);
+    }
+    crate::timer::release_all(st);
+}

@@ -1,0 +1,311 @@
+//! The verifier: what the driver owns, and the rules it broke.
+//!
+//! Every allocation the driver makes through the host is tracked with its tag, size, the API that made
+//! it, the adapter it belongs to and where in the driver it was made. Rules are checked where NDIS or
+//! Driver Verifier would check them: when a handle is freed, when `MiniportHaltEx` returns, when the
+//! driver unloads, when NBLs change hands. Each violation names the rule, the API, the adapter and
+//! the IRQL; a host whose violations were not examined fails the test when it is dropped.
+
+use std::backtrace::Backtrace;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use ndis::KIRQL;
+
+use crate::irql;
+
+/// The rules the verifier enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Rule {
+    /// A function called above (or not at) its documented IRQL.
+    Irql,
+    /// A callback returned at a different IRQL than it was called at.
+    IrqlNotRestored,
+    /// Pool memory, a pool handle, a timer, an MDL, a generic object or a configuration handle still
+    /// allocated when the driver unloaded.
+    Leak,
+    /// A generic object still allocated when `MiniportHaltEx` (or a failed `MiniportInitializeEx`)
+    /// of its adapter returned (the SDV `NdisAllocateGenericObject` rule).
+    GenericObjectOutlivesHalt,
+    /// A generic object freed while pools or timers allocated through it were alive.
+    GenericObjectFreedWithChildren,
+    /// A free of something not allocated, already freed, or with the wrong tag or length.
+    BadFree,
+    /// Memory written after it was freed (its poison pattern changed).
+    UseAfterFree,
+    /// A handle or parameter NDIS does not accept (wrong object header, foreign handle, ...).
+    BadParameter,
+    /// A send completion for an NBL the driver does not own (never sent, or already completed).
+    NblNotOwned,
+    /// An NBL written by the driver after it completed it (its poison pattern changed).
+    NblTouchedAfterCompletion,
+    /// An NBL indicated while it was still indicated (not yet returned).
+    NblIndicatedTwice,
+    /// `NumberOfNetBufferLists` differs from the chain's length.
+    NblCountMismatch,
+    /// A datapath flag that claims DISPATCH_LEVEL when the IRQL is not (or the reverse).
+    FlagIrqlMismatch,
+    /// An indication or send completion while the adapter was paused, pausing done, or halted.
+    ActivityWhilePaused,
+    /// Pause completed, or halt returned, with sends or indications still outstanding.
+    OutstandingAtPause,
+    /// A completion call (`NdisMPauseComplete`, `NdisMResetComplete`, `NdisMOidRequestComplete`,
+    /// `NdisMRestartComplete`) with no matching pending operation.
+    UnexpectedCompletion,
+    /// A pending operation that never completed.
+    NeverCompleted,
+    /// A callback returned a status NDIS does not allow there.
+    BadStatus,
+    /// Spin lock misuse: release of a lock not held, recursive acquire, a lock held when a callback
+    /// returned.
+    SpinLock,
+    /// Adapter attributes missing or malformed in `MiniportInitializeEx`.
+    Attributes,
+    /// A timer freed while queued or while its callback runs.
+    TimerMisuse,
+    /// An OID request answered outside the rules (bytes beyond the buffer, written past its end).
+    OidBuffer,
+    /// A configuration handle still open when `MiniportInitializeEx` returned.
+    ConfigNotClosed,
+}
+
+impl Rule {
+    /// The rule's stable name, as reports print it.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Irql => "irql",
+            Self::IrqlNotRestored => "irql-not-restored",
+            Self::Leak => "leak",
+            Self::GenericObjectOutlivesHalt => "generic-object-outlives-halt",
+            Self::GenericObjectFreedWithChildren => "generic-object-freed-with-children",
+            Self::BadFree => "bad-free",
+            Self::UseAfterFree => "use-after-free",
+            Self::BadParameter => "bad-parameter",
+            Self::NblNotOwned => "nbl-not-owned",
+            Self::NblTouchedAfterCompletion => "nbl-touched-after-completion",
+            Self::NblIndicatedTwice => "nbl-indicated-twice",
+            Self::NblCountMismatch => "nbl-count-mismatch",
+            Self::FlagIrqlMismatch => "flag-irql-mismatch",
+            Self::ActivityWhilePaused => "activity-while-paused",
+            Self::OutstandingAtPause => "outstanding-at-pause",
+            Self::UnexpectedCompletion => "unexpected-completion",
+            Self::NeverCompleted => "never-completed",
+            Self::BadStatus => "bad-status",
+            Self::SpinLock => "spin-lock",
+            Self::Attributes => "attributes",
+            Self::TimerMisuse => "timer-misuse",
+            Self::OidBuffer => "oid-buffer",
+            Self::ConfigNotClosed => "config-not-closed",
+        }
+    }
+}
+
+/// One broken rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub rule: Rule,
+    /// The NDIS or kernel function (or driver callback) where it was detected.
+    pub api: &'static str,
+    /// The adapter involved, by host index.
+    pub adapter: Option<usize>,
+    pub irql: KIRQL,
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", self.rule.name(), self.api)?;
+        if let Some(a) = self.adapter {
+            write!(f, " adapter {a}")?;
+        }
+        write!(f, " at {}: {}", irql::name(self.irql), self.detail)
+    }
+}
+
+/// Who an allocation belongs to: an adapter (made during its callbacks) or the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Driver,
+    Adapter(usize),
+}
+
+/// The kinds of things the driver allocates through the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// `ExAllocatePool2`.
+    Pool,
+    /// `NdisAllocateMemoryWithTagPriority`.
+    Memory,
+    GenericObject,
+    NblPool,
+    NbPool,
+    Nbl,
+    Nb,
+    Mdl,
+    Timer,
+    /// `NdisOpenConfigurationEx`.
+    Configuration,
+}
+
+impl Kind {
+    pub const ALL: [Self; 10] = [
+        Self::Pool,
+        Self::Memory,
+        Self::GenericObject,
+        Self::NblPool,
+        Self::NbPool,
+        Self::Nbl,
+        Self::Nb,
+        Self::Mdl,
+        Self::Timer,
+        Self::Configuration,
+    ];
+
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Pool => "pool memory",
+            Self::Memory => "NDIS memory",
+            Self::GenericObject => "generic object",
+            Self::NblPool => "NBL pool",
+            Self::NbPool => "NB pool",
+            Self::Nbl => "NBL",
+            Self::Nb => "NB",
+            Self::Mdl => "MDL",
+            Self::Timer => "timer object",
+            Self::Configuration => "configuration handle",
+        }
+    }
+}
+
+/// Where in the driver an allocation was made: captured at allocation, resolved only for reports.
+#[derive(Clone)]
+pub struct Site(Arc<Backtrace>);
+
+impl Site {
+    #[must_use]
+    pub fn here() -> Self {
+        Self(Arc::new(Backtrace::force_capture()))
+    }
+
+    /// The first frame outside the host, the standard library and the Rust runtime: the driver code
+    /// that called the API.
+    #[must_use]
+    pub fn caller(&self) -> String {
+        let text = self.0.to_string();
+        let mut lines = text.lines().map(str::trim);
+        while let Some(line) = lines.next() {
+            let Some((_, symbol)) = line.split_once(": ") else {
+                continue;
+            };
+            let host_or_runtime = [
+                "ndis_host::",
+                "std::",
+                "core::",
+                "alloc::",
+                "backtrace",
+                "__rust",
+                "<ndis_host",
+            ]
+            .iter()
+            .any(|p| symbol.starts_with(p))
+                || !symbol.contains("::");
+            if host_or_runtime {
+                continue;
+            }
+            let location = lines.next().and_then(|l| l.strip_prefix("at ")).unwrap_or("");
+            let location = location.rsplit("/src/").next().unwrap_or(location);
+            let symbol = symbol.rsplit_once("::h").map_or(symbol, |(s, _)| s);
+            return format!("{symbol} ({location})");
+        }
+        "an unknown caller".to_string()
+    }
+}
+
+impl fmt::Debug for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.caller())
+    }
+}
+
+/// One live allocation.
+#[derive(Debug, Clone)]
+pub struct Allocation {
+    pub kind: Kind,
+    pub api: &'static str,
+    pub tag: u32,
+    pub size: usize,
+    pub owner: Owner,
+    /// The generic object it was allocated through, if any.
+    pub parent: Option<usize>,
+    pub site: Site,
+}
+
+/// Formats a pool tag as its four characters ('RvNc').
+#[must_use]
+pub fn tag_str(tag: u32) -> String {
+    let bytes = tag.to_le_bytes();
+    if bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        format!("'{}'", String::from_utf8_lossy(&bytes))
+    } else {
+        format!("{tag:#010x}")
+    }
+}
+
+impl Allocation {
+    /// "NDIS memory 'RvNc' (64 bytes) from NdisAllocateMemoryWithTagPriority at rvnic::x (file:line)".
+    #[must_use]
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {} ({} bytes) from {} at {}",
+            self.kind.name(),
+            tag_str(self.tag),
+            self.size,
+            self.api,
+            self.site.caller()
+        )
+    }
+}
+
+/// Everything the driver holds, by address or handle value.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    pub live: HashMap<usize, Allocation>,
+    /// Allocations made, by kind (steady-state "allocations per frame" come from these).
+    pub made: HashMap<Kind, u64>,
+    /// Bytes of pool and NDIS memory live now, and the most ever live.
+    pub pool_bytes: usize,
+    pub peak_pool_bytes: usize,
+}
+
+impl Tracker {
+    pub fn insert(&mut self, address: usize, allocation: Allocation) {
+        *self.made.entry(allocation.kind).or_default() += 1;
+        if matches!(allocation.kind, Kind::Pool | Kind::Memory) {
+            self.pool_bytes += allocation.size;
+            self.peak_pool_bytes = self.peak_pool_bytes.max(self.pool_bytes);
+        }
+        self.live.insert(address, allocation);
+    }
+
+    pub fn remove(&mut self, address: usize) -> Option<Allocation> {
+        let a = self.live.remove(&address)?;
+        if matches!(a.kind, Kind::Pool | Kind::Memory) {
+            self.pool_bytes -= a.size;
+        }
+        Some(a)
+    }
+
+    /// Live allocations made through the generic object at `parent`.
+    pub fn children(&self, parent: usize) -> impl Iterator<Item = (&usize, &Allocation)> {
+        self.live.iter().filter(move |(_, a)| a.parent == Some(parent))
+    }
+
+    /// The total number of allocations made so far (all kinds).
+    #[must_use]
+    pub fn total_made(&self) -> u64 {
+        self.made.values().sum()
+    }
+}

@@ -1,0 +1,748 @@
+//! Each verifier rule, triggered once by the misbehaving test driver, with the exact report; and the
+//! same driver behaving, with a clean verdict.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Behavior, driver_entry, set};
+use ndis::*;
+use ndis_host::*;
+
+/// Loads the test driver with `b`, starts one adapter, runs `scenario`, and finishes.
+fn run(b: Behavior, builder: HostBuilder, scenario: impl FnOnce(&Host, Adapter)) -> Verdict {
+    let host = builder.build();
+    set(b);
+    host.load(driver_entry).expect("DriverEntry");
+    let adapter = host.start_adapter(Config::new()).expect("initialize");
+    scenario(&host, adapter);
+    let verdict = host.finish();
+    set(Behavior::default());
+    verdict
+}
+
+fn reports(verdict: &Verdict) -> Vec<String> {
+    verdict.violations.iter().map(ToString::to_string).collect()
+}
+
+/// Exactly these violations, each matching (rule, api, adapter, text it contains).
+fn assert_exactly(verdict: &Verdict, expected: &[(Rule, &str, Option<usize>, &str)]) {
+    let got = &verdict.violations;
+    assert_eq!(got.len(), expected.len(), "violations:\n{}", verdict.report());
+    for (v, (rule, api, adapter, text)) in got.iter().zip(expected) {
+        assert_eq!((v.rule, v.api, v.adapter), (*rule, *api, *adapter), "{v}");
+        assert!(v.detail.contains(text), "{v}\ndoes not contain: {text}");
+    }
+}
+
+fn frame(n: u8, len: usize) -> Vec<u8> {
+    let mut f = vec![n; len];
+    f[..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 1]);
+    f
+}
+
+#[test]
+fn a_well_behaved_driver_leaves_the_verifier_silent_through_a_whole_lifecycle() {
+    let verdict = run(Behavior::default(), Host::builder(), |host, a| {
+        let frames: Vec<Vec<u8>> = (0..6).map(|i| frame(i, 60 + usize::from(i) * 100)).collect();
+        let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+        host.send(a, &refs[..3], SendOptions::default()).expect("running");
+        host.send(
+            a,
+            &refs[3..],
+            SendOptions {
+                nbs_per_nbl: 2,
+                mdl_split: Some(7),
+                dispatch: false,
+                data_offset: 5,
+            },
+        )
+        .expect("running");
+        assert_eq!(
+            host.take_received(a),
+            frames,
+            "every frame echoed intact, in order"
+        );
+        let completions = host.take_completions(a);
+        assert_eq!(completions.iter().map(|c| c.frames.len()).sum::<usize>(), 6);
+        assert!(completions.iter().all(|c| c.status == NDIS_STATUS_SUCCESS));
+        let q = host.oid_query(a, OID_GEN_MAXIMUM_FRAME_SIZE, 4);
+        assert_eq!(
+            (q.status, q.bytes_written, q.data.as_slice()),
+            (NDIS_STATUS_SUCCESS, 4, &1500u32.to_le_bytes()[..])
+        );
+        let short = host.oid_query(a, OID_GEN_LINK_SPEED, 2);
+        assert_eq!(
+            (short.status, short.bytes_needed),
+            (NDIS_STATUS_BUFFER_TOO_SHORT, 4)
+        );
+        assert_eq!(host.pause(a), NDIS_STATUS_SUCCESS);
+        assert_eq!(host.restart(a), NDIS_STATUS_SUCCESS);
+        let attributes = host.attributes(a).expect("general attributes");
+        assert_eq!(
+            (attributes.mtu, attributes.permanent_address.as_slice()),
+            (1500, &[2, 0, 0, 0, 0, 1][..])
+        );
+    });
+    assert!(verdict.is_clean(), "{}", verdict.report());
+    assert!(verdict.allocations[&Kind::GenericObject] >= 1);
+}
+
+#[test]
+fn pending_pause_completed_by_a_timer_is_clean_and_waits_for_returns() {
+    let verdict = run(
+        Behavior {
+            pend_pause: true,
+            ..Behavior::default()
+        },
+        Host::builder().return_mode(ReturnMode::Deferred),
+        |host, a| {
+            host.send(a, &[&frame(1, 100)], SendOptions::default())
+                .expect("running");
+            assert_eq!(host.held_indications(a), 1);
+            // Return the indication only once the pause is under way: the pause waits for it.
+            host.return_indicated(a);
+            assert_eq!(host.pause(a), NDIS_STATUS_PENDING);
+            assert_eq!(host.adapter_phase(a), Phase::Paused);
+        },
+    );
+    assert!(verdict.is_clean(), "{}", verdict.report());
+}
+
+#[test]
+fn irql_rule_a_passive_only_call_at_dispatch() {
+    let verdict = run(
+        Behavior {
+            allocate_at_high_irql: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |host, a| {
+            host.oid_query(a, OID_GEN_LINK_SPEED, 4);
+        },
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::Irql,
+            "NdisMSleep",
+            Some(0),
+            "called at DISPATCH_LEVEL; documented limit Exactly(0)",
+        )],
+    );
+}
+
+#[test]
+fn irql_not_restored_when_a_callback_returns_raised() {
+    let verdict = run(
+        Behavior {
+            return_at_dispatch: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |host, a| {
+            host.oid_query(a, OID_GEN_LINK_SPEED, 4);
+        },
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::IrqlNotRestored,
+            "MiniportOidRequest",
+            Some(0),
+            "called at PASSIVE_LEVEL, returned at DISPATCH_LEVEL",
+        )],
+    );
+}
+
+#[test]
+fn leak_reported_by_tag_size_and_site() {
+    let verdict = run(
+        Behavior {
+            leak_pool: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |_, _| {},
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::Leak,
+            "MiniportDriverUnload",
+            None,
+            "pool memory 'Leak' (100 bytes) from ExAllocatePool2 at ",
+        )],
+    );
+    assert!(
+        verdict.violations[0].detail.contains("initialize"),
+        "the site names the driver function: {}",
+        verdict.report()
+    );
+}
+
+#[test]
+fn generic_object_outliving_halt_is_the_sdv_rule() {
+    let verdict = run(
+        Behavior {
+            leak_generic_object: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |_, _| {},
+    );
+    assert_exactly(
+        &verdict,
+        &[
+            (
+                Rule::GenericObjectOutlivesHalt,
+                "MiniportHaltEx",
+                Some(0),
+                "still allocated when MiniportHaltEx returned: generic object 'Test' (96 bytes)",
+            ),
+            (
+                Rule::Leak,
+                "MiniportDriverUnload",
+                None,
+                "generic object 'Test' (96 bytes)",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn generic_object_freed_before_what_was_allocated_through_it() {
+    let verdict = run(
+        Behavior {
+            free_object_with_children: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |_, _| {},
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::GenericObjectFreedWithChildren,
+            "NdisFreeGenericObject",
+            Some(0),
+            "freed while 2 allocated through it",
+        )],
+    );
+}
+
+#[test]
+fn double_free_is_a_bad_free() {
+    let verdict = run(
+        Behavior {
+            double_free: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |_, _| {},
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::BadFree,
+            "ExFreePoolWithTag",
+            Some(0),
+            "is not allocated pool (never allocated, or freed already)",
+        )],
+    );
+}
+
+#[test]
+fn write_after_free_is_found_in_the_poison() {
+    let verdict = run(
+        Behavior {
+            write_after_free: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |_, _| {},
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::UseAfterFree,
+            "ExFreePoolWithTag",
+            None,
+            "was written after it was freed (byte 0 is 0x07)",
+        )],
+    );
+}
+
+#[test]
+fn never_completed_pending_oid() {
+    let verdict = run(
+        Behavior {
+            pend_oid_forever: true,
+            ..Behavior::default()
+        },
+        Host::builder().wait_limit(Duration::from_secs(1)),
+        |host, a| {
+            let r = host.oid_query(a, OID_GEN_LINK_SPEED, 4);
+            assert_eq!(r.status, NDIS_STATUS_REQUEST_ABORTED);
+        },
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::NeverCompleted,
+            "MiniportOidRequest",
+            Some(0),
+            "never called NdisMOidRequestComplete",
+        )],
+    );
+}
+
+#[test]
+fn pause_completed_with_sends_outstanding() {
+    let verdict = run(
+        Behavior {
+            pause_with_outstanding: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |host, a| {
+            host.send(a, &[&frame(1, 80)], SendOptions::default())
+                .expect("running");
+            assert_eq!(host.pause(a), NDIS_STATUS_SUCCESS);
+            // Behave from now on: restart, and pause again properly (which completes the held send).
+            set(Behavior::default());
+            assert_eq!(host.restart(a), NDIS_STATUS_SUCCESS);
+            host.pause(a);
+            assert_eq!(host.send_counts(a), (1, 0));
+        },
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::OutstandingAtPause,
+            "MiniportPause",
+            Some(0),
+            "pause completed with 1 send(s) not completed",
+        )],
+    );
+}
+
+#[test]
+fn completing_an_nbl_twice() {
+    let verdict = run(
+        Behavior {
+            double_complete: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |host, a| {
+            host.send(a, &[&frame(1, 80)], SendOptions::default())
+                .expect("running");
+        },
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::NblNotOwned,
+            "NdisMSendNetBufferListsComplete",
+            Some(0),
+            "(frames [0]) completed twice",
+        )],
+    );
+}
+
+#[test]
+fn touching_an_nbl_after_completing_it() {
+    let verdict = run(
+        Behavior {
+            touch_after_complete: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |host, a| {
+            host.send(a, &[&frame(1, 80)], SendOptions::default())
+                .expect("running");
+        },
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::NblTouchedAfterCompletion,
+            "NdisMSendNetBufferListsComplete",
+            Some(0),
+            "was written after the driver completed it",
+        )],
+    );
+}
+
+#[test]
+fn indicating_an_nbl_the_protocol_still_holds() {
+    let verdict = run(
+        Behavior {
+            indicate_twice: true,
+            ..Behavior::default()
+        },
+        Host::builder().return_mode(ReturnMode::Deferred),
+        |host, a| {
+            host.send(a, &[&frame(1, 80)], SendOptions::default())
+                .expect("running");
+            host.return_indicated(a);
+        },
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::NblIndicatedTwice,
+            "NdisMIndicateReceiveNetBufferLists",
+            Some(0),
+            "indicated again before the protocol returned it",
+        )],
+    );
+}
+
+#[test]
+fn wrong_number_of_nbls() {
+    let verdict = run(
+        Behavior {
+            wrong_count: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |host, a| {
+            host.send(a, &[&frame(1, 80)], SendOptions::default())
+                .expect("running");
+        },
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::NblCountMismatch,
+            "NdisMIndicateReceiveNetBufferLists",
+            Some(0),
+            "NumberOfNetBufferLists 2, chain of 1",
+        )],
+    );
+}
+
+#[test]
+fn dispatch_flag_at_passive_level() {
+    let verdict = run(
+        Behavior {
+            dispatch_flag_at_passive: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |host, a| {
+            host.send(
+                a,
+                &[&frame(1, 80)],
+                SendOptions {
+                    dispatch: false,
+                    ..SendOptions::default()
+                },
+            )
+            .expect("running");
+        },
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::FlagIrqlMismatch,
+            "NdisMSendNetBufferListsComplete",
+            Some(0),
+            "the DISPATCH_LEVEL flag is set at PASSIVE_LEVEL",
+        )],
+    );
+}
+
+#[test]
+fn indicating_while_paused() {
+    let verdict = run(
+        Behavior {
+            indicate_when_paused: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |host, a| {
+            assert_eq!(host.pause(a), NDIS_STATUS_SUCCESS);
+            host.advance(Duration::from_millis(5));
+        },
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::ActivityWhilePaused,
+            "NdisMIndicateReceiveNetBufferLists",
+            Some(0),
+            "receive indication while the adapter is Paused",
+        )],
+    );
+}
+
+#[test]
+fn completing_a_pause_nobody_asked_for() {
+    let verdict = run(Behavior::default(), Host::builder(), |host, a| {
+        host.pause(a);
+        set(Behavior {
+            unexpected_pause_complete: true,
+            ..Behavior::default()
+        });
+        host.restart(a);
+        set(Behavior::default());
+    });
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::UnexpectedCompletion,
+            "NdisMPauseComplete",
+            Some(0),
+            "no pause is pending",
+        )],
+    );
+}
+
+#[test]
+fn pause_must_not_fail() {
+    let verdict = run(
+        Behavior {
+            pause_returns_failure: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |host, a| {
+            host.pause(a);
+            set(Behavior::default());
+        },
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::BadStatus,
+            "MiniportPause",
+            Some(0),
+            "returned 0xc0000001; pause must succeed or pend",
+        )],
+    );
+}
+
+#[test]
+fn spin_lock_held_when_a_callback_returns() {
+    let verdict = run(
+        Behavior {
+            leave_spin_lock_held: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |host, a| {
+            host.oid_query(a, OID_GEN_LINK_SPEED, 4);
+        },
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::SpinLock,
+            "MiniportOidRequest",
+            Some(0),
+            "returned holding 1 spin lock(s)",
+        )],
+    );
+}
+
+#[test]
+fn missing_general_attributes_fail_initialize_and_the_adapter_is_halted() {
+    let host = Host::new();
+    set(Behavior {
+        skip_general_attributes: true,
+        ..Behavior::default()
+    });
+    host.load(driver_entry).expect("DriverEntry");
+    assert_eq!(host.add_adapter(Config::new()), Err(NDIS_STATUS_FAILURE));
+    set(Behavior::default());
+    let verdict = host.finish();
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::Attributes,
+            "MiniportInitializeEx",
+            Some(0),
+            "returned success without setting the general attributes",
+        )],
+    );
+}
+
+#[test]
+fn freeing_a_timer_that_is_still_queued() {
+    let verdict = run(
+        Behavior {
+            free_armed_timer: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |_, _| {},
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::TimerMisuse,
+            "NdisFreeTimerObject",
+            Some(0),
+            "freed a timer that is still queued",
+        )],
+    );
+}
+
+#[test]
+fn oid_answers_that_overrun_the_buffer() {
+    let verdict = run(
+        Behavior {
+            oid_overrun: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |host, a| {
+            host.oid_query(a, OID_GEN_LINK_SPEED, 2);
+        },
+    );
+    assert_exactly(
+        &verdict,
+        &[
+            (
+                Rule::OidBuffer,
+                "MiniportOidRequest",
+                Some(0),
+                "wrote past the end of its 2-byte information buffer",
+            ),
+            (
+                Rule::OidBuffer,
+                "MiniportOidRequest",
+                Some(0),
+                "reported BytesWritten 4 for a 2-byte buffer",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn configuration_handle_left_open() {
+    let verdict = run(
+        Behavior {
+            leave_config_open: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |_, _| {},
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::ConfigNotClosed,
+            "MiniportInitializeEx",
+            Some(0),
+            "still open when MiniportInitializeEx returned",
+        )],
+    );
+}
+
+#[test]
+fn bad_pool_parameters_are_refused() {
+    let host = Host::new();
+    set(Behavior {
+        bad_pool_parameters: true,
+        ..Behavior::default()
+    });
+    host.load(driver_entry).expect("DriverEntry");
+    assert_eq!(host.add_adapter(Config::new()), Err(NDIS_STATUS_RESOURCES));
+    set(Behavior::default());
+    let verdict = host.finish();
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::BadParameter,
+            "NdisAllocateNetBufferListPool",
+            Some(0),
+            "ContextSize 3 is not a multiple of MEMORY_ALLOCATION_ALIGNMENT",
+        )],
+    );
+}
+
+#[test]
+fn failed_initialize_that_frees_everything_is_clean_and_reports_its_status() {
+    let host = Host::new();
+    set(Behavior {
+        fail_initialize: true,
+        ..Behavior::default()
+    });
+    host.load(driver_entry).expect("DriverEntry");
+    assert_eq!(host.add_adapter(Config::new()), Err(NDIS_STATUS_RESOURCES));
+    set(Behavior::default());
+    assert!(host.finish().is_clean());
+}
+
+#[test]
+fn receive_with_resources_flag_needs_no_return() {
+    let verdict = run(
+        Behavior {
+            resources_flag: true,
+            ..Behavior::default()
+        },
+        Host::builder().return_mode(ReturnMode::Deferred),
+        |host, a| {
+            host.send(a, &[&frame(3, 64)], SendOptions::default())
+                .expect("running");
+            assert_eq!(
+                host.held_indications(a),
+                0,
+                "NDIS_RECEIVE_FLAGS_RESOURCES: nothing is held"
+            );
+            assert_eq!(host.take_received(a), vec![frame(3, 64)]);
+        },
+    );
+    assert!(verdict.is_clean(), "{}", verdict.report());
+}
+
+#[test]
+fn an_unexamined_violation_fails_the_test_when_the_host_drops() {
+    let result = std::panic::catch_unwind(|| {
+        let host = Host::new();
+        set(Behavior {
+            leak_pool: true,
+            ..Behavior::default()
+        });
+        host.load(driver_entry).expect("DriverEntry");
+        host.start_adapter(Config::new()).expect("initialize");
+        set(Behavior::default());
+        drop(host);
+    });
+    let message = result.expect_err("dropping a host with violations panics");
+    let text = message.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(text.contains("[leak] MiniportDriverUnload"), "{text}");
+}
+
+#[test]
+fn reports_name_the_rule_the_api_the_adapter_and_the_irql() {
+    let verdict = run(
+        Behavior {
+            double_complete: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |host, a| {
+            host.send(a, &[&frame(1, 80)], SendOptions::default())
+                .expect("running");
+        },
+    );
+    let lines = reports(&verdict);
+    assert_eq!(lines.len(), 1);
+    assert!(
+        lines[0].starts_with(
+            "[nbl-not-owned] NdisMSendNetBufferListsComplete adapter 0 at DISPATCH_LEVEL: NBL 0x"
+        ),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].ends_with(" (frames [0]) completed twice"),
+        "{}",
+        lines[0]
+    );
+}
