@@ -565,7 +565,12 @@ impl Host {
         let Some(check) = handler else { return false };
         // SAFETY: the driver's MiniportCheckForHangEx with its adapter context; PASSIVE_LEVEL.
         let run = || unsafe { check(context as NDIS_HANDLE) };
-        self.inner.call("MiniportCheckForHangEx", Some(adapter.0), irql::callback::PASSIVE, run) != 0
+        self.inner.call(
+            "MiniportCheckForHangEx",
+            Some(adapter.0),
+            irql::callback::PASSIVE,
+            run,
+        ) != 0
     }
 
     /// `MiniportDevicePnPEventNotify` at PASSIVE_LEVEL.
@@ -1344,7 +1349,10 @@ fn general(
             g.MacAddressLength
         ));
     }
-    if g.SupportedOidList.is_null() || g.SupportedOidListLength == 0 || !g.SupportedOidListLength.is_multiple_of(4) {
+    if g.SupportedOidList.is_null()
+        || g.SupportedOidListLength == 0
+        || !g.SupportedOidListLength.is_multiple_of(4)
+    {
         return Err(format!(
             "SupportedOidList {:p} with length {}",
             g.SupportedOidList, g.SupportedOidListLength

@@ -668,6 +668,41 @@ impl Host {
         })
     }
 
+    /// Waits until `done()` holds: deterministic mode fires due timers (advancing the clock) while it
+    /// waits, concurrent mode waits in real time; both give up after the host's wait limit.
+    pub fn wait_until(&self, mut done: impl FnMut() -> bool) -> bool {
+        let limit = self.inner.config.wait_limit;
+        match self.mode() {
+            Mode::Deterministic => {
+                let deadline = self.inner.now() + u64::try_from(limit.as_nanos() / 100).unwrap_or(u64::MAX);
+                loop {
+                    if done() {
+                        return true;
+                    }
+                    if !crate::timer::fire_next(&self.inner, deadline) {
+                        return done();
+                    }
+                }
+            }
+            Mode::Concurrent => {
+                let end = Instant::now() + limit;
+                while !done() {
+                    if Instant::now() >= end {
+                        return false;
+                    }
+                    let state = self.inner.lock();
+                    drop(
+                        self.inner
+                            .changed
+                            .wait_timeout(state, Duration::from_millis(5))
+                            .unwrap_or_else(PoisonError::into_inner),
+                    );
+                }
+                true
+            }
+        }
+    }
+
     /// Advances the manual clock by `by`, firing every timer that falls due on the way
     /// (deterministic mode); in concurrent mode it sleeps.
     pub fn advance(&self, by: Duration) {

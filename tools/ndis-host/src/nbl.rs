@@ -738,7 +738,11 @@ pub(crate) fn poison_intact(nbl: usize) -> bool {
     // SAFETY: a completed host NBL, still allocated (freed only by `release_sent`).
     let nbl = unsafe { &*nbl };
     nbl.NetBufferListHeader.data().Next as usize == COMPLETED_WORD
-        && nbl.MiniportReserved.0.iter().all(|p| *p as usize == COMPLETED_WORD)
+        && nbl
+            .MiniportReserved
+            .0
+            .iter()
+            .all(|p| *p as usize == COMPLETED_WORD)
 }
 
 /// Frees a completed host NBL after checking nothing wrote to it since completion.

@@ -299,7 +299,13 @@ fn take_due(st: &mut State, deadline: u64) -> Option<Due> {
     let due = timer.due.expect("due");
     timer.due = (timer.period > 0).then(|| due + timer.period);
     timer.running += 1;
-    Some(Due { handle, function: timer.function, context: timer.context, owner: timer.owner, due })
+    Some(Due {
+        handle,
+        function: timer.function,
+        context: timer.context,
+        owner: timer.owner,
+        due,
+    })
 }
 
 /// Runs one timer callback on `cpu` at DISPATCH_LEVEL, then marks it finished.

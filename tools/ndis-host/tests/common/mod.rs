@@ -45,6 +45,7 @@ pub struct Behavior {
     pub bad_pool_parameters: bool,
     pub allocate_at_high_irql: bool,
     pub resources_flag: bool,
+    pub leak_on_init_failure: bool,
 }
 
 pub static BEHAVIOR: Mutex<Behavior> = Mutex::new(Behavior {
@@ -75,6 +76,7 @@ pub static BEHAVIOR: Mutex<Behavior> = Mutex::new(Behavior {
     bad_pool_parameters: false,
     allocate_at_high_irql: false,
     resources_flag: false,
+    leak_on_init_failure: false,
 });
 
 fn behavior() -> Behavior {
@@ -158,6 +160,8 @@ pub unsafe extern "system" fn driver_entry(object: PDRIVER_OBJECT, path: PUNICOD
         SendNetBufferListsHandler: Some(send),
         ReturnNetBufferListsHandler: Some(return_nbls),
         CancelSendHandler: Some(cancel),
+        CheckForHangHandlerEx: Some(check_for_hang),
+        ResetHandlerEx: Some(reset),
         DevicePnPEventNotifyHandler: Some(pnp),
         ShutdownHandlerEx: Some(shutdown),
         CancelOidRequestHandler: Some(cancel),
@@ -319,7 +323,11 @@ unsafe extern "system" fn initialize(
     }
     let context = Box::into_raw(adapter_box);
     if !ok || b.fail_initialize {
-        release(context, b);
+        let on_error = Behavior {
+            leak_generic_object: b.leak_on_init_failure,
+            ..b
+        };
+        release(context, on_error);
         return NDIS_STATUS_RESOURCES;
     }
     let mut reg = NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
@@ -486,6 +494,7 @@ unsafe extern "system" fn pause(context: NDIS_HANDLE, _: PNDIS_MINIPORT_PAUSE_PA
 
 unsafe extern "system" fn restart(context: NDIS_HANDLE, _: PNDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS {
     adapter(context).state().paused = false;
+    indicate_link(adapter(context));
     if behavior().unexpected_pause_complete {
         // SAFETY: deliberately completing a pause nobody asked for.
         unsafe { NdisMPauseComplete(adapter(context).handle) };
@@ -553,6 +562,9 @@ fn echo(a: &TestAdapter, nb: PNET_BUFFER, dispatch: bool, b: Behavior) {
     let data = unsafe { NdisGetDataBuffer(nb, length as u32, storage.as_mut_ptr().cast(), 1, 0) };
     let copy = length.min(RX_BUFFER);
     if !data.is_null() {
+        // SAFETY: `data` has `length` readable bytes.
+        let whole = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), length) };
+        *LAST_FRAME.lock().unwrap_or_else(PoisonError::into_inner) = whole.to_vec();
         // SAFETY: `data` has `length` readable bytes; the receive buffer has RX_BUFFER bytes.
         unsafe { std::ptr::copy_nonoverlapping(data.cast::<u8>(), rx.buffer, copy) };
     }
@@ -663,5 +675,74 @@ unsafe extern "system" fn oid(_context: NDIS_HANDLE, request: PNDIS_OID_REQUEST)
 }
 
 unsafe extern "system" fn cancel(_: NDIS_HANDLE, _: PVOID) {}
-unsafe extern "system" fn pnp(_: NDIS_HANDLE, _: PNET_DEVICE_PNP_EVENT) {}
-unsafe extern "system" fn shutdown(_: NDIS_HANDLE, _: NDIS_SHUTDOWN_ACTION) {}
+
+/// What the driver saw: (callback, IRQL, detail), for tests of the host's calling conventions.
+pub static SEEN: Mutex<Vec<(&'static str, KIRQL, i32)>> = Mutex::new(Vec::new());
+
+fn seen(callback: &'static str, detail: i32) {
+    // SAFETY: a plain query of the calling thread's IRQL.
+    let irql = unsafe { KeGetCurrentIrql() };
+    SEEN.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push((callback, irql, detail));
+}
+
+/// The last frame sent, read whole through NdisGetDataBuffer.
+pub static LAST_FRAME: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+unsafe extern "system" fn pnp(_: NDIS_HANDLE, event: PNET_DEVICE_PNP_EVENT) {
+    // SAFETY: the host's notification, valid for the call.
+    seen("pnp", unsafe { (*event).DevicePnPEvent });
+}
+
+unsafe extern "system" fn shutdown(_: NDIS_HANDLE, action: NDIS_SHUTDOWN_ACTION) {
+    seen("shutdown", action);
+}
+
+unsafe extern "system" fn check_for_hang(_: NDIS_HANDLE) -> BOOLEAN {
+    seen("check_for_hang", 0);
+    FALSE
+}
+
+unsafe extern "system" fn reset(_: NDIS_HANDLE, addressing: *mut BOOLEAN) -> NDIS_STATUS {
+    seen("reset", 0);
+    // SAFETY: the host's out-variable, valid for the call.
+    unsafe { addressing.write(TRUE) };
+    NDIS_STATUS_SUCCESS
+}
+
+/// Indicates the link state (connected, 1 Gbit/s full duplex), as a miniport does on restart.
+fn indicate_link(a: &TestAdapter) {
+    let mut state = NDIS_LINK_STATE {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_DEFAULT,
+            NDIS_LINK_STATE_REVISION_1,
+            NDIS_SIZEOF_LINK_STATE_REVISION_1,
+        ),
+        MediaConnectState: MediaConnectStateConnected,
+        MediaDuplexState: MediaDuplexStateFull,
+        XmitLinkSpeed: 1_000_000_000,
+        RcvLinkSpeed: 1_000_000_000,
+        PauseFunctions: NdisPauseFunctionsUnsupported,
+        AutoNegotiationFlags: 0,
+    };
+    let mut indication = NDIS_STATUS_INDICATION {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_STATUS_INDICATION,
+            NDIS_STATUS_INDICATION_REVISION_1,
+            NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
+        ),
+        SourceHandle: a.handle,
+        PortNumber: NDIS_DEFAULT_PORT_NUMBER,
+        StatusCode: NDIS_STATUS_LINK_STATE,
+        Flags: 0,
+        DestinationHandle: null_mut(),
+        RequestId: null_mut(),
+        StatusBuffer: (&raw mut state).cast(),
+        StatusBufferSize: size_of::<NDIS_LINK_STATE>() as u32,
+        Guid: GUID::default(),
+        NdisReserved: [null_mut(); 4],
+    };
+    // SAFETY: the adapter's handle; the indication and its buffer live for the call.
+    unsafe { NdisMIndicateStatusEx(a.handle, &raw mut indication) };
+}

@@ -1,0 +1,750 @@
+//! Kernel services of the host: the IRQL table (every row fires), fault injection (every kind fires
+//! and stays silent without a plan, and a systematic sweep), bug checks, CPU exclusivity, timers and
+//! configuration.
+
+#![allow(non_upper_case_globals, reason = "C enumerator names in patterns")]
+
+mod common;
+
+use std::ptr::null_mut;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{Behavior, driver_entry, set};
+use ndis::*;
+use ndis_host::irql::{Limit, RULES};
+use ndis_host::*;
+
+/// A host with the (behaving) test driver loaded and one running adapter.
+fn host_with_adapter(builder: HostBuilder, config: Config) -> (Host, Adapter) {
+    let host = builder.build();
+    set(Behavior::default());
+    host.load(driver_entry).expect("DriverEntry");
+    let a = host.start_adapter(config).expect("initialize");
+    (host, a)
+}
+
+/// Calls an export the IRQL check refuses: no argument is ever used.
+macro_rules! refused {
+    ($call:expr) => {{
+        // SAFETY: the export's IRQL check refuses the call before it uses any argument (the test
+        // asserts the refusal); out-pointers written on refusal point to live locals.
+        let _ = unsafe { $call };
+    }};
+}
+
+/// One FFI call of `allocate_one`.
+macro_rules! ffi {
+    ($call:expr) => {{
+        // SAFETY: adapter handles, pools and buffers valid for the call; every successful allocation
+        // is freed right after with its matching free.
+        unsafe { $call }
+    }};
+}
+
+/// Calls the export `name` with arguments it never gets to use (the IRQL check refuses the call
+/// first); pointers it writes even when refusing are valid. False if the name is unknown here.
+fn call_refused(name: &str) -> bool {
+    let null = null_mut();
+    let mut status: NDIS_STATUS = 0;
+    let mut pointer: PVOID = null;
+    let mut length: UINT = 0;
+    let mut parameter: PNDIS_CONFIGURATION_PARAMETER = null_mut();
+    let s = &raw mut status;
+    {
+        match name {
+            "NdisMRegisterMiniportDriver" => refused!(NdisMRegisterMiniportDriver(
+                null_mut(),
+                null_mut(),
+                null,
+                null_mut(),
+                null_mut()
+            )),
+            "NdisMDeregisterMiniportDriver" => refused!(NdisMDeregisterMiniportDriver(null)),
+            "NdisMSetMiniportAttributes" => refused!(NdisMSetMiniportAttributes(null, null_mut())),
+            "NdisAllocateGenericObject" => refused!(NdisAllocateGenericObject(null_mut(), 1, 0)),
+            "NdisFreeGenericObject" => refused!(NdisFreeGenericObject(null_mut())),
+            "NdisAllocateMemoryWithTagPriority" => refused!(NdisAllocateMemoryWithTagPriority(null, 1, 1, 0)),
+            "NdisFreeMemory" => refused!(NdisFreeMemory(null, 1, 0)),
+            "NdisAllocateMdl" => refused!(NdisAllocateMdl(null, null, 1)),
+            "NdisFreeMdl" => refused!(NdisFreeMdl(null_mut())),
+            "NdisAllocateNetBufferListPool" => refused!(NdisAllocateNetBufferListPool(null, null_mut())),
+            "NdisFreeNetBufferListPool" => refused!(NdisFreeNetBufferListPool(null)),
+            "NdisAllocateNetBufferPool" => refused!(NdisAllocateNetBufferPool(null, null_mut())),
+            "NdisFreeNetBufferPool" => refused!(NdisFreeNetBufferPool(null)),
+            "NdisAllocateNetBufferList" => refused!(NdisAllocateNetBufferList(null, 0, 0)),
+            "NdisFreeNetBufferList" => refused!(NdisFreeNetBufferList(null_mut())),
+            "NdisAllocateNetBuffer" => refused!(NdisAllocateNetBuffer(null, null_mut(), 0, 0)),
+            "NdisFreeNetBuffer" => refused!(NdisFreeNetBuffer(null_mut())),
+            "NdisAllocateNetBufferAndNetBufferList" => refused!(NdisAllocateNetBufferAndNetBufferList(
+                null,
+                0,
+                0,
+                null_mut(),
+                0,
+                0
+            )),
+            "NdisGetDataBuffer" => refused!(NdisGetDataBuffer(null_mut(), 0, null, 0, 0)),
+            "NdisMSendNetBufferListsComplete" => {
+                refused!(NdisMSendNetBufferListsComplete(null, null_mut(), 0))
+            }
+            "NdisMIndicateReceiveNetBufferLists" => {
+                refused!(NdisMIndicateReceiveNetBufferLists(null, null_mut(), 0, 0, 0))
+            }
+            "NdisMIndicateStatusEx" => refused!(NdisMIndicateStatusEx(null, null_mut())),
+            "NdisMOidRequestComplete" => refused!(NdisMOidRequestComplete(null, null_mut(), 0)),
+            "NdisMPauseComplete" => refused!(NdisMPauseComplete(null)),
+            "NdisMRestartComplete" => refused!(NdisMRestartComplete(null, 0)),
+            "NdisMResetComplete" => refused!(NdisMResetComplete(null, 0, 0)),
+            "NdisOpenConfigurationEx" => refused!(NdisOpenConfigurationEx(null_mut(), null_mut())),
+            "NdisCloseConfiguration" => refused!(NdisCloseConfiguration(null)),
+            "NdisReadConfiguration" => {
+                refused!(NdisReadConfiguration(s, &raw mut parameter, null, null_mut(), 0))
+            }
+            "NdisReadNetworkAddress" => {
+                refused!(NdisReadNetworkAddress(s, &raw mut pointer, &raw mut length, null))
+            }
+            "NdisAllocateTimerObject" => refused!(NdisAllocateTimerObject(null, null_mut(), null_mut())),
+            "NdisSetTimerObject" => refused!(NdisSetTimerObject(null, LARGE_INTEGER::default(), 0, null)),
+            "NdisCancelTimerObject" => refused!(NdisCancelTimerObject(null)),
+            "NdisFreeTimerObject" => refused!(NdisFreeTimerObject(null)),
+            "NdisAcquireSpinLock" => refused!(NdisAcquireSpinLock(null_mut())),
+            "NdisReleaseSpinLock" => refused!(NdisReleaseSpinLock(null_mut())),
+            "NdisDprAcquireSpinLock" => refused!(NdisDprAcquireSpinLock(null_mut())),
+            "NdisDprReleaseSpinLock" => refused!(NdisDprReleaseSpinLock(null_mut())),
+            "NdisInitializeEvent" => refused!(NdisInitializeEvent(null_mut())),
+            "NdisSetEvent" => refused!(NdisSetEvent(null_mut())),
+            "NdisResetEvent" => refused!(NdisResetEvent(null_mut())),
+            "NdisWaitEvent" => refused!(NdisWaitEvent(null_mut(), 0)),
+            "NdisMSleep" => refused!(NdisMSleep(1)),
+            "ExAllocatePool2" => refused!(ExAllocatePool2(POOL_FLAG_NON_PAGED, 1, 1)),
+            "ExFreePoolWithTag" => refused!(ExFreePoolWithTag(null, 1)),
+            "KeRaiseIrqlToDpcLevel" => refused!(KeRaiseIrqlToDpcLevel()),
+            "KeAcquireSpinLockRaiseToDpc" => refused!(KeAcquireSpinLockRaiseToDpc(null_mut())),
+            "KeReleaseSpinLock" => refused!(KeReleaseSpinLock(null_mut(), 0)),
+            "KeAcquireSpinLockAtDpcLevel" => refused!(KeAcquireSpinLockAtDpcLevel(null_mut())),
+            "KeReleaseSpinLockFromDpcLevel" => refused!(KeReleaseSpinLockFromDpcLevel(null_mut())),
+            "KeFlushQueuedDpcs" => refused!(KeFlushQueuedDpcs()),
+            _ => return false,
+        }
+    }
+    true
+}
+
+#[test]
+fn every_row_of_the_irql_table_is_enforced_by_its_export() {
+    let host = Host::new();
+    let mut unknown = Vec::new();
+    let mut checked = 0;
+    for rule in RULES {
+        let bad = match rule.limit {
+            Limit::AtMost(max) if max < HIGH_LEVEL => HIGH_LEVEL,
+            Limit::Exactly(PASSIVE_LEVEL) => DISPATCH_LEVEL,
+            Limit::Exactly(_) => PASSIVE_LEVEL,
+            // Any IRQL, or anything up to HIGH_LEVEL: nothing to violate.
+            Limit::Any | Limit::AtMost(_) => continue,
+        };
+        if !host.at_irql(bad, || call_refused(rule.api)) {
+            unknown.push(rule.api);
+            continue;
+        }
+        let violations = host.take_violations();
+        assert_eq!(violations.len(), 1, "{}: {violations:?}", rule.api);
+        let v = &violations[0];
+        assert_eq!((v.rule, v.api, v.irql), (Rule::Irql, rule.api, bad), "{v}");
+        assert!(
+            v.detail.contains("learn.microsoft.com"),
+            "{v} cites its documentation"
+        );
+        checked += 1;
+    }
+    assert!(unknown.is_empty(), "rows with no refusal test: {unknown:?}");
+    assert!(checked > 45, "only {checked} rows checked");
+    assert!(host.finish().is_clean());
+}
+
+#[test]
+fn allowed_irqls_raise_no_violation() {
+    let (host, _a) = host_with_adapter(Host::builder(), Config::new());
+    // SAFETY: non-paged pool at DISPATCH_LEVEL is allowed; freed at DISPATCH_LEVEL too.
+    let p = host.at_irql(DISPATCH_LEVEL, || unsafe {
+        ExAllocatePool2(POOL_FLAG_NON_PAGED, 8, 0x6b6f)
+    });
+    assert!(!p.is_null());
+    // SAFETY: freeing the block just allocated.
+    host.at_irql(DISPATCH_LEVEL, || unsafe { ExFreePoolWithTag(p, 0x6b6f) });
+    // SAFETY: raising from PASSIVE_LEVEL and lowering back.
+    let old = unsafe { KeRaiseIrqlToDpcLevel() };
+    // SAFETY: the IRQL read at DISPATCH_LEVEL.
+    assert_eq!(unsafe { KeGetCurrentIrql() }, DISPATCH_LEVEL);
+    // SAFETY: restoring what the raise returned.
+    unsafe { KeLowerIrql(old) };
+    assert!(host.finish().is_clean());
+}
+
+#[test]
+fn paged_pool_is_refused_above_apc_level() {
+    let host = Host::new();
+    const POOL_FLAG_PAGED: u64 = 0x100;
+    // SAFETY: refused (paged pool at DISPATCH_LEVEL); nothing is allocated.
+    let p = host.at_irql(DISPATCH_LEVEL, || unsafe {
+        ExAllocatePool2(POOL_FLAG_PAGED, 8, 1)
+    });
+    assert!(p.is_null());
+    let v = host.take_violations();
+    assert_eq!(
+        (v.len(), v[0].rule, v[0].detail.as_str()),
+        (1, Rule::Irql, "paged pool allocated above APC_LEVEL")
+    );
+    assert!(host.finish().is_clean());
+}
+
+#[test]
+fn cancelling_a_periodic_timer_needs_passive_level() {
+    let (host, a) = host_with_adapter(Host::builder(), Config::new());
+    let timer = allocate_timer(host.adapter_handle(a));
+    set_timer(timer, 10, 10);
+    // SAFETY: the test's timer; the call is the violation under test (periodic, at DISPATCH_LEVEL).
+    let cancel = || unsafe { NdisCancelTimerObject(timer) };
+    assert_eq!(host.at_irql(DISPATCH_LEVEL, cancel), TRUE);
+    let v = host.take_violations();
+    assert_eq!(v.len(), 1);
+    assert!(
+        v[0].detail
+            .contains("cancelled a periodic timer at DISPATCH_LEVEL"),
+        "{}",
+        v[0]
+    );
+    free_timer(timer);
+    assert!(host.finish().is_clean());
+}
+
+fn adapter_pool(handle: NDIS_HANDLE, nbl: bool) -> NDIS_HANDLE {
+    if nbl {
+        let mut p = NET_BUFFER_LIST_POOL_PARAMETERS {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_DEFAULT,
+                1,
+                NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
+            ),
+            fAllocateNetBuffer: TRUE,
+            PoolTag: 7,
+            ..Default::default()
+        };
+        // SAFETY: an adapter handle and parameters valid for the call.
+        unsafe { NdisAllocateNetBufferListPool(handle, &raw mut p) }
+    } else {
+        let mut p = NET_BUFFER_POOL_PARAMETERS {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_DEFAULT,
+                1,
+                NDIS_SIZEOF_NET_BUFFER_POOL_PARAMETERS_REVISION_1,
+            ),
+            PoolTag: 7,
+            DataSize: 0,
+        };
+        // SAFETY: as above.
+        unsafe { NdisAllocateNetBufferPool(handle, &raw mut p) }
+    }
+}
+
+/// Performs one allocation of `kind` (after any setup of other kinds); true if it succeeded. Frees
+/// everything it made.
+fn allocate_one(handle: NDIS_HANDLE, kind: Kind) -> bool {
+    let mut buffer = [0u8; 64];
+    {
+        match kind {
+            Kind::Pool => {
+                let p = ffi!(ExAllocatePool2(POOL_FLAG_NON_PAGED, 16, 9));
+                (!p.is_null()).then(|| ffi!(ExFreePoolWithTag(p, 9))).is_some()
+            }
+            Kind::Memory => {
+                let p = ffi!(NdisAllocateMemoryWithTagPriority(
+                    handle,
+                    16,
+                    9,
+                    NormalPoolPriority
+                ));
+                (!p.is_null()).then(|| ffi!(NdisFreeMemory(p, 16, 0))).is_some()
+            }
+            Kind::GenericObject => {
+                let o = ffi!(NdisAllocateGenericObject(null_mut(), 9, 8));
+                (!o.is_null()).then(|| ffi!(NdisFreeGenericObject(o))).is_some()
+            }
+            Kind::NblPool | Kind::NbPool => {
+                let nbl = kind == Kind::NblPool;
+                let p = adapter_pool(handle, nbl);
+                let ok = !p.is_null();
+                if ok && nbl {
+                    ffi!(NdisFreeNetBufferListPool(p));
+                } else if ok {
+                    ffi!(NdisFreeNetBufferPool(p));
+                }
+                ok
+            }
+            Kind::Nbl => {
+                let pool = adapter_pool(handle, true);
+                let n = ffi!(NdisAllocateNetBufferList(pool, 0, 0));
+                let ok = !n.is_null();
+                if ok {
+                    ffi!(NdisFreeNetBufferList(n));
+                }
+                ffi!(NdisFreeNetBufferListPool(pool));
+                ok
+            }
+            Kind::Nb => {
+                let pool = adapter_pool(handle, false);
+                let n = ffi!(NdisAllocateNetBuffer(pool, null_mut(), 0, 0));
+                let ok = !n.is_null();
+                if ok {
+                    ffi!(NdisFreeNetBuffer(n));
+                }
+                ffi!(NdisFreeNetBufferPool(pool));
+                ok
+            }
+            Kind::Mdl => {
+                let m = ffi!(NdisAllocateMdl(handle, buffer.as_mut_ptr().cast(), 64));
+                (!m.is_null()).then(|| ffi!(NdisFreeMdl(m))).is_some()
+            }
+            Kind::Timer => {
+                let mut c = timer_characteristics();
+                let mut t = null_mut();
+                let ok = ffi!(NdisAllocateTimerObject(handle, &raw mut c, &raw mut t)) == NDIS_STATUS_SUCCESS;
+                if ok {
+                    ffi!(NdisFreeTimerObject(t));
+                }
+                ok
+            }
+            Kind::Configuration => {
+                let mut o = config_object(handle);
+                let mut c = null_mut();
+                let ok = ffi!(NdisOpenConfigurationEx(&raw mut o, &raw mut c)) == NDIS_STATUS_SUCCESS;
+                if ok {
+                    ffi!(NdisCloseConfiguration(c));
+                }
+                ok
+            }
+        }
+    }
+}
+
+#[test]
+fn each_fault_kind_fails_exactly_the_nth_allocation_and_nothing_without_a_plan() {
+    for kind in Kind::ALL {
+        let (host, a) = host_with_adapter(Host::builder(), Config::new());
+        let handle = host.adapter_handle(a);
+        assert!(allocate_one(handle, kind), "{kind:?} without a plan must succeed");
+        host.inject(FaultPlan {
+            kind: Some(kind),
+            nth: 2,
+        });
+        assert!(allocate_one(handle, kind), "{kind:?}: the first succeeds");
+        assert!(!allocate_one(handle, kind), "{kind:?}: the second fails");
+        let (failed_kind, _, n) = host.injected_failure().expect("reached");
+        assert_eq!((failed_kind, n), (kind, 2));
+        assert!(allocate_one(handle, kind), "{kind:?}: the third succeeds again");
+        let verdict = host.finish();
+        assert!(verdict.is_clean(), "{kind:?}: {}", verdict.report());
+    }
+}
+
+#[test]
+fn a_systematic_sweep_fails_each_allocation_of_initialize_in_turn_and_finds_no_leak() {
+    let builder = Host::builder();
+    let sweep = sweep(&builder, None, |host| {
+        set(Behavior::default());
+        host.load(driver_entry).expect("DriverEntry allocates nothing");
+        if let Ok(a) = host.add_adapter(Config::new()) {
+            host.restart(a);
+        }
+    });
+    assert!(
+        sweep.allocations >= 20,
+        "initialize makes {} allocations",
+        sweep.allocations
+    );
+    assert_eq!(sweep.runs.len() as u64, sweep.allocations);
+    assert!(
+        sweep.runs.iter().all(|r| r.failed.is_some()),
+        "every run reached its failing allocation"
+    );
+    let failures = sweep.failures();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_sweep_finds_a_leak_that_only_an_error_path_has() {
+    // The driver leaks its generic object only when an allocation after it fails: the run without
+    // faults is clean, and exactly the runs that fail a later MDL allocation report it.
+    let sweep = sweep(&Host::builder(), Some(Kind::Mdl), |host| {
+        set(Behavior {
+            leak_on_init_failure: true,
+            ..Behavior::default()
+        });
+        host.load(driver_entry).expect("DriverEntry");
+        let _ = host.add_adapter(Config::new());
+    });
+    assert_eq!(sweep.allocations, 8, "one MDL per receive buffer");
+    assert_eq!(
+        sweep.failures().len(),
+        8,
+        "every failed MDL allocation leaks the object"
+    );
+    for run in &sweep.runs {
+        let outlives = run.verdict.of(Rule::GenericObjectOutlivesHalt);
+        assert_eq!(outlives.len(), 1, "{}", run.verdict.report());
+        assert!(
+            outlives[0]
+                .detail
+                .starts_with("failed initialize left: generic object 'Test'"),
+            "{}",
+            outlives[0]
+        );
+    }
+    set(Behavior::default());
+}
+
+#[test]
+fn bug_check_ends_the_process_with_code_and_parameters() {
+    if std::env::var_os("NDIS_HOST_BUGCHECK_CHILD").is_some() {
+        let _host = Host::new();
+        // SAFETY: the bug check under test; it does not return.
+        unsafe { KeBugCheckEx(0xE2, 1, 2, 3, 4) };
+    }
+    let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "bug_check_ends_the_process_with_code_and_parameters",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("NDIS_HOST_BUGCHECK_CHILD", "1")
+        .output()
+        .expect("child runs");
+    assert!(!output.status.success(), "a bug check must end the process");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("FATAL: KeBugCheckEx(0x000000e2, 0x1, 0x2, 0x3, 0x4)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn dispatch_level_owns_the_cpu_so_two_threads_never_overlap_there() {
+    let host = Host::builder().mode(Mode::Concurrent).cpus(1).build();
+    let inside = AtomicBool::new(false);
+    let overlaps = AtomicUsize::new(0);
+    host.parallel(2, |_| {
+        for _ in 0..300 {
+            host.at_irql(DISPATCH_LEVEL, || {
+                if inside.swap(true, Ordering::AcqRel) {
+                    overlaps.fetch_add(1, Ordering::Relaxed);
+                }
+                std::hint::spin_loop();
+                std::thread::yield_now();
+                inside.store(false, Ordering::Release);
+            });
+        }
+    });
+    assert_eq!(overlaps.load(Ordering::Relaxed), 0);
+    assert!(host.finish().is_clean());
+}
+
+#[test]
+fn processor_numbers_follow_the_threads_cpu() {
+    let host = Host::builder().cpus(3).build();
+    // SAFETY: querying the processor number; NULL is allowed for the out-parameter.
+    let on = |cpu| host.on_cpu(cpu, || unsafe { KeGetCurrentProcessorNumberEx(null_mut()) });
+    assert_eq!((on(0), on(1), on(2), on(4)), (0, 1, 2, 1));
+    // SAFETY: a plain query.
+    assert_eq!(unsafe { KeQueryActiveProcessorCountEx(ALL_PROCESSOR_GROUPS) }, 3);
+    assert!(host.finish().is_clean());
+}
+
+#[test]
+fn concurrent_senders_on_four_cpus_lose_and_duplicate_nothing() {
+    let (host, a) = host_with_adapter(
+        Host::builder()
+            .mode(Mode::Concurrent)
+            .cpus(4)
+            .capture_frames(false),
+        Config::new(),
+    );
+    let frames_per_thread = 2_000u64;
+    let sent = host.parallel(4, |i| {
+        let frame = [i as u8; 128];
+        let mut n = 0;
+        for _ in 0..frames_per_thread {
+            n += host
+                .send(a, &[&frame], SendOptions::default())
+                .map_or(0, |ids| ids.len() as u64);
+        }
+        n
+    });
+    let total: u64 = sent.iter().sum();
+    assert_eq!(total, 4 * frames_per_thread);
+    assert!(
+        host.wait_until(|| host.send_counts(a) == (total, 0)),
+        "{:?}",
+        host.send_counts(a)
+    );
+    let mut completed = host
+        .take_completions(a)
+        .into_iter()
+        .flat_map(|c| c.frames)
+        .collect::<Vec<_>>();
+    completed.sort_unstable();
+    completed.dedup();
+    assert_eq!(completed.len() as u64, total, "each frame completed exactly once");
+    let (received, _) = host.receive_counts(a);
+    assert!(received <= total && received > 0);
+    let verdict = host.finish();
+    assert!(verdict.is_clean(), "{}", verdict.report());
+}
+
+static FIRED: AtomicU32 = AtomicU32::new(0);
+static FIRED_AT: Mutex<Vec<(KIRQL, u32)>> = Mutex::new(Vec::new());
+
+unsafe extern "system" fn count_fires(_: PVOID, _: PVOID, _: PVOID, _: PVOID) {
+    FIRED.fetch_add(1, Ordering::SeqCst);
+    // SAFETY: a plain query of the calling thread's state.
+    let irql = unsafe { KeGetCurrentIrql() };
+    // SAFETY: as above; NULL is allowed for the out-parameter.
+    let state = (irql, unsafe { KeGetCurrentProcessorNumberEx(null_mut()) });
+    FIRED_AT.lock().unwrap().push(state);
+}
+
+fn timer_characteristics() -> NDIS_TIMER_CHARACTERISTICS {
+    NDIS_TIMER_CHARACTERISTICS {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_TIMER_CHARACTERISTICS,
+            1,
+            NDIS_SIZEOF_TIMER_CHARACTERISTICS_REVISION_1,
+        ),
+        AllocationTag: 0x7469_6d72,
+        TimerFunction: Some(count_fires),
+        FunctionContext: null_mut(),
+    }
+}
+
+fn allocate_timer(handle: NDIS_HANDLE) -> NDIS_HANDLE {
+    FIRED.store(0, Ordering::SeqCst);
+    FIRED_AT.lock().unwrap().clear();
+    let mut c = timer_characteristics();
+    let mut t = null_mut();
+    // SAFETY: an adapter handle and characteristics valid for the call.
+    let status = unsafe { NdisAllocateTimerObject(handle, &raw mut c, &raw mut t) };
+    assert_eq!(status, NDIS_STATUS_SUCCESS);
+    t
+}
+
+fn set_timer(timer: NDIS_HANDLE, due_ms: i64, period_ms: i32) -> BOOLEAN {
+    // SAFETY: a live timer.
+    unsafe {
+        NdisSetTimerObject(
+            timer,
+            LARGE_INTEGER {
+                QuadPart: -due_ms * 10_000,
+            },
+            period_ms,
+            null_mut(),
+        )
+    }
+}
+
+fn free_timer(timer: NDIS_HANDLE) {
+    // SAFETY: a live timer, cancelled, then freed once (deterministic: no callback is running).
+    unsafe { NdisCancelTimerObject(timer) };
+    // SAFETY: as above.
+    unsafe { NdisFreeTimerObject(timer) };
+}
+
+#[test]
+fn one_shot_and_periodic_timers_fire_on_the_manual_clock_at_dispatch_level() {
+    let (host, a) = host_with_adapter(Host::builder(), Config::new());
+    let timer = allocate_timer(host.adapter_handle(a));
+    assert_eq!(set_timer(timer, 10, 0), FALSE, "not queued before");
+    host.advance(Duration::from_millis(9));
+    assert_eq!(FIRED.load(Ordering::SeqCst), 0);
+    host.advance(Duration::from_millis(1));
+    assert_eq!(FIRED.load(Ordering::SeqCst), 1);
+    host.advance(Duration::from_millis(100));
+    assert_eq!(FIRED.load(Ordering::SeqCst), 1, "one-shot");
+    assert!(
+        FIRED_AT
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(irql, _)| *irql == DISPATCH_LEVEL)
+    );
+    assert_eq!(set_timer(timer, 10, 10), FALSE);
+    assert_eq!(set_timer(timer, 10, 10), TRUE, "re-arming a queued timer says so");
+    host.advance(Duration::from_millis(55));
+    assert_eq!(
+        FIRED.load(Ordering::SeqCst),
+        1 + 5,
+        "periodic: 10, 20, 30, 40, 50 ms"
+    );
+    // SAFETY: the live timer, at PASSIVE_LEVEL (periodic).
+    assert_eq!(unsafe { NdisCancelTimerObject(timer) }, TRUE);
+    host.advance(Duration::from_millis(100));
+    assert_eq!(FIRED.load(Ordering::SeqCst), 6, "cancelled");
+    // SAFETY: as above; not queued any more.
+    assert_eq!(unsafe { NdisCancelTimerObject(timer) }, FALSE);
+    free_timer(timer);
+    assert!(host.finish().is_clean());
+}
+
+#[test]
+fn sleeping_lets_time_pass_and_timers_fire() {
+    let (host, a) = host_with_adapter(Host::builder(), Config::new());
+    let timer = allocate_timer(host.adapter_handle(a));
+    set_timer(timer, 3, 0);
+    // SAFETY: PASSIVE_LEVEL sleep of 5 ms of manual time.
+    unsafe { NdisMSleep(5_000) };
+    assert_eq!(FIRED.load(Ordering::SeqCst), 1);
+    free_timer(timer);
+    assert!(host.finish().is_clean());
+}
+
+fn cpu_sequence(seed: u64) -> Vec<u32> {
+    let (host, a) = host_with_adapter(Host::builder().seed(seed).cpus(4), Config::new());
+    let timer = allocate_timer(host.adapter_handle(a));
+    set_timer(timer, 1, 1);
+    host.advance(Duration::from_millis(24));
+    free_timer(timer);
+    assert!(host.finish().is_clean());
+    FIRED_AT.lock().unwrap().iter().map(|(_, cpu)| *cpu).collect()
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run() {
+    let (a, b, c) = (cpu_sequence(7), cpu_sequence(7), cpu_sequence(8));
+    assert_eq!(a.len(), 24);
+    assert_eq!(a, b, "same seed, same CPUs");
+    assert_ne!(a, c, "another seed, other CPUs");
+    assert!(a.iter().all(|cpu| *cpu < 4));
+}
+
+#[test]
+fn concurrent_timers_fire_in_real_time_and_flush_waits_for_them() {
+    let (host, a) = host_with_adapter(Host::builder().mode(Mode::Concurrent), Config::new());
+    let timer = allocate_timer(host.adapter_handle(a));
+    set_timer(timer, 1, 1);
+    assert!(host.wait_until(|| FIRED.load(Ordering::SeqCst) >= 3));
+    // SAFETY: the live timer, cancelled at PASSIVE_LEVEL, then DPCs flushed before the free.
+    unsafe { NdisCancelTimerObject(timer) };
+    // SAFETY: PASSIVE_LEVEL.
+    unsafe { KeFlushQueuedDpcs() };
+    let after = FIRED.load(Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(10));
+    assert_eq!(
+        FIRED.load(Ordering::SeqCst),
+        after,
+        "nothing fires after cancel + flush"
+    );
+    // SAFETY: cancelled and flushed: safe to free.
+    unsafe { NdisFreeTimerObject(timer) };
+    assert!(host.finish().is_clean());
+}
+
+fn config_object(handle: NDIS_HANDLE) -> NDIS_CONFIGURATION_OBJECT {
+    NDIS_CONFIGURATION_OBJECT {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT,
+            1,
+            NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1,
+        ),
+        NdisHandle: handle,
+        Flags: 0,
+    }
+}
+
+/// Reads `keyword` as `kind`: (status, returned type, integer, string).
+fn read(config: NDIS_HANDLE, keyword: &str, kind: NDIS_PARAMETER_TYPE) -> (NDIS_STATUS, i32, u32, String) {
+    let mut units: Vec<u16> = keyword.encode_utf16().collect();
+    let bytes = (units.len() * 2) as u16;
+    let mut name = UNICODE_STRING {
+        Length: bytes,
+        MaximumLength: bytes,
+        Buffer: units.as_mut_ptr(),
+    };
+    let mut status = 0;
+    let mut parameter = null_mut();
+    // SAFETY: an open configuration handle; every pointer is valid for the call.
+    unsafe { NdisReadConfiguration(&raw mut status, &raw mut parameter, config, &raw mut name, kind) };
+    if status != NDIS_STATUS_SUCCESS {
+        return (status, -1, 0, String::new());
+    }
+    // SAFETY: NDIS keeps the parameter valid until the handle is closed.
+    let p = unsafe { &*parameter };
+    match p.ParameterType {
+        NdisParameterString | NdisParameterMultiString => {
+            // SAFETY: a string parameter: StringData is the valid member.
+            let s = unsafe { p.ParameterData.StringData };
+            // SAFETY: `Length` bytes of UTF-16 that live until close.
+            let text = String::from_utf16_lossy(unsafe {
+                std::slice::from_raw_parts(s.Buffer, usize::from(s.Length) / 2)
+            });
+            (status, p.ParameterType, 0, text)
+        }
+        // SAFETY: an integer parameter: IntegerData is the valid member.
+        t => (status, t, unsafe { p.ParameterData.IntegerData }, String::new()),
+    }
+}
+
+#[test]
+fn configuration_is_served_with_registry_types_and_ndis_conversions() {
+    let config = Config::new()
+        .with("*JumboPacket", "9014")
+        .with("Hex", "ff")
+        .with("Dword", 7u32)
+        .with("Name", "hello")
+        .with("Bad", "x9")
+        .with("NetworkAddress", "02-11-22-33-44-55");
+    let (host, a) = host_with_adapter(Host::builder(), config);
+    let mut object = config_object(host.adapter_handle(a));
+    let mut handle = null_mut();
+    // SAFETY: PASSIVE_LEVEL; object and out-variable valid for the call.
+    let status = unsafe { NdisOpenConfigurationEx(&raw mut object, &raw mut handle) };
+    assert_eq!(status, NDIS_STATUS_SUCCESS);
+    assert_eq!(
+        read(handle, "*JumboPacket", NdisParameterInteger),
+        (NDIS_STATUS_SUCCESS, NdisParameterInteger, 9014, String::new())
+    );
+    assert_eq!(
+        read(handle, "*jumbopacket", NdisParameterInteger).2,
+        9014,
+        "keywords match case-insensitively"
+    );
+    assert_eq!(read(handle, "Hex", NdisParameterHexInteger).2, 255);
+    assert_eq!(
+        read(handle, "Dword", NdisParameterString),
+        (NDIS_STATUS_SUCCESS, NdisParameterInteger, 7, String::new())
+    );
+    assert_eq!(read(handle, "Name", NdisParameterString).3, "hello");
+    assert_eq!(
+        read(handle, "Bad", NdisParameterInteger).0,
+        NDIS_STATUS_FAILURE,
+        "not a number"
+    );
+    assert_eq!(
+        read(handle, "Missing", NdisParameterInteger).0,
+        NDIS_STATUS_FAILURE
+    );
+    let mut status = 0;
+    let mut address: PVOID = null_mut();
+    let mut length = 0;
+    // SAFETY: an open handle and out-variables valid for the call.
+    unsafe { NdisReadNetworkAddress(&raw mut status, &raw mut address, &raw mut length, handle) };
+    assert_eq!((status, length), (NDIS_STATUS_SUCCESS, 6));
+    // SAFETY: NDIS keeps the 6 bytes valid until close.
+    let bytes = unsafe { std::slice::from_raw_parts(address.cast::<u8>(), 6) };
+    assert_eq!(bytes, [2, 0x11, 0x22, 0x33, 0x44, 0x55]);
+    // SAFETY: the handle opened above, closed once.
+    unsafe { NdisCloseConfiguration(handle) };
+    assert_eq!(parse_network_address("0211223344"), None);
+    assert_eq!(parse_network_address("02:11:22:33:44:5G"), None);
+    assert!(host.finish().is_clean());
+}
