@@ -1,10 +1,19 @@
-//! rvnic-helpers: components that have no NDIS handle of their own.
+//! rvnic-helpers: components that have no NDIS handle of their own, and the lock-free rings of the
+//! datapath.
 //!
 //! Each component obtains an NDIS generic object (`NdisAllocateGenericObject`) and uses it as the
-//! handle for what it allocates, keeping its own state in the object's trailing bytes. This crate
-//! starts with the rule that decides what may live there ([`generic_object::trailing_bytes`]).
+//! handle for what it allocates ([`generic_object`]), keeping its own state in the object's trailing
+//! bytes. Components: [`timer_pool`] (pre-allocated NDIS timers), [`descriptor`] (NIC-style TX and
+//! RX descriptor rings over buffers the component owns). The [`ring`] module has the bounded SPSC
+//! and per-CPU MPSC rings the datapath moves descriptors through at DISPATCH_LEVEL.
+//!
+//! Everything here runs at IRQL <= DISPATCH_LEVEL unless an item says otherwise, never blocks on the
+//! datapath, and allocates only in constructors.
 
 #![no_std]
-#![forbid(unsafe_code)]
 
 pub mod generic_object;
+#[cfg(not(rvnic_loom))]
+pub mod irql;
+pub mod ring;
+mod sync;

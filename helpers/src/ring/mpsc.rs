@@ -1,0 +1,176 @@
+//! A multi-producer single-consumer ring made of one SPSC lane per CPU.
+//!
+//! A producer raises to DISPATCH_LEVEL, which makes it the only code running on its CPU, and so the
+//! only producer of that CPU's lane: no atomic read-modify-write, no shared producer index. The
+//! consumer drains the lanes round-robin, a bounded number from each, so no CPU starves another.
+
+use core::marker::PhantomData;
+
+use super::{RingError, Spsc, Storage};
+use crate::sync::{AtomicBool, Ordering};
+
+/// Proof that the current thread runs at DISPATCH_LEVEL on [`Dispatch::cpu`]: nothing else runs on
+/// that CPU while the token lives. Not `Send`: it belongs to the thread that made it. Get one from
+/// [`crate::irql::Raised::dispatch`], or with [`Dispatch::assume`] where the caller knows.
+#[derive(Debug)]
+pub struct Dispatch {
+    cpu: usize,
+    _this_thread: PhantomData<*const ()>,
+}
+
+impl Dispatch {
+    /// A token for `cpu`.
+    ///
+    /// # Safety
+    /// While the token lives, no other code uses `cpu`'s lane of any ring: the caller runs at
+    /// DISPATCH_LEVEL on `cpu` and stays there, or (in a test) it is the only thread that claims `cpu`.
+    #[must_use]
+    pub unsafe fn assume(cpu: usize) -> Self {
+        Self {
+            cpu,
+            _this_thread: PhantomData,
+        }
+    }
+
+    #[must_use]
+    pub fn cpu(&self) -> usize {
+        self.cpu
+    }
+}
+
+/// An MPSC ring of `LANES` per-CPU SPSC lanes (choose `LANES` >= the number of processors; a CPU
+/// without a lane gets its items handed back).
+#[derive(Debug)]
+pub struct Mpsc<T, S: Storage<T>, const LANES: usize> {
+    lanes: [Spsc<T, S>; LANES],
+    /// Whether an [`MpscConsumer`] exists.
+    consumer_taken: AtomicBool,
+}
+
+impl<T, S: Storage<T>, const LANES: usize> Mpsc<T, S, LANES> {
+    /// Builds the lanes, lane `i` on `storage(i)` (each a power of two long).
+    pub fn new(mut storage: impl FnMut(usize) -> S) -> Result<Self, RingError> {
+        let mut error = None;
+        let lanes = core::array::from_fn(|i| {
+            let lane = Spsc::new(storage(i));
+            if let Err(e) = &lane {
+                error.get_or_insert(*e);
+            }
+            lane
+        });
+        if let Some(e) = error {
+            return Err(e);
+        }
+        // Every lane is Ok (checked above).
+        let lanes = lanes.map(|lane| lane.unwrap_or_else(|_| unreachable!()));
+        Ok(Self {
+            lanes,
+            consumer_taken: AtomicBool::new(false),
+        })
+    }
+
+    /// Total capacity of all lanes.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.lanes.iter().map(Spsc::capacity).sum()
+    }
+
+    /// Items in all lanes at some moment during the call.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lanes.iter().map(Spsc::len).sum()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Pushes onto the caller's CPU lane, or hands the item back if that lane is full. Never blocks.
+    pub fn push(&self, on: &Dispatch, item: T) -> Result<(), T> {
+        match self.lanes.get(on.cpu) {
+            // SAFETY: `on` proves this thread is the only one on its CPU, so the only producer of
+            // that CPU's lane while it holds the token.
+            Some(lane) => unsafe { lane.push_unchecked(item) },
+            None => Err(item),
+        }
+    }
+
+    /// Pushes as many of `items` as fit onto the caller's CPU lane; returns how many.
+    pub fn push_slice(&self, on: &Dispatch, items: &[T]) -> usize
+    where
+        T: Copy,
+    {
+        // SAFETY: as in `push`.
+        self.lanes
+            .get(on.cpu)
+            .map_or(0, |lane| unsafe { lane.push_slice_unchecked(items) })
+    }
+
+    /// The consumer, if no other exists. It is released when dropped.
+    pub fn consumer(&self) -> Option<MpscConsumer<'_, T, S, LANES>> {
+        // Acquire: pairs with the Release in `MpscConsumer::drop`, so a new consumer sees the lanes as
+        // the last one left them.
+        self.consumer_taken
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+            .then_some(MpscConsumer { ring: self, next: 0 })
+    }
+}
+
+/// The single consumer of an [`Mpsc`].
+#[derive(Debug)]
+pub struct MpscConsumer<'r, T, S: Storage<T>, const LANES: usize> {
+    ring: &'r Mpsc<T, S, LANES>,
+    /// The lane the next drain starts at (round-robin, in `0..LANES`).
+    next: usize,
+}
+
+impl<T, S: Storage<T>, const LANES: usize> MpscConsumer<'_, T, S, LANES> {
+    /// Pops one item, looking at the lanes round-robin from where the last pop left off.
+    pub fn pop(&mut self) -> Option<T> {
+        for step in 0..LANES {
+            let lane = (self.next + step) % LANES;
+            // SAFETY: this consumer is the only one (`consumer_taken`), and `&mut self` keeps it on
+            // one thread.
+            if let Some(item) = unsafe { self.ring.lanes[lane].pop_unchecked() } {
+                self.next = (lane + 1) % LANES;
+                return Some(item);
+            }
+        }
+        None
+    }
+
+    /// Pops up to `out.len()` items, taking at most `per_lane` from a lane before moving to the next,
+    /// round-robin (continuing where the last call stopped); returns how many (the first `n` of
+    /// `out`). Stops when `out` is full or a whole round found nothing.
+    pub fn pop_slice(&mut self, out: &mut [T], per_lane: usize) -> usize
+    where
+        T: Copy,
+    {
+        let per_lane = per_lane.max(1);
+        let mut filled = 0;
+        // Lanes visited in a row that had nothing; a whole round of them means all are empty.
+        let mut idle = 0;
+        while filled < out.len() && idle < LANES {
+            let lane = self.next;
+            self.next = (self.next + 1) % LANES;
+            let room = (out.len() - filled).min(per_lane);
+            let dst = &mut out[filled..filled + room];
+            // SAFETY: `T: Copy` has no drop glue and `MaybeUninit<T>` has `T`'s layout.
+            let dst = unsafe { &mut *(core::ptr::from_mut(dst) as *mut [core::mem::MaybeUninit<T>]) };
+            // SAFETY: the single consumer, as in `pop`.
+            let got = unsafe { self.ring.lanes[lane].pop_slice_unchecked(dst) };
+            filled += got;
+            idle = if got == 0 { idle + 1 } else { 0 };
+        }
+        filled
+    }
+}
+
+impl<T, S: Storage<T>, const LANES: usize> Drop for MpscConsumer<'_, T, S, LANES> {
+    fn drop(&mut self) {
+        // Release: the next consumer's Acquire sees everything this one did.
+        self.ring.consumer_taken.store(false, Ordering::Release);
+    }
+}

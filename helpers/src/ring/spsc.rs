@@ -1,0 +1,247 @@
+//! A bounded single-producer single-consumer ring.
+
+use core::marker::PhantomData;
+use core::mem::MaybeUninit;
+
+use crossbeam_utils::CachePadded;
+
+use super::{RingError, Slot, Storage};
+use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
+
+/// A bounded SPSC ring over storage its owner provides. Use it through [`Spsc::split`]: one
+/// [`Producer`] and one [`Consumer`], each usable from one thread at a time, at any IRQL up to
+/// DISPATCH_LEVEL (nothing blocks or allocates).
+#[derive(Debug)]
+pub struct Spsc<T, S: Storage<T>> {
+    storage: S,
+    /// `capacity - 1`; the capacity is a power of two, so `index & mask` is `index % capacity`.
+    mask: usize,
+    /// The next position the consumer reads. A wrapping counter: `tail - head` (wrapping) is always
+    /// in `0..=capacity`. Written only by the consumer.
+    head: CachePadded<AtomicUsize>,
+    /// The next position the producer writes. Written only by the producer.
+    tail: CachePadded<AtomicUsize>,
+    /// The producer's last view of `head`. `head` only grows, so a stale view only under-reports free
+    /// space. Touched only by the producer.
+    producer_head: CachePadded<UnsafeCell<usize>>,
+    /// The consumer's last view of `tail`; stale views under-report items. Touched only by the consumer.
+    consumer_tail: CachePadded<UnsafeCell<usize>>,
+    _items: PhantomData<T>,
+}
+
+// SAFETY: items move between the producer's and the consumer's threads, so `T: Send` is needed and
+// enough; the storage is owned by the ring.
+unsafe impl<T: Send, S: Storage<T> + Send> Send for Spsc<T, S> {}
+// SAFETY: shared use is split into one producer side and one consumer side, each touching only its
+// own cached index and the slots the indices give it; the indices themselves are atomics.
+unsafe impl<T: Send, S: Storage<T> + Sync> Sync for Spsc<T, S> {}
+
+impl<T, S: Storage<T>> Spsc<T, S> {
+    /// A ring over `storage`, whose length must be a power of two.
+    pub fn new(storage: S) -> Result<Self, RingError> {
+        let capacity = storage.slots().len();
+        if !capacity.is_power_of_two() {
+            return Err(RingError::NotPowerOfTwo { capacity });
+        }
+        Ok(Self {
+            storage,
+            mask: capacity - 1,
+            head: CachePadded::new(AtomicUsize::new(0)),
+            tail: CachePadded::new(AtomicUsize::new(0)),
+            producer_head: CachePadded::new(UnsafeCell::new(0)),
+            consumer_tail: CachePadded::new(UnsafeCell::new(0)),
+            _items: PhantomData,
+        })
+    }
+
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.mask + 1
+    }
+
+    /// Items in the ring at some moment during the call (exact only when neither side is running).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        // Acquire on both: a count that is at least as new as any item the caller saw.
+        let tail = self.tail.load(Ordering::Acquire);
+        let head = self.head.load(Ordering::Acquire);
+        tail.wrapping_sub(head).min(self.capacity())
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The producer and the consumer. The `&mut` borrow makes them the only ones.
+    pub fn split(&mut self) -> (Producer<'_, T, S>, Consumer<'_, T, S>) {
+        (Producer { ring: self }, Consumer { ring: self })
+    }
+
+    fn slot(&self, index: usize) -> &Slot<T> {
+        &self.storage.slots()[index & self.mask]
+    }
+
+    /// Free slots from the producer's side, refreshing its view of `head` when it needs more than
+    /// it knows of.
+    fn free_for_producer(&self, tail: usize, wanted: usize) -> usize {
+        // SAFETY: `producer_head` is touched only by the producer (the caller's contract).
+        let mut head = self.producer_head.with(|p| unsafe { *p });
+        if self.capacity() - tail.wrapping_sub(head) < wanted {
+            // Acquire: the consumer's reads of the slots it released happen before we overwrite them.
+            head = self.head.load(Ordering::Acquire);
+            // SAFETY: as above.
+            self.producer_head.with_mut(|p| unsafe { *p = head });
+        }
+        self.capacity() - tail.wrapping_sub(head)
+    }
+
+    /// Items available to the consumer, refreshing its view of `tail` when it needs more.
+    fn ready_for_consumer(&self, head: usize, wanted: usize) -> usize {
+        // SAFETY: `consumer_tail` is touched only by the consumer (the caller's contract).
+        let mut tail = self.consumer_tail.with(|p| unsafe { *p });
+        if tail.wrapping_sub(head) < wanted {
+            // Acquire: the producer's writes of the slots it published happen before we read them.
+            tail = self.tail.load(Ordering::Acquire);
+            // SAFETY: as above.
+            self.consumer_tail.with_mut(|p| unsafe { *p = tail });
+        }
+        tail.wrapping_sub(head)
+    }
+
+    /// Pushes one item, or hands it back if the ring is full.
+    ///
+    /// # Safety
+    /// Only one thread at a time may act as this ring's producer.
+    pub(crate) unsafe fn push_unchecked(&self, item: T) -> Result<(), T> {
+        // Relaxed: only the producer writes `tail`, so it reads its own last value.
+        let tail = self.tail.load(Ordering::Relaxed);
+        if self.free_for_producer(tail, 1) == 0 {
+            return Err(item);
+        }
+        // SAFETY: the slot at `tail` is free (the consumer released it: `tail - head < capacity`), and
+        // only the producer writes free slots.
+        self.slot(tail).0.with_mut(|p| unsafe { (*p).write(item) });
+        // Release: publishes the slot write to the consumer's Acquire load of `tail`.
+        self.tail.store(tail.wrapping_add(1), Ordering::Release);
+        Ok(())
+    }
+
+    /// Pushes as many of `items` as fit, in order; returns how many.
+    ///
+    /// # Safety
+    /// Only one thread at a time may act as this ring's producer.
+    pub(crate) unsafe fn push_slice_unchecked(&self, items: &[T]) -> usize
+    where
+        T: Copy,
+    {
+        let tail = self.tail.load(Ordering::Relaxed);
+        let n = self.free_for_producer(tail, items.len()).min(items.len());
+        for (i, item) in items[..n].iter().enumerate() {
+            // SAFETY: slots `tail .. tail + n` are free and the producer's alone (as in `push`).
+            self.slot(tail.wrapping_add(i))
+                .0
+                .with_mut(|p| unsafe { (*p).write(*item) });
+        }
+        if n > 0 {
+            // Release: one store publishes all `n` slot writes.
+            self.tail.store(tail.wrapping_add(n), Ordering::Release);
+        }
+        n
+    }
+
+    /// Pops the oldest item.
+    ///
+    /// # Safety
+    /// Only one thread at a time may act as this ring's consumer.
+    pub(crate) unsafe fn pop_unchecked(&self) -> Option<T> {
+        // Relaxed: only the consumer writes `head`.
+        let head = self.head.load(Ordering::Relaxed);
+        if self.ready_for_consumer(head, 1) == 0 {
+            return None;
+        }
+        // SAFETY: only the consumer reads full slots, and the slot at `head` is full (published by the
+        // producer's Release store of `tail`, acquired above).
+        let slot = self.slot(head).0.with(|p| unsafe { p.read() });
+        // SAFETY: a full slot holds an initialised item; reading moves it out once (`head` moves on).
+        let item = unsafe { slot.assume_init() };
+        // Release: our read of the slot happens before the producer overwrites it.
+        self.head.store(head.wrapping_add(1), Ordering::Release);
+        Some(item)
+    }
+
+    /// Pops up to `out.len()` items, oldest first; returns how many.
+    ///
+    /// # Safety
+    /// Only one thread at a time may act as this ring's consumer.
+    pub(crate) unsafe fn pop_slice_unchecked(&self, out: &mut [MaybeUninit<T>]) -> usize {
+        let head = self.head.load(Ordering::Relaxed);
+        let n = self.ready_for_consumer(head, out.len()).min(out.len());
+        for (i, dst) in out[..n].iter_mut().enumerate() {
+            // SAFETY: slots `head .. head + n` are full and the consumer's alone (as in `pop`).
+            *dst = self.slot(head.wrapping_add(i)).0.with(|p| unsafe { p.read() });
+        }
+        if n > 0 {
+            // Release: one store releases all `n` slots.
+            self.head.store(head.wrapping_add(n), Ordering::Release);
+        }
+        n
+    }
+}
+
+impl<T, S: Storage<T>> Drop for Spsc<T, S> {
+    fn drop(&mut self) {
+        // `&mut self`: neither side runs. Drop what is still in the ring.
+        // SAFETY: exclusive access makes this thread the only consumer.
+        while unsafe { self.pop_unchecked() }.is_some() {}
+    }
+}
+
+/// The producing side of an [`Spsc`].
+#[derive(Debug)]
+pub struct Producer<'r, T, S: Storage<T>> {
+    ring: &'r Spsc<T, S>,
+}
+
+impl<T, S: Storage<T>> Producer<'_, T, S> {
+    /// Pushes one item, or hands it back if the ring is full. Never blocks.
+    pub fn push(&mut self, item: T) -> Result<(), T> {
+        // SAFETY: `Producer` is unique (made once by `split`) and `&mut self` keeps it on one thread.
+        unsafe { self.ring.push_unchecked(item) }
+    }
+
+    /// Pushes as many of `items` as fit, in order; returns how many (the rest stay the caller's).
+    pub fn push_slice(&mut self, items: &[T]) -> usize
+    where
+        T: Copy,
+    {
+        // SAFETY: as in `push`.
+        unsafe { self.ring.push_slice_unchecked(items) }
+    }
+}
+
+/// The consuming side of an [`Spsc`].
+#[derive(Debug)]
+pub struct Consumer<'r, T, S: Storage<T>> {
+    ring: &'r Spsc<T, S>,
+}
+
+impl<T, S: Storage<T>> Consumer<'_, T, S> {
+    /// Pops the oldest item, if any. Never blocks.
+    pub fn pop(&mut self) -> Option<T> {
+        // SAFETY: `Consumer` is unique (made once by `split`) and `&mut self` keeps it on one thread.
+        unsafe { self.ring.pop_unchecked() }
+    }
+
+    /// Pops up to `out.len()` items into `out`; returns how many (the first `n` of `out`).
+    pub fn pop_slice(&mut self, out: &mut [T]) -> usize
+    where
+        T: Copy,
+    {
+        // SAFETY: `T: Copy` has no drop glue and `MaybeUninit<T>` has `T`'s layout; every slot written
+        // is a valid `T`, and the ones not written keep their old valid values.
+        let out = unsafe { &mut *(core::ptr::from_mut(out) as *mut [MaybeUninit<T>]) };
+        // SAFETY: as in `pop`.
+        unsafe { self.ring.pop_slice_unchecked(out) }
+    }
+}

@@ -1,0 +1,174 @@
+//! Model checking of the rings with loom: every interleaving (within the preemption bound CI sets
+//! with LOOM_MAX_PREEMPTIONS) of a producer and a consumer, or two producers and a consumer.
+//!
+//! `RUSTFLAGS="--cfg rvnic_loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p rvnic-helpers --test loom --release`
+#![cfg(rvnic_loom)]
+
+use loom::thread;
+use rvnic_helpers::ring::{Dispatch, Mpsc, Spsc, boxed_slots};
+
+/// A ring that lives for the model's execution (loom threads need `'static` borrows).
+fn leaked<T: Send + 'static>(capacity: usize) -> &'static mut Spsc<T, Box<[rvnic_helpers::ring::Slot<T>]>> {
+    Box::leak(Box::new(Spsc::new(boxed_slots(capacity)).expect("power of two")))
+}
+
+fn push_all(
+    tx: &mut rvnic_helpers::ring::Producer<'_, u32, Box<[rvnic_helpers::ring::Slot<u32>]>>,
+    items: impl Iterator<Item = u32>,
+) {
+    for mut item in items {
+        while let Err(back) = tx.push(item) {
+            item = back;
+            thread::yield_now();
+        }
+    }
+}
+
+#[test]
+fn spsc_push_pop_in_order_through_wrap_around() {
+    loom::model(|| {
+        let (mut tx, mut rx) = leaked::<u32>(2).split();
+        let producer = thread::spawn(move || push_all(&mut tx, 0..4));
+        for expected in 0..4 {
+            loop {
+                if let Some(v) = rx.pop() {
+                    assert_eq!(v, expected);
+                    break;
+                }
+                thread::yield_now();
+            }
+        }
+        producer.join().unwrap();
+        assert!(rx.pop().is_none());
+    });
+}
+
+#[test]
+fn spsc_batches_in_order() {
+    loom::model(|| {
+        let (mut tx, mut rx) = leaked::<u32>(2).split();
+        let producer = thread::spawn(move || {
+            let items = [0, 1, 2];
+            let mut sent = 0;
+            while sent < items.len() {
+                sent += tx.push_slice(&items[sent..]);
+                thread::yield_now();
+            }
+        });
+        let mut got = Vec::new();
+        let mut out = [0u32; 2];
+        while got.len() < 3 {
+            let n = rx.pop_slice(&mut out);
+            got.extend_from_slice(&out[..n]);
+            thread::yield_now();
+        }
+        producer.join().unwrap();
+        assert_eq!(got, [0, 1, 2]);
+    });
+}
+
+#[test]
+fn spsc_full_and_empty_race_never_loses_an_item() {
+    loom::model(|| {
+        let (mut tx, mut rx) = leaked::<u32>(2).split();
+        // The producer fills the ring and tries once more, racing one pop.
+        let producer = thread::spawn(move || {
+            assert!(tx.push(1).is_ok());
+            assert!(tx.push(2).is_ok());
+            tx.push(3).is_ok()
+        });
+        let popped = rx.pop();
+        let third_went_in = producer.join().unwrap();
+        let mut rest = Vec::new();
+        while let Some(v) = rx.pop() {
+            rest.push(v);
+        }
+        match popped {
+            Some(first) => {
+                assert_eq!(first, 1);
+                let expected: &[u32] = if third_went_in { &[2, 3] } else { &[2] };
+                assert_eq!(rest, expected);
+            }
+            None => {
+                assert!(
+                    !third_went_in,
+                    "a full ring with nothing popped refuses the third item"
+                );
+                assert_eq!(rest, [1, 2]);
+            }
+        }
+    });
+}
+
+type Lanes = Mpsc<u32, Box<[rvnic_helpers::ring::Slot<u32>]>, 2>;
+
+#[test]
+fn mpsc_two_producers_keep_their_order_and_lose_nothing() {
+    loom::model(|| {
+        let ring: &'static Lanes = Box::leak(Box::new(Mpsc::new(|_| boxed_slots(2)).expect("power of two")));
+        let producers: Vec<_> = (0..2u32)
+            .map(|cpu| {
+                thread::spawn(move || {
+                    // SAFETY: each model thread claims its own CPU number.
+                    let on = unsafe { Dispatch::assume(cpu as usize) };
+                    for i in 0..2 {
+                        let mut item = cpu * 10 + i;
+                        while let Err(back) = ring.push(&on, item) {
+                            item = back;
+                            thread::yield_now();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut consumer = ring.consumer().expect("consumer");
+        let mut seen = Vec::new();
+        while seen.len() < 4 {
+            match consumer.pop() {
+                Some(v) => seen.push(v),
+                None => thread::yield_now(),
+            }
+        }
+        for p in producers {
+            p.join().unwrap();
+        }
+        let lane0: Vec<u32> = seen.iter().copied().filter(|v| *v < 10).collect();
+        let lane1: Vec<u32> = seen.iter().copied().filter(|v| *v >= 10).collect();
+        assert_eq!((lane0, lane1), (vec![0, 1], vec![10, 11]));
+    });
+}
+
+#[test]
+fn mpsc_batches_and_a_full_lane_hands_items_back() {
+    loom::model(|| {
+        let ring: &'static Lanes = Box::leak(Box::new(Mpsc::new(|_| boxed_slots(2)).expect("power of two")));
+        let producer = thread::spawn(move || {
+            // SAFETY: the only thread on CPU 1.
+            let on = unsafe { Dispatch::assume(1) };
+            ring.push_slice(&on, &[5, 6, 7])
+        });
+        let mut consumer = ring.consumer().expect("consumer");
+        let mut out = [0u32; 4];
+        let first = consumer.pop_slice(&mut out, 4);
+        let pushed = producer.join().unwrap();
+        assert_eq!(pushed, 2, "a lane of two takes two");
+        let second = consumer.pop_slice(&mut out[first..], 4);
+        assert_eq!(&out[..first + second], &[5, 6]);
+    });
+}
+
+#[test]
+fn only_one_mpsc_consumer_at_a_time() {
+    loom::model(|| {
+        let ring: &'static Lanes = Box::leak(Box::new(Mpsc::new(|_| boxed_slots(2)).expect("power of two")));
+        let other = thread::spawn(move || ring.consumer().map(drop).is_some());
+        let mine = ring.consumer();
+        let theirs = other.join().unwrap();
+        assert!(mine.is_some() || theirs, "one of the two got it");
+        if mine.is_some() {
+            // If both got it, theirs was released before mine was taken, never at the same time.
+            drop(mine);
+        }
+        assert!(ring.consumer().is_some(), "released again");
+    });
+}

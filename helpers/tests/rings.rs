@@ -1,0 +1,184 @@
+//! The rings on real threads (model checking is in tests/loom.rs).
+#![cfg(not(rvnic_loom))]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rvnic_helpers::ring::{Dispatch, Mpsc, RingError, Slot, Spsc, boxed_slots};
+
+#[test]
+fn capacity_must_be_a_power_of_two() {
+    assert_eq!(
+        Spsc::<u8, _>::new(boxed_slots(6)).err(),
+        Some(RingError::NotPowerOfTwo { capacity: 6 })
+    );
+    assert_eq!(
+        Spsc::<u8, _>::new(boxed_slots(0)).err(),
+        Some(RingError::NotPowerOfTwo { capacity: 0 })
+    );
+    assert_eq!(
+        Spsc::<u8, _>::new(boxed_slots(8)).map(|r| r.capacity()).ok(),
+        Some(8)
+    );
+    let inline: [Slot<u64>; 4] = Default::default();
+    assert_eq!(Spsc::new(inline).map(|r| r.capacity()).ok(), Some(4));
+}
+
+#[test]
+fn a_full_ring_hands_the_item_back_and_order_survives_wrap_around() {
+    let mut ring = Spsc::new(boxed_slots::<u32>(4)).expect("power of two");
+    let (mut tx, mut rx) = ring.split();
+    let mut next_in = 0u32;
+    let mut next_out = 0u32;
+    for round in 0..1000 {
+        let burst = round % 5 + 1;
+        for _ in 0..burst {
+            match tx.push(next_in) {
+                Ok(()) => next_in += 1,
+                Err(item) => {
+                    assert_eq!(item, next_in, "the refused item comes back unchanged");
+                    break;
+                }
+            }
+        }
+        for _ in 0..(round % 3 + 1) {
+            if let Some(v) = rx.pop() {
+                assert_eq!(v, next_out);
+                next_out += 1;
+            }
+        }
+        assert!(next_in - next_out <= 4);
+    }
+    while let Some(v) = rx.pop() {
+        assert_eq!(v, next_out);
+        next_out += 1;
+    }
+    assert_eq!(next_in, next_out);
+    assert!(next_in > 1000, "many wrap-arounds");
+}
+
+#[test]
+fn batches_take_what_fits_and_return_in_order() {
+    let mut ring = Spsc::new(boxed_slots::<u16>(8)).expect("power of two");
+    let (mut tx, mut rx) = ring.split();
+    let items: Vec<u16> = (0..20).collect();
+    assert_eq!(tx.push_slice(&items), 8);
+    assert_eq!(tx.push_slice(&items[8..]), 0, "full");
+    let mut out = [0u16; 5];
+    assert_eq!(rx.pop_slice(&mut out), 5);
+    assert_eq!(out, [0, 1, 2, 3, 4]);
+    assert_eq!(tx.push_slice(&items[8..]), 5, "wraps around");
+    let mut rest = [0u16; 32];
+    assert_eq!(rx.pop_slice(&mut rest), 8);
+    assert_eq!(&rest[..8], &[5, 6, 7, 8, 9, 10, 11, 12]);
+    assert_eq!(rx.pop_slice(&mut rest), 0);
+}
+
+#[test]
+fn items_left_in_a_ring_are_dropped_with_it() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    {
+        let mut ring = Spsc::new(boxed_slots::<Counted>(4)).expect("power of two");
+        let (mut tx, mut rx) = ring.split();
+        for _ in 0..3 {
+            assert!(tx.push(Counted(Arc::clone(&drops))).is_ok());
+        }
+        drop(rx.pop());
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    }
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        3,
+        "the two left were dropped with the ring"
+    );
+}
+
+#[test]
+fn spsc_across_threads_delivers_everything_in_order() {
+    const N: u64 = 200_000;
+    let mut ring = Spsc::new(boxed_slots::<u64>(64)).expect("power of two");
+    let (mut tx, mut rx) = ring.split();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let mut i = 0;
+            while i < N {
+                if tx.push(i).is_ok() {
+                    i += 1;
+                } else {
+                    std::hint::spin_loop();
+                }
+            }
+        });
+        let mut expected = 0;
+        let mut batch = [0u64; 16];
+        while expected < N {
+            let n = rx.pop_slice(&mut batch);
+            for v in &batch[..n] {
+                assert_eq!(*v, expected);
+                expected += 1;
+            }
+        }
+    });
+}
+
+#[test]
+fn mpsc_lanes_keep_each_producers_order_and_drain_fairly() {
+    let ring: Mpsc<u64, _, 4> = Mpsc::new(|_| boxed_slots(8)).expect("power of two");
+    assert_eq!(ring.capacity(), 32);
+    // SAFETY: each CPU number is claimed by one thread at a time in this test.
+    let (cpu0, cpu1) = unsafe { (Dispatch::assume(0), Dispatch::assume(1)) };
+    for i in 0..3 {
+        assert!(ring.push(&cpu0, i).is_ok());
+        assert!(ring.push(&cpu1, 100 + i).is_ok());
+    }
+    // SAFETY: no thread is on CPU 9; the ring has no lane for it.
+    let outside = unsafe { Dispatch::assume(9) };
+    assert_eq!(ring.push(&outside, 7), Err(7), "no lane: the item comes back");
+    let mut consumer = ring.consumer().expect("first consumer");
+    assert!(ring.consumer().is_none(), "only one consumer at a time");
+    let mut out = [0u64; 6];
+    assert_eq!(consumer.pop_slice(&mut out, 1), 6);
+    assert_eq!(out, [0, 100, 1, 101, 2, 102], "one from each lane per round");
+    drop(consumer);
+    assert!(ring.consumer().is_some(), "released on drop");
+}
+
+#[test]
+fn mpsc_with_concurrent_producers_loses_and_duplicates_nothing() {
+    const PER: u64 = 50_000;
+    let ring: Mpsc<u64, _, 2> = Mpsc::new(|_| boxed_slots(64)).expect("power of two");
+    std::thread::scope(|s| {
+        for cpu in 0..2u64 {
+            let ring = &ring;
+            s.spawn(move || {
+                // SAFETY: each producer thread claims its own CPU number.
+                let on = unsafe { Dispatch::assume(cpu as usize) };
+                let mut i = 0;
+                while i < PER {
+                    if ring.push(&on, cpu << 32 | i).is_ok() {
+                        i += 1;
+                    }
+                }
+            });
+        }
+        let mut consumer = ring.consumer().expect("consumer");
+        let mut next = [0u64; 2];
+        let mut got = 0;
+        let mut out = [0u64; 32];
+        while got < 2 * PER {
+            let n = consumer.pop_slice(&mut out, 8);
+            for v in &out[..n] {
+                let lane = (v >> 32) as usize;
+                assert_eq!(v & 0xffff_ffff, next[lane], "per-producer order");
+                next[lane] += 1;
+            }
+            got += n as u64;
+        }
+    });
+}
