@@ -132,7 +132,9 @@ fn mpsc_lanes_keep_each_producers_order_and_drain_fairly() {
     let ring: Mpsc<u64, _, 4> = Mpsc::new(|_| boxed_slots(8)).expect("power of two");
     assert_eq!(ring.capacity(), 32);
     // SAFETY: each CPU number is claimed by one thread at a time in this test.
-    let (cpu0, cpu1) = unsafe { (Dispatch::assume(0), Dispatch::assume(1)) };
+    let cpu0 = unsafe { Dispatch::assume(0) };
+    // SAFETY: as above.
+    let cpu1 = unsafe { Dispatch::assume(1) };
     for i in 0..3 {
         assert!(ring.push(&cpu0, i).is_ok());
         assert!(ring.push(&cpu1, 100 + i).is_ok());
