@@ -12,8 +12,14 @@
 
 #![no_std]
 
+#[cfg(not(rvnic_loom))]
+pub mod descriptor;
 pub mod generic_object;
 #[cfg(not(rvnic_loom))]
 pub mod irql;
+#[cfg(not(rvnic_loom))]
+pub mod memory;
 pub mod ring;
 mod sync;
+#[cfg(not(rvnic_loom))]
+pub mod timer_pool;

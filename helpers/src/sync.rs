@@ -3,9 +3,9 @@
 //! here, so loom sees every access.
 
 #[cfg(not(rvnic_loom))]
-pub(crate) use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+pub(crate) use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 #[cfg(rvnic_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 /// `UnsafeCell` with loom's access API (`with`, `with_mut`), so the same code runs under loom, which
 /// checks that no access races with another.

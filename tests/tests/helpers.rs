@@ -1,0 +1,324 @@
+//! The helper components on ndis-host: generic objects, the timer pool, descriptor rings and the
+//! per-CPU ring token, with their failure paths swept by fault injection.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use ndis::*;
+use ndis_host::{FaultPlan, Host, Kind, Rule, sweep};
+use rvnic_helpers::descriptor::{
+    BUFFER_ALIGN, Descriptor, DescriptorError, DescriptorRing, Direction, Flags, PostError,
+};
+use rvnic_helpers::generic_object::{self, GenericObject, LayoutError, Plain, State};
+use rvnic_helpers::irql::Raised;
+use rvnic_helpers::ring::{Mpsc, boxed_slots};
+use rvnic_helpers::timer_pool::{Timer, TimerCallback, TimerPool, TimerPoolError};
+
+const TAG: u32 = u32::from_le_bytes(*b"Help");
+
+static DROPS: AtomicUsize = AtomicUsize::new(0);
+
+struct Counted(u64);
+impl Drop for Counted {
+    fn drop(&mut self) {
+        DROPS.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_generic_object_carries_its_state_and_drops_it_before_freeing_itself() {
+    let host = Host::new();
+    DROPS.store(0, Ordering::SeqCst);
+    let object =
+        GenericObject::<Plain<Counted>>::new(None, TAG, |_| Ok::<_, ()>(Counted(42))).expect("allocated");
+    assert_eq!(object.get().0, 42);
+    assert_eq!(
+        object.with(|state, handle| (state.0, handle.as_raw() as usize)),
+        (42, object.as_ptr() as usize)
+    );
+    assert_eq!(host.allocations_made().get(&Kind::GenericObject), Some(&1));
+    drop(object);
+    assert_eq!(DROPS.load(Ordering::SeqCst), 1, "the state was dropped");
+    let verdict = host.finish();
+    assert!(verdict.is_clean(), "{}", verdict.report());
+}
+
+/// A state holding a timer allocated through the object's handle.
+struct WithTimer;
+impl State for WithTimer {
+    type In<'obj> = (Timer<'obj>, u32);
+}
+
+unsafe extern "system" fn never(_: PVOID, _: PVOID, _: PVOID, _: PVOID) {}
+
+#[test]
+fn what_was_allocated_through_the_object_is_freed_before_it() {
+    let host = Host::new();
+    let object = GenericObject::<WithTimer>::new(None, TAG, |handle| {
+        Ok::<_, NDIS_STATUS>((handle.allocate_timer(TAG, Some(never))?, 7))
+    })
+    .expect("allocated");
+    assert_eq!(object.with(|(_, n), _| *n), 7);
+    drop(object);
+    let verdict = host.finish();
+    assert!(
+        verdict.is_clean(),
+        "a timer freed after its object would be generic-object-freed-with-children:\n{}",
+        verdict.report()
+    );
+}
+
+#[test]
+fn failures_are_typed_and_leave_nothing_behind() {
+    let host = Host::new();
+    // The state's constructor fails: the object is freed again.
+    let failed = GenericObject::<Plain<u8>>::new(None, TAG, |_| Err::<u8, _>("no"));
+    assert_eq!(failed.err(), Some(generic_object::Error::Init("no")));
+    // NDIS cannot allocate the object.
+    host.inject(FaultPlan {
+        kind: Some(Kind::GenericObject),
+        nth: 1,
+    });
+    let failed = GenericObject::<Plain<u8>>::new(None, TAG, |_| Ok::<_, ()>(1));
+    assert_eq!(failed.err(), Some(generic_object::Error::Allocation));
+    // The state does not fit: refused before anything is allocated.
+    let before = host.allocation_attempts();
+    let failed = GenericObject::<Plain<[u8; 70_000]>>::new(None, TAG, |_| Ok::<_, ()>([0; 70_000]));
+    assert_eq!(
+        failed.err(),
+        Some(generic_object::Error::Layout(LayoutError::TooLarge {
+            size: 70_000
+        }))
+    );
+    assert_eq!(host.allocation_attempts(), before);
+    assert!(host.finish().is_clean());
+}
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<(usize, KIRQL)>>);
+
+impl TimerCallback for Recorder {
+    fn fire(&self, timer: usize) {
+        // SAFETY: a plain query of the calling thread's IRQL.
+        let irql = unsafe { KeGetCurrentIrql() };
+        self.0.lock().unwrap().push((timer, irql));
+    }
+}
+
+fn fired(pool: &TimerPool<Recorder, 4>) -> Vec<usize> {
+    std::mem::take(&mut *pool.callback().0.lock().unwrap())
+        .into_iter()
+        .map(|(t, irql)| {
+            assert_eq!(irql, DISPATCH_LEVEL);
+            t
+        })
+        .collect()
+}
+
+#[test]
+fn a_timer_pool_arms_rearms_and_cancels_without_allocating() {
+    let host = Host::new();
+    let pool = TimerPool::<Recorder, 4>::new(None, TAG, Recorder::default()).expect("pool");
+    let made = host.allocations_made();
+    assert_eq!(made.get(&Kind::Timer), Some(&4), "all timers up front");
+    let two = pool.timer(2).expect("timer 2");
+    assert_eq!(two.arm_once(Duration::from_millis(10)), Some(false));
+    host.advance(Duration::from_millis(9));
+    assert!(fired(&pool).is_empty());
+    host.advance(Duration::from_millis(1));
+    assert_eq!(fired(&pool), [2]);
+    let one = pool.timer(1).expect("timer 1");
+    assert_eq!(
+        one.arm_periodic(Duration::from_millis(5), Duration::from_millis(5)),
+        Some(false)
+    );
+    assert_eq!(
+        one.arm_periodic(Duration::from_millis(5), Duration::from_millis(5)),
+        Some(true),
+        "re-arm replaces"
+    );
+    host.advance(Duration::from_millis(20));
+    assert_eq!(fired(&pool), [1, 1, 1, 1]);
+    assert!(one.cancel());
+    host.advance(Duration::from_millis(50));
+    assert!(fired(&pool).is_empty());
+    assert!(pool.timer(4).is_none());
+    assert_eq!(host.allocations_made(), made, "arming allocates nothing");
+    drop(pool);
+    let verdict = host.finish();
+    assert!(verdict.is_clean(), "{}", verdict.report());
+}
+
+#[test]
+fn dropping_a_pool_with_periodic_timers_running_cancels_flushes_and_frees() {
+    let host = Host::builder().mode(ndis_host::Mode::Concurrent).build();
+    let pool = TimerPool::<Recorder, 4>::new(None, TAG, Recorder::default()).expect("pool");
+    for i in 0..4 {
+        pool.timer(i)
+            .expect("timer")
+            .arm_periodic(Duration::from_millis(1), Duration::from_millis(1));
+    }
+    assert!(host.wait_until(|| pool.callback().0.lock().unwrap().len() >= 8));
+    drop(pool);
+    let verdict = host.finish();
+    assert!(verdict.is_clean(), "{}", verdict.report());
+}
+
+#[test]
+fn every_allocation_failure_in_a_constructor_gives_a_typed_error_and_leaks_nothing() {
+    let builder = Host::builder();
+    let timer_pools = sweep(&builder, None, |_| {
+        match TimerPool::<Recorder, 4>::new(None, TAG, Recorder::default()) {
+            Ok(pool) => drop(pool),
+            Err(
+                TimerPoolError::Object(generic_object::Error::Allocation)
+                | TimerPoolError::Timer {
+                    status: NDIS_STATUS_RESOURCES,
+                    ..
+                },
+            ) => {}
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    });
+    assert_eq!(timer_pools.allocations, 5, "the object and four timers");
+    let rings = sweep(&builder, None, |_| {
+        match DescriptorRing::new(None, TAG, Direction::Rx, 8, 1514) {
+            Ok(ring) => drop(ring),
+            Err(
+                DescriptorError::OutOfMemory | DescriptorError::Object(generic_object::Error::Allocation),
+            ) => {}
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    });
+    assert_eq!(rings.allocations, 3, "the object, the descriptors, the buffers");
+    let objects = sweep(&builder, None, |_| {
+        let result = GenericObject::<WithTimer>::new(None, TAG, |h| {
+            Ok::<_, NDIS_STATUS>((h.allocate_timer(TAG, Some(never))?, 1))
+        });
+        assert!(matches!(
+            result,
+            Ok(_)
+                | Err(generic_object::Error::Allocation | generic_object::Error::Init(NDIS_STATUS_RESOURCES))
+        ));
+    });
+    assert_eq!(objects.allocations, 2);
+    for s in [&timer_pools, &rings, &objects] {
+        assert!(s.runs.iter().all(|r| r.failed.is_some()));
+        assert!(s.failures().is_empty(), "{}", s.failures().join("\n"));
+    }
+}
+
+#[test]
+fn a_tx_descriptor_ring_posts_completes_and_reclaims_through_wrap_around() {
+    let host = Host::new();
+    let mut ring = DescriptorRing::new(None, TAG, Direction::Tx, 4, 100).expect("ring");
+    assert_eq!((ring.count(), ring.buffer_size(), ring.free()), (4, 128, 4));
+    for i in 0..4 {
+        assert_eq!(
+            ring.buffer_address(i) as usize % BUFFER_ALIGN,
+            0,
+            "buffers are 64-byte aligned"
+        );
+    }
+    let mut sent = Vec::new();
+    for round in 0..5u8 {
+        let frames: Vec<Vec<u8>> = (0..3)
+            .map(|i| vec![round * 10 + i; 60 + usize::from(i)])
+            .collect();
+        for f in &frames {
+            ring.post_tx(f).expect("room");
+        }
+        assert_eq!(ring.with_device(), 3);
+        while let Some(mut slot) = ring.device_next() {
+            sent.push(slot.data().to_vec());
+            slot.complete(0, Flags::empty());
+        }
+        let mut reclaimed = 0;
+        while let Some(r) = ring.reclaim() {
+            assert!(
+                r.descriptor
+                    .flags
+                    .contains(Flags::DONE | Flags::START_OF_PACKET | Flags::END_OF_PACKET)
+            );
+            assert!(!r.descriptor.flags.contains(Flags::OWNED_BY_HW));
+            reclaimed += 1;
+        }
+        assert_eq!(reclaimed, 3);
+        assert_eq!(&sent[sent.len() - 3..], frames.as_slice(), "round {round}");
+    }
+    for _ in 0..4 {
+        ring.post_tx(&[1]).expect("room");
+    }
+    assert_eq!(ring.post_tx(&[1]), Err(PostError::Full));
+    assert_eq!(
+        ring.post_tx(&[0; 200]),
+        Err(PostError::TooLong {
+            length: 200,
+            buffer_size: 128
+        })
+    );
+    assert_eq!(ring.post_rx(), Err(PostError::WrongDirection));
+    drop(ring);
+    assert!(host.finish().is_clean());
+}
+
+#[test]
+fn an_rx_descriptor_ring_fills_posted_buffers_in_order() {
+    let host = Host::new();
+    let mut ring = DescriptorRing::new(None, TAG, Direction::Rx, 8, 1514).expect("ring");
+    while ring.post_rx().is_ok() {}
+    assert_eq!(ring.with_device(), 8);
+    for i in 0..5u8 {
+        let mut slot = ring.device_next().expect("posted buffer");
+        let frame = vec![i; 64 + usize::from(i)];
+        slot.buffer()[..frame.len()].copy_from_slice(&frame);
+        slot.complete(frame.len(), Flags::CHECKSUM_OK);
+    }
+    for i in 0..5u8 {
+        let r = ring.reclaim().expect("completed");
+        assert_eq!(
+            r.descriptor,
+            Descriptor {
+                length: 64 + u32::from(i),
+                flags: Flags::START_OF_PACKET | Flags::END_OF_PACKET | Flags::DONE | Flags::CHECKSUM_OK
+            }
+        );
+        assert_eq!(ring.buffer(&r), vec![i; 64 + usize::from(i)].as_slice());
+        ring.post_rx().expect("repost");
+    }
+    assert!(ring.reclaim().is_none());
+    assert_eq!(
+        DescriptorRing::new(None, TAG, Direction::Rx, 6, 64).err(),
+        Some(DescriptorError::BadGeometry {
+            count: 6,
+            buffer_size: 64
+        })
+    );
+    drop(ring);
+    assert!(host.finish().is_clean());
+}
+
+#[test]
+fn raising_to_dispatch_gives_the_cpus_lane_and_restores_irql() {
+    let host = Host::builder().cpus(4).build();
+    let ring: Mpsc<u32, _, 4> = Mpsc::new(|_| boxed_slots(4)).expect("power of two");
+    for cpu in [2, 0, 3] {
+        host.on_cpu(cpu, || {
+            let raised = Raised::to_dispatch();
+            // SAFETY: a plain query.
+            assert_eq!(unsafe { KeGetCurrentIrql() }, DISPATCH_LEVEL);
+            assert_eq!(raised.dispatch().cpu(), cpu);
+            ring.push(raised.dispatch(), cpu as u32).expect("room");
+        });
+        // SAFETY: a plain query.
+        assert_eq!(unsafe { KeGetCurrentIrql() }, PASSIVE_LEVEL, "restored on drop");
+    }
+    let mut consumer = ring.consumer().expect("consumer");
+    let mut out = [0u32; 4];
+    assert_eq!(consumer.pop_slice(&mut out, 1), 3);
+    assert_eq!(&out[..3], &[0, 2, 3], "lanes in CPU order");
+    drop(consumer);
+    let v = host.finish();
+    assert!(v.is_clean() && v.of(Rule::Irql).is_empty());
+}
