@@ -172,3 +172,24 @@ fn only_one_mpsc_consumer_at_a_time() {
         assert!(ring.consumer().is_some(), "released again");
     });
 }
+
+#[test]
+fn spsc_in_place_batches_in_order() {
+    loom::model(|| {
+        let (mut tx, mut rx) = leaked::<u32>(2).split();
+        let producer = thread::spawn(move || {
+            let mut sent = 0;
+            while sent < 3 {
+                sent += tx.push_with(3 - sent, |i| (sent + i) as u32);
+                thread::yield_now();
+            }
+        });
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            rx.pop_with(2, |v| got.push(v));
+            thread::yield_now();
+        }
+        producer.join().unwrap();
+        assert_eq!(got, [0, 1, 2]);
+    });
+}

@@ -184,3 +184,27 @@ fn mpsc_with_concurrent_producers_loses_and_duplicates_nothing() {
         }
     });
 }
+
+#[test]
+fn in_place_batches_make_and_take_items_in_order_without_a_buffer() {
+    let mut ring = Spsc::new(boxed_slots::<u64>(8)).expect("power of two");
+    let (mut tx, mut rx) = ring.split();
+    assert_eq!(tx.push_with(5, |i| 10 + i as u64), 5);
+    assert_eq!(tx.push_with(10, |i| 20 + i as u64), 3, "only three fit");
+    let mut got = Vec::new();
+    assert_eq!(rx.pop_with(6, |v| got.push(v)), 6);
+    assert_eq!(got, [10, 11, 12, 13, 14, 20]);
+    assert_eq!(rx.pop_with(100, |v| got.push(v)), 2);
+    assert_eq!(&got[6..], &[21, 22]);
+    assert_eq!(rx.pop_with(1, |_| unreachable!()), 0);
+
+    let lanes: Mpsc<u64, _, 2> = Mpsc::new(|_| boxed_slots(4)).expect("power of two");
+    // SAFETY: one thread per CPU number.
+    let (a, b) = (unsafe { Dispatch::assume(0) }, unsafe { Dispatch::assume(1) });
+    assert_eq!(lanes.push_with(&a, 3, |i| i as u64), 3);
+    assert_eq!(lanes.push_with(&b, 9, |i| 100 + i as u64), 4);
+    let mut consumer = lanes.consumer().expect("consumer");
+    let mut out = Vec::new();
+    assert_eq!(consumer.pop_with(10, 2, |v| out.push(v)), 7);
+    assert_eq!(out, [0, 1, 100, 101, 2, 102, 103], "two from each lane per turn");
+}

@@ -107,6 +107,15 @@ impl<T, S: Storage<T>, const LANES: usize> Mpsc<T, S, LANES> {
             .map_or(0, |lane| unsafe { lane.push_slice_unchecked(items) })
     }
 
+    /// Writes up to `max` items made by `make(i)` straight into the caller's CPU lane; returns how
+    /// many fit.
+    pub fn push_with(&self, on: &Dispatch, max: usize, make: impl FnMut(usize) -> T) -> usize {
+        // SAFETY: as in `push`.
+        self.lanes
+            .get(on.cpu)
+            .map_or(0, |lane| unsafe { lane.push_with_unchecked(max, make) })
+    }
+
     /// The consumer, if no other exists. It is released when dropped.
     pub fn consumer(&self) -> Option<MpscConsumer<'_, T, S, LANES>> {
         // Acquire: pairs with the Release in `MpscConsumer::drop`, so a new consumer sees the lanes as
@@ -165,6 +174,27 @@ impl<T, S: Storage<T>, const LANES: usize> MpscConsumer<'_, T, S, LANES> {
             idle = if got == 0 { idle + 1 } else { 0 };
         }
         filled
+    }
+}
+
+impl<T, S: Storage<T>, const LANES: usize> MpscConsumer<'_, T, S, LANES> {
+    /// Hands up to `max` items to `take`, at most `per_lane` from a lane before moving on
+    /// round-robin, straight from the slots; returns how many. Stops after a whole round of empty
+    /// lanes.
+    pub fn pop_with(&mut self, max: usize, per_lane: usize, mut take: impl FnMut(T)) -> usize {
+        let per_lane = per_lane.max(1);
+        let mut taken = 0;
+        let mut idle = 0;
+        while taken < max && idle < LANES {
+            let lane = self.next;
+            self.next = (self.next + 1) % LANES;
+            let budget = (max - taken).min(per_lane);
+            // SAFETY: the single consumer, as in `pop`.
+            let got = unsafe { self.ring.lanes[lane].pop_with_unchecked(budget, &mut take) };
+            taken += got;
+            idle = if got == 0 { idle + 1 } else { 0 };
+        }
+        taken
     }
 }
 

@@ -150,6 +150,49 @@ impl<T, S: Storage<T>> Spsc<T, S> {
         n
     }
 
+    /// Writes up to `max` items made by `make(i)` straight into free slots, in order; returns how
+    /// many (as many as fit). One Release store publishes them all.
+    ///
+    /// # Safety
+    /// Only one thread at a time may act as this ring's producer.
+    pub(crate) unsafe fn push_with_unchecked(&self, max: usize, mut make: impl FnMut(usize) -> T) -> usize {
+        let tail = self.tail.load(Ordering::Relaxed);
+        let n = self.free_for_producer(tail, max).min(max);
+        for i in 0..n {
+            let item = make(i);
+            // SAFETY: slots `tail .. tail + n` are free and the producer's alone (as in `push`).
+            self.slot(tail.wrapping_add(i))
+                .0
+                .with_mut(|p| unsafe { (*p).write(item) });
+        }
+        if n > 0 {
+            // Release: one store publishes all `n` slot writes.
+            self.tail.store(tail.wrapping_add(n), Ordering::Release);
+        }
+        n
+    }
+
+    /// Moves up to `max` of the oldest items into `take`, in order; returns how many. One Release
+    /// store releases them all.
+    ///
+    /// # Safety
+    /// Only one thread at a time may act as this ring's consumer.
+    pub(crate) unsafe fn pop_with_unchecked(&self, max: usize, mut take: impl FnMut(T)) -> usize {
+        let head = self.head.load(Ordering::Relaxed);
+        let n = self.ready_for_consumer(head, max).min(max);
+        for i in 0..n {
+            // SAFETY: slots `head .. head + n` are full and the consumer's alone (as in `pop`).
+            let slot = self.slot(head.wrapping_add(i)).0.with(|p| unsafe { p.read() });
+            // SAFETY: a full slot holds an initialised item, moved out once (`head` moves past it).
+            take(unsafe { slot.assume_init() });
+        }
+        if n > 0 {
+            // Release: our reads of the `n` slots happen before the producer reuses them.
+            self.head.store(head.wrapping_add(n), Ordering::Release);
+        }
+        n
+    }
+
     /// Pops the oldest item.
     ///
     /// # Safety
@@ -210,6 +253,13 @@ impl<T, S: Storage<T>> Producer<'_, T, S> {
         unsafe { self.ring.push_unchecked(item) }
     }
 
+    /// Writes up to `max` items, the `i`th made by `make(i)` directly in its slot, in order; returns
+    /// how many fit. No copy through a buffer, one publish for the batch.
+    pub fn push_with(&mut self, max: usize, make: impl FnMut(usize) -> T) -> usize {
+        // SAFETY: as in `push`.
+        unsafe { self.ring.push_with_unchecked(max, make) }
+    }
+
     /// Pushes as many of `items` as fit, in order; returns how many (the rest stay the caller's).
     pub fn push_slice(&mut self, items: &[T]) -> usize
     where
@@ -231,6 +281,13 @@ impl<T, S: Storage<T>> Consumer<'_, T, S> {
     pub fn pop(&mut self) -> Option<T> {
         // SAFETY: `Consumer` is unique (made once by `split`) and `&mut self` keeps it on one thread.
         unsafe { self.ring.pop_unchecked() }
+    }
+
+    /// Hands up to `max` of the oldest items to `take`, in order, straight from their slots; returns
+    /// how many. One release for the batch.
+    pub fn pop_with(&mut self, max: usize, take: impl FnMut(T)) -> usize {
+        // SAFETY: as in `pop`.
+        unsafe { self.ring.pop_with_unchecked(max, take) }
     }
 
     /// Pops up to `out.len()` items into `out`; returns how many (the first `n` of `out`).
