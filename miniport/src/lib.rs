@@ -5,12 +5,16 @@
 //! pool allocator). On a development host it is this library, linked against `ndis-host`, which
 //! defines every NDIS and kernel function the driver imports and calls the driver's real entry points.
 //!
-//! Read it in the order NDIS calls it: [`driver`] (`DriverEntry`, the characteristics, unload).
+//! Read it in the order NDIS calls it: [`driver`] (`DriverEntry`, the characteristics, unload),
+//! [`config`] (the registry keywords), [`wire`] (frames and receive filters), [`stats`].
 
 #![cfg_attr(not(test), no_std)]
 
+pub mod config;
 pub mod driver;
 pub mod log;
+pub mod stats;
+pub mod wire;
 
 /// The pool tag of every allocation rvnic makes ('RvNc' in a pool dump).
 pub const POOL_TAG: u32 = u32::from_le_bytes(*b"RvNc");

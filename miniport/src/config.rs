@@ -1,0 +1,417 @@
+//! The adapter's registry keywords: read once in `MiniportInitializeEx`, validated here.
+//!
+//! [`KEYWORDS`] is the single source of truth: the INF's advanced properties are checked against it
+//! (`rvnic check-inf`). A missing keyword takes its default; a present but invalid one also takes the
+//! default and is reported ([`Fallback`]), never failing initialize: a typo in the registry must not
+//! take the adapter down.
+#![forbid(unsafe_code)]
+
+/// How a keyword's value is checked (and how the INF presents it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// One of these numbers (INF `enum`), with the text the user sees.
+    Enum(&'static [(u32, &'static str)]),
+    /// A number in `min..=max` (INF `int`); `step` is the INF's step.
+    Int { min: u32, max: u32, step: u32 },
+    /// A MAC address as 12 hex digits (INF `edit`, `NetworkAddress`); empty means "not set".
+    MacAddress,
+}
+
+/// One registry keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keyword {
+    pub name: &'static str,
+    /// The INF's `ParamDesc`.
+    pub description: &'static str,
+    pub kind: Kind,
+    /// The default (for `MacAddress`: 0, meaning "use the permanent address").
+    pub default: u32,
+}
+
+/// Where a sent frame goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topology {
+    /// Back to the sending adapter itself.
+    Loopback,
+    /// To the other adapter of a pair (adapters pair up in the order they start, per segment).
+    Pair,
+    /// To every other adapter on the segment, as netvmini's hub does.
+    Hub,
+}
+
+impl Topology {
+    const VALUES: [(u32, &'static str); 3] = [(0, "Loopback"), (1, "Pair"), (2, "Hub")];
+
+    fn from_value(v: u32) -> Option<Self> {
+        match v {
+            0 => Some(Self::Loopback),
+            1 => Some(Self::Pair),
+            2 => Some(Self::Hub),
+            _ => None,
+        }
+    }
+}
+
+/// `*JumboPacket` values: the frame size including the 14-byte Ethernet header (the standard
+/// enumeration certification expects).
+pub const JUMBO_PACKET: [(u32, &str); 3] = [(1514, "Disabled"), (4088, "4088 Bytes"), (9014, "9014 Bytes")];
+
+/// Every keyword rvnic reads, with its checks and default.
+pub const KEYWORDS: [Keyword; 7] = [
+    Keyword {
+        name: "NetworkAddress",
+        description: "Network Address",
+        kind: Kind::MacAddress,
+        default: 0,
+    },
+    Keyword {
+        name: "*JumboPacket",
+        description: "Jumbo Packet",
+        kind: Kind::Enum(&JUMBO_PACKET),
+        default: 1514,
+    },
+    Keyword {
+        name: "*ReceiveBuffers",
+        description: "Receive Buffers",
+        kind: Kind::Int {
+            min: 64,
+            max: 4096,
+            step: 64,
+        },
+        default: 256,
+    },
+    Keyword {
+        name: "*TransmitBuffers",
+        description: "Transmit Buffers",
+        kind: Kind::Int {
+            min: 64,
+            max: 4096,
+            step: 64,
+        },
+        default: 256,
+    },
+    Keyword {
+        name: "LinkSpeed",
+        description: "Link Speed (Gbit/s)",
+        kind: Kind::Int {
+            min: 1,
+            max: 100,
+            step: 1,
+        },
+        default: 10,
+    },
+    Keyword {
+        name: "Topology",
+        description: "Topology",
+        kind: Kind::Enum(&Topology::VALUES),
+        default: 2,
+    },
+    Keyword {
+        name: "SegmentId",
+        description: "Segment (adapters on one segment share a wire)",
+        kind: Kind::Int {
+            min: 0,
+            max: 255,
+            step: 1,
+        },
+        default: 0,
+    },
+];
+
+/// A keyword whose registry value was rejected, so its default applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fallback {
+    pub keyword: &'static str,
+    pub reason: Reason,
+}
+
+/// Why a value was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// Not one of the enumeration's values.
+    NotAllowed(u32),
+    /// Outside `min..=max`.
+    OutOfRange(u32),
+    /// A MAC address of the wrong length.
+    AddressLength(usize),
+    /// A multicast (group) address; an adapter's own address must be unicast.
+    MulticastAddress,
+    /// A universally administered address; configured addresses must be locally administered.
+    NotLocallyAdministered,
+    /// The all-zero address.
+    ZeroAddress,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// `NetworkAddress`: the current address, if one was configured (else the permanent one).
+    pub network_address: Option<[u8; 6]>,
+    /// `*JumboPacket`: the largest frame, header included.
+    pub max_frame: u32,
+    /// `*ReceiveBuffers`, rounded up to a power of two (the descriptor rings need one).
+    pub receive_buffers: u32,
+    /// `*TransmitBuffers`, rounded up to a power of two.
+    pub transmit_buffers: u32,
+    /// `LinkSpeed`, in bits per second.
+    pub link_speed: u64,
+    pub topology: Topology,
+    pub segment: u32,
+}
+
+/// Bytes of an Ethernet header, which `*JumboPacket` includes and the MTU does not.
+pub const ETHERNET_HEADER: u32 = 14;
+
+impl Config {
+    /// The MTU NDIS reports (frame size without the Ethernet header).
+    #[must_use]
+    pub const fn mtu(&self) -> u32 {
+        self.max_frame - ETHERNET_HEADER
+    }
+}
+
+/// Up to one fallback per keyword, without allocating.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fallbacks {
+    items: [Option<Fallback>; KEYWORDS.len()],
+    len: usize,
+}
+
+impl Fallbacks {
+    fn push(&mut self, f: Fallback) {
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = Some(f);
+            self.len += 1;
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Fallback> {
+        self.items[..self.len].iter().flatten()
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+fn keyword(name: &str) -> &'static Keyword {
+    KEYWORDS.iter().find(|k| k.name == name).unwrap_or(&KEYWORDS[0])
+}
+
+/// Checks a number against its keyword; `Err` says why it was refused.
+fn check(k: &Keyword, value: u32) -> Result<u32, Reason> {
+    match k.kind {
+        Kind::Enum(values) if values.iter().any(|(v, _)| *v == value) => Ok(value),
+        Kind::Enum(_) => Err(Reason::NotAllowed(value)),
+        Kind::Int { min, max, .. } if (min..=max).contains(&value) => Ok(value),
+        Kind::Int { .. } | Kind::MacAddress => Err(Reason::OutOfRange(value)),
+    }
+}
+
+/// Checks a configured MAC address: six bytes, unicast, locally administered, not zero.
+pub fn check_address(bytes: &[u8]) -> Result<[u8; 6], Reason> {
+    let address: [u8; 6] = bytes.try_into().map_err(|_| Reason::AddressLength(bytes.len()))?;
+    if address == [0; 6] {
+        Err(Reason::ZeroAddress)
+    } else if address[0] & 0x01 != 0 {
+        Err(Reason::MulticastAddress)
+    } else if address[0] & 0x02 == 0 {
+        Err(Reason::NotLocallyAdministered)
+    } else {
+        Ok(address)
+    }
+}
+
+impl Config {
+    /// Validates what the registry holds: `number(name)` is the keyword read as a decimal integer
+    /// (`None` if missing or not a number), `address` what `NdisReadNetworkAddress` returned.
+    pub fn from_registry(
+        mut number: impl FnMut(&'static str) -> Option<u32>,
+        address: Option<&[u8]>,
+    ) -> (Self, Fallbacks) {
+        let mut fallbacks = Fallbacks::default();
+        let mut read = |name: &'static str| -> u32 {
+            let k = keyword(name);
+            match number(k.name).map(|v| check(k, v)) {
+                None => k.default,
+                Some(Ok(v)) => v,
+                Some(Err(reason)) => {
+                    fallbacks.push(Fallback {
+                        keyword: k.name,
+                        reason,
+                    });
+                    k.default
+                }
+            }
+        };
+        let max_frame = read("*JumboPacket");
+        let receive_buffers = read("*ReceiveBuffers").next_power_of_two();
+        let transmit_buffers = read("*TransmitBuffers").next_power_of_two();
+        let link_speed = u64::from(read("LinkSpeed")) * 1_000_000_000;
+        let topology = Topology::from_value(read("Topology")).unwrap_or(Topology::Hub);
+        let segment = read("SegmentId");
+        let network_address = match address.map(check_address) {
+            None => None,
+            Some(Ok(a)) => Some(a),
+            Some(Err(reason)) => {
+                fallbacks.push(Fallback {
+                    keyword: "NetworkAddress",
+                    reason,
+                });
+                None
+            }
+        };
+        let config = Self {
+            network_address,
+            max_frame,
+            receive_buffers,
+            transmit_buffers,
+            link_speed,
+            topology,
+            segment,
+        };
+        (config, fallbacks)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::from_registry(|_| None, None).0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(pairs: &[(&str, u32)], address: Option<&[u8]>) -> (Config, Vec<Fallback>) {
+        let (c, f) = Config::from_registry(
+            |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| *v),
+            address,
+        );
+        (c, f.iter().copied().collect())
+    }
+
+    #[test]
+    fn a_missing_keyword_takes_its_documented_default() {
+        let (c, f) = from(&[], None);
+        assert!(f.is_empty());
+        assert_eq!(
+            c,
+            Config {
+                network_address: None,
+                max_frame: 1514,
+                receive_buffers: 256,
+                transmit_buffers: 256,
+                link_speed: 10_000_000_000,
+                topology: Topology::Hub,
+                segment: 0,
+            }
+        );
+        assert_eq!(c.mtu(), 1500);
+    }
+
+    #[test]
+    fn valid_values_are_taken_and_buffer_counts_round_up_to_a_power_of_two() {
+        let (c, f) = from(
+            &[
+                ("*JumboPacket", 9014),
+                ("*ReceiveBuffers", 1000),
+                ("*TransmitBuffers", 64),
+                ("LinkSpeed", 100),
+                ("Topology", 1),
+                ("SegmentId", 7),
+            ],
+            Some(&[0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee]),
+        );
+        assert!(f.is_empty(), "{f:?}");
+        assert_eq!(
+            (c.max_frame, c.mtu(), c.receive_buffers, c.transmit_buffers),
+            (9014, 9000, 1024, 64)
+        );
+        assert_eq!(
+            (c.link_speed, c.topology, c.segment),
+            (100_000_000_000, Topology::Pair, 7)
+        );
+        assert_eq!(c.network_address, Some([0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee]));
+    }
+
+    #[test]
+    fn every_invalid_value_falls_back_to_the_default_and_says_why() {
+        let (c, f) = from(
+            &[
+                ("*JumboPacket", 9000),
+                ("*ReceiveBuffers", 8),
+                ("*TransmitBuffers", 5000),
+                ("LinkSpeed", 0),
+                ("Topology", 3),
+                ("SegmentId", 256),
+            ],
+            Some(&[0x01, 0, 0, 0, 0, 1]),
+        );
+        assert_eq!(c, Config::default());
+        assert_eq!(
+            f,
+            [
+                Fallback {
+                    keyword: "*JumboPacket",
+                    reason: Reason::NotAllowed(9000)
+                },
+                Fallback {
+                    keyword: "*ReceiveBuffers",
+                    reason: Reason::OutOfRange(8)
+                },
+                Fallback {
+                    keyword: "*TransmitBuffers",
+                    reason: Reason::OutOfRange(5000)
+                },
+                Fallback {
+                    keyword: "LinkSpeed",
+                    reason: Reason::OutOfRange(0)
+                },
+                Fallback {
+                    keyword: "Topology",
+                    reason: Reason::NotAllowed(3)
+                },
+                Fallback {
+                    keyword: "SegmentId",
+                    reason: Reason::OutOfRange(256)
+                },
+                Fallback {
+                    keyword: "NetworkAddress",
+                    reason: Reason::MulticastAddress
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn configured_addresses_must_be_locally_administered_unicast() {
+        assert_eq!(check_address(&[0x02, 1, 2, 3, 4, 5]), Ok([0x02, 1, 2, 3, 4, 5]));
+        assert_eq!(
+            check_address(&[0x00, 1, 2, 3, 4, 5]),
+            Err(Reason::NotLocallyAdministered)
+        );
+        assert_eq!(
+            check_address(&[0x03, 1, 2, 3, 4, 5]),
+            Err(Reason::MulticastAddress)
+        );
+        assert_eq!(check_address(&[0; 6]), Err(Reason::ZeroAddress));
+        assert_eq!(check_address(&[0x02, 1, 2]), Err(Reason::AddressLength(3)));
+    }
+
+    #[test]
+    fn every_default_passes_its_own_check() {
+        for k in &KEYWORDS {
+            if k.kind != Kind::MacAddress {
+                assert_eq!(check(k, k.default), Ok(k.default), "{}", k.name);
+            }
+        }
+    }
+}
