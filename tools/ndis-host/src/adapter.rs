@@ -1424,16 +1424,13 @@ pub extern "system" fn NdisMIndicateStatusEx(
     };
     // SAFETY: the driver passes a status indication valid for the call.
     let ind = unsafe { &*StatusIndication };
-    if ind.Header.Type != NDIS_OBJECT_TYPE_STATUS_INDICATION
-        || ind.Header.Revision < NDIS_STATUS_INDICATION_REVISION_1
-        || ind.Header.Size < NDIS_SIZEOF_STATUS_INDICATION_REVISION_1
-    {
-        st.violate(
-            Rule::BadParameter,
-            API,
-            Some(adapter),
-            format!("bad header {:?}", ind.Header),
-        );
+    if !st.check_header(
+        API,
+        ind.Header,
+        NDIS_OBJECT_TYPE_STATUS_INDICATION,
+        NDIS_STATUS_INDICATION_REVISION_1,
+        NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
+    ) {
         return;
     }
     if ind.SourceHandle != MiniportAdapterHandle {

@@ -17,7 +17,7 @@ use ndis::*;
 
 use crate::host::{State, current};
 use crate::irql::with_thread;
-use crate::verifier::{Allocation, Kind, Rule, Site};
+use crate::verifier::{Kind, Rule};
 
 /// A registry value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,11 +157,13 @@ pub extern "system" fn NdisOpenConfigurationEx(
         return NDIS_STATUS_INVALID_PARAMETER;
     };
     let h = object.Header;
-    if h.Type != NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT
-        || h.Revision < NDIS_CONFIGURATION_OBJECT_REVISION_1
-        || h.Size < NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1
-    {
-        st.violate(Rule::BadParameter, API, caller, format!("bad header {h:?}"));
+    if !st.check_header(
+        API,
+        h,
+        NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT,
+        NDIS_CONFIGURATION_OBJECT_REVISION_1,
+        NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1,
+    ) {
         return NDIS_STATUS_INVALID_PARAMETER;
     }
     let adapter = match crate::memory::handle_kind(&st, object.NdisHandle) {
@@ -193,19 +195,7 @@ pub extern "system" fn NdisOpenConfigurationEx(
             binaries: Vec::new(),
         },
     );
-    let owner = State::owner();
-    st.tracker.insert(
-        handle,
-        Allocation {
-            kind: Kind::Configuration,
-            api: API,
-            tag: 0,
-            size: 0,
-            owner,
-            parent: None,
-            site: Site::here(),
-        },
-    );
+    st.track(handle, Kind::Configuration, API, 0, 0, None);
     // SAFETY: checked non-null; the driver owns the output variable for the call.
     unsafe { ConfigurationHandle.write(handle as NDIS_HANDLE) };
     NDIS_STATUS_SUCCESS

@@ -229,6 +229,50 @@ impl State {
         with_thread(|t| t.adapter).map_or(Owner::Driver, Owner::Adapter)
     }
 
+    /// Tracks a new driver allocation (owned by the adapter whose callback runs, or the driver).
+    pub fn track(
+        &mut self,
+        address: usize,
+        kind: Kind,
+        api: &'static str,
+        tag: u32,
+        size: usize,
+        parent: Option<usize>,
+    ) {
+        let allocation = crate::verifier::Allocation {
+            kind,
+            api,
+            tag,
+            size,
+            owner: Self::owner(),
+            parent,
+            site: crate::verifier::Site::here(),
+        };
+        self.tracker.insert(address, allocation);
+    }
+
+    /// Checks a versioned structure's header (type, and at least `revision` and `size`); records a
+    /// `BadParameter` violation and returns false when it is not what NDIS requires.
+    pub fn check_header(
+        &mut self,
+        api: &'static str,
+        header: NDIS_OBJECT_HEADER,
+        ty: u8,
+        revision: u8,
+        size: u16,
+    ) -> bool {
+        let ok = header.Type == ty && header.Revision >= revision && header.Size >= size;
+        if !ok {
+            self.violate(
+                Rule::BadParameter,
+                api,
+                None,
+                format!("bad header {header:?} (need type {ty}, revision >= {revision}, size >= {size})"),
+            );
+        }
+        ok
+    }
+
     /// The adapter index of a miniport adapter handle.
     pub fn adapter_of(&self, handle: NDIS_HANDLE) -> Option<usize> {
         self.handles.get(&(handle as usize)).copied()

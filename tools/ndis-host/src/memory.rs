@@ -11,7 +11,7 @@ use std::alloc::Layout;
 use ndis::*;
 
 use crate::host::{State, current};
-use crate::verifier::{Allocation, Kind, Rule, Site, tag_str};
+use crate::verifier::{Kind, Rule, tag_str};
 
 /// Freed memory's fill byte.
 pub const FREED: u8 = 0xDF;
@@ -90,30 +90,6 @@ pub(crate) fn check_quarantine_all(st: &mut State) {
     }
 }
 
-/// Tracks a new driver allocation.
-fn track(
-    st: &mut State,
-    address: usize,
-    kind: Kind,
-    api: &'static str,
-    tag: u32,
-    size: usize,
-    parent: Option<usize>,
-) {
-    st.tracker.insert(
-        address,
-        Allocation {
-            kind,
-            api,
-            tag,
-            size,
-            owner: State::owner(),
-            parent,
-            site: Site::here(),
-        },
-    );
-}
-
 /// `ExAllocatePool2`.
 #[unsafe(no_mangle)]
 pub extern "system" fn ExAllocatePool2(Flags: u64, NumberOfBytes: SIZE_T, Tag: ULONG) -> PVOID {
@@ -152,7 +128,7 @@ pub extern "system" fn ExAllocatePool2(Flags: u64, NumberOfBytes: SIZE_T, Tag: U
         0
     };
     let p = raw_alloc(NumberOfBytes, fill);
-    track(&mut st, p as usize, Kind::Pool, API, Tag, NumberOfBytes, None);
+    st.track(p as usize, Kind::Pool, API, Tag, NumberOfBytes, None);
     p.cast()
 }
 
@@ -266,15 +242,7 @@ pub extern "system" fn NdisAllocateMemoryWithTagPriority(
     }
     let p = raw_alloc(Length as usize, UNINITIALISED);
     let parent = None;
-    track(
-        &mut st,
-        p as usize,
-        Kind::Memory,
-        API,
-        Tag,
-        Length as usize,
-        parent,
-    );
+    st.track(p as usize, Kind::Memory, API, Tag, Length as usize, parent);
     p.cast()
 }
 
@@ -379,7 +347,7 @@ pub extern "system" fn NdisAllocateGenericObject(
     };
     // SAFETY: `p` is a fresh, 16-byte aligned block of `total` >= sizeof(NDIS_GENERIC_OBJECT) bytes.
     unsafe { p.write(header) };
-    track(&mut st, p as usize, Kind::GenericObject, API, Tag, total, None);
+    st.track(p as usize, Kind::GenericObject, API, Tag, total, None);
     p
 }
 

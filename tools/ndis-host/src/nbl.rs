@@ -14,7 +14,7 @@ use ndis::*;
 use crate::host::{State, current};
 use crate::irql::with_thread;
 use crate::memory::{raw_alloc, raw_free};
-use crate::verifier::{Allocation, Kind, Rule, Site};
+use crate::verifier::{Kind, Rule};
 
 /// Fill of the fields a miniport must not touch after completing an NBL.
 pub const COMPLETED: u8 = 0xDC;
@@ -74,27 +74,61 @@ fn parent_and_check(st: &mut State, api: &'static str, handle: NDIS_HANDLE) -> R
     }
 }
 
-fn track(
-    st: &mut State,
-    address: usize,
-    kind: Kind,
+/// What a pool allocation asks for: NBL pool (with or without NBs) or NB pool.
+struct PoolRequest {
     api: &'static str,
+    kind: Kind,
+    header: NDIS_OBJECT_HEADER,
+    revision: u8,
+    size: u16,
     tag: u32,
-    size: usize,
-    parent: Option<usize>,
-) {
-    st.tracker.insert(
-        address,
-        Allocation {
-            kind,
+    context_size: u16,
+    allocate_nb: bool,
+}
+
+/// `NdisAllocateNetBufferListPool` and `NdisAllocateNetBufferPool`: the same checks and tracking.
+fn allocate_pool(handle: NDIS_HANDLE, request: Option<PoolRequest>, api: &'static str) -> NDIS_HANDLE {
+    let host = current();
+    if !host.check_irql(api) {
+        return std::ptr::null_mut();
+    }
+    let mut st = host.lock();
+    let Ok(parent) = parent_and_check(&mut st, api, handle) else {
+        return std::ptr::null_mut();
+    };
+    let Some(r) = request else {
+        st.violate(Rule::BadParameter, api, None, "NULL Parameters");
+        return std::ptr::null_mut();
+    };
+    if !st.check_header(r.api, r.header, NDIS_OBJECT_TYPE_DEFAULT, r.revision, r.size) {
+        return std::ptr::null_mut();
+    }
+    if usize::from(r.context_size) % MEMORY_ALLOCATION_ALIGNMENT != 0 {
+        st.violate(
+            Rule::BadParameter,
             api,
-            tag,
-            size,
-            owner: State::owner(),
-            parent,
-            site: Site::here(),
+            None,
+            format!(
+                "ContextSize {} is not a multiple of MEMORY_ALLOCATION_ALIGNMENT",
+                r.context_size
+            ),
+        );
+        return std::ptr::null_mut();
+    }
+    if st.faults.should_fail(r.kind, api) {
+        return std::ptr::null_mut();
+    }
+    let pool = raw_alloc(8, 0) as usize;
+    st.nbls.pools.insert(
+        pool,
+        Pool {
+            nbl: r.kind == Kind::NblPool,
+            allocate_nb: r.allocate_nb,
+            outstanding: 0,
         },
     );
+    st.track(pool, r.kind, api, r.tag, 0, parent);
+    pool as NDIS_HANDLE
 }
 
 #[unsafe(no_mangle)]
@@ -103,57 +137,18 @@ pub extern "system" fn NdisAllocateNetBufferListPool(
     Parameters: PNET_BUFFER_LIST_POOL_PARAMETERS,
 ) -> NDIS_HANDLE {
     const API: &str = "NdisAllocateNetBufferListPool";
-    let host = current();
-    if !host.check_irql(API) {
-        return std::ptr::null_mut();
-    }
-    let mut st = host.lock();
-    let Ok(parent) = parent_and_check(&mut st, API, NdisHandle) else {
-        return std::ptr::null_mut();
-    };
-    // SAFETY: the driver passes valid parameters for the call (NULL is checked).
-    let Some(p) = (unsafe { Parameters.as_ref() }) else {
-        st.violate(Rule::BadParameter, API, None, "NULL Parameters");
-        return std::ptr::null_mut();
-    };
-    if p.Header.Type != NDIS_OBJECT_TYPE_DEFAULT
-        || p.Header.Revision < NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1
-        || p.Header.Size < NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1
-    {
-        st.violate(
-            Rule::BadParameter,
-            API,
-            None,
-            format!("bad header {:?}", p.Header),
-        );
-        return std::ptr::null_mut();
-    }
-    if usize::from(p.ContextSize) % MEMORY_ALLOCATION_ALIGNMENT != 0 {
-        st.violate(
-            Rule::BadParameter,
-            API,
-            None,
-            format!(
-                "ContextSize {} is not a multiple of MEMORY_ALLOCATION_ALIGNMENT",
-                p.ContextSize
-            ),
-        );
-        return std::ptr::null_mut();
-    }
-    if st.faults.should_fail(Kind::NblPool, API) {
-        return std::ptr::null_mut();
-    }
-    let handle = raw_alloc(8, 0) as usize;
-    st.nbls.pools.insert(
-        handle,
-        Pool {
-            nbl: true,
-            allocate_nb: p.fAllocateNetBuffer != 0,
-            outstanding: 0,
-        },
-    );
-    track(&mut st, handle, Kind::NblPool, API, p.PoolTag, 0, parent);
-    handle as NDIS_HANDLE
+    // SAFETY: the driver passes parameters valid for the call, or NULL.
+    let request = unsafe { Parameters.as_ref() }.map(|p| PoolRequest {
+        api: API,
+        kind: Kind::NblPool,
+        header: p.Header,
+        revision: NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
+        size: NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
+        tag: p.PoolTag,
+        context_size: p.ContextSize,
+        allocate_nb: p.fAllocateNetBuffer != 0,
+    });
+    allocate_pool(NdisHandle, request, API)
 }
 
 #[unsafe(no_mangle)]
@@ -162,45 +157,18 @@ pub extern "system" fn NdisAllocateNetBufferPool(
     Parameters: PNET_BUFFER_POOL_PARAMETERS,
 ) -> NDIS_HANDLE {
     const API: &str = "NdisAllocateNetBufferPool";
-    let host = current();
-    if !host.check_irql(API) {
-        return std::ptr::null_mut();
-    }
-    let mut st = host.lock();
-    let Ok(parent) = parent_and_check(&mut st, API, NdisHandle) else {
-        return std::ptr::null_mut();
-    };
-    // SAFETY: the driver passes valid parameters for the call (NULL is checked).
-    let Some(p) = (unsafe { Parameters.as_ref() }) else {
-        st.violate(Rule::BadParameter, API, None, "NULL Parameters");
-        return std::ptr::null_mut();
-    };
-    if p.Header.Type != NDIS_OBJECT_TYPE_DEFAULT
-        || p.Header.Revision < NET_BUFFER_POOL_PARAMETERS_REVISION_1
-        || p.Header.Size < NDIS_SIZEOF_NET_BUFFER_POOL_PARAMETERS_REVISION_1
-    {
-        st.violate(
-            Rule::BadParameter,
-            API,
-            None,
-            format!("bad header {:?}", p.Header),
-        );
-        return std::ptr::null_mut();
-    }
-    if st.faults.should_fail(Kind::NbPool, API) {
-        return std::ptr::null_mut();
-    }
-    let handle = raw_alloc(8, 0) as usize;
-    st.nbls.pools.insert(
-        handle,
-        Pool {
-            nbl: false,
-            allocate_nb: false,
-            outstanding: 0,
-        },
-    );
-    track(&mut st, handle, Kind::NbPool, API, p.PoolTag, 0, parent);
-    handle as NDIS_HANDLE
+    // SAFETY: as above.
+    let request = unsafe { Parameters.as_ref() }.map(|p| PoolRequest {
+        api: API,
+        kind: Kind::NbPool,
+        header: p.Header,
+        revision: NET_BUFFER_POOL_PARAMETERS_REVISION_1,
+        size: NDIS_SIZEOF_NET_BUFFER_POOL_PARAMETERS_REVISION_1,
+        tag: p.PoolTag,
+        context_size: 0,
+        allocate_nb: false,
+    });
+    allocate_pool(NdisHandle, request, API)
 }
 
 fn free_pool(api: &'static str, pool: NDIS_HANDLE, nbl: bool) {
@@ -340,8 +308,7 @@ pub extern "system" fn NdisAllocateNetBufferList(
     let nbl = new_nbl(&mut st, pool, ContextSize, ContextBackFill);
     st.nbls.pools.get_mut(&pool).expect("pool").outstanding += 1;
     st.nbls.driver_nbls.insert(nbl as usize, (pool, None));
-    track(
-        &mut st,
+    st.track(
         nbl as usize,
         Kind::Nbl,
         API,
@@ -390,8 +357,7 @@ pub extern "system" fn NdisAllocateNetBufferAndNetBufferList(
     st.nbls
         .driver_nbls
         .insert(nbl as usize, (pool, Some(nb as usize)));
-    track(
-        &mut st,
+    st.track(
         nbl as usize,
         Kind::Nbl,
         API,
@@ -462,15 +428,7 @@ pub extern "system" fn NdisAllocateNetBuffer(
     let nb = new_nb(pool, MdlChain, DataOffset, DataLength);
     st.nbls.pools.get_mut(&pool).expect("pool").outstanding += 1;
     st.nbls.driver_nbs.insert(nb as usize, pool);
-    track(
-        &mut st,
-        nb as usize,
-        Kind::Nb,
-        API,
-        0,
-        size_of::<NET_BUFFER>(),
-        None,
-    );
+    st.track(nb as usize, Kind::Nb, API, 0, size_of::<NET_BUFFER>(), None);
     nb
 }
 
@@ -532,7 +490,7 @@ pub extern "system" fn NdisAllocateMdl(NdisHandle: NDIS_HANDLE, VirtualAddress: 
         return std::ptr::null_mut();
     }
     let mdl = make_mdl(VirtualAddress, Length);
-    track(&mut st, mdl as usize, Kind::Mdl, API, 0, size_of::<MDL>(), parent);
+    st.track(mdl as usize, Kind::Mdl, API, 0, size_of::<MDL>(), parent);
     mdl
 }
 

@@ -14,7 +14,7 @@ use ndis::*;
 
 use crate::host::{Inner, State, current};
 use crate::irql::{self, with_thread};
-use crate::verifier::{Allocation, Kind, Rule, Site};
+use crate::verifier::{Kind, Rule};
 
 /// 100 ns ticks from 1601-01-01 to the host's time zero (2024-01-01), so absolute due times work.
 pub const SYSTEM_TIME_AT_START: u64 = 133_485_408_000_000_000;
@@ -89,20 +89,17 @@ pub extern "system" fn NdisAllocateTimerObject(
     }
     // SAFETY: non-null, and the driver passes valid characteristics for the call.
     let c = unsafe { &*TimerCharacteristics };
-    let header_ok = c.Header.Type == NDIS_OBJECT_TYPE_TIMER_CHARACTERISTICS
-        && c.Header.Revision >= NDIS_TIMER_CHARACTERISTICS_REVISION_1
-        && c.Header.Size >= NDIS_SIZEOF_TIMER_CHARACTERISTICS_REVISION_1;
-    let Some(function) = c.TimerFunction.filter(|_| header_ok) else {
-        st.violate(
-            Rule::BadParameter,
-            API,
-            adapter,
-            format!(
-                "bad characteristics: header {:?}, TimerFunction {}",
-                c.Header,
-                if c.TimerFunction.is_some() { "set" } else { "NULL" }
-            ),
-        );
+    if !st.check_header(
+        API,
+        c.Header,
+        NDIS_OBJECT_TYPE_TIMER_CHARACTERISTICS,
+        NDIS_TIMER_CHARACTERISTICS_REVISION_1,
+        NDIS_SIZEOF_TIMER_CHARACTERISTICS_REVISION_1,
+    ) {
+        return NDIS_STATUS_INVALID_PARAMETER;
+    }
+    let Some(function) = c.TimerFunction else {
+        st.violate(Rule::BadParameter, API, adapter, "TimerFunction is NULL");
         return NDIS_STATUS_INVALID_PARAMETER;
     };
     if st.faults.should_fail(Kind::Timer, API) {
@@ -123,19 +120,7 @@ pub extern "system" fn NdisAllocateTimerObject(
             sequence: 0,
         },
     );
-    let owner = State::owner();
-    st.tracker.insert(
-        handle,
-        Allocation {
-            kind: Kind::Timer,
-            api: API,
-            tag: c.AllocationTag,
-            size: 0,
-            owner,
-            parent,
-            site: Site::here(),
-        },
-    );
+    st.track(handle, Kind::Timer, API, c.AllocationTag, 0, parent);
     // SAFETY: checked non-null; the driver owns the output variable for the call.
     unsafe { pTimerObject.write(handle as NDIS_HANDLE) };
     NDIS_STATUS_SUCCESS
