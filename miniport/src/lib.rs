@@ -6,13 +6,15 @@
 //! defines every NDIS and kernel function the driver imports and calls the driver's real entry points.
 //!
 //! Read it in the order NDIS calls it: [`driver`] (`DriverEntry`, the characteristics, unload),
-//! [`config`] (the registry keywords), [`wire`] (frames and receive filters), [`stats`].
+//! [`config`] (the registry keywords), [`wire`] (frames and receive filters), [`stats`],
+//! [`oid`] (queries and sets).
 
 #![cfg_attr(not(test), no_std)]
 
 pub mod config;
 pub mod driver;
 pub mod log;
+pub mod oid;
 pub mod stats;
 pub mod wire;
 

@@ -205,6 +205,9 @@ checked {
     MediaConnectStateUnknown: NDIS_MEDIA_CONNECT_STATE = 0;
     MediaConnectStateConnected: NDIS_MEDIA_CONNECT_STATE = 1;
     MediaConnectStateDisconnected: NDIS_MEDIA_CONNECT_STATE = 2;
+    /// `NDIS_MEDIA_STATE`, the legacy `OID_GEN_MEDIA_CONNECT_STATUS` answer.
+    NdisMediaStateConnected: ULONG = 0;
+    NdisMediaStateDisconnected: ULONG = 1;
     MediaDuplexStateUnknown: NDIS_MEDIA_DUPLEX_STATE = 0;
     MediaDuplexStateHalf: NDIS_MEDIA_DUPLEX_STATE = 1;
     MediaDuplexStateFull: NDIS_MEDIA_DUPLEX_STATE = 2;

@@ -1,0 +1,856 @@
+//! OID requests: what a protocol may ask the adapter (query) and tell it (set).
+//!
+//! [`Control`] is the part of an adapter that OIDs read and write. NDIS serialises OID requests
+//! for one adapter, so a request borrows it mutably; what a set changes comes back as a
+//! [`Change`] for the adapter to publish to its datapath. Every answer is built in a small
+//! stack buffer and then copied, whole or not at all, into the caller's buffer: nothing here
+//! allocates, and nothing reads or writes outside the buffers it is given.
+//!
+//! Status codes follow the OID reference pages and netvmini's `ctrlpath.c`:
+//! a query buffer that is too short gives `NDIS_STATUS_BUFFER_TOO_SHORT` and a set buffer
+//! `NDIS_STATUS_INVALID_LENGTH`, both with `BytesNeeded`; an OID rvnic does not handle
+//! `NDIS_STATUS_NOT_SUPPORTED`. Each refusal is counted in [`Refusals`].
+
+use ndis::*;
+
+use crate::config::Config;
+use crate::wire::{Address, Filter, ListError, MAX_MULTICAST, SUPPORTED_FILTERS};
+
+/// Every OID rvnic answers (`OID_GEN_SUPPORTED_LIST`). The tests check that each one is
+/// handled and that every other OID is `NOT_SUPPORTED`.
+pub const SUPPORTED: [NDIS_OID; 58] = [
+    OID_GEN_SUPPORTED_LIST,
+    OID_GEN_HARDWARE_STATUS,
+    OID_GEN_MEDIA_SUPPORTED,
+    OID_GEN_MEDIA_IN_USE,
+    OID_GEN_PHYSICAL_MEDIUM,
+    OID_GEN_MAXIMUM_LOOKAHEAD,
+    OID_GEN_CURRENT_LOOKAHEAD,
+    OID_GEN_MAXIMUM_FRAME_SIZE,
+    OID_GEN_MAXIMUM_TOTAL_SIZE,
+    OID_GEN_TRANSMIT_BLOCK_SIZE,
+    OID_GEN_RECEIVE_BLOCK_SIZE,
+    OID_GEN_LINK_SPEED,
+    OID_GEN_LINK_SPEED_EX,
+    OID_GEN_MEDIA_CONNECT_STATUS,
+    OID_GEN_TRANSMIT_BUFFER_SPACE,
+    OID_GEN_RECEIVE_BUFFER_SPACE,
+    OID_GEN_VENDOR_ID,
+    OID_GEN_VENDOR_DESCRIPTION,
+    OID_GEN_VENDOR_DRIVER_VERSION,
+    OID_GEN_DRIVER_VERSION,
+    OID_GEN_CURRENT_PACKET_FILTER,
+    OID_GEN_MAC_OPTIONS,
+    OID_GEN_MAXIMUM_SEND_PACKETS,
+    OID_GEN_INTERRUPT_MODERATION,
+    OID_GEN_STATISTICS,
+    OID_GEN_XMIT_OK,
+    OID_GEN_RCV_OK,
+    OID_GEN_XMIT_ERROR,
+    OID_GEN_RCV_ERROR,
+    OID_GEN_RCV_NO_BUFFER,
+    OID_GEN_RCV_DISCARDS,
+    OID_GEN_XMIT_DISCARDS,
+    OID_GEN_DIRECTED_BYTES_XMIT,
+    OID_GEN_DIRECTED_FRAMES_XMIT,
+    OID_GEN_MULTICAST_BYTES_XMIT,
+    OID_GEN_MULTICAST_FRAMES_XMIT,
+    OID_GEN_BROADCAST_BYTES_XMIT,
+    OID_GEN_BROADCAST_FRAMES_XMIT,
+    OID_GEN_DIRECTED_BYTES_RCV,
+    OID_GEN_DIRECTED_FRAMES_RCV,
+    OID_GEN_MULTICAST_BYTES_RCV,
+    OID_GEN_MULTICAST_FRAMES_RCV,
+    OID_GEN_BROADCAST_BYTES_RCV,
+    OID_GEN_BROADCAST_FRAMES_RCV,
+    OID_GEN_BYTES_RCV,
+    OID_GEN_BYTES_XMIT,
+    OID_GEN_RCV_CRC_ERROR,
+    OID_GEN_TRANSMIT_QUEUE_LENGTH,
+    OID_802_3_PERMANENT_ADDRESS,
+    OID_802_3_CURRENT_ADDRESS,
+    OID_802_3_MULTICAST_LIST,
+    OID_802_3_MAXIMUM_LIST_SIZE,
+    OID_802_3_MAC_OPTIONS,
+    OID_802_3_RCV_ERROR_ALIGNMENT,
+    OID_802_3_XMIT_ONE_COLLISION,
+    OID_802_3_XMIT_MORE_COLLISIONS,
+    OID_PNP_CAPABILITIES,
+    OID_PNP_QUERY_POWER,
+];
+
+/// OIDs answered but not listed: `OID_PNP_SET_POWER` is a set NDIS always sends to a
+/// power-managed miniport, so the supported list need not advertise it.
+pub const UNLISTED: [NDIS_OID; 1] = [OID_PNP_SET_POWER];
+
+/// `OID_GEN_VENDOR_ID`: no IEEE OUI (`0xFFFFFF`, as the reference page asks), NIC byte 0.
+pub const VENDOR_ID: u32 = 0x00FF_FFFF;
+
+/// `OID_GEN_VENDOR_DESCRIPTION`: a NUL-terminated ANSI string.
+pub const VENDOR_DESCRIPTION: &[u8] = b"rvnic virtual NIC\0";
+
+/// `OID_GEN_MAC_OPTIONS`, as netvmini: lookahead data may be copied, sends never pend on
+/// transfer, and NDIS loops back frames for other bindings on this adapter itself.
+pub const MAC_OPTIONS: u32 =
+    NDIS_MAC_OPTION_COPY_LOOKAHEAD_DATA | NDIS_MAC_OPTION_TRANSFERS_NOT_PEND | NDIS_MAC_OPTION_NO_LOOPBACK;
+
+/// The outcome of one request, as `MiniportOidRequest` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    pub status: NDIS_STATUS,
+    /// `BytesWritten` (query) or `BytesRead` (set).
+    pub bytes: u32,
+    /// `BytesNeeded`: set when the buffer was too short, and for 64-bit counters always 8.
+    pub needed: u32,
+}
+
+impl Reply {
+    const fn success(bytes: usize) -> Self {
+        Self {
+            status: NDIS_STATUS_SUCCESS,
+            bytes: bytes as u32,
+            needed: 0,
+        }
+    }
+
+    const fn refused(status: NDIS_STATUS, needed: usize) -> Self {
+        Self {
+            status,
+            bytes: 0,
+            needed: needed as u32,
+        }
+    }
+}
+
+/// What a successful set changed, for the adapter to apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Nothing,
+    /// The packet filter or the multicast list: republish [`Control::filter`] to the wire.
+    Filter,
+    /// The device power state: stop the datapath before a low state, start it again in D0.
+    Power(Power),
+}
+
+/// The device power states `OID_PNP_SET_POWER` carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Power {
+    D0,
+    D1,
+    D2,
+    D3,
+}
+
+impl Power {
+    /// From `NDIS_DEVICE_POWER_STATE`; `NdisDeviceStateUnspecified` and anything else is invalid.
+    #[must_use]
+    #[allow(non_upper_case_globals, reason = "C enumerator names in patterns")]
+    pub const fn from_raw(raw: NDIS_DEVICE_POWER_STATE) -> Option<Self> {
+        match raw {
+            NdisDeviceStateD0 => Some(Self::D0),
+            NdisDeviceStateD1 => Some(Self::D1),
+            NdisDeviceStateD2 => Some(Self::D2),
+            NdisDeviceStateD3 => Some(Self::D3),
+            _ => None,
+        }
+    }
+}
+
+/// Refused requests, by reason (bad input is counted, never silently dropped).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Refusals {
+    /// `BUFFER_TOO_SHORT` or `INVALID_LENGTH`.
+    pub length: u64,
+    /// `INVALID_DATA`, `MULTICAST_FULL`.
+    pub data: u64,
+    /// `NOT_SUPPORTED`: an unknown OID, a query of a set-only OID or the reverse, filter bits.
+    pub unsupported: u64,
+}
+
+/// What the adapter knows at the moment of a query and does not keep in [`Control`].
+#[derive(Debug, Clone, Copy)]
+pub struct Live {
+    pub connected: bool,
+    /// Sends accepted and not yet completed (`OID_GEN_TRANSMIT_QUEUE_LENGTH`).
+    pub queued_sends: u32,
+    pub statistics: NDIS_STATISTICS_INFO,
+}
+
+/// The OID-visible state of one adapter.
+#[derive(Debug, Clone, Copy)]
+pub struct Control {
+    pub config: Config,
+    pub permanent: Address,
+    /// Packet filter, multicast list and current address (the wire reads a published copy).
+    pub filter: Filter,
+    /// `OID_GEN_CURRENT_LOOKAHEAD` (rvnic always indicates whole frames; kept and reported).
+    pub lookahead: u32,
+    pub power: Power,
+    pub refusals: Refusals,
+}
+
+/// Longest answer: the supported list (58 OIDs, 232 bytes).
+const ANSWER: usize = SUPPORTED.len() * 4;
+
+/// An answer under construction: little-endian fields appended to a stack buffer.
+struct Answer {
+    bytes: [u8; ANSWER],
+    len: usize,
+    /// A 64-bit statistics counter: 8 bytes, or its low 32 bits into a 4-byte buffer (the
+    /// statistics-OID rule); `BytesNeeded` is always 8.
+    counter: bool,
+}
+
+impl Answer {
+    const fn new() -> Self {
+        Self {
+            bytes: [0; ANSWER],
+            len: 0,
+            counter: false,
+        }
+    }
+
+    fn counter(v: u64) -> Self {
+        Self {
+            counter: true,
+            ..Self::new().u64(v)
+        }
+    }
+
+    fn put(mut self, field: &[u8]) -> Self {
+        // Every answer is shorter than ANSWER by construction (tests query every OID).
+        let end = (self.len + field.len()).min(ANSWER);
+        self.bytes[self.len..end].copy_from_slice(&field[..end - self.len]);
+        self.len = end;
+        self
+    }
+
+    fn u16(self, v: u16) -> Self {
+        self.put(&v.to_le_bytes())
+    }
+
+    fn u32(self, v: u32) -> Self {
+        self.put(&v.to_le_bytes())
+    }
+
+    fn u64(self, v: u64) -> Self {
+        self.put(&v.to_le_bytes())
+    }
+
+    fn header(self, ty: u8, revision: u8, size: u16) -> Self {
+        self.put(&[ty, revision]).u16(size)
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl Control {
+    #[must_use]
+    pub fn new(config: Config, permanent: Address) -> Self {
+        Self {
+            config,
+            permanent,
+            filter: Filter::new(config.network_address.unwrap_or(permanent)),
+            lookahead: config.mtu(),
+            power: Power::D0,
+            refusals: Refusals::default(),
+        }
+    }
+
+    /// `NdisRequestQueryInformation` / `NdisRequestQueryStatistics`: answers `oid` into `buffer`.
+    pub fn query(&mut self, oid: NDIS_OID, buffer: &mut [u8], live: impl FnOnce() -> Live) -> Reply {
+        let answer = match self.value(oid, live) {
+            Ok(answer) => answer,
+            Err(status) => return self.refuse(status, 0),
+        };
+        let needed = answer.as_slice().len();
+        let written = if let Some(out) = buffer.get_mut(..needed) {
+            out.copy_from_slice(answer.as_slice());
+            needed
+        } else if let (true, Some(out)) = (answer.counter, buffer.get_mut(..4)) {
+            out.copy_from_slice(&answer.as_slice()[..4]);
+            4
+        } else {
+            return self.refuse(NDIS_STATUS_BUFFER_TOO_SHORT, needed);
+        };
+        Reply {
+            needed: if answer.counter { 8 } else { 0 },
+            ..Reply::success(written)
+        }
+    }
+
+    /// `NdisRequestSetInformation`: applies `buffer` to `oid`. On failure nothing changes.
+    pub fn set(&mut self, oid: NDIS_OID, buffer: &[u8]) -> (Reply, Change) {
+        match self.apply(oid, buffer) {
+            Ok((read, change)) => (Reply::success(read), change),
+            Err((status, needed)) => (self.refuse(status, needed), Change::Nothing),
+        }
+    }
+
+    fn refuse(&mut self, status: NDIS_STATUS, needed: usize) -> Reply {
+        let r = &mut self.refusals;
+        match status {
+            NDIS_STATUS_BUFFER_TOO_SHORT | NDIS_STATUS_INVALID_LENGTH => r.length += 1,
+            NDIS_STATUS_NOT_SUPPORTED => r.unsupported += 1,
+            _ => r.data += 1,
+        }
+        Reply::refused(status, needed)
+    }
+
+    fn value(&self, oid: NDIS_OID, live: impl FnOnce() -> Live) -> Result<Answer, NDIS_STATUS> {
+        let c = &self.config;
+        let one = |v: u32| Answer::new().u32(v);
+        let value = match oid {
+            OID_GEN_SUPPORTED_LIST => SUPPORTED.iter().fold(Answer::new(), |a, &o| a.u32(o)),
+            OID_GEN_HARDWARE_STATUS => one(NdisHardwareStatusReady as u32),
+            OID_GEN_MEDIA_SUPPORTED | OID_GEN_MEDIA_IN_USE => one(NdisMedium802_3 as u32),
+            OID_GEN_PHYSICAL_MEDIUM => one(NdisPhysicalMedium802_3 as u32),
+            OID_GEN_MAXIMUM_LOOKAHEAD | OID_GEN_MAXIMUM_FRAME_SIZE => one(c.mtu()),
+            OID_GEN_CURRENT_LOOKAHEAD => one(self.lookahead),
+            OID_GEN_MAXIMUM_TOTAL_SIZE | OID_GEN_TRANSMIT_BLOCK_SIZE | OID_GEN_RECEIVE_BLOCK_SIZE => {
+                one(c.max_frame)
+            }
+            // In units of 100 bit/s; 100 Gbit/s is 1e9, which fits.
+            OID_GEN_LINK_SPEED => one(u32::try_from(c.link_speed / 100).unwrap_or(u32::MAX)),
+            // NDIS_LINK_SPEED { ULONG64 XmitLinkSpeed; ULONG64 RcvLinkSpeed; } in bit/s
+            // (learn.microsoft.com/windows-hardware/drivers/ddi/ntddndis/ns-ntddndis-_ndis_link_speed).
+            OID_GEN_LINK_SPEED_EX => Answer::new().u64(c.link_speed).u64(c.link_speed),
+            OID_GEN_MEDIA_CONNECT_STATUS => one(if live().connected {
+                NdisMediaStateConnected
+            } else {
+                NdisMediaStateDisconnected
+            }),
+            OID_GEN_TRANSMIT_BUFFER_SPACE => one(c.max_frame.saturating_mul(c.transmit_buffers)),
+            OID_GEN_RECEIVE_BUFFER_SPACE => one(c.max_frame.saturating_mul(c.receive_buffers)),
+            OID_GEN_VENDOR_ID => one(VENDOR_ID),
+            OID_GEN_VENDOR_DESCRIPTION => Answer::new().put(VENDOR_DESCRIPTION),
+            OID_GEN_VENDOR_DRIVER_VERSION => {
+                let (major, minor) = crate::DRIVER_VERSION;
+                one(u32::from(major) << 16 | u32::from(minor))
+            }
+            OID_GEN_DRIVER_VERSION => Answer::new()
+                .u16(u16::from(NDIS_MINIPORT_MAJOR_VERSION) << 8 | u16::from(NDIS_MINIPORT_MINOR_VERSION)),
+            OID_GEN_CURRENT_PACKET_FILTER => one(self.filter.packet_filter),
+            OID_GEN_MAC_OPTIONS => one(MAC_OPTIONS),
+            OID_GEN_MAXIMUM_SEND_PACKETS => one(c.transmit_buffers),
+            OID_GEN_INTERRUPT_MODERATION => Answer::new()
+                .header(
+                    NDIS_OBJECT_TYPE_DEFAULT,
+                    NDIS_INTERRUPT_MODERATION_PARAMETERS_REVISION_1,
+                    NDIS_SIZEOF_INTERRUPT_MODERATION_PARAMETERS_REVISION_1,
+                )
+                .u32(0)
+                .u32(NdisInterruptModerationNotSupported as u32),
+            OID_GEN_STATISTICS => statistics(&live().statistics),
+            OID_GEN_TRANSMIT_QUEUE_LENGTH => one(live().queued_sends),
+            OID_802_3_PERMANENT_ADDRESS => Answer::new().put(&self.permanent),
+            OID_802_3_CURRENT_ADDRESS => Answer::new().put(&self.filter.address),
+            OID_802_3_MULTICAST_LIST => self
+                .filter
+                .multicast_list()
+                .iter()
+                .fold(Answer::new(), |a, m| a.put(m)),
+            OID_802_3_MAXIMUM_LIST_SIZE => one(MAX_MULTICAST as u32),
+            // No 802.1p priority, no VLAN tagging.
+            OID_802_3_MAC_OPTIONS => one(0),
+            // A virtual wire has no alignment errors or collisions.
+            OID_802_3_RCV_ERROR_ALIGNMENT | OID_802_3_XMIT_ONE_COLLISION | OID_802_3_XMIT_MORE_COLLISIONS => {
+                one(0)
+            }
+            // Legacy PM: power managed (so NDIS sends SET_POWER), no wake-up of any kind.
+            OID_PNP_CAPABILITIES => Answer::new()
+                .u32(0)
+                .u32(NdisDeviceStateUnspecified as u32)
+                .u32(NdisDeviceStateUnspecified as u32)
+                .u32(NdisDeviceStateUnspecified as u32),
+            // Must always succeed: the adapter can enter any state (NDIS-NOTES).
+            OID_PNP_QUERY_POWER => Answer::new(),
+            oid => Answer::counter(counter(oid, &live().statistics).ok_or(NDIS_STATUS_NOT_SUPPORTED)?),
+        };
+        Ok(value)
+    }
+
+    fn apply(&mut self, oid: NDIS_OID, buffer: &[u8]) -> Result<(usize, Change), (NDIS_STATUS, usize)> {
+        let u32_at_start = || {
+            buffer
+                .first_chunk::<4>()
+                .map(|b| u32::from_le_bytes(*b))
+                .ok_or((NDIS_STATUS_INVALID_LENGTH, 4))
+        };
+        match oid {
+            OID_GEN_CURRENT_PACKET_FILTER => {
+                let filter = u32_at_start()?;
+                if filter & !SUPPORTED_FILTERS != 0 {
+                    return Err((NDIS_STATUS_NOT_SUPPORTED, 0));
+                }
+                self.filter.packet_filter = filter;
+                Ok((4, Change::Filter))
+            }
+            OID_802_3_MULTICAST_LIST => match self.filter.set_multicast_list(buffer) {
+                Ok(()) => Ok((buffer.len(), Change::Filter)),
+                // BytesNeeded: the next whole number of addresses.
+                Err(ListError::Length(n)) => Err((NDIS_STATUS_INVALID_LENGTH, n.div_ceil(6) * 6)),
+                Err(ListError::Full(_)) => Err((NDIS_STATUS_MULTICAST_FULL, MAX_MULTICAST * 6)),
+                Err(ListError::NotMulticast) => Err((NDIS_STATUS_INVALID_DATA, 0)),
+            },
+            OID_GEN_CURRENT_LOOKAHEAD => {
+                let lookahead = u32_at_start()?;
+                if lookahead > self.config.mtu() {
+                    return Err((NDIS_STATUS_INVALID_DATA, 0));
+                }
+                self.lookahead = lookahead;
+                Ok((4, Change::Nothing))
+            }
+            OID_GEN_INTERRUPT_MODERATION => {
+                let size = usize::from(NDIS_SIZEOF_INTERRUPT_MODERATION_PARAMETERS_REVISION_1);
+                if buffer.len() < size {
+                    return Err((NDIS_STATUS_INVALID_LENGTH, size));
+                }
+                // The query reported NdisInterruptModerationNotSupported, so every set is
+                // INVALID_DATA (OID_GEN_INTERRUPT_MODERATION reference page).
+                Err((NDIS_STATUS_INVALID_DATA, 0))
+            }
+            OID_PNP_SET_POWER => {
+                let raw = u32_at_start()? as NDIS_DEVICE_POWER_STATE;
+                let power = Power::from_raw(raw).ok_or((NDIS_STATUS_INVALID_DATA, 0))?;
+                self.power = power;
+                Ok((4, Change::Power(power)))
+            }
+            _ => Err((NDIS_STATUS_NOT_SUPPORTED, 0)),
+        }
+    }
+}
+
+/// `NDIS_STATISTICS_INFO`, field by field in declaration order (a test pins the offsets).
+fn statistics(s: &NDIS_STATISTICS_INFO) -> Answer {
+    [
+        s.ifInDiscards,
+        s.ifInErrors,
+        s.ifHCInOctets,
+        s.ifHCInUcastPkts,
+        s.ifHCInMulticastPkts,
+        s.ifHCInBroadcastPkts,
+        s.ifHCOutOctets,
+        s.ifHCOutUcastPkts,
+        s.ifHCOutMulticastPkts,
+        s.ifHCOutBroadcastPkts,
+        s.ifOutErrors,
+        s.ifOutDiscards,
+        s.ifHCInUcastOctets,
+        s.ifHCInMulticastOctets,
+        s.ifHCInBroadcastOctets,
+        s.ifHCOutUcastOctets,
+        s.ifHCOutMulticastOctets,
+        s.ifHCOutBroadcastOctets,
+    ]
+    .iter()
+    .fold(
+        Answer::new()
+            .header(s.Header.Type, s.Header.Revision, s.Header.Size)
+            .u32(s.SupportedStatistics),
+        |a, &v| a.u64(v),
+    )
+}
+
+/// The per-counter statistics OIDs, from the same snapshot `OID_GEN_STATISTICS` returns.
+fn counter(oid: NDIS_OID, s: &NDIS_STATISTICS_INFO) -> Option<u64> {
+    Some(match oid {
+        OID_GEN_XMIT_OK => s.ifHCOutUcastPkts + s.ifHCOutMulticastPkts + s.ifHCOutBroadcastPkts,
+        OID_GEN_RCV_OK => s.ifHCInUcastPkts + s.ifHCInMulticastPkts + s.ifHCInBroadcastPkts,
+        OID_GEN_XMIT_ERROR => s.ifOutErrors,
+        OID_GEN_RCV_ERROR => s.ifInErrors,
+        OID_GEN_RCV_NO_BUFFER | OID_GEN_RCV_DISCARDS => s.ifInDiscards,
+        OID_GEN_XMIT_DISCARDS => s.ifOutDiscards,
+        OID_GEN_DIRECTED_BYTES_XMIT => s.ifHCOutUcastOctets,
+        OID_GEN_DIRECTED_FRAMES_XMIT => s.ifHCOutUcastPkts,
+        OID_GEN_MULTICAST_BYTES_XMIT => s.ifHCOutMulticastOctets,
+        OID_GEN_MULTICAST_FRAMES_XMIT => s.ifHCOutMulticastPkts,
+        OID_GEN_BROADCAST_BYTES_XMIT => s.ifHCOutBroadcastOctets,
+        OID_GEN_BROADCAST_FRAMES_XMIT => s.ifHCOutBroadcastPkts,
+        OID_GEN_DIRECTED_BYTES_RCV => s.ifHCInUcastOctets,
+        OID_GEN_DIRECTED_FRAMES_RCV => s.ifHCInUcastPkts,
+        OID_GEN_MULTICAST_BYTES_RCV => s.ifHCInMulticastOctets,
+        OID_GEN_MULTICAST_FRAMES_RCV => s.ifHCInMulticastPkts,
+        OID_GEN_BROADCAST_BYTES_RCV => s.ifHCInBroadcastOctets,
+        OID_GEN_BROADCAST_FRAMES_RCV => s.ifHCInBroadcastPkts,
+        OID_GEN_BYTES_RCV => s.ifHCInOctets,
+        OID_GEN_BYTES_XMIT => s.ifHCOutOctets,
+        // Frames are copied in memory, never corrupted on the wire.
+        OID_GEN_RCV_CRC_ERROR => 0,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use core::mem::offset_of;
+
+    use super::*;
+    use crate::stats::Statistics;
+
+    const PERMANENT: Address = [0x02, 0x52, 0x56, 0, 0, 1];
+    const GROUP: Address = [0x01, 0x00, 0x5e, 0, 0, 7];
+
+    fn control() -> Control {
+        Control::new(Config::default(), PERMANENT)
+    }
+
+    fn live() -> Live {
+        let stats = Statistics::<2>::default();
+        stats.cpu(0).sent(crate::wire::Class::Unicast, 100);
+        stats.cpu(1).sent(crate::wire::Class::Broadcast, 60);
+        stats.cpu(1).received(crate::wire::Class::Multicast, 70);
+        stats
+            .cpu(0)
+            .in_discards
+            .fetch_add(3, core::sync::atomic::Ordering::Relaxed);
+        Live {
+            connected: true,
+            queued_sends: 5,
+            statistics: stats.snapshot(),
+        }
+    }
+
+    fn query(c: &mut Control, oid: NDIS_OID, len: usize) -> (Reply, Vec<u8>) {
+        let mut buffer = vec![0xAA; len];
+        let reply = c.query(oid, &mut buffer, live);
+        (reply, buffer)
+    }
+
+    fn answer(c: &mut Control, oid: NDIS_OID) -> Vec<u8> {
+        let (reply, mut buffer) = query(c, oid, 512);
+        assert_eq!(reply.status, NDIS_STATUS_SUCCESS, "query {oid:#x}");
+        buffer.truncate(reply.bytes as usize);
+        buffer
+    }
+
+    fn u32_of(bytes: &[u8]) -> u32 {
+        u32::from_le_bytes(bytes.try_into().expect("4 bytes"))
+    }
+
+    fn u64_at(bytes: &[u8], offset: usize) -> u64 {
+        u64::from_le_bytes(bytes[offset..offset + 8].try_into().expect("8 bytes"))
+    }
+
+    /// A small deterministic generator, so failures reproduce.
+    fn xorshift(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    #[test]
+    fn every_listed_oid_answers_and_short_buffers_get_bytes_needed() {
+        let mut c = control();
+        for oid in SUPPORTED {
+            let full = answer(&mut c, oid);
+            let (reply, buffer) = query(&mut c, oid, full.len().saturating_sub(1));
+            if full.is_empty() {
+                continue; // OID_PNP_QUERY_POWER: nothing to return, never too short.
+            }
+            if counter(oid, &live().statistics).is_some() {
+                assert_eq!(full.len(), 8, "{oid:#x} is a 64-bit counter");
+                assert_eq!(
+                    (reply.status, reply.bytes, reply.needed),
+                    (NDIS_STATUS_SUCCESS, 4, 8)
+                );
+                assert_eq!(buffer[..4], full[..4], "{oid:#x}: the low 32 bits");
+                let (reply, _) = query(&mut c, oid, 3);
+                assert_eq!((reply.status, reply.needed), (NDIS_STATUS_BUFFER_TOO_SHORT, 8));
+            } else {
+                assert_eq!(
+                    (reply.status, reply.bytes, reply.needed as usize),
+                    (NDIS_STATUS_BUFFER_TOO_SHORT, 0, full.len()),
+                    "{oid:#x}"
+                );
+                assert!(
+                    buffer.iter().all(|&b| b == 0xAA),
+                    "{oid:#x}: a refused query writes nothing"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_supported_list_is_what_is_handled_and_nothing_else() {
+        let mut c = control();
+        let list = answer(&mut c, OID_GEN_SUPPORTED_LIST);
+        let decoded: Vec<u32> = list.chunks_exact(4).map(u32_of).collect();
+        assert_eq!(decoded, SUPPORTED);
+        let mut unique = decoded.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), SUPPORTED.len(), "no OID listed twice");
+
+        let mut seed = 0x5eed_u64;
+        let mut unknown = 0;
+        while unknown < 20_000 {
+            // Half near the real OID ranges (where typos would land), half anywhere.
+            let r = xorshift(&mut seed);
+            let oid = if r & 1 == 0 {
+                (r >> 8) as u32
+            } else {
+                SUPPORTED[(r >> 8) as usize % SUPPORTED.len()] ^ (1 << ((r >> 40) % 24))
+            };
+            if SUPPORTED.contains(&oid) || UNLISTED.contains(&oid) {
+                continue;
+            }
+            unknown += 1;
+            let (reply, _) = query(&mut c, oid, 64);
+            assert_eq!(
+                reply,
+                Reply::refused(NDIS_STATUS_NOT_SUPPORTED, 0),
+                "query {oid:#x}"
+            );
+            let (reply, change) = c.set(oid, &[0; 64]);
+            assert_eq!(
+                (reply.status, change),
+                (NDIS_STATUS_NOT_SUPPORTED, Change::Nothing),
+                "set {oid:#x}"
+            );
+        }
+        assert_eq!(c.refusals.unsupported, 40_000);
+    }
+
+    #[test]
+    fn configuration_is_reported_in_the_units_each_oid_uses() {
+        let config = Config {
+            max_frame: 9014,
+            link_speed: 25_000_000_000,
+            transmit_buffers: 512,
+            receive_buffers: 1024,
+            ..Config::default()
+        };
+        let mut c = Control::new(config, PERMANENT);
+        let mut one = |oid| u32_of(&answer(&mut c, oid));
+        assert_eq!(one(OID_GEN_MAXIMUM_FRAME_SIZE), 9000);
+        assert_eq!(one(OID_GEN_MAXIMUM_LOOKAHEAD), 9000);
+        assert_eq!(one(OID_GEN_CURRENT_LOOKAHEAD), 9000);
+        assert_eq!(one(OID_GEN_MAXIMUM_TOTAL_SIZE), 9014);
+        assert_eq!(one(OID_GEN_LINK_SPEED), 250_000_000, "units of 100 bit/s");
+        assert_eq!(one(OID_GEN_TRANSMIT_BUFFER_SPACE), 9014 * 512);
+        assert_eq!(one(OID_GEN_RECEIVE_BUFFER_SPACE), 9014 * 1024);
+        assert_eq!(one(OID_GEN_MAXIMUM_SEND_PACKETS), 512);
+        assert_eq!(one(OID_GEN_MEDIA_CONNECT_STATUS), NdisMediaStateConnected);
+        assert_eq!(one(OID_802_3_MAXIMUM_LIST_SIZE), 32);
+        assert_eq!(one(OID_GEN_MAC_OPTIONS), MAC_OPTIONS);
+        assert_eq!(one(OID_GEN_TRANSMIT_QUEUE_LENGTH), 5);
+        let ex = answer(&mut c, OID_GEN_LINK_SPEED_EX);
+        assert_eq!((u64_at(&ex, 0), u64_at(&ex, 8)), (25_000_000_000, 25_000_000_000));
+        assert_eq!(
+            answer(&mut c, OID_GEN_DRIVER_VERSION),
+            0x061E_u16.to_le_bytes(),
+            "NDIS 6.30"
+        );
+        assert_eq!(
+            answer(&mut c, OID_GEN_VENDOR_DESCRIPTION).last(),
+            Some(&0),
+            "NUL-terminated"
+        );
+        assert_eq!(answer(&mut c, OID_802_3_PERMANENT_ADDRESS), PERMANENT);
+        assert_eq!(answer(&mut c, OID_802_3_CURRENT_ADDRESS), PERMANENT);
+
+        let configured = [0x06, 1, 2, 3, 4, 5];
+        let config = Config {
+            network_address: Some(configured),
+            ..Config::default()
+        };
+        let mut c = Control::new(config, PERMANENT);
+        assert_eq!(answer(&mut c, OID_802_3_CURRENT_ADDRESS), configured);
+        assert_eq!(answer(&mut c, OID_802_3_PERMANENT_ADDRESS), PERMANENT);
+        let disconnected = c.query(OID_GEN_MEDIA_CONNECT_STATUS, &mut [0; 4], || Live {
+            connected: false,
+            ..live()
+        });
+        assert_eq!(disconnected.status, NDIS_STATUS_SUCCESS);
+    }
+
+    #[test]
+    fn statistics_have_the_layout_and_sums_of_ndis_statistics_info() {
+        let mut c = control();
+        let s = live().statistics;
+        let bytes = answer(&mut c, OID_GEN_STATISTICS);
+        assert_eq!(bytes.len(), size_of::<NDIS_STATISTICS_INFO>());
+        assert_eq!(bytes[0], NDIS_OBJECT_TYPE_DEFAULT);
+        assert_eq!(u32_of(&bytes[4..8]), crate::stats::VALID);
+        let at = |offset| u64_at(&bytes, offset);
+        assert_eq!(at(offset_of!(NDIS_STATISTICS_INFO, ifHCOutUcastOctets)), 100);
+        assert_eq!(at(offset_of!(NDIS_STATISTICS_INFO, ifHCOutBroadcastPkts)), 1);
+        assert_eq!(at(offset_of!(NDIS_STATISTICS_INFO, ifHCOutOctets)), 160);
+        assert_eq!(at(offset_of!(NDIS_STATISTICS_INFO, ifHCInMulticastOctets)), 70);
+        assert_eq!(at(offset_of!(NDIS_STATISTICS_INFO, ifInDiscards)), 3);
+        assert_eq!(
+            at(offset_of!(NDIS_STATISTICS_INFO, ifHCOutBroadcastOctets)),
+            s.ifHCOutBroadcastOctets
+        );
+
+        let mut counter = |oid| u64_at(&answer(&mut c, oid), 0);
+        assert_eq!(counter(OID_GEN_XMIT_OK), 2);
+        assert_eq!(counter(OID_GEN_RCV_OK), 1);
+        assert_eq!(counter(OID_GEN_BYTES_XMIT), 160);
+        assert_eq!(counter(OID_GEN_MULTICAST_FRAMES_RCV), 1);
+        assert_eq!(counter(OID_GEN_RCV_NO_BUFFER), 3);
+        assert_eq!(counter(OID_GEN_DIRECTED_FRAMES_XMIT), 1);
+    }
+
+    #[test]
+    fn the_packet_filter_is_set_only_with_supported_bits_and_a_whole_ulong() {
+        let mut c = control();
+        let directed = NDIS_PACKET_TYPE_DIRECTED.to_le_bytes();
+        assert_eq!(
+            c.set(OID_GEN_CURRENT_PACKET_FILTER, &directed[..3]),
+            (Reply::refused(NDIS_STATUS_INVALID_LENGTH, 4), Change::Nothing)
+        );
+        let unsupported = (NDIS_PACKET_TYPE_DIRECTED | NDIS_PACKET_TYPE_SOURCE_ROUTING).to_le_bytes();
+        assert_eq!(
+            c.set(OID_GEN_CURRENT_PACKET_FILTER, &unsupported).0.status,
+            NDIS_STATUS_NOT_SUPPORTED
+        );
+        assert_eq!(c.filter.packet_filter, 0, "refused sets change nothing");
+        let mut longer = directed.to_vec();
+        longer.extend_from_slice(&[9, 9]);
+        assert_eq!(
+            c.set(OID_GEN_CURRENT_PACKET_FILTER, &longer),
+            (Reply::success(4), Change::Filter)
+        );
+        assert_eq!(
+            u32_of(&answer(&mut c, OID_GEN_CURRENT_PACKET_FILTER)),
+            NDIS_PACKET_TYPE_DIRECTED
+        );
+        assert_eq!(
+            c.refusals,
+            Refusals {
+                length: 1,
+                data: 0,
+                unsupported: 1
+            }
+        );
+    }
+
+    #[test]
+    fn multicast_lists_get_the_documented_statuses() {
+        let mut c = control();
+        assert_eq!(
+            c.set(OID_802_3_MULTICAST_LIST, &[1; 7]).0,
+            Reply::refused(NDIS_STATUS_INVALID_LENGTH, 12)
+        );
+        assert_eq!(
+            c.set(OID_802_3_MULTICAST_LIST, &[1; 6 * 33]).0,
+            Reply::refused(NDIS_STATUS_MULTICAST_FULL, 6 * 32)
+        );
+        assert_eq!(
+            c.set(OID_802_3_MULTICAST_LIST, &PERMANENT).0.status,
+            NDIS_STATUS_INVALID_DATA
+        );
+        assert!(answer(&mut c, OID_802_3_MULTICAST_LIST).is_empty());
+        let mut two = GROUP.to_vec();
+        two.extend_from_slice(&[0x33, 0x33, 0, 0, 0, 1]);
+        assert_eq!(
+            c.set(OID_802_3_MULTICAST_LIST, &two),
+            (Reply::success(12), Change::Filter)
+        );
+        assert_eq!(answer(&mut c, OID_802_3_MULTICAST_LIST), two);
+        assert_eq!(
+            c.refusals,
+            Refusals {
+                length: 1,
+                data: 2,
+                unsupported: 0
+            }
+        );
+    }
+
+    #[test]
+    fn lookahead_moderation_and_power_sets() {
+        let mut c = control();
+        let mtu = c.config.mtu();
+        assert_eq!(
+            c.set(OID_GEN_CURRENT_LOOKAHEAD, &(mtu + 1).to_le_bytes())
+                .0
+                .status,
+            NDIS_STATUS_INVALID_DATA
+        );
+        assert_eq!(
+            c.set(OID_GEN_CURRENT_LOOKAHEAD, &128u32.to_le_bytes()),
+            (Reply::success(4), Change::Nothing)
+        );
+        assert_eq!(u32_of(&answer(&mut c, OID_GEN_CURRENT_LOOKAHEAD)), 128);
+
+        let moderation = answer(&mut c, OID_GEN_INTERRUPT_MODERATION);
+        assert_eq!(moderation.len(), 12);
+        assert_eq!(
+            moderation[..2],
+            [
+                NDIS_OBJECT_TYPE_DEFAULT,
+                NDIS_INTERRUPT_MODERATION_PARAMETERS_REVISION_1
+            ]
+        );
+        assert_eq!(
+            u32_of(&moderation[8..12]),
+            NdisInterruptModerationNotSupported as u32
+        );
+        assert_eq!(
+            c.set(OID_GEN_INTERRUPT_MODERATION, &moderation[..11]).0,
+            Reply::refused(NDIS_STATUS_INVALID_LENGTH, 12)
+        );
+        assert_eq!(
+            c.set(OID_GEN_INTERRUPT_MODERATION, &moderation).0.status,
+            NDIS_STATUS_INVALID_DATA
+        );
+
+        let reply = c.query(OID_PNP_QUERY_POWER, &mut [], live);
+        assert_eq!(reply, Reply::success(0), "QUERY_POWER always succeeds");
+        let d3 = (NdisDeviceStateD3 as u32).to_le_bytes();
+        assert_eq!(
+            c.set(OID_PNP_SET_POWER, &d3),
+            (Reply::success(4), Change::Power(Power::D3))
+        );
+        assert_eq!(c.power, Power::D3);
+        for bad in [NdisDeviceStateUnspecified as u32, 5, u32::MAX] {
+            assert_eq!(
+                c.set(OID_PNP_SET_POWER, &bad.to_le_bytes()).0.status,
+                NDIS_STATUS_INVALID_DATA
+            );
+        }
+        let d0 = (NdisDeviceStateD0 as u32).to_le_bytes();
+        assert_eq!(c.set(OID_PNP_SET_POWER, &d0).1, Change::Power(Power::D0));
+        let caps = answer(&mut c, OID_PNP_CAPABILITIES);
+        assert_eq!(caps.len(), size_of::<NDIS_PNP_CAPABILITIES>());
+        assert!(caps.iter().all(|&b| b == 0), "no wake-up capabilities");
+    }
+
+    #[test]
+    fn arbitrary_buffers_never_escape_their_bounds_or_half_apply() {
+        let mut seed = 0xfeed_u64;
+        let oids: Vec<NDIS_OID> = SUPPORTED
+            .iter()
+            .chain(&UNLISTED)
+            .copied()
+            .chain([0, u32::MAX])
+            .collect();
+        for round in 0..20_000 {
+            let oid = oids[round % oids.len()];
+            let len = (xorshift(&mut seed) % 300) as usize;
+            let mut bytes: Vec<u8> = (0..len).map(|_| xorshift(&mut seed) as u8).collect();
+            let mut c = control();
+            let before = (c.filter, c.lookahead, c.power);
+            let (reply, change) = c.set(oid, &bytes);
+            assert!(reply.bytes as usize <= len, "set {oid:#x} read past its buffer");
+            if reply.status != NDIS_STATUS_SUCCESS {
+                assert_eq!(
+                    (change, (c.filter, c.lookahead, c.power)),
+                    (Change::Nothing, before)
+                );
+            }
+            let reply = c.query(oid, &mut bytes, live);
+            assert!(
+                reply.bytes as usize <= len,
+                "query {oid:#x} wrote past its buffer"
+            );
+            assert_ne!(reply.status, NDIS_STATUS_PENDING, "nothing pends");
+        }
+    }
+}
