@@ -17,23 +17,31 @@ pub struct Spsc<T, S: Storage<T>> {
     /// `capacity - 1`; the capacity is a power of two, so `index & mask` is `index % capacity`.
     mask: usize,
     /// The next position the consumer reads. A wrapping counter: `tail - head` (wrapping) is always
-    /// in `0..=capacity`. Written only by the consumer.
+    /// in `0..=capacity`. Written only by the consumer; read by the producer when its view runs out.
     head: CachePadded<AtomicUsize>,
     /// The next position the producer writes. Written only by the producer.
     tail: CachePadded<AtomicUsize>,
-    /// The producer's last view of `head`. `head` only grows, so a stale view only under-reports free
-    /// space. Touched only by the producer.
-    producer_head: CachePadded<UnsafeCell<usize>>,
-    /// The consumer's last view of `tail`; stale views under-report items. Touched only by the consumer.
-    consumer_tail: CachePadded<UnsafeCell<usize>>,
+    /// The producer's private indices: `own` is `tail` (kept here so pushing never reads the shared
+    /// line), `seen` its last view of `head`. Touched only by the producer.
+    producer: CachePadded<UnsafeCell<Local>>,
+    /// The consumer's private indices: `own` is `head`, `seen` its last view of `tail`.
+    consumer: CachePadded<UnsafeCell<Local>>,
     _items: PhantomData<T>,
+}
+
+/// One side's private copy of its own index and its last view of the other side's. The other
+/// index only grows, so a stale view only under-reports free slots (producer) or items (consumer).
+#[derive(Debug, Clone, Copy, Default)]
+struct Local {
+    own: usize,
+    seen: usize,
 }
 
 // SAFETY: items move between the producer's and the consumer's threads, so `T: Send` is needed and
 // enough; the storage is owned by the ring.
 unsafe impl<T: Send, S: Storage<T> + Send> Send for Spsc<T, S> {}
 // SAFETY: shared use is split into one producer side and one consumer side, each touching only its
-// own cached index and the slots the indices give it; the indices themselves are atomics.
+// own private indices and the slots the indices give it; the shared indices are atomics.
 unsafe impl<T: Send, S: Storage<T> + Sync> Sync for Spsc<T, S> {}
 
 impl<T, S: Storage<T>> Spsc<T, S> {
@@ -48,8 +56,8 @@ impl<T, S: Storage<T>> Spsc<T, S> {
             mask: capacity - 1,
             head: CachePadded::new(AtomicUsize::new(0)),
             tail: CachePadded::new(AtomicUsize::new(0)),
-            producer_head: CachePadded::new(UnsafeCell::new(0)),
-            consumer_tail: CachePadded::new(UnsafeCell::new(0)),
+            producer: CachePadded::new(UnsafeCell::new(Local::default())),
+            consumer: CachePadded::new(UnsafeCell::new(Local::default())),
             _items: PhantomData,
         })
     }
@@ -82,31 +90,67 @@ impl<T, S: Storage<T>> Spsc<T, S> {
         &self.storage.slots()[index & self.mask]
     }
 
-    /// Free slots from the producer's side, refreshing its view of `head` when it needs more than
-    /// it knows of.
-    fn free_for_producer(&self, tail: usize, wanted: usize) -> usize {
-        // SAFETY: `producer_head` is touched only by the producer (the caller's contract).
-        let mut head = self.producer_head.with(|p| unsafe { *p });
-        if self.capacity() - tail.wrapping_sub(head) < wanted {
-            // Acquire: the consumer's reads of the slots it released happen before we overwrite them.
-            head = self.head.load(Ordering::Acquire);
-            // SAFETY: as above.
-            self.producer_head.with_mut(|p| unsafe { *p = head });
-        }
-        self.capacity() - tail.wrapping_sub(head)
+    /// Runs `f` on the producer's private indices (copied out, written back).
+    ///
+    /// # Safety
+    /// Only one thread at a time may act as this ring's producer.
+    unsafe fn as_producer<R>(&self, f: impl FnOnce(&mut Local) -> R) -> R {
+        // SAFETY: `producer` is touched only by the producer, which the caller is.
+        let mut local = self.producer.with(|p| unsafe { *p });
+        let r = f(&mut local);
+        // SAFETY: as above.
+        self.producer.with_mut(|p| unsafe { *p = local });
+        r
     }
 
-    /// Items available to the consumer, refreshing its view of `tail` when it needs more.
-    fn ready_for_consumer(&self, head: usize, wanted: usize) -> usize {
-        // SAFETY: `consumer_tail` is touched only by the consumer (the caller's contract).
-        let mut tail = self.consumer_tail.with(|p| unsafe { *p });
-        if tail.wrapping_sub(head) < wanted {
-            // Acquire: the producer's writes of the slots it published happen before we read them.
-            tail = self.tail.load(Ordering::Acquire);
-            // SAFETY: as above.
-            self.consumer_tail.with_mut(|p| unsafe { *p = tail });
+    /// Runs `f` on the consumer's private indices.
+    ///
+    /// # Safety
+    /// Only one thread at a time may act as this ring's consumer.
+    unsafe fn as_consumer<R>(&self, f: impl FnOnce(&mut Local) -> R) -> R {
+        // SAFETY: `consumer` is touched only by the consumer, which the caller is.
+        let mut local = self.consumer.with(|p| unsafe { *p });
+        let r = f(&mut local);
+        // SAFETY: as above.
+        self.consumer.with_mut(|p| unsafe { *p = local });
+        r
+    }
+
+    /// Free slots from the producer's side, refreshing its view of `head` only when it needs more
+    /// than it knows of.
+    fn free(&self, producer: &mut Local, wanted: usize) -> usize {
+        if self.capacity() - producer.own.wrapping_sub(producer.seen) < wanted {
+            // Acquire: the consumer's reads of the slots it released happen before we overwrite them.
+            producer.seen = self.head.load(Ordering::Acquire);
         }
-        tail.wrapping_sub(head)
+        self.capacity() - producer.own.wrapping_sub(producer.seen)
+    }
+
+    /// Items available to the consumer, refreshing its view of `tail` only when it needs more.
+    fn ready(&self, consumer: &mut Local, wanted: usize) -> usize {
+        if consumer.seen.wrapping_sub(consumer.own) < wanted {
+            // Acquire: the producer's writes of the slots it published happen before we read them.
+            consumer.seen = self.tail.load(Ordering::Acquire);
+        }
+        consumer.seen.wrapping_sub(consumer.own)
+    }
+
+    /// Publishes `n` slots the producer has written.
+    fn publish(&self, producer: &mut Local, n: usize) {
+        if n > 0 {
+            producer.own = producer.own.wrapping_add(n);
+            // Release: one store publishes all `n` slot writes to the consumer's Acquire load.
+            self.tail.store(producer.own, Ordering::Release);
+        }
+    }
+
+    /// Releases `n` slots the consumer has read.
+    fn release(&self, consumer: &mut Local, n: usize) {
+        if n > 0 {
+            consumer.own = consumer.own.wrapping_add(n);
+            // Release: our reads of the `n` slots happen before the producer reuses them.
+            self.head.store(consumer.own, Ordering::Release);
+        }
     }
 
     /// Pushes one item, or hands it back if the ring is full.
@@ -114,17 +158,18 @@ impl<T, S: Storage<T>> Spsc<T, S> {
     /// # Safety
     /// Only one thread at a time may act as this ring's producer.
     pub(crate) unsafe fn push_unchecked(&self, item: T) -> Result<(), T> {
-        // Relaxed: only the producer writes `tail`, so it reads its own last value.
-        let tail = self.tail.load(Ordering::Relaxed);
-        if self.free_for_producer(tail, 1) == 0 {
-            return Err(item);
-        }
-        // SAFETY: the slot at `tail` is free (the consumer released it: `tail - head < capacity`), and
-        // only the producer writes free slots.
-        self.slot(tail).0.with_mut(|p| unsafe { (*p).write(item) });
-        // Release: publishes the slot write to the consumer's Acquire load of `tail`.
-        self.tail.store(tail.wrapping_add(1), Ordering::Release);
-        Ok(())
+        let op = |p: &mut Local| {
+            if self.free(p, 1) == 0 {
+                return Err(item);
+            }
+            // SAFETY: the slot at `own` (= tail) is free (the consumer released it:
+            // `tail - head < capacity`), and only the producer writes free slots.
+            self.slot(p.own).0.with_mut(|s| unsafe { (*s).write(item) });
+            self.publish(p, 1);
+            Ok(())
+        };
+        // SAFETY: the caller is the only producer.
+        unsafe { self.as_producer(op) }
     }
 
     /// Pushes as many of `items` as fit, in order; returns how many.
@@ -135,19 +180,8 @@ impl<T, S: Storage<T>> Spsc<T, S> {
     where
         T: Copy,
     {
-        let tail = self.tail.load(Ordering::Relaxed);
-        let n = self.free_for_producer(tail, items.len()).min(items.len());
-        for (i, item) in items[..n].iter().enumerate() {
-            // SAFETY: slots `tail .. tail + n` are free and the producer's alone (as in `push`).
-            self.slot(tail.wrapping_add(i))
-                .0
-                .with_mut(|p| unsafe { (*p).write(*item) });
-        }
-        if n > 0 {
-            // Release: one store publishes all `n` slot writes.
-            self.tail.store(tail.wrapping_add(n), Ordering::Release);
-        }
-        n
+        // SAFETY: the caller is the only producer.
+        unsafe { self.push_with_unchecked(items.len(), |i| items[i]) }
     }
 
     /// Writes up to `max` items made by `make(i)` straight into free slots, in order; returns how
@@ -156,20 +190,20 @@ impl<T, S: Storage<T>> Spsc<T, S> {
     /// # Safety
     /// Only one thread at a time may act as this ring's producer.
     pub(crate) unsafe fn push_with_unchecked(&self, max: usize, mut make: impl FnMut(usize) -> T) -> usize {
-        let tail = self.tail.load(Ordering::Relaxed);
-        let n = self.free_for_producer(tail, max).min(max);
-        for i in 0..n {
-            let item = make(i);
-            // SAFETY: slots `tail .. tail + n` are free and the producer's alone (as in `push`).
-            self.slot(tail.wrapping_add(i))
-                .0
-                .with_mut(|p| unsafe { (*p).write(item) });
-        }
-        if n > 0 {
-            // Release: one store publishes all `n` slot writes.
-            self.tail.store(tail.wrapping_add(n), Ordering::Release);
-        }
-        n
+        let op = |p: &mut Local| {
+            let n = self.free(p, max).min(max);
+            for i in 0..n {
+                let item = make(i);
+                // SAFETY: slots `tail .. tail + n` are free and the producer's alone (as in `push`).
+                self.slot(p.own.wrapping_add(i))
+                    .0
+                    .with_mut(|s| unsafe { (*s).write(item) });
+            }
+            self.publish(p, n);
+            n
+        };
+        // SAFETY: the caller is the only producer.
+        unsafe { self.as_producer(op) }
     }
 
     /// Moves up to `max` of the oldest items into `take`, in order; returns how many. One Release
@@ -178,19 +212,19 @@ impl<T, S: Storage<T>> Spsc<T, S> {
     /// # Safety
     /// Only one thread at a time may act as this ring's consumer.
     pub(crate) unsafe fn pop_with_unchecked(&self, max: usize, mut take: impl FnMut(T)) -> usize {
-        let head = self.head.load(Ordering::Relaxed);
-        let n = self.ready_for_consumer(head, max).min(max);
-        for i in 0..n {
-            // SAFETY: slots `head .. head + n` are full and the consumer's alone (as in `pop`).
-            let slot = self.slot(head.wrapping_add(i)).0.with(|p| unsafe { p.read() });
-            // SAFETY: a full slot holds an initialised item, moved out once (`head` moves past it).
-            take(unsafe { slot.assume_init() });
-        }
-        if n > 0 {
-            // Release: our reads of the `n` slots happen before the producer reuses them.
-            self.head.store(head.wrapping_add(n), Ordering::Release);
-        }
-        n
+        let op = |c: &mut Local| {
+            let n = self.ready(c, max).min(max);
+            for i in 0..n {
+                // SAFETY: slots `head .. head + n` are full and the consumer's alone (as in `pop`).
+                let slot = self.slot(c.own.wrapping_add(i)).0.with(|s| unsafe { s.read() });
+                // SAFETY: a full slot holds an initialised item, moved out once (`head` moves past it).
+                take(unsafe { slot.assume_init() });
+            }
+            self.release(c, n);
+            n
+        };
+        // SAFETY: the caller is the only consumer.
+        unsafe { self.as_consumer(op) }
     }
 
     /// Pops the oldest item.
@@ -198,19 +232,19 @@ impl<T, S: Storage<T>> Spsc<T, S> {
     /// # Safety
     /// Only one thread at a time may act as this ring's consumer.
     pub(crate) unsafe fn pop_unchecked(&self) -> Option<T> {
-        // Relaxed: only the consumer writes `head`.
-        let head = self.head.load(Ordering::Relaxed);
-        if self.ready_for_consumer(head, 1) == 0 {
-            return None;
-        }
-        // SAFETY: only the consumer reads full slots, and the slot at `head` is full (published by the
-        // producer's Release store of `tail`, acquired above).
-        let slot = self.slot(head).0.with(|p| unsafe { p.read() });
-        // SAFETY: a full slot holds an initialised item; reading moves it out once (`head` moves on).
-        let item = unsafe { slot.assume_init() };
-        // Release: our read of the slot happens before the producer overwrites it.
-        self.head.store(head.wrapping_add(1), Ordering::Release);
-        Some(item)
+        let op = |c: &mut Local| {
+            if self.ready(c, 1) == 0 {
+                return None;
+            }
+            // SAFETY: only the consumer reads full slots, and the slot at `own` (= head) is full
+            // (published by the producer's Release store of `tail`, acquired in `ready`).
+            let slot = self.slot(c.own).0.with(|s| unsafe { s.read() });
+            self.release(c, 1);
+            // SAFETY: a full slot holds an initialised item; reading moves it out once.
+            Some(unsafe { slot.assume_init() })
+        };
+        // SAFETY: the caller is the only consumer.
+        unsafe { self.as_consumer(op) }
     }
 
     /// Pops up to `out.len()` items, oldest first; returns how many.
@@ -218,17 +252,15 @@ impl<T, S: Storage<T>> Spsc<T, S> {
     /// # Safety
     /// Only one thread at a time may act as this ring's consumer.
     pub(crate) unsafe fn pop_slice_unchecked(&self, out: &mut [MaybeUninit<T>]) -> usize {
-        let head = self.head.load(Ordering::Relaxed);
-        let n = self.ready_for_consumer(head, out.len()).min(out.len());
-        for (i, dst) in out[..n].iter_mut().enumerate() {
-            // SAFETY: slots `head .. head + n` are full and the consumer's alone (as in `pop`).
-            *dst = self.slot(head.wrapping_add(i)).0.with(|p| unsafe { p.read() });
+        let mut dst = out.iter_mut();
+        // SAFETY: the caller is the only consumer.
+        unsafe {
+            self.pop_with_unchecked(dst.len(), |item| {
+                if let Some(d) = dst.next() {
+                    d.write(item);
+                }
+            })
         }
-        if n > 0 {
-            // Release: one store releases all `n` slots.
-            self.head.store(head.wrapping_add(n), Ordering::Release);
-        }
-        n
     }
 }
 
