@@ -83,7 +83,17 @@ impl<T, S: Storage<T>> Spsc<T, S> {
 
     /// The producer and the consumer. The `&mut` borrow makes them the only ones.
     pub fn split(&mut self) -> (Producer<'_, T, S>, Consumer<'_, T, S>) {
-        (Producer { ring: self }, Consumer { ring: self })
+        let (producer, consumer) = self.synced();
+        (
+            Producer {
+                ring: self,
+                local: producer,
+            },
+            Consumer {
+                ring: self,
+                local: consumer,
+            },
+        )
     }
 
     fn slot(&self, index: usize) -> &Slot<T> {
@@ -153,143 +163,195 @@ impl<T, S: Storage<T>> Spsc<T, S> {
         }
     }
 
-    /// Pushes one item, or hands it back if the ring is full.
-    ///
-    /// # Safety
-    /// Only one thread at a time may act as this ring's producer.
-    pub(crate) unsafe fn push_unchecked(&self, item: T) -> Result<(), T> {
-        let op = |p: &mut Local| {
-            if self.free(p, 1) == 0 {
-                return Err(item);
-            }
-            // SAFETY: the slot at `own` (= tail) is free (the consumer released it:
-            // `tail - head < capacity`), and only the producer writes free slots.
-            self.slot(p.own).0.with_mut(|s| unsafe { (*s).write(item) });
-            self.publish(p, 1);
-            Ok(())
-        };
-        // SAFETY: the caller is the only producer.
-        unsafe { self.as_producer(op) }
+    /// Both sides' private indices as the shared ones give them. Exact when neither side runs
+    /// (`&mut self`), which is when [`Spsc::split`] and drop call it.
+    fn synced(&mut self) -> (Local, Local) {
+        // Relaxed: `&mut self` means no other thread touches the ring now.
+        let head = self.head.load(Ordering::Relaxed);
+        let tail = self.tail.load(Ordering::Relaxed);
+        (
+            Local {
+                own: tail,
+                seen: head,
+            },
+            Local {
+                own: head,
+                seen: tail,
+            },
+        )
     }
 
-    /// Pushes as many of `items` as fit, in order; returns how many.
+    /// Pushes one item with producer indices `p`, or hands it back if the ring is full.
     ///
     /// # Safety
-    /// Only one thread at a time may act as this ring's producer.
-    pub(crate) unsafe fn push_slice_unchecked(&self, items: &[T]) -> usize
-    where
-        T: Copy,
-    {
-        // SAFETY: the caller is the only producer.
-        unsafe { self.push_with_unchecked(items.len(), |i| items[i]) }
+    /// The caller is the ring's only producer and `p` its indices.
+    unsafe fn push_at(&self, p: &mut Local, item: T) -> Result<(), T> {
+        if self.free(p, 1) == 0 {
+            return Err(item);
+        }
+        // SAFETY: the slot at `own` (= tail) is free (the consumer released it:
+        // `tail - head < capacity`), and only the producer writes free slots.
+        self.slot(p.own).0.with_mut(|s| unsafe { (*s).write(item) });
+        self.publish(p, 1);
+        Ok(())
     }
 
     /// Writes up to `max` items made by `make(i)` straight into free slots, in order; returns how
     /// many (as many as fit). One Release store publishes them all.
     ///
     /// # Safety
-    /// Only one thread at a time may act as this ring's producer.
-    pub(crate) unsafe fn push_with_unchecked(&self, max: usize, mut make: impl FnMut(usize) -> T) -> usize {
-        let op = |p: &mut Local| {
-            let n = self.free(p, max).min(max);
-            for i in 0..n {
-                let item = make(i);
-                // SAFETY: slots `tail .. tail + n` are free and the producer's alone (as in `push`).
-                self.slot(p.own.wrapping_add(i))
-                    .0
-                    .with_mut(|s| unsafe { (*s).write(item) });
-            }
-            self.publish(p, n);
-            n
-        };
-        // SAFETY: the caller is the only producer.
-        unsafe { self.as_producer(op) }
+    /// The caller is the ring's only producer and `p` its indices.
+    unsafe fn push_with_at(&self, p: &mut Local, max: usize, mut make: impl FnMut(usize) -> T) -> usize {
+        let n = self.free(p, max).min(max);
+        for i in 0..n {
+            let item = make(i);
+            // SAFETY: slots `tail .. tail + n` are free and the producer's alone (as in `push_at`).
+            self.slot(p.own.wrapping_add(i))
+                .0
+                .with_mut(|s| unsafe { (*s).write(item) });
+        }
+        self.publish(p, n);
+        n
+    }
+
+    /// Pops the oldest item with consumer indices `c`.
+    ///
+    /// # Safety
+    /// The caller is the ring's only consumer and `c` its indices.
+    unsafe fn pop_at(&self, c: &mut Local) -> Option<T> {
+        if self.ready(c, 1) == 0 {
+            return None;
+        }
+        // SAFETY: only the consumer reads full slots, and the slot at `own` (= head) is full
+        // (published by the producer's Release store of `tail`, acquired in `ready`).
+        let slot = self.slot(c.own).0.with(|s| unsafe { s.read() });
+        self.release(c, 1);
+        // SAFETY: a full slot holds an initialised item; reading moves it out once.
+        Some(unsafe { slot.assume_init() })
     }
 
     /// Moves up to `max` of the oldest items into `take`, in order; returns how many. One Release
     /// store releases them all.
     ///
     /// # Safety
-    /// Only one thread at a time may act as this ring's consumer.
-    pub(crate) unsafe fn pop_with_unchecked(&self, max: usize, mut take: impl FnMut(T)) -> usize {
-        let op = |c: &mut Local| {
-            let n = self.ready(c, max).min(max);
-            for i in 0..n {
-                // SAFETY: slots `head .. head + n` are full and the consumer's alone (as in `pop`).
-                let slot = self.slot(c.own.wrapping_add(i)).0.with(|s| unsafe { s.read() });
-                // SAFETY: a full slot holds an initialised item, moved out once (`head` moves past it).
-                take(unsafe { slot.assume_init() });
-            }
-            self.release(c, n);
-            n
-        };
-        // SAFETY: the caller is the only consumer.
+    /// The caller is the ring's only consumer and `c` its indices.
+    unsafe fn pop_with_at(&self, c: &mut Local, max: usize, mut take: impl FnMut(T)) -> usize {
+        let n = self.ready(c, max).min(max);
+        for i in 0..n {
+            // SAFETY: slots `head .. head + n` are full and the consumer's alone (as in `pop_at`).
+            let slot = self.slot(c.own.wrapping_add(i)).0.with(|s| unsafe { s.read() });
+            // SAFETY: a full slot holds an initialised item, moved out once (`head` moves past it).
+            take(unsafe { slot.assume_init() });
+        }
+        self.release(c, n);
+        n
+    }
+
+    /// Pushes one item, or hands it back if the ring is full (the MPSC lanes' entry: indices kept
+    /// in the ring, as no lane has a `Producer`).
+    ///
+    /// # Safety
+    /// Only one thread at a time may act as this ring's producer, and the ring is never split.
+    pub(crate) unsafe fn push_unchecked(&self, item: T) -> Result<(), T> {
+        // SAFETY: the caller is the only producer and `p` the ring's stored producer indices.
+        let op = |p: &mut Local| unsafe { self.push_at(p, item) };
+        // SAFETY: as above.
+        unsafe { self.as_producer(op) }
+    }
+
+    /// Pushes as many of `items` as fit, in order; returns how many.
+    ///
+    /// # Safety
+    /// As for [`Spsc::push_unchecked`].
+    pub(crate) unsafe fn push_slice_unchecked(&self, items: &[T]) -> usize
+    where
+        T: Copy,
+    {
+        // SAFETY: the caller's contract.
+        unsafe { self.push_with_unchecked(items.len(), |i| items[i]) }
+    }
+
+    /// [`Spsc::push_with_at`] with the ring's stored producer indices.
+    ///
+    /// # Safety
+    /// As for [`Spsc::push_unchecked`].
+    pub(crate) unsafe fn push_with_unchecked(&self, max: usize, make: impl FnMut(usize) -> T) -> usize {
+        // SAFETY: the caller is the only producer and `p` the ring's stored producer indices.
+        let op = |p: &mut Local| unsafe { self.push_with_at(p, max, make) };
+        // SAFETY: as above.
+        unsafe { self.as_producer(op) }
+    }
+
+    /// [`Spsc::pop_with_at`] with the ring's stored consumer indices.
+    ///
+    /// # Safety
+    /// Only one thread at a time may act as this ring's consumer, and the ring is never split.
+    pub(crate) unsafe fn pop_with_unchecked(&self, max: usize, take: impl FnMut(T)) -> usize {
+        // SAFETY: the caller is the only consumer and `c` the ring's stored consumer indices.
+        let op = |c: &mut Local| unsafe { self.pop_with_at(c, max, take) };
+        // SAFETY: as above.
         unsafe { self.as_consumer(op) }
     }
 
-    /// Pops the oldest item.
+    /// Pops the oldest item with the ring's stored consumer indices.
     ///
     /// # Safety
-    /// Only one thread at a time may act as this ring's consumer.
+    /// As for [`Spsc::pop_with_unchecked`].
     pub(crate) unsafe fn pop_unchecked(&self) -> Option<T> {
-        let op = |c: &mut Local| {
-            if self.ready(c, 1) == 0 {
-                return None;
-            }
-            // SAFETY: only the consumer reads full slots, and the slot at `own` (= head) is full
-            // (published by the producer's Release store of `tail`, acquired in `ready`).
-            let slot = self.slot(c.own).0.with(|s| unsafe { s.read() });
-            self.release(c, 1);
-            // SAFETY: a full slot holds an initialised item; reading moves it out once.
-            Some(unsafe { slot.assume_init() })
-        };
-        // SAFETY: the caller is the only consumer.
+        // SAFETY: the caller is the only consumer and `c` the ring's stored consumer indices.
+        let op = |c: &mut Local| unsafe { self.pop_at(c) };
+        // SAFETY: as above.
         unsafe { self.as_consumer(op) }
     }
 
     /// Pops up to `out.len()` items, oldest first; returns how many.
     ///
     /// # Safety
-    /// Only one thread at a time may act as this ring's consumer.
+    /// As for [`Spsc::pop_with_unchecked`].
     pub(crate) unsafe fn pop_slice_unchecked(&self, out: &mut [MaybeUninit<T>]) -> usize {
+        let max = out.len();
         let mut dst = out.iter_mut();
-        // SAFETY: the caller is the only consumer.
-        unsafe {
-            self.pop_with_unchecked(dst.len(), |item| {
-                if let Some(d) = dst.next() {
-                    d.write(item);
-                }
-            })
-        }
+        let take = |item| {
+            if let Some(d) = dst.next() {
+                d.write(item);
+            }
+        };
+        // SAFETY: the caller's contract.
+        unsafe { self.pop_with_unchecked(max, take) }
     }
 }
 
 impl<T, S: Storage<T>> Drop for Spsc<T, S> {
     fn drop(&mut self) {
-        // `&mut self`: neither side runs. Drop what is still in the ring.
-        // SAFETY: exclusive access makes this thread the only consumer.
-        while unsafe { self.pop_unchecked() }.is_some() {}
+        // `&mut self`: neither side runs. Drop what is still in the ring, from the shared indices
+        // (a `Consumer` kept its own copy, which may have been newer than the ring's stored one).
+        let (_, mut consumer) = self.synced();
+        // SAFETY: exclusive access makes this thread the only consumer, with exact indices.
+        while unsafe { self.pop_at(&mut consumer) }.is_some() {}
     }
 }
 
-/// The producing side of an [`Spsc`].
+/// The producing side of an [`Spsc`]. It keeps its indices itself, on the producer's own stack
+/// or structure, so a push touches the shared `tail` only to publish.
 #[derive(Debug)]
 pub struct Producer<'r, T, S: Storage<T>> {
     ring: &'r Spsc<T, S>,
+    local: Local,
 }
 
 impl<T, S: Storage<T>> Producer<'_, T, S> {
     /// Pushes one item, or hands it back if the ring is full. Never blocks.
     pub fn push(&mut self, item: T) -> Result<(), T> {
-        // SAFETY: `Producer` is unique (made once by `split`) and `&mut self` keeps it on one thread.
-        unsafe { self.ring.push_unchecked(item) }
+        // SAFETY: `Producer` is unique (made once by `split`, with indices synced from the ring),
+        // and `&mut self` keeps it on one thread.
+        unsafe { self.ring.push_at(&mut self.local, item) }
     }
 
     /// Writes up to `max` items, the `i`th made by `make(i)` directly in its slot, in order; returns
     /// how many fit. No copy through a buffer, one publish for the batch.
     pub fn push_with(&mut self, max: usize, make: impl FnMut(usize) -> T) -> usize {
         // SAFETY: as in `push`.
-        unsafe { self.ring.push_with_unchecked(max, make) }
+        unsafe { self.ring.push_with_at(&mut self.local, max, make) }
     }
 
     /// Pushes as many of `items` as fit, in order; returns how many (the rest stay the caller's).
@@ -297,29 +359,30 @@ impl<T, S: Storage<T>> Producer<'_, T, S> {
     where
         T: Copy,
     {
-        // SAFETY: as in `push`.
-        unsafe { self.ring.push_slice_unchecked(items) }
+        self.push_with(items.len(), |i| items[i])
     }
 }
 
-/// The consuming side of an [`Spsc`].
+/// The consuming side of an [`Spsc`], keeping its indices itself like [`Producer`].
 #[derive(Debug)]
 pub struct Consumer<'r, T, S: Storage<T>> {
     ring: &'r Spsc<T, S>,
+    local: Local,
 }
 
 impl<T, S: Storage<T>> Consumer<'_, T, S> {
     /// Pops the oldest item, if any. Never blocks.
     pub fn pop(&mut self) -> Option<T> {
-        // SAFETY: `Consumer` is unique (made once by `split`) and `&mut self` keeps it on one thread.
-        unsafe { self.ring.pop_unchecked() }
+        // SAFETY: `Consumer` is unique (made once by `split`, with indices synced from the ring),
+        // and `&mut self` keeps it on one thread.
+        unsafe { self.ring.pop_at(&mut self.local) }
     }
 
     /// Hands up to `max` of the oldest items to `take`, in order, straight from their slots; returns
     /// how many. One release for the batch.
     pub fn pop_with(&mut self, max: usize, take: impl FnMut(T)) -> usize {
         // SAFETY: as in `pop`.
-        unsafe { self.ring.pop_with_unchecked(max, take) }
+        unsafe { self.ring.pop_with_at(&mut self.local, max, take) }
     }
 
     /// Pops up to `out.len()` items into `out`; returns how many (the first `n` of `out`).
@@ -327,10 +390,12 @@ impl<T, S: Storage<T>> Consumer<'_, T, S> {
     where
         T: Copy,
     {
-        // SAFETY: `T: Copy` has no drop glue and `MaybeUninit<T>` has `T`'s layout; every slot written
-        // is a valid `T`, and the ones not written keep their old valid values.
-        let out = unsafe { &mut *(core::ptr::from_mut(out) as *mut [MaybeUninit<T>]) };
-        // SAFETY: as in `pop`.
-        unsafe { self.ring.pop_slice_unchecked(out) }
+        let max = out.len();
+        let mut dst = out.iter_mut();
+        self.pop_with(max, |item| {
+            if let Some(d) = dst.next() {
+                *d = item;
+            }
+        })
     }
 }
