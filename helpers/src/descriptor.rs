@@ -128,8 +128,9 @@ impl Ring {
 
     fn descriptors(&mut self) -> &mut [Descriptor] {
         let count = self.count();
-        // SAFETY: the block holds `count` descriptors (sized in `new`), 64-byte aligned (more than a
+        // The block holds `count` descriptors (sized in `new`), 64-byte aligned (more than a
         // Descriptor needs), zero-initialised (a valid empty descriptor), owned by this ring.
+        // SAFETY: our block, sized, aligned and initialised for `count` descriptors.
         unsafe { core::slice::from_raw_parts_mut(self.descriptors.as_ptr().cast::<Descriptor>(), count) }
     }
 

@@ -177,8 +177,9 @@ impl<S: State> GenericObject<S> {
         init: impl for<'obj> FnOnce(ObjectHandle<'obj>) -> Result<S::In<'obj>, E>,
     ) -> Result<Self, Error<E>> {
         let size = trailing_bytes::<S::In<'static>>().map_err(Error::Layout)?;
-        // SAFETY: IRQL <= DISPATCH_LEVEL (this function's contract); the object is ours until freed
+        // IRQL <= DISPATCH_LEVEL (this function's contract); the object is ours until freed
         // in `drop` or below.
+        // SAFETY: IRQL <= DISPATCH_LEVEL; the object is ours until freed.
         let object = unsafe { ndis::NdisAllocateGenericObject(DriverObject::as_raw(driver), tag, size) };
         let object = NonNull::new(object).ok_or(Error::Allocation)?;
         let handle = ObjectHandle {
@@ -191,14 +192,16 @@ impl<S: State> GenericObject<S> {
                     object,
                     _state: PhantomData,
                 };
-                // SAFETY: the trailing bytes are `size_of::<S::In>()` bytes, aligned enough
+                // The trailing bytes are `size_of::<S::In>()` bytes, aligned enough
                 // (`trailing_bytes` checked both), uninitialised and ours.
+                // SAFETY: ours, uninitialised, sized and aligned for the state.
                 unsafe { this.state_ptr().cast::<S::In<'_>>().write(state) };
                 Ok(this)
             }
             Err(e) => {
-                // SAFETY: nothing was allocated through the object that is still alive: whatever
+                // Nothing was allocated through the object that is still alive: whatever
                 // `init` allocated was dropped (and freed) when it returned its error.
+                // SAFETY: nothing allocated through the object is alive; freed once.
                 unsafe { ndis::NdisFreeGenericObject(object.as_ptr()) };
                 Err(Error::Init(e))
             }
@@ -220,8 +223,9 @@ impl<S: State> GenericObject<S> {
             handle: self.object.as_ptr().cast(),
             _brand: PhantomData,
         };
-        // SAFETY: the state was initialised in `new` and lives until `drop`; `&self` keeps it alive
+        // The state was initialised in `new` and lives until `drop`; `&self` keeps it alive
         // and shared for the call; its layout does not depend on the brand.
+        // SAFETY: initialised state, alive and shared for the call.
         f(unsafe { &*self.state_ptr().cast::<S::In<'_>>() }, handle)
     }
 
@@ -265,11 +269,13 @@ impl<T> GenericObject<Plain<T>> {
 
 impl<S: State> Drop for GenericObject<S> {
     fn drop(&mut self) {
-        // SAFETY: the state was initialised in `new` and is dropped exactly once, here; dropping it
+        // The state was initialised in `new` and is dropped exactly once, here; dropping it
         // frees what was allocated through the object (its drop glue does not depend on the brand).
+        // SAFETY: initialised state, dropped exactly once.
         unsafe { self.state_ptr().drop_in_place() };
-        // SAFETY: the object came from NdisAllocateGenericObject, nothing allocated through it is
+        // The object came from NdisAllocateGenericObject, nothing allocated through it is
         // alive any more (it all lived in the state), and it is freed once. IRQL <= DISPATCH_LEVEL.
+        // SAFETY: nothing allocated through the object is alive; freed once.
         unsafe { ndis::NdisFreeGenericObject(self.object.as_ptr()) };
     }
 }

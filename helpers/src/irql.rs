@@ -17,13 +17,15 @@ impl Raised {
     /// IRQL <= DISPATCH_LEVEL.
     #[must_use]
     pub fn to_dispatch() -> Self {
-        // SAFETY: KeRaiseIrqlToDpcLevel is callable at IRQL <= DISPATCH_LEVEL (this function's
+        // KeRaiseIrqlToDpcLevel is callable at IRQL <= DISPATCH_LEVEL (this function's
         // documented precondition); `drop` restores the old IRQL on this thread.
+        // SAFETY: IRQL <= DISPATCH_LEVEL on entry; restored on this thread by drop.
         let old = unsafe { ndis::KeRaiseIrqlToDpcLevel() };
         // SAFETY: callable at any IRQL; NULL asks for the index only.
         let cpu = unsafe { ndis::KeGetCurrentProcessorNumberEx(core::ptr::null_mut()) };
-        // SAFETY: this thread now runs at DISPATCH_LEVEL on `cpu` until `self` drops, and the token
+        // This thread now runs at DISPATCH_LEVEL on `cpu` until `self` drops, and the token
         // cannot outlive `self` (it is only lent out by `dispatch`).
+        // SAFETY: this thread is at DISPATCH_LEVEL on `cpu` for the token's whole life.
         let token = unsafe { Dispatch::assume(cpu as usize) };
         Self { old, token }
     }

@@ -29,8 +29,9 @@ impl PoolBlock {
         let align = align.max(POOL_ALIGN);
         let extra = align - POOL_ALIGN;
         let total = len.max(1).checked_add(extra)?;
-        // SAFETY: non-paged pool at IRQL <= DISPATCH_LEVEL (this function's contract); zeroed by
+        // Non-paged pool at IRQL <= DISPATCH_LEVEL (this function's contract); zeroed by
         // default; NULL on failure.
+        // SAFETY: non-paged pool at IRQL <= DISPATCH_LEVEL; the block is ours until drop.
         let raw = unsafe { ndis::ExAllocatePool2(ndis::POOL_FLAG_NON_PAGED, total, tag) };
         let raw = NonNull::new(raw.cast::<u8>())?;
         let offset = raw.as_ptr().align_offset(align);

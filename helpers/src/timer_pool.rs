@@ -44,9 +44,10 @@ impl<'obj> ObjectHandle<'obj> {
             FunctionContext: null_mut(),
         };
         let mut handle = null_mut();
-        // SAFETY: a generic object is a documented NdisHandle for timer objects; the characteristics
+        // A generic object is a documented NdisHandle for timer objects; the characteristics
         // and the out-variable live across the call; IRQL <= DISPATCH_LEVEL (this function's contract).
         let status =
+            // SAFETY: IRQL <= DISPATCH_LEVEL; the handle and arguments live across the call.
             unsafe { NdisAllocateTimerObject(self.as_raw(), &raw mut characteristics, &raw mut handle) };
         if status == NDIS_STATUS_SUCCESS {
             Ok(Timer {
@@ -90,8 +91,9 @@ impl Drop for Timer<'_> {
         self.cancel();
         // SAFETY: PASSIVE_LEVEL (documented on the type); waits until no callback of this timer runs.
         unsafe { KeFlushQueuedDpcs() };
-        // SAFETY: cancelled, no callback running, freed once, before the object it was allocated
+        // Cancelled, no callback running, freed once, before the object it was allocated
         // through (it lives in that object's state).
+        // SAFETY: cancelled, idle timer, freed once, before its object.
         unsafe { NdisFreeTimerObject(self.handle) };
     }
 }
@@ -158,8 +160,9 @@ unsafe extern "system" fn fire<C: TimerCallback, const N: usize>(
     _: PVOID,
 ) {
     let (pool, index) = decode::<C, N>(context);
-    // SAFETY: `context` was made by `TimerRef::arm` from a pool that is alive: the pool's drop cancels
+    // `context` was made by `TimerRef::arm` from a pool that is alive: the pool's drop cancels
     // and flushes every timer before its state goes away.
+    // SAFETY: the pool outlives every callback of its timers.
     let pool = unsafe { &*pool };
     let slot = &pool.slots[index];
     // Relaxed: a counter of running callbacks, read after KeFlushQueuedDpcs (a full barrier).
@@ -176,8 +179,9 @@ fn encode<C, const N: usize>(pool: &Pool<'_, C, N>, index: usize) -> *const c_vo
 
 fn decode<C, const N: usize>(context: PVOID) -> (*const Pool<'static, C, N>, usize) {
     let slot = context.cast::<Slot<'static>>();
-    // SAFETY: `context` is a slot's address (see `encode`); its index field is read-only after
+    // `context` is a slot's address (see `encode`); its index field is read-only after
     // creation.
+    // SAFETY: a live slot's read-only index.
     let index = unsafe { (*slot).index };
     let first = slot.wrapping_sub(index);
     let offset = core::mem::offset_of!(Pool<'static, C, N>, slots);
@@ -249,8 +253,9 @@ impl<C: TimerCallback, const N: usize> Drop for TimerPool<C, N> {
         for slot in &pool.slots {
             slot.timer.cancel();
         }
-        // SAFETY: PASSIVE_LEVEL (documented on the type): every callback queued or running finishes,
+        // PASSIVE_LEVEL (documented on the type): every callback queued or running finishes,
         // and none can re-arm (`closing`).
+        // SAFETY: PASSIVE_LEVEL; no timer can be re-armed.
         unsafe { KeFlushQueuedDpcs() };
         debug_assert!(
             pool.slots

@@ -89,8 +89,9 @@ impl<T, S: Storage<T>, const LANES: usize> Mpsc<T, S, LANES> {
     /// Pushes onto the caller's CPU lane, or hands the item back if that lane is full. Never blocks.
     pub fn push(&self, on: &Dispatch, item: T) -> Result<(), T> {
         match self.lanes.get(on.cpu) {
-            // SAFETY: `on` proves this thread is the only one on its CPU, so the only producer of
+            // `on` proves this thread is the only one on its CPU, so the only producer of
             // that CPU's lane while it holds the token.
+            // SAFETY: the only producer of this CPU's lane while `on` lives.
             Some(lane) => unsafe { lane.push_unchecked(item) },
             None => Err(item),
         }
@@ -101,18 +102,18 @@ impl<T, S: Storage<T>, const LANES: usize> Mpsc<T, S, LANES> {
     where
         T: Copy,
     {
-        // SAFETY: as in `push`.
         self.lanes
             .get(on.cpu)
+            // SAFETY: the only producer of this CPU's lane while `on` lives.
             .map_or(0, |lane| unsafe { lane.push_slice_unchecked(items) })
     }
 
     /// Writes up to `max` items made by `make(i)` straight into the caller's CPU lane; returns how
     /// many fit.
     pub fn push_with(&self, on: &Dispatch, max: usize, make: impl FnMut(usize) -> T) -> usize {
-        // SAFETY: as in `push`.
         self.lanes
             .get(on.cpu)
+            // SAFETY: the only producer of this CPU's lane while `on` lives.
             .map_or(0, |lane| unsafe { lane.push_with_unchecked(max, make) })
     }
 
@@ -140,8 +141,9 @@ impl<T, S: Storage<T>, const LANES: usize> MpscConsumer<'_, T, S, LANES> {
     pub fn pop(&mut self) -> Option<T> {
         for step in 0..LANES {
             let lane = (self.next + step) % LANES;
-            // SAFETY: this consumer is the only one (`consumer_taken`), and `&mut self` keeps it on
+            // This consumer is the only one (`consumer_taken`), and `&mut self` keeps it on
             // one thread.
+            // SAFETY: the only consumer, on one thread.
             if let Some(item) = unsafe { self.ring.lanes[lane].pop_unchecked() } {
                 self.next = (lane + 1) % LANES;
                 return Some(item);

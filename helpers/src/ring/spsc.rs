@@ -189,8 +189,9 @@ impl<T, S: Storage<T>> Spsc<T, S> {
         if self.free(p, 1) == 0 {
             return Err(item);
         }
-        // SAFETY: the slot at `own` (= tail) is free (the consumer released it:
+        // The slot at `own` (= tail) is free (the consumer released it:
         // `tail - head < capacity`), and only the producer writes free slots.
+        // SAFETY: a free slot, written only by the producer.
         self.slot(p.own).0.with_mut(|s| unsafe { (*s).write(item) });
         self.publish(p, 1);
         Ok(())
@@ -205,9 +206,10 @@ impl<T, S: Storage<T>> Spsc<T, S> {
         let n = self.free(p, max).min(max);
         for i in 0..n {
             let item = make(i);
-            // SAFETY: slots `tail .. tail + n` are free and the producer's alone (as in `push_at`).
+            // Slots `tail .. tail + n` are free and the producer's alone (as in `push_at`).
             self.slot(p.own.wrapping_add(i))
                 .0
+                // SAFETY: free slots, written only by the producer.
                 .with_mut(|s| unsafe { (*s).write(item) });
         }
         self.publish(p, n);
@@ -222,8 +224,9 @@ impl<T, S: Storage<T>> Spsc<T, S> {
         if self.ready(c, 1) == 0 {
             return None;
         }
-        // SAFETY: only the consumer reads full slots, and the slot at `own` (= head) is full
+        // Only the consumer reads full slots, and the slot at `own` (= head) is full
         // (published by the producer's Release store of `tail`, acquired in `ready`).
+        // SAFETY: a full slot, read only by the consumer.
         let slot = self.slot(c.own).0.with(|s| unsafe { s.read() });
         self.release(c, 1);
         // SAFETY: a full slot holds an initialised item; reading moves it out once.
@@ -342,8 +345,9 @@ pub struct Producer<'r, T, S: Storage<T>> {
 impl<T, S: Storage<T>> Producer<'_, T, S> {
     /// Pushes one item, or hands it back if the ring is full. Never blocks.
     pub fn push(&mut self, item: T) -> Result<(), T> {
-        // SAFETY: `Producer` is unique (made once by `split`, with indices synced from the ring),
+        // `Producer` is unique (made once by `split`, with indices synced from the ring),
         // and `&mut self` keeps it on one thread.
+        // SAFETY: the ring's only producer, with its own indices.
         unsafe { self.ring.push_at(&mut self.local, item) }
     }
 
@@ -373,8 +377,9 @@ pub struct Consumer<'r, T, S: Storage<T>> {
 impl<T, S: Storage<T>> Consumer<'_, T, S> {
     /// Pops the oldest item, if any. Never blocks.
     pub fn pop(&mut self) -> Option<T> {
-        // SAFETY: `Consumer` is unique (made once by `split`, with indices synced from the ring),
+        // `Consumer` is unique (made once by `split`, with indices synced from the ring),
         // and `&mut self` keeps it on one thread.
+        // SAFETY: the ring's only consumer, with its own indices.
         unsafe { self.ring.pop_at(&mut self.local) }
     }
 

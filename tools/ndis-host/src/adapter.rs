@@ -79,8 +79,9 @@ impl StatusIndication {
     #[must_use]
     pub fn link_state(&self) -> Option<NDIS_LINK_STATE> {
         (self.code == NDIS_STATUS_LINK_STATE && self.buffer.len() >= size_of::<NDIS_LINK_STATE>())
-            // SAFETY: the buffer holds at least an NDIS_LINK_STATE's bytes (checked); any bit pattern
+            // The buffer holds at least an NDIS_LINK_STATE's bytes (checked); any bit pattern
             // is a valid NDIS_LINK_STATE (plain integers).
+            // SAFETY: an unaligned read of enough bytes of our own buffer.
             .then(|| unsafe { self.buffer.as_ptr().cast::<NDIS_LINK_STATE>().read_unaligned() })
     }
 }
@@ -283,12 +284,13 @@ impl Host {
             };
             (id, handle, init, driver_context(&st), params_ptr)
         };
-        // SAFETY: the driver's MiniportInitializeEx with the adapter handle, its driver context and
+        // The driver's MiniportInitializeEx with the adapter handle, its driver context and
         // init parameters boxed in the adapter slot (alive for the adapter's life); PASSIVE_LEVEL.
         let status = self.inner.call(
             "MiniportInitializeEx",
             Some(id),
             irql::callback::PASSIVE,
+            // SAFETY: the driver's handler with arguments alive for the call, at its IRQL.
             || unsafe { init(handle, context, params) },
         );
         let mut st = self.inner.lock();
@@ -388,12 +390,13 @@ impl Host {
             Flags: 0,
             PauseReason: NDIS_PAUSE_NDIS_INTERNAL,
         };
-        // SAFETY: the driver's MiniportPause with its adapter context and parameters on this stack
+        // The driver's MiniportPause with its adapter context and parameters on this stack
         // for the call; PASSIVE_LEVEL; NDIS does not pause an adapter twice (asserted above).
         let status = self.inner.call(
             "MiniportPause",
             Some(adapter.0),
             irql::callback::PASSIVE,
+            // SAFETY: the driver's handler with arguments alive for the call, at its IRQL.
             || unsafe { pause(context as NDIS_HANDLE, &raw mut params) },
         );
         match status {
@@ -460,11 +463,12 @@ impl Host {
             RestartAttributes: std::ptr::null_mut(),
             Flags: 0,
         };
-        // SAFETY: the driver's MiniportRestart with its context and parameters on this stack; PASSIVE.
+        // The driver's MiniportRestart with its context and parameters on this stack; PASSIVE.
         let mut status = self.inner.call(
             "MiniportRestart",
             Some(adapter.0),
             irql::callback::PASSIVE,
+            // SAFETY: the driver's handler with arguments alive for the call, at its IRQL.
             || unsafe { restart(context as NDIS_HANDLE, &raw mut params) },
         );
         if status == NDIS_STATUS_PENDING {
@@ -519,11 +523,12 @@ impl Host {
             return (NDIS_STATUS_NOT_SUPPORTED, false);
         };
         let mut addressing: BOOLEAN = FALSE;
-        // SAFETY: the driver's MiniportResetEx with its context and an out-variable on this stack.
+        // The driver's MiniportResetEx with its context and an out-variable on this stack.
         let status = self.inner.call(
             "MiniportResetEx",
             Some(adapter.0),
             irql::callback::RESET,
+            // SAFETY: the driver's handler with arguments alive for the call, at its IRQL.
             || unsafe { reset(context as NDIS_HANDLE, &raw mut addressing) },
         );
         let result = if status == NDIS_STATUS_PENDING {
@@ -600,11 +605,12 @@ impl Host {
             NdisReserved: [0; 16],
         };
         if let Some(h) = handler {
-            // SAFETY: the driver's handler with its context and a notification on this stack; PASSIVE.
+            // The driver's handler with its context and a notification on this stack; PASSIVE.
             self.inner.call(
                 "MiniportDevicePnPEventNotify",
                 Some(adapter.0),
                 irql::callback::PASSIVE,
+                // SAFETY: the driver's handler with arguments alive for the call, at its IRQL.
                 || unsafe { h(context as NDIS_HANDLE, &raw mut notification) },
             );
         }
@@ -632,8 +638,9 @@ impl Host {
             PASSIVE_LEVEL
         };
         if let Some(h) = handler {
-            // SAFETY: the driver's MiniportShutdownEx with its context, at the documented IRQL.
+            // The driver's MiniportShutdownEx with its context, at the documented IRQL.
             self.inner
+                // SAFETY: the driver's handler with arguments alive for the call, at its IRQL.
                 .call("MiniportShutdownEx", Some(adapter.0), level, || unsafe {
                     h(context as NDIS_HANDLE, action)
                 });
@@ -658,11 +665,12 @@ impl Host {
         let Some(halt) = handler else {
             crate::fatal("no MiniportHaltEx")
         };
-        // SAFETY: the driver's MiniportHaltEx with its context, once, on a paused adapter; PASSIVE.
+        // The driver's MiniportHaltEx with its context, once, on a paused adapter; PASSIVE.
         self.inner.call(
             "MiniportHaltEx",
             Some(adapter.0),
             irql::callback::PASSIVE,
+            // SAFETY: the driver's handler with arguments alive for the call, at its IRQL.
             || unsafe { halt(context as NDIS_HANDLE, action) },
         );
         let mut st = self.inner.lock();
@@ -767,10 +775,11 @@ impl Host {
         let req_ptr: *mut NDIS_OID_REQUEST = &raw mut *req;
         self.slot_call(adapter, |s| s.pending.oid = Some((req_ptr as usize, None)));
         let level = self.inner.config.oid_irql;
-        // SAFETY: the driver's MiniportOidRequest with its context and a request (and buffer) the host
+        // The driver's MiniportOidRequest with its context and a request (and buffer) the host
         // keeps alive until the request completes.
         let mut status = self
             .inner
+            // SAFETY: the driver's handler with arguments alive for the call, at its IRQL.
             .call("MiniportOidRequest", Some(adapter.0), level, || unsafe {
                 handler(context as NDIS_HANDLE, req_ptr)
             });
@@ -907,9 +916,10 @@ impl Host {
         } else {
             (PASSIVE_LEVEL, 0)
         };
-        // SAFETY: the driver's send handler with its context and an NBL chain the host built; the
+        // The driver's send handler with its context and an NBL chain the host built; the
         // driver owns the chain until it completes each NBL.
         self.inner
+            // SAFETY: the driver's handler with arguments alive for the call, at its IRQL.
             .call("MiniportSendNetBufferLists", Some(adapter.0), level, || unsafe {
                 send(context as NDIS_HANDLE, head, NDIS_DEFAULT_PORT_NUMBER, flags)
             });

@@ -362,8 +362,9 @@ pub extern "system" fn NdisReadConfiguration(
     }
     let pointer: PNDIS_CONFIGURATION_PARAMETER = &raw mut *parameter;
     open.parameters.push(parameter);
-    // SAFETY: the driver passes an output variable valid for the call; the parameter lives until the
+    // The driver passes an output variable valid for the call; the parameter lives until the
     // handle is closed, as documented.
+    // SAFETY: the driver's out-variable, valid for the call.
     unsafe { ParameterValue.write(pointer) };
     set_status(NDIS_STATUS_SUCCESS);
 }

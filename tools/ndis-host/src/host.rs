@@ -569,9 +569,10 @@ impl Host {
             pointers
         };
         // The driver object and path are boxed in the host state and stay there until the host drops.
-        // SAFETY: `entry` is a DriverEntry; it is called once, at PASSIVE_LEVEL, with valid pointers.
+        // `entry` is a DriverEntry; it is called once, at PASSIVE_LEVEL, with valid pointers.
         let status = self
             .inner
+            // SAFETY: the driver's handler with arguments alive for the call, at PASSIVE_LEVEL.
             .call("DriverEntry", None, irql::callback::PASSIVE, || unsafe {
                 entry(object, path)
             });
@@ -620,9 +621,10 @@ impl Host {
             )
         };
         if let Some(unload) = unload {
-            // SAFETY: the driver's registered unload handler, called once at PASSIVE_LEVEL with the
+            // The driver's registered unload handler, called once at PASSIVE_LEVEL with the
             // driver object it was loaded with (alive in the host state).
             self.inner
+                // SAFETY: the driver's handler with arguments alive for the call, at PASSIVE_LEVEL.
                 .call("MiniportDriverUnload", None, irql::callback::PASSIVE, || unsafe {
                     unload(object)
                 });

@@ -28,8 +28,9 @@ fn host_with_adapter(builder: HostBuilder, config: Config) -> (Host, Adapter) {
 /// Calls an export the IRQL check refuses: no argument is ever used.
 macro_rules! refused {
     ($call:expr) => {{
-        // SAFETY: the export's IRQL check refuses the call before it uses any argument (the test
+        // The export's IRQL check refuses the call before it uses any argument (the test
         // asserts the refusal); out-pointers written on refusal point to live locals.
+        // SAFETY: arguments valid (or unused) for the call, as stated above.
         let _ = unsafe { $call };
     }};
 }
@@ -37,8 +38,9 @@ macro_rules! refused {
 /// One FFI call of `allocate_one`.
 macro_rules! ffi {
     ($call:expr) => {{
-        // SAFETY: adapter handles, pools and buffers valid for the call; every successful allocation
+        // Adapter handles, pools and buffers valid for the call; every successful allocation
         // is freed right after with its matching free.
+        // SAFETY: arguments valid (or unused) for the call, as stated above.
         unsafe { $call }
     }};
 }
