@@ -423,6 +423,61 @@ impl Control {
     }
 }
 
+/// `MiniportOidRequest`'s work on one request: reads the request type and the buffer through
+/// checked views, answers through `control`, and writes `BytesWritten`/`BytesRead` and
+/// `BytesNeeded` back. Method requests are `NOT_SUPPORTED` (rvnic has no method OIDs). Never pends.
+///
+/// # Safety
+/// `request` is the request NDIS passed to `MiniportOidRequest`, ours until this returns; its
+/// `InformationBuffer` is valid for `InformationBufferLength` bytes (NULL is read as no buffer).
+#[allow(non_upper_case_globals, reason = "C enumerator names in patterns")]
+pub unsafe fn handle(
+    control: &mut Control,
+    request: &mut NDIS_OID_REQUEST,
+    live: impl FnOnce() -> Live,
+) -> (NDIS_STATUS, Change) {
+    match request.RequestType {
+        NdisRequestQueryInformation | NdisRequestQueryStatistics => {
+            // SAFETY: `RequestType` says `QUERY_INFORMATION` is the union's valid member.
+            let query = unsafe { &mut request.DATA.QUERY_INFORMATION };
+            let (buffer, len) = (
+                query.InformationBuffer.cast::<u8>(),
+                query.InformationBufferLength,
+            );
+            let out: &mut [u8] = if buffer.is_null() {
+                &mut []
+            } else {
+                // NDIS lends the buffer, `len` bytes, until the request completes (caller's contract).
+                // SAFETY: lent to us for the request; non-paged, so fine at any IRQL <= DISPATCH.
+                unsafe { core::slice::from_raw_parts_mut(buffer, len as usize) }
+            };
+            let reply = control.query(query.Oid, out, live);
+            query.BytesWritten = reply.bytes;
+            query.BytesNeeded = reply.needed;
+            (reply.status, Change::Nothing)
+        }
+        NdisRequestSetInformation => {
+            // SAFETY: `RequestType` says `SET_INFORMATION` is the union's valid member.
+            let set = unsafe { &mut request.DATA.SET_INFORMATION };
+            let (buffer, len) = (set.InformationBuffer.cast::<u8>(), set.InformationBufferLength);
+            let input: &[u8] = if buffer.is_null() {
+                &[]
+            } else {
+                // SAFETY: as for a query: lent, `len` bytes, non-paged, until the request completes.
+                unsafe { core::slice::from_raw_parts(buffer, len as usize) }
+            };
+            let (reply, change) = control.set(set.Oid, input);
+            set.BytesRead = reply.bytes;
+            set.BytesNeeded = reply.needed;
+            (reply.status, change)
+        }
+        _ => (
+            control.refuse(NDIS_STATUS_NOT_SUPPORTED, 0).status,
+            Change::Nothing,
+        ),
+    }
+}
+
 /// `NDIS_STATISTICS_INFO`, field by field in declaration order (a test pins the offsets).
 fn statistics(s: &NDIS_STATISTICS_INFO) -> Answer {
     [
@@ -820,6 +875,72 @@ mod tests {
         let caps = answer(&mut c, OID_PNP_CAPABILITIES);
         assert_eq!(caps.len(), size_of::<NDIS_PNP_CAPABILITIES>());
         assert!(caps.iter().all(|&b| b == 0), "no wake-up capabilities");
+    }
+
+    fn request(kind: NDIS_REQUEST_TYPE, oid: NDIS_OID, buffer: &mut [u8]) -> NDIS_OID_REQUEST {
+        // Every field of NDIS_OID_REQUEST is an integer, a pointer or a union of those.
+        // SAFETY: all-zero bytes are valid for each of them (NULL pointers); a plain local.
+        let mut r: NDIS_OID_REQUEST = unsafe { core::mem::zeroed() };
+        r.RequestType = kind;
+        r.DATA.QUERY_INFORMATION = NDIS_OID_REQUEST_QUERY {
+            Oid: oid,
+            InformationBuffer: buffer.as_mut_ptr().cast(),
+            InformationBufferLength: buffer.len() as u32,
+            BytesWritten: 0,
+            BytesNeeded: 0,
+        };
+        r
+    }
+
+    #[test]
+    fn an_ndis_oid_request_is_answered_through_its_own_fields() {
+        let mut c = control();
+        let mut four = [0u8; 4];
+        let mut r = request(NdisRequestQueryInformation, OID_GEN_MAXIMUM_TOTAL_SIZE, &mut four);
+        // SAFETY: `r` points at `four`, alive and unaliased for the call.
+        let (status, _) = unsafe { handle(&mut c, &mut r, live) };
+        // SAFETY: a query: QUERY_INFORMATION is the valid member.
+        let q = unsafe { r.DATA.QUERY_INFORMATION };
+        assert_eq!(
+            (status, q.BytesWritten, u32::from_le_bytes(four)),
+            (NDIS_STATUS_SUCCESS, 4, 1514)
+        );
+
+        let mut r = request(NdisRequestQueryInformation, OID_GEN_STATISTICS, &mut []);
+        // SAFETY: an empty buffer.
+        let (status, _) = unsafe { handle(&mut c, &mut r, live) };
+        // SAFETY: as above.
+        let q = unsafe { r.DATA.QUERY_INFORMATION };
+        assert_eq!((status, q.BytesNeeded), (NDIS_STATUS_BUFFER_TOO_SHORT, 152));
+
+        let mut filter = NDIS_PACKET_TYPE_BROADCAST.to_le_bytes();
+        let mut r = request(
+            NdisRequestSetInformation,
+            OID_GEN_CURRENT_PACKET_FILTER,
+            &mut filter,
+        );
+        // SAFETY: `r` points at `filter`, alive for the call.
+        let (status, change) = unsafe { handle(&mut c, &mut r, live) };
+        // SAFETY: a set: SET_INFORMATION is the valid member.
+        let s = unsafe { r.DATA.SET_INFORMATION };
+        assert_eq!(
+            (status, change, s.BytesRead),
+            (NDIS_STATUS_SUCCESS, Change::Filter, 4)
+        );
+        assert_eq!(c.filter.packet_filter, NDIS_PACKET_TYPE_BROADCAST);
+
+        let mut r = request(NdisRequestMethod, OID_GEN_STATISTICS, &mut four);
+        // SAFETY: as above.
+        let (status, _) = unsafe { handle(&mut c, &mut r, live) };
+        assert_eq!(status, NDIS_STATUS_NOT_SUPPORTED);
+        assert_eq!(
+            c.refusals,
+            Refusals {
+                length: 1,
+                data: 0,
+                unsupported: 1
+            }
+        );
     }
 
     #[test]
