@@ -1,7 +1,9 @@
 //! Fuzzes the OID control path with sequences of queries and sets on one adapter.
 //!
 //! Input: one byte choosing the configured frame size, then requests, each
-//! `[kind] [oid: selector byte, or 0xFF and 4 raw bytes] [length] [buffer bytes]`.
+//! `[kind] [oid: selector byte, or 0xFF and 4 raw bytes] [length] [buffer bytes]`. Bit 0 of `kind`
+//! picks query or set; bit 1 sends the request as an `NDIS_OID_REQUEST` through `oid::handle`, the
+//! path `MiniportOidRequest` takes, instead of calling `Control` directly.
 //! Every request must stay inside its buffer, a refused set must change nothing, and what a
 //! successful set stored must read back.
 
@@ -10,7 +12,7 @@
 use libfuzzer_sys::fuzz_target;
 use ndis::*;
 use rvnic::config::{Config, JUMBO_PACKET};
-use rvnic::oid::{Change, Control, Live, SUPPORTED, UNLISTED};
+use rvnic::oid::{Change, Control, Live, Reply, SUPPORTED, UNLISTED, handle};
 
 fn live() -> Live {
     Live {
@@ -44,6 +46,38 @@ impl<'a> Input<'a> {
     }
 }
 
+/// One request through `oid::handle`, as NDIS would make it, with the reply read back from it.
+fn through_request(control: &mut Control, set: bool, oid: NDIS_OID, buffer: &mut [u8]) -> (Reply, Change) {
+    // Every field of NDIS_OID_REQUEST is an integer, a pointer or a union of those.
+    // SAFETY: all-zero bytes are valid for each of them; a plain local.
+    let mut request: NDIS_OID_REQUEST = unsafe { core::mem::zeroed() };
+    request.RequestType = if set {
+        NdisRequestSetInformation
+    } else {
+        NdisRequestQueryInformation
+    };
+    request.DATA.QUERY_INFORMATION = NDIS_OID_REQUEST_QUERY {
+        Oid: oid,
+        InformationBuffer: buffer.as_mut_ptr().cast(),
+        InformationBufferLength: buffer.len() as u32,
+        BytesWritten: 0,
+        BytesNeeded: 0,
+    };
+    // SAFETY: the request and the buffer it points at live, unaliased, across the call.
+    let (status, change) = unsafe { handle(control, &mut request, live) };
+    // QUERY and SET share the layout of their first five fields: BytesWritten is BytesRead.
+    // SAFETY: the member written above; `handle` writes only its counters.
+    let q = unsafe { request.DATA.QUERY_INFORMATION };
+    (
+        Reply {
+            status,
+            bytes: q.BytesWritten,
+            needed: q.BytesNeeded,
+        },
+        change,
+    )
+}
+
 fuzz_target!(|data: &[u8]| {
     let mut input = Input(data);
     let Some(choice) = input.byte() else { return };
@@ -54,8 +88,13 @@ fuzz_target!(|data: &[u8]| {
     let mut control = Control::new(config, [0x02, 0, 0, 0, 0, 1]);
     while let (Some(kind), Some(oid), Some(len)) = (input.byte(), input.oid(), input.byte()) {
         let mut buffer = input.bytes(usize::from(len)).to_vec();
+        let via_request = kind & 2 != 0;
         if kind & 1 == 0 {
-            let reply = control.query(oid, &mut buffer, live);
+            let reply = if via_request {
+                through_request(&mut control, false, oid, &mut buffer).0
+            } else {
+                control.query(oid, &mut buffer, live)
+            };
             assert!(
                 reply.bytes as usize <= buffer.len(),
                 "query {oid:#x} wrote past its buffer"
@@ -65,7 +104,11 @@ fuzz_target!(|data: &[u8]| {
             }
         } else {
             let before = (control.filter, control.lookahead, control.power);
-            let (reply, change) = control.set(oid, &buffer);
+            let (reply, change) = if via_request {
+                through_request(&mut control, true, oid, &mut buffer)
+            } else {
+                control.set(oid, &buffer)
+            };
             assert!(
                 reply.bytes as usize <= buffer.len(),
                 "set {oid:#x} read past its buffer"
