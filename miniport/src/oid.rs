@@ -18,7 +18,7 @@ use crate::wire::{Address, Filter, ListError, MAX_MULTICAST, SUPPORTED_FILTERS};
 
 /// Every OID rvnic answers (`OID_GEN_SUPPORTED_LIST`). The tests check that each one is
 /// handled and that every other OID is `NOT_SUPPORTED`.
-pub const SUPPORTED: [NDIS_OID; 58] = [
+pub const SUPPORTED: [NDIS_OID; 65] = [
     OID_GEN_SUPPORTED_LIST,
     OID_GEN_HARDWARE_STATUS,
     OID_GEN_MEDIA_SUPPORTED,
@@ -75,12 +75,20 @@ pub const SUPPORTED: [NDIS_OID; 58] = [
     OID_802_3_RCV_ERROR_ALIGNMENT,
     OID_802_3_XMIT_ONE_COLLISION,
     OID_802_3_XMIT_MORE_COLLISIONS,
+    OID_802_3_XMIT_DEFERRED,
+    OID_802_3_XMIT_MAX_COLLISIONS,
+    OID_802_3_RCV_OVERRUN,
+    OID_802_3_XMIT_UNDERRUN,
+    OID_802_3_XMIT_HEARTBEAT_FAILURE,
+    OID_802_3_XMIT_TIMES_CRS_LOST,
+    OID_802_3_XMIT_LATE_COLLISIONS,
     OID_PNP_CAPABILITIES,
     OID_PNP_QUERY_POWER,
 ];
 
-/// OIDs answered but not listed: `OID_PNP_SET_POWER` is a set NDIS always sends to a
-/// power-managed miniport, so the supported list need not advertise it.
+/// OIDs answered but not listed. `OID_PNP_SET_POWER`: NDIS sends it to a miniport that answers
+/// `OID_PNP_CAPABILITIES` (its reference page), not because the supported list names it; netvmini
+/// does not list it either. A protocol never sets it, so it stays out of the list protocols read.
 pub const UNLISTED: [NDIS_OID; 1] = [OID_PNP_SET_POWER];
 
 /// `OID_GEN_VENDOR_ID`: no IEEE OUI (`0xFFFFFF`, as the reference page asks), NIC byte 0.
@@ -189,7 +197,7 @@ pub struct Control {
     pub refusals: Refusals,
 }
 
-/// Longest answer: the supported list (58 OIDs, 232 bytes).
+/// Longest answer: the supported list (65 OIDs, 260 bytes).
 const ANSWER: usize = SUPPORTED.len() * 4;
 
 /// An answer under construction: little-endian fields appended to a stack buffer.
@@ -355,10 +363,18 @@ impl Control {
             OID_802_3_MAXIMUM_LIST_SIZE => one(MAX_MULTICAST as u32),
             // No 802.1p priority, no VLAN tagging.
             OID_802_3_MAC_OPTIONS => one(0),
-            // A virtual wire has no alignment errors or collisions.
-            OID_802_3_RCV_ERROR_ALIGNMENT | OID_802_3_XMIT_ONE_COLLISION | OID_802_3_XMIT_MORE_COLLISIONS => {
-                one(0)
-            }
+            // A virtual wire has no alignment errors, collisions, deferrals, overruns or carrier loss
+            // (netvmini lists the same mandatory and optional 802.3 error counters).
+            OID_802_3_RCV_ERROR_ALIGNMENT
+            | OID_802_3_XMIT_ONE_COLLISION
+            | OID_802_3_XMIT_MORE_COLLISIONS
+            | OID_802_3_XMIT_DEFERRED
+            | OID_802_3_XMIT_MAX_COLLISIONS
+            | OID_802_3_RCV_OVERRUN
+            | OID_802_3_XMIT_UNDERRUN
+            | OID_802_3_XMIT_HEARTBEAT_FAILURE
+            | OID_802_3_XMIT_TIMES_CRS_LOST
+            | OID_802_3_XMIT_LATE_COLLISIONS => one(0),
             // Legacy PM: power managed (so NDIS sends SET_POWER), no wake-up of any kind.
             OID_PNP_CAPABILITIES => Answer::new()
                 .u32(0)
