@@ -616,8 +616,10 @@ fn cpu_sequence(seed: u64) -> Vec<u32> {
     set_timer(timer, 1, 1);
     host.advance(Duration::from_millis(24));
     free_timer(timer);
+    // Read before `finish`: once the host is gone, another test's host may start and reuse FIRED_AT.
+    let cpus = FIRED_AT.lock().unwrap().iter().map(|(_, cpu)| *cpu).collect();
     assert!(host.finish().is_clean());
-    FIRED_AT.lock().unwrap().iter().map(|(_, cpu)| *cpu).collect()
+    cpus
 }
 
 #[test]
