@@ -4,7 +4,8 @@
 //! Each component obtains an NDIS generic object (`NdisAllocateGenericObject`) and uses it as the
 //! handle for what it allocates ([`generic_object`]), keeping its own state in the object's trailing
 //! bytes. Components: [`timer_pool`] (pre-allocated NDIS timers), [`descriptor`] (NIC-style TX and
-//! RX descriptor rings over buffers the component owns). The [`ring`] module has the bounded SPSC
+//! RX descriptor rings over buffers the component owns), [`memory`] (fallible pool boxes and
+//! slices). The [`ring`] module has the bounded SPSC
 //! and per-CPU MPSC rings the datapath moves descriptors through at DISPATCH_LEVEL.
 //!
 //! Everything here runs at IRQL <= DISPATCH_LEVEL unless an item says otherwise, never blocks on the
@@ -20,6 +21,8 @@ pub mod irql;
 #[cfg(not(rvnic_loom))]
 pub mod memory;
 pub mod ring;
+#[cfg(not(rvnic_loom))]
+pub mod spin;
 mod sync;
 #[cfg(not(rvnic_loom))]
 pub mod timer_pool;

@@ -77,3 +77,130 @@ impl Drop for PoolBlock {
         unsafe { ndis::ExFreePoolWithTag(self.raw.as_ptr().cast(), self.tag) };
     }
 }
+
+/// One `T` in non-paged pool, tagged, dropped and freed with the box. The fallible `Box` of kernel
+/// code: allocation failure is an `Err` the caller handles, never a panic. IRQL <= DISPATCH_LEVEL.
+#[derive(Debug)]
+pub struct PoolBox<T> {
+    value: NonNull<T>,
+    /// The memory `value` lives in, freed after the value is dropped.
+    _block: PoolBlock,
+}
+
+// SAFETY: the box owns its `T` exclusively, as `Box<T>` does.
+unsafe impl<T: Send> Send for PoolBox<T> {}
+// SAFETY: shared access hands out `&T` only.
+unsafe impl<T: Sync> Sync for PoolBox<T> {}
+
+impl<T> PoolBox<T> {
+    /// Moves `value` into a fresh pool block tagged `tag`; hands it back if the pool is exhausted.
+    pub fn new(value: T, tag: u32) -> Result<Self, T> {
+        let Some(block) = PoolBlock::new(size_of::<T>(), align_of::<T>(), tag) else {
+            return Err(value);
+        };
+        let slot = block.as_ptr().cast::<T>();
+        // The block has `size_of::<T>()` bytes aligned for `T` and is ours, uninitialised for `T`.
+        // SAFETY: writing the value into memory this box owns, sized and aligned for it.
+        unsafe { slot.write(value) };
+        // SAFETY: PoolBlock never hands out a null start.
+        let value = unsafe { NonNull::new_unchecked(slot) };
+        Ok(Self { value, _block: block })
+    }
+
+    /// The value's address, for an NDIS context pointer; the box keeps ownership.
+    #[must_use]
+    pub fn as_ptr(&self) -> *const T {
+        self.value.as_ptr()
+    }
+}
+
+impl<T> core::ops::Deref for PoolBox<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: initialised in `new`, alive until drop, shared for the borrow.
+        unsafe { self.value.as_ref() }
+    }
+}
+
+impl<T> core::ops::DerefMut for PoolBox<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: initialised in `new`, alive until drop; `&mut self` makes the borrow exclusive.
+        unsafe { self.value.as_mut() }
+    }
+}
+
+impl<T> Drop for PoolBox<T> {
+    fn drop(&mut self) {
+        // The value was written in `new` and is dropped once, here; `block` frees the memory after.
+        // SAFETY: initialised, dropped exactly once, before its memory is freed.
+        unsafe { self.value.as_ptr().drop_in_place() };
+    }
+}
+
+/// `len` values of `T` in one block of non-paged pool: the fallible boxed slice of kernel code.
+#[derive(Debug)]
+pub struct PoolSlice<T> {
+    start: NonNull<T>,
+    len: usize,
+    _block: PoolBlock,
+}
+
+// SAFETY: the slice owns its elements exclusively, as `Box<[T]>` does.
+unsafe impl<T: Send> Send for PoolSlice<T> {}
+// SAFETY: shared access hands out `&[T]` only.
+unsafe impl<T: Sync> Sync for PoolSlice<T> {}
+
+impl<T> PoolSlice<T> {
+    /// `len` elements made by `make(i)`, or `None` if the pool is exhausted or the size overflows.
+    pub fn new(len: usize, tag: u32, mut make: impl FnMut(usize) -> T) -> Option<Self> {
+        let bytes = size_of::<T>().checked_mul(len)?;
+        let block = PoolBlock::new(bytes, align_of::<T>(), tag)?;
+        let start = block.as_ptr().cast::<T>();
+        for i in 0..len {
+            // Element `i` lies inside the block (`bytes` = `len` elements, aligned for `T`).
+            let element = start.wrapping_add(i);
+            // Each element is written once before the slice is used.
+            // SAFETY: in bounds of memory this slice owns, aligned, written once.
+            unsafe { element.write(make(i)) };
+        }
+        // SAFETY: PoolBlock never hands out a null start.
+        let start = unsafe { NonNull::new_unchecked(start) };
+        Some(Self {
+            start,
+            len,
+            _block: block,
+        })
+    }
+}
+
+impl<T> core::ops::Deref for PoolSlice<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        // SAFETY: `len` initialised elements owned by `self`, shared for the borrow.
+        unsafe { core::slice::from_raw_parts(self.start.as_ptr(), self.len) }
+    }
+}
+
+impl<T> core::ops::DerefMut for PoolSlice<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        // SAFETY: as above, exclusively for the borrow.
+        unsafe { core::slice::from_raw_parts_mut(self.start.as_ptr(), self.len) }
+    }
+}
+
+impl<T> Drop for PoolSlice<T> {
+    fn drop(&mut self) {
+        let elements = core::ptr::slice_from_raw_parts_mut(self.start.as_ptr(), self.len);
+        // Each element was written in `new` and is dropped once, here, before the block is freed.
+        // SAFETY: initialised elements, dropped exactly once.
+        unsafe { elements.drop_in_place() };
+    }
+}
+
+// SAFETY: the slots live in the slice's own pool block, which never moves and which only the ring
+// that owns the slice touches.
+unsafe impl<T> crate::ring::Storage<T> for PoolSlice<crate::ring::Slot<T>> {
+    fn slots(&self) -> &[crate::ring::Slot<T>] {
+        self
+    }
+}

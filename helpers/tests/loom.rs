@@ -193,3 +193,36 @@ fn spsc_in_place_batches_in_order() {
         assert_eq!(got, [0, 1, 2]);
     });
 }
+
+/// Two producers queue an item each and signal; whoever gets the baton drains. However the
+/// signals and releases interleave, every item is drained before the last holder lets go.
+#[test]
+fn baton_never_strands_work() {
+    use loom::sync::Arc;
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    use rvnic_helpers::ring::Baton;
+
+    loom::model(|| {
+        let baton = Arc::new(Baton::new());
+        let queued = Arc::new(AtomicUsize::new(0));
+        let drained = Arc::new(AtomicUsize::new(0));
+        let producer = |baton: Arc<Baton>, queued: Arc<AtomicUsize>, drained: Arc<AtomicUsize>| {
+            move || {
+                queued.fetch_add(1, Ordering::Relaxed);
+                if let Some(held) = baton.signal() {
+                    held.run(|| {
+                        // Drain everything queued so far (Relaxed: the baton orders it).
+                        let now = queued.load(Ordering::Relaxed);
+                        drained.store(now, Ordering::Relaxed);
+                    });
+                }
+            }
+        };
+        let a = thread::spawn(producer(baton.clone(), queued.clone(), drained.clone()));
+        let b = thread::spawn(producer(baton.clone(), queued.clone(), drained.clone()));
+        a.join().unwrap();
+        b.join().unwrap();
+        assert!(!baton.is_held());
+        assert_eq!(drained.load(Ordering::Relaxed), 2, "a queued item was stranded");
+    });
+}

@@ -6,9 +6,11 @@
 //! component that owns them ([`Storage`]): an inline array (for example in a generic object's
 //! trailing bytes), a slice of pool memory, or a `Box` on the host.
 
+mod baton;
 mod mpsc;
 mod spsc;
 
+pub use baton::{Baton, Held};
 pub use mpsc::{Dispatch, Mpsc, MpscConsumer};
 pub use spsc::{Consumer, Producer, Spsc};
 
