@@ -107,6 +107,49 @@ impl<T> PoolBox<T> {
         Ok(Self { value, _block: block })
     }
 
+    /// Builds the value directly in pool memory with `init` (for values too large for a kernel
+    /// stack). `Err(None)` if the pool is exhausted, `Err(Some(e))` if `init` failed (it must
+    /// leave the memory uninitialised then).
+    pub fn new_in_place<E>(
+        tag: u32,
+        init: impl FnOnce(&mut core::mem::MaybeUninit<T>) -> Result<&mut T, E>,
+    ) -> Result<Self, Option<E>> {
+        let block = PoolBlock::new(size_of::<T>(), align_of::<T>(), tag).ok_or(None)?;
+        let slot = block.as_ptr().cast::<core::mem::MaybeUninit<T>>();
+        // The block is sized and aligned for `T` and ours; `MaybeUninit` needs no initialisation.
+        // SAFETY: a valid, exclusive place for a `T` for the call.
+        let place = unsafe { &mut *slot };
+        init(place).map_err(Some)?;
+        // SAFETY: PoolBlock never hands out a null start.
+        let value = unsafe { NonNull::new_unchecked(slot.cast::<T>()) };
+        Ok(Self { value, _block: block })
+    }
+
+    /// Gives up the box, keeping the value alive, as a pointer for an NDIS context. Only for
+    /// types aligned to at most the pool's alignment (so the value starts the block).
+    #[must_use]
+    pub fn into_raw(self) -> NonNull<T> {
+        const { assert!(align_of::<T>() <= POOL_ALIGN, "into_raw needs pool alignment") };
+        let value = self.value;
+        core::mem::forget(self);
+        value
+    }
+
+    /// Takes back a box given up with [`Self::into_raw`].
+    ///
+    /// # Safety
+    /// `value` came from `into_raw` of a `PoolBox<T>` allocated with `tag`, and is taken back once.
+    #[must_use]
+    pub unsafe fn from_raw(value: NonNull<T>, tag: u32) -> Self {
+        let block = PoolBlock {
+            start: value.cast(),
+            raw: value.cast(),
+            len: size_of::<T>(),
+            tag,
+        };
+        Self { value, _block: block }
+    }
+
     /// The value's address, for an NDIS context pointer; the box keeps ownership.
     #[must_use]
     pub fn as_ptr(&self) -> *const T {

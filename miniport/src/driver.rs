@@ -18,6 +18,90 @@ use crate::{DRIVER_VERSION, dbg_print};
 
 mod callbacks;
 
+/// What an adapter type does for each NDIS callback: safe methods, called by the `extern "system"`
+/// trampolines of [`callbacks`], which are the only code that turns NDIS's raw pointers into the
+/// values passed here. IRQLs are NDIS's: initialize, halt, pause, restart, PnP at PASSIVE_LEVEL;
+/// the rest at IRQL <= DISPATCH_LEVEL (shutdown at any IRQL).
+pub trait Miniport: Sized + Sync + 'static {
+    /// Builds the adapter; its address becomes the adapter context NDIS passes back.
+    fn initialize(
+        handle: NDIS_HANDLE,
+        driver: Option<rvnic_helpers::generic_object::DriverObject>,
+        if_index: u32,
+    ) -> Result<core::ptr::NonNull<Self>, ndis::NDIS_STATUS>;
+    /// Frees the adapter (NDIS never uses the context again).
+    fn halt(this: rvnic_helpers::memory::PoolBox<Self>, action: ndis::NDIS_HALT_ACTION);
+    fn pause(&self) -> ndis::NDIS_STATUS;
+    fn restart(&self) -> ndis::NDIS_STATUS;
+    fn oid_request(&self, request: crate::oid::Request<'_>) -> ndis::NDIS_STATUS;
+    fn send(&self, nbls: crate::nbl::Split);
+    fn return_nbls(&self, nbls: crate::nbl::Split);
+    fn cancel_send(&self, cancel_id: usize);
+    fn check_for_hang(&self) -> bool;
+    fn reset(&self) -> (ndis::NDIS_STATUS, bool);
+    fn pnp_event(&self, event: ndis::NDIS_DEVICE_PNP_EVENT);
+    fn shutdown(&self, action: ndis::NDIS_SHUTDOWN_ACTION);
+    fn cancel_oid_request(&self, request_id: usize);
+}
+
+impl Miniport for crate::adapter::Adapter {
+    fn initialize(
+        handle: NDIS_HANDLE,
+        driver: Option<rvnic_helpers::generic_object::DriverObject>,
+        if_index: u32,
+    ) -> Result<core::ptr::NonNull<Self>, ndis::NDIS_STATUS> {
+        Self::initialize(handle, driver, if_index)
+    }
+    fn halt(this: rvnic_helpers::memory::PoolBox<Self>, action: ndis::NDIS_HALT_ACTION) {
+        Self::halt(this, action);
+    }
+    fn pause(&self) -> ndis::NDIS_STATUS {
+        Self::pause(self)
+    }
+    fn restart(&self) -> ndis::NDIS_STATUS {
+        Self::restart(self)
+    }
+    fn oid_request(&self, request: crate::oid::Request<'_>) -> ndis::NDIS_STATUS {
+        Self::oid_request(self, request)
+    }
+    fn send(&self, nbls: crate::nbl::Split) {
+        Self::send(self, nbls);
+    }
+    fn return_nbls(&self, nbls: crate::nbl::Split) {
+        Self::return_nbls(self, nbls);
+    }
+    fn cancel_send(&self, cancel_id: usize) {
+        Self::cancel_send(self, cancel_id);
+    }
+    fn check_for_hang(&self) -> bool {
+        Self::check_for_hang(self)
+    }
+    fn reset(&self) -> (ndis::NDIS_STATUS, bool) {
+        Self::reset(self)
+    }
+    fn pnp_event(&self, event: ndis::NDIS_DEVICE_PNP_EVENT) {
+        Self::pnp_event(self, event);
+    }
+    fn shutdown(&self, action: ndis::NDIS_SHUTDOWN_ACTION) {
+        Self::shutdown(self, action);
+    }
+    fn cancel_oid_request(&self, request_id: usize) {
+        Self::cancel_oid_request(self, request_id);
+    }
+}
+
+/// The `DRIVER_OBJECT` `DriverEntry` received: the owner of the adapters' generic objects.
+static DRIVER_OBJECT: AtomicPtr<ndis::DRIVER_OBJECT> = AtomicPtr::new(null_mut());
+
+/// The driver object, for `NdisAllocateGenericObject`.
+pub(crate) fn driver_object() -> Option<rvnic_helpers::generic_object::DriverObject> {
+    let object = core::ptr::NonNull::new(DRIVER_OBJECT.load(Ordering::Acquire))?;
+    // Stored by `driver_entry` from the I/O manager's pointer, valid until unload clears it, and
+    // adapters (which use it) are all halted before unload.
+    // SAFETY: the driver's own DRIVER_OBJECT, valid while any adapter exists.
+    Some(unsafe { rvnic_helpers::generic_object::DriverObject::from_raw(object) })
+}
+
 /// The handle `NdisMRegisterMiniportDriver` returned; NULL while the driver is not registered.
 /// Written at PASSIVE_LEVEL by `DriverEntry` and unload, which NDIS never runs concurrently.
 static DRIVER_HANDLE: AtomicPtr<c_void> = AtomicPtr::new(null_mut());
@@ -37,20 +121,20 @@ pub fn characteristics() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
         MinorDriverVersion: DRIVER_VERSION.1,
         Flags: 0,
         SetOptionsHandler: None,
-        InitializeHandlerEx: Some(callbacks::initialize),
-        HaltHandlerEx: Some(callbacks::halt),
+        InitializeHandlerEx: Some(callbacks::initialize::<crate::adapter::Adapter>),
+        HaltHandlerEx: Some(callbacks::halt::<crate::adapter::Adapter>),
         UnloadHandler: Some(callbacks::unload),
-        PauseHandler: Some(callbacks::pause),
-        RestartHandler: Some(callbacks::restart),
-        OidRequestHandler: Some(callbacks::oid_request),
-        SendNetBufferListsHandler: Some(callbacks::send_net_buffer_lists),
-        ReturnNetBufferListsHandler: Some(callbacks::return_net_buffer_lists),
-        CancelSendHandler: Some(callbacks::cancel_send),
-        CheckForHangHandlerEx: Some(callbacks::check_for_hang),
-        ResetHandlerEx: Some(callbacks::reset),
-        DevicePnPEventNotifyHandler: Some(callbacks::device_pnp_event_notify),
-        ShutdownHandlerEx: Some(callbacks::shutdown),
-        CancelOidRequestHandler: Some(callbacks::cancel_oid_request),
+        PauseHandler: Some(callbacks::pause::<crate::adapter::Adapter>),
+        RestartHandler: Some(callbacks::restart::<crate::adapter::Adapter>),
+        OidRequestHandler: Some(callbacks::oid_request::<crate::adapter::Adapter>),
+        SendNetBufferListsHandler: Some(callbacks::send_net_buffer_lists::<crate::adapter::Adapter>),
+        ReturnNetBufferListsHandler: Some(callbacks::return_net_buffer_lists::<crate::adapter::Adapter>),
+        CancelSendHandler: Some(callbacks::cancel_send::<crate::adapter::Adapter>),
+        CheckForHangHandlerEx: Some(callbacks::check_for_hang::<crate::adapter::Adapter>),
+        ResetHandlerEx: Some(callbacks::reset::<crate::adapter::Adapter>),
+        DevicePnPEventNotifyHandler: Some(callbacks::device_pnp_event_notify::<crate::adapter::Adapter>),
+        ShutdownHandlerEx: Some(callbacks::shutdown::<crate::adapter::Adapter>),
+        CancelOidRequestHandler: Some(callbacks::cancel_oid_request::<crate::adapter::Adapter>),
         DirectOidRequestHandler: None,
         CancelDirectOidRequestHandler: None,
     }
@@ -86,6 +170,7 @@ pub unsafe extern "system" fn driver_entry(
         return status;
     }
     DRIVER_HANDLE.store(handle, Ordering::Release); // Release: unload reads it after registration.
+    DRIVER_OBJECT.store(driver_object, Ordering::Release); // Release: adapters read it later.
     dbg_print!(
         "registered NDIS {}.{} miniport, driver version {}.{}",
         ndis::NDIS_MINIPORT_MAJOR_VERSION,
@@ -100,6 +185,7 @@ pub unsafe extern "system" fn driver_entry(
 pub(crate) fn unload() {
     // Acquire: pairs with the Release store in `driver_entry`.
     let handle = DRIVER_HANDLE.swap(null_mut(), Ordering::Acquire);
+    DRIVER_OBJECT.store(null_mut(), Ordering::Release);
     if handle.is_null() {
         return;
     }

@@ -7,16 +7,26 @@
 //!
 //! Read it in the order NDIS calls it: [`driver`] (`DriverEntry`, the characteristics, unload),
 //! [`config`] (the registry keywords), [`wire`] (frames and receive filters), [`stats`],
-//! [`oid`] (queries and sets).
+//! [`adapter`] (initialize, pause, restart, halt), [`send`], [`wire`] (topologies, filters, the
+//! drain), [`recv`], [`oid`] (queries and sets), [`nbl`] (owned NET_BUFFER_LISTs).
 
 #![cfg_attr(not(test), no_std)]
 
+pub mod adapter;
 pub mod config;
 pub mod driver;
 pub mod log;
+pub mod nbl;
 pub mod oid;
+pub mod recv;
+pub mod send;
 pub mod stats;
 pub mod wire;
+
+/// Per-CPU lanes of the datapath's rings and statistics: Windows' processors per group. A CPU
+/// numbered beyond this (a machine with more than 64) shares nothing: its sends complete with
+/// `NDIS_STATUS_RESOURCES` and its statistics land in the last block.
+pub const LANES: usize = 64;
 
 /// The pool tag of every allocation rvnic makes ('RvNc' in a pool dump).
 pub const POOL_TAG: u32 = u32::from_le_bytes(*b"RvNc");

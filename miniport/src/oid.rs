@@ -439,6 +439,27 @@ impl Control {
     }
 }
 
+/// An OID request NDIS passed to `MiniportOidRequest`, with its buffer contract checked once by
+/// the trampoline that made it, so the adapter answers it without unsafe code.
+#[derive(Debug)]
+pub struct Request<'r>(&'r mut NDIS_OID_REQUEST);
+
+impl<'r> Request<'r> {
+    /// # Safety
+    /// As for [`handle`]: `request` is the request NDIS passed, ours until completed, with an
+    /// `InformationBuffer` valid for `InformationBufferLength` bytes (or NULL).
+    pub unsafe fn from_raw(request: &'r mut NDIS_OID_REQUEST) -> Self {
+        Self(request)
+    }
+
+    /// Answers the request through `control` (see [`handle`]).
+    pub fn answer(self, control: &mut Control, live: impl FnOnce() -> Live) -> (NDIS_STATUS, Change) {
+        // The buffer contract was established by `from_raw`'s caller.
+        // SAFETY: a request NDIS lent us, with a valid information buffer.
+        unsafe { handle(control, self.0, live) }
+    }
+}
+
 /// `MiniportOidRequest`'s work on one request: reads the request type and the buffer through
 /// checked views, answers through `control`, and writes `BytesWritten`/`BytesRead` and
 /// `BytesNeeded` back. Method requests are `NOT_SUPPORTED` (rvnic has no method OIDs). Never pends.

@@ -45,6 +45,23 @@ impl Counters {
         self.out_packets[i].fetch_add(1, Ordering::Relaxed);
         self.out_octets[i].fetch_add(bytes as u64, Ordering::Relaxed);
     }
+
+    /// Outbound frames refused before transmission (paused, no link, queue full): `ifOutDiscards`.
+    pub fn discard_out(&self, frames: usize) {
+        self.out_discards.fetch_add(frames as u64, Ordering::Relaxed);
+    }
+
+    /// Outbound frames that are malformed (shorter than a header, longer than the maximum, or
+    /// unreadable): `ifOutErrors`.
+    pub fn error_out(&self) {
+        self.out_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Frames for this adapter it could not take (paused, no free receive descriptor):
+    /// `ifInDiscards`.
+    pub fn discard_in(&self) {
+        self.in_discards.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// The 18 counters rvnic keeps, as `NDIS_STATISTICS_INFO::SupportedStatistics` flags.

@@ -1,261 +1,355 @@
-//! The wire: the medium frames cross between adapters. Ethernet frames as it sees them (a checked
-//! view), the destination's class, and the receive filter each adapter applies
-//! (`OID_GEN_CURRENT_PACKET_FILTER`, `OID_802_3_MULTICAST_LIST`).
+//! The wire: the medium frames cross between adapters.
 //!
-//! As smoltcp does: field ranges in `field`, and [`Frame::new_checked`] validates the length once so
-//! no accessor can panic afterwards.
-#![forbid(unsafe_code)]
+//! [`frame`] has the frames as the wire sees them and each adapter's receive filter. This module
+//! has the segments: adapters with the same topology and `SegmentId` share a [`Wire`] (loopback:
+//! one adapter, its frames come back to it; pair: two, each hears the other; hub: up to
+//! [`MAX_PORTS`], each hears all others, as netvmini's hub). A full pair or hub starts a new wire
+//! with the same key, so adapters pair up in the order they start.
+//!
+//! One CPU at a time drains a wire: whoever holds its [`Baton`]. Senders queue NBLs on their own
+//! lock-free lanes and signal; the holder takes queued NBLs from every port, copies each frame
+//! once into a free receive descriptor of every port whose filter accepts it, indicates receives
+//! and completes sends in batches, and drains again if anyone signalled meanwhile. Nobody waits,
+//! no lock is held across a copy, nothing is allocated.
 
-use ndis::{
-    NDIS_PACKET_TYPE_ALL_MULTICAST, NDIS_PACKET_TYPE_BROADCAST, NDIS_PACKET_TYPE_DIRECTED,
-    NDIS_PACKET_TYPE_MULTICAST, NDIS_PACKET_TYPE_PROMISCUOUS,
-};
+mod frame;
 
-/// A MAC address.
-pub type Address = [u8; 6];
+use core::sync::atomic::{AtomicPtr, Ordering};
 
-/// The broadcast address.
-pub const BROADCAST: Address = [0xff; 6];
+pub use frame::*;
+use ndis::NDIS_STATUS;
+use rvnic_helpers::irql::Raised;
+use rvnic_helpers::ring::{Baton, Dispatch, Held};
+use rvnic_helpers::spin::SpinLock;
 
-mod field {
-    use core::ops::Range;
-    pub const DESTINATION: Range<usize> = 0..6;
-    pub const SOURCE: Range<usize> = 6..12;
-    pub const ETHERTYPE: Range<usize> = 12..14;
-    pub const PAYLOAD: usize = 14;
+use crate::adapter::Adapter;
+use crate::config::Topology;
+use crate::nbl::{Chain, Nbl};
+
+/// Wires the driver can have at once (every loopback adapter has its own).
+pub const MAX_WIRES: usize = 64;
+/// Adapters on one hub.
+pub const MAX_PORTS: usize = 8;
+/// NBLs per indication or completion, and per sender per turn (netvmini's 64).
+pub const BATCH: usize = 64;
+
+/// One segment. `ports` change only while the baton is held (attach and detach take it), so the
+/// holder can use every adapter it finds there: an adapter leaves only through [`detach`], which
+/// needs the baton, before it is freed.
+#[derive(Debug)]
+pub struct Wire {
+    baton: Baton,
+    ports: [AtomicPtr<Adapter>; MAX_PORTS],
 }
 
-/// The shortest frame on the wire without its FCS; shorter sends are padded to it.
-pub const MIN_FRAME: usize = 60;
-/// The header every frame must have.
-pub const HEADER: usize = field::PAYLOAD;
-
-/// Why bytes are not a frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FrameError {
-    /// Shorter than an Ethernet header.
-    Truncated { length: usize },
-}
-
-/// A view of an Ethernet frame whose header is known to be present.
-#[derive(Debug, Clone, Copy)]
-pub struct Frame<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Frame<'a> {
-    /// Checks `bytes` holds at least an Ethernet header.
-    pub fn new_checked(bytes: &'a [u8]) -> Result<Self, FrameError> {
-        if bytes.len() < HEADER {
-            return Err(FrameError::Truncated { length: bytes.len() });
-        }
-        Ok(Self { bytes })
-    }
-
-    fn address(&self, range: core::ops::Range<usize>) -> Address {
-        let mut a = [0; 6];
-        a.copy_from_slice(&self.bytes[range]);
-        a
-    }
-
-    #[must_use]
-    pub fn destination(&self) -> Address {
-        self.address(field::DESTINATION)
-    }
-
-    #[must_use]
-    pub fn source(&self) -> Address {
-        self.address(field::SOURCE)
-    }
-
-    #[must_use]
-    pub fn ethertype(&self) -> u16 {
-        u16::from_be_bytes([
-            self.bytes[field::ETHERTYPE.start],
-            self.bytes[field::ETHERTYPE.start + 1],
-        ])
-    }
-
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
-
-    #[must_use]
-    pub fn class(&self) -> Class {
-        Class::of(&self.destination())
-    }
-}
-
-/// Who a frame is addressed to, as the statistics count it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
-    Unicast,
-    Multicast,
-    Broadcast,
-}
-
-impl Class {
-    #[must_use]
-    pub fn of(destination: &Address) -> Self {
-        if *destination == BROADCAST {
-            Self::Broadcast
-        } else if destination[0] & 0x01 != 0 {
-            Self::Multicast
-        } else {
-            Self::Unicast
-        }
-    }
-}
-
-/// The largest multicast list an adapter keeps (`OID_802_3_MAXIMUM_LIST_SIZE`), as netvmini.
-pub const MAX_MULTICAST: usize = 32;
-
-/// The packet filters rvnic supports (`SupportedPacketFilters`); other bits are `NOT_SUPPORTED`.
-pub const SUPPORTED_FILTERS: u32 = NDIS_PACKET_TYPE_DIRECTED
-    | NDIS_PACKET_TYPE_MULTICAST
-    | NDIS_PACKET_TYPE_ALL_MULTICAST
-    | NDIS_PACKET_TYPE_BROADCAST
-    | NDIS_PACKET_TYPE_PROMISCUOUS;
-
-/// What an adapter accepts: its packet filter, its multicast list and its current address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Filter {
-    /// `NDIS_PACKET_TYPE_*` bits (0 until the protocol sets it: an adapter receives nothing).
-    pub packet_filter: u32,
-    pub address: Address,
-    multicast: [Address; MAX_MULTICAST],
-    multicast_len: usize,
-}
-
-/// Why a multicast list was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListError {
-    /// The byte count is not a multiple of 6 (`NDIS_STATUS_INVALID_LENGTH`).
-    Length(usize),
-    /// More than [`MAX_MULTICAST`] addresses (`NDIS_STATUS_MULTICAST_FULL`).
-    Full(usize),
-    /// An entry that is not a multicast address (`NDIS_STATUS_INVALID_DATA`).
-    NotMulticast,
-}
-
-impl Filter {
-    #[must_use]
-    pub const fn new(address: Address) -> Self {
+impl Wire {
+    const fn new() -> Self {
         Self {
-            packet_filter: 0,
-            address,
-            multicast: [[0; 6]; MAX_MULTICAST],
-            multicast_len: 0,
-        }
-    }
-
-    /// Replaces the multicast list with the addresses in `bytes` (6 bytes each).
-    pub fn set_multicast_list(&mut self, bytes: &[u8]) -> Result<(), ListError> {
-        if !bytes.len().is_multiple_of(6) {
-            return Err(ListError::Length(bytes.len()));
-        }
-        let count = bytes.len() / 6;
-        if count > MAX_MULTICAST {
-            return Err(ListError::Full(count));
-        }
-        let mut list = [[0u8; 6]; MAX_MULTICAST];
-        for (slot, chunk) in list.iter_mut().zip(bytes.chunks_exact(6)) {
-            slot.copy_from_slice(chunk);
-            if slot[0] & 0x01 == 0 {
-                return Err(ListError::NotMulticast);
-            }
-        }
-        self.multicast = list;
-        self.multicast_len = count;
-        Ok(())
-    }
-
-    #[must_use]
-    pub fn multicast_list(&self) -> &[Address] {
-        &self.multicast[..self.multicast_len]
-    }
-
-    /// Does this adapter receive a frame sent to `destination`?
-    #[must_use]
-    pub fn accepts(&self, destination: &Address) -> bool {
-        let f = self.packet_filter;
-        if f & NDIS_PACKET_TYPE_PROMISCUOUS != 0 {
-            return true;
-        }
-        match Class::of(destination) {
-            Class::Broadcast => f & NDIS_PACKET_TYPE_BROADCAST != 0,
-            Class::Multicast => {
-                f & NDIS_PACKET_TYPE_ALL_MULTICAST != 0
-                    || (f & NDIS_PACKET_TYPE_MULTICAST != 0 && self.multicast_list().contains(destination))
-            }
-            Class::Unicast => f & NDIS_PACKET_TYPE_DIRECTED != 0 && *destination == self.address,
+            baton: Baton::new(),
+            ports: [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_PORTS],
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Who uses a wire: its key and how many ports are taken. Guarded by [`REGISTRY`].
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    key: Option<(Topology, u32)>,
+    taken: [bool; MAX_PORTS],
+}
 
-    const ME: Address = [0x02, 0, 0, 0, 0, 1];
-    const OTHER: Address = [0x02, 0, 0, 0, 0, 2];
-    const GROUP: Address = [0x01, 0x00, 0x5e, 0, 0, 1];
-    const OTHER_GROUP: Address = [0x01, 0x00, 0x5e, 0, 0, 2];
+impl Entry {
+    const FREE: Self = Self {
+        key: None,
+        taken: [false; MAX_PORTS],
+    };
+}
 
-    #[test]
-    fn a_frame_needs_a_header_and_then_reads_safely() {
-        assert_eq!(
-            Frame::new_checked(&[0; 13]).err(),
-            Some(FrameError::Truncated { length: 13 })
-        );
-        let mut bytes = [0u8; 60];
-        bytes[..6].copy_from_slice(&GROUP);
-        bytes[6..12].copy_from_slice(&ME);
-        bytes[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
-        let f = Frame::new_checked(&bytes).expect("header");
-        assert_eq!(
-            (f.destination(), f.source(), f.ethertype(), f.len()),
-            (GROUP, ME, 0x0800, 60)
-        );
-        assert_eq!(f.class(), Class::Multicast);
-        assert_eq!(Class::of(&BROADCAST), Class::Broadcast);
-        assert_eq!(Class::of(&OTHER), Class::Unicast);
+static WIRES: [Wire; MAX_WIRES] = [const { Wire::new() }; MAX_WIRES];
+/// Which wire has which key and free ports. Taken at PASSIVE_LEVEL by initialize and halt only.
+static REGISTRY: SpinLock<[Entry; MAX_WIRES]> = SpinLock::new([Entry::FREE; MAX_WIRES]);
+
+/// An adapter's place on a wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Port {
+    pub wire: usize,
+    pub slot: usize,
+    pub topology: Topology,
+}
+
+const fn capacity(topology: Topology) -> usize {
+    match topology {
+        Topology::Loopback => 1,
+        Topology::Pair => 2,
+        Topology::Hub => MAX_PORTS,
+    }
+}
+
+/// Reserves a port for an adapter with `topology` on `segment`: on a wire with that key and room,
+/// or a fresh wire. `None` when every wire is in use. PASSIVE_LEVEL.
+#[must_use]
+pub fn reserve(topology: Topology, segment: u32) -> Option<Port> {
+    let mut registry = REGISTRY.lock();
+    let key = Some((topology, segment));
+    let room = |e: &Entry| e.taken[..capacity(topology)].iter().position(|t| !t);
+    let wire = registry
+        .iter()
+        .position(|e| e.key == key && room(e).is_some())
+        .or_else(|| registry.iter().position(|e| e.key.is_none()))?;
+    let entry = &mut registry[wire];
+    entry.key = key;
+    let slot = room(entry)?;
+    entry.taken[slot] = true;
+    Some(Port { wire, slot, topology })
+}
+
+/// Gives a reserved port back (after [`detach`], or when initialize fails before attaching).
+pub fn release(port: Port) {
+    let mut registry = REGISTRY.lock();
+    let entry = &mut registry[port.wire];
+    entry.taken[port.slot] = false;
+    if !entry.taken.iter().any(|t| *t) {
+        *entry = Entry::FREE;
+    }
+}
+
+/// Takes the wire's baton, waiting for the current holder to finish its pass. At DISPATCH_LEVEL
+/// (the caller raised), from initialize or halt only: the datapath never waits.
+fn take(wire: &Wire) -> Held<'_> {
+    loop {
+        if let Some(held) = wire.baton.try_take() {
+            return held;
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// Puts `adapter` on its port, so the wire delivers to it and drains its sends, and updates the
+/// link of a pair. PASSIVE_LEVEL; `adapter` stays valid until [`detach`].
+pub fn attach(adapter: &Adapter) {
+    let port = adapter.port();
+    let wire = &WIRES[port.wire];
+    let raised = Raised::to_dispatch();
+    let held = take(wire);
+    wire.ports[port.slot].store(core::ptr::from_ref(adapter).cast_mut(), Ordering::Release);
+    if port.topology == Topology::Pair {
+        let peer = peer_of(wire, port.slot);
+        adapter.set_connected(peer.is_some());
+        if let Some(peer) = peer {
+            peer.link_changed(true);
+        }
+    } else {
+        adapter.set_connected(true);
+    }
+    run(wire, held, port.topology, raised.dispatch());
+}
+
+/// Takes `adapter` off its port; when this returns the wire no longer uses it. PASSIVE_LEVEL.
+pub fn detach(adapter: &Adapter) {
+    let port = adapter.port();
+    let wire = &WIRES[port.wire];
+    let raised = Raised::to_dispatch();
+    let held = take(wire);
+    wire.ports[port.slot].store(core::ptr::null_mut(), Ordering::Release);
+    if port.topology == Topology::Pair
+        && let Some(peer) = peer_of(wire, port.slot)
+    {
+        peer.link_changed(false);
+    }
+    run(wire, held, port.topology, raised.dispatch());
+}
+
+/// The other adapter of a pair, while the baton is held.
+fn peer_of(wire: &Wire, slot: usize) -> Option<&Adapter> {
+    let other = wire.ports[1 - slot.min(1)].load(Ordering::Acquire);
+    // Ports change only under the baton, which the caller holds, and an adapter on a port is live.
+    // SAFETY: a live adapter, borrowed while the baton is held.
+    unsafe { other.as_ref() }
+}
+
+/// Signals `adapter`'s wire that it queued sends, and drains it if nobody else is. At
+/// DISPATCH_LEVEL (`on`).
+pub fn kick(adapter: &Adapter, on: &Dispatch) {
+    let port = adapter.port();
+    let wire = &WIRES[port.wire];
+    if let Some(held) = wire.baton.signal() {
+        run(wire, held, port.topology, on);
+    }
+}
+
+/// Drains until a release succeeds (nobody signalled during the last pass).
+fn run(wire: &Wire, mut held: Held<'_>, topology: Topology, on: &Dispatch) {
+    loop {
+        Drain::new(wire, &held, topology, on).all();
+        match held.release() {
+            Some(again) => held = again,
+            None => return,
+        }
+    }
+}
+
+/// One drain of a wire, with the baton held (`_held` proves it for the borrow).
+struct Drain<'w> {
+    ports: [Option<&'w Adapter>; MAX_PORTS],
+    topology: Topology,
+    on: &'w Dispatch,
+    /// Receives per port, to indicate.
+    receives: [Chain; MAX_PORTS],
+    /// Completed sends per port.
+    completions: [Chain; MAX_PORTS],
+}
+
+impl<'w> Drain<'w> {
+    fn new(wire: &'w Wire, _held: &'w Held<'_>, topology: Topology, on: &'w Dispatch) -> Self {
+        let ports = core::array::from_fn(|i| {
+            let adapter = wire.ports[i].load(Ordering::Acquire);
+            // The baton is held for `'w` and adapters leave their port only under it, so every
+            // adapter found here stays live for `'w`.
+            // SAFETY: a live adapter, shared for `'w`.
+            unsafe { adapter.as_ref() }
+        });
+        for adapter in ports.iter().flatten() {
+            adapter.refresh_filter();
+        }
+        Self {
+            ports,
+            topology,
+            on,
+            receives: Default::default(),
+            completions: Default::default(),
+        }
     }
 
-    #[test]
-    fn the_filter_follows_ndis_packet_filter_semantics() {
-        let mut f = Filter::new(ME);
-        assert!(!f.accepts(&ME), "filter 0 receives nothing");
-        f.packet_filter = NDIS_PACKET_TYPE_DIRECTED;
-        assert!(f.accepts(&ME) && !f.accepts(&OTHER) && !f.accepts(&BROADCAST) && !f.accepts(&GROUP));
-        f.packet_filter |= NDIS_PACKET_TYPE_BROADCAST;
-        assert!(f.accepts(&BROADCAST));
-        f.packet_filter |= NDIS_PACKET_TYPE_MULTICAST;
-        assert!(!f.accepts(&GROUP), "not in the list");
-        f.set_multicast_list(&GROUP).expect("one address");
-        assert!(f.accepts(&GROUP) && !f.accepts(&OTHER_GROUP));
-        f.packet_filter = NDIS_PACKET_TYPE_ALL_MULTICAST;
-        assert!(f.accepts(&OTHER_GROUP) && !f.accepts(&ME));
-        f.packet_filter = NDIS_PACKET_TYPE_PROMISCUOUS;
-        assert!(f.accepts(&OTHER) && f.accepts(&GROUP) && f.accepts(&BROADCAST));
+    /// Moves everything queued, a batch per sender per turn, until a turn finds nothing.
+    fn all(&mut self) {
+        loop {
+            let mut moved = 0;
+            for sender in 0..MAX_PORTS {
+                let Some(adapter) = self.ports[sender] else {
+                    continue;
+                };
+                let mut taken = [const { None }; BATCH];
+                let mut n = 0;
+                moved += adapter.tx.pop(BATCH, |nbl| {
+                    taken[n] = Some(nbl);
+                    n += 1;
+                });
+                for nbl in taken.iter_mut().filter_map(Option::take) {
+                    self.transmit(sender, nbl);
+                }
+            }
+            self.flush();
+            if moved == 0 {
+                return;
+            }
+        }
     }
 
-    #[test]
-    fn multicast_lists_are_checked_like_ndis_does() {
-        let mut f = Filter::new(ME);
-        assert_eq!(f.set_multicast_list(&[1; 7]), Err(ListError::Length(7)));
-        assert_eq!(f.set_multicast_list(&[0x01; 6 * 33]), Err(ListError::Full(33)));
-        assert_eq!(f.set_multicast_list(&OTHER), Err(ListError::NotMulticast));
-        assert!(f.multicast_list().is_empty(), "a refused list changes nothing");
-        f.set_multicast_list(&[0x01; 6 * 32]).expect("32 fit");
-        assert_eq!(f.multicast_list().len(), 32);
-        f.set_multicast_list(&[]).expect("empty clears");
-        assert!(f.multicast_list().is_empty());
+    /// Delivers every frame of one sent NBL and queues its completion.
+    fn transmit(&mut self, sender: usize, mut nbl: Nbl) {
+        let Some(from) = self.ports[sender] else {
+            return;
+        };
+        let counters = from.stats.cpu(self.on.cpu());
+        let mut status: NDIS_STATUS = ndis::NDIS_STATUS_SUCCESS;
+        for nb in nbl.frames() {
+            let len = nb.len();
+            if len < HEADER || len > from.max_frame() {
+                counters.error_out();
+                status = ndis::NDIS_STATUS_INVALID_LENGTH;
+                continue;
+            }
+            let mut destination = [0u8; 6];
+            if !nb.copy_to(&mut destination) {
+                counters.error_out();
+                status = ndis::NDIS_STATUS_FAILURE;
+                continue;
+            }
+            let class = Class::of(&destination);
+            let wire_len = len.max(MIN_FRAME);
+            // The first receiver's copy comes from the sender's NET_BUFFER; the others copy that.
+            let mut first: Option<(usize, u16)> = None;
+            for to in self.targets(sender) {
+                let Some(receiver) = self.ports[to] else {
+                    continue;
+                };
+                if !receiver.filter().accepts(&destination) {
+                    continue;
+                }
+                let Some(index) = receiver.reserve_receive() else {
+                    receiver.stats.cpu(self.on.cpu()).discard_in();
+                    continue;
+                };
+                // Descriptor `index` was just taken from the free list by this drain and is not
+                // indicated yet: its buffer is ours alone.
+                // SAFETY: an owned descriptor's buffer, borrowed until it is prepared below.
+                let buffer = unsafe { receiver.rx.buffer(index) };
+                let Some(buffer) = buffer.get_mut(..wire_len) else {
+                    receiver.cancel_receive(self.on, index);
+                    continue;
+                };
+                let copied = match (first, self.ports[first.map_or(0, |f| f.0)]) {
+                    (None, _) => nb.copy_to(&mut buffer[..len]),
+                    (Some((_, i)), Some(source)) => {
+                        // The first receiver's descriptor `i` was filled by this drain and is not
+                        // indicated yet (full batches are indicated only after the frame), and it
+                        // is a different descriptor from `index`, so the borrows do not overlap.
+                        // SAFETY: an owned descriptor's buffer, read only, disjoint from `buffer`.
+                        let source = unsafe { source.rx.buffer(i) };
+                        source.get(..len).is_some_and(|s| {
+                            buffer[..len].copy_from_slice(s);
+                            true
+                        })
+                    }
+                    (Some(_), None) => false,
+                };
+                if !copied {
+                    receiver.cancel_receive(self.on, index);
+                    counters.error_out();
+                    status = ndis::NDIS_STATUS_FAILURE;
+                    break;
+                }
+                buffer[len..].fill(0);
+                receiver.stats.cpu(self.on.cpu()).received(class, wire_len);
+                self.receives[to].push(receiver.rx.prepare(index, wire_len));
+                first = Some((to, index));
+            }
+            counters.sent(class, wire_len);
+            // Indicate full batches only now: `first` may point into any of them.
+            for to in 0..MAX_PORTS {
+                if self.receives[to].len() >= BATCH {
+                    self.indicate(to);
+                }
+            }
+        }
+        nbl.set_status(status);
+        self.completions[sender].push(nbl);
+        if self.completions[sender].len() >= BATCH {
+            from.complete_sends(&mut self.completions[sender]);
+        }
+    }
+
+    /// The ports a frame from `sender` goes to.
+    fn targets(&self, sender: usize) -> impl Iterator<Item = usize> + use<> {
+        let (topology, ports) = (self.topology, capacity(self.topology));
+        (0..ports).filter(move |&p| match topology {
+            Topology::Loopback => p == sender,
+            Topology::Pair | Topology::Hub => p != sender,
+        })
+    }
+
+    fn indicate(&mut self, to: usize) {
+        if let Some(receiver) = self.ports[to] {
+            receiver.indicate(self.on, &mut self.receives[to]);
+        }
+    }
+
+    fn flush(&mut self) {
+        for port in 0..MAX_PORTS {
+            self.indicate(port);
+            if let Some(adapter) = self.ports[port] {
+                adapter.complete_sends(&mut self.completions[port]);
+            }
+        }
     }
 }

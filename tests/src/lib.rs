@@ -3,3 +3,63 @@
 
 // The driver's imports are defined by ndis-host: naming it makes rustc link it into every test.
 extern crate ndis_host;
+
+use ndis::NDIS_OID;
+use ndis_host::{Adapter, Config, Host};
+
+/// A host with the driver loaded.
+#[must_use]
+pub fn loaded(host: Host) -> Host {
+    host.load(rvnic::driver::driver_entry)
+        .expect("DriverEntry succeeds");
+    host
+}
+
+/// Sets the packet filter of `adapter` (the protocol's first step before it can receive).
+pub fn set_filter(host: &Host, adapter: Adapter, filter: u32) {
+    let r = host.oid_set(
+        adapter,
+        ndis::OID_GEN_CURRENT_PACKET_FILTER,
+        &filter.to_le_bytes(),
+    );
+    assert_eq!(r.status, ndis::NDIS_STATUS_SUCCESS, "packet filter {filter:#x}");
+}
+
+/// A configuration of keywords as an INF would install them (strings).
+#[must_use]
+pub fn config(pairs: &[(&str, &str)]) -> Config {
+    pairs.iter().fold(Config::new(), |c, (k, v)| c.with(k, *v))
+}
+
+/// An Ethernet frame of `len` bytes (at least 14) from `source` to `destination`, with a payload
+/// that identifies `seq`.
+#[must_use]
+pub fn frame(destination: [u8; 6], source: [u8; 6], len: usize, seq: u32) -> Vec<u8> {
+    let mut f = Vec::with_capacity(len);
+    f.extend_from_slice(&destination);
+    f.extend_from_slice(&source);
+    f.extend_from_slice(&0x88b5u16.to_be_bytes()); // IEEE local experimental ethertype
+    let mut i = 0u32;
+    while f.len() < len {
+        f.push((seq.wrapping_mul(31).wrapping_add(i) & 0xff) as u8);
+        i += 1;
+    }
+    f.truncate(len.max(14));
+    f
+}
+
+/// Reads a little-endian u64 counter OID.
+#[must_use]
+pub fn counter(host: &Host, adapter: Adapter, oid: NDIS_OID) -> u64 {
+    let r = host.oid_query(adapter, oid, 8);
+    assert_eq!(r.status, ndis::NDIS_STATUS_SUCCESS, "OID {oid:#x}");
+    u64::from_le_bytes(r.data[..8].try_into().expect("8 bytes"))
+}
+
+/// The adapter's current MAC address.
+#[must_use]
+pub fn address(host: &Host, adapter: Adapter) -> [u8; 6] {
+    let r = host.oid_query(adapter, ndis::OID_802_3_CURRENT_ADDRESS, 6);
+    assert_eq!(r.status, ndis::NDIS_STATUS_SUCCESS);
+    r.data[..6].try_into().expect("6 bytes")
+}

@@ -23,6 +23,16 @@ pub struct Baton {
 }
 
 impl Baton {
+    #[cfg(not(rvnic_loom))]
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            state: AtomicUsize::new(IDLE),
+        }
+    }
+
+    /// Loom's atomics cannot be made in a `const fn`.
+    #[cfg(rvnic_loom)]
     #[must_use]
     pub fn new() -> Self {
         Self {

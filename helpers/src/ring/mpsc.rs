@@ -69,6 +69,42 @@ impl<T, S: Storage<T>, const LANES: usize> Mpsc<T, S, LANES> {
         })
     }
 
+    /// Builds the ring directly in `place`, lane by lane: a ring of many lanes is too large to
+    /// build on a kernel stack and move. On error the lanes built so far are dropped and `place`
+    /// is left uninitialised.
+    pub fn init_in_place(
+        place: &mut core::mem::MaybeUninit<Self>,
+        mut storage: impl FnMut(usize) -> S,
+    ) -> Result<&mut Self, RingError> {
+        let this = place.as_mut_ptr();
+        // A field projection of `place` (valid, exclusively borrowed); nothing is read.
+        // SAFETY: `this` points to `place`, live for the call.
+        let lanes = unsafe { &raw mut (*this).lanes }.cast::<Spsc<T, S>>();
+        for i in 0..LANES {
+            match Spsc::new(storage(i)) {
+                Ok(lane) => {
+                    // Lane `i` of the array in `place`: in bounds, uninitialised, written once.
+                    // SAFETY: in bounds of `place`, aligned, written once.
+                    unsafe { lanes.wrapping_add(i).write(lane) };
+                }
+                Err(e) => {
+                    let built = core::ptr::slice_from_raw_parts_mut(lanes, i);
+                    // Lanes `0..i` were written above and are dropped once, here.
+                    // SAFETY: initialised lanes, dropped exactly once; `place` stays uninitialised.
+                    unsafe { built.drop_in_place() };
+                    return Err(e);
+                }
+            }
+        }
+        // SAFETY: as for `lanes`: a field projection of `place`.
+        let flag = unsafe { &raw mut (*this).consumer_taken };
+        // SAFETY: the last uninitialised field of `place`, written once.
+        unsafe { flag.write(AtomicBool::new(false)) };
+        // Every field is initialised now.
+        // SAFETY: fully initialised above.
+        Ok(unsafe { place.assume_init_mut() })
+    }
+
     /// Total capacity of all lanes.
     #[must_use]
     pub fn capacity(&self) -> usize {

@@ -1,0 +1,641 @@
+//! One virtual NIC: initialize, halt, pause, restart, reset, PnP and shutdown, its state, and the
+//! bookkeeping that lets pause and halt wait for in-flight work without locks.
+//!
+//! In flight means: an NBL NDIS sent that the driver has not completed, or an NBL the driver
+//! indicated that the protocol has not returned. Each one holds a reference on `busy`; a running
+//! adapter holds one more. Pause drops that one; whoever drops the last reference while a pause is
+//! pending completes it (`NdisMPauseComplete`), so pause returns `NDIS_STATUS_PENDING` while
+//! anything is in flight and completes exactly when it drains.
+
+use core::cell::UnsafeCell;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+
+use ndis::*;
+use rvnic_helpers::generic_object::DriverObject;
+use rvnic_helpers::irql::Raised;
+use rvnic_helpers::memory::PoolBox;
+use rvnic_helpers::ring::Dispatch;
+use rvnic_helpers::spin::SpinLock;
+
+use crate::config::{Config, Fallbacks, KEYWORDS, Topology};
+use crate::nbl::Chain;
+use crate::oid::{self, Change, Control, Live};
+use crate::recv::RxPool;
+use crate::send::TxQueue;
+use crate::stats::Statistics;
+use crate::wire::{self, Address, Filter, Port};
+use crate::{LANES, POOL_TAG, dbg_print};
+
+/// Where the adapter is in NDIS's state machine (the datapath's view).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Run {
+    /// Initialized or paused: sends are refused, nothing is indicated.
+    Paused = 0,
+    Running = 1,
+    /// Pause called: new sends are refused, in-flight work drains.
+    Pausing = 2,
+}
+
+/// The NDIS handle of the adapter (what the driver passes back to NDIS).
+#[derive(Debug, Clone, Copy)]
+pub struct Handle(NDIS_HANDLE);
+
+// SAFETY: an opaque NDIS handle, valid from any CPU until halt returns.
+unsafe impl Send for Handle {}
+// SAFETY: as above; only passed to NDIS.
+unsafe impl Sync for Handle {}
+
+/// Written only by the holder of the adapter's wire baton (see [`Adapter::refresh_filter`]).
+#[derive(Debug)]
+struct WireCopy(UnsafeCell<(u32, Filter)>);
+
+// SAFETY: only the wire's baton holder (one thread at a time) touches it.
+unsafe impl Sync for WireCopy {}
+
+/// One adapter. Lives in pool memory from initialize to halt; NDIS passes its address back as the
+/// adapter context.
+#[derive(Debug)]
+pub struct Adapter {
+    handle: Handle,
+    config: Config,
+    port: Port,
+    /// Everything OIDs see and change. NDIS issues one request at a time per adapter; the lock
+    /// also orders requests with status indications that read the link.
+    control: SpinLock<Control>,
+    /// The filter the wire applies, published by OID sets, with a generation the wire compares.
+    published: SpinLock<(u32, Filter)>,
+    wire_copy: WireCopy,
+    run: AtomicU8,
+    /// In-flight references (module documentation).
+    busy: AtomicUsize,
+    pause_pending: AtomicBool,
+    connected: AtomicBool,
+    surprise_removed: AtomicBool,
+    pub(crate) tx: TxQueue,
+    pub(crate) rx: RxPool,
+    pub(crate) stats: PoolBox<Statistics<LANES>>,
+}
+
+/// `ALL_PROCESSOR_GROUPS` (winnt.h): count processors of every group.
+const ALL_PROCESSOR_GROUPS: u16 = 0xffff;
+
+/// Processors the datapath may run on, capped at the lanes the rings have.
+fn processors() -> usize {
+    // SAFETY: callable at any IRQL; no pointers.
+    let n = unsafe { KeQueryActiveProcessorCountEx(ALL_PROCESSOR_GROUPS) } as usize;
+    n.clamp(1, LANES)
+}
+
+/// The permanent address of adapter `index`: locally administered, "rv" then the interface index.
+#[must_use]
+pub fn permanent_address(index: u32) -> Address {
+    let [_, a, b, c] = index.to_be_bytes();
+    [0x02, b'r', b'v', a, b, c]
+}
+
+impl Adapter {
+    /// `MiniportInitializeEx`: reads the configuration, builds the components, tells NDIS the
+    /// attributes and puts the adapter on its wire. PASSIVE_LEVEL. On failure everything built so
+    /// far is freed (no generic object outlives a failed initialize).
+    pub fn initialize(
+        handle: NDIS_HANDLE,
+        driver: Option<DriverObject>,
+        if_index: u32,
+    ) -> Result<NonNull<Self>, NDIS_STATUS> {
+        let (config, fallbacks) = read_configuration(handle)?;
+        for f in fallbacks.iter() {
+            dbg_print!(
+                "keyword {} refused ({:?}): using its default",
+                f.keyword,
+                f.reason
+            );
+        }
+        let permanent = permanent_address(if_index);
+        let cpus = processors();
+        let rx = RxPool::new(
+            driver,
+            handle,
+            config.receive_buffers as usize,
+            config.max_frame as usize,
+            cpus,
+        )?;
+        let tx = TxQueue::new(driver, config.transmit_buffers as usize, cpus)?;
+        let stats = PoolBox::new_in_place(POOL_TAG, |place| Ok::<_, ()>(place.write(Statistics::default())))
+            .map_err(|_| NDIS_STATUS_RESOURCES)?;
+        let port = wire::reserve(config.topology, config.segment).ok_or(NDIS_STATUS_RESOURCES)?;
+        let control = Control::new(config, permanent);
+        let filter = control.filter;
+        let adapter = Self {
+            handle: Handle(handle),
+            config,
+            port,
+            control: SpinLock::new(control),
+            published: SpinLock::new((1, filter)),
+            wire_copy: WireCopy(UnsafeCell::new((0, filter))),
+            run: AtomicU8::new(Run::Paused as u8),
+            busy: AtomicUsize::new(0),
+            pause_pending: AtomicBool::new(false),
+            connected: AtomicBool::new(false),
+            surprise_removed: AtomicBool::new(false),
+            tx,
+            rx,
+            stats,
+        };
+        let adapter = match PoolBox::new(adapter, POOL_TAG) {
+            Ok(adapter) => adapter,
+            Err(adapter) => {
+                wire::release(adapter.port);
+                return Err(NDIS_STATUS_RESOURCES);
+            }
+        };
+        if let Err(status) = adapter.register() {
+            wire::release(port);
+            return Err(status);
+        }
+        wire::attach(&adapter);
+        if let Err(status) = adapter.set_general_attributes() {
+            wire::detach(&adapter);
+            wire::release(port);
+            return Err(status);
+        }
+        dbg_print!(
+            "adapter {if_index}: {:?} segment {}, {} byte frames, {} receive and {} transmit buffers",
+            config.topology,
+            config.segment,
+            config.max_frame,
+            config.receive_buffers,
+            config.transmit_buffers
+        );
+        Ok(adapter.into_raw())
+    }
+
+    /// `MiniportHaltEx`: the adapter is paused (nothing in flight); leave the wire and free
+    /// everything, generic objects included, before returning. PASSIVE_LEVEL.
+    pub fn halt(this: PoolBox<Self>, action: NDIS_HALT_ACTION) {
+        debug_assert_eq!(this.busy.load(Ordering::Acquire), 0, "halt with work in flight");
+        wire::detach(&this);
+        wire::release(this.port);
+        dbg_print!("halt (action {action}), {} frames left on no ring", this.tx.len());
+        drop(this);
+    }
+
+    /// The registration attributes: the context NDIS passes back, and how NDIS treats us.
+    fn register(&self) -> Result<(), NDIS_STATUS> {
+        let mut attributes = NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
+                NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2,
+                NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2,
+            ),
+            MiniportAdapterContext: core::ptr::from_ref(self).cast_mut().cast(),
+            // A virtual NIC: nothing to lose on surprise removal, no hardware to halt on suspend.
+            AttributeFlags: NDIS_MINIPORT_ATTRIBUTES_SURPRISE_REMOVE_OK
+                | NDIS_MINIPORT_ATTRIBUTES_NO_HALT_ON_SUSPEND,
+            CheckForHangTimeInSeconds: 0,
+            InterfaceType: NdisInterfaceInternal,
+        };
+        self.set_attributes((&raw mut attributes).cast())
+    }
+
+    /// The general attributes: medium, sizes, link, filters, addresses, statistics, OIDs.
+    fn set_general_attributes(&self) -> Result<(), NDIS_STATUS> {
+        let control = *self.control.lock();
+        let speed = self.config.link_speed;
+        let mut oids = oid::SUPPORTED;
+        let mut permanent = [0u8; 32];
+        permanent[..6].copy_from_slice(&control.permanent);
+        let mut current = [0u8; 32];
+        current[..6].copy_from_slice(&control.filter.address);
+        let mut attributes = NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+                NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2,
+                NDIS_SIZEOF_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2,
+            ),
+            Flags: 0,
+            MediaType: NdisMedium802_3,
+            PhysicalMediumType: NdisPhysicalMedium802_3,
+            MtuSize: self.config.mtu(),
+            MaxXmitLinkSpeed: speed,
+            XmitLinkSpeed: speed,
+            MaxRcvLinkSpeed: speed,
+            RcvLinkSpeed: speed,
+            MediaConnectState: self.media_connect_state(),
+            MediaDuplexState: MediaDuplexStateFull,
+            LookaheadSize: self.config.mtu(),
+            PowerManagementCapabilities: core::ptr::null_mut(),
+            MacOptions: oid::MAC_OPTIONS,
+            SupportedPacketFilters: wire::SUPPORTED_FILTERS,
+            MaxMulticastListSize: wire::MAX_MULTICAST as u32,
+            MacAddressLength: 6,
+            PermanentMacAddress: permanent,
+            CurrentMacAddress: current,
+            RecvScaleCapabilities: core::ptr::null_mut(),
+            AccessType: NET_IF_ACCESS_BROADCAST,
+            DirectionType: NET_IF_DIRECTION_SENDRECEIVE,
+            ConnectionType: NET_IF_CONNECTION_DEDICATED,
+            IfType: IF_TYPE_ETHERNET_CSMACD,
+            IfConnectorPresent: FALSE,
+            SupportedStatistics: crate::stats::VALID,
+            SupportedPauseFunctions: NdisPauseFunctionsUnsupported as u32,
+            DataBackFillSize: 0,
+            ContextBackFillSize: 0,
+            SupportedOidList: oids.as_mut_ptr(),
+            SupportedOidListLength: (oids.len() * 4) as u32,
+            AutoNegotiationFlags: NDIS_LINK_STATE_XMIT_LINK_SPEED_AUTO_NEGOTIATED
+                | NDIS_LINK_STATE_RCV_LINK_SPEED_AUTO_NEGOTIATED
+                | NDIS_LINK_STATE_DUPLEX_AUTO_NEGOTIATED,
+            PowerManagementCapabilitiesEx: core::ptr::null_mut(),
+        };
+        self.set_attributes((&raw mut attributes).cast())
+    }
+
+    fn set_attributes(&self, attributes: *mut NDIS_MINIPORT_ADAPTER_ATTRIBUTES) -> Result<(), NDIS_STATUS> {
+        // Inside MiniportInitializeEx (PASSIVE_LEVEL) with our adapter handle; the attributes
+        // (and the OID list they point to) live on the caller's stack for the call; NDIS copies.
+        // SAFETY: valid handle and attributes for the call.
+        let status = unsafe { NdisMSetMiniportAttributes(self.handle.0, attributes) };
+        if status == NDIS_STATUS_SUCCESS {
+            Ok(())
+        } else {
+            dbg_print!("NdisMSetMiniportAttributes failed: {status:#010x}");
+            Err(status)
+        }
+    }
+
+    /// `MiniportPause`: refuse new sends, and complete when in-flight work has drained.
+    pub fn pause(&self) -> NDIS_STATUS {
+        self.pause_pending.store(true, Ordering::SeqCst);
+        self.run.store(Run::Pausing as u8, Ordering::SeqCst);
+        // Drop the running reference; if it was the last, nothing is in flight.
+        if self.busy.fetch_sub(1, Ordering::AcqRel) == 1 && self.pause_pending.swap(false, Ordering::AcqRel) {
+            self.run.store(Run::Paused as u8, Ordering::SeqCst);
+            return NDIS_STATUS_SUCCESS;
+        }
+        NDIS_STATUS_PENDING
+    }
+
+    /// `MiniportRestart`: accept sends again and tell NDIS the link state.
+    pub fn restart(&self) -> NDIS_STATUS {
+        self.busy.fetch_add(1, Ordering::AcqRel);
+        self.run.store(Run::Running as u8, Ordering::SeqCst);
+        self.indicate_link();
+        NDIS_STATUS_SUCCESS
+    }
+
+    /// Takes an in-flight reference (before looking at the state, so pause cannot miss it).
+    pub(crate) fn enter(&self) {
+        self.busy.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Drops an in-flight reference; the last one out completes a pending pause.
+    pub(crate) fn leave(&self) {
+        if self.busy.fetch_sub(1, Ordering::AcqRel) == 1 && self.pause_pending.swap(false, Ordering::AcqRel) {
+            self.run.store(Run::Paused as u8, Ordering::SeqCst);
+            // A pause is pending and nothing is in flight; the handle is live (halt comes after
+            // the pause completes). IRQL <= DISPATCH_LEVEL.
+            // SAFETY: our adapter handle, completing the one pending pause.
+            unsafe { NdisMPauseComplete(self.handle.0) };
+        }
+    }
+
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        self.run.load(Ordering::SeqCst) == Run::Running as u8
+    }
+
+    #[must_use]
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_connected(&self, connected: bool) {
+        self.connected.store(connected, Ordering::Release);
+    }
+
+    /// The pair's other end came or went: record it and tell NDIS if the adapter runs.
+    pub(crate) fn link_changed(&self, connected: bool) {
+        self.set_connected(connected);
+        self.indicate_link();
+    }
+
+    fn media_connect_state(&self) -> NDIS_MEDIA_CONNECT_STATE {
+        if self.is_connected() {
+            MediaConnectStateConnected
+        } else {
+            MediaConnectStateDisconnected
+        }
+    }
+
+    /// `NDIS_STATUS_LINK_STATE` with the current connection, speed and duplex.
+    fn indicate_link(&self) {
+        let speed = self.config.link_speed;
+        let mut state = NDIS_LINK_STATE {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_DEFAULT,
+                NDIS_LINK_STATE_REVISION_1,
+                NDIS_SIZEOF_LINK_STATE_REVISION_1,
+            ),
+            MediaConnectState: self.media_connect_state(),
+            MediaDuplexState: MediaDuplexStateFull,
+            XmitLinkSpeed: speed,
+            RcvLinkSpeed: speed,
+            PauseFunctions: NdisPauseFunctionsUnsupported,
+            AutoNegotiationFlags: NDIS_LINK_STATE_XMIT_LINK_SPEED_AUTO_NEGOTIATED
+                | NDIS_LINK_STATE_RCV_LINK_SPEED_AUTO_NEGOTIATED
+                | NDIS_LINK_STATE_DUPLEX_AUTO_NEGOTIATED,
+        };
+        let mut indication = NDIS_STATUS_INDICATION {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_STATUS_INDICATION,
+                NDIS_STATUS_INDICATION_REVISION_1,
+                NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
+            ),
+            SourceHandle: self.handle.0,
+            PortNumber: NDIS_DEFAULT_PORT_NUMBER,
+            StatusCode: NDIS_STATUS_LINK_STATE,
+            Flags: 0,
+            DestinationHandle: core::ptr::null_mut(),
+            RequestId: core::ptr::null_mut(),
+            StatusBuffer: (&raw mut state).cast(),
+            StatusBufferSize: size_of::<NDIS_LINK_STATE>() as u32,
+            Guid: GUID::default(),
+            NdisReserved: [core::ptr::null_mut(); 4],
+        };
+        // Our live adapter handle; the indication and its buffer live on this stack for the call.
+        // IRQL <= DISPATCH_LEVEL.
+        // SAFETY: valid handle and indication for the call.
+        unsafe { NdisMIndicateStatusEx(self.handle.0, &raw mut indication) };
+    }
+
+    /// `MiniportOidRequest`: answered at once through [`oid::Control`]; a changed filter is
+    /// published to the wire before the request completes.
+    pub fn oid_request(&self, request: oid::Request<'_>) -> NDIS_STATUS {
+        let mut control = self.control.lock();
+        let live = || Live {
+            connected: self.is_connected(),
+            queued_sends: u32::try_from(self.tx.len()).unwrap_or(u32::MAX),
+            statistics: self.stats.snapshot(),
+        };
+        let (status, change) = request.answer(&mut control, live);
+        match change {
+            Change::Filter => {
+                let mut published = self.published.lock();
+                *published = (published.0.wrapping_add(1), control.filter);
+            }
+            Change::Power(state) => dbg_print!("power state {state:?}"),
+            Change::Nothing => {}
+        }
+        status
+    }
+
+    /// Brings the wire's copy of the filter up to date. Only the wire's baton holder calls this,
+    /// before it reads [`Self::filter`].
+    pub(crate) fn refresh_filter(&self) {
+        let published = self.published.lock();
+        // Only the baton holder touches the copy, and no `filter()` borrow is alive across a
+        // refresh (the drain refreshes before it reads).
+        // SAFETY: exclusive access to the wire's copy, as above.
+        let copy = unsafe { &mut *self.wire_copy.0.get() };
+        if copy.0 != published.0 {
+            *copy = *published;
+        }
+    }
+
+    /// The filter the wire applies. Only the wire's baton holder calls this.
+    pub(crate) fn filter(&self) -> &Filter {
+        // Written only by `refresh_filter`, by the same baton holder, never while this borrow lives.
+        // SAFETY: shared read of the baton holder's copy.
+        unsafe { &(*self.wire_copy.0.get()).1 }
+    }
+
+    /// A free receive descriptor for one frame, with an in-flight reference, if the adapter runs
+    /// and has one. Only the wire's baton holder calls this.
+    pub(crate) fn reserve_receive(&self) -> Option<u16> {
+        self.enter();
+        if self.is_running()
+            && let Some(index) = self.rx.take()
+        {
+            return Some(index);
+        }
+        self.leave();
+        None
+    }
+
+    /// Gives back a descriptor taken with [`Self::reserve_receive`] and not indicated.
+    pub(crate) fn cancel_receive(&self, on: &Dispatch, index: u16) {
+        let nbl = self.rx.prepare(index, 0);
+        self.rx.recycle(on, &nbl);
+        let _ = nbl.into_raw();
+        self.leave();
+    }
+
+    /// Indicates a chain of filled receive descriptors. With the free list low, indicates them
+    /// with `NDIS_RECEIVE_FLAGS_RESOURCES`: NDIS copies and the descriptors are ours at once.
+    pub(crate) fn indicate(&self, on: &Dispatch, chain: &mut Chain) {
+        let low = self.rx.free() < self.rx.count() / 8;
+        let Some((head, count)) = chain.take() else {
+            return;
+        };
+        let mut flags = NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL;
+        if low {
+            flags |= NDIS_RECEIVE_FLAGS_RESOURCES;
+        }
+        // The chain's NBLs are our descriptors, filled and not indicated; the count is exact; the
+        // adapter runs (each holds an in-flight reference taken while it ran). DISPATCH_LEVEL.
+        // SAFETY: our handle and NBLs, given to NDIS until returned (or until this returns).
+        unsafe {
+            NdisMIndicateReceiveNetBufferLists(
+                self.handle.0,
+                head,
+                NDIS_DEFAULT_PORT_NUMBER,
+                count as u32,
+                flags,
+            );
+        };
+        if low {
+            // With NDIS_RECEIVE_FLAGS_RESOURCES the NBLs are ours again now.
+            // SAFETY: the chain indicated above, owned again after the call.
+            for nbl in unsafe { Chain::split(head) } {
+                self.rx.recycle(on, &nbl);
+                let _ = nbl.into_raw();
+                self.leave();
+            }
+        }
+    }
+
+    /// `MiniportReturnNetBufferLists`: the protocol gives indicated NBLs back.
+    pub fn return_nbls(&self, nbls: crate::nbl::Split) {
+        let raised = Raised::to_dispatch();
+        for nbl in nbls {
+            if !self.rx.recycle(raised.dispatch(), &nbl) {
+                dbg_print!("returned NBL {:p} is not one of this adapter's", nbl.as_ptr());
+            }
+            let _ = nbl.into_raw();
+            self.leave();
+        }
+    }
+
+    /// `MiniportResetEx`: nothing in a virtual NIC can wedge; sends never wait for hardware, so
+    /// there is nothing to abort. The addressing (filter, multicast list) is kept.
+    pub fn reset(&self) -> (NDIS_STATUS, bool) {
+        (NDIS_STATUS_SUCCESS, false)
+    }
+
+    /// `MiniportCheckForHangEx`: a virtual NIC is hung only if a send waited for more than a pass
+    /// and no CPU drains its wire, which the baton makes impossible.
+    pub fn check_for_hang(&self) -> bool {
+        false
+    }
+
+    /// `MiniportDevicePnPEventNotify`.
+    #[allow(non_upper_case_globals, reason = "C enumerator names in patterns")]
+    pub fn pnp_event(&self, event: NDIS_DEVICE_PNP_EVENT) {
+        match event {
+            NdisDevicePnPEventSurpriseRemoved => {
+                self.surprise_removed.store(true, Ordering::Release);
+                dbg_print!("surprise removal: NDIS pauses and halts next");
+            }
+            other => dbg_print!("PnP event {other} (nothing to do for a virtual NIC)"),
+        }
+    }
+
+    /// `MiniportShutdownEx`, possibly at HIGH_LEVEL after a bug check: touch nothing but our own
+    /// state (no NDIS calls).
+    pub fn shutdown(&self, _action: NDIS_SHUTDOWN_ACTION) {
+        self.run.store(Run::Paused as u8, Ordering::SeqCst);
+    }
+
+    /// `MiniportCancelSend`: sends wait only for the current wire pass, never for a resource, so
+    /// there is no queue to cancel from; the NBLs complete normally within the pass.
+    pub fn cancel_send(&self, _cancel_id: usize) {}
+
+    /// `MiniportCancelOidRequest`: requests never pend, so none is ever outstanding to cancel.
+    pub fn cancel_oid_request(&self, _request_id: usize) {}
+
+    #[must_use]
+    pub fn handle(&self) -> NDIS_HANDLE {
+        self.handle.0
+    }
+
+    #[must_use]
+    pub fn port(&self) -> Port {
+        self.port
+    }
+
+    #[must_use]
+    pub fn max_frame(&self) -> usize {
+        self.config.max_frame as usize
+    }
+
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    #[must_use]
+    pub fn topology(&self) -> Topology {
+        self.config.topology
+    }
+}
+
+/// Longest keyword name, in UTF-16 units.
+const KEYWORD_UNITS: usize = 32;
+
+/// Reads every keyword of [`KEYWORDS`] and `NetworkAddress` through NDIS, and validates them.
+fn read_configuration(handle: NDIS_HANDLE) -> Result<(Config, Fallbacks), NDIS_STATUS> {
+    let mut object = NDIS_CONFIGURATION_OBJECT {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT,
+            NDIS_CONFIGURATION_OBJECT_REVISION_1,
+            NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1,
+        ),
+        NdisHandle: handle,
+        Flags: 0,
+    };
+    let mut configuration: NDIS_HANDLE = core::ptr::null_mut();
+    // Our adapter handle inside MiniportInitializeEx (PASSIVE_LEVEL); both structures live on this
+    // stack for the call; the handle is closed below.
+    // SAFETY: valid object and out-variable for the call.
+    let status = unsafe { NdisOpenConfigurationEx(&raw mut object, &raw mut configuration) };
+    if status != NDIS_STATUS_SUCCESS {
+        dbg_print!("NdisOpenConfigurationEx failed: {status:#010x}");
+        return Err(status);
+    }
+    let number = |name: &'static str| read_integer(configuration, name);
+    let mut address = [0u8; ADDRESS_BYTES];
+    let address_len = read_network_address(configuration, &mut address);
+    let result = Config::from_registry(number, address_len.map(|n| &address[..n]));
+    // The handle opened above, closed once; everything read from it was copied out.
+    // SAFETY: a live configuration handle; PASSIVE_LEVEL.
+    unsafe { NdisCloseConfiguration(configuration) };
+    Ok(result)
+}
+
+/// `NdisReadConfiguration(..., NdisParameterInteger)`: a decimal REG_SZ (what an INF writes) or a
+/// REG_DWORD. `None` if missing or not a number.
+fn read_integer(configuration: NDIS_HANDLE, name: &str) -> Option<u32> {
+    debug_assert!(KEYWORDS.iter().any(|k| k.name == name));
+    let mut units = [0u16; KEYWORD_UNITS];
+    let mut len = 0;
+    for (slot, unit) in units.iter_mut().zip(name.encode_utf16()) {
+        *slot = unit;
+        len += 1;
+    }
+    let bytes = (len * 2) as u16;
+    let mut keyword = NDIS_STRING {
+        Length: bytes,
+        MaximumLength: bytes,
+        Buffer: units.as_mut_ptr(),
+    };
+    let mut status: NDIS_STATUS = NDIS_STATUS_FAILURE;
+    let mut parameter: PNDIS_CONFIGURATION_PARAMETER = core::ptr::null_mut();
+    // An open configuration handle; the keyword and out-variables live on this stack. PASSIVE.
+    // SAFETY: valid arguments for the call.
+    unsafe {
+        NdisReadConfiguration(
+            &raw mut status,
+            &raw mut parameter,
+            configuration,
+            &raw mut keyword,
+            NdisParameterInteger,
+        );
+    };
+    if status != NDIS_STATUS_SUCCESS {
+        return None;
+    }
+    // On success NDIS points `parameter` at a value it keeps until the handle is closed.
+    // SAFETY: valid until NdisCloseConfiguration, which comes later.
+    let parameter = unsafe { parameter.as_ref() }?;
+    if parameter.ParameterType != NdisParameterInteger {
+        return None;
+    }
+    // SAFETY: an integer parameter's data is the `IntegerData` member (checked type).
+    Some(unsafe { parameter.ParameterData.IntegerData })
+}
+
+/// Longest `NetworkAddress` value kept for validation (longer ones are cut here, and refused
+/// there for their length all the same).
+const ADDRESS_BYTES: usize = 32;
+
+/// `NdisReadNetworkAddress`: copies what NDIS read (up to [`ADDRESS_BYTES`]) into `out` and returns
+/// how many bytes were copied; the configuration check refuses a length other than 6.
+fn read_network_address(configuration: NDIS_HANDLE, out: &mut [u8; ADDRESS_BYTES]) -> Option<usize> {
+    let mut status: NDIS_STATUS = NDIS_STATUS_FAILURE;
+    let mut address: PVOID = core::ptr::null_mut();
+    let mut length: UINT = 0;
+    // An open configuration handle; out-variables on this stack. PASSIVE_LEVEL.
+    // SAFETY: valid arguments for the call.
+    unsafe { NdisReadNetworkAddress(&raw mut status, &raw mut address, &raw mut length, configuration) };
+    if status != NDIS_STATUS_SUCCESS || address.is_null() {
+        return None;
+    }
+    let n = (length as usize).min(ADDRESS_BYTES);
+    // NDIS returned `length` bytes at `address`, valid until the handle is closed.
+    // SAFETY: `n <= length` readable bytes.
+    let bytes = unsafe { core::slice::from_raw_parts(address.cast::<u8>(), n) };
+    out[..n].copy_from_slice(bytes);
+    Some(n)
+}

@@ -1,0 +1,132 @@
+//! The send side: `MiniportSendNetBufferLists` and the transmit queue the wire drains.
+//!
+//! A send raises to DISPATCH_LEVEL, takes each NBL of the chain, and either queues it on this CPU's
+//! lane of the adapter's [`TxQueue`] or completes it at once with the reason it cannot go (paused,
+//! no link, queue full). Then it signals the wire: if no other CPU is draining it, this one does.
+//! Frames are copied exactly once, by the wire, from the sender's buffers straight into the
+//! receiver's descriptors; the queue holds only NBL pointers.
+
+use ndis::{NDIS_STATUS, NDIS_STATUS_RESOURCES};
+use rvnic_helpers::generic_object::{self, DriverObject, GenericObject, Plain};
+use rvnic_helpers::irql::Raised;
+use rvnic_helpers::memory::PoolBox;
+use rvnic_helpers::ring::Dispatch;
+
+use crate::POOL_TAG;
+use crate::adapter::Adapter;
+use crate::nbl::{Chain, Nbl};
+
+/// Queued NBLs (as addresses), one lane per CPU.
+pub(crate) type Lanes = crate::recv::Lanes<usize>;
+
+/// The transmit queue component: a generic object owning the lanes.
+#[derive(Debug)]
+pub struct TxQueue(GenericObject<Plain<Transmit>>);
+
+/// The state in the transmit queue's generic object.
+#[derive(Debug)]
+pub struct Transmit {
+    lanes: PoolBox<Lanes>,
+}
+
+impl TxQueue {
+    /// Lanes of `capacity` NBLs for `cpus` processors. PASSIVE_LEVEL.
+    pub fn new(driver: Option<DriverObject>, capacity: usize, cpus: usize) -> Result<Self, NDIS_STATUS> {
+        let object = GenericObject::<Plain<Transmit>>::new(driver, POOL_TAG, |_| {
+            crate::recv::build_lanes(capacity, cpus).map(|lanes| Transmit { lanes })
+        });
+        match object {
+            Ok(object) => Ok(Self(object)),
+            Err(generic_object::Error::Init(status)) => Err(status),
+            Err(_) => Err(NDIS_STATUS_RESOURCES),
+        }
+    }
+
+    /// Queues `nbl` on `on`'s CPU lane, or hands it back if the lane is full.
+    pub(crate) fn push(&self, on: &Dispatch, nbl: Nbl) -> Result<(), Nbl> {
+        let raw = nbl.into_raw();
+        self.0.get().lanes.push(on, raw as usize).map_err(|back| {
+            // The address came from `nbl` a moment ago and was not queued: still owned here.
+            // SAFETY: the NBL the caller owned, handed back by the full lane.
+            unsafe { Nbl::from_raw(back as ndis::PNET_BUFFER_LIST) }.unwrap_or_else(|| unreachable!())
+        })
+    }
+
+    /// Takes up to `max` queued NBLs, oldest first per lane. Only the holder of the adapter's wire
+    /// baton calls this (the lanes' single consumer).
+    pub(crate) fn pop(&self, max: usize, mut take: impl FnMut(Nbl)) -> usize {
+        let Some(mut consumer) = self.0.get().lanes.consumer() else {
+            return 0;
+        };
+        consumer.pop_with(max, 16, |address| {
+            // Every queued address was an owned NBL pushed by `push`; popping transfers it.
+            // SAFETY: an NBL this driver owns, taken off the queue once.
+            if let Some(nbl) = unsafe { Nbl::from_raw(address as ndis::PNET_BUFFER_LIST) } {
+                take(nbl);
+            }
+        })
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.get().lanes.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Adapter {
+    /// `MiniportSendNetBufferLists`: takes ownership of `nbls`, queues what can go, completes the
+    /// rest with its reason, and kicks the wire. Any CPU, IRQL <= DISPATCH_LEVEL, concurrently.
+    pub fn send(&self, nbls: crate::nbl::Split) {
+        let raised = Raised::to_dispatch();
+        let on = raised.dispatch();
+        let mut refused = Chain::new();
+        for mut nbl in nbls {
+            self.enter();
+            let status = if !self.is_running() {
+                ndis::NDIS_STATUS_PAUSED
+            } else if !self.is_connected() {
+                ndis::NDIS_STATUS_MEDIA_DISCONNECTED
+            } else {
+                match self.tx.push(on, nbl) {
+                    Ok(()) => continue,
+                    Err(back) => {
+                        nbl = back;
+                        NDIS_STATUS_RESOURCES
+                    }
+                }
+            };
+            let counters = self.stats.cpu(on.cpu());
+            counters.discard_out(nbl.frame_count());
+            nbl.set_status(status);
+            refused.push(nbl);
+        }
+        self.complete_sends(&mut refused);
+        crate::wire::kick(self, on);
+    }
+
+    /// Completes a chain of this adapter's sends (statuses already set) and leaves each. At
+    /// DISPATCH_LEVEL.
+    pub(crate) fn complete_sends(&self, chain: &mut Chain) {
+        let Some((head, count)) = chain.take() else {
+            return;
+        };
+        // Every NBL of the chain was given to this adapter by NDIS and is completed once, here;
+        // the adapter handle is live until halt, which waits for this. DISPATCH_LEVEL (caller).
+        // SAFETY: owned NBLs handed back to NDIS once, with the matching adapter handle.
+        unsafe {
+            ndis::NdisMSendNetBufferListsComplete(
+                self.handle(),
+                head,
+                ndis::NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL,
+            );
+        };
+        for _ in 0..count {
+            self.leave();
+        }
+    }
+}
