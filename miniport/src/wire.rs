@@ -315,9 +315,12 @@ impl<'w> Drain<'w> {
                 first = Some((to, index));
             }
             counters.sent(class, wire_len);
-            // Indicate full batches only now: `first` may point into any of them.
+            // Indicate full batches only now (`first` may point into any of them), and a batch
+            // whose adapter is down to its low-water mark of free descriptors: what it holds goes
+            // up normally, and what comes next with NDIS_RECEIVE_FLAGS_RESOURCES.
             for to in 0..MAX_PORTS {
-                if self.receives[to].len() >= BATCH {
+                let low = self.ports[to].is_some_and(Adapter::receive_low);
+                if self.receives[to].len() >= BATCH || (low && !self.receives[to].is_empty()) {
                     self.indicate(to);
                 }
             }

@@ -1,0 +1,225 @@
+//! The adapter's lifecycle on ndis-host: initialize (attributes, configuration), restart and the
+//! link, pause (immediate and pending), reset, hang check, PnP, shutdown, halt; and systematic fault
+//! injection over MiniportInitializeEx.
+
+use ndis::*;
+use ndis_host::{Host, Phase, ReturnMode, SendOptions, sweep};
+use rvnic_tests::{address, config, frame, loaded, set_filter};
+
+#[test]
+fn initialize_reports_the_configured_nic_to_ndis() {
+    let host = loaded(Host::new());
+    let a = host
+        .add_adapter(config(&[
+            ("*JumboPacket", "9014"),
+            ("LinkSpeed", "25"),
+            ("Topology", "2"),
+            ("NetworkAddress", "06-11-22-33-44-55"),
+        ]))
+        .expect("initialize");
+    assert_eq!(host.adapter_phase(a), Phase::Paused);
+    let g = host.attributes(a).expect("general attributes");
+    assert_eq!(g.media_type, NdisMedium802_3);
+    assert_eq!(g.physical_medium, NdisPhysicalMedium802_3);
+    assert_eq!(g.mtu, 9000);
+    assert_eq!(g.lookahead, 9000);
+    assert_eq!(
+        (g.xmit_link_speed, g.rcv_link_speed),
+        (25_000_000_000, 25_000_000_000)
+    );
+    assert_eq!(g.max_xmit_link_speed, 25_000_000_000);
+    assert_eq!(
+        g.media_connect_state, MediaConnectStateConnected,
+        "a hub port is always connected"
+    );
+    assert_eq!(g.media_duplex_state, MediaDuplexStateFull);
+    assert_eq!(g.current_address, [0x06, 0x11, 0x22, 0x33, 0x44, 0x55]);
+    assert_eq!(g.permanent_address, rvnic::adapter::permanent_address(1));
+    assert_eq!(g.supported_oids, rvnic::oid::SUPPORTED);
+    assert_eq!(g.supported_statistics, rvnic::stats::VALID);
+    assert_eq!(g.supported_packet_filters, rvnic::wire::SUPPORTED_FILTERS);
+    assert_eq!(g.max_multicast_list_size, 32);
+    assert_eq!(g.mac_options, rvnic::oid::MAC_OPTIONS);
+    assert_eq!(g.if_type, IF_TYPE_ETHERNET_CSMACD);
+    assert!(!g.connector_present, "a virtual NIC has no connector");
+    host.halt(a, NdisHaltDeviceDisabled);
+    host.unload();
+    let verdict = host.finish();
+    assert!(verdict.is_clean(), "{}", verdict.report());
+}
+
+#[test]
+fn invalid_keywords_fall_back_to_defaults_and_are_logged() {
+    let host = loaded(Host::new());
+    let a = host
+        .add_adapter(config(&[
+            ("*JumboPacket", "5000"),
+            ("LinkSpeed", "0"),
+            ("*ReceiveBuffers", "not a number"),
+            ("NetworkAddress", "01-00-5E-00-00-01"),
+        ]))
+        .expect("a bad keyword never fails initialize");
+    let g = host.attributes(a).expect("attributes");
+    assert_eq!(g.mtu, 1500, "*JumboPacket 5000 is not an allowed value");
+    assert_eq!(
+        g.xmit_link_speed, 10_000_000_000,
+        "LinkSpeed 0 is below the range"
+    );
+    assert_eq!(
+        g.current_address, g.permanent_address,
+        "a multicast NetworkAddress is refused"
+    );
+    let log = host.take_debug_output();
+    for keyword in ["*JumboPacket", "LinkSpeed", "NetworkAddress"] {
+        assert!(
+            log.iter()
+                .any(|l| l.contains(&format!("keyword {keyword} refused"))),
+            "{keyword} not logged: {log:?}"
+        );
+    }
+    host.halt(a, NdisHaltDeviceDisabled);
+    host.unload();
+    assert!(host.finish().is_clean());
+}
+
+#[test]
+fn restart_indicates_the_link_and_pause_completes_at_once_when_idle() {
+    let host = loaded(Host::new());
+    let a = host.start_adapter(config(&[])).expect("start");
+    let status = host.take_status_indications(a);
+    let link = status
+        .iter()
+        .find_map(ndis_host::StatusIndication::link_state)
+        .expect("a link state indication on restart");
+    assert_eq!(link.MediaConnectState, MediaConnectStateConnected);
+    assert_eq!(link.XmitLinkSpeed, 10_000_000_000);
+    assert_eq!(host.pause(a), NDIS_STATUS_SUCCESS);
+    assert_eq!(host.restart(a), NDIS_STATUS_SUCCESS);
+    assert_eq!(host.reset(a), (NDIS_STATUS_SUCCESS, false));
+    assert!(!host.check_for_hang(a));
+    host.pnp_event(a, NdisDevicePnPEventPowerProfileChanged, &[0, 0, 0, 0]);
+    host.shutdown(a, NdisShutdownPowerOff);
+    host.surprise_remove(a);
+    assert_eq!(host.adapter_phase(a), Phase::Halted);
+    host.unload();
+    let verdict = host.finish();
+    assert!(verdict.is_clean(), "{}", verdict.report());
+}
+
+#[test]
+fn pause_pends_while_the_protocol_holds_indications_and_completes_when_they_return() {
+    let host = loaded(
+        Host::builder()
+            .return_mode(ReturnMode::Deferred)
+            .mode(ndis_host::Mode::Concurrent)
+            .build(),
+    );
+    let a = host.start_adapter(config(&[("Topology", "0")])).expect("start");
+    set_filter(&host, a, NDIS_PACKET_TYPE_DIRECTED);
+    let me = address(&host, a);
+    let frames: Vec<Vec<u8>> = (0..5).map(|i| frame(me, me, 64, i)).collect();
+    let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+    host.send(a, &refs, SendOptions::default()).expect("running");
+    assert_eq!(host.held_indications(a), 5);
+    // Pause from another thread: it must not complete while the protocol holds the NBLs.
+    let paused = std::thread::scope(|s| {
+        let pausing = s.spawn(|| host.pause(a));
+        while host.adapter_phase(a) != Phase::Pausing {
+            std::thread::yield_now();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(
+            host.adapter_phase(a),
+            Phase::Pausing,
+            "paused with indications held"
+        );
+        host.return_indicated(a);
+        pausing.join().expect("pause thread")
+    });
+    assert_eq!(paused, NDIS_STATUS_PENDING);
+    assert_eq!(host.adapter_phase(a), Phase::Paused);
+    host.halt(a, NdisHaltDeviceDisabled);
+    host.unload();
+    let verdict = host.finish();
+    assert!(verdict.is_clean(), "{}", verdict.report());
+}
+
+#[test]
+fn a_pair_links_up_when_its_peer_arrives_and_down_when_it_leaves() {
+    let host = loaded(Host::new());
+    let a = host
+        .start_adapter(config(&[("Topology", "1"), ("SegmentId", "7")]))
+        .expect("a");
+    let first = host.take_status_indications(a);
+    assert_eq!(
+        first
+            .iter()
+            .find_map(ndis_host::StatusIndication::link_state)
+            .map(|l| l.MediaConnectState),
+        Some(MediaConnectStateDisconnected),
+        "alone, a pair has no link"
+    );
+    let b = host
+        .start_adapter(config(&[("Topology", "1"), ("SegmentId", "7")]))
+        .expect("b");
+    let up = host.take_status_indications(a);
+    assert_eq!(
+        up.iter()
+            .find_map(ndis_host::StatusIndication::link_state)
+            .map(|l| l.MediaConnectState),
+        Some(MediaConnectStateConnected)
+    );
+    assert_eq!(
+        host.attributes(b).expect("b").media_connect_state,
+        MediaConnectStateConnected
+    );
+    assert_eq!(host.pause(b), NDIS_STATUS_SUCCESS);
+    host.halt(b, NdisHaltDeviceDisabled);
+    let down = host.take_status_indications(a);
+    assert_eq!(
+        down.iter()
+            .find_map(ndis_host::StatusIndication::link_state)
+            .map(|l| l.MediaConnectState),
+        Some(MediaConnectStateDisconnected)
+    );
+    // A send with no link completes with NDIS_STATUS_MEDIA_DISCONNECTED and is counted.
+    let f = frame([0xff; 6], address(&host, a), 64, 0);
+    host.send(a, &[&f], SendOptions::default()).expect("running");
+    let c = host.take_completions(a);
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].status, NDIS_STATUS_MEDIA_DISCONNECTED);
+    assert_eq!(rvnic_tests::counter(&host, a, OID_GEN_XMIT_DISCARDS), 1);
+    assert_eq!(host.pause(a), NDIS_STATUS_SUCCESS);
+    host.halt(a, NdisHaltDeviceDisabled);
+    host.unload();
+    let verdict = host.finish();
+    assert!(verdict.is_clean(), "{}", verdict.report());
+}
+
+/// Every allocation MiniportInitializeEx makes, failing in turn: initialize fails with a failure
+/// status, and nothing leaks (no pool, no generic object, no NBL pool, MDL or configuration handle).
+#[test]
+fn initialize_survives_every_allocation_failing_in_turn() {
+    let builder = Host::builder();
+    let sweep = sweep(&builder, None, |host| {
+        if host.load(rvnic::driver::driver_entry).is_err() {
+            return;
+        }
+        match host.add_adapter(config(&[("*ReceiveBuffers", "64"), ("*TransmitBuffers", "64")])) {
+            Ok(a) => host.halt(a, NdisHaltDeviceDisabled),
+            Err(status) => assert!(
+                status != NDIS_STATUS_SUCCESS && status != NDIS_STATUS_PENDING,
+                "initialize failed with {status:#x}"
+            ),
+        }
+        host.unload();
+    });
+    assert!(
+        sweep.allocations > 100,
+        "64 descriptors need more than 100 allocations"
+    );
+    let failures = sweep.failures();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    let injected = sweep.runs.iter().filter(|r| r.failed.is_some()).count() as u64;
+    assert_eq!(injected, sweep.allocations, "every allocation was failed once");
+}
