@@ -195,7 +195,8 @@ fn spsc_in_place_batches_in_order() {
 }
 
 /// Two producers queue an item each and signal; whoever gets the baton drains. However the
-/// signals and releases interleave, every item is drained before the last holder lets go.
+/// signals and releases interleave, only one thread drains at a time, and every item is drained
+/// before the last holder lets go.
 #[test]
 fn baton_never_strands_work() {
     use loom::sync::Arc;
@@ -206,23 +207,41 @@ fn baton_never_strands_work() {
         let baton = Arc::new(Baton::new());
         let queued = Arc::new(AtomicUsize::new(0));
         let drained = Arc::new(AtomicUsize::new(0));
-        let producer = |baton: Arc<Baton>, queued: Arc<AtomicUsize>, drained: Arc<AtomicUsize>| {
+        let inside = Arc::new(AtomicUsize::new(0));
+        let producer = |baton: Arc<Baton>,
+                        queued: Arc<AtomicUsize>,
+                        drained: Arc<AtomicUsize>,
+                        inside: Arc<AtomicUsize>| {
             move || {
-                queued.fetch_add(1, Ordering::Relaxed);
-                if let Some(held) = baton.signal() {
-                    held.run(|| {
-                        // Drain everything queued so far (Relaxed: the baton orders it).
-                        let now = queued.load(Ordering::Relaxed);
-                        drained.store(now, Ordering::Relaxed);
-                    });
+                for _ in 0..2 {
+                    queued.fetch_add(1, Ordering::Relaxed);
+                    if let Some(held) = baton.signal() {
+                        held.run(|| {
+                            assert_eq!(inside.fetch_add(1, Ordering::Relaxed), 0, "two holders at once");
+                            // Drain everything queued so far (Relaxed: the baton orders it).
+                            let now = queued.load(Ordering::Relaxed);
+                            drained.store(now, Ordering::Relaxed);
+                            inside.fetch_sub(1, Ordering::Relaxed);
+                        });
+                    }
                 }
             }
         };
-        let a = thread::spawn(producer(baton.clone(), queued.clone(), drained.clone()));
-        let b = thread::spawn(producer(baton.clone(), queued.clone(), drained.clone()));
+        let a = thread::spawn(producer(
+            baton.clone(),
+            queued.clone(),
+            drained.clone(),
+            inside.clone(),
+        ));
+        let b = thread::spawn(producer(
+            baton.clone(),
+            queued.clone(),
+            drained.clone(),
+            inside.clone(),
+        ));
         a.join().unwrap();
         b.join().unwrap();
         assert!(!baton.is_held());
-        assert_eq!(drained.load(Ordering::Relaxed), 2, "a queued item was stranded");
+        assert_eq!(drained.load(Ordering::Relaxed), 4, "a queued item was stranded");
     });
 }

@@ -52,7 +52,8 @@ impl Baton {
                 Some(if s == IDLE { HELD } else { AGAIN })
             })
             .unwrap_or(IDLE);
-        (before == IDLE).then_some(Held { baton: self })
+        // `then`, not `then_some`: a `Held` made eagerly and dropped would set the baton free.
+        (before == IDLE).then(|| Held { baton: self })
     }
 
     /// Takes the baton only if nobody holds it (for code that must exclude the drainer, such as
@@ -62,7 +63,7 @@ impl Baton {
         self.state
             .compare_exchange(IDLE, HELD, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
-            .then_some(Held { baton: self })
+            .then(|| Held { baton: self })
     }
 
     /// Whether somebody holds the baton at this moment (diagnostics and tests).
