@@ -106,6 +106,8 @@ pub(crate) struct AdapterSlot {
     pending: Pending,
     pub sends_outstanding: usize,
     pub indications_outstanding: usize,
+    /// `MiniportSendNetBufferLists` calls the host has decided to make and that have not returned.
+    sends_in_transit: usize,
     completions: Vec<Completion>,
     completed_count: u64,
     received: Vec<Vec<u8>>,
@@ -266,6 +268,7 @@ impl Host {
                 pending: Pending::default(),
                 sends_outstanding: 0,
                 indications_outstanding: 0,
+                sends_in_transit: 0,
                 completions: Vec::new(),
                 completed_count: 0,
                 received: Vec::new(),
@@ -378,6 +381,15 @@ impl Host {
             slot.pending.pause = true;
             (chars.PauseHandler, slot.context)
         };
+        // NDIS pauses a stack top-down: the protocols and filters above stop sending first, so no
+        // send is on its way into the miniport when MiniportPause runs. Sends this host already
+        // decided to make (on other threads) reach the driver before the pause does.
+        if !self
+            .inner
+            .wait_for(|st| st.adapters[adapter.0].sends_in_transit == 0)
+        {
+            crate::fatal("a MiniportSendNetBufferLists call never returned");
+        }
         let Some(pause) = handler else {
             crate::fatal("no MiniportPause")
         };
@@ -900,6 +912,7 @@ impl Host {
             let head = build_chain(&mut st, adapter.0, frames, options);
             let nbls = frames.len().div_ceil(options.nbs_per_nbl.max(1));
             st.adapters[adapter.0].sends_outstanding += nbls;
+            st.adapters[adapter.0].sends_in_transit += 1;
             let ids = (first..st.nbls.next_frame).collect();
             (
                 callbacks(&st).SendNetBufferListsHandler,
@@ -923,6 +936,8 @@ impl Host {
             .call("MiniportSendNetBufferLists", Some(adapter.0), level, || unsafe {
                 send(context as NDIS_HANDLE, head, NDIS_DEFAULT_PORT_NUMBER, flags)
             });
+        self.slot_call(adapter, |s| s.sends_in_transit -= 1);
+        self.inner.changed.notify_all();
         Some(ids)
     }
 
@@ -1158,7 +1173,10 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
             ReceiveFlags & NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL != 0,
         );
         let phase = st.adapters[adapter].phase;
-        if !matches!(phase, Phase::Running | Phase::Pausing) {
+        // NdisMRestartComplete: "The miniport driver can resume indicating received packets
+        // immediately after NDIS calls MiniportRestart and before the driver calls
+        // NdisMRestartComplete", so Restarting is a receiving state too.
+        if !matches!(phase, Phase::Running | Phase::Pausing | Phase::Restarting) {
             st.violate(
                 Rule::ActivityWhilePaused,
                 API,
