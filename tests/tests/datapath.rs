@@ -186,7 +186,10 @@ fn jumbo_frames_runts_and_oversize_frames() {
     assert_eq!(rvnic_tests::counter(&host, plain, OID_GEN_XMIT_ERROR), 2);
     // A runt is padded with zeros to the 60-byte minimum.
     let runt = frame(mp, mp, 20, 6);
-    assert_eq!(send(&host, plain, std::slice::from_ref(&runt)), [NDIS_STATUS_SUCCESS]);
+    assert_eq!(
+        send(&host, plain, std::slice::from_ref(&runt)),
+        [NDIS_STATUS_SUCCESS]
+    );
     let mut padded = runt;
     padded.resize(60, 0);
     assert_eq!(host.take_received(plain), [padded]);
