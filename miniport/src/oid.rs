@@ -98,7 +98,10 @@ pub const VENDOR_ID: u32 = 0x00FF_FFFF;
 pub const VENDOR_DESCRIPTION: &[u8] = b"rvnic virtual NIC\0";
 
 /// `OID_GEN_MAC_OPTIONS`, as netvmini: lookahead data may be copied, sends never pend on
-/// transfer, and NDIS loops back frames for other bindings on this adapter itself.
+/// transfer, and NDIS loops back frames for other bindings on this adapter itself. The wire never
+/// returns a frame to its sender in a pair or a hub; the loopback topology does, by design (a cable
+/// from the port to itself), so there a binding sees its own frame from the wire as well as any
+/// copy NDIS loops back to other bindings.
 pub const MAC_OPTIONS: u32 =
     NDIS_MAC_OPTION_COPY_LOOKAHEAD_DATA | NDIS_MAC_OPTION_TRANSFERS_NOT_PEND | NDIS_MAC_OPTION_NO_LOOPBACK;
 
