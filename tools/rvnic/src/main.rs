@@ -1,5 +1,6 @@
-//! `rvnic`: the project's tool. `rvnic run` (the default) loads the driver into ndis-host and reports
-//! what it did; `rvnic check-sys PATH` checks a built rvnic.sys is a loadable kernel driver image.
+//! `rvnic`: the project's tool. `rvnic run` (the default) loads the driver into ndis-host, pushes
+//! traffic through its adapters and reports statistics and the verifier's verdict; `rvnic check-sys
+//! PATH` checks a built rvnic.sys is a loadable kernel driver image.
 
 // The driver's imports are defined by ndis-host; naming the crate links it.
 extern crate ndis_host;
@@ -25,8 +26,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Load the driver into ndis-host and report what it did (the default).
-    Run,
+    /// Load the driver into ndis-host, push traffic through its adapters, and report statistics and
+    /// the verifier's verdict (the default).
+    Run(run::RunArgs),
     /// Check that PATH is a kernel driver image Windows will load (rvnic.sys).
     CheckSys {
         /// The image to check.
@@ -39,8 +41,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Run) {
-        Command::Run => run::run(),
+    match cli.command.unwrap_or(Command::Run(run::RunArgs::default())) {
+        Command::Run(args) => run::run(&args),
         Command::CheckSys { path, lib_dir } => check_sys(&path, &lib_dir),
     }
 }

@@ -1,49 +1,587 @@
-//! `rvnic run`: load the driver into ndis-host and say what happened.
+//! `rvnic run`: the main job. Loads the driver into ndis-host (concurrent mode), brings up adapters
+//! in a topology, pushes traffic through them from several CPUs with a live progress bar, then
+//! prints each adapter's statistics (the OID_GEN_STATISTICS counters) and the verifier's verdict.
+//!
+//! Every frame is accounted for: it was refused at send (paused, queue full), dropped as malformed,
+//! discarded by its receiver (no descriptor free), or received. Anything else is lost, and a lost
+//! frame, a leak or a verifier violation makes the exit code non-zero.
 
+use std::io::Write as _;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use ndis_host::Host;
+use clap::{Args, ValueEnum};
+use ndis::*;
+use ndis_host::{Adapter, Config, Host, Mode, Rule, SendOptions};
+use rvnic::config::KEYWORDS;
 
-pub fn run() -> ExitCode {
-    let host = Host::builder().build();
-    if let Err(e) = host.load(rvnic::driver::driver_entry) {
-        eprintln!("rvnic run: {e}");
-        for line in host.take_debug_output() {
-            eprintln!("  {line}");
+/// `print!` that stops quietly when stdout is closed (`rvnic run --json | head`) instead of panicking.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        let _ = write!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
+/// `println!`, likewise.
+macro_rules! outln {
+    () => { out!("\n") };
+    ($($t:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
+/// Where frames go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Topology {
+    /// Each adapter receives what it sends.
+    Loopback,
+    /// Adapters pair up; each receives what its peer sends.
+    Pair,
+    /// All adapters on one hub; each sends to the next one.
+    Hub,
+}
+
+impl Topology {
+    const fn keyword(self) -> &'static str {
+        match self {
+            Self::Loopback => "0",
+            Self::Pair => "1",
+            Self::Hub => "2",
         }
+    }
+}
+
+/// Frame sizes: one size, or the simple IMIX (7 x 64 B, 4 x 594 B, 1 x 1514 B).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sizes {
+    Fixed(usize),
+    Imix,
+}
+
+impl std::str::FromStr for Sizes {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("imix") {
+            return Ok(Self::Imix);
+        }
+        let n: usize = s
+            .parse()
+            .map_err(|_| format!("'{s}' is not a frame size (a number of bytes, or 'imix')"))?;
+        if !(60..=9014).contains(&n) {
+            return Err(format!(
+                "frame size {n} is outside 60..=9014 bytes (Ethernet without FCS)"
+            ));
+        }
+        Ok(Self::Fixed(n))
+    }
+}
+
+impl Sizes {
+    fn list(&self) -> Vec<usize> {
+        match self {
+            Self::Fixed(n) => vec![*n],
+            Self::Imix => [[64; 7].as_slice(), &[594; 4], &[1514]].concat(),
+        }
+    }
+
+    fn largest(&self) -> usize {
+        self.list().into_iter().max().unwrap_or(60)
+    }
+}
+
+/// A `KEY=VALUE` registry keyword override.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    pub keyword: &'static str,
+    pub value: String,
+}
+
+impl std::str::FromStr for Setting {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (key, value) = s
+            .split_once('=')
+            .ok_or_else(|| format!("'{s}' is not KEYWORD=VALUE"))?;
+        let keyword = KEYWORDS
+            .iter()
+            .find(|k| k.name.eq_ignore_ascii_case(key.trim()))
+            .ok_or_else(|| {
+                let names: Vec<&str> = KEYWORDS.iter().map(|k| k.name).collect();
+                format!("unknown keyword '{key}' (rvnic reads {})", names.join(", "))
+            })?;
+        Ok(Self {
+            keyword: keyword.name,
+            value: value.trim().to_string(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// How the adapters are wired.
+    #[arg(long, value_enum, default_value_t = Topology::Pair)]
+    pub topology: Topology,
+    /// Number of adapters (pairs need an even number).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=8))]
+    pub adapters: u16,
+    /// Frame size in bytes (60..=9014), or `imix`.
+    #[arg(long, default_value = "1514")]
+    pub frame_size: Sizes,
+    /// How long to send, in seconds (ignored with --frames).
+    #[arg(long, default_value_t = 3.0, allow_negative_numbers = true)]
+    pub duration: f64,
+    /// Send this many frames instead of sending for a duration.
+    #[arg(long)]
+    pub frames: Option<u64>,
+    /// Sending CPUs (threads, each bound to its own host CPU).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub cpus: u16,
+    /// A registry keyword for every adapter, e.g. --set '*JumboPacket=9014'.
+    #[arg(long = "set", value_name = "KEYWORD=VALUE")]
+    pub settings: Vec<Setting>,
+    /// Print one JSON object instead of the tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Default for RunArgs {
+    fn default() -> Self {
+        Self {
+            topology: Topology::Pair,
+            adapters: 2,
+            frame_size: Sizes::Fixed(1514),
+            duration: 3.0,
+            frames: None,
+            cpus: 2,
+            settings: Vec::new(),
+            json: false,
+        }
+    }
+}
+
+/// Checks that do not need the driver: a precise message for each impossible combination.
+fn validate(args: &RunArgs) -> Result<(), String> {
+    if args.topology == Topology::Pair && !args.adapters.is_multiple_of(2) {
+        return Err(format!(
+            "a pair topology needs an even number of adapters, not {}",
+            args.adapters
+        ));
+    }
+    if args.topology == Topology::Hub && args.adapters < 2 {
+        return Err("a hub needs at least 2 adapters".into());
+    }
+    if args.frames.is_none() && !(args.duration.is_finite() && args.duration > 0.0 && args.duration <= 3600.0)
+    {
+        return Err(format!("duration {} is not in (0, 3600] seconds", args.duration));
+    }
+    if args.frames == Some(0) {
+        return Err("--frames 0 sends nothing".into());
+    }
+    let jumbo = args
+        .settings
+        .iter()
+        .rev()
+        .find(|s| s.keyword == "*JumboPacket")
+        .map_or(Ok(1514), |s| s.value.parse::<usize>())
+        .map_err(|_| "*JumboPacket must be 1514, 4088 or 9014".to_string())?;
+    if args.frame_size.largest() > jumbo {
+        return Err(format!(
+            "frames of {} bytes exceed the adapters' maximum of {jumbo} (add --set '*JumboPacket=9014')",
+            args.frame_size.largest()
+        ));
+    }
+    Ok(())
+}
+
+/// What a run measured.
+#[derive(Debug, Default)]
+struct Tally {
+    /// NBLs (one frame each) given to the driver.
+    given: AtomicU64,
+    /// Completed with success.
+    sent_ok: AtomicU64,
+    /// Completed with a failure status (refused).
+    refused: AtomicU64,
+}
+
+/// Runs the main job; the exit code says whether every frame was accounted for and the verifier
+/// was silent.
+pub fn run(args: &RunArgs) -> ExitCode {
+    if let Err(e) = validate(args) {
+        eprintln!("rvnic run: {e}");
+        return ExitCode::from(2);
+    }
+    let cpus = usize::from(args.cpus);
+    let host = Host::builder()
+        .mode(Mode::Concurrent)
+        .cpus(cpus)
+        .capture_frames(false)
+        .build();
+    if let Err(e) = host.load(rvnic::driver::driver_entry) {
+        eprintln!("rvnic run: DriverEntry failed: {e}");
         return ExitCode::FAILURE;
     }
-    let (major, minor, revision, size) = host
-        .with_registration(|r| {
-            let c = &r.characteristics;
-            (
-                c.MajorNdisVersion,
-                c.MinorNdisVersion,
-                c.Header.Revision,
-                c.Header.Size,
-            )
-        })
-        .unwrap_or_default();
-    println!("loaded rvnic into ndis-host: DriverEntry registered an NDIS {major}.{minor} miniport");
-    println!("  characteristics revision {revision}, {size} bytes, every mandatory handler present");
-    host.unload();
-    let output = host.take_debug_output();
-    let verdict = host.finish();
-    println!(
-        "unloaded; verifier: {}",
-        if verdict.is_clean() {
-            "no violations".to_string()
-        } else {
-            verdict.report()
-        }
-    );
-    println!("driver debug output:");
-    for line in output {
-        println!("  {line}");
+    let mut config = Config::new().with("Topology", args.topology.keyword());
+    for s in &args.settings {
+        config.set(s.keyword, s.value.as_str());
     }
-    if verdict.is_clean() {
+    let mut adapters = Vec::new();
+    for i in 0..args.adapters {
+        match host.start_adapter(config.clone()) {
+            Ok(a) => adapters.push(a),
+            Err(status) => {
+                eprintln!("rvnic run: adapter {i} failed to start: NDIS status {status:#010x}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    for line in host.take_debug_output() {
+        if line.contains("refused") {
+            eprintln!("warning: {line}");
+        }
+    }
+    let addresses: Vec<[u8; 6]> = adapters.iter().map(|&a| address(&host, a)).collect();
+    for &a in &adapters {
+        let filter = NDIS_PACKET_TYPE_DIRECTED | NDIS_PACKET_TYPE_BROADCAST | NDIS_PACKET_TYPE_MULTICAST;
+        host.oid_set(a, OID_GEN_CURRENT_PACKET_FILTER, &filter.to_le_bytes());
+    }
+    let targets: Vec<usize> = (0..adapters.len())
+        .map(|i| match args.topology {
+            Topology::Loopback => i,
+            Topology::Pair => i ^ 1,
+            Topology::Hub => (i + 1) % adapters.len(),
+        })
+        .collect();
+    let tally = Tally::default();
+    let started = Instant::now();
+    traffic(&host, args, &adapters, &addresses, &targets, &tally);
+    let seconds = started.elapsed().as_secs_f64();
+    for &a in &adapters {
+        let _ = host.pause(a);
+    }
+    let stats: Vec<NDIS_STATISTICS_INFO> = adapters.iter().map(|&a| statistics(&host, a)).collect();
+    let received: u64 = adapters.iter().map(|&a| host.receive_counts(a).0).sum();
+    let bytes_received: u64 = adapters.iter().map(|&a| host.receive_counts(a).1).sum();
+    let given = tally.given.load(Ordering::Relaxed);
+    let refused = tally.refused.load(Ordering::Relaxed);
+    let discarded: u64 = stats.iter().map(|s| s.ifInDiscards).sum();
+    let malformed: u64 = stats.iter().map(|s| s.ifOutErrors).sum();
+    let dropped = refused + discarded;
+    let lost = given.saturating_sub(dropped + received);
+    for &a in &adapters {
+        host.halt(a, NdisHaltDeviceDisabled);
+    }
+    host.unload();
+    let verdict = host.finish();
+    let (leaks, violations): (Vec<String>, Vec<String>) = {
+        let (l, v): (Vec<_>, Vec<_>) = verdict.violations.iter().partition(|v| v.rule == Rule::Leak);
+        (
+            l.iter().map(ToString::to_string).collect(),
+            v.iter().map(ToString::to_string).collect(),
+        )
+    };
+    let gbps = bytes_received as f64 * 8.0 / seconds / 1e9;
+    if args.json {
+        let adapters_json: Vec<serde_json::Value> = stats.iter().map(statistics_json).collect();
+        let report = serde_json::json!({
+            "topology": format!("{:?}", args.topology).to_lowercase(),
+            "adapters": adapters.len(),
+            "cpus": cpus,
+            "frames_sent": given,
+            "frames_received": received,
+            "frames_dropped": dropped,
+            "frames_malformed": malformed,
+            "frames_lost": lost,
+            "bytes_received": bytes_received,
+            "seconds": seconds,
+            "frames_per_sec": received as f64 / seconds,
+            "gbps": gbps,
+            "verifier_violations": violations,
+            "leaks": leaks,
+            "statistics": adapters_json,
+        });
+        outln!("{report:#}");
+    } else {
+        outln!(
+            "{} adapters ({:?}), {} CPUs, {:.2} s: {given} frames sent, {received} received, {dropped} dropped, {lost} lost",
+            adapters.len(),
+            args.topology,
+            cpus,
+            seconds
+        );
+        outln!(
+            "{:.0} frames/s, {:.2} Gbit/s received\n",
+            received as f64 / seconds,
+            gbps
+        );
+        print_table(&stats);
+        outln!();
+        if leaks.is_empty() && violations.is_empty() {
+            outln!("verifier: no violations, no leaks");
+        } else {
+            outln!("verifier:");
+            for line in leaks.iter().chain(&violations) {
+                outln!("  {line}");
+            }
+        }
+    }
+    if lost == 0 && verdict.is_clean() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Sends from every CPU until the duration or the frame count is reached, with a progress bar.
+fn traffic(
+    host: &Host,
+    args: &RunArgs,
+    adapters: &[Adapter],
+    addresses: &[[u8; 6]],
+    targets: &[usize],
+    tally: &Tally,
+) {
+    const CHAIN: usize = 64;
+    let cpus = usize::from(args.cpus);
+    let deadline = Instant::now() + Duration::from_secs_f64(args.duration);
+    let limit = args.frames.unwrap_or(u64::MAX);
+    let done = AtomicBool::new(false);
+    let bar = progress(args);
+    let window = transmit_buffers(args).max(CHAIN);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            host.parallel(cpus, |cpu| {
+                let from = cpu % adapters.len();
+                let sizes = args.frame_size.list();
+                let frames: Vec<Vec<u8>> = (0..CHAIN)
+                    .map(|i| {
+                        frame(
+                            addresses[targets[from]],
+                            addresses[from],
+                            sizes[i % sizes.len()],
+                            i,
+                        )
+                    })
+                    .collect();
+                while !done.load(Ordering::Relaxed) {
+                    // Like a protocol's send window: keep fewer NBLs in flight than one transmit
+                    // lane holds, so the driver never has to refuse a send for want of room.
+                    if host.send_counts(adapters[from]).1 + CHAIN > window {
+                        std::thread::yield_now();
+                        continue;
+                    }
+                    let claimed = tally.given.fetch_add(CHAIN as u64, Ordering::Relaxed);
+                    if claimed >= limit {
+                        tally.given.fetch_sub(CHAIN as u64, Ordering::Relaxed);
+                        break;
+                    }
+                    let n = usize::try_from((limit - claimed).min(CHAIN as u64)).unwrap_or(CHAIN);
+                    if n < CHAIN {
+                        tally.given.fetch_sub((CHAIN - n) as u64, Ordering::Relaxed);
+                    }
+                    let refs: Vec<&[u8]> = frames[..n].iter().map(Vec::as_slice).collect();
+                    if host.send(adapters[from], &refs, SendOptions::default()).is_none() {
+                        tally.given.fetch_sub(n as u64, Ordering::Relaxed);
+                        break;
+                    }
+                    for c in host.take_completions(adapters[from]) {
+                        let counter = if c.status == NDIS_STATUS_SUCCESS {
+                            &tally.sent_ok
+                        } else {
+                            &tally.refused
+                        };
+                        counter.fetch_add(c.frames.len() as u64, Ordering::Relaxed);
+                    }
+                }
+            });
+            done.store(true, Ordering::Relaxed);
+        });
+        let started = Instant::now();
+        while !done.load(Ordering::Relaxed) {
+            if args.frames.is_none() && Instant::now() >= deadline {
+                done.store(true, Ordering::Relaxed);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            let (frames, bytes) = adapters.iter().fold((0, 0), |(f, b), &a| {
+                let (rf, rb) = host.receive_counts(a);
+                (f + rf, b + rb)
+            });
+            let dropped = tally.refused.load(Ordering::Relaxed);
+            let elapsed = started.elapsed().as_secs_f64().max(1e-3);
+            bar.set_position(match args.frames {
+                Some(_) => frames,
+                None => (elapsed * 1000.0) as u64,
+            });
+            bar.set_message(format!(
+                "{frames} frames, {:.2} Gbit/s, {dropped} dropped",
+                bytes as f64 * 8.0 / elapsed / 1e9
+            ));
+        }
+    });
+    // Completions that arrived after the last send of each thread.
+    for &a in adapters {
+        for c in host.take_completions(a) {
+            let counter = if c.status == NDIS_STATUS_SUCCESS {
+                &tally.sent_ok
+            } else {
+                &tally.refused
+            };
+            counter.fetch_add(c.frames.len() as u64, Ordering::Relaxed);
+        }
+    }
+    bar.finish_and_clear();
+}
+
+fn progress(args: &RunArgs) -> indicatif::ProgressBar {
+    let (length, template) = match args.frames {
+        Some(n) => (n, "{spinner} [{bar:30}] {pos}/{len} frames  {msg}"),
+        None => (
+            (args.duration * 1000.0) as u64,
+            "{spinner} [{bar:30}] {elapsed}  {msg}",
+        ),
+    };
+    let bar = if args.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(length)
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// `*TransmitBuffers` as the driver will use it (rounded up to a power of two; default 256).
+fn transmit_buffers(args: &RunArgs) -> usize {
+    args.settings
+        .iter()
+        .rev()
+        .find(|s| s.keyword == "*TransmitBuffers")
+        .and_then(|s| s.value.parse::<usize>().ok())
+        .filter(|n| (64..=4096).contains(n))
+        .unwrap_or(256)
+        .next_power_of_two()
+}
+
+/// A frame of `len` bytes with the IEEE local experimental ethertype.
+fn frame(destination: [u8; 6], source: [u8; 6], len: usize, seq: usize) -> Vec<u8> {
+    let mut f = Vec::with_capacity(len);
+    f.extend_from_slice(&destination);
+    f.extend_from_slice(&source);
+    f.extend_from_slice(&0x88b5u16.to_be_bytes());
+    f.resize(len, (seq & 0xff) as u8);
+    f
+}
+
+fn address(host: &Host, a: Adapter) -> [u8; 6] {
+    let r = host.oid_query(a, OID_802_3_CURRENT_ADDRESS, 6);
+    r.data.get(..6).and_then(|d| d.try_into().ok()).unwrap_or([0; 6])
+}
+
+fn statistics(host: &Host, a: Adapter) -> NDIS_STATISTICS_INFO {
+    let r = host.oid_query(a, OID_GEN_STATISTICS, size_of::<NDIS_STATISTICS_INFO>());
+    let mut s = NDIS_STATISTICS_INFO::default();
+    if r.status == NDIS_STATUS_SUCCESS && r.data.len() == size_of::<NDIS_STATISTICS_INFO>() {
+        // SAFETY: exactly an NDIS_STATISTICS_INFO's bytes (plain integers), read unaligned.
+        s = unsafe { r.data.as_ptr().cast::<NDIS_STATISTICS_INFO>().read_unaligned() };
+    }
+    s
+}
+
+/// The counters as `Get-NetAdapterStatistics` names them.
+fn rows(s: &NDIS_STATISTICS_INFO) -> [(&'static str, u64); 14] {
+    [
+        ("ReceivedBytes", s.ifHCInOctets),
+        ("ReceivedUnicastPackets", s.ifHCInUcastPkts),
+        ("ReceivedMulticastPackets", s.ifHCInMulticastPkts),
+        ("ReceivedBroadcastPackets", s.ifHCInBroadcastPkts),
+        ("ReceivedUnicastBytes", s.ifHCInUcastOctets),
+        ("ReceivedDiscardedPackets", s.ifInDiscards),
+        ("ReceivedPacketErrors", s.ifInErrors),
+        ("SentBytes", s.ifHCOutOctets),
+        ("SentUnicastPackets", s.ifHCOutUcastPkts),
+        ("SentMulticastPackets", s.ifHCOutMulticastPkts),
+        ("SentBroadcastPackets", s.ifHCOutBroadcastPkts),
+        ("SentUnicastBytes", s.ifHCOutUcastOctets),
+        ("OutboundDiscardedPackets", s.ifOutDiscards),
+        ("OutboundPacketErrors", s.ifOutErrors),
+    ]
+}
+
+fn print_table(stats: &[NDIS_STATISTICS_INFO]) {
+    let header: Vec<String> = (0..stats.len()).map(|i| format!("rvnic{i}")).collect();
+    out!("{:<26}", "");
+    for h in &header {
+        out!("{h:>16}");
+    }
+    outln!();
+    let all: Vec<_> = stats.iter().map(rows).collect();
+    for row in 0..all.first().map_or(0, |r| r.len()) {
+        out!("{:<26}", all[0][row].0);
+        for adapter in &all {
+            out!("{:>16}", adapter[row].1);
+        }
+        outln!();
+    }
+}
+
+fn statistics_json(s: &NDIS_STATISTICS_INFO) -> serde_json::Value {
+    serde_json::Value::Object(
+        rows(s)
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), serde_json::Value::from(*v)))
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_and_sizes_are_parsed_or_refused_precisely() {
+        let s: Setting = "*jumbopacket=9014".parse().expect("known keyword");
+        assert_eq!((s.keyword, s.value.as_str()), ("*JumboPacket", "9014"));
+        assert!(
+            "Speed=10"
+                .parse::<Setting>()
+                .unwrap_err()
+                .contains("unknown keyword 'Speed'")
+        );
+        assert!(
+            "LinkSpeed"
+                .parse::<Setting>()
+                .unwrap_err()
+                .contains("not KEYWORD=VALUE")
+        );
+        assert_eq!("imix".parse::<Sizes>(), Ok(Sizes::Imix));
+        assert!("59".parse::<Sizes>().unwrap_err().contains("outside 60..=9014"));
+        assert!("big".parse::<Sizes>().unwrap_err().contains("not a frame size"));
+    }
+
+    #[test]
+    fn impossible_combinations_are_refused_before_anything_loads() {
+        let odd = RunArgs {
+            adapters: 3,
+            ..RunArgs::default()
+        };
+        assert!(validate(&odd).unwrap_err().contains("even number"));
+        let jumbo = RunArgs {
+            frame_size: Sizes::Fixed(9014),
+            ..RunArgs::default()
+        };
+        assert!(validate(&jumbo).unwrap_err().contains("*JumboPacket=9014"));
+        let allowed = RunArgs {
+            frame_size: Sizes::Fixed(9014),
+            settings: vec!["*JumboPacket=9014".parse().expect("setting")],
+            ..RunArgs::default()
+        };
+        assert_eq!(validate(&allowed), Ok(()));
+        let never = RunArgs {
+            duration: 0.0,
+            ..RunArgs::default()
+        };
+        assert!(validate(&never).unwrap_err().contains("duration"));
     }
 }
