@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod oid;
 mod run;
 mod sys;
 
@@ -29,6 +30,11 @@ enum Command {
     /// Load the driver into ndis-host, push traffic through its adapters, and report statistics and
     /// the verifier's verdict (the default).
     Run(run::RunArgs),
+    /// Query or set an OID on an adapter of the loaded driver, decoded.
+    Oid {
+        #[command(subcommand)]
+        command: oid::OidCommand,
+    },
     /// Check that PATH is a kernel driver image Windows will load (rvnic.sys).
     CheckSys {
         /// The image to check.
@@ -43,6 +49,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Run(run::RunArgs::default())) {
         Command::Run(args) => run::run(&args),
+        Command::Oid { command } => oid::run(&command),
         Command::CheckSys { path, lib_dir } => check_sys(&path, &lib_dir),
     }
 }
