@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod oid;
 mod run;
 mod sys;
@@ -30,6 +31,8 @@ enum Command {
     /// Load the driver into ndis-host, push traffic through its adapters, and report statistics and
     /// the verifier's verdict (the default).
     Run(run::RunArgs),
+    /// Measure the driver across frame sizes and topologies against memcpy and channel anchors.
+    Bench(bench::BenchArgs),
     /// Query or set an OID on an adapter of the loaded driver, decoded.
     Oid {
         #[command(subcommand)]
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Run(run::RunArgs::default())) {
         Command::Run(args) => run::run(&args),
         Command::Oid { command } => oid::run(&command),
+        Command::Bench(args) => bench::run(&args),
         Command::CheckSys { path, lib_dir } => check_sys(&path, &lib_dir),
     }
 }

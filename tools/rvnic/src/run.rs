@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use ndis::*;
-use ndis_host::{Adapter, Config, Host, Mode, Rule, SendOptions};
+use ndis_host::{Adapter, Config, Host, Kind, Mode, Rule, SendOptions};
 use rvnic::config::KEYWORDS;
 
 /// `print!` that stops quietly when stdout is closed (`rvnic run --json | head`) instead of panicking.
@@ -205,36 +205,59 @@ struct Tally {
     refused: AtomicU64,
 }
 
-/// Runs the main job; the exit code says whether every frame was accounted for and the verifier
-/// was silent.
-pub fn run(args: &RunArgs) -> ExitCode {
-    if let Err(e) = validate(args) {
-        eprintln!("rvnic run: {e}");
-        return ExitCode::from(2);
+/// What one session measured.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub adapters: usize,
+    /// Frames given to the driver.
+    pub given: u64,
+    pub received: u64,
+    /// Refused at send plus discarded by a receiver.
+    pub dropped: u64,
+    pub malformed: u64,
+    pub lost: u64,
+    pub bytes_received: u64,
+    pub seconds: f64,
+    /// Process CPU time (user + system) spent while traffic ran.
+    pub cpu_seconds: Option<f64>,
+    pub stats: Vec<NDIS_STATISTICS_INFO>,
+    pub leaks: Vec<String>,
+    pub violations: Vec<String>,
+    /// Pool allocations (ExAllocatePool2, NdisAllocateMemoryWithTagPriority) the driver made while
+    /// traffic ran.
+    pub pool_allocations: u64,
+    /// Pool bytes the driver held per adapter at steady state.
+    pub pool_bytes_per_adapter: usize,
+}
+
+impl Outcome {
+    #[must_use]
+    pub fn clean(&self) -> bool {
+        self.lost == 0 && self.leaks.is_empty() && self.violations.is_empty()
     }
+}
+
+/// Loads the driver, brings the adapters up, runs the traffic, takes the books, halts, unloads.
+pub fn session(args: &RunArgs, show_progress: bool) -> Result<Outcome, String> {
+    validate(args)?;
     let cpus = usize::from(args.cpus);
     let host = Host::builder()
         .mode(Mode::Concurrent)
         .cpus(cpus)
         .capture_frames(false)
         .build();
-    if let Err(e) = host.load(rvnic::driver::driver_entry) {
-        eprintln!("rvnic run: DriverEntry failed: {e}");
-        return ExitCode::FAILURE;
-    }
+    host.load(rvnic::driver::driver_entry)
+        .map_err(|e| format!("DriverEntry failed: {e}"))?;
     let mut config = Config::new().with("Topology", args.topology.keyword());
     for s in &args.settings {
         config.set(s.keyword, s.value.as_str());
     }
     let mut adapters = Vec::new();
     for i in 0..args.adapters {
-        match host.start_adapter(config.clone()) {
-            Ok(a) => adapters.push(a),
-            Err(status) => {
-                eprintln!("rvnic run: adapter {i} failed to start: NDIS status {status:#010x}");
-                return ExitCode::FAILURE;
-            }
-        }
+        let a = host
+            .start_adapter(config.clone())
+            .map_err(|status| format!("adapter {i} failed to start: NDIS status {status:#010x}"))?;
+        adapters.push(a);
     }
     for line in host.take_debug_output() {
         if line.contains("refused") {
@@ -254,9 +277,19 @@ pub fn run(args: &RunArgs) -> ExitCode {
         })
         .collect();
     let tally = Tally::default();
-    let started = Instant::now();
-    traffic(&host, args, &adapters, &addresses, &targets, &tally);
-    let seconds = started.elapsed().as_secs_f64();
+    let pool = |host: &Host| {
+        let made = host.allocations_made();
+        made.get(&Kind::Pool).copied().unwrap_or(0) + made.get(&Kind::Memory).copied().unwrap_or(0)
+    };
+    let pool_before = pool(&host);
+    let cpu_before = process_cpu_seconds();
+    let bar = progress(args, show_progress);
+    let seconds = traffic(&host, args, &adapters, &addresses, &targets, &tally, &bar).as_secs_f64();
+    let cpu_seconds = process_cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
+    let pool_allocations = pool(&host) - pool_before;
+    let pool_bytes_per_adapter = host.pool_bytes() / adapters.len();
     for &a in &adapters {
         let _ = host.pause(a);
     }
@@ -268,65 +301,102 @@ pub fn run(args: &RunArgs) -> ExitCode {
     let discarded: u64 = stats.iter().map(|s| s.ifInDiscards).sum();
     let malformed: u64 = stats.iter().map(|s| s.ifOutErrors).sum();
     let dropped = refused + discarded;
-    let lost = given.saturating_sub(dropped + received);
     for &a in &adapters {
         host.halt(a, NdisHaltDeviceDisabled);
     }
     host.unload();
     let verdict = host.finish();
-    let (leaks, violations): (Vec<String>, Vec<String>) = {
-        let (l, v): (Vec<_>, Vec<_>) = verdict.violations.iter().partition(|v| v.rule == Rule::Leak);
-        (
-            l.iter().map(ToString::to_string).collect(),
-            v.iter().map(ToString::to_string).collect(),
-        )
+    let (leaks, violations): (Vec<_>, Vec<_>) = verdict.violations.iter().partition(|v| v.rule == Rule::Leak);
+    Ok(Outcome {
+        adapters: adapters.len(),
+        given,
+        received,
+        dropped,
+        malformed,
+        lost: given.saturating_sub(dropped + received),
+        bytes_received,
+        seconds,
+        cpu_seconds,
+        stats,
+        leaks: leaks.iter().map(ToString::to_string).collect(),
+        violations: violations.iter().map(ToString::to_string).collect(),
+        pool_allocations,
+        pool_bytes_per_adapter,
+    })
+}
+
+/// User plus system CPU time of this process so far (Linux `/proc/self/stat`), in seconds.
+#[must_use]
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th of them.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on every Linux architecture this runs on.
+    Some(ticks as f64 / 100.0)
+}
+
+/// Runs the main job; the exit code says whether every frame was accounted for and the verifier
+/// was silent.
+pub fn run(args: &RunArgs) -> ExitCode {
+    let o = match session(args, !args.json) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("rvnic run: {e}");
+            return ExitCode::from(2);
+        }
     };
-    let gbps = bytes_received as f64 * 8.0 / seconds / 1e9;
+    let gbps = o.bytes_received as f64 * 8.0 / o.seconds / 1e9;
     if args.json {
-        let adapters_json: Vec<serde_json::Value> = stats.iter().map(statistics_json).collect();
+        let adapters_json: Vec<serde_json::Value> = o.stats.iter().map(statistics_json).collect();
         let report = serde_json::json!({
             "topology": format!("{:?}", args.topology).to_lowercase(),
-            "adapters": adapters.len(),
-            "cpus": cpus,
-            "frames_sent": given,
-            "frames_received": received,
-            "frames_dropped": dropped,
-            "frames_malformed": malformed,
-            "frames_lost": lost,
-            "bytes_received": bytes_received,
-            "seconds": seconds,
-            "frames_per_sec": received as f64 / seconds,
+            "adapters": o.adapters,
+            "cpus": args.cpus,
+            "frames_sent": o.given,
+            "frames_received": o.received,
+            "frames_dropped": o.dropped,
+            "frames_malformed": o.malformed,
+            "frames_lost": o.lost,
+            "bytes_received": o.bytes_received,
+            "seconds": o.seconds,
+            "frames_per_sec": o.received as f64 / o.seconds,
             "gbps": gbps,
-            "verifier_violations": violations,
-            "leaks": leaks,
+            "verifier_violations": o.violations,
+            "leaks": o.leaks,
             "statistics": adapters_json,
         });
         outln!("{report:#}");
     } else {
         outln!(
-            "{} adapters ({:?}), {} CPUs, {:.2} s: {given} frames sent, {received} received, {dropped} dropped, {lost} lost",
-            adapters.len(),
+            "{} adapters ({:?}), {} CPUs, {:.2} s: {} frames sent, {} received, {} dropped, {} lost",
+            o.adapters,
             args.topology,
-            cpus,
-            seconds
+            args.cpus,
+            o.seconds,
+            o.given,
+            o.received,
+            o.dropped,
+            o.lost
         );
         outln!(
             "{:.0} frames/s, {:.2} Gbit/s received\n",
-            received as f64 / seconds,
+            o.received as f64 / o.seconds,
             gbps
         );
-        print_table(&stats);
+        print_table(&o.stats);
         outln!();
-        if leaks.is_empty() && violations.is_empty() {
+        if o.leaks.is_empty() && o.violations.is_empty() {
             outln!("verifier: no violations, no leaks");
         } else {
             outln!("verifier:");
-            for line in leaks.iter().chain(&violations) {
+            for line in o.leaks.iter().chain(&o.violations) {
                 outln!("  {line}");
             }
         }
     }
-    if lost == 0 && verdict.is_clean() {
+    if o.clean() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -341,14 +411,16 @@ fn traffic(
     addresses: &[[u8; 6]],
     targets: &[usize],
     tally: &Tally,
-) {
+    bar: &indicatif::ProgressBar,
+) -> Duration {
     const CHAIN: usize = 64;
     let cpus = usize::from(args.cpus);
     let deadline = Instant::now() + Duration::from_secs_f64(args.duration);
     let limit = args.frames.unwrap_or(u64::MAX);
     let done = AtomicBool::new(false);
-    let bar = progress(args);
     let window = transmit_buffers(args).max(CHAIN);
+    let begun = Instant::now();
+    let finished = std::sync::Mutex::new(None);
     std::thread::scope(|s| {
         s.spawn(|| {
             host.parallel(cpus, |cpu| {
@@ -395,6 +467,7 @@ fn traffic(
                     }
                 }
             });
+            *finished.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(begun.elapsed());
             done.store(true, Ordering::Relaxed);
         });
         let started = Instant::now();
@@ -402,7 +475,7 @@ fn traffic(
             if args.frames.is_none() && Instant::now() >= deadline {
                 done.store(true, Ordering::Relaxed);
             }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(20));
             let (frames, bytes) = adapters.iter().fold((0, 0), |(f, b), &a| {
                 let (rf, rb) = host.receive_counts(a);
                 (f + rf, b + rb)
@@ -431,9 +504,13 @@ fn traffic(
         }
     }
     bar.finish_and_clear();
+    finished
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .unwrap_or_else(|| begun.elapsed())
 }
 
-fn progress(args: &RunArgs) -> indicatif::ProgressBar {
+fn progress(args: &RunArgs, show: bool) -> indicatif::ProgressBar {
     let (length, template) = match args.frames {
         Some(n) => (n, "{spinner} [{bar:30}] {pos}/{len} frames  {msg}"),
         None => (
@@ -441,7 +518,7 @@ fn progress(args: &RunArgs) -> indicatif::ProgressBar {
             "{spinner} [{bar:30}] {elapsed}  {msg}",
         ),
     };
-    let bar = if args.json {
+    let bar = if !show {
         indicatif::ProgressBar::hidden()
     } else {
         indicatif::ProgressBar::new(length)

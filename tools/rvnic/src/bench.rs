@@ -1,0 +1,358 @@
+//! `rvnic bench`: throughput of the driver on ndis-host across frame sizes and topologies, against
+//! two anchors measured in the same run on the same machine:
+//!
+//! - **memcpy**: one core copying the same frames from a source buffer into a ring of receive
+//!   buffers, the physical limit of a copying loopback;
+//! - **channel**: a plain crossbeam-channel pipeline (one sending thread, one receiving thread)
+//!   moving the same frames through pre-allocated buffers, what a naive user-space hand-off gets.
+//!
+//! Ratios, not absolute figures, are what compare across these shared and noisy machines.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Args;
+
+use crate::run::{RunArgs, Setting, Sizes, Topology, session};
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Frames per measurement (the driver); the anchors move the same number.
+    #[arg(long, default_value_t = 400_000, value_parser = clap::value_parser!(u64).range(1000..=100_000_000))]
+    pub frames: u64,
+    /// Sending CPUs for the driver runs.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub cpus: u16,
+    /// Print the rows as a JSON array.
+    #[arg(long)]
+    pub json: bool,
+    /// Write an SVG plot of throughput against frame size here.
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+    /// A quick sweep (pair topology only, fewer frames), for CI smoke runs.
+    #[arg(long)]
+    pub quick: bool,
+}
+
+/// One measured configuration.
+#[derive(Debug, Clone)]
+struct Row {
+    frame_size: String,
+    /// Mean bytes per frame of the size (for Gbit/s of the anchors).
+    bytes: f64,
+    topology: &'static str,
+    frames_per_sec: f64,
+    gbps: f64,
+    cpu_ns_per_frame: Option<f64>,
+    memcpy_frames_per_sec: f64,
+    channel_frames_per_sec: f64,
+    allocations_per_frame: f64,
+    pool_bytes_per_adapter: usize,
+    /// The adapter's configured receive and transmit buffers, in bytes.
+    buffer_bytes: usize,
+    lost: u64,
+    clean: bool,
+}
+
+const SIZES: [&str; 6] = ["64", "512", "1514", "4088", "9014", "imix"];
+
+pub fn run(args: &BenchArgs) -> ExitCode {
+    let frames = if args.quick {
+        args.frames.min(60_000)
+    } else {
+        args.frames
+    };
+    let topologies: &[(Topology, u16)] = if args.quick {
+        &[(Topology::Pair, 2)]
+    } else {
+        &[(Topology::Loopback, 1), (Topology::Pair, 2), (Topology::Hub, 4)]
+    };
+    let mut rows = Vec::new();
+    for size in SIZES {
+        let sizes: Sizes = match size.parse() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("rvnic bench: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let list = match &sizes {
+            Sizes::Fixed(n) => vec![*n],
+            Sizes::Imix => [[64usize; 7].as_slice(), &[594; 4], &[1514]].concat(),
+        };
+        let mean = list.iter().sum::<usize>() as f64 / list.len() as f64;
+        let jumbo = if list.iter().any(|n| *n > 1514) {
+            9014
+        } else {
+            1514
+        };
+        // The anchors are cheap: the median of three of each steadies them on a shared machine.
+        let memcpy = median3(|| memcpy_rate(&list, frames));
+        let channel = median3(|| channel_rate(&list, frames));
+        for &(topology, adapters) in topologies {
+            let run = RunArgs {
+                topology,
+                adapters,
+                frame_size: sizes.clone(),
+                duration: 1.0,
+                frames: Some(frames),
+                cpus: args.cpus,
+                settings: vec![Setting {
+                    keyword: "*JumboPacket",
+                    value: jumbo.to_string(),
+                }],
+                json: true,
+            };
+            let o = match session(&run, false) {
+                Ok(o) => o,
+                Err(e) => {
+                    eprintln!("rvnic bench: {size} B {topology:?}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let fps = o.received as f64 / o.seconds;
+            // *ReceiveBuffers and *TransmitBuffers default to 256 frames of the maximum size.
+            let buffer_bytes = 2 * 256 * jumbo;
+            rows.push(Row {
+                frame_size: size.to_string(),
+                bytes: mean,
+                topology: match topology {
+                    Topology::Loopback => "loopback",
+                    Topology::Pair => "pair",
+                    Topology::Hub => "hub4",
+                },
+                frames_per_sec: fps,
+                gbps: o.bytes_received as f64 * 8.0 / o.seconds / 1e9,
+                cpu_ns_per_frame: o.cpu_seconds.map(|c| c * 1e9 / o.received.max(1) as f64),
+                memcpy_frames_per_sec: memcpy,
+                channel_frames_per_sec: channel,
+                allocations_per_frame: o.pool_allocations as f64 / o.received.max(1) as f64,
+                pool_bytes_per_adapter: o.pool_bytes_per_adapter,
+                buffer_bytes,
+                lost: o.lost,
+                clean: o.clean(),
+            });
+            if !args.json {
+                eprint!(".");
+            }
+        }
+    }
+    if !args.json {
+        eprintln!();
+    }
+    if args.json {
+        let json: Vec<serde_json::Value> = rows.iter().map(row_json).collect();
+        let _ = writeln!(std::io::stdout().lock(), "{:#}", serde_json::Value::Array(json));
+    } else {
+        print_table(&rows);
+    }
+    if let Some(path) = &args.svg
+        && let Err(e) = plot(path, &rows)
+    {
+        eprintln!("rvnic bench: cannot write {}: {e}", path.display());
+        return ExitCode::FAILURE;
+    }
+    if rows.iter().all(|r| r.clean) {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("rvnic bench: a run lost frames or the verifier found a violation");
+        ExitCode::FAILURE
+    }
+}
+
+fn median3(mut measure: impl FnMut() -> f64) -> f64 {
+    let mut runs = [measure(), measure(), measure()];
+    runs.sort_by(f64::total_cmp);
+    runs[1]
+}
+
+/// One core copying `frames` frames of the given sizes into a ring of 256 receive buffers.
+fn memcpy_rate(sizes: &[usize], frames: u64) -> f64 {
+    let largest = sizes.iter().copied().max().unwrap_or(64);
+    let source: Vec<Vec<u8>> = sizes.iter().map(|n| vec![0xa5u8; *n]).collect();
+    let mut ring = vec![vec![0u8; largest.next_multiple_of(64)]; 256];
+    let started = Instant::now();
+    for i in 0..frames as usize {
+        let frame = &source[i % source.len()];
+        let slot = &mut ring[i % 256];
+        slot[..frame.len()].copy_from_slice(frame);
+        std::hint::black_box(&slot[0]);
+    }
+    frames as f64 / started.elapsed().as_secs_f64()
+}
+
+/// A sending thread copies each frame into a free buffer and sends it through a bounded
+/// crossbeam channel; the receiving thread copies it out and sends the buffer back.
+fn channel_rate(sizes: &[usize], frames: u64) -> f64 {
+    let largest = sizes.iter().copied().max().unwrap_or(64);
+    let source: Vec<Vec<u8>> = sizes.iter().map(|n| vec![0x5au8; *n]).collect();
+    let (to_rx, rx) = crossbeam_channel::bounded::<(Box<[u8]>, usize)>(256);
+    let (to_free, free) = crossbeam_channel::bounded::<Box<[u8]>>(256);
+    for _ in 0..256 {
+        let _ = to_free.send(vec![0u8; largest].into_boxed_slice());
+    }
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut sink = vec![0u8; largest];
+            while let Ok((buffer, len)) = rx.recv() {
+                sink[..len].copy_from_slice(&buffer[..len]);
+                std::hint::black_box(&sink[0]);
+                if to_free.send(buffer).is_err() {
+                    break;
+                }
+            }
+        });
+        for i in 0..frames as usize {
+            let frame = &source[i % source.len()];
+            let Ok(mut buffer) = free.recv() else { break };
+            buffer[..frame.len()].copy_from_slice(frame);
+            if to_rx.send((buffer, frame.len())).is_err() {
+                break;
+            }
+        }
+        drop(to_rx);
+    });
+    frames as f64 / started.elapsed().as_secs_f64()
+}
+
+fn row_json(r: &Row) -> serde_json::Value {
+    serde_json::json!({
+        "frame_size": r.frame_size,
+        "topology": r.topology,
+        "frames_per_sec": r.frames_per_sec,
+        "gbps": r.gbps,
+        "cpu_ns_per_frame": r.cpu_ns_per_frame,
+        "memcpy_frames_per_sec": r.memcpy_frames_per_sec,
+        "ratio_vs_memcpy": r.frames_per_sec / r.memcpy_frames_per_sec,
+        "channel_frames_per_sec": r.channel_frames_per_sec,
+        "ratio_vs_channel": r.frames_per_sec / r.channel_frames_per_sec,
+        "allocations_per_frame": r.allocations_per_frame,
+        "pool_bytes_per_adapter": r.pool_bytes_per_adapter,
+        "pool_bytes_vs_buffers": r.pool_bytes_per_adapter as f64 / r.buffer_bytes as f64,
+        "frames_lost": r.lost,
+        "clean": r.clean,
+    })
+}
+
+fn print_table(rows: &[Row]) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{:>6} {:>9} {:>12} {:>8} {:>10} {:>13} {:>8} {:>12} {:>8} {:>10} {:>12}",
+        "size",
+        "topology",
+        "frames/s",
+        "Gbit/s",
+        "CPU ns/fr",
+        "memcpy fr/s",
+        "x memcpy",
+        "channel fr/s",
+        "x chan",
+        "allocs/fr",
+        "pool/buffers"
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "{:>6} {:>9} {:>12.0} {:>8.2} {:>10} {:>13.0} {:>7.3}x {:>12.0} {:>7.2}x {:>10.4} {:>11.2}x",
+            r.frame_size,
+            r.topology,
+            r.frames_per_sec,
+            r.gbps,
+            r.cpu_ns_per_frame
+                .map_or_else(|| "-".into(), |c| format!("{c:.0}")),
+            r.memcpy_frames_per_sec,
+            r.frames_per_sec / r.memcpy_frames_per_sec,
+            r.channel_frames_per_sec,
+            r.frames_per_sec / r.channel_frames_per_sec,
+            r.allocations_per_frame,
+            r.pool_bytes_per_adapter as f64 / r.buffer_bytes as f64
+        );
+    }
+    let _ = writeln!(
+        out,
+        "targets: >= 0.6x memcpy at 1514 B, >= 20 M frames/s at 64 B, 0 allocations per frame, pool <= 1.25x buffers"
+    );
+}
+
+/// Gbit/s against mean frame size: one line per topology and one per anchor.
+fn plot(path: &std::path::Path, rows: &[Row]) -> Result<(), String> {
+    use plotters::prelude::*;
+    let fixed: Vec<&Row> = rows.iter().filter(|r| r.frame_size != "imix").collect();
+    let gbps = |fps: f64, bytes: f64| fps * bytes * 8.0 / 1e9;
+    let top = fixed
+        .iter()
+        .flat_map(|r| {
+            [
+                r.gbps,
+                gbps(r.memcpy_frames_per_sec, r.bytes),
+                gbps(r.channel_frames_per_sec, r.bytes),
+            ]
+        })
+        .fold(1.0f64, f64::max)
+        * 1.1;
+    let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("rvnic on ndis-host: throughput vs frame size", ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d((32f64..12000f64).log_scale(), (0.05f64..top).log_scale())
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("frame size (bytes)")
+        .y_desc("Gbit/s")
+        .draw()
+        .map_err(|e| e.to_string())?;
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for topology in ["loopback", "pair", "hub4"] {
+        let points: Vec<(f64, f64)> = fixed
+            .iter()
+            .filter(|r| r.topology == topology)
+            .map(|r| (r.bytes, r.gbps.max(0.05)))
+            .collect();
+        if !points.is_empty() {
+            series.push((format!("rvnic {topology}"), points));
+        }
+    }
+    let mut sizes: Vec<&Row> = fixed.clone();
+    sizes.dedup_by(|a, b| a.frame_size == b.frame_size);
+    series.push((
+        "memcpy (1 core)".into(),
+        sizes
+            .iter()
+            .map(|r| (r.bytes, gbps(r.memcpy_frames_per_sec, r.bytes)))
+            .collect(),
+    ));
+    series.push((
+        "crossbeam channel".into(),
+        sizes
+            .iter()
+            .map(|r| (r.bytes, gbps(r.channel_frames_per_sec, r.bytes)))
+            .collect(),
+    ));
+    for (i, (name, points)) in series.into_iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(|e| e.to_string())?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        chart
+            .draw_series(points.into_iter().map(|p| Circle::new(p, 3, color.filled())))
+            .map_err(|e| e.to_string())?;
+    }
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}
