@@ -59,6 +59,10 @@ pub struct GeneralAttributes {
     pub has_pm_capabilities: bool,
 }
 
+/// Called with each frame an adapter indicates, as a protocol's receive handler would see it
+/// (outside the host's lock, on the indicating thread, at the indication's IRQL).
+pub type ReceiveSink = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
 /// A send the driver completed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completion {
@@ -115,6 +119,8 @@ pub(crate) struct AdapterSlot {
     received_bytes: u64,
     held: Vec<usize>,
     status: Vec<StatusIndication>,
+    /// The protocol's receive handler, if a test or tool installed one.
+    sink: Option<ReceiveSink>,
     oid_lock: Arc<Mutex<()>>,
     _init: Option<(
         Box<NDIS_MINIPORT_INIT_PARAMETERS>,
@@ -276,6 +282,7 @@ impl Host {
                 received_bytes: 0,
                 held: Vec::new(),
                 status: Vec::new(),
+                sink: None,
                 oid_lock: Arc::new(Mutex::new(())),
                 _init: Some((params, auth)),
             };
@@ -978,6 +985,12 @@ impl Host {
         }
     }
 
+    /// Installs a receive handler for `adapter`: every frame it indicates from now on is passed to
+    /// `sink` (as well as counted, and captured if the host captures frames).
+    pub fn set_receive_sink(&self, adapter: Adapter, sink: ReceiveSink) {
+        self.slot_call(adapter, |s| s.sink = Some(sink));
+    }
+
     /// Status indications since the last call.
     pub fn take_status_indications(&self, adapter: Adapter) -> Vec<StatusIndication> {
         self.slot_call(adapter, |s| std::mem::take(&mut s.status))
@@ -1161,6 +1174,7 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
     let nbls = chain(NetBufferList);
     let resources = ReceiveFlags & NDIS_RECEIVE_FLAGS_RESOURCES != 0;
     let mut held = Vec::new();
+    let mut for_sink = Vec::new();
     let adapter = {
         let mut st = host.lock();
         let Some(adapter) = adapter_for(&mut st, API, MiniportAdapterHandle) else {
@@ -1204,6 +1218,7 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
             );
         }
         let capture = host.config.capture_frames;
+        let sink = st.adapters[adapter].sink.clone();
         for &nbl in &nbls {
             if st.nbls.indicated.contains_key(&nbl) {
                 st.violate(
@@ -1222,6 +1237,9 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
                         let slot = &mut st.adapters[adapter];
                         slot.received_count += 1;
                         slot.received_bytes += frame.len() as u64;
+                        if sink.is_some() {
+                            for_sink.push(frame.clone());
+                        }
                         if capture {
                             slot.received.push(frame);
                         }
@@ -1245,8 +1263,14 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
         if host.config.return_mode == ReturnMode::Deferred {
             st.adapters[adapter].held.append(&mut held);
         }
-        adapter
+        (adapter, sink)
     };
+    let (adapter, sink) = adapter;
+    if let Some(sink) = sink {
+        for frame in &for_sink {
+            sink(frame);
+        }
+    }
     host.changed.notify_all();
     if !held.is_empty() {
         return_nbls(&host, adapter, &held, irql::current());

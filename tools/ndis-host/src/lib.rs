@@ -43,7 +43,9 @@ mod sync;
 mod timer;
 pub mod verifier;
 
-pub use adapter::{Adapter, Completion, GeneralAttributes, OidRequest, OidResult, Phase, StatusIndication};
+pub use adapter::{
+    Adapter, Completion, GeneralAttributes, OidRequest, OidResult, Phase, ReceiveSink, StatusIndication,
+};
 pub use config::{Config, Value, parse_network_address};
 pub use exports::{Registration, registration_failure};
 pub use fault::{FaultPlan, Sweep, SweepRun, sweep};

@@ -14,6 +14,7 @@ mod bench;
 mod oid;
 mod run;
 mod sys;
+mod tap;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,6 +34,9 @@ enum Command {
     Run(run::RunArgs),
     /// Measure the driver across frame sizes and topologies against memcpy and channel anchors.
     Bench(bench::BenchArgs),
+    /// Bridge adapters to TAP devices in their own network namespaces (Linux, root), so real TCP/IP
+    /// stacks exchange traffic through the driver.
+    Tap(tap::TapArgs),
     /// Query or set an OID on an adapter of the loaded driver, decoded.
     Oid {
         #[command(subcommand)]
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Oid { command } => oid::run(&command),
         Command::Bench(args) => bench::run(&args),
+        Command::Tap(args) => tap::run(&args),
         Command::CheckSys { path, lib_dir } => check_sys(&path, &lib_dir),
     }
 }
