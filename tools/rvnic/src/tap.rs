@@ -243,20 +243,38 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
             });
         }
         host.parallel(n, |i| {
-            let mut buffer = vec![0u8; 65536];
+            // Up to BATCH frames per send: wait for one, then take what else is already queued.
+            const BATCH: usize = 32;
+            let mut buffers = vec![vec![0u8; 65536]; BATCH];
+            let mut lengths = [0usize; BATCH];
             while !stopping.load(Ordering::Acquire) {
-                match devices[i].recv_intr(&mut buffer, &stop) {
+                let mut count = 0;
+                match devices[i].recv_intr(&mut buffers[0], &stop) {
                     Ok(len) if len > 0 => {
-                        let options = SendOptions::default();
-                        if host.send(adapters[i], &[&buffer[..len]], options).is_some() {
-                            flows[i].to_driver.fetch_add(1, Ordering::Relaxed);
-                        }
-                        let _ = host.take_completions(adapters[i]);
+                        lengths[0] = len;
+                        count = 1;
                     }
                     Ok(_) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(_) => break,
                 }
+                while count > 0 && count < BATCH {
+                    match devices[i].recv(&mut buffers[count]) {
+                        Ok(len) if len > 0 => {
+                            lengths[count] = len;
+                            count += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                if count == 0 {
+                    continue;
+                }
+                let frames: Vec<&[u8]> = (0..count).map(|k| &buffers[k][..lengths[k]]).collect();
+                if host.send(adapters[i], &frames, SendOptions::default()).is_some() {
+                    flows[i].to_driver.fetch_add(count as u64, Ordering::Relaxed);
+                }
+                let _ = host.take_completions(adapters[i]);
             }
         });
     });
