@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod inf;
 mod oid;
 mod run;
 mod sys;
@@ -42,6 +43,12 @@ enum Command {
         #[command(subcommand)]
         command: oid::OidCommand,
     },
+    /// Check rvnic's INF (inf/rvnic.inx or the stamped .inf) against NDIS's rules and the driver's
+    /// keyword table.
+    CheckInf {
+        /// The INF to check (UTF-8 or UTF-16LE with BOM).
+        path: PathBuf,
+    },
     /// Check that PATH is a kernel driver image Windows will load (rvnic.sys).
     CheckSys {
         /// The image to check.
@@ -59,6 +66,7 @@ fn main() -> ExitCode {
         Command::Oid { command } => oid::run(&command),
         Command::Bench(args) => bench::run(&args),
         Command::Tap(args) => tap::run(&args),
+        Command::CheckInf { path } => inf::run(&path),
         Command::CheckSys { path, lib_dir } => check_sys(&path, &lib_dir),
     }
 }

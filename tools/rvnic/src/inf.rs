@@ -1,0 +1,519 @@
+//! `rvnic check-inf PATH`: checks rvnic's INF (the `.inx` template or the stamped `.inf`) against the
+//! rules an NDIS virtual miniport's INF must follow and against the driver's own keyword table
+//! (`rvnic::config::KEYWORDS`), so the advanced properties a user sees can never drift from what the
+//! driver reads.
+//!
+//! INF files are not INI files (keys repeat, lines without keys, `%strings%`, `\` continuations,
+//! UTF-16), so this is a small strict parser of its own: comments after `;` outside quotes,
+//! sections by case-insensitive name, entries as `key = value` or bare comma lists.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+use rvnic::config::{KEYWORDS, Keyword, Kind};
+
+/// The Net class GUID (devguid.h `GUID_DEVCLASS_NET`).
+pub const NET_CLASS_GUID: &str = "{4d36e972-e325-11ce-bfc1-08002be10318}";
+/// The hardware id instances are created with (`devgen /add /hardwareid root\rvnic`).
+pub const HARDWARE_ID: &str = r"root\rvnic";
+
+/// One line of a section: its number in the file, its key (if `key = value`), and the values (the
+/// comma-separated fields after `=`, or of the whole line), unquoted, strings not yet substituted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub number: usize,
+    pub key: Option<String>,
+    pub fields: Vec<String>,
+}
+
+/// A parsed INF: sections by lower-case name, in file order within each.
+#[derive(Debug, Default)]
+pub struct Inf {
+    sections: BTreeMap<String, Vec<Line>>,
+    strings: BTreeMap<String, String>,
+}
+
+/// Decodes the file: UTF-16LE with its BOM (what Windows tools write), or UTF-8 (with or without BOM).
+pub fn decode(bytes: &[u8]) -> Result<String, String> {
+    if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
+        if rest.len() % 2 != 0 {
+            return Err("UTF-16LE file with an odd number of bytes".into());
+        }
+        let units: Vec<u16> = rest
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        return String::from_utf16(&units).map_err(|_| "invalid UTF-16LE".to_string());
+    }
+    if bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err("UTF-16BE is not an encoding Windows accepts for INF files".into());
+    }
+    let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
+    String::from_utf8(bytes.to_vec()).map_err(|e| format!("neither UTF-16LE with BOM nor UTF-8: {e}"))
+}
+
+/// Splits `text` at commas outside double quotes, trims, and removes the quotes (`""` is a quote).
+fn fields(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut field).trim().to_string()),
+            c => field.push(c),
+        }
+    }
+    out.push(field.trim().to_string());
+    out
+}
+
+/// The line without its comment (a `;` outside quotes).
+fn strip_comment(line: &str) -> &str {
+    let mut quoted = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ';' if !quoted => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+impl Inf {
+    /// Parses INF text. Errors name the line.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut inf = Self::default();
+        let mut current: Option<String> = None;
+        let mut pending = String::new();
+        let mut pending_start = 0;
+        for (index, raw) in text.lines().enumerate() {
+            let number = index + 1;
+            let line = strip_comment(raw).trim_end();
+            if pending.is_empty() {
+                pending_start = number;
+            }
+            if let Some(continued) = line.strip_suffix('\\') {
+                pending.push_str(continued);
+                continue;
+            }
+            pending.push_str(line);
+            let line = std::mem::take(&mut pending);
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            if let Some(name) = line.strip_prefix('[') {
+                let name = name
+                    .strip_suffix(']')
+                    .ok_or_else(|| format!("line {number}: section header without ']'"))?;
+                let name = name.trim().to_ascii_lowercase();
+                inf.sections.entry(name.clone()).or_default();
+                current = Some(name);
+                continue;
+            }
+            let Some(section) = &current else {
+                return Err(format!("line {pending_start}: an entry before any section"));
+            };
+            let (key, values) = match split_key(line) {
+                Some((k, v)) => (Some(k.trim().to_string()), v),
+                None => (None, line),
+            };
+            let parsed = Line {
+                number: pending_start,
+                key,
+                fields: fields(values),
+            };
+            if section == "strings" {
+                let Some(key) = parsed.key.clone() else {
+                    return Err(format!("line {pending_start}: a [Strings] line without a key"));
+                };
+                inf.strings
+                    .insert(key.to_ascii_lowercase(), parsed.fields.join(","));
+            }
+            inf.sections.entry(section.clone()).or_default().push(parsed);
+        }
+        if !pending.is_empty() {
+            return Err(format!(
+                "line {pending_start}: a '\\' continuation at the end of the file"
+            ));
+        }
+        Ok(inf)
+    }
+
+    /// The lines of section `name` (case-insensitive).
+    pub fn section(&self, name: &str) -> Option<&[Line]> {
+        self.sections.get(&name.to_ascii_lowercase()).map(Vec::as_slice)
+    }
+
+    /// The first value of `key` in `section`, strings substituted.
+    pub fn value(&self, section: &str, key: &str) -> Option<Result<String, String>> {
+        let line = self
+            .section(section)?
+            .iter()
+            .find(|l| l.key.as_deref().is_some_and(|k| k.eq_ignore_ascii_case(key)))?;
+        Some(self.substitute(line.fields.first().map_or("", String::as_str), line.number))
+    }
+
+    /// Replaces `%token%` with its [Strings] value (`%%` is a percent sign; `%13%`-style DIRIDs
+    /// stay as they are).
+    pub fn substitute(&self, text: &str, line: usize) -> Result<String, String> {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find('%') {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 1..];
+            let end = after
+                .find('%')
+                .ok_or_else(|| format!("line {line}: unmatched '%' in {text:?}"))?;
+            let token = &after[..end];
+            if token.is_empty() {
+                out.push('%');
+            } else if token.chars().all(|c| c.is_ascii_digit()) {
+                out.push('%');
+                out.push_str(token);
+                out.push('%');
+            } else {
+                let value = self
+                    .strings
+                    .get(&token.to_ascii_lowercase())
+                    .ok_or_else(|| format!("line {line}: %{token}% is not in [Strings]"))?;
+                out.push_str(value);
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+/// `key = value`, if the line has an `=` outside quotes.
+fn split_key(line: &str) -> Option<(&str, &str)> {
+    let mut quoted = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '=' if !quoted => return Some((&line[..i], &line[i + 1..])),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// An advanced property as the INF declares it.
+#[derive(Debug, Default, Clone)]
+struct Property {
+    line: usize,
+    values: BTreeMap<String, String>,
+    enums: Vec<(String, String)>,
+}
+
+/// Everything wrong with `inf`, one message per problem (empty: the INF is right).
+#[must_use]
+pub fn check(inf: &Inf) -> Vec<String> {
+    let mut problems = Vec::new();
+    let expect =
+        |section: &str, key: &str, wanted: &str, problems: &mut Vec<String>| match inf.value(section, key) {
+            None => problems.push(format!("[{section}] has no {key} (expected {wanted})")),
+            Some(Err(e)) => problems.push(e),
+            Some(Ok(v)) if !v.eq_ignore_ascii_case(wanted) => {
+                problems.push(format!("[{section}] {key} is {v:?}, expected {wanted:?}"));
+            }
+            Some(Ok(_)) => {}
+        };
+    // Every %token% anywhere must be defined in [Strings].
+    for (name, lines) in &inf.sections {
+        if name == "strings" {
+            continue;
+        }
+        for line in lines {
+            for field in line.key.iter().chain(&line.fields) {
+                if let Err(e) = inf.substitute(field, line.number) {
+                    problems.push(e);
+                }
+            }
+        }
+    }
+    // [Version]
+    expect("Version", "Signature", "$WINDOWS NT$", &mut problems);
+    expect("Version", "Class", "Net", &mut problems);
+    expect("Version", "ClassGUID", NET_CLASS_GUID, &mut problems);
+    expect("Version", "PnpLockdown", "1", &mut problems);
+    for key in ["Provider", "CatalogFile", "DriverVer"] {
+        if inf.value("Version", key).is_none() {
+            problems.push(format!("[Version] has no {key}"));
+        }
+    }
+    // [Manufacturer] -> models -> the install section for root\rvnic.
+    let Some(install) = install_section(inf, &mut problems) else {
+        return problems;
+    };
+    expect(&install, "Characteristics", "0x1", &mut problems);
+    expect(&install, "*IfType", "6", &mut problems);
+    expect(&install, "*MediaType", "0", &mut problems);
+    expect(&install, "*PhysicalMediaType", "14", &mut problems);
+    if inf.value(&install, "NumberOfInterfaces").is_some() {
+        problems.push(format!(
+            "[{install}] sets NumberOfInterfaces, which NDIS 6 INFs must not"
+        ));
+    }
+    // The service.
+    let services = format!("{install}.Services");
+    match inf
+        .section(&services)
+        .and_then(|s| s.iter().find(|l| has_key(l, "AddService")))
+    {
+        None => problems.push(format!("[{services}] has no AddService")),
+        Some(line) => {
+            let name = line.fields.first().map(String::as_str).unwrap_or("");
+            let flags = line.fields.get(1).map(String::as_str).unwrap_or("");
+            if !name.eq_ignore_ascii_case("rvnic") || flags != "2" {
+                problems.push(format!(
+                    "line {}: AddService must install service rvnic with flag 2 (SPSVCINST_ASSOCSERVICE)",
+                    line.number
+                ));
+            }
+            match line.fields.get(2) {
+                None => problems.push(format!(
+                    "line {}: AddService names no service section",
+                    line.number
+                )),
+                Some(service) => {
+                    expect(service, "ServiceType", "1", &mut problems);
+                    expect(service, "StartType", "3", &mut problems);
+                    expect(service, "ErrorControl", "1", &mut problems);
+                    expect(service, "ServiceBinary", r"%13%\rvnic.sys", &mut problems);
+                    expect(service, "LoadOrderGroup", "NDIS", &mut problems);
+                }
+            }
+        }
+    }
+    // Files go to the driver store (DIRID 13), as InfVerif's isolation rules require.
+    for copy in list(inf, &install, "CopyFiles") {
+        let dirid = inf
+            .section("DestinationDirs")
+            .and_then(|d| {
+                d.iter()
+                    .find(|l| has_key(l, &copy))
+                    .or_else(|| d.iter().find(|l| has_key(l, "DefaultDestDir")))
+            })
+            .and_then(|l| l.fields.first().cloned());
+        match dirid.as_deref() {
+            Some("13") => {}
+            Some(other) => problems.push(format!(
+                "[DestinationDirs] sends {copy} to DIRID {other}; files must run from the driver store (13)"
+            )),
+            None => problems.push(format!("[DestinationDirs] has no entry for {copy}")),
+        }
+    }
+    // Ndi keys and the advanced properties, from the install section's AddReg sections.
+    let properties = properties(inf, &install, &mut problems);
+    check_keywords(&properties, &mut problems);
+    problems
+}
+
+fn has_key(line: &Line, key: &str) -> bool {
+    line.key.as_deref().is_some_and(|k| k.eq_ignore_ascii_case(key))
+}
+
+/// The comma list value of `key` in `section` (AddReg, CopyFiles).
+fn list(inf: &Inf, section: &str, key: &str) -> Vec<String> {
+    inf.section(section)
+        .into_iter()
+        .flatten()
+        .filter(|l| has_key(l, key))
+        .flat_map(|l| l.fields.iter().filter(|f| !f.is_empty()).cloned())
+        .collect()
+}
+
+fn install_section(inf: &Inf, problems: &mut Vec<String>) -> Option<String> {
+    let Some(manufacturer) = inf.section("Manufacturer").and_then(|m| m.first()) else {
+        problems.push("no [Manufacturer] section".into());
+        return None;
+    };
+    let mut decorated = manufacturer.fields.iter();
+    let base = decorated.next().cloned().unwrap_or_default();
+    let models: Vec<String> = match decorated.map(|d| format!("{base}.{d}")).collect::<Vec<_>>() {
+        v if v.is_empty() => vec![base],
+        v => v,
+    };
+    for model in &models {
+        let Some(lines) = inf.section(model) else {
+            problems.push(format!("[Manufacturer] names [{model}], which does not exist"));
+            continue;
+        };
+        if let Some(line) = lines.iter().find(|l| {
+            l.fields
+                .iter()
+                .skip(1)
+                .any(|id| id.eq_ignore_ascii_case(HARDWARE_ID))
+        }) {
+            return line.fields.first().cloned();
+        }
+    }
+    problems.push(format!("no model section installs hardware id {HARDWARE_ID}"));
+    None
+}
+
+fn properties(inf: &Inf, install: &str, problems: &mut Vec<String>) -> BTreeMap<String, Property> {
+    let mut props: BTreeMap<String, Property> = BTreeMap::new();
+    let mut ndi = BTreeMap::new();
+    for reg in list(inf, install, "AddReg") {
+        let Some(lines) = inf.section(&reg) else {
+            problems.push(format!("[{install}] AddReg names [{reg}], which does not exist"));
+            continue;
+        };
+        for line in lines {
+            let f = &line.fields;
+            if f.len() < 5 || !f[0].eq_ignore_ascii_case("HKR") {
+                continue;
+            }
+            let value = match inf.substitute(&f[4], line.number) {
+                Ok(v) => v,
+                Err(e) => {
+                    problems.push(e);
+                    continue;
+                }
+            };
+            let key = f[1].replace('/', "\\");
+            let lower = key.to_ascii_lowercase();
+            if lower == "ndi" || lower == "ndi\\interfaces" {
+                ndi.insert(f[2].to_ascii_lowercase(), value);
+            } else if let Some(rest) = lower.strip_prefix("ndi\\params\\") {
+                let (name, is_enum) = match rest.strip_suffix("\\enum") {
+                    Some(n) => (n, true),
+                    None => (rest, false),
+                };
+                // Keep the keyword's own spelling for messages.
+                let start = key.len() - rest.len();
+                let spelled = key[start..start + name.len()].to_string();
+                let prop = props.entry(spelled).or_insert_with(|| Property {
+                    line: line.number,
+                    ..Property::default()
+                });
+                if is_enum {
+                    prop.enums.push((f[2].clone(), value));
+                } else {
+                    prop.values.insert(f[2].to_ascii_lowercase(), value);
+                }
+            }
+        }
+    }
+    for (key, wanted) in [
+        ("service", "rvnic"),
+        ("upperrange", "ndis5"),
+        ("lowerrange", "ethernet"),
+    ] {
+        match ndi.get(key) {
+            Some(v) if v.eq_ignore_ascii_case(wanted) => {}
+            Some(v) => problems.push(format!("Ndi {key} is {v:?}, expected {wanted:?}")),
+            None => problems.push(format!("no Ndi {key} value (expected {wanted:?})")),
+        }
+    }
+    props
+}
+
+/// The INF's advanced properties must be exactly the driver's keywords, with its types, defaults,
+/// ranges, enumerations and descriptions.
+fn check_keywords(props: &BTreeMap<String, Property>, problems: &mut Vec<String>) {
+    for (name, prop) in props {
+        if !KEYWORDS.iter().any(|k| k.name == name) {
+            problems.push(format!(
+                "line {}: advanced property {name} is not a keyword the driver reads",
+                prop.line
+            ));
+        }
+    }
+    for k in &KEYWORDS {
+        match props.get(k.name) {
+            None => problems.push(format!("keyword {} has no advanced property in the INF", k.name)),
+            Some(prop) => check_keyword(k, prop, problems),
+        }
+    }
+}
+
+fn check_keyword(k: &Keyword, prop: &Property, problems: &mut Vec<String>) {
+    let get = |key: &str| prop.values.get(key).map(String::as_str);
+    let mut differ = |what: &str, inf: Option<&str>, driver: &str| {
+        if inf != Some(driver) {
+            problems.push(format!(
+                "line {}: {} {what} is {}, the driver's table says {driver:?}",
+                prop.line,
+                k.name,
+                inf.map_or_else(|| "missing".to_string(), |v| format!("{v:?}"))
+            ));
+        }
+    };
+    differ("ParamDesc", get("paramdesc"), k.description);
+    match k.kind {
+        Kind::Enum(values) => {
+            differ("type", get("type"), "enum");
+            differ("default", get("default"), &k.default.to_string());
+            let inf: Vec<(String, String)> = prop.enums.clone();
+            let driver: Vec<(String, String)> = values
+                .iter()
+                .map(|(v, text)| (v.to_string(), (*text).to_string()))
+                .collect();
+            if inf != driver {
+                problems.push(format!(
+                    "line {}: {} enumeration is {inf:?}, the driver's table says {driver:?}",
+                    prop.line, k.name
+                ));
+            }
+        }
+        Kind::Int { min, max, step } => {
+            differ("type", get("type"), "int");
+            differ("default", get("default"), &k.default.to_string());
+            differ("min", get("min"), &min.to_string());
+            differ("max", get("max"), &max.to_string());
+            differ("step", get("step"), &step.to_string());
+        }
+        Kind::MacAddress => {
+            differ("type", get("type"), "edit");
+            differ("default", get("default"), "");
+            differ("LimitText", get("limittext"), "12");
+        }
+    }
+}
+
+/// Runs `rvnic check-inf PATH`.
+pub fn run(path: &Path) -> ExitCode {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("rvnic check-inf: cannot read {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let inf = match decode(&bytes).and_then(|t| Inf::parse(&t)) {
+        Ok(inf) => inf,
+        Err(e) => {
+            eprintln!("rvnic check-inf: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let problems = check(&inf);
+    if problems.is_empty() {
+        println!(
+            "{}: ok (Net class, NCF_VIRTUAL, {HARDWARE_ID}, driver-store files, service, {} keywords match the driver)",
+            path.display(),
+            KEYWORDS.len()
+        );
+        ExitCode::SUCCESS
+    } else {
+        for p in &problems {
+            println!("{}: {p}", path.display());
+        }
+        ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests;
