@@ -122,8 +122,20 @@ impl Adapter {
             cpus,
         )?;
         let tx = TxQueue::new(driver, config.transmit_buffers as usize, cpus)?;
-        let stats = PoolBox::new_in_place(POOL_TAG, |place| Ok::<_, ()>(place.write(Statistics::default())))
-            .map_err(|_| NDIS_STATUS_RESOURCES)?;
+        // 64 cache-padded blocks are 8 KiB: built in place, never on the kernel stack.
+        let stats = PoolBox::new_in_place(
+            POOL_TAG,
+            |place: &mut core::mem::MaybeUninit<Statistics<LANES>>| {
+                let counters = place.as_mut_ptr();
+                // Statistics is nothing but AtomicU64 counters (and padding), for which all-zero
+                // bytes are a valid value: zero counters. `place` is ours, sized and aligned for it.
+                // SAFETY: writes zeros over memory this closure owns exclusively; any IRQL.
+                unsafe { counters.write_bytes(0, 1) };
+                // SAFETY: every field is now a valid (zero) AtomicU64, as above.
+                Ok::<_, ()>(unsafe { place.assume_init_mut() })
+            },
+        )
+        .map_err(|_| NDIS_STATUS_RESOURCES)?;
         let port = wire::reserve(config.topology, config.segment).ok_or(NDIS_STATUS_RESOURCES)?;
         let control = Control::new(config, permanent);
         let filter = control.filter;

@@ -85,6 +85,9 @@ pub const VALID: u32 = NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_RCV
     | NDIS_STATISTICS_FLAGS_VALID_BROADCAST_BYTES_XMIT;
 
 /// Counters for `CPUS` processors (a CPU beyond that shares the last block, with atomic adds).
+///
+/// Made only of `AtomicU64`s: all-zero bytes are a valid, empty `Statistics` (the adapter relies
+/// on this to build one in pool memory; a test below checks it).
 #[derive(Debug)]
 pub struct Statistics<const CPUS: usize> {
     per_cpu: [CachePadded<Counters>; CPUS],
@@ -150,6 +153,19 @@ impl<const CPUS: usize> Statistics<CPUS> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_zero_bytes_are_empty_statistics() {
+        // The layout has no field other than counters: zeroed and default snapshots agree.
+        let zeroed: Statistics<4> = Statistics::default();
+        let s = zeroed.snapshot();
+        assert_eq!((s.ifHCInOctets, s.ifHCOutOctets, s.ifInDiscards), (0, 0, 0));
+        assert_eq!(
+            size_of::<Statistics<4>>(),
+            4 * size_of::<CachePadded<Counters>>(),
+            "Statistics holds only the per-CPU counter blocks"
+        );
+    }
 
     #[test]
     fn eighteen_counters_are_valid() {
