@@ -419,6 +419,8 @@ fn traffic(
     let limit = args.frames.unwrap_or(u64::MAX);
     let done = AtomicBool::new(false);
     let window = transmit_buffers(args).max(CHAIN);
+    let in_flight: Vec<AtomicU64> = adapters.iter().map(|_| AtomicU64::new(0)).collect();
+    let in_flight = &in_flight;
     let begun = Instant::now();
     let finished = std::sync::Mutex::new(None);
     std::thread::scope(|s| {
@@ -436,10 +438,24 @@ fn traffic(
                         )
                     })
                     .collect();
+                // Completions are counted by whichever thread takes them; `in_flight` is what the
+                // adapter holds of ours and has not completed.
+                let collect = || {
+                    for c in host.take_completions(adapters[from]) {
+                        let counter = if c.status == NDIS_STATUS_SUCCESS {
+                            &tally.sent_ok
+                        } else {
+                            &tally.refused
+                        };
+                        counter.fetch_add(c.frames.len() as u64, Ordering::Relaxed);
+                        in_flight[from].fetch_sub(1, Ordering::Relaxed);
+                    }
+                };
                 while !done.load(Ordering::Relaxed) {
                     // Like a protocol's send window: keep fewer NBLs in flight than one transmit
                     // lane holds, so the driver never has to refuse a send for want of room.
-                    if host.send_counts(adapters[from]).1 + CHAIN > window {
+                    if in_flight[from].load(Ordering::Relaxed) + CHAIN as u64 > window as u64 {
+                        collect();
                         std::thread::yield_now();
                         continue;
                     }
@@ -453,18 +469,13 @@ fn traffic(
                         tally.given.fetch_sub((CHAIN - n) as u64, Ordering::Relaxed);
                     }
                     let refs: Vec<&[u8]> = frames[..n].iter().map(Vec::as_slice).collect();
+                    in_flight[from].fetch_add(n as u64, Ordering::Relaxed);
                     if host.send(adapters[from], &refs, SendOptions::default()).is_none() {
+                        in_flight[from].fetch_sub(n as u64, Ordering::Relaxed);
                         tally.given.fetch_sub(n as u64, Ordering::Relaxed);
                         break;
                     }
-                    for c in host.take_completions(adapters[from]) {
-                        let counter = if c.status == NDIS_STATUS_SUCCESS {
-                            &tally.sent_ok
-                        } else {
-                            &tally.refused
-                        };
-                        counter.fetch_add(c.frames.len() as u64, Ordering::Relaxed);
-                    }
+                    collect();
                 }
             });
             *finished.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(begun.elapsed());
