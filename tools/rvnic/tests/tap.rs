@@ -116,3 +116,44 @@ fn missing_root_or_bad_arguments_get_one_line_and_leave_nothing() {
     );
     assert!(!namespaces().contains("this-prefix"));
 }
+
+#[test]
+fn ctrl_c_stops_the_bridge_and_removes_what_it_created() {
+    if let Err(why) = can_run() {
+        eprintln!("skipping the TAP Ctrl-C test: {why}");
+        return;
+    }
+    let prefix = format!("rvc{}", std::process::id() % 100_000);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rvnic"))
+        .args(["tap", "--prefix", &prefix])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start rvnic tap");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    assert!(
+        lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l.starts_with("ready:")),
+        "rvnic tap never became ready"
+    );
+    assert!(namespaces().contains(&format!("{prefix}-0")), "{}", namespaces());
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("send SIGINT");
+    assert!(sent.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().expect("rvnic tap exits");
+    assert!(status.success(), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l == "verifier: no violations, no leaks"),
+        "{rest:?}"
+    );
+    assert!(
+        !namespaces().contains(&prefix),
+        "namespaces left behind: {}",
+        namespaces()
+    );
+}
