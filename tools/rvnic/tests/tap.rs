@@ -23,6 +23,16 @@ fn can_run() -> Result<(), String> {
             return Err(format!("{tool} is not installed"));
         }
     }
+    // Network namespaces may be forbidden (an unprivileged container) even with /dev/net/tun.
+    let probe = format!("rvprobe{}", std::process::id());
+    let made = Command::new("ip")
+        .args(["netns", "add", &probe])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !made {
+        return Err("cannot create network namespaces here".into());
+    }
+    let _ = Command::new("ip").args(["netns", "del", &probe]).status();
     Ok(())
 }
 
