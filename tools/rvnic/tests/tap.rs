@@ -24,7 +24,9 @@ fn can_run() -> Result<(), String> {
         }
     }
     // Network namespaces may be forbidden (an unprivileged container) even with /dev/net/tun.
-    let probe = format!("rvprobe{}", std::process::id());
+    static PROBES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = format!("rvprobe{}-{n}", std::process::id());
     let made = Command::new("ip")
         .args(["netns", "add", &probe])
         .output()
