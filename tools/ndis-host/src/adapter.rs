@@ -1232,16 +1232,29 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
             // SAFETY: the driver passes NBLs it owns; the protocol reads them during the indication.
             let mut nb = unsafe { NET_BUFFER_LIST_FIRST_NB(nbl as PNET_BUFFER_LIST) };
             while !nb.is_null() {
-                match crate::nbl::read_nb(nb) {
+                // Copy the frame only for someone who will look at it.
+                let frame = if capture || sink.is_some() {
+                    crate::nbl::read_nb(nb).map(Some)
+                } else {
+                    crate::nbl::nb_length(nb).map(|_| None)
+                };
+                let length = || -> u64 {
+                    // SAFETY: as above; a plain read of the NB's length.
+                    u64::from(unsafe { NET_BUFFER_DATA_LENGTH(nb) })
+                };
+                match frame {
                     Some(frame) => {
+                        let bytes = length();
                         let slot = &mut st.adapters[adapter];
                         slot.received_count += 1;
-                        slot.received_bytes += frame.len() as u64;
-                        if sink.is_some() {
-                            for_sink.push(frame.clone());
-                        }
-                        if capture {
-                            slot.received.push(frame);
+                        slot.received_bytes += bytes;
+                        if let Some(frame) = frame {
+                            if sink.is_some() {
+                                for_sink.push(frame.clone());
+                            }
+                            if capture {
+                                slot.received.push(frame);
+                            }
                         }
                     }
                     None => st.violate(

@@ -518,12 +518,26 @@ pub extern "system" fn NdisFreeMdl(Mdl: PMDL) {
 
 /// Copies an NB's data out of its MDL chain; `None` if the chain is shorter than `DataLength`.
 pub(crate) fn read_nb(nb: PNET_BUFFER) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    walk_nb(nb, |piece| out.extend_from_slice(piece))?;
+    Some(out)
+}
+
+/// The NB's data length, checked against its MDL chain as [`read_nb`] checks it, without copying
+/// (what the host needs when it neither captures frames nor has a receive handler).
+pub(crate) fn nb_length(nb: PNET_BUFFER) -> Option<usize> {
+    walk_nb(nb, |_| {})
+}
+
+/// Hands the NB's `DataLength` bytes to `visit`, MDL piece by MDL piece; `None` if the MDL chain
+/// ends first.
+fn walk_nb(nb: PNET_BUFFER, mut visit: impl FnMut(&[u8])) -> Option<usize> {
     // SAFETY: `nb` belongs to an NBL the caller may read (just indicated, or the host's own).
     let data = unsafe { *(*nb).NetBufferHeader.data() };
     let length = data.NbDataLength.get() as usize;
-    let mut out = Vec::with_capacity(length);
+    let mut seen = 0;
     let (mut mdl, mut offset) = (data.CurrentMdl, data.CurrentMdlOffset as usize);
-    while out.len() < length {
+    while seen < length {
         if mdl.is_null() {
             return None;
         }
@@ -531,14 +545,15 @@ pub(crate) fn read_nb(nb: PNET_BUFFER) -> Option<Vec<u8>> {
         let m = unsafe { &*mdl };
         let (va, count, next) = (m.MappedSystemVa.cast::<u8>(), m.ByteCount as usize, m.Next);
         if offset < count {
-            let take = (count - offset).min(length - out.len());
+            let take = (count - offset).min(length - seen);
             // SAFETY: `offset + take <= count` bytes of the MDL's mapped memory.
-            out.extend_from_slice(unsafe { std::slice::from_raw_parts(va.wrapping_add(offset), take) });
+            visit(unsafe { std::slice::from_raw_parts(va.wrapping_add(offset), take) });
+            seen += take;
         }
         offset = offset.saturating_sub(count);
         mdl = next;
     }
-    Some(out)
+    Some(length)
 }
 
 /// `NdisGetDataBuffer`: a pointer to `BytesNeeded` contiguous bytes at the NB's current position: in
