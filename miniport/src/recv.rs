@@ -43,6 +43,8 @@ pub struct Receive<'obj> {
     buffers: PoolBlock,
     buffer_size: usize,
     free: PoolBox<FreeList>,
+    /// Lanes of the free list in use (one per processor).
+    cpus: usize,
     _brand: PhantomData<ObjectHandle<'obj>>,
 }
 
@@ -91,7 +93,7 @@ impl RxPool {
     /// Descriptors on the free list now.
     #[must_use]
     pub fn free(&self) -> usize {
-        self.0.with(|rx, _| rx.free.len())
+        self.0.with(|rx, _| rx.free.len_of_lanes(rx.cpus))
     }
 
     #[must_use]
@@ -205,6 +207,7 @@ impl<'obj> Receive<'obj> {
             buffers,
             buffer_size,
             free,
+            cpus,
             _brand: PhantomData,
         };
         rx.fill(handle, adapter)?;

@@ -319,8 +319,8 @@ impl<'w> Drain<'w> {
             // whose adapter is down to its low-water mark of free descriptors: what it holds goes
             // up normally, and what comes next with NDIS_RECEIVE_FLAGS_RESOURCES.
             for to in 0..MAX_PORTS {
-                let low = self.ports[to].is_some_and(Adapter::receive_low);
-                if self.receives[to].len() >= BATCH || (low && !self.receives[to].is_empty()) {
+                let pending = self.receives[to].len();
+                if pending >= BATCH || (pending > 0 && self.ports[to].is_some_and(Adapter::receive_low)) {
                     self.indicate(to);
                 }
             }

@@ -117,6 +117,13 @@ impl<T, S: Storage<T>, const LANES: usize> Mpsc<T, S, LANES> {
         self.lanes.iter().map(Spsc::len).sum()
     }
 
+    /// Items in the first `lanes` lanes: cheaper than [`Self::len`] for an owner that knows only
+    /// those lanes are used (one per existing CPU).
+    #[must_use]
+    pub fn len_of_lanes(&self, lanes: usize) -> usize {
+        self.lanes[..lanes.min(LANES)].iter().map(Spsc::len).sum()
+    }
+
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
