@@ -78,10 +78,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let list = match &sizes {
-            Sizes::Fixed(n) => vec![*n],
-            Sizes::Imix => [[64usize; 7].as_slice(), &[594; 4], &[1514]].concat(),
-        };
+        let list = sizes.list();
         let mean = list.iter().sum::<usize>() as f64 / list.len() as f64;
         let jumbo = if list.iter().any(|n| *n > 1514) {
             9014

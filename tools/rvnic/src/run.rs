@@ -43,7 +43,8 @@ pub enum Topology {
 }
 
 impl Topology {
-    const fn keyword(self) -> &'static str {
+    /// The `Topology` registry value.
+    pub(crate) const fn keyword(self) -> &'static str {
         match self {
             Self::Loopback => "0",
             Self::Pair => "1",
@@ -78,7 +79,8 @@ impl std::str::FromStr for Sizes {
 }
 
 impl Sizes {
-    fn list(&self) -> Vec<usize> {
+    /// The sizes, in the order frames cycle through them.
+    pub(crate) fn list(&self) -> Vec<usize> {
         match self {
             Self::Fixed(n) => vec![*n],
             Self::Imix => [[64; 7].as_slice(), &[594; 4], &[1514]].concat(),
@@ -199,8 +201,6 @@ fn validate(args: &RunArgs) -> Result<(), String> {
 struct Tally {
     /// NBLs (one frame each) given to the driver.
     given: AtomicU64,
-    /// Completed with success.
-    sent_ok: AtomicU64,
     /// Completed with a failure status (refused).
     refused: AtomicU64,
 }
@@ -234,6 +234,15 @@ impl Outcome {
     #[must_use]
     pub fn clean(&self) -> bool {
         self.lost == 0 && self.leaks.is_empty() && self.violations.is_empty()
+    }
+}
+
+impl Tally {
+    /// Counts a completed send: a failure status means the driver refused its frames.
+    fn completed(&self, c: &ndis_host::Completion) {
+        if c.status != NDIS_STATUS_SUCCESS {
+            self.refused.fetch_add(c.frames.len() as u64, Ordering::Relaxed);
+        }
     }
 }
 
@@ -442,12 +451,7 @@ fn traffic(
                 // adapter holds of ours and has not completed.
                 let collect = || {
                     for c in host.take_completions(adapters[from]) {
-                        let counter = if c.status == NDIS_STATUS_SUCCESS {
-                            &tally.sent_ok
-                        } else {
-                            &tally.refused
-                        };
-                        counter.fetch_add(c.frames.len() as u64, Ordering::Relaxed);
+                        tally.completed(&c);
                         in_flight[from].fetch_sub(1, Ordering::Relaxed);
                     }
                 };
@@ -506,12 +510,7 @@ fn traffic(
     // Completions that arrived after the last send of each thread.
     for &a in adapters {
         for c in host.take_completions(a) {
-            let counter = if c.status == NDIS_STATUS_SUCCESS {
-                &tally.sent_ok
-            } else {
-                &tally.refused
-            };
-            counter.fetch_add(c.frames.len() as u64, Ordering::Relaxed);
+            tally.completed(&c);
         }
     }
     bar.finish_and_clear();
@@ -562,7 +561,7 @@ fn frame(destination: [u8; 6], source: [u8; 6], len: usize, seq: usize) -> Vec<u
     f
 }
 
-fn address(host: &Host, a: Adapter) -> [u8; 6] {
+pub(crate) fn address(host: &Host, a: Adapter) -> [u8; 6] {
     let r = host.oid_query(a, OID_802_3_CURRENT_ADDRESS, 6);
     r.data.get(..6).and_then(|d| d.try_into().ok()).unwrap_or([0; 6])
 }

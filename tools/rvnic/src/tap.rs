@@ -158,14 +158,7 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
         .build();
     host.load(rvnic::driver::driver_entry)
         .map_err(|e| format!("DriverEntry failed: {e}"))?;
-    let mut config = Config::new().with(
-        "Topology",
-        match args.topology {
-            Topology::Loopback => "0",
-            Topology::Pair => "1",
-            Topology::Hub => "2",
-        },
-    );
+    let mut config = Config::new().with("Topology", args.topology.keyword());
     for s in &args.settings {
         config.set(s.keyword, s.value.as_str());
     }
@@ -179,7 +172,7 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
             .map_err(|s| format!("adapter {i} failed to start: NDIS status {s:#010x}"))?;
         let filter = NDIS_PACKET_TYPE_DIRECTED | NDIS_PACKET_TYPE_BROADCAST | NDIS_PACKET_TYPE_ALL_MULTICAST;
         host.oid_set(a, OID_GEN_CURRENT_PACKET_FILTER, &filter.to_le_bytes());
-        let mac = host.oid_query(a, OID_802_3_CURRENT_ADDRESS, 6).data;
+        let mac = crate::run::address(&host, a);
         let mtu = host.oid_query(a, OID_GEN_MAXIMUM_FRAME_SIZE, 4).data;
         let mtu = mtu
             .get(..4)
