@@ -18,7 +18,7 @@ use rvnic_helpers::memory::PoolBox;
 use rvnic_helpers::ring::Dispatch;
 use rvnic_helpers::spin::SpinLock;
 
-use crate::config::{Config, Fallbacks, KEYWORDS, Topology};
+use crate::config::{Config, Fallbacks, KEYWORDS};
 use crate::nbl::Chain;
 use crate::oid::{self, Change, Control, Live};
 use crate::recv::RxPool;
@@ -72,7 +72,6 @@ pub struct Adapter {
     busy: AtomicUsize,
     pause_pending: AtomicBool,
     connected: AtomicBool,
-    surprise_removed: AtomicBool,
     pub(crate) tx: TxQueue,
     pub(crate) rx: RxPool,
     pub(crate) stats: PoolBox<Statistics<LANES>>,
@@ -150,7 +149,6 @@ impl Adapter {
             busy: AtomicUsize::new(0),
             pause_pending: AtomicBool::new(false),
             connected: AtomicBool::new(false),
-            surprise_removed: AtomicBool::new(false),
             tx,
             rx,
             stats,
@@ -515,10 +513,9 @@ impl Adapter {
     #[allow(non_upper_case_globals, reason = "C enumerator names in patterns")]
     pub fn pnp_event(&self, event: NDIS_DEVICE_PNP_EVENT) {
         match event {
-            NdisDevicePnPEventSurpriseRemoved => {
-                self.surprise_removed.store(true, Ordering::Release);
-                dbg_print!("surprise removal: NDIS pauses and halts next");
-            }
+            // A virtual NIC has no hardware that can vanish: nothing to stop touching. NDIS
+            // pauses and halts the adapter next, which releases everything as usual.
+            NdisDevicePnPEventSurpriseRemoved => dbg_print!("surprise removal: NDIS pauses and halts next"),
             other => dbg_print!("PnP event {other} (nothing to do for a virtual NIC)"),
         }
     }
@@ -554,11 +551,6 @@ impl Adapter {
     #[must_use]
     pub fn config(&self) -> &Config {
         &self.config
-    }
-
-    #[must_use]
-    pub fn topology(&self) -> Topology {
-        self.config.topology
     }
 }
 
