@@ -9,7 +9,7 @@
 
 use core::cell::UnsafeCell;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 
 use ndis::*;
 use rvnic_helpers::generic_object::DriverObject;
@@ -17,6 +17,7 @@ use rvnic_helpers::irql::Raised;
 use rvnic_helpers::memory::PoolBox;
 use rvnic_helpers::ring::Dispatch;
 use rvnic_helpers::spin::SpinLock;
+use rvnic_helpers::timer_pool::{TimerCallback, TimerPool};
 
 use crate::config::{Config, Fallbacks, KEYWORDS};
 use crate::nbl::Chain;
@@ -72,9 +73,34 @@ pub struct Adapter {
     busy: AtomicUsize,
     pause_pending: AtomicBool,
     connected: AtomicBool,
+    /// A one-timer pool: resumes a drain that stopped at its budget (see [`wire`]). Declared
+    /// before the queues so that dropping it (which cancels the timer and waits for a running
+    /// callback) happens while everything a callback touches still exists.
+    resume: TimerPool<Resume, 1>,
     pub(crate) tx: TxQueue,
     pub(crate) rx: RxPool,
     pub(crate) stats: PoolBox<Statistics<LANES>>,
+}
+
+/// The resume timer's callback: kicks the adapter's wire again.
+#[derive(Debug)]
+pub struct Resume {
+    /// The adapter, set once it has its final address (before it joins a wire); NULL before.
+    adapter: AtomicPtr<Adapter>,
+}
+
+impl TimerCallback for Resume {
+    fn fire(&self, _timer: usize) {
+        let adapter = self.adapter.load(Ordering::Acquire);
+        // The pool is a field of the adapter, and the adapter's drop cancels the timer and waits
+        // for this callback before anything else of the adapter goes, so a non-NULL pointer here
+        // is a live adapter. Timer callbacks run at DISPATCH_LEVEL.
+        // SAFETY: a live adapter, shared for the callback.
+        if let Some(adapter) = unsafe { adapter.as_ref() } {
+            let raised = Raised::to_dispatch();
+            wire::kick(adapter, raised.dispatch());
+        }
+    }
 }
 
 /// `ALL_PROCESSOR_GROUPS` (winnt.h): count processors of every group.
@@ -121,6 +147,14 @@ impl Adapter {
             cpus,
         )?;
         let tx = TxQueue::new(driver, config.transmit_buffers as usize, cpus)?;
+        let resume = TimerPool::new(
+            driver,
+            POOL_TAG,
+            Resume {
+                adapter: AtomicPtr::new(core::ptr::null_mut()),
+            },
+        )
+        .map_err(|_| NDIS_STATUS_RESOURCES)?;
         // 64 cache-padded blocks are 8 KiB: built in place, never on the kernel stack.
         let stats = PoolBox::new_in_place(
             POOL_TAG,
@@ -149,6 +183,7 @@ impl Adapter {
             busy: AtomicUsize::new(0),
             pause_pending: AtomicBool::new(false),
             connected: AtomicBool::new(false),
+            resume,
             tx,
             rx,
             stats,
@@ -160,6 +195,12 @@ impl Adapter {
                 return Err(NDIS_STATUS_RESOURCES);
             }
         };
+        // The adapter's address is final now (pool memory): the resume timer may use it.
+        adapter
+            .resume
+            .callback()
+            .adapter
+            .store(core::ptr::from_ref(&*adapter).cast_mut(), Ordering::Release);
         if let Err(status) = adapter.register() {
             wire::release(port);
             return Err(status);
@@ -297,6 +338,14 @@ impl Adapter {
         self.run.store(Run::Running as u8, Ordering::SeqCst);
         self.indicate_link();
         NDIS_STATUS_SUCCESS
+    }
+
+    /// Asks for the wire to be drained again soon, from a timer callback: for a drain that stopped
+    /// at its budget. IRQL <= DISPATCH_LEVEL.
+    pub(crate) fn resume_soon(&self) {
+        if let Some(timer) = self.resume.timer(0) {
+            let _ = timer.arm_once(core::time::Duration::ZERO);
+        }
     }
 
     /// Takes an in-flight reference (before looking at the state, so pause cannot miss it).

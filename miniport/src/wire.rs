@@ -32,6 +32,9 @@ pub const MAX_WIRES: usize = 64;
 pub const MAX_PORTS: usize = 8;
 /// NBLs per indication or completion, and per sender per turn (netvmini's 64).
 pub const BATCH: usize = 64;
+/// NBLs one drain moves before it hands the rest to a timer: a CPU never stays at DISPATCH_LEVEL
+/// for an unbounded time however fast others send (Windows bug-checks a CPU that does, 0x133).
+pub const BUDGET: usize = 16 * BATCH;
 
 /// One segment. `ports` change only while the baton is held (attach and detach take it), so the
 /// holder can use every adapter it finds there: an adapter leaves only through [`detach`], which
@@ -177,10 +180,21 @@ pub fn kick(adapter: &Adapter, on: &Dispatch) {
     }
 }
 
-/// Drains until a release succeeds (nobody signalled during the last pass).
+/// Drains until a release succeeds (nobody signalled during the last pass), or until the budget is
+/// spent: then a timer resumes the drain, and the baton is let go (the timer's kick takes it again).
 fn run(wire: &Wire, mut held: Held<'_>, topology: Topology, on: &Dispatch) {
+    let mut moved = 0;
     loop {
-        Drain::new(wire, &held, topology, on).all();
+        let mut drain = Drain::new(wire, &held, topology, on);
+        moved += drain.all(BUDGET - moved.min(BUDGET));
+        if moved >= BUDGET {
+            if let Some(adapter) = drain.ports.iter().flatten().next() {
+                adapter.resume_soon();
+            }
+            // Dropping a held baton lets it go, signals included: the armed timer drains them.
+            drop(held);
+            return;
+        }
         match held.release() {
             Some(again) => held = again,
             None => return,
@@ -220,8 +234,10 @@ impl<'w> Drain<'w> {
         }
     }
 
-    /// Moves everything queued, a batch per sender per turn, until a turn finds nothing.
-    fn all(&mut self) {
+    /// Moves what is queued, a batch per sender per turn, until a turn finds nothing or `budget`
+    /// NBLs have moved; returns how many moved.
+    fn all(&mut self, budget: usize) -> usize {
+        let mut total = 0;
         loop {
             let mut moved = 0;
             for sender in 0..MAX_PORTS {
@@ -239,8 +255,9 @@ impl<'w> Drain<'w> {
                 }
             }
             self.flush();
-            if moved == 0 {
-                return;
+            total += moved;
+            if moved == 0 || total >= budget {
+                return total;
             }
         }
     }

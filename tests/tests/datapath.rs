@@ -300,3 +300,29 @@ fn frames_for_a_paused_receiver_are_counted_as_its_discards() {
     assert_eq!(rvnic_tests::counter(&host, a, OID_GEN_DIRECTED_FRAMES_XMIT), 3);
     finish(host, &[a, b]);
 }
+
+/// A drain stops after `wire::BUDGET` NBLs and a timer finishes the rest: no CPU stays at
+/// DISPATCH_LEVEL for an unbounded time, and nothing is left behind.
+#[test]
+fn a_long_drain_hands_the_rest_to_a_timer() {
+    let host = loaded(Host::new());
+    let a = host
+        .start_adapter(config(&[("Topology", "0"), ("*TransmitBuffers", "4096")]))
+        .expect("a");
+    set_filter(&host, a, NDIS_PACKET_TYPE_DIRECTED);
+    let me = address(&host, a);
+    let total = rvnic::wire::BUDGET * 2 + 100;
+    let frames: Vec<Vec<u8>> = (0..total).map(|i| frame(me, me, 60, i as u32)).collect();
+    let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+    host.send(a, &refs, SendOptions::default()).expect("running");
+    let first = host.take_completions(a).len();
+    assert_eq!(first, rvnic::wire::BUDGET, "one drain moves exactly its budget");
+    // Deterministic time: the resume timer fires when the clock moves.
+    host.advance(std::time::Duration::from_millis(1));
+    host.advance(std::time::Duration::from_millis(1));
+    let rest = host.take_completions(a);
+    assert_eq!(first + rest.len(), total, "the timer drained the rest");
+    assert!(rest.iter().all(|c| c.status == NDIS_STATUS_SUCCESS));
+    assert_eq!(host.receive_counts(a).0, total as u64);
+    finish(host, &[a]);
+}
