@@ -181,19 +181,35 @@ pub fn kick(adapter: &Adapter, on: &Dispatch) {
 }
 
 /// Drains until a release succeeds (nobody signalled during the last pass), or until the budget is
-/// spent: then a timer resumes the drain, and the baton is let go (the timer's kick takes it again).
+/// spent: then it hands the rest to a timer (see [`defer`]).
 fn run(wire: &Wire, mut held: Held<'_>, topology: Topology, on: &Dispatch) {
     let mut moved = 0;
     loop {
         let mut drain = Drain::new(wire, &held, topology, on);
         moved += drain.all(BUDGET - moved.min(BUDGET));
         if moved >= BUDGET {
-            if let Some(adapter) = drain.ports.iter().flatten().next() {
-                adapter.resume_soon();
-            }
-            // Dropping a held baton lets it go, signals included: the armed timer drains them.
-            drop(held);
-            return;
+            let slot = drain.ports.iter().position(Option::is_some);
+            return defer(wire, held, slot);
+        }
+        match held.release() {
+            Some(again) => held = again,
+            None => return,
+        }
+    }
+}
+
+/// Lets the baton go with work left, leaving the resume timer of the adapter on port `slot` armed
+/// to drain it. The timer is armed while the baton is still held (so the adapter cannot leave the
+/// wire meanwhile); if anyone signals before the release succeeds (the timer itself may already
+/// have fired and signalled), it is armed again before the next try, so the release that succeeds
+/// always leaves it armed.
+fn defer(wire: &Wire, mut held: Held<'_>, slot: Option<usize>) {
+    loop {
+        let adapter = slot.map_or(core::ptr::null_mut(), |s| wire.ports[s].load(Ordering::Acquire));
+        // The baton is held, so the adapter on the port (if any) is live until it is released.
+        // SAFETY: a live adapter, borrowed while the baton is held.
+        if let Some(adapter) = unsafe { adapter.as_ref() } {
+            adapter.resume_soon();
         }
         match held.release() {
             Some(again) => held = again,
