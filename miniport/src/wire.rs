@@ -199,23 +199,17 @@ fn run(wire: &Wire, mut held: Held<'_>, topology: Topology, on: &Dispatch) {
 }
 
 /// Lets the baton go with work left, leaving the resume timer of the adapter on port `slot` armed
-/// to drain it. The timer is armed while the baton is still held (so the adapter cannot leave the
-/// wire meanwhile); if anyone signals before the release succeeds (the timer itself may already
-/// have fired and signalled), it is armed again before the next try, so the release that succeeds
-/// always leaves it armed.
-fn defer(wire: &Wire, mut held: Held<'_>, slot: Option<usize>) {
-    loop {
+/// to drain it ([`Held::defer`]: armed while the baton is held, so the adapter cannot leave the
+/// wire meanwhile, and armed again if a release fails).
+fn defer(wire: &Wire, held: Held<'_>, slot: Option<usize>) {
+    held.defer(|| {
         let adapter = slot.map_or(core::ptr::null_mut(), |s| wire.ports[s].load(Ordering::Acquire));
-        // The baton is held, so the adapter on the port (if any) is live until it is released.
+        // The baton is held while `defer` arms, so the adapter on the port (if any) is live.
         // SAFETY: a live adapter, borrowed while the baton is held.
         if let Some(adapter) = unsafe { adapter.as_ref() } {
             adapter.resume_soon();
         }
-        match held.release() {
-            Some(again) => held = again,
-            None => return,
-        }
-    }
+    });
 }
 
 /// One drain of a wire, with the baton held (`_held` proves it for the borrow).

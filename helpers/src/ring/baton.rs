@@ -100,6 +100,21 @@ impl<'b> Held<'b> {
         }
     }
 
+    /// Lets the baton go with work left to a deferred drain that `arm` schedules (a timer whose
+    /// callback signals). `arm` runs while the baton is still held, and again whenever a signal came
+    /// in before the release succeeded (the deferred drain itself may already have fired and
+    /// signalled), so the release that succeeds always leaves it scheduled.
+    pub fn defer(self, mut arm: impl FnMut()) {
+        let mut held = self;
+        loop {
+            arm();
+            match held.release() {
+                Some(again) => held = again,
+                None => return,
+            }
+        }
+    }
+
     /// Drains with `work` until a release succeeds: the usual way to use a held baton.
     pub fn run(self, mut work: impl FnMut()) {
         let mut held = self;
