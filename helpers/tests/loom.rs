@@ -245,3 +245,59 @@ fn baton_never_strands_work() {
         assert_eq!(drained.load(Ordering::Relaxed), 4, "a queued item was stranded");
     });
 }
+
+/// A holder that stops at its budget defers to a timer ([`Held::defer`]) while a producer signals
+/// and the timer may fire (once) at any point: in every interleaving, either all queued work was
+/// drained, or the timer is still armed to drain it. (Arming and then dropping the baton fails
+/// this: the timer's own signal can be lost.) The flag is changed only by read-modify-writes: loom
+/// 0.7 can give a plain store and a concurrent RMW an impossible history (tokio-rs/loom#254).
+#[test]
+fn a_deferred_drain_is_never_lost() {
+    use loom::sync::Arc;
+    use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use rvnic_helpers::ring::Baton;
+
+    loom::model(|| {
+        let baton = Arc::new(Baton::new());
+        let queued = Arc::new(AtomicUsize::new(1));
+        let drained = Arc::new(AtomicUsize::new(0));
+        let armed = Arc::new(AtomicBool::new(false));
+        let held = baton.signal().expect("nobody else holds it yet");
+        let drain = |baton: &Baton, queued: &AtomicUsize, drained: &AtomicUsize| {
+            if let Some(h) = baton.signal() {
+                h.run(|| drained.store(queued.load(Ordering::Relaxed), Ordering::Relaxed));
+            }
+        };
+        let timer = {
+            let (baton, queued, drained, armed) =
+                (baton.clone(), queued.clone(), drained.clone(), armed.clone());
+            thread::spawn(move || {
+                if armed
+                    .compare_exchange(true, false, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    drain(&baton, &queued, &drained);
+                }
+            })
+        };
+        let producer = {
+            let (baton, queued, drained) = (baton.clone(), queued.clone(), drained.clone());
+            thread::spawn(move || {
+                queued.fetch_add(1, Ordering::Relaxed);
+                drain(&baton, &queued, &drained);
+            })
+        };
+        held.defer(|| {
+            let _ = armed.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire);
+        });
+        timer.join().unwrap();
+        producer.join().unwrap();
+        let armed_now = armed
+            .compare_exchange(true, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        assert!(
+            drained.load(Ordering::Relaxed) == queued.load(Ordering::Relaxed) || armed_now,
+            "queued work neither drained nor left to the timer"
+        );
+    });
+}
