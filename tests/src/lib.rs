@@ -63,3 +63,24 @@ pub fn address(host: &Host, adapter: Adapter) -> [u8; 6] {
     assert_eq!(r.status, ndis::NDIS_STATUS_SUCCESS);
     r.data[..6].try_into().expect("6 bytes")
 }
+
+/// Ends a test as NDIS ends a driver's life: pauses each adapter that runs, halts each that is not
+/// halted, unloads, and asserts the verifier found nothing.
+pub fn finish(host: Host, adapters: &[Adapter]) {
+    for &a in adapters {
+        if host.adapter_phase(a) == ndis_host::Phase::Running {
+            assert_eq!(
+                host.pause(a),
+                ndis::NDIS_STATUS_SUCCESS,
+                "pause of adapter {}",
+                a.0
+            );
+        }
+        if host.adapter_phase(a) != ndis_host::Phase::Halted {
+            host.halt(a, ndis::NdisHaltDeviceDisabled);
+        }
+    }
+    host.unload();
+    let verdict = host.finish();
+    assert!(verdict.is_clean(), "{}", verdict.report());
+}

@@ -3,7 +3,7 @@
 
 use ndis::*;
 use ndis_host::{Host, SendOptions};
-use rvnic_tests::{address, config, frame, loaded, set_filter};
+use rvnic_tests::{address, config, finish, frame, loaded, set_filter};
 
 #[test]
 fn loopback_returns_each_frame_to_its_sender() {
@@ -20,11 +20,7 @@ fn loopback_returns_each_frame_to_its_sender() {
     assert_eq!(completions.len(), 10);
     assert!(completions.iter().all(|c| c.status == NDIS_STATUS_SUCCESS));
     assert_eq!(host.take_received(a), frames);
-    assert_eq!(host.pause(a), NDIS_STATUS_SUCCESS);
-    host.halt(a, NdisHaltDeviceDisabled);
-    host.unload();
-    let verdict = host.finish();
-    assert!(verdict.is_clean(), "{}", verdict.report());
+    finish(host, &[a]);
 }
 
 /// Sends `frames` on `from` and returns the completion statuses.
@@ -32,16 +28,6 @@ fn send(host: &Host, from: ndis_host::Adapter, frames: &[Vec<u8>]) -> Vec<NDIS_S
     let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
     host.send(from, &refs, SendOptions::default()).expect("running");
     host.take_completions(from).iter().map(|c| c.status).collect()
-}
-
-fn finish(host: Host, adapters: &[ndis_host::Adapter]) {
-    for &a in adapters {
-        assert_eq!(host.pause(a), NDIS_STATUS_SUCCESS);
-        host.halt(a, NdisHaltDeviceDisabled);
-    }
-    host.unload();
-    let verdict = host.finish();
-    assert!(verdict.is_clean(), "{}", verdict.report());
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use ndis::*;
 use ndis_host::{Host, Phase, ReturnMode, SendOptions, sweep};
-use rvnic_tests::{address, config, frame, loaded, set_filter};
+use rvnic_tests::{address, config, finish, frame, loaded, set_filter};
 
 #[test]
 fn initialize_reports_the_configured_nic_to_ndis() {
@@ -42,10 +42,7 @@ fn initialize_reports_the_configured_nic_to_ndis() {
     assert_eq!(g.mac_options, rvnic::oid::MAC_OPTIONS);
     assert_eq!(g.if_type, IF_TYPE_ETHERNET_CSMACD);
     assert!(!g.connector_present, "a virtual NIC has no connector");
-    host.halt(a, NdisHaltDeviceDisabled);
-    host.unload();
-    let verdict = host.finish();
-    assert!(verdict.is_clean(), "{}", verdict.report());
+    finish(host, &[a]);
 }
 
 #[test]
@@ -77,9 +74,7 @@ fn invalid_keywords_fall_back_to_defaults_and_are_logged() {
             "{keyword} not logged: {log:?}"
         );
     }
-    host.halt(a, NdisHaltDeviceDisabled);
-    host.unload();
-    assert!(host.finish().is_clean());
+    finish(host, &[a]);
 }
 
 #[test]
@@ -101,9 +96,7 @@ fn restart_indicates_the_link_and_pause_completes_at_once_when_idle() {
     host.shutdown(a, NdisShutdownPowerOff);
     host.surprise_remove(a);
     assert_eq!(host.adapter_phase(a), Phase::Halted);
-    host.unload();
-    let verdict = host.finish();
-    assert!(verdict.is_clean(), "{}", verdict.report());
+    finish(host, &[a]);
 }
 
 #[test]
@@ -138,10 +131,7 @@ fn pause_pends_while_the_protocol_holds_indications_and_completes_when_they_retu
     });
     assert_eq!(paused, NDIS_STATUS_PENDING);
     assert_eq!(host.adapter_phase(a), Phase::Paused);
-    host.halt(a, NdisHaltDeviceDisabled);
-    host.unload();
-    let verdict = host.finish();
-    assert!(verdict.is_clean(), "{}", verdict.report());
+    finish(host, &[a]);
 }
 
 #[test]
@@ -189,11 +179,7 @@ fn a_pair_links_up_when_its_peer_arrives_and_down_when_it_leaves() {
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].status, NDIS_STATUS_MEDIA_DISCONNECTED);
     assert_eq!(rvnic_tests::counter(&host, a, OID_GEN_XMIT_DISCARDS), 1);
-    assert_eq!(host.pause(a), NDIS_STATUS_SUCCESS);
-    host.halt(a, NdisHaltDeviceDisabled);
-    host.unload();
-    let verdict = host.finish();
-    assert!(verdict.is_clean(), "{}", verdict.report());
+    finish(host, &[a]);
 }
 
 /// Every allocation MiniportInitializeEx makes, failing in turn: initialize fails with a failure

@@ -4,14 +4,7 @@
 
 use ndis::*;
 use ndis_host::{Host, OidRequest, SendOptions};
-use rvnic_tests::{address, config, frame, loaded, set_filter};
-
-fn finish(host: Host, adapter: ndis_host::Adapter) {
-    host.halt(adapter, NdisHaltDeviceDisabled);
-    host.unload();
-    let verdict = host.finish();
-    assert!(verdict.is_clean(), "{}", verdict.report());
-}
+use rvnic_tests::{address, config, finish, frame, loaded, set_filter};
 
 fn sweep_every_supported_oid(host: &Host, a: ndis_host::Adapter) {
     for oid in rvnic::oid::SUPPORTED {
@@ -55,7 +48,7 @@ fn every_supported_oid_answers_and_refuses_short_buffers_exactly() {
         .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
         .collect();
     assert_eq!(oids, rvnic::oid::SUPPORTED);
-    finish(host, a);
+    finish(host, &[a]);
 }
 
 #[test]
@@ -63,7 +56,7 @@ fn oids_work_at_dispatch_level_too() {
     let host = loaded(Host::builder().oid_irql(DISPATCH_LEVEL).build());
     let a = host.add_adapter(config(&[])).expect("initialize");
     sweep_every_supported_oid(&host, a);
-    finish(host, a);
+    finish(host, &[a]);
 }
 
 #[test]
@@ -147,8 +140,7 @@ fn bad_set_requests_get_the_documented_status_and_change_nothing() {
         host.oid_set(a, OID_PNP_SET_POWER, &d0).status,
         NDIS_STATUS_SUCCESS
     );
-    assert_eq!(host.pause(a), NDIS_STATUS_SUCCESS);
-    finish(host, a);
+    finish(host, &[a]);
 }
 
 /// All 18 counters of OID_GEN_STATISTICS, exact, after a known mix of traffic through a pair.
@@ -210,9 +202,5 @@ fn statistics_count_every_frame_and_byte_exactly() {
     assert_eq!((sb.ifInDiscards, sb.ifInErrors, sb.ifHCOutOctets), (0, 0, 0));
     assert_eq!(rvnic_tests::counter(&host, a, OID_GEN_XMIT_OK), 6);
     assert_eq!(rvnic_tests::counter(&host, b, OID_GEN_RCV_OK), 6);
-    for x in [a, b] {
-        assert_eq!(host.pause(x), NDIS_STATUS_SUCCESS);
-    }
-    host.halt(b, NdisHaltDeviceDisabled);
-    finish(host, a);
+    finish(host, &[a, b]);
 }
