@@ -50,12 +50,9 @@ sysroot=$("$rustc_web" --print sysroot)
 [ -d "$sysroot/lib/rustlib/src/rust/library/core" ] \
     || die "rust-web-src did not provide $sysroot/lib/rustlib/src/rust/library (needed by -Zbuild-std)"
 
-link_args=(
-    /DRIVER /KERNEL /NODEFAULTLIB "/SUBSYSTEM:NATIVE,10.00" /ENTRY:DriverEntry
-    /NXCOMPAT /DYNAMICBASE /TSAWARE:NO "/OPT:REF,ICF" /MANIFEST:NO /RELEASE
-)
+# The image's link arguments (/DRIVER, /SUBSYSTEM:NATIVE, /ENTRY:DriverEntry, ...) come from
+# miniport/build.rs, the one list a Windows build with the WDK uses too. Here: the linker only.
 flags=(-C "linker=$lld_link" -C linker-flavor=lld-link -C target-feature=+crt-static)
-for a in "${link_args[@]}"; do flags+=(-C "link-arg=$a"); done
 # CARGO_ENCODED_RUSTFLAGS: flags separated by the ASCII unit separator, so none is split or merged.
 encoded=$(IFS=$'\x1f'; echo "${flags[*]}")
 
