@@ -1,0 +1,188 @@
+// The WDK comparisons, shared by `wdk_layout.rs` (Windows: `wdk` is bindgen's ndis.h, `wdk_sys`
+// the wdk-sys crate) and `stand_in.rs` (every host: both are `ndis` itself, which proves each line
+// names real `ndis` members and that a difference is reported). The includer provides `wdk`,
+// `wdk_sys` and the `std::mem` functions.
+
+/// Compares `ndis::$r` with the C type `$c`: records its name in `seen` and
+/// every difference in `diffs`.
+macro_rules! same {
+    ($c:ty => $r:ident { $($f:ident),* $(,)? }) => {
+        |seen: &mut Vec<&'static str>, diffs: &mut Vec<String>| {
+            seen.push(stringify!($r));
+            let name = stringify!($r);
+            if size_of::<$c>() != size_of::<ndis::$r>() {
+                diffs.push(format!("{name}: size {} in the WDK, {} in ndis", size_of::<$c>(), size_of::<ndis::$r>()));
+            }
+            if align_of::<$c>() != align_of::<ndis::$r>() {
+                diffs.push(format!("{name}: align {} in the WDK, {} in ndis", align_of::<$c>(), align_of::<ndis::$r>()));
+            }
+            $(
+                let (c, r) = (offset_of!($c, $f), offset_of!(ndis::$r, $f));
+                if c != r {
+                    diffs.push(format!("{name}.{}: offset {c} in the WDK, {r} in ndis", stringify!($f)));
+                }
+            )*
+        }
+    };
+}
+
+type Compare = fn(&mut Vec<&'static str>, &mut Vec<String>);
+
+/// Every comparison; each names one type of `ndis_wdk_layout::COMPARED`.
+fn checks() -> Vec<Compare> {
+    vec![
+    same!(wdk_sys::LARGE_INTEGER => LARGE_INTEGER { QuadPart, }),
+    same!(wdk_sys::UNICODE_STRING => UNICODE_STRING { Length, MaximumLength, Buffer, }),
+    same!(wdk_sys::LIST_ENTRY => LIST_ENTRY { Flink, Blink, }),
+    same!(wdk_sys::SINGLE_LIST_ENTRY => SINGLE_LIST_ENTRY { Next, }),
+    same!(wdk_sys::SLIST_HEADER => SLIST_HEADER {}),
+    same!(wdk_sys::GUID => GUID { Data1, Data2, Data3, Data4, }),
+    same!(wdk_sys::PROCESSOR_NUMBER => PROCESSOR_NUMBER { Group, Number, Reserved, }),
+    same!(wdk_sys::DRIVER_OBJECT => DRIVER_OBJECT {}),
+    same!(wdk_sys::KEVENT => KEVENT {}),
+    same!(wdk_sys::MDL => MDL {
+        Next, Size, MdlFlags, Process, MappedSystemVa, StartVa, ByteCount, ByteOffset,
+    }),
+    same!(wdk::NDIS_EVENT => NDIS_EVENT { Event, }),
+    same!(wdk::NDIS_SPIN_LOCK => NDIS_SPIN_LOCK { SpinLock, OldIrql, }),
+    same!(wdk::NET_LUID => NET_LUID { Value, }),
+    same!(wdk::NDIS_OBJECT_HEADER => NDIS_OBJECT_HEADER { Type, Revision, Size, }),
+    same!(wdk::NDIS_GENERIC_OBJECT => NDIS_GENERIC_OBJECT {
+        Header, Caller, CallersCaller, DriverObject,
+    }),
+    same!(wdk::NDIS_MINIPORT_DRIVER_CHARACTERISTICS => NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
+        Header, MajorNdisVersion, MinorNdisVersion, MajorDriverVersion, MinorDriverVersion, Flags,
+        SetOptionsHandler, InitializeHandlerEx, HaltHandlerEx, UnloadHandler, PauseHandler,
+        RestartHandler, OidRequestHandler, SendNetBufferListsHandler, ReturnNetBufferListsHandler,
+        CancelSendHandler, CheckForHangHandlerEx, ResetHandlerEx, DevicePnPEventNotifyHandler,
+        ShutdownHandlerEx, CancelOidRequestHandler, DirectOidRequestHandler,
+        CancelDirectOidRequestHandler,
+    }),
+    same!(wdk::NDIS_PORT_AUTHENTICATION_PARAMETERS => NDIS_PORT_AUTHENTICATION_PARAMETERS {
+        Header, SendControlState, RcvControlState, SendAuthorizationState, RcvAuthorizationState,
+    }),
+    same!(wdk::NDIS_MINIPORT_INIT_PARAMETERS => NDIS_MINIPORT_INIT_PARAMETERS {
+        Header, Flags, AllocatedResources, IMDeviceInstanceContext, MiniportAddDeviceContext, IfIndex,
+        NetLuid, DefaultPortAuthStates, PciDeviceCustomProperties,
+    }),
+    same!(wdk::NDIS_MINIPORT_PAUSE_PARAMETERS => NDIS_MINIPORT_PAUSE_PARAMETERS {
+        Header, Flags, PauseReason,
+    }),
+    same!(wdk::NDIS_RESTART_ATTRIBUTES => NDIS_RESTART_ATTRIBUTES { Next, Oid, DataLength, Data, }),
+    same!(wdk::NDIS_MINIPORT_RESTART_PARAMETERS => NDIS_MINIPORT_RESTART_PARAMETERS {
+        Header, RestartAttributes, Flags,
+    }),
+    same!(wdk::NDIS_RESTART_GENERAL_ATTRIBUTES => NDIS_RESTART_GENERAL_ATTRIBUTES {
+        Header, MtuSize, MaxXmitLinkSpeed, MaxRcvLinkSpeed, LookaheadSize, MacOptions,
+        SupportedPacketFilters, MaxMulticastListSize, RecvScaleCapabilities, AccessType, Flags,
+        ConnectionType, SupportedStatistics, DataBackFillSize, ContextBackFillSize, SupportedOidList,
+        SupportedOidListLength,
+    }),
+    same!(wdk::NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES => NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
+        Header, MiniportAdapterContext, AttributeFlags, CheckForHangTimeInSeconds, InterfaceType,
+    }),
+    same!(wdk::NDIS_MINIPORT_ADD_DEVICE_REGISTRATION_ATTRIBUTES => NDIS_MINIPORT_ADD_DEVICE_REGISTRATION_ATTRIBUTES {
+        Header, MiniportAddDeviceContext, Flags,
+    }),
+    same!(wdk::NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES => NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
+        Header, Flags, MediaType, PhysicalMediumType, MtuSize, MaxXmitLinkSpeed, XmitLinkSpeed,
+        MaxRcvLinkSpeed, RcvLinkSpeed, MediaConnectState, MediaDuplexState, LookaheadSize,
+        PowerManagementCapabilities, MacOptions, SupportedPacketFilters, MaxMulticastListSize,
+        MacAddressLength, PermanentMacAddress, CurrentMacAddress, RecvScaleCapabilities, AccessType,
+        DirectionType, ConnectionType, IfType, IfConnectorPresent, SupportedStatistics,
+        SupportedPauseFunctions, DataBackFillSize, ContextBackFillSize, SupportedOidList,
+        SupportedOidListLength, AutoNegotiationFlags,
+    }),
+    same!(wdk::NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES => NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES {
+        Header, DefaultOffloadConfiguration, HardwareOffloadCapabilities,
+        DefaultTcpConnectionOffloadConfiguration, TcpConnectionOffloadHardwareCapabilities,
+    }),
+    same!(wdk::NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES => NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES {
+        Header, HDSplitAttributes, HardwareReceiveFilterCapabilities, CurrentReceiveFilterCapabilities,
+        HardwareNicSwitchCapabilities, CurrentNicSwitchCapabilities, HardwareSriovCapabilities,
+        CurrentSriovCapabilities, HardwareQosCapabilities, CurrentQosCapabilities,
+    }),
+    same!(wdk::NDIS_MINIPORT_ADAPTER_ATTRIBUTES => NDIS_MINIPORT_ADAPTER_ATTRIBUTES {
+        Header, AddDeviceRegistrationAttributes, RegistrationAttributes, GeneralAttributes,
+        OffloadAttributes, HardwareAssistAttributes,
+    }),
+    same!(wdk::NET_DEVICE_PNP_EVENT => NET_DEVICE_PNP_EVENT {
+        Header, PortNumber, DevicePnPEvent, InformationBuffer, InformationBufferLength, NdisReserved,
+    }),
+    same!(wdk::NET_BUFFER_DATA => NET_BUFFER_DATA {
+        Next, CurrentMdl, CurrentMdlOffset, MdlChain, DataOffset,
+    }),
+    same!(wdk::NET_BUFFER_HEADER => NET_BUFFER_HEADER { Link, }),
+    same!(wdk::NET_BUFFER_SHARED_MEMORY => NET_BUFFER_SHARED_MEMORY {
+        NextSharedMemorySegment, SharedMemoryFlags, SharedMemoryHandle, SharedMemoryOffset,
+        SharedMemoryLength,
+    }),
+    same!(wdk::NET_BUFFER => NET_BUFFER {
+        ChecksumBias, Reserved, NdisPoolHandle, NdisReserved, ProtocolReserved, MiniportReserved,
+        DataPhysicalAddress,
+    }),
+    same!(wdk::NET_BUFFER_LIST_DATA => NET_BUFFER_LIST_DATA { Next, FirstNetBuffer, }),
+    same!(wdk::NET_BUFFER_LIST_HEADER => NET_BUFFER_LIST_HEADER { Link, }),
+    same!(wdk::NET_BUFFER_LIST_CONTEXT => NET_BUFFER_LIST_CONTEXT { Next, Size, Offset, ContextData, }),
+    same!(wdk::NET_BUFFER_LIST => NET_BUFFER_LIST {
+        Context, ParentNetBufferList, NdisPoolHandle, NdisReserved, ProtocolReserved, MiniportReserved,
+        Scratch, SourceHandle, NblFlags, ChildRefCount, Flags, NetBufferListInfo,
+    }),
+    same!(wdk::NET_BUFFER_LIST_POOL_PARAMETERS => NET_BUFFER_LIST_POOL_PARAMETERS {
+        Header, ProtocolId, fAllocateNetBuffer, ContextSize, PoolTag, DataSize,
+    }),
+    same!(wdk::NET_BUFFER_POOL_PARAMETERS => NET_BUFFER_POOL_PARAMETERS { Header, PoolTag, DataSize, }),
+    same!(wdk::NDIS_OID_REQUEST => NDIS_OID_REQUEST {
+        Header, RequestType, PortNumber, Timeout, RequestId, RequestHandle, DATA, NdisReserved,
+        MiniportReserved, SourceReserved, SupportedRevision, Reserved1, Reserved2,
+    }),
+    same!(wdk::NDIS_INTERRUPT_MODERATION_PARAMETERS => NDIS_INTERRUPT_MODERATION_PARAMETERS {
+        Header, Flags, InterruptModeration,
+    }),
+    same!(wdk::NDIS_STATISTICS_INFO => NDIS_STATISTICS_INFO {
+        Header, SupportedStatistics, ifInDiscards, ifInErrors, ifHCInOctets, ifHCInUcastPkts,
+        ifHCInMulticastPkts, ifHCInBroadcastPkts, ifHCOutOctets, ifHCOutUcastPkts, ifHCOutMulticastPkts,
+        ifHCOutBroadcastPkts, ifOutErrors, ifOutDiscards, ifHCInUcastOctets, ifHCInMulticastOctets,
+        ifHCInBroadcastOctets, ifHCOutUcastOctets, ifHCOutMulticastOctets, ifHCOutBroadcastOctets,
+    }),
+    same!(wdk::NDIS_LINK_STATE => NDIS_LINK_STATE {
+        Header, MediaConnectState, MediaDuplexState, XmitLinkSpeed, RcvLinkSpeed, PauseFunctions,
+        AutoNegotiationFlags,
+    }),
+    same!(wdk::NDIS_LINK_PARAMETERS => NDIS_LINK_PARAMETERS {
+        Header, MediaDuplexState, XmitLinkSpeed, RcvLinkSpeed, PauseFunctions, AutoNegotiationFlags,
+    }),
+    same!(wdk::NDIS_STATUS_INDICATION => NDIS_STATUS_INDICATION {
+        Header, SourceHandle, PortNumber, StatusCode, Flags, DestinationHandle, RequestId, StatusBuffer,
+        StatusBufferSize, Guid, NdisReserved,
+    }),
+    same!(wdk::NDIS_PM_WAKE_UP_CAPABILITIES => NDIS_PM_WAKE_UP_CAPABILITIES {
+        MinMagicPacketWakeUp, MinPatternWakeUp, MinLinkChangeWakeUp,
+    }),
+    same!(wdk::NDIS_PNP_CAPABILITIES => NDIS_PNP_CAPABILITIES { Flags, WakeUpCapabilities, }),
+    same!(wdk::NDIS_PM_CAPABILITIES => NDIS_PM_CAPABILITIES {
+        Header, Flags, SupportedWoLPacketPatterns, NumTotalWoLPatterns, MaxWoLPatternSize,
+        MaxWoLPatternOffset, MaxWoLPacketSaveBuffer, SupportedProtocolOffloads,
+        NumArpOffloadIPv4Addresses, NumNSOffloadIPv6Addresses, MinMagicPacketWakeUp, MinPatternWakeUp,
+        MinLinkChangeWakeUp,
+    }),
+    same!(wdk::NDIS_CONFIGURATION_OBJECT => NDIS_CONFIGURATION_OBJECT { Header, NdisHandle, Flags, }),
+    same!(wdk::BINARY_DATA => BINARY_DATA { Length, Buffer, }),
+    same!(wdk::NDIS_CONFIGURATION_PARAMETER => NDIS_CONFIGURATION_PARAMETER {
+        ParameterType, ParameterData,
+    }),
+    same!(wdk::NDIS_TIMER_CHARACTERISTICS => NDIS_TIMER_CHARACTERISTICS {
+        Header, AllocationTag, TimerFunction, FunctionContext,
+    }),
+    ]
+}
+
+/// Runs every comparison: the names compared and the differences found.
+fn compare_all() -> (BTreeSet<&'static str>, Vec<String>) {
+    let mut seen = Vec::new();
+    let mut diffs = Vec::new();
+    for check in checks() {
+        check(&mut seen, &mut diffs);
+    }
+    (seen.into_iter().collect(), diffs)
+}
