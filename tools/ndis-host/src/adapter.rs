@@ -66,9 +66,26 @@ pub type ReceiveSink = Arc<dyn Fn(&[u8]) + Send + Sync>;
 /// A send the driver completed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completion {
-    /// The ids of the frames of the completed NBL (in send order across the host).
-    pub frames: Vec<u64>,
+    /// The ids of the frames of the completed NBL (consecutive, in send order across the host).
+    pub frames: std::ops::Range<u64>,
     pub status: NDIS_STATUS,
+}
+
+/// Counts of the host's own NBLs ([`Host::protocol_nbls`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProtocolNbls {
+    /// NBLs allocated for sends.
+    pub allocated: u64,
+    /// Sends that reused a released NBL.
+    pub reused: u64,
+}
+
+impl Completion {
+    /// How many frames the completed NBL carried.
+    #[must_use]
+    pub fn frame_count(&self) -> u64 {
+        self.frames.end - self.frames.start
+    }
 }
 
 /// A status indication (`NdisMIndicateStatusEx`).
@@ -944,7 +961,7 @@ impl Host {
                 send(context as NDIS_HANDLE, head, NDIS_DEFAULT_PORT_NUMBER, flags)
             });
         self.slot_call(adapter, |s| s.sends_in_transit -= 1);
-        self.inner.changed.notify_all();
+        self.inner.notify();
         Some(ids)
     }
 
@@ -962,6 +979,14 @@ impl Host {
     /// Frames received since the last call (when the host captures frames).
     pub fn take_received(&self, adapter: Adapter) -> Vec<Vec<u8>> {
         self.slot_call(adapter, |s| std::mem::take(&mut s.received))
+    }
+
+    /// The host's own (protocol) NBLs: how many were allocated, and how many sends reused one
+    /// released earlier (the common layout, one frame per NBL, is recycled like a protocol's NBL
+    /// cache once the driver completed it and the completion was checked).
+    #[must_use]
+    pub fn protocol_nbls(&self) -> ProtocolNbls {
+        self.inner.lock().nbls.protocol
     }
 
     /// Frames and bytes received so far (all time).
@@ -1128,9 +1153,10 @@ pub extern "system" fn NdisMSendNetBufferListsComplete(
                     status,
                 })
             }
-            Some(sent) if sent.completed.is_some() => {
-                Err(format!("NBL {nbl:#x} (frames {:?}) completed twice", sent.frames))
-            }
+            Some(sent) if sent.completed.is_some() => Err(format!(
+                "NBL {nbl:#x} (frames {:?}) completed twice",
+                crate::nbl::listed(&sent.frames)
+            )),
             Some(sent) => Err(format!(
                 "NBL {nbl:#x} was sent to adapter {}, completed on adapter {adapter}",
                 sent.adapter
@@ -1155,7 +1181,7 @@ pub extern "system" fn NdisMSendNetBufferListsComplete(
         }
     }
     drop(st);
-    host.changed.notify_all();
+    host.notify();
 }
 
 #[unsafe(no_mangle)]
@@ -1284,7 +1310,7 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
             sink(frame);
         }
     }
-    host.changed.notify_all();
+    host.notify();
     if !held.is_empty() {
         return_nbls(&host, adapter, &held, irql::current());
     }
@@ -1561,7 +1587,7 @@ fn complete<T>(
         );
     }
     drop(st);
-    host.changed.notify_all();
+    host.notify();
 }
 
 #[unsafe(no_mangle)]

@@ -1,7 +1,7 @@
 //! The host: one simulated NDIS with its driver, adapters, clock, CPUs and verifier.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -111,6 +111,8 @@ impl HostBuilder {
             cpu_owner: (0..self.cpus).map(|_| AtomicU64::new(0)).collect(),
             state: Mutex::new(State::new(self.seed)),
             changed: Condvar::new(),
+            waiters: AtomicUsize::new(0),
+            timers_changed: Condvar::new(),
             manual_clock: AtomicU64::new(0),
             started: Instant::now(),
             stop: AtomicBool::new(false),
@@ -279,12 +281,27 @@ impl State {
     }
 }
 
+/// A registered waiter of [`Inner::notify`]; unregisters on drop.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 pub(crate) struct Inner {
     pub config: HostBuilder,
     pub cpu_owner: Box<[AtomicU64]>,
     pub state: Mutex<State>,
-    /// Signalled whenever a completion arrives or a timer changes state.
-    pub changed: Condvar,
+    /// Signalled (through [`Inner::notify`]) whenever a completion arrives or a timer changes state.
+    changed: Condvar,
+    /// Threads waiting on `changed`: a notification with none is skipped (a futex wake is a system
+    /// call, and the datapath notifies on every send and completion).
+    waiters: AtomicUsize,
+    /// Signalled when a timer is set, cancelled or freed, or the host stops: the timer thread's
+    /// wake-up, kept apart so the datapath's notifications do not wake it.
+    pub timers_changed: Condvar,
     manual_clock: AtomicU64,
     started: Instant,
     pub stop: AtomicBool,
@@ -405,6 +422,30 @@ impl Inner {
         result
     }
 
+    /// Wakes the threads waiting for a change ([`Self::wait_for`]), if there are any. Call it after
+    /// the change, with the state unlocked.
+    pub fn notify(&self) {
+        // A waiter registers while holding the state lock and re-checks its condition under it, so
+        // it either saw the change already or is counted here (the notifier locked after it).
+        if self.waiters.load(Ordering::Relaxed) > 0 {
+            self.changed.notify_all();
+        }
+    }
+
+    /// Registers the calling thread as a waiter for the guard's lifetime.
+    fn waiting(&self) -> Waiting<'_> {
+        self.waiters.fetch_add(1, Ordering::Relaxed);
+        Waiting(&self.waiters)
+    }
+
+    /// Waits on `changed` for at most `limit` (the caller holds a [`Waiting`] guard).
+    fn wait_changed<'a>(&self, state: MutexGuard<'a, State>, limit: Duration) -> MutexGuard<'a, State> {
+        self.changed
+            .wait_timeout(state, limit)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+    }
+
     /// Waits until `done` holds. Deterministic mode runs due timers, advancing the clock, up to the
     /// wait limit of virtual time; concurrent mode waits up to the limit of real time. False if the
     /// condition never held.
@@ -430,16 +471,13 @@ impl Inner {
             Mode::Concurrent => {
                 let end = Instant::now() + limit;
                 let mut state = self.lock();
+                let _waiting = self.waiting();
                 while !done(&state) {
                     let left = end.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return false;
                     }
-                    state = self
-                        .changed
-                        .wait_timeout(state, left.min(Duration::from_millis(50)))
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
+                    state = self.wait_changed(state, left.min(Duration::from_millis(50)));
                 }
                 true
             }
@@ -732,17 +770,13 @@ impl Host {
             }
             Mode::Concurrent => {
                 let end = Instant::now() + limit;
+                let _waiting = self.inner.waiting();
                 while !done() {
                     if Instant::now() >= end {
                         return false;
                     }
                     let state = self.inner.lock();
-                    drop(
-                        self.inner
-                            .changed
-                            .wait_timeout(state, Duration::from_millis(5))
-                            .unwrap_or_else(PoisonError::into_inner),
-                    );
+                    drop(self.inner.wait_changed(state, Duration::from_millis(5)));
                 }
                 true
             }
@@ -778,7 +812,8 @@ impl Host {
             self.unload();
         }
         self.inner.stop.store(true, Ordering::Release);
-        self.inner.changed.notify_all();
+        self.inner.timers_changed.notify_all();
+        self.inner.notify();
         if let Some(t) = self.timer_thread.take() {
             let _ = t.join();
         }

@@ -44,7 +44,8 @@ mod timer;
 pub mod verifier;
 
 pub use adapter::{
-    Adapter, Completion, GeneralAttributes, OidRequest, OidResult, Phase, ReceiveSink, StatusIndication,
+    Adapter, Completion, GeneralAttributes, OidRequest, OidResult, Phase, ProtocolNbls, ReceiveSink,
+    StatusIndication,
 };
 pub use config::{Config, Value, parse_network_address};
 pub use exports::{Registration, registration_failure};

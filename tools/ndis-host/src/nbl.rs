@@ -7,7 +7,9 @@
 //! `MiniportReserved`) and later checks they are unchanged.
 #![allow(non_snake_case, reason = "exports keep the C names of the WDK prototypes")]
 
-use std::collections::HashMap;
+use std::ops::Range;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use ndis::*;
 
@@ -36,10 +38,44 @@ pub(crate) struct Pool {
 pub(crate) struct Sent {
     pub adapter: usize,
     pub completed: Option<NDIS_STATUS>,
-    /// The frame ids of its NBs.
-    pub frames: Vec<u64>,
-    /// Host memory of the NBL, its NBs, MDLs and data, freed when the NBL is released.
-    memory: Vec<(usize, usize)>,
+    /// The frame ids of its NBs (consecutive).
+    pub frames: Range<u64>,
+    /// Host memory of the NBL, its NBs, MDLs and data, released with the NBL.
+    memory: Memory,
+}
+
+/// The host memory behind a sent NBL.
+#[derive(Debug)]
+enum Memory {
+    /// The common layout (one NB, one MDL), kept for reuse when released: see [`Spare`].
+    Spare(Spare),
+    /// Any other layout: blocks (address, size) freed when the NBL is released.
+    Blocks(Vec<(usize, usize)>),
+}
+
+/// A host NBL with one NB, one MDL and a data buffer of `capacity` bytes, which the host reuses
+/// for later sends once the driver completed it and the completion was checked, as a protocol's
+/// NBL cache does (TCP/IP does not allocate an NBL per send). Every field the driver can see is
+/// rewritten on reuse, exactly as a fresh allocation would have it.
+#[derive(Debug)]
+struct Spare {
+    nbl: *mut NET_BUFFER_LIST,
+    nb: *mut NET_BUFFER,
+    mdl: PMDL,
+    buffer: *mut u8,
+    capacity: usize,
+}
+
+// SAFETY: the blocks are plain host memory; whoever holds the `Spare` (the state, under its lock)
+// is their only user.
+unsafe impl Send for Spare {}
+
+/// Spare NBLs kept per buffer size class; beyond this they are freed.
+const SPARES_PER_CLASS: usize = 8192;
+
+/// The buffer capacity (size class) for `total` bytes of data: powers of two from 2 KiB.
+fn capacity_class(total: usize) -> usize {
+    total.max(2048).next_power_of_two()
 }
 
 #[derive(Debug, Default)]
@@ -56,6 +92,9 @@ pub(crate) struct NblTracker {
     pub next_frame: u64,
     /// Completed host NBLs, oldest first, kept poisoned for a while before they are checked and freed.
     pub completed_fifo: std::collections::VecDeque<usize>,
+    /// Released host NBLs of the common layout, by buffer capacity, ready for reuse.
+    spares: HashMap<usize, Vec<Spare>>,
+    pub protocol: crate::adapter::ProtocolNbls,
 }
 
 fn parent_and_check(st: &mut State, api: &'static str, handle: NDIS_HANDLE) -> Result<Option<usize>, ()> {
@@ -459,6 +498,12 @@ pub extern "system" fn NdisFreeNetBuffer(NetBuffer: PNET_BUFFER) {
 
 fn make_mdl(va: PVOID, length: UINT) -> PMDL {
     let mdl = raw_alloc(size_of::<MDL>(), 0).cast::<MDL>();
+    init_mdl(mdl, va, length);
+    mdl
+}
+
+/// Writes a complete MDL describing `length` bytes of non-paged memory at `va`.
+fn init_mdl(mdl: PMDL, va: PVOID, length: UINT) {
     let address = va as usize;
     let value = MDL {
         Next: std::ptr::null_mut(),
@@ -470,9 +515,8 @@ fn make_mdl(va: PVOID, length: UINT) -> PMDL {
         ByteCount: length,
         ByteOffset: (address & 0xfff) as u32,
     };
-    // SAFETY: fresh MDL-sized, aligned block.
+    // SAFETY: an MDL-sized, aligned host block nobody else uses (fresh or a spare being reused).
     unsafe { mdl.write(value) };
-    mdl
 }
 
 #[unsafe(no_mangle)]
@@ -633,10 +677,39 @@ pub(crate) fn build_chain(
     let per = options.nbs_per_nbl.max(1);
     let mut head: PNET_BUFFER_LIST = std::ptr::null_mut();
     let mut tail: PNET_BUFFER_LIST = std::ptr::null_mut();
+    let mut link = |nbl: PNET_BUFFER_LIST| {
+        if tail.is_null() {
+            head = nbl;
+        } else {
+            // SAFETY: host-owned NBL chain under construction.
+            unsafe { NET_BUFFER_LIST_SET_NEXT_NBL(tail, nbl) };
+        }
+        tail = nbl;
+    };
+    if per == 1 && options.mdl_split.is_none() {
+        for frame in frames {
+            let spare = spare_with(st, options.data_offset, frame);
+            let nbl = spare.nbl;
+            let id = st.nbls.next_frame;
+            st.nbls.next_frame += 1;
+            st.nbls.sent.insert(
+                nbl as usize,
+                Sent {
+                    adapter,
+                    completed: None,
+                    frames: id..id + 1,
+                    memory: Memory::Spare(spare),
+                },
+            );
+            link(nbl);
+        }
+        return head;
+    }
     for group in frames.chunks(per) {
+        st.nbls.protocol.allocated += 1;
         let nbl = raw_alloc(size_of::<NET_BUFFER_LIST>(), 0).cast::<NET_BUFFER_LIST>();
         let mut memory = vec![(nbl as usize, size_of::<NET_BUFFER_LIST>())];
-        let mut ids = Vec::new();
+        let first_id = st.nbls.next_frame;
         let mut previous_nb: PNET_BUFFER = std::ptr::null_mut();
         for frame in group {
             let total = options.data_offset + frame.len();
@@ -672,7 +745,6 @@ pub(crate) fn build_chain(
                 unsafe { &mut *previous_nb }.NetBufferHeader.data_mut().Next = nb;
             }
             previous_nb = nb;
-            ids.push(st.nbls.next_frame);
             st.nbls.next_frame += 1;
         }
         // SAFETY: host-owned NBL.
@@ -682,19 +754,65 @@ pub(crate) fn build_chain(
             Sent {
                 adapter,
                 completed: None,
-                frames: ids,
-                memory,
+                frames: first_id..st.nbls.next_frame,
+                memory: Memory::Blocks(memory),
             },
         );
-        if tail.is_null() {
-            head = nbl;
-        } else {
-            // SAFETY: host-owned NBL chain under construction.
-            unsafe { NET_BUFFER_LIST_SET_NEXT_NBL(tail, nbl) };
-        }
-        tail = nbl;
+        link(nbl);
     }
     head
+}
+
+/// A host NBL of the common layout carrying `frame` after `data_offset` zero bytes: a spare of the
+/// right size class if one was released, else a new one. Every field is as a fresh zeroed
+/// allocation plus the description of this frame.
+fn spare_with(st: &mut State, data_offset: usize, frame: &[u8]) -> Spare {
+    let total = data_offset + frame.len();
+    let capacity = capacity_class(total);
+    let spare = match st.nbls.spares.get_mut(&capacity).and_then(Vec::pop) {
+        Some(spare) => {
+            st.nbls.protocol.reused += 1;
+            spare
+        }
+        None => {
+            st.nbls.protocol.allocated += 1;
+            Spare {
+                nbl: raw_alloc(size_of::<NET_BUFFER_LIST>(), 0).cast(),
+                nb: raw_alloc(size_of::<NET_BUFFER>(), 0).cast(),
+                mdl: raw_alloc(size_of::<MDL>(), 0).cast(),
+                buffer: raw_alloc(capacity, 0),
+                capacity,
+            }
+        }
+    };
+    // The spare's blocks are host memory no one else uses (new, or released after its completion
+    // was checked): `buffer` has `capacity >= total` bytes, the others their types' sizes.
+    // SAFETY: the offset's bytes are inside the host's buffer (above).
+    unsafe { spare.buffer.write_bytes(0, data_offset) };
+    let at = spare.buffer.wrapping_add(data_offset);
+    // SAFETY: as above; the frame goes after the offset, inside the buffer.
+    unsafe { std::ptr::copy_nonoverlapping(frame.as_ptr(), at, frame.len()) };
+    init_mdl(spare.mdl, spare.buffer.cast(), total as UINT);
+    // SAFETY: as above; the NB is rewritten whole (zeroed, then described) before it is handed out.
+    unsafe { spare.nb.write_bytes(0, 1) };
+    // SAFETY: as above.
+    unsafe { (*spare.nb).NdisPoolHandle = HOST_POOL as NDIS_HANDLE };
+    describe(spare.nb, spare.mdl, data_offset as ULONG, frame.len());
+    // SAFETY: as above; the NBL is rewritten whole before it is handed out.
+    unsafe { spare.nbl.write_bytes(0, 1) };
+    // SAFETY: as above.
+    let nbl = unsafe { &mut *spare.nbl };
+    nbl.NdisPoolHandle = HOST_POOL as NDIS_HANDLE;
+    nbl.NetBufferListHeader.data_mut().FirstNetBuffer = spare.nb;
+    spare
+}
+
+/// Frees a spare's blocks.
+fn free_spare(spare: &Spare) {
+    raw_free(spare.nbl as usize, size_of::<NET_BUFFER_LIST>());
+    raw_free(spare.nb as usize, size_of::<NET_BUFFER>());
+    raw_free(spare.mdl as usize, size_of::<MDL>());
+    raw_free(spare.buffer as usize, spare.capacity);
 }
 
 /// Poisons what a miniport must not touch once it completed an NBL.
@@ -718,6 +836,11 @@ pub(crate) fn poison_intact(nbl: usize) -> bool {
             .all(|p| *p as usize == COMPLETED_WORD)
 }
 
+/// Frame ids as a list, for reports (`[3, 4]`).
+pub(crate) fn listed(frames: &Range<u64>) -> Vec<u64> {
+    frames.clone().collect()
+}
+
 /// Frees a completed host NBL after checking nothing wrote to it since completion.
 pub(crate) fn release_sent(st: &mut State, nbl: usize) {
     let Some(sent) = st.nbls.sent.remove(&nbl) else {
@@ -730,12 +853,24 @@ pub(crate) fn release_sent(st: &mut State, nbl: usize) {
             Some(sent.adapter),
             format!(
                 "NBL {nbl:#x} (frames {:?}) was written after the driver completed it",
-                sent.frames
+                listed(&sent.frames)
             ),
         );
     }
-    for (address, size) in sent.memory {
-        raw_free(address, size);
+    match sent.memory {
+        Memory::Blocks(blocks) => {
+            for (address, size) in blocks {
+                raw_free(address, size);
+            }
+        }
+        Memory::Spare(spare) => {
+            let kept = st.nbls.spares.entry(spare.capacity).or_default();
+            if kept.len() < SPARES_PER_CLASS {
+                kept.push(spare);
+            } else {
+                free_spare(&spare);
+            }
+        }
     }
 }
 
@@ -744,6 +879,9 @@ pub(crate) fn release_all(st: &mut State) {
     let sent: Vec<usize> = st.nbls.sent.keys().copied().collect();
     for nbl in sent {
         release_sent(st, nbl);
+    }
+    for spare in st.nbls.spares.drain().flat_map(|(_, kept)| kept) {
+        free_spare(&spare);
     }
     let contexts: Vec<(usize, usize)> = st.nbls.contexts.drain().map(|(_, c)| c).collect();
     for (address, size) in contexts {

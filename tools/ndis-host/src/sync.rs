@@ -318,7 +318,7 @@ fn set_event(api: &'static str, event: PNDIS_EVENT, value: bool) {
         ),
     }
     drop(st);
-    host.changed.notify_all();
+    host.notify();
 }
 
 #[unsafe(no_mangle)]

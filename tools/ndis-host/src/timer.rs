@@ -180,7 +180,8 @@ pub extern "system" fn NdisSetTimerObject(
     timer.periodic = MillisecondsPeriod > 0;
     timer.sequence = sequence;
     drop(st);
-    host.changed.notify_all();
+    host.timers_changed.notify_all();
+    host.notify();
     BOOLEAN::from(was_queued)
 }
 
@@ -216,7 +217,8 @@ pub extern "system" fn NdisCancelTimerObject(TimerObject: NDIS_HANDLE) -> BOOLEA
         );
     }
     drop(st);
-    host.changed.notify_all();
+    host.timers_changed.notify_all();
+    host.notify();
     BOOLEAN::from(was_queued)
 }
 
@@ -308,7 +310,7 @@ fn run(host: &Inner, job: Due, cpu: usize) {
         t.running -= 1;
     }
     drop(st);
-    host.changed.notify_all();
+    host.notify();
 }
 
 /// Deterministic mode: fires the earliest timer due by `deadline` (moving the clock to its due
@@ -363,7 +365,7 @@ pub(crate) fn spawn_timer_thread(host: &Arc<Inner>) -> std::thread::JoinHandle<(
                                 })
                                 .min(Duration::from_millis(20));
                             drop(
-                                host.changed
+                                host.timers_changed
                                     .wait_timeout(st, wait)
                                     .unwrap_or_else(PoisonError::into_inner),
                             );

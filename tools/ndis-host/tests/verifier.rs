@@ -64,7 +64,13 @@ fn a_well_behaved_driver_leaves_the_verifier_silent_through_a_whole_lifecycle() 
             "every frame echoed intact, in order"
         );
         let completions = host.take_completions(a);
-        assert_eq!(completions.iter().map(|c| c.frames.len()).sum::<usize>(), 6);
+        assert_eq!(
+            completions
+                .iter()
+                .map(ndis_host::Completion::frame_count)
+                .sum::<u64>(),
+            6
+        );
         assert!(completions.iter().all(|c| c.status == NDIS_STATUS_SUCCESS));
         let q = host.oid_query(a, OID_GEN_MAXIMUM_FRAME_SIZE, 4);
         assert_eq!(

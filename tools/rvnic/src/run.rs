@@ -241,7 +241,7 @@ impl Tally {
     /// Counts a completed send: a failure status means the driver refused its frames.
     fn completed(&self, c: &ndis_host::Completion) {
         if c.status != NDIS_STATUS_SUCCESS {
-            self.refused.fetch_add(c.frames.len() as u64, Ordering::Relaxed);
+            self.refused.fetch_add(c.frame_count(), Ordering::Relaxed);
         }
     }
 }
