@@ -1275,11 +1275,13 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
                         slot.received_count += 1;
                         slot.received_bytes += bytes;
                         if let Some(frame) = frame {
-                            if sink.is_some() {
-                                for_sink.push(frame.clone());
-                            }
-                            if capture {
-                                slot.received.push(frame);
+                            match (capture, sink.is_some()) {
+                                (true, true) => {
+                                    for_sink.push(frame.clone());
+                                    slot.received.push(frame);
+                                }
+                                (true, false) => slot.received.push(frame),
+                                (false, _) => for_sink.push(frame),
                             }
                         }
                     }

@@ -125,6 +125,13 @@ pub fn run(args: &TapArgs) -> ExitCode {
     }
 }
 
+/// Frames waiting for a TAP device's writer thread; beyond this they are dropped (and counted), as
+/// a full receive queue of a stack drops them.
+const WRITE_QUEUE: usize = 4096;
+
+/// Sends of a batch before its refused frames are given up.
+const RETRIES: usize = 64;
+
 /// Counters of one adapter's bridge.
 #[derive(Debug, Default)]
 struct Flow {
@@ -132,8 +139,11 @@ struct Flow {
     to_driver: AtomicU64,
     /// Frames the adapter indicated and that were written to the TAP device.
     to_stack: AtomicU64,
-    /// Frames the TAP device would not take (its queue was full).
+    /// Frames the TAP device would not take (its queue was full), or that found the writer's
+    /// queue full.
     stack_full: AtomicU64,
+    /// Frames the adapter still refused after [`RETRIES`] sends (lost).
+    given_up: AtomicU64,
 }
 
 fn bridge(args: &TapArgs) -> Result<bool, String> {
@@ -164,6 +174,7 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
     }
     let mut adapters = Vec::new();
     let mut devices = Vec::new();
+    let mut writers = Vec::new();
     let flows: Vec<Flow> = (0..n).map(|_| Flow::default()).collect();
     let flows = Arc::new(flows);
     for i in 0..n {
@@ -201,19 +212,20 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
         ip(&["-n", &ns, "addr", "add", &address, "dev", &name])?;
         ip(&["-n", &ns, "link", "set", &name, "up"])?;
         let device = Arc::new(device);
-        let sink_device = Arc::clone(&device);
+        // Indicated frames go to this adapter's writer thread, not straight into the TAP device: a
+        // write runs the receiving stack's TCP/IP in the writer's context, and doing that inside the
+        // indication would make whichever CPU drains the wire do every stack's receive work.
+        let (to_writer, from_drain) = crossbeam_channel::bounded::<Vec<u8>>(WRITE_QUEUE);
         let sink_flows = Arc::clone(&flows);
         host.set_receive_sink(
             a,
-            Arc::new(move |frame: &[u8]| match sink_device.send(frame) {
-                Ok(_) => {
-                    sink_flows[i].to_stack.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(_) => {
+            Arc::new(move |frame: &[u8]| {
+                if to_writer.try_send(frame.to_vec()).is_err() {
                     sink_flows[i].stack_full.fetch_add(1, Ordering::Relaxed);
                 }
             }),
         );
+        writers.push(from_drain);
         println!("{ns}: {name} {address} mac {mac_text} <-> rvnic adapter {i}");
         adapters.push(a);
         devices.push(device);
@@ -235,6 +247,24 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
                 let _ = stop.trigger();
             });
         }
+        for (i, from_drain) in writers.iter().enumerate() {
+            let (device, flow, stopping) = (&devices[i], &flows[i], &stopping);
+            s.spawn(move || {
+                while !stopping.load(Ordering::Acquire) {
+                    match from_drain.recv_timeout(Duration::from_millis(20)) {
+                        Ok(frame) => {
+                            let counter = match device.send(&frame) {
+                                Ok(_) => &flow.to_stack,
+                                Err(_) => &flow.stack_full,
+                            };
+                            counter.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+            });
+        }
         host.parallel(n, |i| {
             // Up to BATCH frames per send: wait for one, then take what else is already queued.
             const BATCH: usize = 32;
@@ -242,7 +272,15 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
             let mut lengths = [0usize; BATCH];
             while !stopping.load(Ordering::Acquire) {
                 let mut count = 0;
-                match devices[i].recv_intr(&mut buffers[0], &stop) {
+                // A read that would block waits in poll() (with the stop event); under load the
+                // next frame is usually queued already, and a plain read saves that system call.
+                let first = match devices[i].recv(&mut buffers[0]) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        devices[i].recv_intr(&mut buffers[0], &stop)
+                    }
+                    other => other,
+                };
+                match first {
                     Ok(len) if len > 0 => {
                         lengths[0] = len;
                         count = 1;
@@ -263,11 +301,37 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
                 if count == 0 {
                     continue;
                 }
-                let frames: Vec<&[u8]> = (0..count).map(|k| &buffers[k][..lengths[k]]).collect();
-                if host.send(adapters[i], &frames, SendOptions::default()).is_some() {
-                    flows[i].to_driver.fetch_add(count as u64, Ordering::Relaxed);
+                let mut frames: Vec<&[u8]> = (0..count).map(|k| &buffers[k][..lengths[k]]).collect();
+                // A transmit lane that is full refuses with NDIS_STATUS_RESOURCES. Like a NIC
+                // driver that stops its queue rather than drop, send the refused frames again
+                // once the wire moved on (a few tries; then they are lost, and counted).
+                for _ in 0..RETRIES {
+                    let Some(ids) = host.send(adapters[i], &frames, SendOptions::default()) else {
+                        break; // Not running (stopping): the frames are lost, and counted.
+                    };
+                    let refused: Vec<u64> = host
+                        .take_completions(adapters[i])
+                        .into_iter()
+                        .filter(|c| c.status == NDIS_STATUS_RESOURCES)
+                        .flat_map(|c| c.frames)
+                        .collect();
+                    let before = frames.len();
+                    let mut k = 0;
+                    frames.retain(|_| {
+                        k += 1;
+                        refused.contains(&ids[k - 1])
+                    });
+                    flows[i]
+                        .to_driver
+                        .fetch_add((before - frames.len()) as u64, Ordering::Relaxed);
+                    if frames.is_empty() {
+                        break;
+                    }
+                    std::thread::yield_now();
                 }
-                let _ = host.take_completions(adapters[i]);
+                flows[i]
+                    .given_up
+                    .fetch_add(frames.len() as u64, Ordering::Relaxed);
             }
         });
     });
@@ -283,11 +347,12 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
                 .map_or(0, u64::from_le_bytes)
         };
         summary.push(format!(
-            "adapter {i}: {} frames from the stack into the driver ({} refused: transmit lane full or no link, \
-             {} malformed), {} from the driver to the stack ({} it would not take, {} discarded for want of \
-             receive buffers)",
+            "adapter {i}: {} frames from the stack into the driver ({} sends refused for a full transmit \
+             lane or no link, {} frames lost after {RETRIES} tries, {} malformed), {} from the driver to the \
+             stack ({} it would not take, {} discarded for want of receive buffers)",
             flows[i].to_driver.load(Ordering::Relaxed),
             counter(OID_GEN_XMIT_DISCARDS),
+            flows[i].given_up.load(Ordering::Relaxed),
             counter(OID_GEN_XMIT_ERROR),
             flows[i].to_stack.load(Ordering::Relaxed),
             flows[i].stack_full.load(Ordering::Relaxed),
