@@ -9,15 +9,17 @@
 //! Everything the command creates is removed when it ends: on `--duration`, on Ctrl-C, on error.
 
 use std::io::Write as _;
+use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Command, ExitCode};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use ndis::*;
-use ndis_host::{Config, Host, Mode, SendOptions};
-use tun_rs::{DeviceBuilder, InterruptEvent, Layer};
+use ndis_host::{Adapter, Config, Host, Mode, SendOptions};
+use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
+use tun_rs::{DeviceBuilder, Layer};
 
 use crate::run::{Setting, Topology};
 
@@ -129,6 +131,9 @@ pub fn run(args: &TapArgs) -> ExitCode {
 /// a full receive queue of a stack drops them.
 const WRITE_QUEUE: usize = 4096;
 
+/// Frames a bridge thread writes into its device before it looks at the device's own traffic.
+const WRITE_BATCH: usize = 64;
+
 /// Sends of a batch before its refused frames are given up.
 const RETRIES: usize = 64;
 
@@ -146,17 +151,141 @@ struct Flow {
     given_up: AtomicU64,
 }
 
+/// One adapter's side of the bridge: its TAP device, the frames the adapter indicated for the
+/// device's stack, and the wake-up of the thread that serves both.
+struct Port {
+    device: tun_rs::SyncDevice,
+    inbox: crossbeam_channel::Receiver<Vec<u8>>,
+    wake: Arc<Wake>,
+}
+
+/// Wakes a bridge thread that sleeps in poll() when a frame is queued for its device.
+struct Wake {
+    event: OwnedFd,
+    sleeping: AtomicBool,
+}
+
+impl Wake {
+    fn new() -> Result<Self, String> {
+        let event = rustix::event::eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC)
+            .map_err(|e| format!("eventfd: {e}"))?;
+        Ok(Self {
+            event,
+            sleeping: AtomicBool::new(false),
+        })
+    }
+
+    /// After queueing a frame: wakes the thread if it sleeps or is about to (the fences pair with
+    /// [`Wake::sleep`]'s: either it sees the frame or this sees it sleeping). A system call only
+    /// then; a busy thread finds the frame on its next pass.
+    fn wake(&self) {
+        fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::Relaxed) {
+            let _ = rustix::io::write(&self.event, &1u64.to_ne_bytes());
+        }
+    }
+
+    /// Sleeps until `device` is readable, [`Wake::wake`] is called or 20 ms pass (to look at the
+    /// stop flag), unless `queued()` finds work after announcing the sleep.
+    fn sleep(&self, device: &impl AsFd, queued: impl Fn() -> bool) {
+        self.sleeping.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if !queued() {
+            let mut fds = [
+                PollFd::new(device, PollFlags::IN),
+                PollFd::new(&self.event, PollFlags::IN),
+            ];
+            let timeout = Timespec {
+                tv_sec: 0,
+                tv_nsec: 20_000_000,
+            };
+            let _ = rustix::event::poll(&mut fds, Some(&timeout));
+        }
+        self.sleeping.store(false, Ordering::Relaxed);
+        let mut count = [0u8; 8];
+        let _ = rustix::io::read(&self.event, &mut count);
+    }
+}
+
+/// The thread of one port (on the host CPU `host.parallel` gave it): writes the frames the adapter
+/// indicated into the TAP device, reads what the stack sent and sends it into the adapter, and
+/// sleeps in poll() only when there is neither. One thread per device keeps the number of busy
+/// threads at the number of adapters, next to iperf3's, on a machine with few cores.
+fn bridge_port(host: &Host, adapter: Adapter, port: &Port, flow: &Flow, stopping: &AtomicBool) {
+    // Up to BATCH frames per send: what the device has queued, without waiting.
+    const BATCH: usize = 32;
+    let mut buffers = vec![vec![0u8; 65536]; BATCH];
+    let mut lengths = [0usize; BATCH];
+    while !stopping.load(Ordering::Acquire) {
+        let mut busy = false;
+        for frame in port.inbox.try_iter().take(WRITE_BATCH) {
+            let counter = match port.device.send(&frame) {
+                Ok(_) => &flow.to_stack,
+                Err(_) => &flow.stack_full,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            busy = true;
+        }
+        let mut count = 0;
+        while count < BATCH {
+            match port.device.recv(&mut buffers[count]) {
+                Ok(len) if len > 0 => {
+                    lengths[count] = len;
+                    count += 1;
+                }
+                _ => break,
+            }
+        }
+        if count > 0 {
+            let frames: Vec<&[u8]> = (0..count).map(|k| &buffers[k][..lengths[k]]).collect();
+            send_with_retries(host, adapter, frames, flow);
+            busy = true;
+        }
+        if !busy {
+            port.wake.sleep(&port.device, || !port.inbox.is_empty());
+        }
+    }
+}
+
+/// Sends `frames` into the adapter. A transmit lane that is full refuses with
+/// NDIS_STATUS_RESOURCES; like a NIC driver that stops its queue rather than drop, the refused
+/// frames are sent again once the wire moved on (up to [`RETRIES`] sends; then they are lost, and
+/// counted).
+fn send_with_retries(host: &Host, adapter: Adapter, mut frames: Vec<&[u8]>, flow: &Flow) {
+    for _ in 0..RETRIES {
+        let Some(ids) = host.send(adapter, &frames, SendOptions::default()) else {
+            break; // Not running (stopping): the frames are lost, and counted.
+        };
+        let refused: Vec<u64> = host
+            .take_completions(adapter)
+            .into_iter()
+            .filter(|c| c.status == NDIS_STATUS_RESOURCES)
+            .flat_map(|c| c.frames)
+            .collect();
+        let before = frames.len();
+        let mut k = 0;
+        frames.retain(|_| {
+            k += 1;
+            refused.contains(&ids[k - 1])
+        });
+        flow.to_driver
+            .fetch_add((before - frames.len()) as u64, Ordering::Relaxed);
+        if frames.is_empty() {
+            return;
+        }
+        std::thread::yield_now();
+    }
+    flow.given_up.fetch_add(frames.len() as u64, Ordering::Relaxed);
+}
+
 fn bridge(args: &TapArgs) -> Result<bool, String> {
     let n = usize::from(args.adapters);
-    let stop = Arc::new(InterruptEvent::new().map_err(|e| format!("interrupt event: {e}"))?);
+    // Ctrl-C and the deadline set this; bridge threads look at it at least every 20 ms.
     let stopping = Arc::new(AtomicBool::new(false));
     {
-        let (stop, stopping) = (Arc::clone(&stop), Arc::clone(&stopping));
-        ctrlc::set_handler(move || {
-            stopping.store(true, Ordering::Release);
-            let _ = stop.trigger();
-        })
-        .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
+        let stopping = Arc::clone(&stopping);
+        ctrlc::set_handler(move || stopping.store(true, Ordering::Release))
+            .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
     }
     let mut created = Created {
         namespaces: Vec::new(),
@@ -173,8 +302,7 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
         config.set(s.keyword, s.value.as_str());
     }
     let mut adapters = Vec::new();
-    let mut devices = Vec::new();
-    let mut writers = Vec::new();
+    let mut ports = Vec::new();
     let flows: Vec<Flow> = (0..n).map(|_| Flow::default()).collect();
     let flows = Arc::new(flows);
     for i in 0..n {
@@ -211,24 +339,25 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
         ip(&["-n", &ns, "link", "set", &name, "address", &mac_text])?;
         ip(&["-n", &ns, "addr", "add", &address, "dev", &name])?;
         ip(&["-n", &ns, "link", "set", &name, "up"])?;
-        let device = Arc::new(device);
-        // Indicated frames go to this adapter's writer thread, not straight into the TAP device: a
-        // write runs the receiving stack's TCP/IP in the writer's context, and doing that inside the
-        // indication would make whichever CPU drains the wire do every stack's receive work.
-        let (to_writer, from_drain) = crossbeam_channel::bounded::<Vec<u8>>(WRITE_QUEUE);
-        let sink_flows = Arc::clone(&flows);
+        // Indicated frames are queued for this device's bridge thread, not written from inside the
+        // indication: a TAP write runs the receiving stack's TCP/IP in the writer's context, and
+        // doing that in the indication would make whichever CPU drains the wire do every stack's
+        // receive work.
+        let (to_stack, inbox) = crossbeam_channel::bounded::<Vec<u8>>(WRITE_QUEUE);
+        let wake = Arc::new(Wake::new()?);
+        let (sink_flows, sink_wake) = (Arc::clone(&flows), Arc::clone(&wake));
         host.set_receive_sink(
             a,
             Arc::new(move |frame: &[u8]| {
-                if to_writer.try_send(frame.to_vec()).is_err() {
+                if to_stack.try_send(frame.to_vec()).is_err() {
                     sink_flows[i].stack_full.fetch_add(1, Ordering::Relaxed);
                 }
+                sink_wake.wake();
             }),
         );
-        writers.push(from_drain);
+        ports.push(Port { device, inbox, wake });
         println!("{ns}: {name} {address} mac {mac_text} <-> rvnic adapter {i}");
         adapters.push(a);
-        devices.push(device);
     }
     println!(
         "ready: try `ip netns exec {}-0 ping 198.18.0.2`; Ctrl-C stops",
@@ -238,101 +367,16 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
     let deadline = args.duration.map(|d| Instant::now() + Duration::from_secs_f64(d));
     std::thread::scope(|s| {
         if let Some(deadline) = deadline {
-            let (stop, stopping) = (&stop, &stopping);
+            let stopping = &stopping;
             s.spawn(move || {
                 while Instant::now() < deadline && !stopping.load(Ordering::Acquire) {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 stopping.store(true, Ordering::Release);
-                let _ = stop.trigger();
-            });
-        }
-        for (i, from_drain) in writers.iter().enumerate() {
-            let (device, flow, stopping) = (&devices[i], &flows[i], &stopping);
-            s.spawn(move || {
-                while !stopping.load(Ordering::Acquire) {
-                    match from_drain.recv_timeout(Duration::from_millis(20)) {
-                        Ok(frame) => {
-                            let counter = match device.send(&frame) {
-                                Ok(_) => &flow.to_stack,
-                                Err(_) => &flow.stack_full,
-                            };
-                            counter.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-                    }
-                }
             });
         }
         host.parallel(n, |i| {
-            // Up to BATCH frames per send: wait for one, then take what else is already queued.
-            const BATCH: usize = 32;
-            let mut buffers = vec![vec![0u8; 65536]; BATCH];
-            let mut lengths = [0usize; BATCH];
-            while !stopping.load(Ordering::Acquire) {
-                let mut count = 0;
-                // A read that would block waits in poll() (with the stop event); under load the
-                // next frame is usually queued already, and a plain read saves that system call.
-                let first = match devices[i].recv(&mut buffers[0]) {
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        devices[i].recv_intr(&mut buffers[0], &stop)
-                    }
-                    other => other,
-                };
-                match first {
-                    Ok(len) if len > 0 => {
-                        lengths[0] = len;
-                        count = 1;
-                    }
-                    Ok(_) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(_) => break,
-                }
-                while count > 0 && count < BATCH {
-                    match devices[i].recv(&mut buffers[count]) {
-                        Ok(len) if len > 0 => {
-                            lengths[count] = len;
-                            count += 1;
-                        }
-                        _ => break,
-                    }
-                }
-                if count == 0 {
-                    continue;
-                }
-                let mut frames: Vec<&[u8]> = (0..count).map(|k| &buffers[k][..lengths[k]]).collect();
-                // A transmit lane that is full refuses with NDIS_STATUS_RESOURCES. Like a NIC
-                // driver that stops its queue rather than drop, send the refused frames again
-                // once the wire moved on (a few tries; then they are lost, and counted).
-                for _ in 0..RETRIES {
-                    let Some(ids) = host.send(adapters[i], &frames, SendOptions::default()) else {
-                        break; // Not running (stopping): the frames are lost, and counted.
-                    };
-                    let refused: Vec<u64> = host
-                        .take_completions(adapters[i])
-                        .into_iter()
-                        .filter(|c| c.status == NDIS_STATUS_RESOURCES)
-                        .flat_map(|c| c.frames)
-                        .collect();
-                    let before = frames.len();
-                    let mut k = 0;
-                    frames.retain(|_| {
-                        k += 1;
-                        refused.contains(&ids[k - 1])
-                    });
-                    flows[i]
-                        .to_driver
-                        .fetch_add((before - frames.len()) as u64, Ordering::Relaxed);
-                    if frames.is_empty() {
-                        break;
-                    }
-                    std::thread::yield_now();
-                }
-                flows[i]
-                    .given_up
-                    .fetch_add(frames.len() as u64, Ordering::Relaxed);
-            }
+            bridge_port(&host, adapters[i], &ports[i], &flows[i], &stopping)
         });
     });
     for &a in &adapters {
@@ -363,7 +407,7 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
         host.halt(a, NdisHaltDeviceDisabled);
     }
     host.unload();
-    drop(devices);
+    drop(ports);
     drop(created);
     let verdict = host.finish();
     for line in summary {
