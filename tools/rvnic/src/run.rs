@@ -247,6 +247,29 @@ impl Tally {
 }
 
 /// Loads the driver, brings the adapters up, runs the traffic, takes the books, halts, unloads.
+/// A concurrent host (`cpus` CPUs, frames not captured) with the driver loaded, and the adapters'
+/// configuration: the topology plus the `--set` keywords. Where `run`, `bench` and `tap` start.
+pub(crate) fn driver_on_host(
+    cpus: usize,
+    lock_spins: usize,
+    topology: Topology,
+    settings: &[Setting],
+) -> Result<(Host, Config), String> {
+    let host = Host::builder()
+        .mode(Mode::Concurrent)
+        .cpus(cpus)
+        .capture_frames(false)
+        .lock_spins(lock_spins)
+        .build();
+    host.load(rvnic::driver::driver_entry)
+        .map_err(|e| format!("DriverEntry failed: {e}"))?;
+    let mut config = Config::new().with("Topology", topology.keyword());
+    for s in settings {
+        config.set(s.keyword, s.value.as_str());
+    }
+    Ok((host, config))
+}
+
 /// Host lock spins for a run with a thread per core (measured here: 1514 B pair, 2 CPUs on 2
 /// cores, about twice the frame rate of parking at once).
 const LOCK_SPINS: usize = 4000;
@@ -257,18 +280,8 @@ pub fn session(args: &RunArgs, show_progress: bool) -> Result<Outcome, String> {
     // One sending thread per simulated CPU: when each has a real core, waiting for the host's lock
     // by spinning beats parking (HostBuilder::lock_spins); with more threads than cores it does not.
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let host = Host::builder()
-        .mode(Mode::Concurrent)
-        .cpus(cpus)
-        .capture_frames(false)
-        .lock_spins(if cpus <= cores { LOCK_SPINS } else { 0 })
-        .build();
-    host.load(rvnic::driver::driver_entry)
-        .map_err(|e| format!("DriverEntry failed: {e}"))?;
-    let mut config = Config::new().with("Topology", args.topology.keyword());
-    for s in &args.settings {
-        config.set(s.keyword, s.value.as_str());
-    }
+    let spins = if cpus <= cores { LOCK_SPINS } else { 0 };
+    let (host, config) = driver_on_host(cpus, spins, args.topology, &args.settings)?;
     let mut adapters = Vec::new();
     for i in 0..args.adapters {
         let a = host

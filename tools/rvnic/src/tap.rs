@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use ndis::*;
-use ndis_host::{Adapter, Config, Host, Mode, SendOptions};
+use ndis_host::{Adapter, Host, SendOptions};
 use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
 use tun_rs::{DeviceBuilder, Layer};
 
@@ -290,17 +290,8 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
     let mut created = Created {
         namespaces: Vec::new(),
     };
-    let host = Host::builder()
-        .mode(Mode::Concurrent)
-        .cpus(n)
-        .capture_frames(false)
-        .build();
-    host.load(rvnic::driver::driver_entry)
-        .map_err(|e| format!("DriverEntry failed: {e}"))?;
-    let mut config = Config::new().with("Topology", args.topology.keyword());
-    for s in &args.settings {
-        config.set(s.keyword, s.value.as_str());
-    }
+    // No lock spinning: the bridge threads share the cores with iperf3 and the stacks.
+    let (host, config) = crate::run::driver_on_host(n, 0, args.topology, &args.settings)?;
     let mut adapters = Vec::new();
     let mut ports = Vec::new();
     let flows: Vec<Flow> = (0..n).map(|_| Flow::default()).collect();
