@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # iperf3 through rvnic (`rvnic tap`: two network namespaces whose TAP devices are bridged to a pair
 # of rvnic adapters running on ndis-host) and, in the same run, over a veth pair between two
-# namespaces as the anchor. Three tests each: TCP one stream, TCP four streams, UDP 1472-byte
-# datagrams. The anchor's veth has TSO/GSO/GRO and checksum offloads turned off, so both paths move
+# namespaces as the anchor, and through the same bridge without the driver (`rvnic tap --direct`:
+# the TAP plumbing's own ceiling, which shows what the driver and ndis-host cost on top of it).
+# Three tests each: TCP one stream, TCP four streams, UDP 1472-byte datagrams. The anchor's veth has TSO/GSO/GRO and checksum offloads turned off, so both paths move
 # MTU-sized frames one by one, as the TAP path must (it has no offloads). Prints a table, then as
 # its last line exactly: tcp_ratio_vs_veth=<single-stream TCP, rvnic / veth>.
 #
@@ -32,7 +33,7 @@ cleanup() {
         kill -INT "$tap_pid" 2>/dev/null || true
         wait "$tap_pid" 2>/dev/null || true
     fi
-    for ns in rvperf-va rvperf-vb rvperf-0 rvperf-1; do
+    for ns in rvperf-va rvperf-vb rvperf-0 rvperf-1 rvperfd-0 rvperfd-1; do
         ip netns del "$ns" 2>/dev/null || true
     done
     rm -f "$tap_log"
@@ -74,31 +75,53 @@ ip -n rvperf-va addr add 198.19.0.1/24 dev rvperf-va0
 ip -n rvperf-vb addr add 198.19.0.2/24 dev rvperf-vb0
 read -r v_tcp1 v_tcp4 v_udp v_loss < <(run_tests rvperf-vb rvperf-va 198.19.0.2)
 
-echo "rvnic: a pair of adapters on ndis-host, bridged to TAP devices (MTU 1500)"
-"$rvnic" tap --prefix rvperf --duration 3600 >"$tap_log" 2>&1 &
-tap_pid=$!
-for _ in $(seq 1 100); do
-    grep -q '^ready:' "$tap_log" && break
-    kill -0 "$tap_pid" 2>/dev/null || { cat "$tap_log" >&2; exit 1; }
-    sleep 0.1
-done
-grep -q '^ready:' "$tap_log" || { echo "iperf.sh: rvnic tap did not become ready" >&2; cat "$tap_log" >&2; exit 1; }
-read -r r_tcp1 r_tcp4 r_udp r_loss < <(run_tests rvperf-1 rvperf-0 198.18.0.2)
-kill -INT "$tap_pid"
-wait "$tap_pid" || { cat "$tap_log" >&2; echo "iperf.sh: rvnic tap reported a failure" >&2; exit 1; }
-tap_pid=
-grep -E '^(adapter|verifier)' "$tap_log"
+# start_tap PREFIX [ARGS...]: starts `rvnic tap` and waits until it is ready.
+start_tap() {
+    local prefix=$1
+    shift
+    "$rvnic" tap --prefix "$prefix" --duration 3600 "$@" >"$tap_log" 2>&1 &
+    tap_pid=$!
+    for _ in $(seq 1 100); do
+        grep -q '^ready:' "$tap_log" && return 0
+        kill -0 "$tap_pid" 2>/dev/null || { cat "$tap_log" >&2; exit 1; }
+        sleep 0.1
+    done
+    echo "iperf.sh: rvnic tap did not become ready" >&2
+    cat "$tap_log" >&2
+    exit 1
+}
 
-python3 - "$v_tcp1" "$v_tcp4" "$v_udp" "$v_loss" "$r_tcp1" "$r_tcp4" "$r_udp" "$r_loss" <<'EOF'
+# stop_tap: stops it (Ctrl-C) and prints its summary.
+stop_tap() {
+    kill -INT "$tap_pid"
+    wait "$tap_pid" || { cat "$tap_log" >&2; echo "iperf.sh: rvnic tap reported a failure" >&2; exit 1; }
+    tap_pid=
+    grep -E '^(adapter|device|verifier)' "$tap_log"
+}
+
+echo "bridge alone: the two TAP devices forwarded to each other without the driver (MTU 1500)"
+start_tap rvperfd --direct
+read -r d_tcp1 d_tcp4 d_udp d_loss < <(run_tests rvperfd-1 rvperfd-0 198.18.0.2)
+stop_tap
+
+echo "rvnic: a pair of adapters on ndis-host, bridged to TAP devices (MTU 1500)"
+start_tap rvperf
+read -r r_tcp1 r_tcp4 r_udp r_loss < <(run_tests rvperf-1 rvperf-0 198.18.0.2)
+stop_tap
+
+python3 - "$v_tcp1" "$v_tcp4" "$v_udp" "$v_loss" "$r_tcp1" "$r_tcp4" "$r_udp" "$r_loss" \
+    "$d_tcp1" "$d_tcp4" "$d_udp" "$d_loss" <<'EOF'
 import sys
 v = [float(x) for x in sys.argv[1:5]]
 r = [float(x) for x in sys.argv[5:9]]
+d = [float(x) for x in sys.argv[9:13]]
 print()
-print(f"{'test':<22}{'veth Mbit/s':>14}{'rvnic Mbit/s':>14}{'ratio':>9}")
+print(f"{'test':<16}{'veth Mbit/s':>13}{'bridge alone':>14}{'rvnic Mbit/s':>14}{'x veth':>9}{'x bridge':>10}")
 for name, i in [("TCP, 1 stream", 0), ("TCP, 4 streams", 1), ("UDP 1472 B", 2)]:
-    ratio = r[i] / v[i] if v[i] else 0.0
-    print(f"{name:<22}{v[i] / 1e6:>14.0f}{r[i] / 1e6:>14.0f}{ratio:>8.3f}x")
-print(f"UDP loss: veth {v[3]}%, rvnic {r[3]}%")
+    vs_veth = r[i] / v[i] if v[i] else 0.0
+    vs_bridge = r[i] / d[i] if d[i] else 0.0
+    print(f"{name:<16}{v[i] / 1e6:>13.0f}{d[i] / 1e6:>14.0f}{r[i] / 1e6:>14.0f}{vs_veth:>8.3f}x{vs_bridge:>9.3f}x")
+print(f"UDP loss: veth {v[3]}%, bridge alone {d[3]}%, rvnic {r[3]}%")
 print(f"target: TCP >= 0.3x veth at MTU 1500: {'met' if v[0] and r[0] / v[0] >= 0.3 else 'not met'}")
 print(f"tcp_ratio_vs_veth={r[0] / v[0] if v[0] else 0.0:.3f}")
 EOF

@@ -40,6 +40,10 @@ pub struct TapArgs {
     /// A registry keyword for every adapter, e.g. --set '*JumboPacket=9014'.
     #[arg(long = "set", value_name = "KEYWORD=VALUE")]
     pub settings: Vec<Setting>,
+    /// Forward frames between the two TAP devices of a pair without the driver, through the same
+    /// threads and queues: the bridge's own ceiling, which `tools/iperf.sh` compares rvnic with.
+    #[arg(long)]
+    pub direct: bool,
 }
 
 /// What the command created, removed when dropped (on every exit path).
@@ -74,6 +78,12 @@ fn ip(args: &[&str]) -> Result<(), String> {
 
 /// Refuses to start without what the command needs, with one line saying what is missing.
 fn preflight(args: &TapArgs) -> Result<(), String> {
+    if args.direct && args.adapters != 2 {
+        return Err(format!(
+            "--direct forwards between exactly two TAP devices, not {}",
+            args.adapters
+        ));
+    }
     if !cfg!(target_os = "linux") {
         return Err("rvnic tap needs Linux (TAP devices and network namespaces)".into());
     }
@@ -156,7 +166,19 @@ struct Flow {
 struct Port {
     device: tun_rs::SyncDevice,
     inbox: crossbeam_channel::Receiver<Vec<u8>>,
+    /// The sending side of `inbox`: the adapter's sink holds one, and in `--direct` mode the
+    /// other device's thread uses this one.
+    to_stack: crossbeam_channel::Sender<Vec<u8>>,
     wake: Arc<Wake>,
+}
+
+impl Port {
+    /// Queues a frame for this device's stack and wakes its thread; false if the queue is full.
+    fn queue(&self, frame: &[u8]) -> bool {
+        let queued = self.to_stack.try_send(frame.to_vec()).is_ok();
+        self.wake.wake();
+        queued
+    }
 }
 
 /// Wakes a bridge thread that sleeps in poll() when a frame is queued for its device.
@@ -207,11 +229,20 @@ impl Wake {
     }
 }
 
+/// Where a bridge thread sends what its device's stack sent.
+#[derive(Clone, Copy)]
+enum Next<'a> {
+    /// Into the adapter (the driver's send path).
+    Adapter(&'a Host, Adapter),
+    /// Straight to the other device of a pair (`--direct`: no driver).
+    Device(&'a Port),
+}
+
 /// The thread of one port (on the host CPU `host.parallel` gave it): writes the frames the adapter
 /// indicated into the TAP device, reads what the stack sent and sends it into the adapter, and
 /// sleeps in poll() only when there is neither. One thread per device keeps the number of busy
 /// threads at the number of adapters, next to iperf3's, on a machine with few cores.
-fn bridge_port(host: &Host, adapter: Adapter, port: &Port, flow: &Flow, stopping: &AtomicBool) {
+fn bridge_port(next: Next<'_>, port: &Port, flow: &Flow, stopping: &AtomicBool) {
     // Up to BATCH frames per send: what the device has queued, without waiting.
     const BATCH: usize = 32;
     let mut buffers = vec![vec![0u8; 65536]; BATCH];
@@ -238,7 +269,19 @@ fn bridge_port(host: &Host, adapter: Adapter, port: &Port, flow: &Flow, stopping
         }
         if count > 0 {
             let frames: Vec<&[u8]> = (0..count).map(|k| &buffers[k][..lengths[k]]).collect();
-            send_with_retries(host, adapter, frames, flow);
+            match next {
+                Next::Adapter(host, adapter) => send_with_retries(host, adapter, frames, flow),
+                Next::Device(other) => {
+                    for frame in frames {
+                        let counter = if other.queue(frame) {
+                            &flow.to_driver
+                        } else {
+                            &flow.given_up
+                        };
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
             busy = true;
         }
         if !busy {
@@ -336,17 +379,22 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
         // receive work.
         let (to_stack, inbox) = crossbeam_channel::bounded::<Vec<u8>>(WRITE_QUEUE);
         let wake = Arc::new(Wake::new()?);
-        let (sink_flows, sink_wake) = (Arc::clone(&flows), Arc::clone(&wake));
+        let (sink_flows, sink_wake, sink_queue) = (Arc::clone(&flows), Arc::clone(&wake), to_stack.clone());
         host.set_receive_sink(
             a,
             Arc::new(move |frame: &[u8]| {
-                if to_stack.try_send(frame.to_vec()).is_err() {
+                if sink_queue.try_send(frame.to_vec()).is_err() {
                     sink_flows[i].stack_full.fetch_add(1, Ordering::Relaxed);
                 }
                 sink_wake.wake();
             }),
         );
-        ports.push(Port { device, inbox, wake });
+        ports.push(Port {
+            device,
+            inbox,
+            to_stack,
+            wake,
+        });
         println!("{ns}: {name} {address} mac {mac_text} <-> rvnic adapter {i}");
         adapters.push(a);
     }
@@ -367,7 +415,12 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
             });
         }
         host.parallel(n, |i| {
-            bridge_port(&host, adapters[i], &ports[i], &flows[i], &stopping)
+            let next = if args.direct {
+                Next::Device(&ports[1 - i])
+            } else {
+                Next::Adapter(&host, adapters[i])
+            };
+            bridge_port(next, &ports[i], &flows[i], &stopping);
         });
     });
     for &a in &adapters {
@@ -381,6 +434,17 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
                 .and_then(|b| b.try_into().ok())
                 .map_or(0, u64::from_le_bytes)
         };
+        if args.direct {
+            summary.push(format!(
+                "device {i}: {} frames forwarded to the other device without the driver ({} dropped: its \
+                 queue was full), {} written to the stack ({} it would not take)",
+                flows[i].to_driver.load(Ordering::Relaxed),
+                flows[i].given_up.load(Ordering::Relaxed),
+                flows[i].to_stack.load(Ordering::Relaxed),
+                flows[i].stack_full.load(Ordering::Relaxed),
+            ));
+            continue;
+        }
         summary.push(format!(
             "adapter {i}: {} frames from the stack into the driver ({} sends refused for a full transmit \
              lane or no link, {} frames lost after {RETRIES} tries, {} malformed), {} from the driver to the \

@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 fn can_run() -> Result<(), String> {
     if std::fs::OpenOptions::new()
@@ -46,15 +47,16 @@ fn namespaces() -> String {
         .unwrap_or_default()
 }
 
-#[test]
-fn a_ping_between_namespaces_crosses_the_driver_and_everything_is_cleaned_up() {
-    if let Err(why) = can_run() {
-        eprintln!("skipping the TAP bridge test: {why}");
-        return;
-    }
-    let prefix = format!("rvt{}", std::process::id() % 100_000);
+/// Runs `rvnic tap` (plus `extra` arguments) for a few seconds, pings 198.18.0.2 from the first
+/// namespace three times, and returns the tool's output after `ready:` once it exited cleanly.
+fn ping_through_the_bridge(extra: &[&str]) -> Vec<String> {
+    // Tests run in parallel: each call has its own namespaces.
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let prefix = format!("rvt{}x{call}", std::process::id() % 100_000);
     let mut child = Command::new(env!("CARGO_BIN_EXE_rvnic"))
         .args(["tap", "--prefix", &prefix, "--duration", "4"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -91,25 +93,67 @@ fn a_ping_between_namespaces_crosses_the_driver_and_everything_is_cleaned_up() {
     assert!(ping.status.success(), "ping failed: {ping_out}");
     assert!(ping_out.contains("3 received"), "{ping_out}");
     assert!(status.success(), "rvnic tap failed: {rest:?}");
-    let report = rest.join("\n");
-    assert!(report.contains("verifier: no violations, no leaks"), "{report}");
-    // Each adapter moved at least the three requests or replies (and the ARP exchange).
-    for adapter in ["adapter 0", "adapter 1"] {
-        let line = rest
-            .iter()
-            .find(|l| l.starts_with(adapter))
-            .expect("a summary line");
-        let sent: u64 = line
-            .split_whitespace()
-            .nth(2)
-            .and_then(|n| n.parse().ok())
-            .expect("a frame count");
-        assert!(sent >= 4, "{line}");
-    }
     assert!(
         !namespaces().contains(&prefix),
         "namespaces left behind: {}",
         namespaces()
+    );
+    rest
+}
+
+/// The frame count that follows `label` at the start of one of `lines` ("adapter 0: 12 frames").
+fn count_after(lines: &[String], label: &str) -> u64 {
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with(label))
+        .unwrap_or_else(|| panic!("no summary line for {label}: {lines:?}"));
+    line.split_whitespace()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no frame count: {line}"))
+}
+
+#[test]
+fn a_ping_between_namespaces_crosses_the_driver_and_everything_is_cleaned_up() {
+    if let Err(why) = can_run() {
+        eprintln!("skipping the TAP bridge test: {why}");
+        return;
+    }
+    let rest = ping_through_the_bridge(&[]);
+    let report = rest.join("\n");
+    assert!(report.contains("verifier: no violations, no leaks"), "{report}");
+    // Each adapter moved at least the three requests or replies (and the ARP exchange).
+    for adapter in ["adapter 0", "adapter 1"] {
+        assert!(count_after(&rest, adapter) >= 4, "{report}");
+    }
+}
+
+/// `--direct`, the anchor `tools/iperf.sh` measures the bridge alone with, really forwards.
+#[test]
+fn the_direct_anchor_forwards_between_the_devices_without_the_driver() {
+    if let Err(why) = can_run() {
+        eprintln!("skipping the TAP --direct test: {why}");
+        return;
+    }
+    let rest = ping_through_the_bridge(&["--direct"]);
+    for device in ["device 0", "device 1"] {
+        assert!(count_after(&rest, device) >= 4, "{rest:?}");
+    }
+    assert!(!rest.iter().any(|l| l.starts_with("adapter ")), "{rest:?}");
+}
+
+#[test]
+fn direct_mode_needs_exactly_two_devices() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rvnic"))
+        .args(["tap", "--direct", "--adapters", "4"])
+        .output()
+        .expect("run rvnic tap");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--direct forwards between exactly two TAP devices, not 4"),
+        "{err}"
     );
 }
 
