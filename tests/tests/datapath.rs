@@ -65,6 +65,32 @@ fn reused_host_nbls_carry_exactly_their_new_frames() {
     finish(host, &[a, b]);
 }
 
+/// A receive sink (the protocol's receive handler `rvnic tap` uses) gets each indicated frame once,
+/// in order, whether or not the host also captures frames.
+#[test]
+fn a_receive_sink_gets_every_indicated_frame_once() {
+    for capture in [false, true] {
+        let host = loaded(Host::builder().capture_frames(capture).build());
+        let pair = config(&[("Topology", "1"), ("SegmentId", "6")]);
+        let a = host.start_adapter(pair.clone()).expect("a");
+        let b = host.start_adapter(pair).expect("b");
+        set_filter(&host, b, NDIS_PACKET_TYPE_DIRECTED);
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let into = std::sync::Arc::clone(&seen);
+        host.set_receive_sink(
+            b,
+            std::sync::Arc::new(move |frame: Vec<u8>| into.lock().expect("sink").push(frame)),
+        );
+        let (ma, mb) = (address(&host, a), address(&host, b));
+        let frames: Vec<Vec<u8>> = (0..20).map(|i| frame(mb, ma, 60 + 70 * i, i as u32)).collect();
+        assert_eq!(send(&host, a, &frames), [NDIS_STATUS_SUCCESS; 20]);
+        assert_eq!(*seen.lock().expect("sink"), frames, "capture {capture}");
+        let captured = host.take_received(b);
+        assert_eq!(captured.is_empty(), !capture);
+        finish(host, &[a, b]);
+    }
+}
+
 /// Sends `frames` on `from` and returns the completion statuses.
 fn send(host: &Host, from: ndis_host::Adapter, frames: &[Vec<u8>]) -> Vec<NDIS_STATUS> {
     let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();

@@ -60,8 +60,9 @@ pub struct GeneralAttributes {
 }
 
 /// Called with each frame an adapter indicates, as a protocol's receive handler would see it
-/// (outside the host's lock, on the indicating thread, at the indication's IRQL).
-pub type ReceiveSink = Arc<dyn Fn(&[u8]) + Send + Sync>;
+/// (outside the host's lock, on the indicating thread, at the indication's IRQL). The frame is a
+/// copy the sink owns, so keeping it costs no second copy.
+pub type ReceiveSink = Arc<dyn Fn(Vec<u8>) + Send + Sync>;
 
 /// A send the driver completed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1308,7 +1309,7 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
     };
     let (adapter, sink) = adapter;
     if let Some(sink) = sink {
-        for frame in &for_sink {
+        for frame in for_sink {
             sink(frame);
         }
     }

@@ -382,8 +382,8 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
         let (sink_flows, sink_wake, sink_queue) = (Arc::clone(&flows), Arc::clone(&wake), to_stack.clone());
         host.set_receive_sink(
             a,
-            Arc::new(move |frame: &[u8]| {
-                if sink_queue.try_send(frame.to_vec()).is_err() {
+            Arc::new(move |frame: Vec<u8>| {
+                if sink_queue.try_send(frame).is_err() {
                     sink_flows[i].stack_full.fetch_add(1, Ordering::Relaxed);
                 }
                 sink_wake.wake();
