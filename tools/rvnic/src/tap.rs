@@ -8,7 +8,7 @@
 //!
 //! Everything the command creates is removed when it ends: on `--duration`, on Ctrl-C, on error.
 
-use std::io::Write as _;
+use std::io::{ErrorKind, Write as _};
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Command, ExitCode};
 use std::sync::Arc;
@@ -159,6 +159,8 @@ struct Flow {
     stack_full: AtomicU64,
     /// Frames the adapter still refused after [`RETRIES`] sends (lost).
     given_up: AtomicU64,
+    /// Why the device's thread stopped early: a read failed with something other than "no frame".
+    failed: std::sync::Mutex<Option<String>>,
 }
 
 /// One adapter's side of the bridge: its TAP device, the frames the adapter indicated for the
@@ -258,13 +260,19 @@ fn bridge_port(next: Next<'_>, port: &Port, flow: &Flow, stopping: &AtomicBool) 
             busy = true;
         }
         let mut count = 0;
+        let mut failure = None;
         while count < BATCH {
             match port.device.recv(&mut buffers[count]) {
                 Ok(len) if len > 0 => {
                     lengths[count] = len;
                     count += 1;
                 }
-                _ => break,
+                Ok(_) => break,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => break,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
             }
         }
         if count > 0 {
@@ -283,6 +291,14 @@ fn bridge_port(next: Next<'_>, port: &Port, flow: &Flow, stopping: &AtomicBool) 
                 }
             }
             busy = true;
+        }
+        if let Some(e) = failure {
+            // A device that fails reads would wake poll() at once forever: stop serving it.
+            *flow
+                .failed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.to_string());
+            return;
         }
         if !busy {
             port.wake.sleep(&port.device, || !port.inbox.is_empty());
@@ -468,10 +484,22 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
     for line in summary {
         println!("{line}");
     }
+    let mut failed = false;
+    for (i, flow) in flows.iter().enumerate() {
+        if let Some(e) = flow
+            .failed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            println!("device {i}: reading it failed ({e}); its bridge stopped");
+            failed = true;
+        }
+    }
     if verdict.is_clean() {
         println!("verifier: no violations, no leaks");
     } else {
         println!("verifier:\n{}", verdict.report());
     }
-    Ok(verdict.is_clean())
+    Ok(verdict.is_clean() && !failed)
 }
