@@ -168,16 +168,23 @@ struct Flow {
 struct Port {
     device: tun_rs::SyncDevice,
     inbox: crossbeam_channel::Receiver<Vec<u8>>,
-    /// The sending side of `inbox`: the adapter's sink holds one, and in `--direct` mode the
-    /// other device's thread uses this one.
-    to_stack: crossbeam_channel::Sender<Vec<u8>>,
+    /// The way into `inbox`: the adapter's sink holds a clone, and in `--direct` mode the other
+    /// device's thread uses this one.
+    to_stack: ToStack,
+}
+
+/// Queues frames for one device's stack and wakes the thread that writes them.
+#[derive(Clone)]
+struct ToStack {
+    queue: crossbeam_channel::Sender<Vec<u8>>,
     wake: Arc<Wake>,
 }
 
-impl Port {
-    /// Queues a frame for this device's stack and wakes its thread; false if the queue is full.
-    fn queue(&self, frame: &[u8]) -> bool {
-        let queued = self.to_stack.try_send(frame.to_vec()).is_ok();
+impl ToStack {
+    /// Queues `frame` and wakes the device's thread; false if the queue was full (the frame is
+    /// dropped, as a stack's full receive queue drops it).
+    fn push(&self, frame: Vec<u8>) -> bool {
+        let queued = self.queue.try_send(frame).is_ok();
         self.wake.wake();
         queued
     }
@@ -281,7 +288,7 @@ fn bridge_port(next: Next<'_>, port: &Port, flow: &Flow, stopping: &AtomicBool) 
                 Next::Adapter(host, adapter) => send_with_retries(host, adapter, frames, flow),
                 Next::Device(other) => {
                     for frame in frames {
-                        let counter = if other.queue(frame) {
+                        let counter = if other.to_stack.push(frame.to_vec()) {
                             &flow.to_driver
                         } else {
                             &flow.given_up
@@ -301,7 +308,7 @@ fn bridge_port(next: Next<'_>, port: &Port, flow: &Flow, stopping: &AtomicBool) 
             return;
         }
         if !busy {
-            port.wake.sleep(&port.device, || !port.inbox.is_empty());
+            port.to_stack.wake.sleep(&port.device, || !port.inbox.is_empty());
         }
     }
 }
@@ -393,23 +400,24 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
         // indication: a TAP write runs the receiving stack's TCP/IP in the writer's context, and
         // doing that in the indication would make whichever CPU drains the wire do every stack's
         // receive work.
-        let (to_stack, inbox) = crossbeam_channel::bounded::<Vec<u8>>(WRITE_QUEUE);
-        let wake = Arc::new(Wake::new()?);
-        let (sink_flows, sink_wake, sink_queue) = (Arc::clone(&flows), Arc::clone(&wake), to_stack.clone());
+        let (queue, inbox) = crossbeam_channel::bounded::<Vec<u8>>(WRITE_QUEUE);
+        let to_stack = ToStack {
+            queue,
+            wake: Arc::new(Wake::new()?),
+        };
+        let (sink, sink_flows) = (to_stack.clone(), Arc::clone(&flows));
         host.set_receive_sink(
             a,
             Arc::new(move |frame: Vec<u8>| {
-                if sink_queue.try_send(frame).is_err() {
+                if !sink.push(frame) {
                     sink_flows[i].stack_full.fetch_add(1, Ordering::Relaxed);
                 }
-                sink_wake.wake();
             }),
         );
         ports.push(Port {
             device,
             inbox,
             to_stack,
-            wake,
         });
         println!("{ns}: {name} {address} mac {mac_text} <-> rvnic adapter {i}");
         adapters.push(a);
