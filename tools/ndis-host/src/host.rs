@@ -446,8 +446,9 @@ impl Inner {
     /// Wakes the threads waiting for a change ([`Self::wait_for`]), if there are any. Call it after
     /// the change, with the state unlocked.
     pub fn notify(&self) {
-        // A waiter registers while holding the state lock and re-checks its condition under it, so
-        // it either saw the change already or is counted here (the notifier locked after it).
+        // `wait_for` registers while holding the state lock and checks its condition under it, so it
+        // either saw the change already or is counted here (the notifier locked after it). The
+        // host's own polling waits check without the lock and so wake at least every 5 ms anyway.
         if self.waiters.load(Ordering::Relaxed) > 0 {
             self.changed.notify_all();
         }
