@@ -118,7 +118,14 @@ pub mod callback {
 
 #[must_use]
 pub fn rule(api: &str) -> Option<&'static Rule> {
-    RULES.iter().find(|r| r.api == api)
+    // Every host API call looks its row up (several per frame on the datapath): by hash, not by
+    // scanning the table.
+    static BY_API: std::sync::OnceLock<rustc_hash::FxHashMap<&'static str, &'static Rule>> =
+        std::sync::OnceLock::new();
+    BY_API
+        .get_or_init(|| RULES.iter().map(|r| (r.api, r)).collect())
+        .get(api)
+        .copied()
 }
 
 /// The documentation URL of a rule.

@@ -28,7 +28,36 @@ const QUARANTINE: usize = 512;
 pub(crate) struct Quarantined {
     address: usize,
     size: usize,
-    what: String,
+    what: Freed,
+}
+
+/// What a quarantined block was, for a use-after-free report. An allocation keeps its captured
+/// site and is described (its backtrace resolved, which is slow) only if a report needs it.
+#[derive(Debug)]
+pub(crate) enum Freed {
+    Named(&'static str),
+    Allocation(crate::verifier::Allocation),
+}
+
+impl Freed {
+    fn describe(&self) -> String {
+        match self {
+            Self::Named(what) => (*what).to_string(),
+            Self::Allocation(a) => a.describe(),
+        }
+    }
+}
+
+impl From<&'static str> for Freed {
+    fn from(what: &'static str) -> Self {
+        Self::Named(what)
+    }
+}
+
+impl From<crate::verifier::Allocation> for Freed {
+    fn from(allocation: crate::verifier::Allocation) -> Self {
+        Self::Allocation(allocation)
+    }
 }
 
 fn layout(size: usize) -> Layout {
@@ -55,10 +84,14 @@ pub(crate) fn raw_free(address: usize, size: usize) {
 }
 
 /// Poisons a freed block and keeps it for a while to catch late writes.
-pub(crate) fn quarantine(st: &mut State, address: usize, size: usize, what: String) {
+pub(crate) fn quarantine(st: &mut State, address: usize, size: usize, what: impl Into<Freed>) {
     // SAFETY: the block is still ours (it leaves the host only in `release`), `size` bytes long.
     unsafe { (address as *mut u8).write_bytes(FREED, size) };
-    st.quarantine.push_back(Quarantined { address, size, what });
+    st.quarantine.push_back(Quarantined {
+        address,
+        size,
+        what: what.into(),
+    });
     if st.quarantine.len() > QUARANTINE
         && let Some(oldest) = st.quarantine.pop_front()
     {
@@ -76,7 +109,8 @@ fn release(st: &mut State, q: &Quarantined) {
             None,
             format!(
                 "{} was written after it was freed (byte {at} is {:#04x})",
-                q.what, bytes[at]
+                q.what.describe(),
+                bytes[at]
             ),
         );
     }
@@ -173,7 +207,8 @@ pub extern "system" fn ExFreePoolWithTag(P: PVOID, Tag: ULONG) {
         }
         Some(_) => {
             let a = st.tracker.remove(address).expect("present");
-            quarantine(&mut st, address, a.size.max(1), a.describe());
+            let size = a.size.max(1);
+            quarantine(&mut st, address, size, a);
         }
     }
 }
@@ -267,7 +302,8 @@ pub extern "system" fn NdisFreeMemory(VirtualAddress: PVOID, Length: UINT, Memor
     match st.tracker.live.get(&address) {
         Some(a) if a.kind == Kind::Memory && a.size == Length as usize => {
             let a = st.tracker.remove(address).expect("present");
-            quarantine(&mut st, address, a.size.max(1), a.describe());
+            let size = a.size.max(1);
+            quarantine(&mut st, address, size, a);
         }
         Some(a) if a.kind == Kind::Memory => {
             let size = a.size;
@@ -401,5 +437,6 @@ pub extern "system" fn NdisFreeGenericObject(NdisObject: PNDIS_GENERIC_OBJECT) {
             ),
         );
     }
-    quarantine(&mut st, address, object.size, object.describe());
+    let size = object.size;
+    quarantine(&mut st, address, size, object);
 }

@@ -302,12 +302,7 @@ fn free_nbl_memory(st: &mut State, nbl: usize) {
     if let Some((context, size)) = st.nbls.contexts.remove(&nbl) {
         raw_free(context, size);
     }
-    crate::memory::quarantine(
-        st,
-        nbl,
-        size_of::<NET_BUFFER_LIST>(),
-        "a freed NET_BUFFER_LIST".into(),
-    );
+    crate::memory::quarantine(st, nbl, size_of::<NET_BUFFER_LIST>(), "a freed NET_BUFFER_LIST");
 }
 
 fn pool_for(st: &mut State, api: &'static str, pool: NDIS_HANDLE, nbl: bool) -> Option<usize> {
@@ -440,7 +435,7 @@ pub extern "system" fn NdisFreeNetBufferList(NetBufferList: PNET_BUFFER_LIST) {
     }
     st.tracker.remove(key);
     if let Some(nb) = nb {
-        crate::memory::quarantine(&mut st, nb, size_of::<NET_BUFFER>(), "a freed NET_BUFFER".into());
+        crate::memory::quarantine(&mut st, nb, size_of::<NET_BUFFER>(), "a freed NET_BUFFER");
     }
     free_nbl_memory(&mut st, key);
 }
@@ -493,7 +488,7 @@ pub extern "system" fn NdisFreeNetBuffer(NetBuffer: PNET_BUFFER) {
         p.outstanding -= 1;
     }
     st.tracker.remove(key);
-    crate::memory::quarantine(&mut st, key, size_of::<NET_BUFFER>(), "a freed NET_BUFFER".into());
+    crate::memory::quarantine(&mut st, key, size_of::<NET_BUFFER>(), "a freed NET_BUFFER");
 }
 
 fn make_mdl(va: PVOID, length: UINT) -> PMDL {
@@ -549,7 +544,7 @@ pub extern "system" fn NdisFreeMdl(Mdl: PMDL) {
     let key = Mdl as usize;
     if st.tracker.live.get(&key).is_some_and(|a| a.kind == Kind::Mdl) {
         st.tracker.remove(key);
-        crate::memory::quarantine(&mut st, key, size_of::<MDL>(), "a freed MDL".into());
+        crate::memory::quarantine(&mut st, key, size_of::<MDL>(), "a freed MDL");
     } else {
         st.violate(
             Rule::BadFree,
