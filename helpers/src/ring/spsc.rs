@@ -354,7 +354,7 @@ impl<T, S: Storage<T>> Producer<'_, T, S> {
     /// Writes up to `max` items, the `i`th made by `make(i)` directly in its slot, in order; returns
     /// how many fit. No copy through a buffer, one publish for the batch.
     pub fn push_with(&mut self, max: usize, make: impl FnMut(usize) -> T) -> usize {
-        // SAFETY: as in `push`.
+        // SAFETY: the ring's only producer (this handle, borrowed mutably), with its own indices.
         unsafe { self.ring.push_with_at(&mut self.local, max, make) }
     }
 
@@ -386,7 +386,7 @@ impl<T, S: Storage<T>> Consumer<'_, T, S> {
     /// Hands up to `max` of the oldest items to `take`, in order, straight from their slots; returns
     /// how many. One release for the batch.
     pub fn pop_with(&mut self, max: usize, take: impl FnMut(T)) -> usize {
-        // SAFETY: as in `pop`.
+        // SAFETY: the ring's only consumer (this handle, borrowed mutably), with its own indices.
         unsafe { self.ring.pop_with_at(&mut self.local, max, take) }
     }
 

@@ -142,15 +142,22 @@ fn the_direct_anchor_forwards_between_the_devices_without_the_driver() {
     assert!(!rest.iter().any(|l| l.starts_with("adapter ")), "{rest:?}");
 }
 
-#[test]
-fn direct_mode_needs_exactly_two_devices() {
+/// Runs `rvnic tap ARGS`, which must refuse with exit code 2 and one line; returns that line.
+fn refused(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_rvnic"))
-        .args(["tap", "--direct", "--adapters", "4"])
+        .arg("tap")
+        .args(args)
         .output()
         .expect("run rvnic tap");
     assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(err.lines().count(), 1, "{err}");
+    err
+}
+
+#[test]
+fn direct_mode_needs_exactly_two_devices() {
+    let err = refused(&["--direct", "--adapters", "4"]);
     assert!(
         err.contains("--direct forwards between exactly two TAP devices, not 4"),
         "{err}"
@@ -159,13 +166,7 @@ fn direct_mode_needs_exactly_two_devices() {
 
 #[test]
 fn missing_root_or_bad_arguments_get_one_line_and_leave_nothing() {
-    let out = Command::new(env!("CARGO_BIN_EXE_rvnic"))
-        .args(["tap", "--prefix", "this-prefix-is-too-long"])
-        .output()
-        .expect("run rvnic tap");
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let err = refused(&["--prefix", "this-prefix-is-too-long"]);
     assert!(
         err.contains("must be 1 to 12") || err.contains("needs root") || err.contains("/dev/net/tun"),
         "{err}"
