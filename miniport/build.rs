@@ -9,7 +9,7 @@
 //! refuses a build without the static C runtime, and emits its link search paths and `cfg` settings,
 //! which keeps the crate inside the windows-drivers-rs conventions. Its `rustc-cdylib-link-arg`
 //! lines do not apply to a binary, so the arguments below are the ones that reach the linker.
-//! Packaging (stampinf, inf2cat, infverif, signtool) is `miniport/Makefile.toml` (cargo-make).
+//! Packaging (stampinf, inf2cat, infverif, signtool) is the workspace's `Makefile.toml` (cargo-make).
 
 use std::env;
 

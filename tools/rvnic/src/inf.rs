@@ -215,9 +215,34 @@ struct Property {
     enums: Vec<(String, String)>,
 }
 
+/// The functions the driver imports, for the target-OS rule: read from a built image, or every
+/// function the `ndis` crate can import (a superset of any image's, so never a weaker check).
+#[derive(Debug, Clone)]
+pub enum Imports {
+    Image(Vec<(String, String)>),
+    Declared,
+}
+
+impl Imports {
+    fn pairs(&self) -> Vec<(&str, &str)> {
+        match self {
+            Self::Image(list) => list.iter().map(|(m, n)| (m.as_str(), n.as_str())).collect(),
+            Self::Declared => target::FIRST_BUILD.iter().map(|r| (r.module, r.name)).collect(),
+        }
+    }
+}
+
+/// The target-OS decorations of `[Manufacturer]` (the fields after the models section name).
+fn decorations(inf: &Inf) -> Vec<String> {
+    inf.section("Manufacturer")
+        .and_then(|m| m.first())
+        .map(|line| line.fields.iter().skip(1).cloned().collect())
+        .unwrap_or_default()
+}
+
 /// Everything wrong with `inf`, one message per problem (empty: the INF is right).
 #[must_use]
-pub fn check(inf: &Inf) -> Vec<String> {
+pub fn check(inf: &Inf, imports: &Imports) -> Vec<String> {
     let mut problems = Vec::new();
     let expect =
         |section: &str, key: &str, wanted: &str, problems: &mut Vec<String>| match inf.value(section, key) {
@@ -251,6 +276,8 @@ pub fn check(inf: &Inf) -> Vec<String> {
             problems.push(format!("[Version] has no {key}"));
         }
     }
+    // The target OS: no Windows build whose kernel lacks an import.
+    problems.extend(target::check(&decorations(inf), imports.pairs()));
     // [Manufacturer] -> models -> the install section for root\rvnic.
     let Some(install) = install_section(inf, &mut problems) else {
         return problems;
@@ -483,8 +510,24 @@ fn check_keyword(k: &Keyword, prop: &Property, problems: &mut Vec<String>) {
     }
 }
 
-/// Runs `rvnic check-inf PATH`.
-pub fn run(path: &Path) -> ExitCode {
+/// Runs `rvnic check-inf PATH [--image IMAGE]`.
+pub fn run(path: &Path, image: Option<&Path>) -> ExitCode {
+    let imports = match image {
+        None => Imports::Declared,
+        Some(image) => match std::fs::read(image)
+            .map_err(|e| e.to_string())
+            .and_then(|data| crate::sys::imports(&data))
+        {
+            Ok(list) => Imports::Image(list),
+            Err(e) => {
+                eprintln!(
+                    "rvnic check-inf: cannot read the imports of {}: {e}",
+                    image.display()
+                );
+                return ExitCode::from(2);
+            }
+        },
+    };
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
@@ -499,10 +542,10 @@ pub fn run(path: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let problems = check(&inf);
+    let problems = check(&inf, &imports);
     if problems.is_empty() {
         println!(
-            "{}: ok (Net class, NCF_VIRTUAL, {HARDWARE_ID}, driver-store files, service, {} keywords match the driver)",
+            "{}: ok (Net class, NCF_VIRTUAL, {HARDWARE_ID}, driver-store files, service, a target OS with every import, {} keywords match the driver)",
             path.display(),
             KEYWORDS.len()
         );
@@ -514,6 +557,8 @@ pub fn run(path: &Path) -> ExitCode {
         ExitCode::FAILURE
     }
 }
+
+pub mod target;
 
 #[cfg(test)]
 mod tests;

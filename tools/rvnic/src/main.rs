@@ -48,6 +48,10 @@ enum Command {
     CheckInf {
         /// The INF to check (UTF-8 or UTF-16LE with BOM).
         path: PathBuf,
+        /// The built image whose imports the INF's target OS must provide (default: every
+        /// function the driver can import).
+        #[arg(long)]
+        image: Option<PathBuf>,
     },
     /// Check that PATH is a kernel driver image Windows will load (rvnic.sys).
     CheckSys {
@@ -66,7 +70,7 @@ fn main() -> ExitCode {
         Command::Oid { command } => oid::run(&command),
         Command::Bench(args) => bench::run(&args),
         Command::Tap(args) => tap::run(&args),
-        Command::CheckInf { path } => inf::run(&path),
+        Command::CheckInf { path, image } => inf::run(&path, image.as_deref()),
         Command::CheckSys { path, lib_dir } => check_sys(&path, &lib_dir),
     }
 }

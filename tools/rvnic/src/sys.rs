@@ -354,6 +354,22 @@ fn check_imports(
     }
 }
 
+/// The image's imports, as (lower-case module, function name) pairs.
+pub fn imports(data: &[u8]) -> Result<Vec<(String, String)>, String> {
+    use object::Object;
+    let file = object::File::parse(data).map_err(|e| e.to_string())?;
+    let imports = file.imports().map_err(|e| e.to_string())?;
+    Ok(imports
+        .iter()
+        .map(|i| {
+            (
+                String::from_utf8_lossy(i.library()).to_ascii_lowercase(),
+                String::from_utf8_lossy(i.name()).into_owned(),
+            )
+        })
+        .collect())
+}
+
 /// File offset of `OptionalHeader.CheckSum` (64 bytes into the PE32+ optional header).
 fn nt_checksum_offset(data: &[u8]) -> usize {
     let e_lfanew = data

@@ -5,7 +5,7 @@ use super::*;
 const INX: &str = include_str!("../../../../inf/rvnic.inx");
 
 fn problems(text: &str) -> Vec<String> {
-    check(&Inf::parse(text).expect("parses"))
+    check(&Inf::parse(text).expect("parses"), &Imports::Declared)
 }
 
 /// The INF with `from` replaced by `to` (which must occur).
@@ -196,4 +196,22 @@ fn each_keyword_mismatch_with_the_driver_is_caught() {
             "planting {to:?} should report {expected:?}, got {found:?}"
         );
     }
+}
+
+#[test]
+fn a_target_os_older_than_the_newest_import_is_refused() {
+    // Windows 10 1709 (16299) installs the package but lacks ExAllocatePool2 (2004, 19041).
+    let old = INX.replace("NT$ARCH$.10.0...19041", "NT$ARCH$.10.0...16299");
+    let found = problems(&old);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("ExAllocatePool2") && found[0].contains("19041"),
+        "{}",
+        found[0]
+    );
+    // Judged by an image's imports, only what it really imports counts.
+    let ndis_only = Imports::Image(vec![("ndis.sys".into(), "NdisMPauseComplete".into())]);
+    assert!(check(&Inf::parse(&old).expect("parses"), &ndis_only).is_empty());
+    let pool2 = Imports::Image(vec![("ntoskrnl.exe".into(), "ExAllocatePool2".into())]);
+    assert_eq!(check(&Inf::parse(&old).expect("parses"), &pool2).len(), 1);
 }
