@@ -5,18 +5,32 @@
     adapters.
 
 .DESCRIPTION
-    1. Turns on test signing (bcdedit) if it is off, then stops: reboot and run the script again.
+    1. Turns on test signing (bcdedit) if the running system did not boot with it, then stops:
+       reboot and run the script again. Whether it is in effect is read from the boot options of
+       the running system (HKLM\SYSTEM\CurrentControlSet\Control\SystemStartOptions holds
+       TESTSIGNING), not from bcdedit's output, which is translated on non-English systems.
     2. Imports the test certificate that signed the package into the machine's Root and
        TrustedPublisher stores.
-    3. Adds the driver package to the driver store (pnputil /add-driver ... /install).
-    4. Creates -Count root-enumerated instances (hardware id root\rvnic) with devgen, or devcon if
-       devgen is not available.
+    3. Adds the driver package to the driver store (pnputil /add-driver ... /install). PnPUtil's
+       documented success codes are 0, 259 (ERROR_NO_MORE_ITEMS: no device matches yet, which is
+       the case before step 4) and 3010 (ERROR_SUCCESS_REBOOT_REQUIRED); see
+       https://learn.microsoft.com/windows-hardware/drivers/devtest/pnputil-return-values
+    4. Creates -Count root-enumerated instances (hardware id root\rvnic) with devgen
+       (/bus ROOT: a root-enumerated device persists across reboots, a software device, devgen's
+       default, does not), or with devcon. Neither tool is part of Windows: they come with the WDK,
+       in C:\Program Files (x86)\Windows Kits\10\Tools\<version>\x64 on the machine where it is
+       installed. Copy devgen.exe (or devcon.exe) from there into the guest and pass its folder as
+       -ToolPath.
     5. Sets the adapters' advanced properties (the keywords of rvnic's INF) and, with
        -EnableVerifier, turns on Driver Verifier with the NDIS/WIFI option for rvnic.sys (reboot).
     6. Prints Get-NetAdapter for the rvnic adapters.
 
+    Run it from an elevated PowerShell with an explicit execution policy, so the default policy
+    (Restricted on Windows clients) does not stop it:
+        powershell -NoProfile -ExecutionPolicy Bypass -File .\Install-Rvnic.ps1 ...
+
 .EXAMPLE
-    .\Install-Rvnic.ps1 -PackageDir C:\rvnic -CertificatePath C:\rvnic\rvnic-test.cer -Count 2 -Topology Pair
+    powershell -NoProfile -ExecutionPolicy Bypass -File .\Install-Rvnic.ps1 -PackageDir C:\rvnic -CertificatePath C:\rvnic\rvnic-test.cer -ToolPath C:\rvnic\tools -Count 2 -Topology Pair
 #>
 [CmdletBinding()]
 param(
@@ -27,6 +41,10 @@ param(
 
     # The test certificate (.cer) the package was signed with.
     [string] $CertificatePath,
+
+    # Folder holding devgen.exe or devcon.exe (copied from a machine with the WDK, see step 4).
+    # Without it, PATH is searched.
+    [string] $ToolPath,
 
     [ValidateRange(1, 8)]
     [int] $Count = 2,
@@ -57,13 +75,37 @@ function Get-RvnicAdapter {
         Where-Object { $_.InterfaceDescription -like "$Description*" }
 }
 
-# 1. Test signing: a test-signed driver loads only with it on, and it takes effect after a reboot.
-$bootEntry = (bcdedit /enum '{current}') -join "`n"
-if ($bootEntry -notmatch 'testsigning\s+Yes') {
+# 1. Test signing: a test-signed driver loads only when the system booted with it on.
+$startOptions = (Get-ItemProperty -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Control' -Name SystemStartOptions).SystemStartOptions
+if ($startOptions -notmatch '(^|\s)TESTSIGNING(\s|$)') {
+    $secureBoot = $false
+    try { $secureBoot = Confirm-SecureBootUEFI } catch { $secureBoot = $false }  # not UEFI, or not supported
+    if ($secureBoot) {
+        throw 'Secure Boot is on, so test signing cannot be turned on: turn Secure Boot off in the VM settings (Security), then run this script again'
+    }
     bcdedit /set testsigning on | Out-Null
-    if ($LASTEXITCODE -ne 0) { throw "bcdedit /set testsigning on failed (Secure Boot must be off in the VM settings)" }
-    Write-Warning 'Test signing is now on. Reboot the machine, then run this script again.'
+    if ($LASTEXITCODE -ne 0) { throw "bcdedit /set testsigning on failed with exit code $LASTEXITCODE" }
+    Write-Warning 'Test signing is now on for the next boot. Reboot the machine, then run this script again.'
     exit 3
+}
+
+# The tool that creates root-enumerated devices (before anything is installed, so a missing tool
+# changes nothing on the machine).
+function Find-DeviceTool([string] $Name) {
+    if ($ToolPath) {
+        $candidate = Join-Path $ToolPath $Name
+        if (Test-Path -LiteralPath $candidate -PathType Leaf) { return $candidate }
+        return $null
+    }
+    $command = Get-Command $Name -ErrorAction SilentlyContinue
+    if ($command) { return $command.Source }
+    return $null
+}
+$devgen = Find-DeviceTool 'devgen.exe'
+$devcon = Find-DeviceTool 'devcon.exe'
+if (-not $devgen -and -not $devcon) {
+    $where = if ($ToolPath) { "in -ToolPath $ToolPath" } else { 'on PATH (and no -ToolPath was given)' }
+    throw "Neither devgen.exe nor devcon.exe is $where. They are WDK tools: copy devgen.exe from C:\Program Files (x86)\Windows Kits\10\Tools\<version>\x64 on a machine with the WDK into this machine, and pass its folder as -ToolPath."
 }
 
 # 2. Trust the test certificate.
@@ -76,22 +118,25 @@ if ($CertificatePath) {
 
 # 3. The driver package.
 $inf = Join-Path $PackageDir 'rvnic.inf'
+# PnPUtil return values: 0 success, 259 no matching device yet, 3010 success with a reboot needed.
+$PnpUtilSuccess = @(0, 259, 3010)
 pnputil /add-driver $inf /install
-if ($LASTEXITCODE -ne 0) { throw "pnputil /add-driver $inf failed with exit code $LASTEXITCODE" }
+$pnputilExit = $LASTEXITCODE
+if ($PnpUtilSuccess -notcontains $pnputilExit) { throw "pnputil /add-driver $inf /install failed with exit code $pnputilExit" }
+if ($pnputilExit -eq 3010) { Write-Warning 'pnputil: the driver package was added; Windows asks for a reboot to finish.' }
 
 # 4. Root-enumerated instances.
 $before = @(Get-RvnicAdapter).Count
-$devgen = Get-Command devgen.exe -ErrorAction SilentlyContinue
-$devcon = Get-Command devcon.exe -ErrorAction SilentlyContinue
 for ($i = 0; $i -lt $Count; $i++) {
     if ($devgen) {
-        & $devgen.Source /add /bus ROOT /hardwareid $HardwareId | Out-Host
-    } elseif ($devcon) {
-        & $devcon.Source install $inf $HardwareId | Out-Host
+        & $devgen /add /bus ROOT /hardwareid $HardwareId | Out-Host
+        $ok = $LASTEXITCODE -eq 0
     } else {
-        throw 'Neither devgen.exe nor devcon.exe is on PATH (both come with the WDK tools).'
+        # devcon: 0 success, 1 success with a reboot needed.
+        & $devcon install $inf $HardwareId | Out-Host
+        $ok = $LASTEXITCODE -in @(0, 1)
     }
-    if ($LASTEXITCODE -ne 0) { throw "creating instance $i failed with exit code $LASTEXITCODE" }
+    if (-not $ok) { throw "creating instance $i failed with exit code $LASTEXITCODE" }
 }
 $deadline = (Get-Date).AddSeconds(30)
 while (@(Get-RvnicAdapter).Count -lt $before + $Count) {

@@ -10,8 +10,11 @@
     left as they are (other test drivers may need them); -RemoveCertificate removes the certificate
     with the given thumbprint from Root and TrustedPublisher.
 
+    Run it from an elevated PowerShell:
+        powershell -NoProfile -ExecutionPolicy Bypass -File .\Uninstall-Rvnic.ps1
+
 .EXAMPLE
-    .\Uninstall-Rvnic.ps1
+    powershell -NoProfile -ExecutionPolicy Bypass -File .\Uninstall-Rvnic.ps1
 #>
 [CmdletBinding()]
 param(
@@ -29,7 +32,8 @@ $devices = @(Get-PnpDevice -ErrorAction SilentlyContinue |
         Where-Object { $_.HardwareID -contains $HardwareId })
 foreach ($device in $devices) {
     pnputil /remove-device $device.InstanceId | Out-Host
-    if ($LASTEXITCODE -ne 0) { throw "pnputil /remove-device $($device.InstanceId) failed ($LASTEXITCODE)" }
+    # PnPUtil return values: 0 success, 3010 success with a reboot needed.
+    if (@(0, 3010) -notcontains $LASTEXITCODE) { throw "pnputil /remove-device $($device.InstanceId) failed ($LASTEXITCODE)" }
 }
 Write-Host "Removed $($devices.Count) rvnic device(s)."
 
@@ -39,7 +43,7 @@ $packages = @(Get-WindowsDriver -Online -All |
         ForEach-Object { $_.Driver })
 foreach ($package in $packages) {
     pnputil /delete-driver $package /uninstall /force | Out-Host
-    if ($LASTEXITCODE -ne 0) { throw "pnputil /delete-driver $package failed ($LASTEXITCODE)" }
+    if (@(0, 3010) -notcontains $LASTEXITCODE) { throw "pnputil /delete-driver $package failed ($LASTEXITCODE)" }
 }
 Write-Host "Deleted $($packages.Count) driver package(s)."
 

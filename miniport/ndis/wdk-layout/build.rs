@@ -18,8 +18,10 @@ mod wdk {
     use bindgen::CodegenConfig;
     use wdk_build::{ApiSubset, BuilderExt, Config};
 
-    /// The NDIS version rvnic is built for, as its oracle was computed (`NDIS630_MINIPORT`).
-    const NDIS_DEFINE: &str = "#define NDIS630_MINIPORT 1\n";
+    /// What a miniport build defines before ndis.h (the WDK's NDIS miniport projects set both):
+    /// the NDIS version rvnic is built for, as its oracle was computed, and the miniport role, which
+    /// selects the miniport view of the headers.
+    const NDIS_DEFINE: &str = "#define NDIS_MINIPORT_DRIVER 1\n#define NDIS630_MINIPORT 1\n";
 
     pub fn generate() -> Result<(), Box<dyn std::error::Error>> {
         let config = Config::from_env_auto()?;
