@@ -123,7 +123,9 @@ pub fn permanent_address(index: u32) -> Address {
 impl Adapter {
     /// `MiniportInitializeEx`: reads the configuration, builds the components, tells NDIS the
     /// attributes and puts the adapter on its wire. PASSIVE_LEVEL. On failure everything built so
-    /// far is freed (no generic object outlives a failed initialize).
+    /// far is freed (no generic object outlives a failed initialize). Not inlined into the
+    /// trampoline: its frame is its own.
+    #[inline(never)]
     pub fn initialize(
         handle: NDIS_HANDLE,
         driver: Option<DriverObject>,
@@ -172,28 +174,31 @@ impl Adapter {
         let port = wire::reserve(config.topology, config.segment).ok_or(NDIS_STATUS_RESOURCES)?;
         let control = Control::new(config, permanent);
         let filter = control.filter;
-        let adapter = Self {
-            handle: Handle(handle),
-            config,
-            port,
-            control: SpinLock::new(control),
-            published: SpinLock::new((1, filter)),
-            wire_copy: WireCopy(UnsafeCell::new((0, filter))),
-            run: AtomicU8::new(Run::Paused as u8),
-            busy: AtomicUsize::new(0),
-            pause_pending: AtomicBool::new(false),
-            connected: AtomicBool::new(false),
-            resume,
-            tx,
-            rx,
-            stats,
-        };
-        let adapter = match PoolBox::new(adapter, POOL_TAG) {
-            Ok(adapter) => adapter,
-            Err(adapter) => {
-                wire::release(adapter.port);
-                return Err(NDIS_STATUS_RESOURCES);
-            }
+        let adapter = PoolBox::new_in_place(POOL_TAG, |place: &mut core::mem::MaybeUninit<Self>| {
+            // Written straight into pool memory: the adapter is too large to build on a kernel
+            // stack and move.
+            Ok::<_, core::convert::Infallible>(place.write(Self {
+                handle: Handle(handle),
+                config,
+                port,
+                control: SpinLock::new(control),
+                published: SpinLock::new((1, filter)),
+                wire_copy: WireCopy(UnsafeCell::new((0, filter))),
+                run: AtomicU8::new(Run::Paused as u8),
+                busy: AtomicUsize::new(0),
+                pause_pending: AtomicBool::new(false),
+                connected: AtomicBool::new(false),
+                resume,
+                tx,
+                rx,
+                stats,
+            }))
+        });
+        let Ok(adapter) = adapter else {
+            // The pool is exhausted: the components built so far were moved into the closure
+            // and dropped with it.
+            wire::release(port);
+            return Err(NDIS_STATUS_RESOURCES);
         };
         // The adapter's address is final now (pool memory): the resume timer may use it.
         adapter
@@ -255,6 +260,7 @@ impl Adapter {
     }
 
     /// The general attributes: medium, sizes, link, filters, addresses, statistics, OIDs.
+    #[inline(never)]
     fn set_general_attributes(&self) -> Result<(), NDIS_STATUS> {
         let control = *self.control.lock();
         let speed = self.config.link_speed;
@@ -607,6 +613,7 @@ impl Adapter {
 const KEYWORD_UNITS: usize = 32;
 
 /// Reads every keyword of [`KEYWORDS`] and `NetworkAddress` through NDIS, and validates them.
+#[inline(never)]
 fn read_configuration(handle: NDIS_HANDLE) -> Result<(Config, Fallbacks), NDIS_STATUS> {
     let mut object = NDIS_CONFIGURATION_OBJECT {
         Header: NDIS_OBJECT_HEADER::new(

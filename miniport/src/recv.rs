@@ -260,23 +260,19 @@ pub(crate) fn build_free_list(count: usize, cpus: usize) -> Result<PoolBox<FreeL
     build_lanes(count, cpus)
 }
 
-/// An MPSC ring in pool memory whose lanes for `cpus` processors hold `capacity` items each.
+/// An MPSC ring in pool memory whose lanes for `cpus` processors hold `capacity` items each. Each
+/// lane's storage is allocated as the ring is built in place, so nothing the size of the lanes is
+/// ever on the kernel stack.
+#[inline(never)]
 pub(crate) fn build_lanes<T>(capacity: usize, cpus: usize) -> Result<PoolBox<Lanes<T>>, NDIS_STATUS> {
-    let mut storages: [Option<PoolSlice<Slot<T>>>; LANES] = core::array::from_fn(|lane| {
-        let capacity = if lane < cpus {
-            capacity.next_power_of_two()
-        } else {
-            1
-        };
-        PoolSlice::new(capacity, POOL_TAG, |_| Slot::new())
-    });
-    if storages.iter().any(Option::is_none) {
-        return Err(NDIS_STATUS_RESOURCES);
-    }
     PoolBox::new_in_place(POOL_TAG, |place| {
-        // Every storage is present (checked above), so `take` always yields one.
         Mpsc::init_in_place(place, |lane| {
-            storages[lane].take().unwrap_or_else(|| unreachable!())
+            let capacity = if lane < cpus {
+                capacity.next_power_of_two()
+            } else {
+                1
+            };
+            PoolSlice::new(capacity, POOL_TAG, |_| Slot::new())
         })
     })
     .map_err(|_| NDIS_STATUS_RESOURCES)

@@ -57,6 +57,35 @@ impl Counters {
         self.out_errors.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Every counter now, in the order [`Statistics::snapshot`] sums them: packets and octets in,
+    /// then out, each by class (unicast, multicast, broadcast), then in discards, in errors, out
+    /// discards, out errors.
+    fn values(&self) -> [u64; 16] {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let [a, b, c] = self.in_packets.each_ref().map(load);
+        let [d, e, f] = self.in_octets.each_ref().map(load);
+        let [g, h, i] = self.out_packets.each_ref().map(load);
+        let [j, k, l] = self.out_octets.each_ref().map(load);
+        [
+            a,
+            b,
+            c,
+            d,
+            e,
+            f,
+            g,
+            h,
+            i,
+            j,
+            k,
+            l,
+            load(&self.in_discards),
+            load(&self.in_errors),
+            load(&self.out_discards),
+            load(&self.out_errors),
+        ]
+    }
+
     /// Frames for this adapter it could not take (paused, no free receive descriptor):
     /// `ifInDiscards`.
     pub fn discard_in(&self) {
@@ -111,16 +140,32 @@ impl<const CPUS: usize> Statistics<CPUS> {
     /// The sum over all CPUs, as `OID_GEN_STATISTICS` returns it.
     #[must_use]
     pub fn snapshot(&self) -> NDIS_STATISTICS_INFO {
-        let sum = |f: &dyn Fn(&Counters) -> &AtomicU64| {
-            self.per_cpu
-                .iter()
-                .map(|c| f(c).load(Ordering::Relaxed))
-                .sum::<u64>()
-        };
-        let in_packets = |i: usize| sum(&|c| &c.in_packets[i]);
-        let in_octets = |i: usize| sum(&|c| &c.in_octets[i]);
-        let out_packets = |i: usize| sum(&|c| &c.out_packets[i]);
-        let out_octets = |i: usize| sum(&|c| &c.out_octets[i]);
+        // One pass over the blocks into sixteen sums (a closure per counter, inlined 18 times,
+        // made a 2.6 KiB kernel stack frame).
+        let mut sums = [0u64; 16];
+        for c in &self.per_cpu {
+            for (sum, value) in sums.iter_mut().zip(c.values()) {
+                *sum = sum.wrapping_add(value);
+            }
+        }
+        let [
+            ip_u,
+            ip_m,
+            ip_b,
+            io_u,
+            io_m,
+            io_b,
+            op_u,
+            op_m,
+            op_b,
+            oo_u,
+            oo_m,
+            oo_b,
+            in_discards,
+            in_errors,
+            out_discards,
+            out_errors,
+        ] = sums;
         NDIS_STATISTICS_INFO {
             Header: NDIS_OBJECT_HEADER::new(
                 NDIS_OBJECT_TYPE_DEFAULT,
@@ -128,24 +173,24 @@ impl<const CPUS: usize> Statistics<CPUS> {
                 NDIS_SIZEOF_STATISTICS_INFO_REVISION_1,
             ),
             SupportedStatistics: VALID,
-            ifInDiscards: sum(&|c| &c.in_discards),
-            ifInErrors: sum(&|c| &c.in_errors),
-            ifHCInOctets: (0..3).map(in_octets).sum(),
-            ifHCInUcastPkts: in_packets(0),
-            ifHCInMulticastPkts: in_packets(1),
-            ifHCInBroadcastPkts: in_packets(2),
-            ifHCOutOctets: (0..3).map(out_octets).sum(),
-            ifHCOutUcastPkts: out_packets(0),
-            ifHCOutMulticastPkts: out_packets(1),
-            ifHCOutBroadcastPkts: out_packets(2),
-            ifOutErrors: sum(&|c| &c.out_errors),
-            ifOutDiscards: sum(&|c| &c.out_discards),
-            ifHCInUcastOctets: in_octets(0),
-            ifHCInMulticastOctets: in_octets(1),
-            ifHCInBroadcastOctets: in_octets(2),
-            ifHCOutUcastOctets: out_octets(0),
-            ifHCOutMulticastOctets: out_octets(1),
-            ifHCOutBroadcastOctets: out_octets(2),
+            ifInDiscards: in_discards,
+            ifInErrors: in_errors,
+            ifHCInOctets: io_u.wrapping_add(io_m).wrapping_add(io_b),
+            ifHCInUcastPkts: ip_u,
+            ifHCInMulticastPkts: ip_m,
+            ifHCInBroadcastPkts: ip_b,
+            ifHCOutOctets: oo_u.wrapping_add(oo_m).wrapping_add(oo_b),
+            ifHCOutUcastPkts: op_u,
+            ifHCOutMulticastPkts: op_m,
+            ifHCOutBroadcastPkts: op_b,
+            ifOutErrors: out_errors,
+            ifOutDiscards: out_discards,
+            ifHCInUcastOctets: io_u,
+            ifHCInMulticastOctets: io_m,
+            ifHCInBroadcastOctets: io_b,
+            ifHCOutUcastOctets: oo_u,
+            ifHCOutMulticastOctets: oo_m,
+            ifHCOutBroadcastOctets: oo_b,
         }
     }
 }

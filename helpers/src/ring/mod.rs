@@ -80,6 +80,8 @@ unsafe impl<T> Storage<T> for alloc::boxed::Box<[Slot<T>]> {
 pub enum RingError {
     /// The capacity is not a power of two (or is zero).
     NotPowerOfTwo { capacity: usize },
+    /// The storage of lane `lane` could not be had (its allocation failed).
+    NoStorage { lane: usize },
 }
 
 /// Makes `n` empty slots in a box (host code and tests; the kernel uses arrays or pool memory).

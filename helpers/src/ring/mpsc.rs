@@ -69,19 +69,23 @@ impl<T, S: Storage<T>, const LANES: usize> Mpsc<T, S, LANES> {
         })
     }
 
-    /// Builds the ring directly in `place`, lane by lane: a ring of many lanes is too large to
-    /// build on a kernel stack and move. On error the lanes built so far are dropped and `place`
-    /// is left uninitialised.
+    /// Builds the ring directly in `place`, lane by lane, asking `storage` for each lane's storage
+    /// as it goes (`None`: it could not be had): a ring of many lanes, or the storages of all its
+    /// lanes at once, are too large to build on a kernel stack and move. On error the lanes built
+    /// so far are dropped and `place` is left uninitialised.
     pub fn init_in_place(
         place: &mut core::mem::MaybeUninit<Self>,
-        mut storage: impl FnMut(usize) -> S,
+        mut storage: impl FnMut(usize) -> Option<S>,
     ) -> Result<&mut Self, RingError> {
         let this = place.as_mut_ptr();
         // A field projection of `place` (valid, exclusively borrowed); nothing is read.
         // SAFETY: `this` points to `place`, live for the call.
         let lanes = unsafe { &raw mut (*this).lanes }.cast::<Spsc<T, S>>();
         for i in 0..LANES {
-            match Spsc::new(storage(i)) {
+            match storage(i)
+                .ok_or(RingError::NoStorage { lane: i })
+                .and_then(Spsc::new)
+            {
                 Ok(lane) => {
                     // Lane `i` of the array in `place`: in bounds, uninitialised, written once.
                     // SAFETY: in bounds of `place`, aligned, written once.
