@@ -1,19 +1,20 @@
-//! `rvnic check-sys`: is this file a kernel driver image Windows will load?
+//! `rvnic check-sys`: is this file a kernel driver image Windows will load, and one rvnic ships?
 //!
-//! Checks, each reported as one line:
-//! PE32+ for x86-64; subsystem NATIVE; not a DLL; entry point inside `.text` (and at `DriverEntry`
-//! when the image exports or names it); a valid PE checksum; base relocations present; NX and dynamic
-//! base set; no section both writable and executable; imports only from `ntoskrnl.exe`, `ndis.sys` and
-//! `hal.dll`, by name, and every imported name a real export of its module, judged against the
-//! mingw-w64 import libraries plus [`NEWER_EXPORTS`].
+//! The image is judged as the loader reads it ([`pe`]): every header field it relies on (machine,
+//! section count, optional header size, alignments, image base, `SizeOfHeaders`, `SizeOfImage`),
+//! every section's raw extent (inside the file: a truncated image is called truncated) and virtual
+//! extent (aligned, ascending, no overlap or gap), every data directory's range, the whole import
+//! table and every base relocation block, and the exception directory's unwind codes. Then what a
+//! miniport needs: PE32+ for x86-64, subsystem NATIVE, not a DLL, executable, NX and dynamic base,
+//! relocations not stripped, code sections executable and not discardable, no section both
+//! writable and executable, the entry point in executable code (and at `DriverEntry` when
+//! exported), a valid PE checksum, no stack frame over [`MAX_FRAME`] bytes, and imports only from
+//! `ntoskrnl.exe`, `ndis.sys` and `hal.dll`, by name, each a real export of its module (the mingw-w64
+//! import libraries plus [`NEWER_EXPORTS`]). Each finding is one line under a stable rule name.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
-
-use object::LittleEndian as LE;
-use object::pe;
-use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, PeFile64};
 
 /// The modules a miniport may import from, and the mingw-w64 import library of each.
 pub const ALLOWED_MODULES: [(&str, &str); 3] = [
@@ -77,8 +78,8 @@ impl Exports {
         Ok(exports)
     }
 
-    /// An explicit export list, plus [`NEWER_EXPORTS`].
-    #[cfg(test)]
+    /// An explicit export list, plus [`NEWER_EXPORTS`] (tests and the fuzz target).
+    #[must_use]
     pub fn from_lists<'a>(lists: impl IntoIterator<Item = (&'a str, &'a [&'a str])>) -> Self {
         let mut exports = Self::default();
         for (module, names) in lists {
@@ -101,7 +102,8 @@ impl Exports {
         }
     }
 
-    fn exports(&self, module: &str, name: &str) -> bool {
+    #[must_use]
+    pub fn exports(&self, module: &str, name: &str) -> bool {
         self.modules.get(module).is_some_and(|names| names.contains(name))
     }
 }
@@ -144,167 +146,417 @@ pub fn pe_checksum(data: &[u8], checksum_offset: usize) -> u32 {
     (sum as u32).wrapping_add(data.len() as u32)
 }
 
-/// Runs every check on `data`. An unparsable file is one violation.
+/// The largest fixed stack frame (`UWOP_ALLOC_*` plus pushes) any function may reserve: a kernel
+/// stack is 24 KiB, shared by every driver on the call path (rvnic's rule, issue 16).
+pub const MAX_FRAME: u32 = 2048;
+
+/// Runs every check on `data`, in the loader's order: headers, sections, data directories, the
+/// tables they point to, then the checksum and imports. When the headers or sections are broken
+/// the later checks are not run (their findings would only echo the damage), and the checksum is
+/// judged only on a structurally sound image, so a truncated file is called truncated.
 #[must_use]
 pub fn check(data: &[u8], exports: &Exports) -> Vec<Violation> {
     let mut out = Vec::new();
     let mut fail = |rule: &'static str, detail: String| out.push(Violation { rule, detail });
-
-    let Ok(kind) = object::FileKind::parse(data) else {
-        fail("format", "not a recognisable object file".into());
-        return out;
-    };
-    if kind != object::FileKind::Pe64 {
-        fail("format", format!("{kind:?}, not a PE32+ image"));
-        return out;
-    }
-    let file = match PeFile64::parse(data) {
-        Ok(f) => f,
+    let h = match pe::headers(data) {
+        Ok(h) => h,
         Err(e) => {
-            fail("format", format!("malformed PE32+ image: {e}"));
+            fail("format", e);
             return out;
         }
     };
-    let nt = file.nt_headers();
-    let coff = nt.file_header();
-    let opt = nt.optional_header();
-
-    let machine = coff.machine.get(LE);
-    if machine != pe::IMAGE_FILE_MACHINE_AMD64 {
-        fail("machine", format!("{machine:#06x}, not x86-64 (0x8664)"));
+    // Sections are judged only against sound headers (their alignments divide everything below).
+    let structural = check_headers(data, &h, &mut fail) || check_sections(data, &h, &mut fail);
+    if structural {
+        return out;
     }
-    if opt.subsystem() != pe::IMAGE_SUBSYSTEM_NATIVE {
-        fail("subsystem", format!("{}, not NATIVE (1)", opt.subsystem()));
+    let directories_ok = check_directories(data, &h, &mut fail);
+    // Entry point: in an executable section that stays loaded, and DriverEntry when exported.
+    match h.section_of(h.entry, 1) {
+        None => fail("entry", format!("entry point {:#x} is in no section", h.entry)),
+        Some(s) if !s.executable() => fail(
+            "entry",
+            format!(
+                "entry point {:#x} is in {}, which is not executable",
+                h.entry, s.name
+            ),
+        ),
+        Some(s) if s.characteristics & pe::IMAGE_SCN_MEM_DISCARDABLE != 0 => fail(
+            "entry",
+            format!(
+                "entry point {:#x} is in {}, which is discardable",
+                h.entry, s.name
+            ),
+        ),
+        Some(_) => {}
     }
-    let characteristics = coff.characteristics.get(LE);
-    if characteristics & pe::IMAGE_FILE_DLL != 0 {
+    if let Some(rva) = exported(data, &h, b"DriverEntry")
+        && rva != h.entry
+    {
         fail(
-            "dll",
-            format!("IMAGE_FILE_DLL is set (characteristics {characteristics:#06x})"),
+            "entry",
+            format!("entry point {:#x} is not DriverEntry ({rva:#x})", h.entry),
         );
     }
-    if characteristics & pe::IMAGE_FILE_EXECUTABLE_IMAGE == 0 {
+    // Relocations: an image the loader must be able to move.
+    if h.characteristics & pe::IMAGE_FILE_RELOCS_STRIPPED != 0 {
+        fail(
+            "relocations",
+            "IMAGE_FILE_RELOCS_STRIPPED is set (the image cannot be relocated)".into(),
+        );
+    } else if h.directory(pe::DIRECTORY_BASERELOC).is_none() {
+        fail(
+            "relocations",
+            "no base relocation directory (the image cannot be relocated)".into(),
+        );
+    } else {
+        match pe::relocations(data, &h) {
+            Ok(0) => fail(
+                "relocations",
+                "the base relocation directory applies no fixup".into(),
+            ),
+            Ok(_) => {}
+            Err(e) => fail("relocation-table", e),
+        }
+    }
+    match pe::frames(data, &h) {
+        Ok(frames) => {
+            if let Some(big) = frames
+                .iter()
+                .max_by_key(|f| f.fixed)
+                .filter(|f| f.fixed > MAX_FRAME)
+            {
+                fail(
+                    "stack-frame",
+                    format!(
+                        "the function at {:#x}..{:#x} reserves a {}-byte stack frame; kernel stacks are 24 KiB, so rvnic keeps every frame within {MAX_FRAME} bytes",
+                        big.begin, big.end, big.fixed
+                    ),
+                );
+            }
+        }
+        Err(e) => fail("exception-table", e),
+    }
+    let checksum = pe_checksum(data, h.checksum_offset);
+    if h.checksum != checksum {
+        fail(
+            "checksum",
+            format!(
+                "stored {:#010x}, computed {checksum:#010x}: the image was changed after linking, or was not linked with /RELEASE",
+                h.checksum
+            ),
+        );
+    }
+    if directories_ok {
+        match pe::imports(data, &h) {
+            Ok(imports) => check_imports(&imports, exports, &mut fail),
+            Err(e) => fail("import-table", e),
+        }
+    }
+    out
+}
+
+/// The header fields the loader relies on. True when the image is too broken to read further.
+fn check_headers(data: &[u8], h: &pe::Headers, fail: &mut impl FnMut(&'static str, String)) -> bool {
+    let mut broken = false;
+    if h.machine != pe::IMAGE_FILE_MACHINE_AMD64 {
+        fail("machine", format!("{:#06x}, not x86-64 (0x8664)", h.machine));
+    }
+    if h.number_of_sections == 0 || h.number_of_sections > pe::MAX_SECTIONS {
+        fail(
+            "header",
+            format!(
+                "NumberOfSections {} is outside 1..={}",
+                h.number_of_sections,
+                pe::MAX_SECTIONS
+            ),
+        );
+        broken = true;
+    }
+    if h.characteristics & pe::IMAGE_FILE_DLL != 0 {
+        fail(
+            "dll",
+            format!(
+                "IMAGE_FILE_DLL is set (characteristics {:#06x})",
+                h.characteristics
+            ),
+        );
+    }
+    if h.characteristics & pe::IMAGE_FILE_EXECUTABLE_IMAGE == 0 {
         fail("executable", "IMAGE_FILE_EXECUTABLE_IMAGE is not set".into());
     }
-    let dll_chars = opt.dll_characteristics();
-    if dll_chars & pe::IMAGE_DLLCHARACTERISTICS_NX_COMPAT == 0 {
+    if h.subsystem != pe::IMAGE_SUBSYSTEM_NATIVE {
+        fail("subsystem", format!("{}, not NATIVE (1)", h.subsystem));
+    }
+    if h.dll_characteristics & pe::IMAGE_DLLCHARACTERISTICS_NX_COMPAT == 0 {
         fail("nx", "IMAGE_DLLCHARACTERISTICS_NX_COMPAT is not set".into());
     }
-    if dll_chars & pe::IMAGE_DLLCHARACTERISTICS_DYNAMIC_BASE == 0 {
+    if h.dll_characteristics & pe::IMAGE_DLLCHARACTERISTICS_DYNAMIC_BASE == 0 {
         fail(
             "dynamic-base",
             "IMAGE_DLLCHARACTERISTICS_DYNAMIC_BASE is not set".into(),
         );
     }
+    let fa = h.file_alignment;
+    let sa = h.section_alignment;
+    if !fa.is_power_of_two() || !(512..=0x1_0000).contains(&fa) {
+        fail(
+            "header",
+            format!("FileAlignment {fa:#x} is not a power of two in 0x200..=0x10000"),
+        );
+        broken = true;
+    }
+    if !sa.is_power_of_two() || sa < fa || (sa < 0x1000 && sa != fa) {
+        fail(
+            "header",
+            format!(
+                "SectionAlignment {sa:#x} is not a power of two >= FileAlignment {fa:#x} (and equal to it below 4 KiB)"
+            ),
+        );
+        broken = true;
+    }
+    if !h.image_base.is_multiple_of(0x1_0000) {
+        fail(
+            "header",
+            format!("ImageBase {:#x} is not a multiple of 64 KiB", h.image_base),
+        );
+    }
+    if h.number_of_rva_and_sizes > 16 {
+        fail(
+            "header",
+            format!(
+                "NumberOfRvaAndSizes {} is more than 16",
+                h.number_of_rva_and_sizes
+            ),
+        );
+    }
+    let optional = pe::OPTIONAL_FIXED + 8 * h.number_of_rva_and_sizes.min(16) as usize;
+    if usize::from(h.size_of_optional_header) != optional {
+        fail(
+            "header",
+            format!(
+                "SizeOfOptionalHeader {} does not match {} data directories ({optional} bytes)",
+                h.size_of_optional_header, h.number_of_rva_and_sizes
+            ),
+        );
+        broken = true;
+    }
+    if broken {
+        return true;
+    }
+    let table_end = h.section_table + usize::from(h.number_of_sections) * 40;
+    let headers = h.size_of_headers as usize;
+    if !headers.is_multiple_of(fa as usize) || headers < table_end || headers > data.len() {
+        fail(
+            "header",
+            format!(
+                "SizeOfHeaders {headers:#x} must be a multiple of FileAlignment, cover the section table (ends at {table_end:#x}) and lie within the {:#x}-byte file",
+                data.len()
+            ),
+        );
+        broken = true;
+    }
+    if !h.size_of_image.is_multiple_of(sa) {
+        fail(
+            "header",
+            format!(
+                "SizeOfImage {:#x} is not a multiple of SectionAlignment {sa:#x}",
+                h.size_of_image
+            ),
+        );
+        broken = true;
+    }
+    broken
+}
 
-    // Sections: entry point in .text, no W+X.
-    let entry = opt.address_of_entry_point();
-    let sections = file.section_table();
-    let mut entry_section = None;
-    for section in sections.iter() {
-        let name = String::from_utf8_lossy(section.raw_name())
-            .trim_end_matches('\0')
-            .to_string();
-        let flags = section.characteristics.get(LE);
+/// Each section's raw and virtual extent, order, and protection. True when a section is out of
+/// the file or the image (the tables in it cannot be read).
+fn check_sections(data: &[u8], h: &pe::Headers, fail: &mut impl FnMut(&'static str, String)) -> bool {
+    let mut broken = false;
+    let sa = u64::from(h.section_alignment);
+    let fa = u64::from(h.file_alignment);
+    if sa == 0 || fa == 0 {
+        return true; // check_headers reported it
+    }
+    let mut next_va = u64::from(h.size_of_headers).next_multiple_of(sa);
+    for s in &h.sections {
+        let name = &s.name;
+        let va = u64::from(s.virtual_address);
+        if va % sa != 0 {
+            fail(
+                "section",
+                format!("{name}: VirtualAddress {va:#x} is not a multiple of SectionAlignment {sa:#x}"),
+            );
+            broken = true;
+        }
+        if va != next_va {
+            let what = if va < next_va {
+                "overlaps the headers or the section before it"
+            } else {
+                "leaves a gap after the section before it"
+            };
+            fail(
+                "section",
+                format!("{name}: VirtualAddress {va:#x} {what} (expected {next_va:#x})"),
+            );
+            broken = true;
+        }
+        let end = va + u64::from(s.memory_size());
+        if end > u64::from(h.size_of_image) {
+            fail(
+                "section",
+                format!(
+                    "{name}: ends at {end:#x}, past SizeOfImage {:#x}",
+                    h.size_of_image
+                ),
+            );
+            broken = true;
+        }
+        next_va = end.next_multiple_of(sa);
+        if s.raw_size != 0 {
+            let raw = u64::from(s.raw_pointer);
+            if raw % fa != 0 || raw < u64::from(h.size_of_headers) {
+                fail(
+                    "section",
+                    format!(
+                        "{name}: PointerToRawData {raw:#x} is not a FileAlignment multiple past the headers"
+                    ),
+                );
+                broken = true;
+            }
+            let raw_end = raw + u64::from(s.raw_size);
+            if raw_end > data.len() as u64 {
+                fail(
+                    "section",
+                    format!(
+                        "{name}: its raw data ends at {raw_end:#x}, past the end of the {:#x}-byte file (the image is truncated)",
+                        data.len()
+                    ),
+                );
+                broken = true;
+            }
+        }
+        let flags = s.characteristics;
         if flags & pe::IMAGE_SCN_MEM_WRITE != 0 && flags & pe::IMAGE_SCN_MEM_EXECUTE != 0 {
             fail(
                 "wx-section",
                 format!("section {name} is both writable and executable ({flags:#010x})"),
             );
         }
-        let start = section.virtual_address.get(LE);
-        let size = section.virtual_size.get(LE).max(section.size_of_raw_data.get(LE));
-        if entry >= start && entry < start.saturating_add(size) {
-            entry_section = Some(name);
+        let code = flags & pe::IMAGE_SCN_CNT_CODE != 0;
+        if code && flags & pe::IMAGE_SCN_MEM_EXECUTE == 0 {
+            fail(
+                "code-section",
+                format!("{name} holds code but is not executable ({flags:#010x})"),
+            );
+        }
+        if code && flags & pe::IMAGE_SCN_MEM_DISCARDABLE != 0 {
+            fail(
+                "code-section",
+                format!(
+                    "{name} holds code but is discardable: Windows frees it after DriverEntry, and rvnic's callbacks run from it"
+                ),
+            );
         }
     }
-    match entry_section.as_deref() {
-        Some(".text") => {}
-        Some(other) => fail(
-            "entry",
-            format!("entry point {entry:#x} is in {other}, not .text"),
-        ),
-        None => fail("entry", format!("entry point {entry:#x} is in no section")),
-    }
-    // Where the image names DriverEntry (an export), the entry point must be it.
-    let exported_entry = file
-        .export_table()
-        .ok()
-        .flatten()
-        .and_then(|table| table.exports().ok())
-        .and_then(|exports| {
-            exports
-                .into_iter()
-                .find(|e| e.name == Some(b"DriverEntry".as_slice()))
-        })
-        .map(|e| e.target);
-    if let Some(object::read::pe::ExportTarget::Address(rva)) = exported_entry
-        && rva != entry
-    {
+    if next_va != u64::from(h.size_of_image) && !broken {
         fail(
-            "entry",
-            format!("entry point {entry:#x} is not DriverEntry ({rva:#x})"),
+            "header",
+            format!(
+                "SizeOfImage {:#x} is not where the last section ends ({next_va:#x})",
+                h.size_of_image
+            ),
         );
+        broken = true;
     }
-
-    // Checksum.
-    let checksum_offset = nt_checksum_offset(data);
-    let stored = opt.check_sum();
-    let computed = pe_checksum(data, checksum_offset);
-    if stored != computed {
-        fail(
-            "checksum",
-            format!("stored {stored:#010x}, computed {computed:#010x} (link with /RELEASE)"),
-        );
-    }
-
-    // Relocations.
-    let relocs = file
-        .data_directory(pe::IMAGE_DIRECTORY_ENTRY_BASERELOC)
-        .map_or(0, |d| d.size.get(LE));
-    if relocs == 0 {
-        fail(
-            "relocations",
-            "no base relocation directory (the image cannot be relocated)".into(),
-        );
-    }
-
-    // Imports.
-    match file.import_table() {
-        Ok(Some(table)) => check_imports(&table, exports, &mut fail),
-        Ok(None) => {}
-        Err(e) => fail("imports", format!("unreadable import table: {e}")),
-    }
-    out
+    broken
 }
 
-fn check_imports(
-    table: &object::read::pe::ImportTable<'_>,
-    exports: &Exports,
-    fail: &mut impl FnMut(&'static str, String),
-) {
-    let Ok(mut descriptors) = table.descriptors() else {
-        fail("imports", "unreadable import descriptors".into());
-        return;
-    };
-    loop {
-        let descriptor = match descriptors.next() {
-            Ok(Some(d)) => d,
-            Ok(None) => break,
-            Err(e) => {
-                fail("imports", format!("unreadable import descriptor: {e}"));
-                break;
+/// Each data directory's range: inside the image and inside one section (the security directory
+/// is a file offset, inside the file). True when all are.
+fn check_directories(data: &[u8], h: &pe::Headers, fail: &mut impl FnMut(&'static str, String)) -> bool {
+    let mut ok = true;
+    for (index, &(rva, size)) in h.directories.iter().enumerate() {
+        let name = pe::DIRECTORY_NAMES[index];
+        if rva == 0 && size == 0 {
+            continue;
+        }
+        if rva == 0 || size == 0 {
+            fail(
+                "directory",
+                format!("the {name} directory has RVA {rva:#x} and size {size}: one without the other"),
+            );
+            ok = false;
+            continue;
+        }
+        if index == pe::DIRECTORY_SECURITY {
+            if u64::from(rva) + u64::from(size) > data.len() as u64 {
+                fail(
+                    "directory",
+                    format!(
+                        "the {name} directory (file offset {rva:#x}, {size} bytes) runs past the end of the file"
+                    ),
+                );
+                ok = false;
             }
+            continue;
+        }
+        if u64::from(rva) + u64::from(size) > u64::from(h.size_of_image) {
+            fail(
+                "directory",
+                format!(
+                    "the {name} directory (RVA {rva:#x}, {size} bytes) runs past SizeOfImage {:#x}",
+                    h.size_of_image
+                ),
+            );
+            ok = false;
+        } else if h.offset_of(rva, size).is_none() {
+            fail(
+                "directory",
+                format!(
+                    "the {name} directory (RVA {rva:#x}, {size} bytes) is not inside one section's raw data"
+                ),
+            );
+            ok = false;
+        }
+        if index == pe::DIRECTORY_DEBUG && size % 28 != 0 {
+            fail(
+                "directory",
+                format!("the debug directory's size {size} is not a whole number of 28-byte entries"),
+            );
+            ok = false;
+        }
+    }
+    ok
+}
+
+/// The RVA of the export named `name`, if the image exports it.
+fn exported(data: &[u8], h: &pe::Headers, name: &[u8]) -> Option<u32> {
+    let b = pe::Bytes(data);
+    let (rva, size) = h.directory(pe::DIRECTORY_EXPORT)?;
+    let d = h.offset_of(rva, size.min(40))?;
+    let count = b.u32(d + 24)?.min(65_536);
+    let functions = b.u32(d + 28)?;
+    let names = b.u32(d + 32)?;
+    let ordinals = b.u32(d + 36)?;
+    for i in 0..count {
+        let name_rva = b.u32(h.offset_of(names.checked_add(i * 4)?, 4)?)?;
+        if b.c_str(h.offset_of(name_rva, 1)?, 512)? == name {
+            let ordinal = b.u16(h.offset_of(ordinals.checked_add(i * 2)?, 2)?)?;
+            return b.u32(h.offset_of(functions.checked_add(u32::from(ordinal) * 4)?, 4)?);
+        }
+    }
+    None
+}
+
+fn check_imports(imports: &[pe::Import], exports: &Exports, fail: &mut impl FnMut(&'static str, String)) {
+    let mut refused_modules = BTreeSet::new();
+    for import in imports {
+        let module = match import {
+            pe::Import::Name(m, _) | pe::Import::Ordinal(m, _) => m,
         };
-        let module = match table.name(descriptor.name.get(LE)) {
-            Ok(name) => String::from_utf8_lossy(name).to_ascii_lowercase(),
-            Err(e) => {
-                fail("imports", format!("unreadable module name: {e}"));
-                continue;
-            }
-        };
-        let allowed = ALLOWED_MODULES.iter().any(|(m, _)| *m == module);
-        if !allowed {
+        let allowed = ALLOWED_MODULES.iter().any(|(m, _)| m == module);
+        if !allowed && refused_modules.insert(module.clone()) {
             fail(
                 "import-module",
                 format!(
@@ -312,71 +564,44 @@ fn check_imports(
                 ),
             );
         }
-        let thunk_rva = match descriptor.original_first_thunk.get(LE) {
-            0 => descriptor.first_thunk.get(LE),
-            rva => rva,
-        };
-        let Ok(mut thunks) = table.thunks(thunk_rva) else {
-            fail("imports", format!("{module}: unreadable import lookup table"));
-            continue;
-        };
-        loop {
-            let thunk = match thunks.next::<pe::ImageNtHeaders64>() {
-                Ok(Some(t)) => t,
-                Ok(None) => break,
-                Err(e) => {
-                    fail(
-                        "imports",
-                        format!("{module}: unreadable import lookup entry: {e}"),
-                    );
-                    break;
-                }
-            };
-            match table.import::<pe::ImageNtHeaders64>(thunk) {
-                Ok(object::read::pe::Import::Name(_, name)) => {
-                    let name = String::from_utf8_lossy(name);
-                    if allowed && !exports.exports(&module, &name) {
-                        fail(
-                            "import-name",
-                            format!("{module}!{name} is not an export of {module}"),
-                        );
-                    }
-                }
-                Ok(object::read::pe::Import::Ordinal(ordinal)) => {
-                    fail(
-                        "import-ordinal",
-                        format!("{module}: import by ordinal {ordinal}; import by name"),
-                    );
-                }
-                Err(e) => fail("imports", format!("{module}: unreadable import: {e}")),
+        match import {
+            pe::Import::Name(_, name) if allowed && !exports.exports(module, name) => {
+                fail(
+                    "import-name",
+                    format!("{module}!{name} is not an export of {module}"),
+                );
             }
+            pe::Import::Ordinal(_, ordinal) => {
+                fail(
+                    "import-ordinal",
+                    format!("{module}: import by ordinal {ordinal}; import by name"),
+                );
+            }
+            pe::Import::Name(..) => {}
         }
     }
 }
 
-/// The image's imports, as (lower-case module, function name) pairs.
+/// The image's imports by name, as (lower-case module, function name) pairs.
 pub fn imports(data: &[u8]) -> Result<Vec<(String, String)>, String> {
-    use object::Object;
-    let file = object::File::parse(data).map_err(|e| e.to_string())?;
-    let imports = file.imports().map_err(|e| e.to_string())?;
-    Ok(imports
-        .iter()
-        .map(|i| {
-            (
-                String::from_utf8_lossy(i.library()).to_ascii_lowercase(),
-                String::from_utf8_lossy(i.name()).into_owned(),
-            )
+    let h = pe::headers(data)?;
+    Ok(pe::imports(data, &h)?
+        .into_iter()
+        .filter_map(|i| match i {
+            pe::Import::Name(m, n) => Some((m, n)),
+            pe::Import::Ordinal(..) => None,
         })
         .collect())
 }
 
-/// File offset of `OptionalHeader.CheckSum` (64 bytes into the PE32+ optional header).
-fn nt_checksum_offset(data: &[u8]) -> usize {
-    let e_lfanew = data
-        .get(0x3c..0x40)
-        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
-    e_lfanew + 4 + 20 + 64
+/// The largest fixed stack frame of the image's functions, from its unwind information: (bytes,
+/// function start RVA).
+pub fn largest_frame(data: &[u8]) -> Result<Option<(u32, u32)>, String> {
+    let h = pe::headers(data)?;
+    Ok(pe::frames(data, &h)?.iter().map(|f| (f.fixed, f.begin)).max())
 }
+
+pub mod pe;
 
 #[cfg(test)]
 mod testimage;

@@ -16,6 +16,9 @@ pub struct Image {
     pub relocations: bool,
     pub entry_in_data: bool,
     pub valid_checksum: bool,
+    /// An exception directory with one function (all of .text) whose prologue allocates this
+    /// many bytes (`UWOP_ALLOC_SMALL` or `_LARGE`).
+    pub frame: Option<u32>,
 }
 
 const TEXT_RVA: u32 = 0x1000;
@@ -44,7 +47,34 @@ impl Image {
             relocations: true,
             entry_in_data: false,
             valid_checksum: true,
+            frame: Some(40),
         }
+    }
+
+    /// Unwind information and one RUNTIME_FUNCTION, appended to `rd` (RVA base RDATA_RVA):
+    /// returns the RVA of the RUNTIME_FUNCTION.
+    fn pdata(rd: &mut Vec<u8>, frame: u32) -> u32 {
+        rd.resize(rd.len().next_multiple_of(4), 0);
+        let unwind = rd.len();
+        // UNWIND_INFO: version 1, no flags; prologue size; count of code slots; no frame register.
+        let (slots, codes): (u8, Vec<u8>) = if (8..=128).contains(&frame) && frame.is_multiple_of(8) {
+            (1, vec![4, (((frame / 8 - 1) as u8) << 4) | 2]) // UWOP_ALLOC_SMALL
+        } else {
+            // UWOP_ALLOC_LARGE with info 1: the unscaled size in the next two slots, then a pad
+            // slot (the array has an even number of slots).
+            let mut c = vec![7, 0x11];
+            c.extend_from_slice(&frame.to_le_bytes());
+            c.extend_from_slice(&[0, 0]);
+            (3, c)
+        };
+        rd.extend_from_slice(&[1, 8, slots, 0]);
+        rd.extend_from_slice(&codes);
+        rd.resize(rd.len().next_multiple_of(4), 0);
+        let function = rd.len();
+        put32v(rd, TEXT_RVA);
+        put32v(rd, TEXT_RVA + 16);
+        put32v(rd, RDATA_RVA + unwind as u32);
+        RDATA_RVA + function as u32
     }
 
     fn rdata(&self) -> (Vec<u8>, u32) {
@@ -87,7 +117,8 @@ impl Image {
 
     pub fn build(&self) -> Vec<u8> {
         let text = vec![0xC3u8; 16]; // ret
-        let (rdata, import_dir_size) = self.rdata();
+        let (mut rdata, import_dir_size) = self.rdata();
+        let exception = self.frame.map(|frame| Self::pdata(&mut rdata, frame));
         let data = vec![0u8; 16];
         // One base relocation block: a DIR64 fixup at .data+0, padded with an ABSOLUTE entry.
         let mut reloc = Vec::new();
@@ -144,6 +175,10 @@ impl Image {
         let dirs = o + 112;
         put32(&mut out, dirs + 8, RDATA_RVA);
         put32(&mut out, dirs + 12, import_dir_size);
+        if let Some(function) = exception {
+            put32(&mut out, dirs + 3 * 8, function);
+            put32(&mut out, dirs + 3 * 8 + 4, 12);
+        }
         if self.relocations {
             put32(&mut out, dirs + 5 * 8, RELOC_RVA);
             put32(&mut out, dirs + 5 * 8 + 4, reloc.len() as u32);

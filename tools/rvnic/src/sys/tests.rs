@@ -162,3 +162,464 @@ fn every_import_the_ndis_crate_declares_is_a_real_export_of_its_module() {
         "declared imports that are not exports of their module: {wrong:?}"
     );
 }
+
+/// Offsets in a [`Image::driver`] image: the PE header at 0x40, then COFF, optional header, data
+/// directories and the section table (.text, .rdata, .data, .reloc).
+mod at {
+    pub const PE: usize = 0x40;
+    pub const COFF: usize = PE + 4;
+    pub const OPT: usize = COFF + 20;
+    pub const DIRS: usize = OPT + 112;
+    pub const SECTIONS: usize = OPT + 240;
+    pub const fn section(i: usize) -> usize {
+        SECTIONS + i * 40
+    }
+    pub const fn dir(i: usize) -> usize {
+        DIRS + i * 8
+    }
+}
+
+fn get32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+fn put16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_le_bytes());
+}
+fn put32(b: &mut [u8], at: usize, v: u32) {
+    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+fn put64(b: &mut [u8], at: usize, v: u64) {
+    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+/// The file offset of `rva` (through the section table).
+fn offset(b: &[u8], rva: u32) -> usize {
+    (0..4)
+        .map(at::section)
+        .find(|&s| rva >= get32(b, s + 12) && rva < get32(b, s + 12) + get32(b, s + 16))
+        .map(|s| (get32(b, s + 20) + rva - get32(b, s + 12)) as usize)
+        .expect("rva in a section")
+}
+/// The offset of import descriptor `i` and of its module's first lookup-table entry.
+fn descriptor(b: &[u8], i: usize) -> usize {
+    offset(b, get32(b, at::dir(1))) + i * 20
+}
+fn lookup(b: &[u8], i: usize) -> usize {
+    offset(b, get32(b, descriptor(b, i)))
+}
+fn reloc(b: &[u8]) -> usize {
+    offset(b, get32(b, at::dir(5)))
+}
+fn pdata(b: &[u8]) -> usize {
+    offset(b, get32(b, at::dir(3)))
+}
+/// Recomputes the checksum, so a planted defect is the only thing wrong.
+fn reseal(b: &mut [u8]) {
+    let sum = super::pe_checksum(b, at::OPT + 64);
+    put32(b, at::OPT + 64, sum);
+}
+
+type Plant = Box<dyn Fn(&mut Vec<u8>)>;
+
+/// Each loader rule refuses each of a family of planted defects, with a message naming it; a
+/// structural defect is never blamed on the checksum (every image here is resealed).
+#[test]
+fn each_loader_rule_refuses_a_family_of_planted_defects() {
+    let cases: Vec<(&str, &str, Plant)> = vec![
+        ("format", "no MZ", Box::new(|b| b[0] = b'X')),
+        ("format", "8-byte aligned", Box::new(|b| put32(b, 0x3c, 0x41))),
+        (
+            "format",
+            "no PE signature",
+            Box::new(|b| put32(b, 0x3c, 0x0fff_fff0)),
+        ),
+        ("format", "no PE signature", Box::new(|b| b[at::PE + 1] = b'X')),
+        ("format", "not PE32+", Box::new(|b| put16(b, at::OPT, 0x10b))),
+        (
+            "format",
+            "smaller than a PE32+",
+            Box::new(|b| put16(b, at::COFF + 16, 100)),
+        ),
+        (
+            "format",
+            "inside the section table",
+            Box::new(|b| b.truncate(at::section(2))),
+        ),
+        (
+            "header",
+            "NumberOfSections 0",
+            Box::new(|b| put16(b, at::COFF + 2, 0)),
+        ),
+        (
+            "header",
+            "NumberOfSections 97",
+            Box::new(|b| put16(b, at::COFF + 2, 97)),
+        ),
+        (
+            "header",
+            "FileAlignment 0x100",
+            Box::new(|b| put32(b, at::OPT + 36, 0x100)),
+        ),
+        (
+            "header",
+            "FileAlignment 0x300",
+            Box::new(|b| put32(b, at::OPT + 36, 0x300)),
+        ),
+        (
+            "header",
+            "SectionAlignment 0x100",
+            Box::new(|b| put32(b, at::OPT + 32, 0x100)),
+        ),
+        (
+            "header",
+            "64 KiB",
+            Box::new(|b| put64(b, at::OPT + 24, 0x1_4000_1000)),
+        ),
+        (
+            "header",
+            "more than 16",
+            Box::new(|b| put32(b, at::OPT + 108, 17)),
+        ),
+        (
+            "header",
+            "does not match 15 data directories",
+            Box::new(|b| put32(b, at::OPT + 108, 15)),
+        ),
+        (
+            "header",
+            "SizeOfHeaders 0x300",
+            Box::new(|b| put32(b, at::OPT + 60, 0x300)),
+        ),
+        (
+            "header",
+            "SizeOfHeaders 0x10000",
+            Box::new(|b| put32(b, at::OPT + 60, 0x1_0000)),
+        ),
+        (
+            "header",
+            "not a multiple of SectionAlignment",
+            Box::new(|b| put32(b, at::OPT + 56, 0x5800)),
+        ),
+        (
+            "header",
+            "not where the last section ends",
+            Box::new(|b| put32(b, at::OPT + 56, 0x7000)),
+        ),
+        (
+            "section",
+            ".rdata: VirtualAddress 0x2100 is not a multiple",
+            Box::new(|b| put32(b, at::section(1) + 12, 0x2100)),
+        ),
+        (
+            "section",
+            ".rdata: VirtualAddress 0x1000 overlaps",
+            Box::new(|b| put32(b, at::section(1) + 12, 0x1000)),
+        ),
+        (
+            "section",
+            ".rdata: VirtualAddress 0x2000 overlaps",
+            Box::new(|b| put32(b, at::section(0) + 8, 0x1800)),
+        ),
+        (
+            "section",
+            "leaves a gap",
+            Box::new(|b| {
+                put32(b, at::section(3) + 12, 0x5000);
+                put32(b, at::OPT + 56, 0x6000);
+            }),
+        ),
+        (
+            "section",
+            "past SizeOfImage",
+            Box::new(|b| put32(b, at::section(3) + 8, 0x2000)),
+        ),
+        (
+            "section",
+            "is not a FileAlignment multiple",
+            Box::new(|b| {
+                let raw = get32(b, at::section(2) + 20);
+                put32(b, at::section(2) + 20, raw + 0x10);
+            }),
+        ),
+        (
+            "section",
+            "truncated",
+            Box::new(|b| {
+                let len = b.len();
+                b.truncate(len - 0x100);
+            }),
+        ),
+        (
+            "code-section",
+            "holds code but is not executable",
+            Box::new(|b| {
+                let flags = get32(b, at::section(0) + 36);
+                put32(b, at::section(0) + 36, flags & !0x2000_0000);
+            }),
+        ),
+        (
+            "code-section",
+            "discardable",
+            Box::new(|b| {
+                let flags = get32(b, at::section(0) + 36);
+                put32(b, at::section(0) + 36, flags | 0x0200_0000);
+            }),
+        ),
+        (
+            "directory",
+            "runs past SizeOfImage",
+            Box::new(|b| put32(b, at::dir(1), 0x9000)),
+        ),
+        (
+            "directory",
+            "one without the other",
+            Box::new(|b| put32(b, at::dir(1) + 4, 0)),
+        ),
+        (
+            "directory",
+            "not inside one section",
+            Box::new(|b| {
+                put32(b, at::dir(1), 0x2ff0);
+                put32(b, at::dir(1) + 4, 0x100);
+            }),
+        ),
+        (
+            "directory",
+            "28-byte",
+            Box::new(|b| {
+                put32(b, at::dir(6), 0x2000);
+                put32(b, at::dir(6) + 4, 27);
+            }),
+        ),
+        (
+            "directory",
+            "past the end of the file",
+            Box::new(|b| {
+                put32(b, at::dir(4), 0x1_0000);
+                put32(b, at::dir(4) + 4, 10);
+            }),
+        ),
+        (
+            "import-table",
+            "module name",
+            Box::new(|b| {
+                let d = descriptor(b, 0);
+                put32(b, d + 12, 0x9000);
+            }),
+        ),
+        (
+            "import-table",
+            "no terminating null descriptor",
+            Box::new(|b| put32(b, at::dir(1) + 4, 20)),
+        ),
+        (
+            "import-table",
+            "not 8-byte aligned",
+            Box::new(|b| {
+                let d = descriptor(b, 0);
+                let iat = get32(b, d + 16);
+                put32(b, d + 16, iat + 4);
+            }),
+        ),
+        (
+            "import-table",
+            "is not a terminated string",
+            Box::new(|b| {
+                let l = lookup(b, 1);
+                put64(b, l, 0x2ffe);
+            }),
+        ),
+        (
+            "import-table",
+            "bits set beside the ordinal",
+            Box::new(|b| {
+                let l = lookup(b, 1);
+                put64(b, l, 0x8000_0001_0000_0007);
+            }),
+        ),
+        (
+            "import-table",
+            "neither an ordinal",
+            Box::new(|b| {
+                let l = lookup(b, 1);
+                put64(b, l, 0x0000_0001_0000_0000);
+            }),
+        ),
+        (
+            "relocation-table",
+            "not 4 KiB aligned",
+            Box::new(|b| {
+                let r = reloc(b);
+                put32(b, r, 0x3004);
+            }),
+        ),
+        (
+            "relocation-table",
+            "SizeOfBlock 6",
+            Box::new(|b| {
+                let r = reloc(b);
+                put32(b, r + 4, 6);
+            }),
+        ),
+        (
+            "relocation-table",
+            "runs past the directory",
+            Box::new(|b| {
+                let r = reloc(b);
+                put32(b, r + 4, 0x100);
+            }),
+        ),
+        (
+            "relocation-table",
+            "fixup type 3",
+            Box::new(|b| {
+                let r = reloc(b);
+                put16(b, r + 8, 0x3000);
+            }),
+        ),
+        (
+            "relocation-table",
+            "outside every section",
+            Box::new(|b| {
+                let r = reloc(b);
+                put32(b, r, 0x5000);
+            }),
+        ),
+        (
+            "relocations",
+            "IMAGE_FILE_RELOCS_STRIPPED",
+            Box::new(|b| {
+                let c = u16::from_le_bytes([b[at::COFF + 18], b[at::COFF + 19]]);
+                put16(b, at::COFF + 18, c | 1);
+            }),
+        ),
+        (
+            "relocations",
+            "no base relocation directory",
+            Box::new(|b| {
+                put32(b, at::dir(5), 0);
+                put32(b, at::dir(5) + 4, 0);
+            }),
+        ),
+        (
+            "relocations",
+            "applies no fixup",
+            Box::new(|b| {
+                let r = reloc(b);
+                put16(b, r + 8, 0);
+            }),
+        ),
+        (
+            "exception-table",
+            "multiple of 12",
+            Box::new(|b| put32(b, at::dir(3) + 4, 13)),
+        ),
+        (
+            "exception-table",
+            "not a range of executable code",
+            Box::new(|b| {
+                let p = pdata(b);
+                put32(b, p + 4, 0x1000);
+            }),
+        ),
+        (
+            "exception-table",
+            "unwind information",
+            Box::new(|b| {
+                let p = pdata(b);
+                put32(b, p + 8, 0x9000);
+            }),
+        ),
+        (
+            "checksum",
+            "changed after linking",
+            Box::new(|b| {
+                let at = offset(b, 0x3000);
+                b[at] ^= 1;
+                let sum = get32(b, at::OPT + 64);
+                put32(b, at::OPT + 64, sum);
+            }),
+        ),
+    ];
+    let clean = Image::driver().build();
+    assert!(
+        check(&clean, &exports()).is_empty(),
+        "{:?}",
+        check(&clean, &exports())
+    );
+    for (rule, says, plant) in cases {
+        let mut image = clean.clone();
+        plant(&mut image);
+        if rule != "checksum" {
+            if image.len() > at::OPT + 68 {
+                reseal(&mut image);
+            }
+        } else {
+            // The plant flips a byte after reading the stored sum: leave it stale.
+        }
+        let found = check(&image, &exports());
+        assert!(
+            found.iter().any(|v| v.rule == rule && v.detail.contains(says)),
+            "planted {rule} ({says}) not reported: {found:?}"
+        );
+        if rule != "checksum" {
+            assert!(
+                !found.iter().any(|v| v.rule == "checksum"),
+                "planted {rule} ({says}) was blamed on the checksum: {found:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_stack_frame_over_two_kib_is_refused_and_the_largest_is_reported() {
+    let mut image = Image::driver();
+    image.frame = Some(4096);
+    let found = check(&image.build(), &exports());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].rule == "stack-frame" && found[0].detail.contains("4096-byte"),
+        "{found:?}"
+    );
+    image.frame = Some(2048);
+    assert!(check(&image.build(), &exports()).is_empty());
+    assert_eq!(super::largest_frame(&image.build()), Ok(Some((2048, 0x1000))));
+    image.frame = Some(40);
+    assert_eq!(super::largest_frame(&image.build()), Ok(Some((40, 0x1000))));
+    // Found by the check_sys fuzz target: sizes that overflow a 32-bit sum saturate.
+    image.frame = Some(u32::MAX);
+    assert_eq!(super::largest_frame(&image.build()), Ok(Some((u32::MAX, 0x1000))));
+}
+
+/// The shipped image, when CI built it: passes, and its largest frame is reported.
+#[test]
+fn the_built_kernel_image_passes_every_rule() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/x86_64-pc-windows-msvc/kernel/rvnic.sys");
+    let Ok(data) = std::fs::read(&path) else {
+        eprintln!(
+            "SKIPPED: no {} (tools/cross/build-sys.sh builds it)",
+            path.display()
+        );
+        return;
+    };
+    let found = check(&data, &exports_for_image(&data));
+    assert!(found.is_empty(), "{found:?}");
+    let (frame, _) = super::largest_frame(&data)
+        .expect("unwind data")
+        .expect("functions");
+    assert!(frame <= super::MAX_FRAME, "largest frame {frame}");
+}
+
+/// An export list that knows every name the image imports (this test is about structure; the
+/// import names are checked against the real lists elsewhere).
+fn exports_for_image(data: &[u8]) -> Exports {
+    let imports = super::imports(data).expect("imports");
+    let mut lists: Vec<(String, Vec<&str>)> = Vec::new();
+    for (m, n) in &imports {
+        match lists.iter_mut().find(|(lm, _)| lm == m) {
+            Some((_, names)) => names.push(n),
+            None => lists.push((m.clone(), vec![n])),
+        }
+    }
+    Exports::from_lists(lists.iter().map(|(m, n)| (m.as_str(), n.as_slice())))
+}
