@@ -34,8 +34,42 @@ pub struct Inf {
     strings: BTreeMap<String, String>,
 }
 
-/// Decodes the file: UTF-16LE with its BOM (what Windows tools write), or UTF-8 (with or without BOM).
+/// Decodes the file: UTF-16LE with its BOM (what Windows tools write), or UTF-8 (with or without
+/// BOM). UTF-16 without a BOM, and lone-CR line ends, get a message that says so: Windows reads
+/// neither as the author meant.
 pub fn decode(bytes: &[u8]) -> Result<String, String> {
+    let text = decode_encoding(bytes)?;
+    if let Some(at) = text
+        .find('\r')
+        .filter(|&at| text.as_bytes().get(at + 1) != Some(&b'\n'))
+    {
+        let line = text[..at].matches('\n').count() + 1;
+        return Err(format!(
+            "line {line} ends with a lone CR (classic Mac line ends); Windows reads INF lines ended by CR LF or LF"
+        ));
+    }
+    Ok(text)
+}
+
+/// Whether `bytes` look like UTF-16 without its byte-order mark: every other byte zero, as ASCII
+/// text encoded in UTF-16 is. `Some(true)` for little-endian.
+fn bomless_utf16(bytes: &[u8]) -> Option<bool> {
+    let pairs = bytes.len() / 2;
+    if pairs < 4 || !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    let zeros = |offset: usize| bytes.iter().skip(offset).step_by(2).filter(|&&b| b == 0).count();
+    let (even, odd) = (zeros(0), zeros(1));
+    if odd * 10 >= pairs * 9 && even * 10 < pairs {
+        Some(true)
+    } else if even * 10 >= pairs * 9 && odd * 10 < pairs {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn decode_encoding(bytes: &[u8]) -> Result<String, String> {
     if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
         if rest.len() % 2 != 0 {
             return Err("UTF-16LE file with an odd number of bytes".into());
@@ -48,6 +82,12 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
     }
     if bytes.starts_with(&[0xFE, 0xFF]) {
         return Err("UTF-16BE is not an encoding Windows accepts for INF files".into());
+    }
+    if let Some(little) = bomless_utf16(bytes) {
+        let order = if little { "UTF-16LE" } else { "UTF-16BE" };
+        return Err(format!(
+            "the file looks like {order} without a byte-order mark: Windows reads an INF as UTF-16 only when it starts with the BOM FF FE; save it with one (UTF-16LE), or as UTF-8"
+        ));
     }
     let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
     String::from_utf8(bytes.to_vec()).map_err(|e| format!("neither UTF-16LE with BOM nor UTF-8: {e}"))
@@ -248,11 +288,12 @@ pub fn check(inf: &Inf, imports: &Imports) -> Vec<String> {
         |section: &str, key: &str, wanted: &str, problems: &mut Vec<String>| match inf.value(section, key) {
             None => problems.push(format!("[{section}] has no {key} (expected {wanted})")),
             Some(Err(e)) => problems.push(e),
-            Some(Ok(v)) if !v.eq_ignore_ascii_case(wanted) => {
+            Some(Ok(v)) if !same(&v, wanted) => {
                 problems.push(format!("[{section}] {key} is {v:?}, expected {wanted:?}"));
             }
             Some(Ok(_)) => {}
         };
+    duplicates(inf, &mut problems);
     // Every %token% anywhere must be defined in [Strings].
     for (name, lines) in &inf.sections {
         if name == "strings" {
@@ -301,7 +342,7 @@ pub fn check(inf: &Inf, imports: &Imports) -> Vec<String> {
         Some(line) => {
             let name = line.fields.first().map(String::as_str).unwrap_or("");
             let flags = line.fields.get(1).map(String::as_str).unwrap_or("");
-            if !name.eq_ignore_ascii_case("rvnic") || flags != "2" {
+            if !name.eq_ignore_ascii_case("rvnic") || !same(flags, "2") {
                 problems.push(format!(
                     "line {}: AddService must install service rvnic with flag 2 (SPSVCINST_ASSOCSERVICE)",
                     line.number
@@ -313,6 +354,15 @@ pub fn check(inf: &Inf, imports: &Imports) -> Vec<String> {
                     line.number
                 )),
                 Some(service) => {
+                    if inf.section(service).is_none() {
+                        problems.push(format!(
+                            "line {}: AddService names [{service}], which does not exist",
+                            line.number
+                        ));
+                    }
+                    for list in ["AddReg", "DelReg"] {
+                        referenced(inf, service, list, &mut problems);
+                    }
                     expect(service, "ServiceType", "1", &mut problems);
                     expect(service, "StartType", "3", &mut problems);
                     expect(service, "ErrorControl", "1", &mut problems);
@@ -320,8 +370,21 @@ pub fn check(inf: &Inf, imports: &Imports) -> Vec<String> {
                     expect(service, "LoadOrderGroup", "NDIS", &mut problems);
                 }
             }
+            if let Some(log) = line.fields.get(3).filter(|f| !f.is_empty()) {
+                if inf.section(log).is_none() {
+                    problems.push(format!(
+                        "line {}: AddService names the event log section [{log}], which does not exist",
+                        line.number
+                    ));
+                }
+                referenced(inf, log, "AddReg", &mut problems);
+            }
         }
     }
+    for list in ["AddReg", "DelReg", "CopyFiles", "DelFiles", "RenFiles", "BitReg"] {
+        referenced(inf, &install, list, &mut problems);
+    }
+    files(inf, &install, &mut problems);
     // Files go to the driver store (DIRID 13), as InfVerif's isolation rules require.
     for copy in list(inf, &install, "CopyFiles") {
         let dirid = inf
@@ -344,6 +407,227 @@ pub fn check(inf: &Inf, imports: &Imports) -> Vec<String> {
     let properties = properties(inf, &install, &mut problems);
     check_keywords(&properties, &mut problems);
     problems
+}
+
+/// An INF number: decimal, or hexadecimal after `0x` (how INF values and flags are written).
+#[must_use]
+pub fn number(text: &str) -> Option<u64> {
+    let text = text.trim();
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) if !hex.is_empty() && hex.len() <= 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            u64::from_str_radix(hex, 16).ok()
+        }
+        Some(_) => None,
+        None if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => text.parse().ok(),
+        None => None,
+    }
+}
+
+/// Whether two INF values say the same thing: as numbers when both are numbers (`0x1` is `1`),
+/// otherwise as text, ignoring case as Windows does.
+#[must_use]
+pub fn same(a: &str, b: &str) -> bool {
+    match (number(a), number(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a.trim().eq_ignore_ascii_case(b.trim()),
+    }
+}
+
+/// Directives a section may give more than once (each adds to a list).
+const REPEATABLE: [&str; 14] = [
+    "addreg",
+    "delreg",
+    "copyfiles",
+    "delfiles",
+    "renfiles",
+    "bitreg",
+    "addservice",
+    "delservice",
+    "include",
+    "needs",
+    "copyinf",
+    "addproperty",
+    "delproperty",
+    "excludefromselect",
+];
+
+/// A directive given twice in one section (an error whether or not the values agree: Windows
+/// takes one of them), a string defined twice, and a registry value an AddReg section writes
+/// twice.
+fn duplicates(inf: &Inf, problems: &mut Vec<String>) {
+    for (name, lines) in &inf.sections {
+        let mut seen: BTreeMap<String, &Line> = BTreeMap::new();
+        for line in lines {
+            let Some(key) = &line.key else { continue };
+            let lower = key.to_ascii_lowercase();
+            if name != "strings" && REPEATABLE.contains(&lower.as_str()) {
+                continue;
+            }
+            match seen.get(&lower) {
+                Some(first) if first.fields.len() == line.fields.len()
+                    && first.fields.iter().zip(&line.fields).all(|(a, b)| same(a, b)) =>
+                {
+                    problems.push(format!(
+                        "line {}: {key} is given twice in [{name}] (first on line {})",
+                        line.number, first.number
+                    ));
+                }
+                Some(first) => problems.push(format!(
+                    "line {}: {key} is given twice in [{name}] with different values (line {} says {:?}, line {} says {:?})",
+                    line.number,
+                    first.number,
+                    first.fields.join(","),
+                    line.number,
+                    line.fields.join(",")
+                )),
+                None => {
+                    seen.insert(lower, line);
+                }
+            }
+        }
+        // Registry lines (no key): HKR, subkey, value name, flags, data.
+        let mut values: BTreeMap<(String, String, String), &Line> = BTreeMap::new();
+        for line in lines.iter().filter(|l| l.key.is_none() && l.fields.len() >= 3) {
+            let f = &line.fields;
+            if !f[0].to_ascii_uppercase().starts_with("HK") {
+                continue;
+            }
+            let id = (
+                f[0].to_ascii_uppercase(),
+                f[1].to_ascii_lowercase().replace('/', "\\"),
+                f[2].to_ascii_lowercase(),
+            );
+            match values.get(&id) {
+                Some(first) => {
+                    let agree =
+                        first.fields.len() == f.len() && first.fields.iter().zip(f).all(|(a, b)| same(a, b));
+                    let what = if agree { "" } else { " with different data" };
+                    problems.push(format!(
+                        "line {}: [{name}] writes {}\\{}\\{} twice{what} (first on line {})",
+                        line.number, f[0], f[1], f[2], first.number
+                    ));
+                }
+                None => {
+                    values.insert(id, line);
+                }
+            }
+        }
+    }
+}
+
+/// Every section `section`'s `directive` lists must exist (CopyFiles' `@file` form names a file).
+fn referenced(inf: &Inf, section: &str, directive: &str, problems: &mut Vec<String>) {
+    for line in inf
+        .section(section)
+        .into_iter()
+        .flatten()
+        .filter(|l| has_key(l, directive))
+    {
+        for target in line
+            .fields
+            .iter()
+            .filter(|f| !f.is_empty() && !f.starts_with('@'))
+        {
+            if inf.section(target).is_none() {
+                problems.push(format!(
+                    "line {}: {directive} names [{target}], which does not exist",
+                    line.number
+                ));
+            }
+        }
+    }
+}
+
+/// The files: what the CopyFiles sections copy, what [SourceDisksFiles] lists (on a disk that
+/// [SourceDisksNames] defines) and the service binary must be the same files.
+fn files(inf: &Inf, install: &str, problems: &mut Vec<String>) {
+    let decorated = |base: &str| -> Vec<&[Line]> {
+        [base.to_string(), format!("{base}.amd64")]
+            .iter()
+            .filter_map(|n| inf.section(n))
+            .collect()
+    };
+    let disks: Vec<String> = decorated("SourceDisksNames")
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.key.clone())
+        .collect();
+    if disks.is_empty() {
+        problems.push("no [SourceDisksNames] section defines a source disk".into());
+    }
+    let sources = decorated("SourceDisksFiles");
+    if sources.is_empty() {
+        problems.push("no [SourceDisksFiles] section lists the driver's files".into());
+    }
+    let mut listed: BTreeMap<String, usize> = BTreeMap::new();
+    for line in sources.into_iter().flatten() {
+        let Some(file) = &line.key else {
+            problems.push(format!(
+                "line {}: a [SourceDisksFiles] entry without a file name",
+                line.number
+            ));
+            continue;
+        };
+        let disk = line.fields.first().map_or("", String::as_str);
+        if !disks.iter().any(|d| same(d, disk)) {
+            problems.push(format!(
+                "line {}: {file} is on disk {disk:?}, which [SourceDisksNames] does not define",
+                line.number
+            ));
+        }
+        listed.insert(file.to_ascii_lowercase(), line.number);
+    }
+    let mut copied: BTreeMap<String, usize> = BTreeMap::new();
+    for line in inf
+        .section(install)
+        .into_iter()
+        .flatten()
+        .filter(|l| has_key(l, "CopyFiles"))
+    {
+        for target in line.fields.iter().filter(|f| !f.is_empty()) {
+            if let Some(file) = target.strip_prefix('@') {
+                copied.insert(file.to_ascii_lowercase(), line.number);
+                continue;
+            }
+            for copy in inf.section(target).into_iter().flatten() {
+                let file = copy
+                    .key
+                    .clone()
+                    .or_else(|| copy.fields.first().cloned())
+                    .unwrap_or_default();
+                if !file.is_empty() {
+                    copied.insert(file.to_ascii_lowercase(), copy.number);
+                }
+            }
+        }
+    }
+    for (file, line) in &copied {
+        if !listed.contains_key(file) {
+            problems.push(format!(
+                "line {line}: {file} is copied but [SourceDisksFiles] does not list it"
+            ));
+        }
+    }
+    for (file, line) in &listed {
+        if !copied.contains_key(file) {
+            problems.push(format!(
+                "line {line}: {file} is listed in [SourceDisksFiles] but no CopyFiles section copies it"
+            ));
+        }
+    }
+    let services = format!("{install}.Services");
+    let service = inf
+        .section(&services)
+        .and_then(|s| s.iter().find(|l| has_key(l, "AddService")))
+        .and_then(|l| l.fields.get(2));
+    if let Some(Ok(binary)) = service.and_then(|s| inf.value(s, "ServiceBinary")) {
+        let file = binary.rsplit('\\').next().unwrap_or(&binary).to_ascii_lowercase();
+        if !copied.contains_key(&file) {
+            problems.push(format!(
+                "ServiceBinary {binary} names {file}, which no CopyFiles section copies"
+            ));
+        }
+    }
 }
 
 fn has_key(line: &Line, key: &str) -> bool {
@@ -469,7 +753,7 @@ fn check_keywords(props: &BTreeMap<String, Property>, problems: &mut Vec<String>
 fn check_keyword(k: &Keyword, prop: &Property, problems: &mut Vec<String>) {
     let get = |key: &str| prop.values.get(key).map(String::as_str);
     let mut differ = |what: &str, inf: Option<&str>, driver: &str| {
-        if inf != Some(driver) {
+        if !inf.is_some_and(|v| same(v, driver)) {
             problems.push(format!(
                 "line {}: {} {what} is {}, the driver's table says {driver:?}",
                 prop.line,
@@ -483,12 +767,26 @@ fn check_keyword(k: &Keyword, prop: &Property, problems: &mut Vec<String>) {
         Kind::Enum(values) => {
             differ("type", get("type"), "enum");
             differ("default", get("default"), &k.default.to_string());
-            let inf: Vec<(String, String)> = prop.enums.clone();
-            let driver: Vec<(String, String)> = values
+            // Entries in any order, values as numbers: what Windows shows does not depend on them.
+            let mut inf: Vec<(Option<u64>, String, String)> = prop
+                .enums
                 .iter()
-                .map(|(v, text)| (v.to_string(), (*text).to_string()))
+                .map(|(v, text)| (number(v), v.clone(), text.clone()))
                 .collect();
-            if inf != driver {
+            inf.sort();
+            let mut driver: Vec<(Option<u64>, String, String)> = values
+                .iter()
+                .map(|(v, text)| (Some(u64::from(*v)), v.to_string(), (*text).to_string()))
+                .collect();
+            driver.sort();
+            let agree = inf.len() == driver.len()
+                && inf
+                    .iter()
+                    .zip(&driver)
+                    .all(|(a, b)| a.0.is_some() && a.0 == b.0 && a.2 == b.2);
+            if !agree {
+                let inf: Vec<(String, String)> = inf.into_iter().map(|(_, v, t)| (v, t)).collect();
+                let driver: Vec<(String, String)> = driver.into_iter().map(|(_, v, t)| (v, t)).collect();
                 problems.push(format!(
                     "line {}: {} enumeration is {inf:?}, the driver's table says {driver:?}",
                     prop.line, k.name
@@ -514,8 +812,7 @@ fn check_keyword(k: &Keyword, prop: &Property, problems: &mut Vec<String>) {
 pub fn run(path: &Path, image: Option<&Path>) -> ExitCode {
     let imports = match image {
         None => Imports::Declared,
-        Some(image) => match std::fs::read(image)
-            .map_err(|e| e.to_string())
+        Some(image) => match crate::input::read_bounded(image, crate::input::MAX_IMAGE)
             .and_then(|data| crate::sys::imports(&data))
         {
             Ok(list) => Imports::Image(list),
@@ -528,10 +825,10 @@ pub fn run(path: &Path, image: Option<&Path>) -> ExitCode {
             }
         },
     };
-    let bytes = match std::fs::read(path) {
+    let bytes = match crate::input::read_bounded(path, crate::input::MAX_INF) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("rvnic check-inf: cannot read {}: {e}", path.display());
+            eprintln!("rvnic check-inf: {e}");
             return ExitCode::from(2);
         }
     };

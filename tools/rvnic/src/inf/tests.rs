@@ -215,3 +215,138 @@ fn a_target_os_older_than_the_newest_import_is_refused() {
     let pool2 = Imports::Image(vec![("ntoskrnl.exe".into(), "ExAllocatePool2".into())]);
     assert_eq!(check(&Inf::parse(&old).expect("parses"), &pool2).len(), 1);
 }
+
+/// What installation needs: every referenced section, files that agree, no conflicting or
+/// repeated directive. Each planted mistake is reported with its line.
+#[test]
+fn installation_needs_are_checked() {
+    let cases = [
+        // Missing source-disk sections.
+        (
+            "[SourceDisksNames]\r\n1 = %DiskDescription%,,,\"\"\r\n",
+            "",
+            "no [SourceDisksNames]",
+        ),
+        (
+            "[SourceDisksFiles]\r\nrvnic.sys = 1,,\r\n",
+            "",
+            "no [SourceDisksFiles]",
+        ),
+        (
+            "rvnic.sys = 1,,",
+            "rvnic.sys = 2,,",
+            "on disk \"2\", which [SourceDisksNames] does not define",
+        ),
+        // Files that disagree.
+        (
+            "[rvnic.CopyFiles]\r\nrvnic.sys,,,2",
+            "[rvnic.CopyFiles]\r\nrvnic6.sys,,,2",
+            "rvnic6.sys is copied but",
+        ),
+        (
+            "[rvnic.CopyFiles]\r\nrvnic.sys,,,2",
+            "[rvnic.CopyFiles]\r\nrvnic6.sys,,,2",
+            "ServiceBinary %13%\\rvnic.sys names rvnic.sys, which no CopyFiles",
+        ),
+        (
+            "rvnic.sys = 1,,",
+            "rvnic.sys = 1,,\r\nextra.dll = 1,,",
+            "extra.dll is listed in [SourceDisksFiles] but no CopyFiles",
+        ),
+        // Referenced sections that do not exist.
+        (
+            "[rvnic.EventLog]\r\nAddReg = rvnic.EventLog.Reg",
+            "[rvnic.EventLogX]\r\nAddReg = rvnic.EventLog.Reg",
+            "event log section [rvnic.EventLog], which does not exist",
+        ),
+        (
+            "AddReg         = rvnic.TextModeFlags.Reg",
+            "AddReg         = rvnic.TextMode.Reg",
+            "AddReg names [rvnic.TextMode.Reg], which does not exist",
+        ),
+        (
+            "CopyFiles           = rvnic.CopyFiles",
+            "CopyFiles           = rvnic.Copy",
+            "CopyFiles names [rvnic.Copy], which does not exist",
+        ),
+        // A directive twice, with different values and with the same.
+        (
+            "ErrorControl   = 1 ; SERVICE_ERROR_NORMAL",
+            "ErrorControl   = 1\r\nErrorControl   = 3",
+            "ErrorControl is given twice in [rvnic.service] with different values",
+        ),
+        (
+            "*IfType             = 6   ; IF_TYPE_ETHERNET_CSMACD",
+            "*IfType             = 6\r\n*IfType = 0x6",
+            "*IfType is given twice in [rvnic.ndi] (first on line",
+        ),
+        (
+            "JumboPacket             = \"Jumbo Packet\"",
+            "JumboPacket             = \"Jumbo Packet\"\r\nJumboPacket = \"Jumbo\"",
+            "JumboPacket is given twice in [strings] with different values",
+        ),
+        (
+            "HKR, Ndi\\params\\LinkSpeed,             max,       0, \"100\"",
+            "HKR, Ndi\\params\\LinkSpeed,             max,       0, \"100\"\r\nHKR, Ndi\\params\\LinkSpeed, max, 0, \"40\"",
+            "writes HKR\\Ndi\\params\\LinkSpeed\\max twice with different data",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        let found = problems(&planted(from, to));
+        assert!(
+            found.iter().any(|p| p.contains(expected)),
+            "planting {to:?} should report {expected:?}, got {found:?}"
+        );
+    }
+}
+
+/// Spellings Windows reads the same are accepted: numbers compare as numbers, flags may be hex,
+/// enumeration entries may come in any order.
+#[test]
+fn equivalent_spellings_are_accepted() {
+    let equivalents = [
+        ("Characteristics     = 0x1", "Characteristics     = 1"),
+        ("*IfType             = 6", "*IfType             = 0x6"),
+        ("AddService = rvnic, 2,", "AddService = rvnic, 0x00000002,"),
+        ("StartType      = 3", "StartType      = 0x3"),
+        (
+            "HKR, Ndi\\params\\*JumboPacket\\enum,     \"1514\",    0, %JumboDisabled%\r\nHKR, Ndi\\params\\*JumboPacket\\enum,     \"4088\",    0, %Jumbo4088%",
+            "HKR, Ndi\\params\\*JumboPacket\\enum,     \"4088\",    0, %Jumbo4088%\r\nHKR, Ndi\\params\\*JumboPacket\\enum,     \"1514\",    0, %JumboDisabled%",
+        ),
+        (
+            "HKR, Ndi\\params\\LinkSpeed,             max,       0, \"100\"",
+            "HKR, Ndi\\params\\LinkSpeed,             max,       0, \"0x64\"",
+        ),
+    ];
+    for (from, to) in equivalents {
+        assert_eq!(
+            problems(&planted(from, to)),
+            Vec::<String>::new(),
+            "{to:?} means the same as {from:?}"
+        );
+    }
+}
+
+#[test]
+fn encodings_windows_misreads_get_a_message_that_says_so() {
+    let utf16_no_bom: Vec<u8> = INX.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    assert!(
+        decode(&utf16_no_bom)
+            .unwrap_err()
+            .contains("UTF-16LE without a byte-order mark")
+    );
+    let utf16be_no_bom: Vec<u8> = INX.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    assert!(
+        decode(&utf16be_no_bom)
+            .unwrap_err()
+            .contains("UTF-16BE without a byte-order mark")
+    );
+    let lone_cr = INX.replace("\r\n", "\r");
+    assert!(
+        decode(lone_cr.as_bytes())
+            .unwrap_err()
+            .contains("line 1 ends with a lone CR")
+    );
+    let lf_only = INX.replace("\r\n", "\n");
+    assert_eq!(decode(lf_only.as_bytes()).as_deref(), Ok(lf_only.as_str()));
+}
