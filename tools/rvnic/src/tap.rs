@@ -6,10 +6,19 @@
 //! back to the TAP device (as a protocol's receive). So `ip netns exec rvnic-0 ping 198.18.0.2`
 //! crosses the driver's send path, the wire, and the peer's receive path.
 //!
-//! Everything the command creates is removed when it ends: on `--duration`, on Ctrl-C, on error.
+//! It touches only what it creates. Each namespace is made new (`ip netns add` refuses a name
+//! that exists) and its TAP device is created inside it, by a thread that has entered the
+//! namespace, so no device of the same name elsewhere can be adopted, moved or deleted. Everything
+//! it created is removed when it ends: on `--duration`, on SIGINT, SIGTERM or SIGHUP, on error.
+//! Only SIGKILL leaves anything behind; for that, each namespace has an ownership record in
+//! [`MARKERS`] (the creating process and the namespace's inode), and the next run removes a set
+//! whose creator is provably gone, and refuses any other namespace that is in its way.
 
-use std::io::{ErrorKind, Write as _};
+use std::io::ErrorKind;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt as _;
+use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
@@ -21,21 +30,22 @@ use ndis_host::{Adapter, Host, SendOptions};
 use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
 use tun_rs::{DeviceBuilder, Layer};
 
-use crate::run::{Setting, Topology};
+use rvnic_cli::outln;
+use rvnic_cli::values::{self, Setting, Topology};
 
 #[derive(Debug, Clone, Args)]
 pub struct TapArgs {
-    /// How the adapters are wired.
-    #[arg(long, value_enum, default_value_t = Topology::Pair)]
-    pub topology: Topology,
+    /// How the adapters are wired (default: pair, or what `--set Topology=N` says).
+    #[arg(long, value_enum)]
+    pub topology: Option<Topology>,
     /// Number of adapters, each with its TAP device and namespace.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=8))]
     pub adapters: u8,
     /// Names: namespaces PREFIX-0, PREFIX-1, ...; TAP devices PREFIX0, PREFIX1, ...
     #[arg(long, default_value = "rvnic")]
     pub prefix: String,
-    /// Stop after this many seconds (default: run until Ctrl-C).
-    #[arg(long)]
+    /// Stop after this many seconds, up to a day (default: run until Ctrl-C).
+    #[arg(long, value_parser = values::tap_duration)]
     pub duration: Option<f64>,
     /// A registry keyword for every adapter, e.g. --set '*JumboPacket=9014'.
     #[arg(long = "set", value_name = "KEYWORD=VALUE")]
@@ -46,48 +56,197 @@ pub struct TapArgs {
     pub direct: bool,
 }
 
-/// What the command created, removed when dropped (on every exit path).
+/// Where each namespace's ownership record lives (tmpfs, like `/run/netns` itself).
+pub const MARKERS: &str = "/run/rvnic-tap";
+/// Where `ip netns` keeps its namespaces.
+const NETNS: &str = "/run/netns";
+
+/// What the command created, removed when dropped (on every exit path but SIGKILL).
 struct Created {
     namespaces: Vec<String>,
 }
 
 impl Drop for Created {
     fn drop(&mut self) {
-        for ns in &self.namespaces {
-            // Deleting the namespace deletes the TAP device that was moved into it.
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        for ns in self.namespaces.drain(..).rev() {
+            // Deleting the namespace deletes the TAP device created in it.
+            let _ = ip(&["netns", "del", &ns]);
+            let _ = std::fs::remove_file(marker(&ns));
         }
     }
 }
 
+fn marker(ns: &str) -> PathBuf {
+    Path::new(MARKERS).join(ns)
+}
+
+/// `/proc/PID/stat`'s start time of `pid` (clock ticks since boot), which tells a process from a
+/// later one that reuses its number.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Writes the ownership record of a namespace this process made: who made it, and which
+/// namespace it is (the inode of its `/run/netns` file).
+fn record(ns: &str) -> Result<(), String> {
+    let inode = std::fs::metadata(Path::new(NETNS).join(ns))
+        .map_err(|e| format!("cannot stat the new namespace {ns}: {e}"))?
+        .ino();
+    let pid = std::process::id();
+    let started = start_time(pid).ok_or("cannot read this process's start time")?;
+    std::fs::create_dir_all(MARKERS).map_err(|e| format!("cannot create {MARKERS}: {e}"))?;
+    std::fs::write(
+        marker(ns),
+        format!("rvnic tap\npid={pid}\nstart={started}\ninode={inode}\n"),
+    )
+    .map_err(|e| format!("cannot write {}: {e}", marker(ns).display()))
+}
+
+/// What is in the way of a namespace named `ns`.
+#[derive(Debug, PartialEq, Eq)]
+enum InTheWay {
+    Nothing,
+    /// Made by an `rvnic tap` that has ended (its PID is gone or is another process now), and still
+    /// the very namespace it made (same inode): safe to remove.
+    Stale {
+        pid: u32,
+    },
+    /// Anything else: not this tool's to touch.
+    Foreign(String),
+}
+
+fn in_the_way(ns: &str) -> InTheWay {
+    let Ok(meta) = std::fs::metadata(Path::new(NETNS).join(ns)) else {
+        return InTheWay::Nothing;
+    };
+    let Ok(text) = std::fs::read_to_string(marker(ns)) else {
+        return InTheWay::Foreign("no run of rvnic tap recorded making it".into());
+    };
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    let (Some(pid), Some(started), Some(inode)) = (field("pid"), field("start"), field("inode")) else {
+        return InTheWay::Foreign(format!(
+            "{} is not a record this tool wrote",
+            marker(ns).display()
+        ));
+    };
+    let Ok(pid) = u32::try_from(pid) else {
+        return InTheWay::Foreign(format!("{} names no valid process", marker(ns).display()));
+    };
+    if inode != meta.ino() {
+        return InTheWay::Foreign("it is not the namespace the recorded run made (another inode)".into());
+    }
+    if start_time(pid) == Some(started) {
+        return InTheWay::Foreign(format!(
+            "the rvnic tap run that made it (pid {pid}) is still running"
+        ));
+    }
+    InTheWay::Stale { pid }
+}
+
+/// Removes namespaces a killed run left (provably its own), and refuses any other that is in the
+/// way of the names this run will use. Returns a line for each removal.
+fn clear_the_way(names: &[String]) -> Result<Vec<String>, String> {
+    let mut removed = Vec::new();
+    for ns in names {
+        match in_the_way(ns) {
+            InTheWay::Nothing => {}
+            InTheWay::Stale { pid } => {
+                ip(&["netns", "del", ns])?;
+                let _ = std::fs::remove_file(marker(ns));
+                removed.push(format!(
+                    "removed namespace {ns}, left by an rvnic tap run (pid {pid}) that was killed"
+                ));
+            }
+            InTheWay::Foreign(why) => {
+                return Err(format!(
+                    "network namespace {ns} already exists and is not this tool's to remove ({why}); choose another --prefix"
+                ));
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// Runs `ip ARGS` in its own process group (so a Ctrl-C at the terminal reaches only this tool,
+/// which then stops between steps) and says precisely how it failed.
 fn ip(args: &[&str]) -> Result<(), String> {
     let out = Command::new("ip")
         .args(args)
+        .process_group(0)
         .output()
         .map_err(|e| format!("cannot run ip ({e}): is iproute2 installed?"))?;
     if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
+        return Ok(());
     }
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    let how = match (out.status.code(), out.status.signal()) {
+        (_, Some(signal)) => format!("was killed by signal {signal}"),
+        (Some(code), _) if stderr.is_empty() => format!("exited with status {code} and said nothing"),
+        (Some(code), _) => format!("exited with status {code}: {stderr}"),
+        (None, None) => "ended without a status".to_string(),
+    };
+    Err(format!("ip {} {how}", args.join(" ")))
 }
 
-/// Refuses to start without what the command needs, with one line saying what is missing.
-fn preflight(args: &TapArgs) -> Result<(), String> {
+/// Creates a TAP device named `name` inside namespace `ns`, from a thread that enters the
+/// namespace first: the name is looked up only there, in a namespace this run has just made, so
+/// an existing device of that name anywhere else is never adopted.
+fn tap_in(ns: &str, name: &str, mtu: u16) -> Result<tun_rs::SyncDevice, String> {
+    let path = Path::new(NETNS).join(ns);
+    let (ns, name) = (ns.to_string(), name.to_string());
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let handle =
+                std::fs::File::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+            rustix::thread::move_into_link_name_space(
+                handle.as_fd(),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            )
+            .map_err(|e| format!("cannot enter namespace {ns}: {e}"))?;
+            DeviceBuilder::new()
+                .name(&name)
+                .layer(Layer::L2)
+                .mtu(mtu)
+                .build_sync()
+                .map_err(|e| format!("cannot create TAP device {name} in namespace {ns}: {e}"))
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the thread creating the TAP device panicked".into()))
+    })
+}
+
+/// Refuses to start without what the command needs, with one line saying what is missing;
+/// returns the topology and the lines to warn with.
+fn preflight(args: &TapArgs) -> Result<(Topology, Vec<String>), String> {
     if args.direct && args.adapters != 2 {
         return Err(format!(
             "--direct forwards between exactly two TAP devices, not {}",
             args.adapters
         ));
     }
+    let plan = crate::run::plan(args.topology, &args.settings, usize::from(args.adapters))?;
+    let name_ok = !args.prefix.is_empty()
+        && args.prefix.len() <= 12
+        && args
+            .prefix
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-');
+    if !name_ok {
+        return Err(format!(
+            "prefix '{}' must be 1 to 12 letters, digits or '-' (interface names are at most 15 bytes)",
+            args.prefix
+        ));
+    }
     if !cfg!(target_os = "linux") {
         return Err("rvnic tap needs Linux (TAP devices and network namespaces)".into());
     }
-    if !std::path::Path::new("/dev/net/tun").exists() {
+    if !Path::new("/dev/net/tun").exists() {
         return Err("/dev/net/tun does not exist: load the tun module or run where TAP devices work".into());
     }
     if std::fs::OpenOptions::new()
@@ -98,43 +257,29 @@ fn preflight(args: &TapArgs) -> Result<(), String> {
     {
         return Err("cannot open /dev/net/tun: rvnic tap needs root (CAP_NET_ADMIN)".into());
     }
-    let name_ok = !args.prefix.is_empty()
-        && args.prefix.len() <= 12
-        && args.prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if !name_ok {
-        return Err(format!(
-            "prefix '{}' must be 1 to 12 letters, digits or '-' (interface names are at most 15 bytes)",
-            args.prefix
-        ));
-    }
-    if args.topology == Topology::Pair && !args.adapters.is_multiple_of(2) {
-        return Err(format!(
-            "a pair topology needs an even number of adapters, not {}",
-            args.adapters
-        ));
-    }
-    if args
-        .duration
-        .is_some_and(|d| !(d.is_finite() && d > 0.0 && d <= 86_400.0))
-    {
-        return Err("--duration must be in (0, 86400] seconds".into());
-    }
-    Ok(())
+    Ok((plan.topology, plan.warnings))
 }
 
 pub fn run(args: &TapArgs) -> ExitCode {
-    if let Err(e) = preflight(args) {
-        eprintln!("rvnic tap: {e}");
-        return ExitCode::from(2);
+    let (topology, warnings) = match preflight(args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("rvnic tap: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for warning in &warnings {
+        eprintln!("rvnic tap: warning: {warning}");
     }
-    match bridge(args) {
+    let status = match bridge(args, topology) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("rvnic tap: {e}");
             ExitCode::FAILURE
         }
-    }
+    };
+    rvnic_cli::out::finish("tap", status)
 }
 
 /// Frames waiting for a TAP device's writer thread; beyond this they are dropped (and counted), as
@@ -344,25 +489,41 @@ fn send_with_retries(host: &Host, adapter: Adapter, mut frames: Vec<&[u8]>, flow
     flow.given_up.fetch_add(frames.len() as u64, Ordering::Relaxed);
 }
 
-fn bridge(args: &TapArgs) -> Result<bool, String> {
+fn bridge(args: &TapArgs, topology: Topology) -> Result<bool, String> {
     let n = usize::from(args.adapters);
-    // Ctrl-C and the deadline set this; bridge threads look at it at least every 20 ms.
+    // SIGINT, SIGTERM, SIGHUP and the deadline set this; set-up looks at it between steps, bridge
+    // threads at least every 20 ms.
     let stopping = Arc::new(AtomicBool::new(false));
     {
         let stopping = Arc::clone(&stopping);
         ctrlc::set_handler(move || stopping.store(true, Ordering::Release))
-            .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
+            .map_err(|e| format!("cannot handle SIGINT, SIGTERM and SIGHUP: {e}"))?;
     }
+    let names: Vec<String> = (0..n).map(|i| format!("{}-{i}", args.prefix)).collect();
+    for line in clear_the_way(&names)? {
+        outln!("{line}");
+    }
+    outln!("setting up {n} adapters, namespaces {}", names.join(", "));
     let mut created = Created {
         namespaces: Vec::new(),
     };
+    let step = |what: &str| {
+        if stopping.load(Ordering::Acquire) {
+            Err(format!(
+                "interrupted during set-up, before {what}; everything this run had created is removed"
+            ))
+        } else {
+            Ok(())
+        }
+    };
     // No lock spinning: the bridge threads share the cores with iperf3 and the stacks.
-    let (host, config) = crate::run::driver_on_host(n, 0, args.topology, &args.settings)?;
+    let (host, config) = crate::run::driver_on_host(n, 0, topology, &args.settings)?;
     let mut adapters = Vec::new();
     let mut ports = Vec::new();
     let flows: Vec<Flow> = (0..n).map(|_| Flow::default()).collect();
     let flows = Arc::new(flows);
-    for i in 0..n {
+    for (i, ns) in names.iter().enumerate() {
+        step(&format!("starting adapter {i}"))?;
         let a = host
             .start_adapter(config.clone())
             .map_err(|s| format!("adapter {i} failed to start: NDIS status {s:#010x}"))?;
@@ -374,28 +535,25 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
             .get(..4)
             .and_then(|b| b.try_into().ok())
             .map_or(1500, u32::from_le_bytes);
-        let ns = format!("{}-{i}", args.prefix);
         let name = format!("{}{i}", args.prefix);
-        ip(&["netns", "add", &ns])?;
+        step(&format!("creating namespace {ns}"))?;
+        ip(&["netns", "add", ns])?;
         created.namespaces.push(ns.clone());
-        let device = DeviceBuilder::new()
-            .name(&name)
-            .layer(Layer::L2)
-            .mtu(u16::try_from(mtu).unwrap_or(1500))
-            .build_sync()
-            .map_err(|e| format!("cannot create TAP device {name}: {e}"))?;
+        record(ns)?;
+        step(&format!("creating TAP device {name} in {ns}"))?;
+        let device = tap_in(ns, &name, u16::try_from(mtu).unwrap_or(1500))?;
         device.set_nonblocking(true).map_err(|e| format!("{name}: {e}"))?;
-        ip(&["link", "set", &name, "netns", &ns])?;
         let address = format!("198.18.0.{}/24", i + 1);
         let mac_text = mac
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect::<Vec<_>>()
             .join(":");
-        ip(&["-n", &ns, "link", "set", "lo", "up"])?;
-        ip(&["-n", &ns, "link", "set", &name, "address", &mac_text])?;
-        ip(&["-n", &ns, "addr", "add", &address, "dev", &name])?;
-        ip(&["-n", &ns, "link", "set", &name, "up"])?;
+        step(&format!("configuring {name} in {ns}"))?;
+        ip(&["-n", ns, "link", "set", "lo", "up"])?;
+        ip(&["-n", ns, "link", "set", &name, "address", &mac_text])?;
+        ip(&["-n", ns, "addr", "add", &address, "dev", &name])?;
+        ip(&["-n", ns, "link", "set", &name, "up"])?;
         // Indicated frames are queued for this device's bridge thread, not written from inside the
         // indication: a TAP write runs the receiving stack's TCP/IP in the writer's context, and
         // doing that in the indication would make whichever CPU drains the wire do every stack's
@@ -419,14 +577,15 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
             inbox,
             to_stack,
         });
-        println!("{ns}: {name} {address} mac {mac_text} <-> rvnic adapter {i}");
+        outln!("{ns}: {name} {address} mac {mac_text} <-> rvnic adapter {i}");
         adapters.push(a);
     }
-    println!(
+    step("bridging")?;
+    outln!(
         "ready: try `ip netns exec {}-0 ping 198.18.0.2`; Ctrl-C stops",
         args.prefix
     );
-    let _ = std::io::stdout().flush();
+    rvnic_cli::out::record(std::io::Write::flush(&mut std::io::stdout()));
     let deadline = args.duration.map(|d| Instant::now() + Duration::from_secs_f64(d));
     std::thread::scope(|s| {
         if let Some(deadline) = deadline {
@@ -490,7 +649,7 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
     drop(created);
     let verdict = host.finish();
     for line in summary {
-        println!("{line}");
+        outln!("{line}");
     }
     let mut failed = false;
     for (i, flow) in flows.iter().enumerate() {
@@ -500,14 +659,14 @@ fn bridge(args: &TapArgs) -> Result<bool, String> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take()
         {
-            println!("device {i}: reading it failed ({e}); its bridge stopped");
+            outln!("device {i}: reading it failed ({e}); its bridge stopped");
             failed = true;
         }
     }
     if verdict.is_clean() {
-        println!("verifier: no violations, no leaks");
+        outln!("verifier: no violations, no leaks");
     } else {
-        println!("verifier:\n{}", verdict.report());
+        outln!("verifier:\n{}", verdict.report());
     }
     Ok(verdict.is_clean() && !failed)
 }

@@ -174,43 +174,228 @@ fn missing_root_or_bad_arguments_get_one_line_and_leave_nothing() {
     assert!(!namespaces().contains("this-prefix"));
 }
 
-#[test]
-fn ctrl_c_stops_the_bridge_and_removes_what_it_created() {
-    if let Err(why) = can_run() {
-        eprintln!("skipping the TAP Ctrl-C test: {why}");
-        return;
-    }
-    let prefix = format!("rvc{}", std::process::id() % 100_000);
+/// Starts `rvnic tap` with `prefix` (and `extra` arguments) and waits until it is ready; returns
+/// the child and the rest of its output lines.
+fn start_ready(
+    prefix: &str,
+    extra: &[&str],
+) -> (
+    std::process::Child,
+    std::io::Lines<BufReader<std::process::ChildStdout>>,
+    Vec<String>,
+) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rvnic"))
-        .args(["tap", "--prefix", &prefix])
+        .args(["tap", "--prefix", prefix])
+        .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start rvnic tap");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    assert!(
-        lines
-            .by_ref()
-            .map_while(Result::ok)
-            .any(|l| l.starts_with("ready:")),
-        "rvnic tap never became ready"
-    );
-    assert!(namespaces().contains(&format!("{prefix}-0")), "{}", namespaces());
+    let mut before = Vec::new();
+    for line in lines.by_ref().map_while(Result::ok) {
+        let ready = line.starts_with("ready:");
+        before.push(line);
+        if ready {
+            return (child, lines, before);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("rvnic tap never became ready: {before:?}");
+}
+
+fn signal(child: &std::process::Child, name: &str) {
     let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{name}"), &child.id().to_string()])
         .status()
-        .expect("send SIGINT");
+        .expect("send a signal");
     assert!(sent.success());
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let status = child.wait().expect("rvnic tap exits");
-    assert!(status.success(), "{rest:?}");
-    assert!(
-        rest.iter().any(|l| l == "verifier: no violations, no leaks"),
-        "{rest:?}"
-    );
-    assert!(
-        !namespaces().contains(&prefix),
-        "namespaces left behind: {}",
+}
+
+fn left_behind(prefix: &str) -> Vec<String> {
+    namespaces()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|ns| ns.starts_with(&format!("{prefix}-")))
+        .map(str::to_string)
+        .collect()
+}
+
+/// SIGINT, SIGTERM and SIGHUP each stop the bridge, print the summary and remove what it made.
+#[test]
+fn every_catchable_signal_stops_the_bridge_and_removes_what_it_created() {
+    if let Err(why) = can_run() {
+        eprintln!("skipping the TAP signal test: {why}");
+        return;
+    }
+    for (n, name) in ["INT", "TERM", "HUP"].into_iter().enumerate() {
+        let prefix = format!("rvs{}x{n}", std::process::id() % 100_000);
+        let (mut child, lines, _) = start_ready(&prefix, &[]);
+        assert_eq!(left_behind(&prefix).len(), 2, "{}", namespaces());
+        signal(&child, name);
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        let status = child.wait().expect("rvnic tap exits");
+        assert!(status.success(), "SIG{name}: {rest:?}");
+        assert!(
+            rest.iter().any(|l| l == "verifier: no violations, no leaks"),
+            "SIG{name}: {rest:?}"
+        );
+        assert_eq!(
+            left_behind(&prefix),
+            Vec::<String>::new(),
+            "SIG{name} left namespaces"
+        );
+    }
+}
+
+/// After SIGKILL the namespaces stay; the next run with the same names proves them its tool's
+/// (the record of a process that is gone, the same namespace inode), removes them and runs.
+#[test]
+fn a_set_left_by_sigkill_is_recognised_and_removed_by_the_next_run() {
+    if let Err(why) = can_run() {
+        eprintln!("skipping the TAP SIGKILL test: {why}");
+        return;
+    }
+    let prefix = format!("rvk{}", std::process::id() % 100_000);
+    let (mut child, _lines, _) = start_ready(&prefix, &[]);
+    let killed = child.id();
+    signal(&child, "KILL");
+    let _ = child.wait();
+    assert_eq!(
+        left_behind(&prefix).len(),
+        2,
+        "SIGKILL cannot clean up: {}",
         namespaces()
     );
+    let (mut again, lines, before) = start_ready(&prefix, &[]);
+    assert!(
+        before.iter().any(|l| l.contains(&format!(
+            "left by an rvnic tap run (pid {killed}) that was killed"
+        ))),
+        "{before:?}"
+    );
+    signal(&again, "INT");
+    let _rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(again.wait().expect("exits").success());
+    assert_eq!(left_behind(&prefix), Vec::<String>::new());
+}
+
+/// A namespace with one of its names that this tool did not make (or whose maker still runs) is
+/// refused, and left exactly as it was.
+#[test]
+fn a_namespace_it_did_not_make_is_refused_and_left_alone() {
+    if let Err(why) = can_run() {
+        eprintln!("skipping the TAP ownership test: {why}");
+        return;
+    }
+    let prefix = format!("rvf{}", std::process::id() % 100_000);
+    let foreign = format!("{prefix}-1");
+    assert!(
+        Command::new("ip")
+            .args(["netns", "add", &foreign])
+            .status()
+            .expect("ip")
+            .success()
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_rvnic"))
+        .args(["tap", "--prefix", &prefix, "--duration", "1"])
+        .output()
+        .expect("run rvnic tap");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let kept = namespaces().contains(&foreign);
+    let _ = Command::new("ip").args(["netns", "del", &foreign]).status();
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&format!(
+            "network namespace {foreign} already exists and is not this tool's to remove"
+        )),
+        "{err}"
+    );
+    assert!(kept, "the foreign namespace was deleted");
+    assert_eq!(left_behind(&prefix), Vec::<String>::new());
+
+    // And while a run holds its namespaces, a second run with the same names is refused.
+    let (mut first, lines, _) = start_ready(&prefix, &[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_rvnic"))
+        .args(["tap", "--prefix", &prefix, "--duration", "1"])
+        .output()
+        .expect("run rvnic tap");
+    let err = String::from_utf8_lossy(&out.stderr);
+    signal(&first, "INT");
+    let _rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(first.wait().expect("exits").success());
+    assert!(err.contains("is still running"), "{err}");
+}
+
+/// A persistent TAP device whose name the bridge also uses stays where it is: the bridge makes its
+/// own device inside its own namespace.
+#[test]
+fn a_persistent_tap_device_with_the_same_name_is_not_adopted() {
+    if let Err(why) = can_run() {
+        eprintln!("skipping the TAP adoption test: {why}");
+        return;
+    }
+    let prefix = format!("rvp{}", std::process::id() % 100_000);
+    let theirs = format!("{prefix}0");
+    assert!(
+        Command::new("ip")
+            .args(["tuntap", "add", "dev", &theirs, "mode", "tap"])
+            .status()
+            .expect("ip")
+            .success()
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_rvnic"))
+        .args(["tap", "--prefix", &prefix, "--duration", "1"])
+        .output()
+        .expect("run rvnic tap");
+    let still_there = Command::new("ip")
+        .args(["link", "show", &theirs])
+        .output()
+        .expect("ip")
+        .status
+        .success();
+    let _ = Command::new("ip")
+        .args(["tuntap", "del", "dev", &theirs, "mode", "tap"])
+        .status();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        still_there,
+        "the pre-existing TAP device {theirs} was moved or deleted"
+    );
+    assert_eq!(left_behind(&prefix), Vec::<String>::new());
+}
+
+/// An interrupt during set-up says what it interrupted and leaves nothing behind.
+#[test]
+fn an_interrupt_during_set_up_says_what_it_interrupted() {
+    if let Err(why) = can_run() {
+        eprintln!("skipping the TAP set-up interrupt test: {why}");
+        return;
+    }
+    let prefix = format!("rvi{}", std::process::id() % 100_000);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rvnic"))
+        .args(["tap", "--prefix", &prefix, "--adapters", "8"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start rvnic tap");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(first.starts_with("setting up"), "{first}");
+    signal(&child, "INT");
+    let out = child.wait_with_output().expect("exits");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("interrupted during set-up, before "), "{err}");
+    assert!(!err.contains("said nothing") && !err.contains(": \n"), "{err}");
+    assert_eq!(left_behind(&prefix), Vec::<String>::new());
+}
+
+#[test]
+fn a_hub_of_one_adapter_is_refused_as_run_refuses_it() {
+    let err = refused(&["--topology", "hub", "--adapters", "1"]);
+    assert!(err.contains("a hub needs at least 2 adapters"), "{err}");
+    let err = refused(&["--topology", "pair", "--set", "Topology=0"]);
+    assert!(err.contains("contradicts"), "{err}");
 }
