@@ -8,14 +8,16 @@
 //!
 //! Ratios, not absolute figures, are what compare across these shared and noisy machines.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
 
-use crate::run::{RunArgs, Setting, Sizes, Topology, session};
+use rvnic_cli::outln;
+use rvnic_cli::values::{Setting, Sizes, Topology};
+
+use crate::run::{RunArgs, session};
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
@@ -90,7 +92,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         let channel = median3(|| channel_rate(&list, frames));
         for &(topology, adapters) in topologies {
             let run = RunArgs {
-                topology,
+                topology: Some(topology),
                 adapters,
                 frame_size: sizes.clone(),
                 duration: 1.0,
@@ -141,7 +143,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
     }
     if args.json {
         let json: Vec<serde_json::Value> = rows.iter().map(row_json).collect();
-        let _ = writeln!(std::io::stdout().lock(), "{:#}", serde_json::Value::Array(json));
+        outln!("{:#}", serde_json::Value::Array(json));
     } else {
         print_table(&rows);
     }
@@ -151,12 +153,13 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         eprintln!("rvnic bench: cannot write {}: {e}", path.display());
         return ExitCode::FAILURE;
     }
-    if rows.iter().all(|r| r.clean) {
+    let status = if rows.iter().all(|r| r.clean) {
         ExitCode::SUCCESS
     } else {
         eprintln!("rvnic bench: a run lost frames or the verifier found a violation");
         ExitCode::FAILURE
-    }
+    };
+    rvnic_cli::out::finish("bench", status)
 }
 
 fn median3(mut measure: impl FnMut() -> f64) -> f64 {
@@ -235,9 +238,7 @@ fn row_json(r: &Row) -> serde_json::Value {
 }
 
 fn print_table(rows: &[Row]) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
+    outln!(
         "{:>6} {:>9} {:>12} {:>8} {:>10} {:>13} {:>8} {:>12} {:>8} {:>10} {:>12}",
         "size",
         "topology",
@@ -252,8 +253,7 @@ fn print_table(rows: &[Row]) {
         "pool/buffers"
     );
     for r in rows {
-        let _ = writeln!(
-            out,
+        outln!(
             "{:>6} {:>9} {:>12.0} {:>8.2} {:>10} {:>13.0} {:>7.3}x {:>12.0} {:>7.2}x {:>10.4} {:>11.2}x",
             r.frame_size,
             r.topology,
@@ -269,8 +269,7 @@ fn print_table(rows: &[Row]) {
             r.pool_bytes_per_adapter as f64 / r.buffer_bytes as f64
         );
     }
-    let _ = writeln!(
-        out,
+    outln!(
         "targets: >= 0.6x memcpy at 1514 B, >= 20 M frames/s at 64 B, 0 allocations per frame, pool <= 1.25x buffers"
     );
 }

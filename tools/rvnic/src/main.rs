@@ -10,11 +10,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use rvnic_cli::{inf, input, sys};
+
 mod bench;
-mod inf;
 mod oid;
 mod run;
-mod sys;
 mod tap;
 
 #[derive(Debug, Parser)]
@@ -76,10 +76,10 @@ fn main() -> ExitCode {
 }
 
 fn check_sys(path: &std::path::Path, lib_dir: &std::path::Path) -> ExitCode {
-    let data = match std::fs::read(path) {
+    let data = match input::read_bounded(path, input::MAX_IMAGE) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("rvnic check-sys: cannot read {}: {e}", path.display());
+            eprintln!("rvnic check-sys: {e}");
             return ExitCode::from(2);
         }
     };
@@ -93,7 +93,7 @@ fn check_sys(path: &std::path::Path, lib_dir: &std::path::Path) -> ExitCode {
     let violations = sys::check(&data, &exports);
     if violations.is_empty() {
         println!(
-            "{}: ok (PE32+ x86-64 NATIVE driver; checksum, relocations, NX, imports all valid)",
+            "{}: ok (PE32+ x86-64 NATIVE driver; headers, sections, directories, imports, relocations, unwind data, checksum all valid)",
             path.display()
         );
         return ExitCode::SUCCESS;

@@ -10,7 +10,8 @@ use clap::{Args, Subcommand};
 use ndis::*;
 use ndis_host::{Config, Host, OidResult};
 
-use crate::run::Setting;
+use rvnic_cli::outln;
+use rvnic_cli::values::{self, Setting, names};
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum OidCommand {
@@ -32,7 +33,7 @@ pub enum OidCommand {
         /// separated by commas (`01-00-5e-00-00-01,...`), or raw bytes as `hex:0b000000`.
         value: String,
         /// Bytes a number is written as.
-        #[arg(long, default_value_t = 4, value_parser = width)]
+        #[arg(long, default_value_t = 4, value_parser = values::width)]
         width: usize,
         #[command(flatten)]
         adapter: AdapterArgs,
@@ -47,49 +48,6 @@ pub struct AdapterArgs {
     pub settings: Vec<Setting>,
 }
 
-/// `--width`: 1, 2, 4 or 8 bytes.
-fn width(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n @ (1 | 2 | 4 | 8)) => Ok(n),
-        _ => Err(format!("'{text}' is not 1, 2, 4 or 8")),
-    }
-}
-
-/// An OID by name (exact, case-insensitive) or number.
-pub fn parse_oid(text: &str) -> Result<NDIS_OID, String> {
-    if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        return u32::from_str_radix(hex, 16).map_err(|_| format!("'{text}' is not a hexadecimal OID"));
-    }
-    names("OID_")
-        .find(|(name, _)| name.eq_ignore_ascii_case(text))
-        .map(|(_, v)| v)
-        .ok_or_else(|| {
-            // Suggest the names that share the longest prefix with what was typed.
-            let upper = text.to_ascii_uppercase();
-            let shared = |n: &str| n.bytes().zip(upper.bytes()).take_while(|(a, b)| a == b).count();
-            let best = names("OID_").map(|(n, _)| shared(n)).max().unwrap_or(0);
-            let close: Vec<&str> = names("OID_")
-                .map(|(n, _)| n)
-                .filter(|n| best >= 8 && shared(n) == best)
-                .take(4)
-                .collect();
-            if close.is_empty() {
-                format!(
-                    "unknown OID '{text}' (use a name like OID_GEN_LINK_SPEED or a number like 0x00010107)"
-                )
-            } else {
-                format!("unknown OID '{text}'; did you mean {}?", close.join(", "))
-            }
-        })
-}
-
-fn names(prefix: &'static str) -> impl Iterator<Item = (&'static str, u32)> {
-    ORACLE_CHECKED_CONSTANTS
-        .iter()
-        .filter(move |(n, _)| n.starts_with(prefix))
-        .map(|(n, v)| (*n, *v as u32))
-}
-
 fn oid_name(oid: NDIS_OID) -> String {
     names("OID_")
         .find(|(_, v)| *v == oid)
@@ -102,44 +60,12 @@ fn status_name(status: NDIS_STATUS) -> String {
         .map_or_else(|| format!("{:#010x}", status as u32), |(n, _)| n.to_string())
 }
 
-/// The bytes a `set` value stands for.
-pub fn parse_value(text: &str, width: usize) -> Result<Vec<u8>, String> {
-    if let Some(hex) = text.strip_prefix("hex:") {
-        if hex.len() % 2 != 0 {
-            return Err(format!("'{text}': raw bytes need an even number of hex digits"));
-        }
-        return (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| format!("'{text}': not hex")))
-            .collect();
-    }
-    if text.contains('-') || text.contains(':') {
-        let mut bytes = Vec::new();
-        for mac in text.split(',') {
-            let address = ndis_host::parse_network_address(mac.trim())
-                .ok_or_else(|| format!("'{mac}' is not a MAC address (6 hex bytes, '-' or ':' between)"))?;
-            bytes.extend_from_slice(&address);
-        }
-        return Ok(bytes);
-    }
-    let number = if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        u64::from_str_radix(hex, 16)
-    } else {
-        text.parse::<u64>()
-    }
-    .map_err(|_| format!("'{text}' is not a number, MAC address list or hex:bytes value"))?;
-    if width < 8 && number >> (8 * width) != 0 {
-        return Err(format!("{number:#x} does not fit in {width} bytes"));
-    }
-    Ok(number.to_le_bytes()[..width].to_vec())
-}
-
 /// Runs `rvnic oid ...`.
 pub fn run(command: &OidCommand) -> ExitCode {
     let (oid_text, adapter) = match command {
         OidCommand::Query { oid, adapter, .. } | OidCommand::Set { oid, adapter, .. } => (oid, adapter),
     };
-    let oid = match parse_oid(oid_text) {
+    let oid = match values::oid(oid_text) {
         Ok(oid) => oid,
         Err(e) => {
             eprintln!("rvnic oid: {e}");
@@ -147,7 +73,7 @@ pub fn run(command: &OidCommand) -> ExitCode {
         }
     };
     let data = match command {
-        OidCommand::Set { value, width, .. } => match parse_value(value, *width) {
+        OidCommand::Set { value, width, .. } => match values::oid_value(value, *width) {
             Ok(d) => Some(d),
             Err(e) => {
                 eprintln!("rvnic oid: {e}");
@@ -156,6 +82,10 @@ pub fn run(command: &OidCommand) -> ExitCode {
         },
         OidCommand::Query { .. } => None,
     };
+    let (_, refused) = values::resolve(&adapter.settings);
+    for fallback in &refused {
+        eprintln!("rvnic oid: warning: {}", values::describe(fallback));
+    }
     let host = Host::new();
     if let Err(e) = host.load(rvnic::driver::driver_entry) {
         eprintln!("rvnic oid: DriverEntry failed: {e}");
@@ -175,41 +105,41 @@ pub fn run(command: &OidCommand) -> ExitCode {
     let result = match (&data, command) {
         (Some(d), _) => host.oid_set(a, oid, d),
         (None, OidCommand::Query { buffer, .. }) => host.oid_query(a, oid, *buffer as usize),
-        (None, OidCommand::Set { .. }) => unreachable!("a set always has data"),
+        (None, OidCommand::Set { .. }) => host.oid_set(a, oid, &[]),
     };
     print_result(oid, data.is_some(), &result);
     if data.is_some() && result.status == NDIS_STATUS_SUCCESS {
         // Show what the adapter reports now.
         let after = host.oid_query(a, oid, 1024);
         if after.status == NDIS_STATUS_SUCCESS {
-            println!("now:     {}", decode(oid, &after.data));
+            outln!("now:     {}", decode(oid, &after.data));
         }
     }
     let _ = host.pause(a);
     host.halt(a, NdisHaltDeviceDisabled);
     host.unload();
     let verdict = host.finish();
-    if !verdict.is_clean() {
-        println!("verifier:\n{}", verdict.report());
-        return ExitCode::FAILURE;
-    }
-    if result.status == NDIS_STATUS_SUCCESS {
+    let status = if !verdict.is_clean() {
+        outln!("verifier:\n{}", verdict.report());
+        ExitCode::FAILURE
+    } else if result.status == NDIS_STATUS_SUCCESS {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    }
+    };
+    rvnic_cli::out::finish("oid", status)
 }
 
 fn print_result(oid: NDIS_OID, set: bool, r: &OidResult) {
     let kind = if set { "set" } else { "query" };
-    println!("{kind} {} ({oid:#010x})", oid_name(oid));
-    println!("status:  {} ({:#010x})", status_name(r.status), r.status as u32);
+    outln!("{kind} {} ({oid:#010x})", oid_name(oid));
+    outln!("status:  {} ({:#010x})", status_name(r.status), r.status as u32);
     if set {
-        println!("bytes:   read {}, needed {}", r.bytes_read, r.bytes_needed);
+        outln!("bytes:   read {}, needed {}", r.bytes_read, r.bytes_needed);
     } else {
-        println!("bytes:   written {}, needed {}", r.bytes_written, r.bytes_needed);
+        outln!("bytes:   written {}, needed {}", r.bytes_written, r.bytes_needed);
         if r.status == NDIS_STATUS_SUCCESS {
-            println!("value:   {}", decode(oid, &r.data));
+            outln!("value:   {}", decode(oid, &r.data));
         }
     }
 }
@@ -310,38 +240,6 @@ pub fn decode(oid: NDIS_OID, data: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn oids_parse_by_name_and_number_and_unknown_ones_are_refused() {
-        assert_eq!(parse_oid("OID_GEN_LINK_SPEED_EX"), Ok(OID_GEN_LINK_SPEED_EX));
-        assert_eq!(parse_oid("oid_gen_link_speed_ex"), Ok(OID_GEN_LINK_SPEED_EX));
-        assert_eq!(parse_oid("0x0001010E"), Ok(OID_GEN_CURRENT_PACKET_FILTER));
-        assert!(
-            parse_oid("OID_GEN_LINK_SPEEDY")
-                .unwrap_err()
-                .contains("did you mean")
-        );
-        assert!(parse_oid("0xZZ").unwrap_err().contains("not a hexadecimal OID"));
-    }
-
-    #[test]
-    fn values_parse_as_numbers_addresses_or_bytes() {
-        assert_eq!(parse_value("0x0b", 4), Ok(vec![0x0b, 0, 0, 0]));
-        assert_eq!(parse_value("11", 8), Ok(vec![11, 0, 0, 0, 0, 0, 0, 0]));
-        assert_eq!(
-            parse_value("01-00-5e-00-00-01,01:00:5e:00:00:02", 4),
-            Ok(vec![1, 0, 0x5e, 0, 0, 1, 1, 0, 0x5e, 0, 0, 2])
-        );
-        assert_eq!(parse_value("hex:0a0b", 4), Ok(vec![10, 11]));
-        assert!(parse_value("0x1_0000_0000", 4).is_err());
-        assert!(
-            parse_value("0x100000000", 4)
-                .unwrap_err()
-                .contains("does not fit")
-        );
-        assert!(parse_value("hex:abc", 4).unwrap_err().contains("even number"));
-        assert!(parse_value("fast", 4).unwrap_err().contains("not a number"));
-    }
 
     #[test]
     fn answers_decode_in_their_oids_form() {

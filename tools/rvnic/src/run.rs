@@ -6,135 +6,32 @@
 //! discarded by its receiver (no descriptor free), or received. Anything else is lost, and a lost
 //! frame, a leak or a verifier violation makes the exit code non-zero.
 
-use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use ndis::*;
 use ndis_host::{Adapter, Config, Host, Kind, Mode, Rule, SendOptions};
-use rvnic::config::KEYWORDS;
-
-/// `print!` that stops quietly when stdout is closed (`rvnic run --json | head`) instead of panicking.
-macro_rules! out {
-    ($($t:tt)*) => {{
-        let _ = write!(std::io::stdout().lock(), $($t)*);
-    }};
-}
-
-/// `println!`, likewise.
-macro_rules! outln {
-    () => { out!("\n") };
-    ($($t:tt)*) => {{
-        let _ = writeln!(std::io::stdout().lock(), $($t)*);
-    }};
-}
-
-/// Where frames go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Topology {
-    /// Each adapter receives what it sends.
-    Loopback,
-    /// Adapters pair up; each receives what its peer sends.
-    Pair,
-    /// All adapters on one hub; each sends to the next one.
-    Hub,
-}
-
-impl Topology {
-    /// The `Topology` registry value.
-    pub(crate) const fn keyword(self) -> &'static str {
-        match self {
-            Self::Loopback => "0",
-            Self::Pair => "1",
-            Self::Hub => "2",
-        }
-    }
-}
-
-/// Frame sizes: one size, or the simple IMIX (7 x 64 B, 4 x 594 B, 1 x 1514 B).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Sizes {
-    Fixed(usize),
-    Imix,
-}
-
-impl std::str::FromStr for Sizes {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        if s.eq_ignore_ascii_case("imix") {
-            return Ok(Self::Imix);
-        }
-        let n: usize = s
-            .parse()
-            .map_err(|_| format!("'{s}' is not a frame size (a number of bytes, or 'imix')"))?;
-        if !(60..=9014).contains(&n) {
-            return Err(format!(
-                "frame size {n} is outside 60..=9014 bytes (Ethernet without FCS)"
-            ));
-        }
-        Ok(Self::Fixed(n))
-    }
-}
-
-impl Sizes {
-    /// The sizes, in the order frames cycle through them.
-    pub(crate) fn list(&self) -> Vec<usize> {
-        match self {
-            Self::Fixed(n) => vec![*n],
-            Self::Imix => [[64; 7].as_slice(), &[594; 4], &[1514]].concat(),
-        }
-    }
-
-    fn largest(&self) -> usize {
-        self.list().into_iter().max().unwrap_or(60)
-    }
-}
-
-/// A `KEY=VALUE` registry keyword override.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Setting {
-    pub keyword: &'static str,
-    pub value: String,
-}
-
-impl std::str::FromStr for Setting {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (key, value) = s
-            .split_once('=')
-            .ok_or_else(|| format!("'{s}' is not KEYWORD=VALUE"))?;
-        let keyword = KEYWORDS
-            .iter()
-            .find(|k| k.name.eq_ignore_ascii_case(key.trim()))
-            .ok_or_else(|| {
-                let names: Vec<&str> = KEYWORDS.iter().map(|k| k.name).collect();
-                format!("unknown keyword '{key}' (rvnic reads {})", names.join(", "))
-            })?;
-        Ok(Self {
-            keyword: keyword.name,
-            value: value.trim().to_string(),
-        })
-    }
-}
+use rvnic_cli::values::{self, Setting, Sizes, Topology};
+use rvnic_cli::{out, outln};
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// How the adapters are wired.
-    #[arg(long, value_enum, default_value_t = Topology::Pair)]
-    pub topology: Topology,
+    /// How the adapters are wired (default: pair, or what `--set Topology=N` says).
+    #[arg(long, value_enum)]
+    pub topology: Option<Topology>,
     /// Number of adapters (pairs need an even number).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=8))]
     pub adapters: u16,
     /// Frame size in bytes (60..=9014), or `imix`.
     #[arg(long, default_value = "1514")]
     pub frame_size: Sizes,
-    /// How long to send, in seconds (ignored with --frames).
-    #[arg(long, default_value_t = 3.0, allow_negative_numbers = true)]
+    /// How long to send, in seconds, 0.1 to 3600 (ignored with --frames).
+    #[arg(long, default_value_t = 3.0, value_parser = values::run_duration, allow_negative_numbers = true)]
     pub duration: f64,
-    /// Send this many frames instead of sending for a duration.
-    #[arg(long)]
+    /// Send this many frames (1 to 10^12) instead of sending for a duration.
+    #[arg(long, value_parser = values::frames)]
     pub frames: Option<u64>,
     /// Sending CPUs (threads, each bound to its own host CPU).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -150,7 +47,7 @@ pub struct RunArgs {
 impl Default for RunArgs {
     fn default() -> Self {
         Self {
-            topology: Topology::Pair,
+            topology: None,
             adapters: 2,
             frame_size: Sizes::Fixed(1514),
             duration: 3.0,
@@ -162,38 +59,52 @@ impl Default for RunArgs {
     }
 }
 
-/// Checks that do not need the driver: a precise message for each impossible combination.
-fn validate(args: &RunArgs) -> Result<(), String> {
-    if args.topology == Topology::Pair && !args.adapters.is_multiple_of(2) {
+/// What a run will do, decided before anything loads.
+#[derive(Debug)]
+pub struct Plan {
+    pub topology: Topology,
+    /// The configuration the driver will run with (its own validation of the `--set` keywords).
+    pub config: rvnic::config::Config,
+    /// One line per keyword the driver refuses (it then uses its default).
+    pub warnings: Vec<String>,
+}
+
+/// The keywords as the driver will take them, with a warning line for each it refuses, and the
+/// topology from `--topology` and the `Topology` keyword (refused when they contradict).
+pub fn plan(topology: Option<Topology>, settings: &[Setting], adapters: usize) -> Result<Plan, String> {
+    let topology = values::topology(topology, settings, Topology::Pair)?;
+    topology.check_adapters(adapters)?;
+    let (config, refused) = values::resolve(settings);
+    Ok(Plan {
+        topology,
+        config,
+        warnings: refused.iter().map(values::describe).collect(),
+    })
+}
+
+/// Checks that do not need the driver: a precise message for each impossible combination,
+/// including a configuration that cannot carry the frames asked for.
+fn validate(args: &RunArgs) -> Result<Plan, String> {
+    let plan = plan(args.topology, &args.settings, usize::from(args.adapters))?;
+    let largest = args.frame_size.largest();
+    let max = plan.config.max_frame as usize;
+    if largest > max {
+        let jumbo = args.settings.iter().rev().find(|s| s.keyword == "*JumboPacket");
+        let why = match jumbo {
+            Some(s) if plan.warnings.iter().any(|w| w.contains("*JumboPacket")) => format!(
+                "the driver refuses --set '*JumboPacket={}' and uses 1514",
+                s.value
+            ),
+            _ => format!(
+                "add --set '*JumboPacket={}'",
+                if largest <= 4088 { 4088 } else { 9014 }
+            ),
+        };
         return Err(format!(
-            "a pair topology needs an even number of adapters, not {}",
-            args.adapters
+            "frames of {largest} bytes exceed the adapters' maximum of {max}: {why}"
         ));
     }
-    if args.topology == Topology::Hub && args.adapters < 2 {
-        return Err("a hub needs at least 2 adapters".into());
-    }
-    if args.frames.is_none() && !(args.duration.is_finite() && args.duration > 0.0 && args.duration <= 3600.0)
-    {
-        return Err(format!("duration {} is not in (0, 3600] seconds", args.duration));
-    }
-    if args.frames == Some(0) {
-        return Err("--frames 0 sends nothing".into());
-    }
-    let jumbo = args
-        .settings
-        .iter()
-        .rev()
-        .find(|s| s.keyword == "*JumboPacket")
-        .map_or(Ok(1514), |s| s.value.parse::<usize>())
-        .map_err(|_| "*JumboPacket must be 1514, 4088 or 9014".to_string())?;
-    if args.frame_size.largest() > jumbo {
-        return Err(format!(
-            "frames of {} bytes exceed the adapters' maximum of {jumbo} (add --set '*JumboPacket=9014')",
-            args.frame_size.largest()
-        ));
-    }
-    Ok(())
+    Ok(plan)
 }
 
 /// What a run measured.
@@ -205,9 +116,16 @@ struct Tally {
     refused: AtomicU64,
 }
 
+/// Set by SIGINT, SIGTERM or SIGHUP during `rvnic run`: the traffic stops, the books are still taken
+/// and printed.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
 /// What one session measured.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Outcome {
+    pub topology: Topology,
+    /// The traffic was stopped by a signal before its duration or frame count.
+    pub interrupted: bool,
     pub adapters: usize,
     /// Frames given to the driver.
     pub given: u64,
@@ -275,13 +193,16 @@ pub(crate) fn driver_on_host(
 const LOCK_SPINS: usize = 4000;
 
 pub fn session(args: &RunArgs, show_progress: bool) -> Result<Outcome, String> {
-    validate(args)?;
+    let plan = validate(args)?;
+    for warning in &plan.warnings {
+        eprintln!("rvnic: warning: {warning}");
+    }
     let cpus = usize::from(args.cpus);
     // One sending thread per simulated CPU: when each has a real core, waiting for the host's lock
     // by spinning beats parking (HostBuilder::lock_spins); with more threads than cores it does not.
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let spins = if cpus <= cores { LOCK_SPINS } else { 0 };
-    let (host, config) = driver_on_host(cpus, spins, args.topology, &args.settings)?;
+    let (host, config) = driver_on_host(cpus, spins, plan.topology, &args.settings)?;
     let mut adapters = Vec::new();
     for i in 0..args.adapters {
         let a = host
@@ -289,18 +210,13 @@ pub fn session(args: &RunArgs, show_progress: bool) -> Result<Outcome, String> {
             .map_err(|status| format!("adapter {i} failed to start: NDIS status {status:#010x}"))?;
         adapters.push(a);
     }
-    for line in host.take_debug_output() {
-        if line.contains("refused") {
-            eprintln!("warning: {line}");
-        }
-    }
     let addresses: Vec<[u8; 6]> = adapters.iter().map(|&a| address(&host, a)).collect();
     for &a in &adapters {
         let filter = NDIS_PACKET_TYPE_DIRECTED | NDIS_PACKET_TYPE_BROADCAST | NDIS_PACKET_TYPE_MULTICAST;
         host.oid_set(a, OID_GEN_CURRENT_PACKET_FILTER, &filter.to_le_bytes());
     }
     let targets: Vec<usize> = (0..adapters.len())
-        .map(|i| match args.topology {
+        .map(|i| match plan.topology {
             Topology::Loopback => i,
             Topology::Pair => i ^ 1,
             Topology::Hub => (i + 1) % adapters.len(),
@@ -314,7 +230,8 @@ pub fn session(args: &RunArgs, show_progress: bool) -> Result<Outcome, String> {
     let pool_before = pool(&host);
     let cpu_before = process_cpu_seconds();
     let bar = progress(args, show_progress);
-    let seconds = traffic(&host, args, &adapters, &addresses, &targets, &tally, &bar).as_secs_f64();
+    let window = plan.config.transmit_buffers as usize;
+    let seconds = traffic(&host, args, window, &adapters, &addresses, &targets, &tally, &bar).as_secs_f64();
     let cpu_seconds = process_cpu_seconds()
         .zip(cpu_before)
         .map(|(after, before)| after - before);
@@ -338,6 +255,8 @@ pub fn session(args: &RunArgs, show_progress: bool) -> Result<Outcome, String> {
     let verdict = host.finish();
     let (leaks, violations): (Vec<_>, Vec<_>) = verdict.violations.iter().partition(|v| v.rule == Rule::Leak);
     Ok(Outcome {
+        topology: plan.topology,
+        interrupted: INTERRUPTED.load(Ordering::Relaxed),
         adapters: adapters.len(),
         given,
         received,
@@ -367,9 +286,17 @@ pub fn process_cpu_seconds() -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
+/// Exit status of a run stopped by a signal (128 + SIGINT, as shells report it).
+const INTERRUPTED_STATUS: u8 = 130;
+
 /// Runs the main job; the exit code says whether every frame was accounted for and the verifier
-/// was silent.
+/// was silent. SIGINT, SIGTERM or SIGHUP stop the traffic early: the summary is printed all the
+/// same, and the exit status is 130.
 pub fn run(args: &RunArgs) -> ExitCode {
+    if let Err(e) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed)) {
+        eprintln!("rvnic run: cannot handle signals: {e}");
+        return ExitCode::from(2);
+    }
     let o = match session(args, !args.json) {
         Ok(o) => o,
         Err(e) => {
@@ -377,13 +304,20 @@ pub fn run(args: &RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let gbps = o.bytes_received as f64 * 8.0 / o.seconds / 1e9;
+    if o.given == 0 {
+        eprintln!("rvnic run: nothing was sent (stopped after {:.3} s)", o.seconds);
+        return rvnic_cli::out::finish("run", ExitCode::FAILURE);
+    }
+    let seconds = o.seconds.max(1e-9);
+    let gbps = o.bytes_received as f64 * 8.0 / seconds / 1e9;
+    let topology = format!("{:?}", o.topology).to_lowercase();
     if args.json {
         let adapters_json: Vec<serde_json::Value> = o.stats.iter().map(statistics_json).collect();
         let report = serde_json::json!({
-            "topology": format!("{:?}", args.topology).to_lowercase(),
+            "topology": topology,
             "adapters": o.adapters,
             "cpus": args.cpus,
+            "interrupted": o.interrupted,
             "frames_sent": o.given,
             "frames_received": o.received,
             "frames_dropped": o.dropped,
@@ -391,7 +325,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
             "frames_lost": o.lost,
             "bytes_received": o.bytes_received,
             "seconds": o.seconds,
-            "frames_per_sec": o.received as f64 / o.seconds,
+            "frames_per_sec": o.received as f64 / seconds,
             "gbps": gbps,
             "verifier_violations": o.violations,
             "leaks": o.leaks,
@@ -399,10 +333,15 @@ pub fn run(args: &RunArgs) -> ExitCode {
         });
         outln!("{report:#}");
     } else {
+        if o.interrupted {
+            outln!(
+                "interrupted after {:.2} s: the books below cover what was sent until then",
+                o.seconds
+            );
+        }
         outln!(
-            "{} adapters ({:?}), {} CPUs, {:.2} s: {} frames sent, {} received, {} dropped, {} lost",
+            "{} adapters ({topology}), {} CPUs, {:.2} s: {} frames sent, {} received, {} dropped, {} lost",
             o.adapters,
-            args.topology,
             args.cpus,
             o.seconds,
             o.given,
@@ -412,7 +351,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
         );
         outln!(
             "{:.0} frames/s, {:.2} Gbit/s received\n",
-            o.received as f64 / o.seconds,
+            o.received as f64 / seconds,
             gbps
         );
         print_table(&o.stats);
@@ -426,17 +365,25 @@ pub fn run(args: &RunArgs) -> ExitCode {
             }
         }
     }
-    if o.clean() {
-        ExitCode::SUCCESS
-    } else {
+    let status = if !o.clean() {
         ExitCode::FAILURE
-    }
+    } else if o.interrupted {
+        ExitCode::from(INTERRUPTED_STATUS)
+    } else {
+        ExitCode::SUCCESS
+    };
+    rvnic_cli::out::finish("run", status)
 }
 
 /// Sends from every CPU until the duration or the frame count is reached, with a progress bar.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the run's parts, passed once from session"
+)]
 fn traffic(
     host: &Host,
     args: &RunArgs,
+    transmit_buffers: usize,
     adapters: &[Adapter],
     addresses: &[[u8; 6]],
     targets: &[usize],
@@ -448,7 +395,7 @@ fn traffic(
     let deadline = Instant::now() + Duration::from_secs_f64(args.duration);
     let limit = args.frames.unwrap_or(u64::MAX);
     let done = AtomicBool::new(false);
-    let window = transmit_buffers(args).max(CHAIN);
+    let window = transmit_buffers.max(CHAIN);
     let in_flight: Vec<AtomicU64> = adapters.iter().map(|_| AtomicU64::new(0)).collect();
     let in_flight = &in_flight;
     let begun = Instant::now();
@@ -508,7 +455,7 @@ fn traffic(
         });
         let started = Instant::now();
         while !done.load(Ordering::Relaxed) {
-            if args.frames.is_none() && Instant::now() >= deadline {
+            if (args.frames.is_none() && Instant::now() >= deadline) || INTERRUPTED.load(Ordering::Relaxed) {
                 done.store(true, Ordering::Relaxed);
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -558,18 +505,6 @@ fn progress(args: &RunArgs, show: bool) -> indicatif::ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
-}
-
-/// `*TransmitBuffers` as the driver will use it (rounded up to a power of two; default 256).
-fn transmit_buffers(args: &RunArgs) -> usize {
-    args.settings
-        .iter()
-        .rev()
-        .find(|s| s.keyword == "*TransmitBuffers")
-        .and_then(|s| s.value.parse::<usize>().ok())
-        .filter(|n| (64..=4096).contains(n))
-        .unwrap_or(256)
-        .next_power_of_two()
 }
 
 /// A frame of `len` bytes with the IEEE local experimental ethertype.
@@ -648,27 +583,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn settings_and_sizes_are_parsed_or_refused_precisely() {
-        let s: Setting = "*jumbopacket=9014".parse().expect("known keyword");
-        assert_eq!((s.keyword, s.value.as_str()), ("*JumboPacket", "9014"));
-        assert!(
-            "Speed=10"
-                .parse::<Setting>()
-                .unwrap_err()
-                .contains("unknown keyword 'Speed'")
-        );
-        assert!(
-            "LinkSpeed"
-                .parse::<Setting>()
-                .unwrap_err()
-                .contains("not KEYWORD=VALUE")
-        );
-        assert_eq!("imix".parse::<Sizes>(), Ok(Sizes::Imix));
-        assert!("59".parse::<Sizes>().unwrap_err().contains("outside 60..=9014"));
-        assert!("big".parse::<Sizes>().unwrap_err().contains("not a frame size"));
-    }
-
-    #[test]
     fn impossible_combinations_are_refused_before_anything_loads() {
         let odd = RunArgs {
             adapters: 3,
@@ -685,11 +599,38 @@ mod tests {
             settings: vec!["*JumboPacket=9014".parse().expect("setting")],
             ..RunArgs::default()
         };
-        assert_eq!(validate(&allowed), Ok(()));
-        let never = RunArgs {
-            duration: 0.0,
+        assert!(validate(&allowed).is_ok());
+        // The driver refuses 99999 and runs with 1514: 9014-byte frames cannot cross.
+        let refused = RunArgs {
+            frame_size: Sizes::Fixed(9014),
+            settings: vec!["*JumboPacket=99999".parse().expect("setting")],
             ..RunArgs::default()
         };
-        assert!(validate(&never).unwrap_err().contains("duration"));
+        assert!(
+            validate(&refused)
+                .unwrap_err()
+                .contains("the driver refuses --set '*JumboPacket=99999'")
+        );
+        let contradiction = RunArgs {
+            topology: Some(Topology::Pair),
+            settings: vec!["Topology=0".parse().expect("setting")],
+            ..RunArgs::default()
+        };
+        assert!(validate(&contradiction).unwrap_err().contains("contradicts"));
+        let hub = RunArgs {
+            topology: Some(Topology::Hub),
+            adapters: 1,
+            ..RunArgs::default()
+        };
+        assert!(validate(&hub).unwrap_err().contains("at least 2"));
+    }
+
+    #[test]
+    fn the_send_window_is_the_drivers_transmit_buffers() {
+        let args = RunArgs {
+            settings: vec!["*TransmitBuffers=100".parse().expect("setting")],
+            ..RunArgs::default()
+        };
+        assert_eq!(validate(&args).expect("valid").config.transmit_buffers, 128);
     }
 }

@@ -71,3 +71,32 @@ fn bad_oids_and_values_are_refused_before_the_driver_loads() {
         assert!(out.is_empty(), "{args:?}: {out}");
     }
 }
+
+/// Text that is not ASCII where hex digits belong is refused with one line, never a panic.
+#[test]
+fn non_ascii_values_are_refused_not_panicked_on() {
+    let (ok, out, err) = rvnic(&["oid", "set", "OID_802_3_MULTICAST_LIST", "hex:aéb"]);
+    assert!(!ok, "{out}");
+    assert!(err.contains("'é' at position 1 is not a hex digit"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// `oid` reports a keyword the driver refuses, as every command does.
+#[test]
+fn a_refused_keyword_is_reported() {
+    let (ok, out, err) = rvnic(&[
+        "oid",
+        "query",
+        "OID_GEN_MAXIMUM_FRAME_SIZE",
+        "--set",
+        "*JumboPacket=99999",
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        err.contains(
+            "the driver refuses *JumboPacket (99999 is not one of 1514, 4088, 9014) and uses 1514 instead"
+        ),
+        "{err}"
+    );
+    assert!(out.contains("value:   1500"), "{out}");
+}

@@ -64,6 +64,27 @@ fn bad_arguments_get_one_clear_line_and_a_non_zero_exit() {
         (&["run", "--frame-size", "9014"][..], "--set '*JumboPacket=9014'"),
         (&["run", "--frame-size", "12"][..], "outside 60..=9014"),
         (&["run", "--duration", "-1"][..], "duration"),
+        (&["run", "--duration", "0.001"][..], "outside 0.1..=3600"),
+        (&["run", "--frames", "0"][..], "outside 1..=1000000000000"),
+        (
+            &["run", "--frames", "1000000000001"][..],
+            "outside 1..=1000000000000",
+        ),
+        (
+            &["run", "--topology", "hub", "--adapters", "1"][..],
+            "a hub needs at least 2 adapters",
+        ),
+        // The driver refuses the keyword and runs with 1514: the frames asked for cannot cross.
+        (
+            &["run", "--frame-size", "9014", "--set", "*JumboPacket=99999"][..],
+            "the driver refuses --set '*JumboPacket=99999' and uses 1514",
+        ),
+        // An option and a keyword that say different things.
+        (
+            &["run", "--topology", "pair", "--set", "Topology=0"][..],
+            "contradicts --set Topology=0",
+        ),
+        (&["run", "--set", "LinkSpeed=fast"][..], "decimal number"),
     ] {
         let out = rvnic(args);
         assert!(!out.status.success(), "{args:?}");
@@ -71,4 +92,88 @@ fn bad_arguments_get_one_clear_line_and_a_non_zero_exit() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
         assert!(out.stdout.is_empty(), "{args:?} printed results");
     }
+}
+
+/// A keyword the driver refuses is reported even when the run can go on.
+#[test]
+fn a_refused_keyword_is_reported_and_the_run_goes_on() {
+    let out = rvnic(&["run", "--frames", "1000", "--set", "LinkSpeed=1000", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the driver refuses LinkSpeed (1000 is outside 1..=100) and uses 10 instead"),
+        "{stderr}"
+    );
+}
+
+/// `--set Topology=0` alone is the topology the run uses (and reports), not a silent override.
+#[test]
+fn the_topology_keyword_alone_chooses_the_topology() {
+    let out = rvnic(&[
+        "run",
+        "--frames",
+        "1000",
+        "--adapters",
+        "1",
+        "--set",
+        "Topology=0",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["topology"], "loopback");
+    assert_eq!(report["frames_lost"], 0);
+}
+
+/// A report that cannot be written is a failure, said on stderr.
+#[test]
+fn output_to_a_full_device_fails_instead_of_reporting_success() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = Command::new(env!("CARGO_BIN_EXE_rvnic"))
+        .args(["run", "--frames", "1000"])
+        .stdout(full)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot write the output: No space left on device"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// SIGINT stops the traffic, and the summary is still printed (with the exit status 130).
+#[test]
+fn sigint_during_a_run_prints_the_summary() {
+    use std::io::Read as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rvnic"))
+        .args(["run", "--duration", "60"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .expect("read");
+    let status = child.wait().expect("exits");
+    assert_eq!(status.code(), Some(130), "{stdout}");
+    assert!(stdout.contains("interrupted after"), "{stdout}");
+    assert!(
+        stdout.contains("frames sent") && stdout.contains("verifier: no violations, no leaks"),
+        "{stdout}"
+    );
 }

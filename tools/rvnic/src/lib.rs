@@ -1,0 +1,11 @@
+//! The parts of the `rvnic` tool that need no driver running: the parsers of its command-line
+//! values ([`values`]), `check-sys` ([`sys`]), `check-inf` ([`inf`]) and bounded file reading
+//! ([`input`]). A library so that property tests and the fuzz targets reach them; the binary
+//! (`src/main.rs`) adds the commands that run the driver on ndis-host.
+
+pub mod inf;
+#[macro_use]
+pub mod out;
+pub mod input;
+pub mod sys;
+pub mod values;
