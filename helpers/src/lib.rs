@@ -16,6 +16,7 @@
 #[cfg(not(rvnic_loom))]
 pub mod descriptor;
 pub mod generic_object;
+pub mod in_flight;
 #[cfg(not(rvnic_loom))]
 pub mod irql;
 #[cfg(not(rvnic_loom))]

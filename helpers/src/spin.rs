@@ -34,7 +34,11 @@ impl<T> SpinLock<T> {
         // away while held; IRQL <= DISPATCH_LEVEL is this method's documented precondition.
         // SAFETY: a valid, initialised KSPIN_LOCK, released by the guard on this thread.
         let old = unsafe { ndis::KeAcquireSpinLockRaiseToDpc(self.lock.get()) };
-        Guard { lock: self, old }
+        Guard {
+            lock: self,
+            old,
+            _this_thread: core::marker::PhantomData,
+        }
     }
 
     /// The value, without locking: `&mut self` already proves exclusive access.
@@ -44,10 +48,21 @@ impl<T> SpinLock<T> {
 }
 
 /// The lock, held; lowers the IRQL back when dropped.
+///
+/// Not `Send`: the guard raised its thread's IRQL and must lower the same thread's again (released
+/// on another thread, it would lower that thread's IRQL and leave this one at DISPATCH_LEVEL).
+///
+/// ```compile_fail,E0277
+/// use rvnic_helpers::spin::SpinLock;
+/// fn needs_send<T: Send>(_: T) {}
+/// let lock = SpinLock::new(0u32);
+/// needs_send(lock.lock()); // a guard cannot move to another thread
+/// ```
 #[derive(Debug)]
 pub struct Guard<'l, T> {
     lock: &'l SpinLock<T>,
     old: KIRQL,
+    _this_thread: core::marker::PhantomData<*const ()>,
 }
 
 impl<T> core::ops::Deref for Guard<'_, T> {

@@ -31,3 +31,13 @@ impl<T> UnsafeCell<T> {
 
 #[cfg(rvnic_loom)]
 pub(crate) use loom::cell::UnsafeCell;
+
+/// A busy-wait step: the CPU's pause hint, or a yield to loom's scheduler when model checking (a
+/// spin loop loom does not see would never let the other thread run).
+#[inline]
+pub(crate) fn spin() {
+    #[cfg(not(rvnic_loom))]
+    core::hint::spin_loop();
+    #[cfg(rvnic_loom)]
+    loom::thread::yield_now();
+}

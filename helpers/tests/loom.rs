@@ -301,3 +301,209 @@ fn a_deferred_drain_is_never_lost() {
         );
     });
 }
+
+/// A ring of one lane per CPU (here one) plus the shared lane.
+type OneLane = Mpsc<u32, Box<[rvnic_helpers::ring::Slot<u32>]>, 1>;
+
+fn one_lane() -> &'static OneLane {
+    Box::leak(Box::new(Mpsc::new(|_| boxed_slots(4)).expect("power of two")))
+}
+
+/// `len` from a third thread while a producer pushes one item and the consumer pops it: the count
+/// never exceeds what was ever in the ring. (With `tail` read before `head`, a push and a pop
+/// between the two loads wrapped the difference, and a ring that held at most one item reported
+/// itself full: 4.)
+#[test]
+fn len_never_wraps_to_full() {
+    loom::model(|| {
+        let ring = one_lane();
+        let producer = thread::spawn(move || {
+            // SAFETY: the only thread on CPU 0.
+            let on = unsafe { Dispatch::assume(0) };
+            ring.push(&on, 7).expect("room");
+        });
+        let observer = thread::spawn(move || ring.len());
+        let mut consumer = ring.consumer().expect("consumer");
+        while consumer.pop().is_none() {
+            thread::yield_now();
+        }
+        producer.join().unwrap();
+        let seen = observer.join().unwrap();
+        assert!(
+            seen <= 1,
+            "len reported {seen} for a ring that never held more than one item"
+        );
+    });
+}
+
+/// Two threads take the consumer one after the other and each pops: the second must see the
+/// first's consumer-side indices. (With the single-consumer flag Relaxed, loom reports the two
+/// accesses to the consumer's private indices as a race.)
+#[test]
+fn successive_consumers_on_two_threads_see_each_other() {
+    loom::model(|| {
+        let ring = one_lane();
+        {
+            // SAFETY: set-up on the only thread there is yet.
+            let on = unsafe { Dispatch::assume(0) };
+            ring.push(&on, 1).expect("room");
+            ring.push(&on, 2).expect("room");
+        }
+        let take_one = move || ring.consumer().and_then(|mut c| c.pop());
+        let other = thread::spawn(take_one);
+        let mine = take_one();
+        let theirs = other.join().unwrap();
+        let mut got: Vec<u32> = mine.into_iter().chain(theirs).collect();
+        // Whoever did not get the consumer got nothing; the rest is still there.
+        while let Some(v) = ring.consumer().and_then(|mut c| c.pop()) {
+            got.push(v);
+        }
+        got.sort_unstable();
+        assert_eq!(got, [1, 2], "each item popped exactly once");
+    });
+}
+
+/// Two CPUs without a lane of their own (numbered past the lanes) push through the shared lane at
+/// once: nothing is lost and each keeps its order. (With the shared lane's flag Relaxed, loom
+/// reports the producers' private indices as raced.)
+#[test]
+fn cpus_without_a_lane_share_one_without_losing_anything() {
+    loom::model(|| {
+        let ring = one_lane();
+        let producers: Vec<_> = [5usize, 9]
+            .into_iter()
+            .map(|cpu| {
+                thread::spawn(move || {
+                    // SAFETY: each model thread claims its own CPU number.
+                    let on = unsafe { Dispatch::assume(cpu) };
+                    for i in 0..2 {
+                        ring.push(&on, (cpu * 10 + i) as u32).expect("room for four");
+                    }
+                })
+            })
+            .collect();
+        for p in producers {
+            p.join().unwrap();
+        }
+        let mut consumer = ring.consumer().expect("consumer");
+        let mut seen = Vec::new();
+        while let Some(v) = consumer.pop() {
+            seen.push(v);
+        }
+        let five: Vec<u32> = seen.iter().copied().filter(|v| *v < 90).collect();
+        let nine: Vec<u32> = seen.iter().copied().filter(|v| *v >= 90).collect();
+        assert_eq!((five, nine), (vec![50, 51], vec![90, 91]));
+    });
+}
+
+/// A drain that stops at its budget arms the resume timer of an adapter on the wire while another
+/// thread detaches that adapter (taking the baton, as `wire::detach` does) and frees it. The timer
+/// must be armed while the baton is still held, so the detacher cannot free the adapter in between.
+/// (Arming after the release reads the adapter concurrently with its free: loom reports the race.)
+#[test]
+fn the_resume_timer_is_armed_before_the_adapter_can_leave_the_wire() {
+    use loom::cell::UnsafeCell;
+    use loom::sync::Arc;
+    use rvnic_helpers::ring::Baton;
+
+    struct Adapter {
+        /// What the timer arming reads, and what freeing the adapter writes.
+        alive: UnsafeCell<bool>,
+    }
+    // SAFETY: every access goes through the baton in this model (that is what it checks).
+    unsafe impl Sync for Adapter {}
+
+    loom::model(|| {
+        let baton = Arc::new(Baton::new());
+        let adapter = Arc::new(Adapter {
+            alive: UnsafeCell::new(true),
+        });
+        let held = baton.signal().expect("the drainer holds it first");
+        let detacher = {
+            let (baton, adapter) = (baton.clone(), adapter.clone());
+            thread::spawn(move || {
+                let held = loop {
+                    if let Some(h) = baton.try_take() {
+                        break h;
+                    }
+                    thread::yield_now();
+                };
+                // Off the wire, then freed; loom checks no other access overlaps this one.
+                // SAFETY: a plain write through loom's cell, exclusive while the baton is held.
+                adapter.alive.with_mut(|a| unsafe { *a = false });
+                held.run(|| {});
+            })
+        };
+        held.defer(|| {
+            // The arm touches the adapter (its timer lives in it).
+            // SAFETY: a plain read through loom's cell, which checks it does not race the free.
+            let alive = adapter.alive.with(|a| unsafe { *a });
+            assert!(alive, "armed the timer of a freed adapter");
+        });
+        detacher.join().unwrap();
+    });
+}
+
+/// A send handler completes the NBL it refused while a pause is pending, then runs the wire
+/// (`kick`, which reads the adapter), while NDIS waits for the pause to complete and then halts and
+/// frees the adapter. The handler holds its own in-flight reference from first touch to last, so
+/// the pause completes only after `kick`. (Without it, the refused NBL's completion completed the
+/// pause, the halt freed the adapter, and `kick` read freed memory: loom reports the race.)
+#[test]
+fn a_send_racing_pause_and_halt_never_touches_a_freed_adapter() {
+    use loom::cell::UnsafeCell;
+    use loom::sync::Arc;
+    use loom::sync::atomic::{AtomicBool, Ordering};
+    use rvnic_helpers::in_flight::InFlight;
+
+    struct Adapter {
+        in_flight: InFlight,
+        /// The fields `kick` reads; halt frees them.
+        fields: UnsafeCell<u32>,
+        /// NdisMPauseComplete was called.
+        pause_completed: AtomicBool,
+    }
+    // SAFETY: `fields` is read by the handler and written by halt; the model checks they never race.
+    unsafe impl Sync for Adapter {}
+
+    impl Adapter {
+        fn leave(&self) {
+            if self.in_flight.leave() {
+                self.pause_completed.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    loom::model(|| {
+        let adapter = Arc::new(Adapter {
+            in_flight: InFlight::new(),
+            fields: UnsafeCell::new(1),
+            pause_completed: AtomicBool::new(false),
+        });
+        adapter.in_flight.restart();
+        // NDIS called MiniportSendNetBufferLists before MiniportPause, and the handler's first act
+        // is to take its own reference (`Adapter::send`).
+        adapter.in_flight.enter();
+        let send = {
+            let adapter = adapter.clone();
+            thread::spawn(move || {
+                adapter.in_flight.enter(); // the NBL's
+                let _ = adapter.in_flight.is_running(); // refused or queued: completed either way
+                adapter.leave(); // NdisMSendNetBufferListsComplete
+                // wire::kick reads the adapter.
+                // SAFETY: a plain read through loom's cell, which checks it does not race the free.
+                adapter.fields.with(|f| assert_eq!(unsafe { *f }, 1));
+                adapter.leave(); // the handler's last touch
+            })
+        };
+        // NDIS: MiniportPause, then wait for NdisMPauseComplete, then MiniportHaltEx frees.
+        if !adapter.in_flight.pause() {
+            while !adapter.pause_completed.load(Ordering::Acquire) {
+                thread::yield_now();
+            }
+        }
+        // SAFETY: a plain write through loom's cell (the halt's free), checked against the read.
+        adapter.fields.with_mut(|f| unsafe { *f = 0 });
+        send.join().unwrap();
+    });
+}

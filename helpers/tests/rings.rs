@@ -130,7 +130,7 @@ fn spsc_across_threads_delivers_everything_in_order() {
 #[test]
 fn mpsc_lanes_keep_each_producers_order_and_drain_fairly() {
     let ring: Mpsc<u64, _, 4> = Mpsc::new(|_| boxed_slots(8)).expect("power of two");
-    assert_eq!(ring.capacity(), 32);
+    assert_eq!(ring.capacity(), 40, "four lanes and the shared one");
     // SAFETY: each CPU number is claimed by one thread at a time in this test.
     let cpu0 = unsafe { Dispatch::assume(0) };
     // SAFETY: as above.
@@ -141,12 +141,20 @@ fn mpsc_lanes_keep_each_producers_order_and_drain_fairly() {
     }
     // SAFETY: no thread is on CPU 9; the ring has no lane for it.
     let outside = unsafe { Dispatch::assume(9) };
-    assert_eq!(ring.push(&outside, 7), Err(7), "no lane: the item comes back");
+    assert_eq!(
+        ring.push(&outside, 7),
+        Ok(()),
+        "no lane of its own: the shared lane"
+    );
     let mut consumer = ring.consumer().expect("first consumer");
     assert!(ring.consumer().is_none(), "only one consumer at a time");
     let mut out = [0u64; 6];
     assert_eq!(consumer.pop_slice(&mut out, 1), 6);
-    assert_eq!(out, [0, 100, 1, 101, 2, 102], "one from each lane per round");
+    assert_eq!(
+        out,
+        [0, 100, 7, 1, 101, 2],
+        "one from each lane per round, the shared one last"
+    );
     drop(consumer);
     assert!(ring.consumer().is_some(), "released on drop");
 }
@@ -207,4 +215,66 @@ fn in_place_batches_make_and_take_items_in_order_without_a_buffer() {
     let mut out = Vec::new();
     assert_eq!(consumer.pop_with(10, 2, |v| out.push(v)), 7);
     assert_eq!(out, [0, 1, 100, 101, 2, 102, 103], "two from each lane per turn");
+}
+
+/// Lanes 0-3 are always full while lanes 4-7 hold work; every drain takes 64 items, 16 per lane,
+/// through a fresh consumer (as the wire makes one per drain). The round-robin position carries
+/// over from one consumer to the next, so lanes 4-7 are served within a few drains. (A fresh
+/// consumer that started at lane 0 took all 64 from lanes 0-3 every time: 64,000 items in 1,000
+/// drains, none from lanes 4-7.)
+#[test]
+fn no_lane_starves_however_the_drains_are_cut() {
+    type Eight = Mpsc<u32, Box<[Slot<u32>]>, 8>;
+    let ring: Eight = Mpsc::new(|_| boxed_slots(64)).expect("power of two");
+    let on = |cpu: usize| {
+        // SAFETY: this test is the only thread, and claims each CPU number in turn.
+        unsafe { Dispatch::assume(cpu) }
+    };
+    for cpu in 4..8 {
+        for i in 0..16 {
+            ring.push(&on(cpu), (cpu * 100 + i) as u32).expect("room");
+        }
+    }
+    let mut from_late_lanes = 0;
+    for _ in 0..8 {
+        for cpu in 0..4 {
+            while ring.push(&on(cpu), cpu as u32).is_ok() {}
+        }
+        let mut consumer = ring.consumer().expect("consumer");
+        consumer.pop_with(64, 16, |v| {
+            if v >= 400 {
+                from_late_lanes += 1;
+            }
+        });
+    }
+    assert_eq!(from_late_lanes, 64, "lanes 4-7 were starved by busy lanes 0-3");
+}
+
+/// A CPU numbered past the lanes pushes through the shared lane, and a consumer takes its items
+/// with the others'.
+#[test]
+fn a_cpu_past_the_lanes_pushes_through_the_shared_lane() {
+    type Two = Mpsc<u32, Box<[Slot<u32>]>, 2>;
+    let ring: Two = Mpsc::new(|_| boxed_slots(4)).expect("power of two");
+    // SAFETY: the only thread, claiming CPU 70 and then CPU 1.
+    let far = unsafe { Dispatch::assume(70) };
+    for v in 0..4 {
+        ring.push(&far, v).expect("the shared lane has room");
+    }
+    assert_eq!(
+        ring.push(&far, 4),
+        Err(4),
+        "a full shared lane hands the item back"
+    );
+    // SAFETY: as above.
+    let near = unsafe { Dispatch::assume(1) };
+    ring.push(&near, 9).expect("its own lane");
+    assert_eq!(ring.len(), 5);
+    let mut consumer = ring.consumer().expect("consumer");
+    let mut got = Vec::new();
+    while let Some(v) = consumer.pop() {
+        got.push(v);
+    }
+    got.sort_unstable();
+    assert_eq!(got, [0, 1, 2, 3, 9]);
 }

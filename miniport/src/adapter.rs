@@ -1,18 +1,19 @@
-//! One virtual NIC: initialize, halt, pause, restart, reset, PnP and shutdown, its state, and the
-//! bookkeeping that lets pause and halt wait for in-flight work without locks.
+//! One virtual NIC: initialize, halt, pause, restart, reset, PnP and shutdown, and its state.
 //!
-//! In flight means: an NBL NDIS sent that the driver has not completed, or an NBL the driver
-//! indicated that the protocol has not returned. Each one holds a reference on `busy`; a running
-//! adapter holds one more. Pause drops that one; whoever drops the last reference while a pause is
-//! pending completes it (`NdisMPauseComplete`), so pause returns `NDIS_STATUS_PENDING` while
-//! anything is in flight and completes exactly when it drains.
+//! Pause waits for in-flight work without locks ([`InFlight`]): every NBL NDIS sent and the driver
+//! has not completed, every NBL the driver indicated and the protocol has not returned, and every
+//! handler still running on the adapter holds a reference; a running adapter holds one more. Pause
+//! drops that one; whoever drops the last reference while a pause is pending completes it
+//! (`NdisMPauseComplete`), so pause returns `NDIS_STATUS_PENDING` while anything is in flight and
+//! completes exactly when it drains.
 
 use core::cell::UnsafeCell;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use ndis::*;
 use rvnic_helpers::generic_object::DriverObject;
+use rvnic_helpers::in_flight::InFlight;
 use rvnic_helpers::irql::Raised;
 use rvnic_helpers::memory::PoolBox;
 use rvnic_helpers::ring::Dispatch;
@@ -27,17 +28,6 @@ use crate::send::TxQueue;
 use crate::stats::Statistics;
 use crate::wire::{self, Address, Filter, Port};
 use crate::{LANES, POOL_TAG, dbg_print};
-
-/// Where the adapter is in NDIS's state machine (the datapath's view).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-enum Run {
-    /// Initialized or paused: sends are refused, nothing is indicated.
-    Paused = 0,
-    Running = 1,
-    /// Pause called: new sends are refused, in-flight work drains.
-    Pausing = 2,
-}
 
 /// The NDIS handle of the adapter (what the driver passes back to NDIS).
 #[derive(Debug, Clone, Copy)]
@@ -68,10 +58,8 @@ pub struct Adapter {
     /// The filter the wire applies, published by OID sets, with a generation the wire compares.
     published: SpinLock<(u32, Filter)>,
     wire_copy: WireCopy,
-    run: AtomicU8,
-    /// In-flight references (module documentation).
-    busy: AtomicUsize,
-    pause_pending: AtomicBool,
+    /// Running, pausing or paused, and the references that keep a pause pending.
+    in_flight: InFlight,
     connected: AtomicBool,
     /// A one-timer pool: resumes a drain that stopped at its budget (see [`wire`]). Declared
     /// before the queues so that dropping it (which cancels the timer and waits for a running
@@ -184,9 +172,7 @@ impl Adapter {
                 control: SpinLock::new(control),
                 published: SpinLock::new((1, filter)),
                 wire_copy: WireCopy(UnsafeCell::new((0, filter))),
-                run: AtomicU8::new(Run::Paused as u8),
-                busy: AtomicUsize::new(0),
-                pause_pending: AtomicBool::new(false),
+                in_flight: InFlight::new(),
                 connected: AtomicBool::new(false),
                 resume,
                 tx,
@@ -230,7 +216,7 @@ impl Adapter {
     /// `MiniportHaltEx`: the adapter is paused (nothing in flight); leave the wire and free
     /// everything, generic objects included, before returning. PASSIVE_LEVEL.
     pub fn halt(this: PoolBox<Self>, action: NDIS_HALT_ACTION) {
-        let busy = this.busy.load(Ordering::Acquire);
+        let busy = this.in_flight.references();
         if busy != 0 {
             // NDIS halts only paused adapters, and a paused adapter has nothing in flight.
             dbg_print!("halt with {busy} send(s) or indication(s) in flight: NDIS broke the pause contract");
@@ -328,20 +314,16 @@ impl Adapter {
 
     /// `MiniportPause`: refuse new sends, and complete when in-flight work has drained.
     pub fn pause(&self) -> NDIS_STATUS {
-        self.pause_pending.store(true, Ordering::SeqCst);
-        self.run.store(Run::Pausing as u8, Ordering::SeqCst);
-        // Drop the running reference; if it was the last, nothing is in flight.
-        if self.busy.fetch_sub(1, Ordering::AcqRel) == 1 && self.pause_pending.swap(false, Ordering::AcqRel) {
-            self.run.store(Run::Paused as u8, Ordering::SeqCst);
-            return NDIS_STATUS_SUCCESS;
+        if self.in_flight.pause() {
+            NDIS_STATUS_SUCCESS
+        } else {
+            NDIS_STATUS_PENDING
         }
-        NDIS_STATUS_PENDING
     }
 
     /// `MiniportRestart`: accept sends again and tell NDIS the link state.
     pub fn restart(&self) -> NDIS_STATUS {
-        self.busy.fetch_add(1, Ordering::AcqRel);
-        self.run.store(Run::Running as u8, Ordering::SeqCst);
+        self.in_flight.restart();
         self.indicate_link();
         NDIS_STATUS_SUCCESS
     }
@@ -356,13 +338,14 @@ impl Adapter {
 
     /// Takes an in-flight reference (before looking at the state, so pause cannot miss it).
     pub(crate) fn enter(&self) {
-        self.busy.fetch_add(1, Ordering::AcqRel);
+        self.in_flight.enter();
     }
 
-    /// Drops an in-flight reference; the last one out completes a pending pause.
+    /// Drops an in-flight reference; the last one out completes a pending pause. The caller must
+    /// not touch the adapter after this (NDIS may halt it as soon as the pause completes) unless it
+    /// still holds another reference.
     pub(crate) fn leave(&self) {
-        if self.busy.fetch_sub(1, Ordering::AcqRel) == 1 && self.pause_pending.swap(false, Ordering::AcqRel) {
-            self.run.store(Run::Paused as u8, Ordering::SeqCst);
+        if self.in_flight.leave() {
             // A pause is pending and nothing is in flight; the handle is live (halt comes after
             // the pause completes). IRQL <= DISPATCH_LEVEL.
             // SAFETY: our adapter handle, completing the one pending pause.
@@ -372,7 +355,7 @@ impl Adapter {
 
     #[must_use]
     pub fn is_running(&self) -> bool {
-        self.run.load(Ordering::SeqCst) == Run::Running as u8
+        self.in_flight.is_running()
     }
 
     #[must_use]
@@ -578,7 +561,7 @@ impl Adapter {
     /// `MiniportShutdownEx`, possibly at HIGH_LEVEL after a bug check: touch nothing but our own
     /// state (no NDIS calls).
     pub fn shutdown(&self, _action: NDIS_SHUTDOWN_ACTION) {
-        self.run.store(Run::Paused as u8, Ordering::SeqCst);
+        self.in_flight.shut_down();
     }
 
     /// `MiniportCancelSend`: sends wait only for the current wire pass, never for a resource, so

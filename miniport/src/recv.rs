@@ -157,9 +157,10 @@ impl RxPool {
             if d.nbl != nbl.as_ptr() {
                 return false;
             }
-            // Each lane holds every descriptor, and an index is on the list at most once, so the
-            // push cannot fail; if it somehow did, the descriptor would only be lost to receives.
-            rx.free.push(on, index as u16).is_ok()
+            // Each lane of a CPU that existed at initialization, and the shared lane every other CPU
+            // uses, holds every descriptor, and an index is on the list at most once, so the push
+            // cannot fail; if it somehow did, the descriptor would only be lost to receives.
+            push_on(&rx.free, rx.cpus, on, index as u16).is_ok()
         })
     }
 }
@@ -214,13 +215,13 @@ impl<'obj> Receive<'obj> {
         Ok(rx)
     }
 
-    /// Allocates each descriptor's MDL and NBL and puts it on the free list. On failure, what was
-    /// allocated so far is recorded in `descriptors` and freed by `drop`.
+    /// Allocates each descriptor's MDL and NBL and puts it on the free list, at PASSIVE_LEVEL (up to
+    /// 8,192 pairs: nothing here raises the IRQL). On failure, what was allocated so far is recorded
+    /// in `descriptors` and freed by `drop`.
     fn fill(&mut self, handle: ObjectHandle<'obj>, adapter: NDIS_HANDLE) -> Result<(), NDIS_STATUS> {
         let Ok(length) = u32::try_from(self.buffer_size) else {
             return Err(NDIS_STATUS_RESOURCES);
         };
-        let raised = rvnic_helpers::irql::Raised::to_dispatch();
         for index in 0..self.descriptors.len() {
             let va = self.buffers.as_ptr().wrapping_add(index * self.buffer_size);
             // The buffer slice is inside the block this state owns and outlives the MDL (freed in
@@ -246,8 +247,9 @@ impl<'obj> Receive<'obj> {
             // SAFETY: as above; a plain write of the field NDIS reads as the indicating adapter.
             unsafe { (*nbl).SourceHandle = adapter };
             let _ = owned.into_raw();
+            // The free list is not shared yet (the component is being built): no IRQL needed.
             self.free
-                .push(raised.dispatch(), index as u16)
+                .push_exclusive(0, index as u16)
                 .map_err(|_| NDIS_STATUS_RESOURCES)?;
         }
         Ok(())
@@ -255,19 +257,22 @@ impl<'obj> Receive<'obj> {
 }
 
 /// The free list, built in pool memory (64 lanes do not fit a kernel stack). A lane of a CPU that
-/// exists holds every descriptor (all may come back on one CPU); other lanes hold one.
+/// exists holds every descriptor (all may come back on one CPU), and so does the shared lane that
+/// every other CPU returns through; the other lanes hold one.
 pub(crate) fn build_free_list(count: usize, cpus: usize) -> Result<PoolBox<FreeList>, NDIS_STATUS> {
     build_lanes(count, cpus)
 }
 
-/// An MPSC ring in pool memory whose lanes for `cpus` processors hold `capacity` items each. Each
-/// lane's storage is allocated as the ring is built in place, so nothing the size of the lanes is
-/// ever on the kernel stack.
+/// An MPSC ring in pool memory whose lanes for `cpus` processors, and its shared lane, hold
+/// `capacity` items each. The lanes of CPUs that did not exist then hold one item: such a CPU
+/// (added later, or numbered `LANES` or more) pushes onto the shared lane instead ([`push_on`]).
+/// Each lane's storage is allocated as the ring is built in place, so nothing the size of the
+/// lanes is ever on the kernel stack.
 #[inline(never)]
 pub(crate) fn build_lanes<T>(capacity: usize, cpus: usize) -> Result<PoolBox<Lanes<T>>, NDIS_STATUS> {
     PoolBox::new_in_place(POOL_TAG, |place| {
         Mpsc::init_in_place(place, |lane| {
-            let capacity = if lane < cpus {
+            let capacity = if lane < cpus || lane == LANES {
                 capacity.next_power_of_two()
             } else {
                 1
@@ -276,6 +281,17 @@ pub(crate) fn build_lanes<T>(capacity: usize, cpus: usize) -> Result<PoolBox<Lan
         })
     })
     .map_err(|_| NDIS_STATUS_RESOURCES)
+}
+
+/// Pushes onto `on`'s CPU lane if the CPU existed when the lanes were built for `cpus` processors,
+/// and onto the shared lane otherwise: every processor can push, whatever its number and whenever
+/// it came.
+pub(crate) fn push_on<T>(lanes: &Lanes<T>, cpus: usize, on: &Dispatch, item: T) -> Result<(), T> {
+    if on.cpu() < cpus {
+        lanes.push(on, item)
+    } else {
+        lanes.push_shared(on, item)
+    }
 }
 
 impl Drop for Receive<'_> {

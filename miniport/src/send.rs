@@ -27,13 +27,16 @@ pub struct TxQueue(GenericObject<Plain<Transmit>>);
 #[derive(Debug)]
 pub struct Transmit {
     lanes: PoolBox<Lanes>,
+    /// Processors when the lanes were built: a CPU numbered this or more (added since, or beyond
+    /// the lanes) sends through the shared lane.
+    cpus: usize,
 }
 
 impl TxQueue {
     /// Lanes of `capacity` NBLs for `cpus` processors. PASSIVE_LEVEL.
     pub fn new(driver: Option<DriverObject>, capacity: usize, cpus: usize) -> Result<Self, NDIS_STATUS> {
         let object = GenericObject::<Plain<Transmit>>::new(driver, POOL_TAG, |_| {
-            crate::recv::build_lanes(capacity, cpus).map(|lanes| Transmit { lanes })
+            crate::recv::build_lanes(capacity, cpus).map(|lanes| Transmit { lanes, cpus })
         });
         match object {
             Ok(object) => Ok(Self(object)),
@@ -42,18 +45,20 @@ impl TxQueue {
         }
     }
 
-    /// Queues `nbl` on `on`'s CPU lane, or hands it back if the lane is full.
+    /// Queues `nbl` on `on`'s CPU lane (or the shared lane), or hands it back if that is full.
     pub(crate) fn push(&self, on: &Dispatch, nbl: Nbl) -> Result<(), Nbl> {
         let raw = nbl.into_raw();
-        self.0.get().lanes.push(on, raw as usize).map_err(|back| {
+        let state = self.0.get();
+        crate::recv::push_on(&state.lanes, state.cpus, on, raw as usize).map_err(|back| {
             // The address came from `nbl` a moment ago and was not queued: still owned here.
             // SAFETY: the NBL the caller owned, handed back by the full lane.
             unsafe { Nbl::from_raw(back as ndis::PNET_BUFFER_LIST) }.unwrap_or_else(|| unreachable!())
         })
     }
 
-    /// Takes up to `max` queued NBLs, oldest first per lane. Only the holder of the adapter's wire
-    /// baton calls this (the lanes' single consumer).
+    /// Takes up to `max` queued NBLs, oldest first per lane, 16 from a lane at a time round-robin,
+    /// continuing where the last call stopped (so no lane starves however the calls are cut). Only
+    /// the holder of the adapter's wire baton calls this (the lanes' single consumer).
     pub(crate) fn pop(&self, max: usize, mut take: impl FnMut(Nbl)) -> usize {
         let Some(mut consumer) = self.0.get().lanes.consumer() else {
             return 0;
@@ -81,9 +86,16 @@ impl TxQueue {
 impl Adapter {
     /// `MiniportSendNetBufferLists`: takes ownership of `nbls`, queues what can go, completes the
     /// rest with its reason, and kicks the wire. Any CPU, IRQL <= DISPATCH_LEVEL, concurrently.
+    /// While pausing or paused, every NBL completes at once with `NDIS_STATUS_PAUSED`
+    /// (MiniportPause's reference page).
     pub fn send(&self, nbls: crate::nbl::Split) {
         let raised = Raised::to_dispatch();
         let on = raised.dispatch();
+        // One in-flight reference for the whole handler, taken first and dropped last: a pause
+        // cannot complete, so NDIS cannot halt and free the adapter, until this returns, even after
+        // every NBL below has been completed (the per-NBL references alone would let the last
+        // completion complete the pause while `kick` still had to run).
+        self.enter();
         let mut refused = Chain::new();
         for mut nbl in nbls {
             self.enter();
@@ -107,6 +119,8 @@ impl Adapter {
         }
         self.complete_sends(&mut refused);
         crate::wire::kick(self, on);
+        // The last touch of the adapter in this handler: it may complete a pending pause.
+        self.leave();
     }
 
     /// Completes a chain of this adapter's sends (statuses already set) and leaves each. At

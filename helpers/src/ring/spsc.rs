@@ -67,12 +67,17 @@ impl<T, S: Storage<T>> Spsc<T, S> {
         self.mask + 1
     }
 
-    /// Items in the ring at some moment during the call (exact only when neither side is running).
+    /// Items in the ring around the time of the call (exact only when neither side is running;
+    /// otherwise at most the items that were in it plus those pushed during the call, and never
+    /// more than the capacity).
     #[must_use]
     pub fn len(&self) -> usize {
-        // Acquire on both: a count that is at least as new as any item the caller saw.
-        let tail = self.tail.load(Ordering::Acquire);
+        // `head` first: it never passes `tail`, so a `tail` read after it is at least as large and
+        // the difference cannot wrap. (Read the other way round, a push and a pop between the two
+        // loads wrapped it, and a ring holding one item reported itself full.) Acquire on both: a
+        // count at least as new as any item the caller saw.
         let head = self.head.load(Ordering::Acquire);
+        let tail = self.tail.load(Ordering::Acquire);
         tail.wrapping_sub(head).min(self.capacity())
     }
 
