@@ -7,9 +7,11 @@ extern crate ndis_host;
 use ndis::NDIS_OID;
 use ndis_host::{Adapter, Config, Host};
 
-/// A host with the driver loaded.
+/// A host with the driver loaded, checking rvnic's design rules as well as NDIS's: no generic
+/// object outlives its adapter's `MiniportHaltEx` (`docs/DESIGN.md`).
 #[must_use]
 pub fn loaded(host: Host) -> Host {
+    host.enforce_design_rule(ndis_host::Rule::GenericObjectOutlivesHalt);
     host.load(rvnic::driver::driver_entry)
         .expect("DriverEntry succeeds");
     host

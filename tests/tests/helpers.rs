@@ -167,7 +167,7 @@ fn dropping_a_pool_with_periodic_timers_running_cancels_flushes_and_frees() {
 
 #[test]
 fn every_allocation_failure_in_a_constructor_gives_a_typed_error_and_leaks_nothing() {
-    let builder = Host::builder();
+    let builder = Host::builder().design_rule(ndis_host::Rule::GenericObjectOutlivesHalt);
     let timer_pools = sweep(&builder, None, |_| {
         match TimerPool::<Recorder, 4>::new(None, TAG, Recorder::default()) {
             Ok(pool) => drop(pool),

@@ -186,7 +186,7 @@ fn a_pair_links_up_when_its_peer_arrives_and_down_when_it_leaves() {
 /// status, and nothing leaks (no pool, no generic object, no NBL pool, MDL or configuration handle).
 #[test]
 fn initialize_survives_every_allocation_failing_in_turn() {
-    let builder = Host::builder();
+    let builder = Host::builder().design_rule(ndis_host::Rule::GenericObjectOutlivesHalt);
     let sweep = sweep(&builder, None, |host| {
         if host.load(rvnic::driver::driver_entry).is_err() {
             return;

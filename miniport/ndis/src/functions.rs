@@ -275,7 +275,7 @@ unsafe extern "system" {
     link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")
 )]
 unsafe extern "C" {
-    /// Any IRQL (DIRQL with restrictions). Variadic: rvnic always calls it as `DbgPrint("%s", text)`
+    /// IRQL <= DIRQL. Variadic: rvnic always calls it as `DbgPrint("%s", text)`
     /// with text it formatted itself, so the host needs to implement only that form.
     pub fn DbgPrint(Format: *const c_char, ...) -> ULONG;
 }

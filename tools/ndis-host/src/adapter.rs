@@ -205,8 +205,12 @@ fn driver_context(st: &State) -> NDIS_HANDLE {
         .map_or(std::ptr::null_mut(), |r| r.driver_context as NDIS_HANDLE)
 }
 
-/// Resources of `adapter` that must be gone: generic objects after halt or a failed initialize.
+/// Resources of `adapter` that must be gone: generic objects after halt or a failed initialize
+/// (rvnic's design rule: only when the test opted in).
 fn check_generic_objects(st: &mut State, adapter: usize, api: &'static str, when: &str) {
+    if !st.design_rules.contains(&Rule::GenericObjectOutlivesHalt) {
+        return;
+    }
     let left: Vec<String> = st
         .tracker
         .live
@@ -322,7 +326,6 @@ impl Host {
             || unsafe { init(handle, context, params) },
         );
         let mut st = self.inner.lock();
-        crate::config::close_leftovers(&mut st, id);
         if status == NDIS_STATUS_SUCCESS {
             let slot = &st.adapters[id];
             if slot.registered && slot.general.is_some() {
@@ -358,6 +361,7 @@ impl Host {
             );
         }
         st.adapters[id].phase = Phase::Failed;
+        crate::config::close_leftovers(&mut st, id, "MiniportInitializeEx");
         check_generic_objects(&mut st, id, "MiniportInitializeEx", "failed initialize left");
         Err(status)
     }
@@ -717,6 +721,7 @@ impl Host {
         if sends > 0 || indications > 0 {
             st.violate(Rule::OutstandingAtPause, "MiniportHaltEx", Some(adapter.0), format!("returned with {sends} send(s) not completed and {indications} indicated NBL(s) not returned"));
         }
+        crate::config::close_leftovers(&mut st, adapter.0, "MiniportHaltEx");
         check_generic_objects(
             &mut st,
             adapter.0,

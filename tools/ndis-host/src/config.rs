@@ -113,9 +113,11 @@ fn close(st: &mut State, handle: usize) -> bool {
     true
 }
 
-/// After `MiniportInitializeEx`: configuration handles of the adapter still open are a violation
-/// (and are closed, so they are reported once).
-pub(crate) fn close_leftovers(st: &mut State, adapter: usize) {
+/// After `MiniportHaltEx` or a failed `MiniportInitializeEx`: configuration handles of the adapter
+/// still open are a violation (and are closed, so they are reported once). NdisOpenConfigurationEx's
+/// page: an adapter's handle may be used "until NDIS halts the miniport adapter and the
+/// MiniportHaltEx function returns", and the driver "must call NdisCloseConfiguration" when done.
+pub(crate) fn close_leftovers(st: &mut State, adapter: usize, api: &'static str) {
     let left: Vec<usize> = st
         .configs
         .open
@@ -126,9 +128,9 @@ pub(crate) fn close_leftovers(st: &mut State, adapter: usize) {
     for handle in left {
         st.violate(
             Rule::ConfigNotClosed,
-            "MiniportInitializeEx",
+            api,
             Some(adapter),
-            format!("configuration handle {handle:#x} still open when MiniportInitializeEx returned"),
+            format!("configuration handle {handle:#x} still open when {api} returned"),
         );
         close(st, handle);
     }

@@ -168,8 +168,13 @@ extern "C" fn ndis_host_dbg_print(text: *const u8, len: usize) {
     // SAFETY: the shim passes a buffer of `len` initialised bytes that lives until this returns.
     let bytes = unsafe { std::slice::from_raw_parts(text, len) };
     let line = String::from_utf8_lossy(bytes).trim_end_matches('\n').to_string();
+    let host = current();
+    // DbgPrint runs at IRQL <= DIRQL; above that (CLOCK_LEVEL to HIGH_LEVEL) it may not be called.
+    if !host.check_irql("DbgPrint") {
+        return;
+    }
     if std::env::var_os("NDIS_HOST_ECHO").is_some() {
         eprintln!("{line}");
     }
-    current().lock().debug.push(line);
+    host.lock().debug.push(line);
 }

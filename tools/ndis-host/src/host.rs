@@ -44,6 +44,7 @@ pub struct HostBuilder {
     pub(crate) oid_irql: KIRQL,
     pub(crate) wait_limit: Duration,
     pub(crate) lock_spins: usize,
+    pub(crate) design_rules: Vec<Rule>,
 }
 
 impl Default for HostBuilder {
@@ -57,6 +58,7 @@ impl Default for HostBuilder {
             oid_irql: PASSIVE_LEVEL,
             wait_limit: Duration::from_secs(30),
             lock_spins: 0,
+            design_rules: Vec::new(),
         }
     }
 }
@@ -106,6 +108,16 @@ impl HostBuilder {
         self
     }
 
+    /// Also checks `rule`, a rule of a driver's own design ([`Rule::is_design_rule`]); the rules
+    /// Windows has are always checked.
+    #[must_use]
+    pub fn design_rule(mut self, rule: Rule) -> Self {
+        if !self.design_rules.contains(&rule) {
+            self.design_rules.push(rule);
+        }
+        self
+    }
+
     /// How long (virtual time in deterministic mode, real time otherwise) the host waits for a
     /// pending operation before reporting it never completed.
     #[must_use]
@@ -121,7 +133,7 @@ impl HostBuilder {
         let exclusive = HOST_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
         let inner = Arc::new(Inner {
             cpu_owner: (0..self.cpus).map(|_| AtomicU64::new(0)).collect(),
-            state: Mutex::new(State::new(self.seed)),
+            state: Mutex::new(State::new(self.seed, self.design_rules.clone())),
             changed: Condvar::new(),
             waiters: AtomicUsize::new(0),
             timers_changed: Condvar::new(),
@@ -179,6 +191,8 @@ pub(crate) struct State {
     pub nbls: NblTracker,
     pub quarantine: VecDeque<crate::memory::Quarantined>,
     pub rng: u64,
+    /// The design rules this host checks besides NDIS's ([`HostBuilder::design_rule`]).
+    pub design_rules: Vec<Rule>,
 }
 
 // SAFETY: the raw pointers in the state (the boxed driver object and registry path, the adapters'
@@ -188,7 +202,7 @@ pub(crate) struct State {
 unsafe impl Send for State {}
 
 impl State {
-    fn new(seed: u64) -> Self {
+    fn new(seed: u64, design_rules: Vec<Rule>) -> Self {
         Self {
             registration: None,
             driver_object: None,
@@ -206,6 +220,7 @@ impl State {
             nbls: NblTracker::default(),
             quarantine: VecDeque::new(),
             rng: seed,
+            design_rules,
         }
     }
 
@@ -253,6 +268,21 @@ impl State {
         size: usize,
         parent: Option<usize>,
     ) {
+        self.track_pool(address, kind, api, tag, size, parent, false);
+    }
+
+    /// [`Self::track`], saying whether the memory is paged pool.
+    #[allow(clippy::too_many_arguments, reason = "one field of the record each")]
+    pub fn track_pool(
+        &mut self,
+        address: usize,
+        kind: Kind,
+        api: &'static str,
+        tag: u32,
+        size: usize,
+        parent: Option<usize>,
+        paged: bool,
+    ) {
         let allocation = crate::verifier::Allocation {
             kind,
             api,
@@ -260,6 +290,7 @@ impl State {
             size,
             owner: Self::owner(),
             parent,
+            paged,
             site: crate::verifier::Site::here(),
         };
         self.tracker.insert(address, allocation);
@@ -354,9 +385,14 @@ impl Inner {
             api,
             adapter,
             format!(
-                "called at {}; documented limit {:?} ({})",
+                "called at {}; documented limit {}{} ({})",
                 irql::name(now),
                 rule.limit,
+                if rule.note.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {}", rule.note)
+                },
                 irql::doc_url(rule)
             ),
         );
@@ -698,6 +734,14 @@ impl Host {
                 None,
                 "the driver did not call NdisMDeregisterMiniportDriver",
             );
+        }
+    }
+
+    /// Also checks `rule` from now on (see [`HostBuilder::design_rule`]).
+    pub fn enforce_design_rule(&self, rule: Rule) {
+        let mut st = self.inner.lock();
+        if !st.design_rules.contains(&rule) {
+            st.design_rules.push(rule);
         }
     }
 

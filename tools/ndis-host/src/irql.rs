@@ -16,92 +16,122 @@ use ndis::{APC_LEVEL, DISPATCH_LEVEL, HIGH_LEVEL, KIRQL, PASSIVE_LEVEL};
 pub enum Limit {
     /// IRQL <= the level.
     AtMost(KIRQL),
+    /// IRQL >= the level.
+    AtLeast(KIRQL),
     /// IRQL == the level.
     Exactly(KIRQL),
     /// Any IRQL.
     Any,
 }
 
-/// One row of the table: an imported function, its limit, and the page that documents it.
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Self::AtMost(level) => write!(f, "IRQL <= {}", name(level)),
+            Self::AtLeast(level) => write!(f, "IRQL >= {}", name(level)),
+            Self::Exactly(level) => write!(f, "IRQL == {}", name(level)),
+            Self::Any => f.write_str("any IRQL"),
+        }
+    }
+}
+
+/// The highest device IRQL (DIRQL) on x64: device interrupts use levels 3 to 12; 13 is
+/// CLOCK_LEVEL, 14 IPI_LEVEL and POWER_LEVEL, 15 HIGH_LEVEL (wdm.h's x64 IRQL definitions).
+pub const DIRQL_MAX: KIRQL = 12;
+
+/// One row of the table: an imported function, its limit, the header that declares it (the
+/// page's "Header" requirement) and the page that documents it.
 #[derive(Debug, Clone, Copy)]
 pub struct Rule {
     pub api: &'static str,
     pub limit: Limit,
+    pub header: &'static str,
+    /// The page, relative to the DDI reference (`<folder>/nf-<header>-<function>`).
     pub doc: &'static str,
+    /// What the page adds to the limit, if anything.
+    pub note: &'static str,
 }
 
 const DDI: &str = "https://learn.microsoft.com/windows-hardware/drivers/ddi/";
 
 macro_rules! rules {
-    ($($api:literal => $limit:expr, $page:literal;)*) => {
+    ($($api:literal => $limit:expr, $header:literal, $page:literal $(, $note:literal)?;)*) => {
         /// Every imported function's documented IRQL (the IRQL row of its reference page).
-        pub static RULES: &[Rule] = &[$(Rule { api: $api, limit: $limit, doc: $page }),*];
+        pub static RULES: &[Rule] = &[$(Rule {
+            api: $api,
+            limit: $limit,
+            header: $header,
+            doc: $page,
+            note: rules!(@note $($note)?),
+        }),*];
     };
+    (@note) => { "" };
+    (@note $note:literal) => { $note };
 }
 
-use Limit::{Any, AtMost, Exactly};
+use Limit::{Any, AtLeast, AtMost, Exactly};
 
 rules! {
-    "NdisMRegisterMiniportDriver" => Exactly(PASSIVE_LEVEL), "ndis/nf-ndis-ndismregisterminiportdriver";
-    "NdisMDeregisterMiniportDriver" => Exactly(PASSIVE_LEVEL), "ndis/nf-ndis-ndismderegisterminiportdriver";
-    "NdisMSetMiniportAttributes" => Exactly(PASSIVE_LEVEL), "ndis/nf-ndis-ndismsetminiportattributes";
-    "NdisAllocateGenericObject" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndisallocategenericobject";
-    "NdisFreeGenericObject" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndisfreegenericobject";
-    "NdisAllocateMemoryWithTagPriority" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndisallocatememorywithtagpriority";
-    "NdisFreeMemory" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndisfreememory";
-    "NdisAllocateMdl" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndisallocatemdl";
-    "NdisFreeMdl" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndisfreemdl";
-    "NdisAllocateNetBufferListPool" => AtMost(DISPATCH_LEVEL), "nblapi/nf-nblapi-ndisallocatenetbufferlistpool";
-    "NdisFreeNetBufferListPool" => AtMost(DISPATCH_LEVEL), "nblapi/nf-nblapi-ndisfreenetbufferlistpool";
-    "NdisAllocateNetBufferPool" => AtMost(DISPATCH_LEVEL), "nblapi/nf-nblapi-ndisallocatenetbufferpool";
-    "NdisFreeNetBufferPool" => AtMost(DISPATCH_LEVEL), "nblapi/nf-nblapi-ndisfreenetbufferpool";
-    "NdisAllocateNetBufferList" => AtMost(DISPATCH_LEVEL), "nblapi/nf-nblapi-ndisallocatenetbufferlist";
-    "NdisFreeNetBufferList" => AtMost(DISPATCH_LEVEL), "nblapi/nf-nblapi-ndisfreenetbufferlist";
-    "NdisAllocateNetBuffer" => AtMost(DISPATCH_LEVEL), "nblapi/nf-nblapi-ndisallocatenetbuffer";
-    "NdisFreeNetBuffer" => AtMost(DISPATCH_LEVEL), "nblapi/nf-nblapi-ndisfreenetbuffer";
-    "NdisAllocateNetBufferAndNetBufferList" => AtMost(DISPATCH_LEVEL), "nblapi/nf-nblapi-ndisallocatenetbufferandnetbufferlist";
-    "NdisGetDataBuffer" => AtMost(DISPATCH_LEVEL), "nblapi/nf-nblapi-ndisgetdatabuffer";
-    "NdisMSendNetBufferListsComplete" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndismsendnetbufferlistscomplete";
-    "NdisMIndicateReceiveNetBufferLists" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndismindicatereceivenetbufferlists";
-    "NdisMIndicateStatusEx" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndismindicatestatusex";
-    "NdisMOidRequestComplete" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndismoidrequestcomplete";
-    "NdisMPauseComplete" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndismpausecomplete";
-    "NdisMRestartComplete" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndismrestartcomplete";
-    "NdisMResetComplete" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndismresetcomplete";
-    "NdisOpenConfigurationEx" => Exactly(PASSIVE_LEVEL), "ndis/nf-ndis-ndisopenconfigurationex";
-    "NdisCloseConfiguration" => Exactly(PASSIVE_LEVEL), "ndis/nf-ndis-ndiscloseconfiguration";
-    "NdisReadConfiguration" => Exactly(PASSIVE_LEVEL), "ndis/nf-ndis-ndisreadconfiguration";
-    "NdisReadNetworkAddress" => Exactly(PASSIVE_LEVEL), "ndis/nf-ndis-ndisreadnetworkaddress";
-    "NdisAllocateTimerObject" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndisallocatetimerobject";
-    "NdisSetTimerObject" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndissettimerobject";
-    "NdisCancelTimerObject" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndiscanceltimerobject (PASSIVE_LEVEL for a periodic timer)";
-    "NdisFreeTimerObject" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndisfreetimerobject";
-    "NdisAllocateSpinLock" => Any, "ndis/nf-ndis-ndisallocatespinlock";
-    "NdisFreeSpinLock" => Any, "ndis/nf-ndis-ndisfreespinlock";
-    "NdisAcquireSpinLock" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndisacquirespinlock";
-    "NdisReleaseSpinLock" => Exactly(DISPATCH_LEVEL), "ndis/nf-ndis-ndisreleasespinlock";
-    "NdisDprAcquireSpinLock" => Exactly(DISPATCH_LEVEL), "ndis/nf-ndis-ndisdpracquirespinlock";
-    "NdisDprReleaseSpinLock" => Exactly(DISPATCH_LEVEL), "ndis/nf-ndis-ndisdprreleasespinlock";
-    "NdisInitializeEvent" => Exactly(PASSIVE_LEVEL), "ndis/nf-ndis-ndisinitializeevent";
-    "NdisSetEvent" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndissetevent";
-    "NdisResetEvent" => AtMost(DISPATCH_LEVEL), "ndis/nf-ndis-ndisresetevent";
-    "NdisWaitEvent" => Exactly(PASSIVE_LEVEL), "ndis/nf-ndis-ndiswaitevent";
-    "NdisMSleep" => Exactly(PASSIVE_LEVEL), "ndis/nf-ndis-ndismsleep";
-    "ExAllocatePool2" => AtMost(DISPATCH_LEVEL), "wdm/nf-wdm-exallocatepool2 (APC_LEVEL for paged pool)";
-    "ExFreePoolWithTag" => AtMost(DISPATCH_LEVEL), "wdm/nf-wdm-exfreepoolwithtag";
-    "KeBugCheckEx" => Any, "wdm/nf-wdm-kebugcheckex";
-    "KeGetCurrentIrql" => Any, "wdm/nf-wdm-kegetcurrentirql";
-    "KeRaiseIrqlToDpcLevel" => AtMost(DISPATCH_LEVEL), "wdm/nf-wdm-keraiseirqltodpclevel";
-    "KeLowerIrql" => Any, "wdm/nf-wdm-kelowerirql";
-    "KeGetCurrentProcessorNumberEx" => Any, "wdm/nf-wdm-kegetcurrentprocessornumberex";
-    "KeQueryActiveProcessorCountEx" => Any, "wdm/nf-wdm-kequeryactiveprocessorcountex";
-    "KeAcquireSpinLockRaiseToDpc" => AtMost(DISPATCH_LEVEL), "wdm/nf-wdm-keacquirespinlockraisetodpc";
-    "KeReleaseSpinLock" => Exactly(DISPATCH_LEVEL), "wdm/nf-wdm-kereleasespinlock";
-    "KeAcquireSpinLockAtDpcLevel" => Exactly(DISPATCH_LEVEL), "wdm/nf-wdm-keacquirespinlockatdpclevel";
-    "KeReleaseSpinLockFromDpcLevel" => Exactly(DISPATCH_LEVEL), "wdm/nf-wdm-kereleasespinlockfromdpclevel";
-    "KeFlushQueuedDpcs" => Exactly(PASSIVE_LEVEL), "wdm/nf-wdm-keflushqueueddpcs";
-    "KeStallExecutionProcessor" => Any, "wdm/nf-wdm-kestallexecutionprocessor";
-    "DbgPrint" => AtMost(HIGH_LEVEL), "wdm/nf-wdm-dbgprint";
+    "NdisMRegisterMiniportDriver" => Exactly(PASSIVE_LEVEL), "ndis.h", "ndis/nf-ndis-ndismregisterminiportdriver";
+    "NdisMDeregisterMiniportDriver" => Exactly(PASSIVE_LEVEL), "ndis.h", "ndis/nf-ndis-ndismderegisterminiportdriver";
+    "NdisMSetMiniportAttributes" => Exactly(PASSIVE_LEVEL), "ndis.h", "ndis/nf-ndis-ndismsetminiportattributes";
+    "NdisAllocateGenericObject" => AtMost(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndisallocategenericobject";
+    "NdisFreeGenericObject" => AtMost(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndisfreegenericobject";
+    "NdisAllocateMemoryWithTagPriority" => AtMost(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndisallocatememorywithtagpriority";
+    "NdisFreeMemory" => AtMost(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndisfreememory";
+    "NdisAllocateMdl" => AtMost(DISPATCH_LEVEL), "ndis/mdlapi.h", "mdlapi/nf-mdlapi-ndisallocatemdl";
+    "NdisFreeMdl" => AtMost(DISPATCH_LEVEL), "ndis/mdlapi.h", "mdlapi/nf-mdlapi-ndisfreemdl";
+    "NdisAllocateNetBufferListPool" => AtMost(DISPATCH_LEVEL), "ndis/nblapi.h", "nblapi/nf-nblapi-ndisallocatenetbufferlistpool";
+    "NdisFreeNetBufferListPool" => AtMost(DISPATCH_LEVEL), "ndis/nblapi.h", "nblapi/nf-nblapi-ndisfreenetbufferlistpool";
+    "NdisAllocateNetBufferPool" => AtMost(DISPATCH_LEVEL), "ndis/nblapi.h", "nblapi/nf-nblapi-ndisallocatenetbufferpool";
+    "NdisFreeNetBufferPool" => AtMost(DISPATCH_LEVEL), "ndis/nblapi.h", "nblapi/nf-nblapi-ndisfreenetbufferpool";
+    "NdisAllocateNetBufferList" => AtMost(DISPATCH_LEVEL), "ndis/nblapi.h", "nblapi/nf-nblapi-ndisallocatenetbufferlist";
+    "NdisFreeNetBufferList" => AtMost(DISPATCH_LEVEL), "ndis/nblapi.h", "nblapi/nf-nblapi-ndisfreenetbufferlist";
+    "NdisAllocateNetBuffer" => AtMost(DISPATCH_LEVEL), "ndis/nblapi.h", "nblapi/nf-nblapi-ndisallocatenetbuffer";
+    "NdisFreeNetBuffer" => AtMost(DISPATCH_LEVEL), "ndis/nblapi.h", "nblapi/nf-nblapi-ndisfreenetbuffer";
+    "NdisAllocateNetBufferAndNetBufferList" => AtMost(DISPATCH_LEVEL), "ndis/nblapi.h", "nblapi/nf-nblapi-ndisallocatenetbufferandnetbufferlist";
+    "NdisGetDataBuffer" => AtMost(DISPATCH_LEVEL), "ndis/nblapi.h", "nblapi/nf-nblapi-ndisgetdatabuffer";
+    "NdisMSendNetBufferListsComplete" => AtMost(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndismsendnetbufferlistscomplete";
+    "NdisMIndicateReceiveNetBufferLists" => AtMost(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndismindicatereceivenetbufferlists";
+    "NdisMIndicateStatusEx" => AtMost(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndismindicatestatusex";
+    "NdisMOidRequestComplete" => AtMost(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndismoidrequestcomplete";
+    "NdisMPauseComplete" => AtMost(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndismpausecomplete";
+    "NdisMRestartComplete" => AtMost(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndismrestartcomplete";
+    "NdisMResetComplete" => AtMost(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndismresetcomplete";
+    "NdisOpenConfigurationEx" => Exactly(PASSIVE_LEVEL), "ndis.h", "ndis/nf-ndis-ndisopenconfigurationex";
+    "NdisCloseConfiguration" => Exactly(PASSIVE_LEVEL), "ndis.h", "ndis/nf-ndis-ndiscloseconfiguration";
+    "NdisReadConfiguration" => Exactly(PASSIVE_LEVEL), "ndis.h", "ndis/nf-ndis-ndisreadconfiguration";
+    "NdisReadNetworkAddress" => Exactly(PASSIVE_LEVEL), "ndis.h", "ndis/nf-ndis-ndisreadnetworkaddress";
+    "NdisAllocateTimerObject" => AtMost(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndisallocatetimerobject";
+    "NdisSetTimerObject" => AtMost(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndissettimerobject";
+    "NdisCancelTimerObject" => AtMost(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndiscanceltimerobject", "PASSIVE_LEVEL for a periodic timer";
+    "NdisFreeTimerObject" => AtMost(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndisfreetimerobject";
+    "NdisAllocateSpinLock" => Any, "ndis.h", "ndis/nf-ndis-ndisallocatespinlock";
+    "NdisFreeSpinLock" => Any, "ndis.h", "ndis/nf-ndis-ndisfreespinlock";
+    "NdisAcquireSpinLock" => AtMost(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndisacquirespinlock";
+    "NdisReleaseSpinLock" => Exactly(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndisreleasespinlock";
+    "NdisDprAcquireSpinLock" => Exactly(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndisdpracquirespinlock";
+    "NdisDprReleaseSpinLock" => Exactly(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndisdprreleasespinlock";
+    "NdisInitializeEvent" => Any, "ndis.h", "ndis/nf-ndis-ndisinitializeevent";
+    "NdisSetEvent" => AtMost(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndissetevent";
+    "NdisResetEvent" => AtMost(DISPATCH_LEVEL), "ndis.h", "ndis/nf-ndis-ndisresetevent";
+    "NdisWaitEvent" => Exactly(PASSIVE_LEVEL), "ndis.h", "ndis/nf-ndis-ndiswaitevent";
+    "NdisMSleep" => AtMost(APC_LEVEL), "ndis.h", "ndis/nf-ndis-ndismsleep";
+    "ExAllocatePool2" => AtMost(DISPATCH_LEVEL), "wdm.h", "wdm/nf-wdm-exallocatepool2", "<= APC_LEVEL for paged pool";
+    "ExFreePoolWithTag" => AtMost(DISPATCH_LEVEL), "wdm.h", "wdm/nf-wdm-exfreepoolwithtag", "<= APC_LEVEL for paged pool";
+    "KeBugCheckEx" => Any, "wdm.h", "wdm/nf-wdm-kebugcheckex";
+    "KeGetCurrentIrql" => Any, "wdm.h", "wdm/nf-wdm-kegetcurrentirql";
+    "KeRaiseIrqlToDpcLevel" => AtMost(DISPATCH_LEVEL), "wdm.h", "wdm/nf-wdm-keraiseirqltodpclevel";
+    "KeLowerIrql" => Any, "wdm.h", "wdm/nf-wdm-kelowerirql";
+    "KeGetCurrentProcessorNumberEx" => Any, "wdm.h", "wdm/nf-wdm-kegetcurrentprocessornumberex";
+    "KeQueryActiveProcessorCountEx" => Any, "wdm.h", "wdm/nf-wdm-kequeryactiveprocessorcountex";
+    "KeAcquireSpinLockRaiseToDpc" => AtMost(DISPATCH_LEVEL), "wdm.h", "wdm/nf-wdm-keacquirespinlockraisetodpc";
+    "KeReleaseSpinLock" => Exactly(DISPATCH_LEVEL), "wdm.h", "wdm/nf-wdm-kereleasespinlock";
+    "KeAcquireSpinLockAtDpcLevel" => AtLeast(DISPATCH_LEVEL), "wdm.h", "wdm/nf-wdm-keacquirespinlockatdpclevel";
+    "KeReleaseSpinLockFromDpcLevel" => AtLeast(DISPATCH_LEVEL), "wdm.h", "wdm/nf-wdm-kereleasespinlockfromdpclevel";
+    "KeFlushQueuedDpcs" => Exactly(PASSIVE_LEVEL), "wdm.h", "wdm/nf-wdm-keflushqueueddpcs";
+    "KeStallExecutionProcessor" => Any, "wdm.h", "wdm/nf-wdm-kestallexecutionprocessor";
+    "DbgPrint" => AtMost(DIRQL_MAX), "wdm.h", "wdm/nf-wdm-dbgprint";
 }
 
 /// The documented IRQL of each driver callback, which the host calls it at.
@@ -142,6 +172,7 @@ pub fn name(irql: KIRQL) -> String {
         APC_LEVEL => "APC_LEVEL".into(),
         DISPATCH_LEVEL => "DISPATCH_LEVEL".into(),
         HIGH_LEVEL => "HIGH_LEVEL".into(),
+        DIRQL_MAX => "DIRQL (12)".into(),
         n => format!("IRQL {n}"),
     }
 }
@@ -151,6 +182,7 @@ pub fn name(irql: KIRQL) -> String {
 pub fn allowed(limit: Limit, irql: KIRQL) -> bool {
     match limit {
         Limit::AtMost(max) => irql <= max,
+        Limit::AtLeast(min) => irql >= min,
         Limit::Exactly(level) => irql == level,
         Limit::Any => true,
     }

@@ -25,9 +25,11 @@
 //! # What it models
 //! - IRQL per thread; CPUs are exclusive at DISPATCH_LEVEL ([`irql`]); every export checks its
 //!   documented IRQL from one table ([`irql::RULES`]).
-//! - The verifier ([`verifier::Rule`]): leaks by tag, size and site; generic objects outliving
-//!   `MiniportHaltEx`; NBL ownership; spin lock balance; pause/reset/OID completion rules; poisoned
-//!   freed and completed memory.
+//! - The verifier ([`verifier::Rule`]): leaks by tag, size and site; NBL ownership; spin lock
+//!   balance; pause/reset/OID completion rules; poisoned freed and completed memory. Each rule cites
+//!   its source ([`Rule::source`]); rules of a driver's own design, such as rvnic's "no generic
+//!   object outlives `MiniportHaltEx`", are checked only when a test opts in
+//!   ([`HostBuilder::design_rule`]).
 //! - Deterministic mode (one thread, manual clock, seeded choices) and concurrent mode (real time,
 //!   timer thread, [`Host::parallel`]).
 
@@ -52,7 +54,7 @@ pub use exports::{Registration, registration_failure};
 pub use fault::{FaultPlan, Sweep, SweepRun, sweep};
 pub use host::{Host, HostBuilder, LoadError, Mode, REGISTRY_PATH, ReturnMode, Verdict};
 pub use nbl::SendOptions;
-pub use verifier::{Kind, Rule, Violation};
+pub use verifier::{Kind, Rule, Source, Violation};
 
 /// The host cannot go on (a bug check, a deadlock, a driver calling NDIS with no host): report and
 /// end the process. A panic cannot unwind out of an `extern "system"` function, so tests that expect

@@ -162,7 +162,8 @@ pub extern "system" fn ExAllocatePool2(Flags: u64, NumberOfBytes: SIZE_T, Tag: U
         0
     };
     let p = raw_alloc(NumberOfBytes, fill);
-    st.track(p as usize, Kind::Pool, API, Tag, NumberOfBytes, None);
+    let paged = Flags & POOL_FLAG_PAGED != 0;
+    st.track_pool(p as usize, Kind::Pool, API, Tag, NumberOfBytes, None, paged);
     p.cast()
 }
 
@@ -190,6 +191,15 @@ pub extern "system" fn ExFreePoolWithTag(P: PVOID, Tag: ULONG) {
                 API,
                 None,
                 format!("{address:#x} is {what}, not ExAllocatePool2 memory"),
+            );
+        }
+        Some(a) if a.paged && crate::irql::current() > APC_LEVEL => {
+            let what = a.describe();
+            st.violate(
+                Rule::Irql,
+                API,
+                None,
+                format!("{what} is paged pool, freed above APC_LEVEL (the limit for paged pool)"),
             );
         }
         Some(a) if a.tag != Tag => {

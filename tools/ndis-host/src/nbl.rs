@@ -525,6 +525,22 @@ pub extern "system" fn NdisAllocateMdl(NdisHandle: NDIS_HANDLE, VirtualAddress: 
     let Ok(parent) = parent_and_check(&mut st, API, NdisHandle) else {
         return std::ptr::null_mut();
     };
+    // NdisAllocateMdl's page: VirtualAddress "only accepts memory from the nonpaged pool"
+    // (ExAllocatePool*(NonPagedNx), NdisAllocateMemoryWithTagPriority, ...), "not ... memory from
+    // the stack, paged pool, driver global data". The host knows every block the driver allocated.
+    if !st.tracker.in_non_paged(VirtualAddress as usize, Length as usize) {
+        st.violate(
+            Rule::BadParameter,
+            API,
+            with_thread(|t| t.adapter),
+            format!(
+                "{Length} bytes at {:#x} are not inside non-paged pool the driver allocated (stack, \
+                 image data, paged pool or freed memory)",
+                VirtualAddress as usize
+            ),
+        );
+        return std::ptr::null_mut();
+    }
     if st.faults.should_fail(Kind::Mdl, API) {
         return std::ptr::null_mut();
     }

@@ -26,7 +26,8 @@ pub enum Rule {
     /// allocated when the driver unloaded.
     Leak,
     /// A generic object still allocated when `MiniportHaltEx` (or a failed `MiniportInitializeEx`)
-    /// of its adapter returned (the SDV `NdisAllocateGenericObject` rule).
+    /// of its adapter returned. rvnic's design rule, not NDIS's: checked only when a test opts in
+    /// ([`crate::HostBuilder::design_rule`]); see [`Rule::source`].
     GenericObjectOutlivesHalt,
     /// A generic object freed while pools or timers allocated through it were alive.
     GenericObjectFreedWithChildren,
@@ -66,11 +67,103 @@ pub enum Rule {
     TimerMisuse,
     /// An OID request answered outside the rules (bytes beyond the buffer, written past its end).
     OidBuffer,
-    /// A configuration handle still open when `MiniportInitializeEx` returned.
+    /// A configuration handle still open when `MiniportHaltEx` (or a failed
+    /// `MiniportInitializeEx`) of its adapter returned.
     ConfigNotClosed,
+    /// A send NDIS gave the driver before a reset still not completed when the reset completed.
+    SendHeldPastReset,
+}
+
+/// Where a rule comes from: what a test that trips it has shown about the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A requirement stated on a Microsoft page (relative to
+    /// `https://learn.microsoft.com/windows-hardware/drivers/`): Windows enforces it, or NDIS
+    /// relies on it.
+    Documented(&'static str),
+    /// A check of Driver Verifier (page as above): Windows makes it only when the option is on.
+    DriverVerifier(&'static str),
+    /// A rule of rvnic's own design, stricter than NDIS: checked only when a test opts in.
+    Design(&'static str),
 }
 
 impl Rule {
+    /// Every rule, in declaration order.
+    pub const ALL: [Self; 24] = [
+        Self::Irql,
+        Self::IrqlNotRestored,
+        Self::Leak,
+        Self::GenericObjectOutlivesHalt,
+        Self::GenericObjectFreedWithChildren,
+        Self::BadFree,
+        Self::UseAfterFree,
+        Self::BadParameter,
+        Self::NblNotOwned,
+        Self::NblTouchedAfterCompletion,
+        Self::NblIndicatedTwice,
+        Self::NblCountMismatch,
+        Self::FlagIrqlMismatch,
+        Self::ActivityWhilePaused,
+        Self::OutstandingAtPause,
+        Self::UnexpectedCompletion,
+        Self::NeverCompleted,
+        Self::BadStatus,
+        Self::SpinLock,
+        Self::Attributes,
+        Self::TimerMisuse,
+        Self::OidBuffer,
+        Self::ConfigNotClosed,
+        Self::SendHeldPastReset,
+    ];
+
+    /// The page (or the design decision) each rule enforces. Every rule but the [`Source::Design`]
+    /// ones is something Windows requires; a design rule is opt-in.
+    #[must_use]
+    pub const fn source(self) -> Source {
+        use Source::{Design, Documented, DriverVerifier};
+        match self {
+            // Each export's row in `irql::RULES` cites the function's own reference page.
+            Self::Irql => Documented("ddi/ (each function's page; see irql::RULES)"),
+            Self::IrqlNotRestored => Documented("ddi/wdm/nf-wdm-keraiseirqltodpclevel"),
+            Self::Leak => DriverVerifier("devtest/pool-tracking"),
+            Self::GenericObjectOutlivesHalt => Design(
+                "rvnic frees each adapter's generic objects before MiniportHaltEx returns; NDIS asks \
+                 only that every generic object be freed with NdisFreeGenericObject \
+                 (network/ndis-objects)",
+            ),
+            Self::GenericObjectFreedWithChildren => Documented("ddi/ndis/nf-ndis-ndisfreegenericobject"),
+            Self::BadFree => Documented("ddi/wdm/nf-wdm-exfreepoolwithtag"),
+            Self::UseAfterFree => DriverVerifier("devtest/special-pool"),
+            Self::BadParameter => Documented("ddi/ (each function's parameters)"),
+            Self::NblNotOwned | Self::NblTouchedAfterCompletion => {
+                Documented("ddi/ndis/nf-ndis-ndismsendnetbufferlistscomplete")
+            }
+            Self::NblIndicatedTwice | Self::NblCountMismatch => {
+                Documented("ddi/ndis/nf-ndis-ndismindicatereceivenetbufferlists")
+            }
+            Self::FlagIrqlMismatch => Documented("network/dispatch-irql-tracking"),
+            Self::ActivityWhilePaused | Self::OutstandingAtPause => {
+                Documented("ddi/ndis/nc-ndis-miniport_pause")
+            }
+            Self::UnexpectedCompletion | Self::NeverCompleted => {
+                Documented("ddi/ndis/ (each callback's page: a pending status is completed once)")
+            }
+            Self::BadStatus => Documented("ddi/ndis/ (each callback's return values)"),
+            Self::SpinLock => Documented("ddi/ndis/nf-ndis-ndisacquirespinlock"),
+            Self::Attributes => Documented("ddi/ndis/nf-ndis-ndismsetminiportattributes"),
+            Self::TimerMisuse => Documented("ddi/ndis/nf-ndis-ndisfreetimerobject"),
+            Self::OidBuffer => DriverVerifier("devtest/ndis-wifi-verification"),
+            Self::ConfigNotClosed => Documented("ddi/ndis/nf-ndis-ndisopenconfigurationex"),
+            Self::SendHeldPastReset => Documented("ddi/ndis/nc-ndis-miniport_reset"),
+        }
+    }
+
+    /// Whether a test must opt in to the rule ([`Source::Design`]).
+    #[must_use]
+    pub const fn is_design_rule(self) -> bool {
+        matches!(self.source(), Source::Design(_))
+    }
+
     /// The rule's stable name, as reports print it.
     #[must_use]
     pub const fn name(self) -> &'static str {
@@ -98,6 +191,7 @@ impl Rule {
             Self::TimerMisuse => "timer-misuse",
             Self::OidBuffer => "oid-buffer",
             Self::ConfigNotClosed => "config-not-closed",
+            Self::SendHeldPastReset => "send-held-past-reset",
         }
     }
 }
@@ -240,6 +334,8 @@ pub struct Allocation {
     pub owner: Owner,
     /// The generic object it was allocated through, if any.
     pub parent: Option<usize>,
+    /// Paged pool (`POOL_FLAG_PAGED`): freed only at IRQL <= APC_LEVEL, never under an MDL.
+    pub paged: bool,
     pub site: Site,
 }
 
@@ -278,6 +374,9 @@ pub struct Tracker {
     /// Bytes of pool and NDIS memory live now, and the most ever live.
     pub pool_bytes: usize,
     pub peak_pool_bytes: usize,
+    /// Live non-paged pool and NDIS memory blocks, by start address: their sizes (what an MDL may
+    /// describe).
+    pub non_paged: std::collections::BTreeMap<usize, usize>,
 }
 
 impl Tracker {
@@ -286,6 +385,9 @@ impl Tracker {
         if matches!(allocation.kind, Kind::Pool | Kind::Memory) {
             self.pool_bytes += allocation.size;
             self.peak_pool_bytes = self.peak_pool_bytes.max(self.pool_bytes);
+            if !allocation.paged {
+                self.non_paged.insert(address, allocation.size);
+            }
         }
         self.live.insert(address, allocation);
     }
@@ -294,6 +396,7 @@ impl Tracker {
         let a = self.live.remove(&address)?;
         if matches!(a.kind, Kind::Pool | Kind::Memory) {
             self.pool_bytes -= a.size;
+            self.non_paged.remove(&address);
         }
         Some(a)
     }
@@ -301,6 +404,15 @@ impl Tracker {
     /// Live allocations made through the generic object at `parent`.
     pub fn children(&self, parent: usize) -> impl Iterator<Item = (&usize, &Allocation)> {
         self.live.iter().filter(move |(_, a)| a.parent == Some(parent))
+    }
+
+    /// Whether `[start, start + length)` lies inside one live non-paged pool or NDIS memory block.
+    #[must_use]
+    pub fn in_non_paged(&self, start: usize, length: usize) -> bool {
+        self.non_paged
+            .range(..=start)
+            .next_back()
+            .is_some_and(|(&base, &size)| start.checked_add(length).is_some_and(|end| end <= base + size))
     }
 
     /// The total number of allocations made so far (all kinds).

@@ -128,6 +128,7 @@ fn call_refused(name: &str) -> bool {
             "KeAcquireSpinLockAtDpcLevel" => refused!(KeAcquireSpinLockAtDpcLevel(null_mut())),
             "KeReleaseSpinLockFromDpcLevel" => refused!(KeReleaseSpinLockFromDpcLevel(null_mut())),
             "KeFlushQueuedDpcs" => refused!(KeFlushQueuedDpcs()),
+            "DbgPrint" => refused!(DbgPrint(c"%s".as_ptr(), c"refused".as_ptr())),
             _ => return false,
         }
     }
@@ -142,10 +143,11 @@ fn every_row_of_the_irql_table_is_enforced_by_its_export() {
     for rule in RULES {
         let bad = match rule.limit {
             Limit::AtMost(max) if max < HIGH_LEVEL => HIGH_LEVEL,
+            Limit::AtLeast(min) if min > PASSIVE_LEVEL => PASSIVE_LEVEL,
             Limit::Exactly(PASSIVE_LEVEL) => DISPATCH_LEVEL,
             Limit::Exactly(_) => PASSIVE_LEVEL,
             // Any IRQL, or anything up to HIGH_LEVEL: nothing to violate.
-            Limit::Any | Limit::AtMost(_) => continue,
+            Limit::Any | Limit::AtMost(_) | Limit::AtLeast(_) => continue,
         };
         if !host.at_irql(bad, || call_refused(rule.api)) {
             unknown.push(rule.api);
@@ -163,6 +165,59 @@ fn every_row_of_the_irql_table_is_enforced_by_its_export() {
     }
     assert!(unknown.is_empty(), "rows with no refusal test: {unknown:?}");
     assert!(checked > 45, "only {checked} rows checked");
+    assert!(host.finish().is_clean());
+}
+
+/// Each row cites the reference page of its own function, in the folder of the header the page
+/// names as the function's declaring header: `<stem>/nf-<stem>-<function>` (the MDL functions are
+/// declared in `ndis/mdlapi.h`, the NBL functions in `ndis/nblapi.h`, not in `ndis.h`).
+#[test]
+fn every_row_of_the_irql_table_cites_its_functions_own_page() {
+    let mut wrong = Vec::new();
+    for rule in RULES {
+        let stem = rule
+            .header
+            .rsplit('/')
+            .next()
+            .and_then(|file| file.strip_suffix(".h"))
+            .unwrap_or("?");
+        let own = format!("{stem}/nf-{stem}-{}", rule.api.to_lowercase());
+        if rule.doc != own {
+            wrong.push(format!("{}: cites {}, its page is {own}", rule.api, rule.doc));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    let apis: std::collections::HashSet<_> = RULES.iter().map(|r| r.api).collect();
+    assert_eq!(apis.len(), RULES.len(), "one row per function");
+}
+
+/// The rows the documentation states differently from the common `<= DISPATCH_LEVEL`.
+#[test]
+fn the_irql_table_states_the_documented_exceptions() {
+    let limit = |api: &str| RULES.iter().find(|r| r.api == api).map(|r| r.limit);
+    assert_eq!(limit("DbgPrint"), Some(Limit::AtMost(ndis_host::irql::DIRQL_MAX)));
+    assert_eq!(limit("NdisInitializeEvent"), Some(Limit::Any));
+    assert_eq!(limit("NdisMSleep"), Some(Limit::AtMost(APC_LEVEL)));
+    for api in ["KeAcquireSpinLockAtDpcLevel", "KeReleaseSpinLockFromDpcLevel"] {
+        assert_eq!(limit(api), Some(Limit::AtLeast(DISPATCH_LEVEL)), "{api}");
+    }
+}
+
+#[test]
+fn paged_pool_is_freed_only_at_or_below_apc_level() {
+    let host = Host::new();
+    const POOL_FLAG_PAGED: u64 = 0x100;
+    // SAFETY: paged pool at PASSIVE_LEVEL; freed below.
+    let p = unsafe { ExAllocatePool2(POOL_FLAG_PAGED, 8, 1) };
+    assert!(!p.is_null());
+    // SAFETY: freeing the block just allocated: refused at DISPATCH_LEVEL (paged pool).
+    host.at_irql(DISPATCH_LEVEL, || unsafe { ExFreePoolWithTag(p, 1) });
+    let v = host.take_violations();
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!((v[0].rule, v[0].api), (Rule::Irql, "ExFreePoolWithTag"));
+    assert!(v[0].detail.contains("paged pool"), "{}", v[0]);
+    // SAFETY: the block is still allocated (the free was refused); freed at PASSIVE_LEVEL.
+    unsafe { ExFreePoolWithTag(p, 1) };
     assert!(host.finish().is_clean());
 }
 
@@ -254,7 +309,6 @@ fn adapter_pool(handle: NDIS_HANDLE, nbl: bool) -> NDIS_HANDLE {
 /// Performs one allocation of `kind` (after any setup of other kinds); true if it succeeded. Frees
 /// everything it made.
 fn allocate_one(handle: NDIS_HANDLE, kind: Kind) -> bool {
-    let mut buffer = [0u8; 64];
     {
         match kind {
             Kind::Pool => {
@@ -306,8 +360,12 @@ fn allocate_one(handle: NDIS_HANDLE, kind: Kind) -> bool {
                 ok
             }
             Kind::Mdl => {
-                let m = ffi!(NdisAllocateMdl(handle, buffer.as_mut_ptr().cast(), 64));
-                (!m.is_null()).then(|| ffi!(NdisFreeMdl(m))).is_some()
+                // NdisAllocateMdl describes non-paged pool the driver allocated (not the stack).
+                let memory = ffi!(ExAllocatePool2(POOL_FLAG_NON_PAGED, 64, 9));
+                let m = ffi!(NdisAllocateMdl(handle, memory, 64));
+                let ok = (!m.is_null()).then(|| ffi!(NdisFreeMdl(m))).is_some();
+                ffi!(ExFreePoolWithTag(memory, 9));
+                ok
             }
             Kind::Timer => {
                 let mut c = timer_characteristics();
@@ -329,6 +387,51 @@ fn allocate_one(handle: NDIS_HANDLE, kind: Kind) -> bool {
             }
         }
     }
+}
+
+/// NdisAllocateMdl's page: the buffer must be non-paged pool from ExAllocatePool* or
+/// NdisAllocateMemoryWithTagPriority, "not ... the stack, paged pool, driver global data".
+#[test]
+fn an_mdl_describes_only_non_paged_pool_the_driver_allocated() {
+    static IMAGE_DATA: [u8; 64] = [0; 64];
+    let (host, a) = host_with_adapter(Host::builder(), Config::new());
+    let handle = host.adapter_handle(a);
+    let mut stack = [0u8; 64];
+    const POOL_FLAG_PAGED: u64 = 0x100;
+    let paged = ffi!(ExAllocatePool2(POOL_FLAG_PAGED, 64, 9));
+    let pool = ffi!(ExAllocatePool2(POOL_FLAG_NON_PAGED, 64, 9));
+    let refused: [(&str, PVOID, u32); 4] = [
+        ("the stack", stack.as_mut_ptr().cast(), 64),
+        ("image data", IMAGE_DATA.as_ptr().cast_mut().cast(), 64),
+        ("paged pool", paged, 64),
+        ("past the end of a pool block", pool, 65),
+    ];
+    for (what, va, length) in refused {
+        let m = ffi!(NdisAllocateMdl(handle, va, length));
+        assert!(m.is_null(), "{what}: refused");
+        let v = host.take_violations();
+        assert_eq!(v.len(), 1, "{what}: {v:?}");
+        assert_eq!(
+            (v[0].rule, v[0].api),
+            (Rule::BadParameter, "NdisAllocateMdl"),
+            "{what}"
+        );
+        assert!(v[0].detail.contains("not inside non-paged pool"), "{}", v[0]);
+    }
+    // The tail of a block is fine; so is a block freed and reallocated (the range is live again).
+    let m = ffi!(NdisAllocateMdl(
+        handle,
+        pool.cast::<u8>().wrapping_add(60).cast(),
+        4
+    ));
+    assert!(!m.is_null());
+    ffi!(NdisFreeMdl(m));
+    ffi!(ExFreePoolWithTag(pool, 9));
+    let m = ffi!(NdisAllocateMdl(handle, pool, 64));
+    assert!(m.is_null(), "freed pool is refused");
+    assert_eq!(host.take_violations().len(), 1);
+    ffi!(ExFreePoolWithTag(paged, 9));
+    assert!(host.finish().is_clean());
 }
 
 #[test]
@@ -379,7 +482,8 @@ fn a_systematic_sweep_fails_each_allocation_of_initialize_in_turn_and_finds_no_l
 fn a_sweep_finds_a_leak_that_only_an_error_path_has() {
     // The driver leaks its generic object only when an allocation after it fails: the run without
     // faults is clean, and exactly the runs that fail a later MDL allocation report it.
-    let sweep = sweep(&Host::builder(), Some(Kind::Mdl), |host| {
+    let builder = Host::builder().design_rule(Rule::GenericObjectOutlivesHalt);
+    let sweep = sweep(&builder, Some(Kind::Mdl), |host| {
         set(Behavior {
             leak_on_init_failure: true,
             ..Behavior::default()

@@ -133,7 +133,7 @@ fn irql_rule_a_passive_only_call_at_dispatch() {
             Rule::Irql,
             "NdisMSleep",
             Some(0),
-            "called at DISPATCH_LEVEL; documented limit Exactly(0)",
+            "called at DISPATCH_LEVEL; documented limit IRQL <= APC_LEVEL",
         )],
     );
 }
@@ -188,17 +188,18 @@ fn leak_reported_by_tag_size_and_site() {
 }
 
 #[test]
-fn generic_object_outliving_halt_is_the_sdv_rule() {
-    let verdict = run(
-        Behavior {
-            leak_generic_object: true,
-            ..Behavior::default()
-        },
-        Host::builder(),
+fn generic_object_outliving_halt_is_a_design_rule_checked_when_a_test_opts_in() {
+    let leak = Behavior {
+        leak_generic_object: true,
+        ..Behavior::default()
+    };
+    let opted_in = run(
+        leak,
+        Host::builder().design_rule(Rule::GenericObjectOutlivesHalt),
         |_, _| {},
     );
     assert_exactly(
-        &verdict,
+        &opted_in,
         &[
             (
                 Rule::GenericObjectOutlivesHalt,
@@ -214,6 +215,39 @@ fn generic_object_outliving_halt_is_the_sdv_rule() {
             ),
         ],
     );
+    // NDIS itself asks only that the object be freed at some point: without the opt-in, the same
+    // driver is reported for the leak at unload and nothing else.
+    let ndis_only = run(leak, Host::builder(), |_, _| {});
+    assert_exactly(
+        &ndis_only,
+        &[(
+            Rule::Leak,
+            "MiniportDriverUnload",
+            None,
+            "generic object 'Test' (96 bytes)",
+        )],
+    );
+}
+
+#[test]
+fn every_rule_names_its_source_and_only_design_rules_are_opt_in() {
+    for rule in Rule::ALL {
+        let page = match rule.source() {
+            Source::Documented(page) | Source::DriverVerifier(page) => page,
+            Source::Design(why) => {
+                assert!(why.len() > 40, "{rule:?} explains its design: {why}");
+                continue;
+            }
+        };
+        assert!(
+            page.starts_with("ddi/") || page.starts_with("network/") || page.starts_with("devtest/"),
+            "{rule:?} cites a page of the driver documentation: {page}"
+        );
+    }
+    let design: Vec<Rule> = Rule::ALL.into_iter().filter(|r| r.is_design_rule()).collect();
+    assert_eq!(design, [Rule::GenericObjectOutlivesHalt]);
+    let names: std::collections::HashSet<&str> = Rule::ALL.iter().map(|r| r.name()).collect();
+    assert_eq!(names.len(), Rule::ALL.len(), "names are unique");
 }
 
 #[test]
@@ -629,22 +663,28 @@ fn oid_answers_that_overrun_the_buffer() {
 }
 
 #[test]
-fn configuration_handle_left_open() {
+fn configuration_handle_left_open_past_halt() {
+    // NdisOpenConfigurationEx: an adapter's handle may be used until MiniportHaltEx returns, so a
+    // handle kept open across the adapter's life is fine until then.
     let verdict = run(
         Behavior {
             leave_config_open: true,
             ..Behavior::default()
         },
         Host::builder(),
-        |_, _| {},
+        |host, a| {
+            assert!(host.violations().is_empty(), "open after initialize is allowed");
+            assert_eq!(host.pause(a), NDIS_STATUS_SUCCESS);
+            host.halt(a, NdisHaltDeviceDisabled);
+        },
     );
     assert_exactly(
         &verdict,
         &[(
             Rule::ConfigNotClosed,
-            "MiniportInitializeEx",
+            "MiniportHaltEx",
             Some(0),
-            "still open when MiniportInitializeEx returned",
+            "still open when MiniportHaltEx returned",
         )],
     );
 }

@@ -86,7 +86,9 @@ pub fn run(command: &OidCommand) -> ExitCode {
     for fallback in &refused {
         eprintln!("rvnic oid: warning: {}", values::describe(fallback));
     }
-    let host = Host::new();
+    let host = Host::builder()
+        .design_rule(ndis_host::Rule::GenericObjectOutlivesHalt)
+        .build();
     if let Err(e) = host.load(rvnic::driver::driver_entry) {
         eprintln!("rvnic oid: DriverEntry failed: {e}");
         return ExitCode::FAILURE;

@@ -178,6 +178,7 @@ pub(crate) fn driver_on_host(
         .cpus(cpus)
         .capture_frames(false)
         .lock_spins(lock_spins)
+        .design_rule(ndis_host::Rule::GenericObjectOutlivesHalt)
         .build();
     host.load(rvnic::driver::driver_entry)
         .map_err(|e| format!("DriverEntry failed: {e}"))?;
