@@ -380,3 +380,55 @@ fn a_long_drain_hands_the_rest_to_a_timer() {
     assert_eq!(host.receive_counts(a).0, total as u64);
     finish(host, &[a]);
 }
+
+/// Windows numbers processors systemwide past 63 (group 1 starts at 64) and can add processors
+/// after a driver started. Every one of them sends, and returns receives, through the same queues:
+/// nothing is refused and no receive descriptor is lost (1,280 frames cross 64 descriptors, each
+/// returned on a processor the driver did not know at initialize or numbered 64 and up).
+#[test]
+fn processors_past_64_and_hot_added_ones_send_and_return_with_nothing_lost() {
+    for (cpus, added) in [(80, 0), (2, 6)] {
+        let host = loaded(
+            Host::builder()
+                .cpus(cpus)
+                .return_mode(ndis_host::ReturnMode::Deferred)
+                .build(),
+        );
+        let a = host
+            .start_adapter(config(&[("Topology", "0"), ("*ReceiveBuffers", "64")]))
+            .expect("a");
+        set_filter(&host, a, NDIS_PACKET_TYPE_DIRECTED);
+        assert_eq!(host.add_processors(added), cpus + added);
+        let me = address(&host, a);
+        // The processors the driver's lanes were not built for.
+        let late: Vec<usize> = (cpus.min(64)..host.cpus())
+            .chain(cpus.saturating_sub(16)..cpus)
+            .collect();
+        for round in 0..40u32 {
+            let sender = late[round as usize % late.len()];
+            let returner = late[(round as usize * 7 + 3) % late.len()];
+            let frames: Vec<Vec<u8>> = (0..32)
+                .map(|i| frame(me, me, 64 + i, round * 32 + i as u32))
+                .collect();
+            let statuses = host.on_cpu(sender, || send(&host, a, &frames));
+            assert_eq!(
+                statuses, [NDIS_STATUS_SUCCESS; 32],
+                "{cpus}+{added} CPUs, sent on {sender}"
+            );
+            assert_eq!(host.take_received(a), frames, "round {round}");
+            host.on_cpu(returner, || host.return_indicated(a));
+        }
+        for oid in [OID_GEN_RCV_DISCARDS, OID_GEN_XMIT_DISCARDS] {
+            assert_eq!(
+                rvnic_tests::counter(&host, a, oid),
+                0,
+                "{cpus}+{added} CPUs: {oid:#x}"
+            );
+        }
+        assert_eq!(
+            rvnic_tests::counter(&host, a, OID_GEN_DIRECTED_FRAMES_RCV),
+            40 * 32
+        );
+        finish(host, &[a]);
+    }
+}

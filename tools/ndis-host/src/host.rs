@@ -69,10 +69,12 @@ impl HostBuilder {
         self.mode = mode;
         self
     }
-    /// Number of CPUs the host reports and schedules on (1..=64).
+    /// Number of CPUs the host reports and schedules on (1..=[`MAX_CPUS`]), numbered by their
+    /// systemwide index: CPU 70 is processor 6 of group 1 (`KeGetCurrentProcessorNumberEx`).
+    /// [`Host::add_processors`] adds more after the driver has started.
     #[must_use]
     pub fn cpus(mut self, cpus: usize) -> Self {
-        self.cpus = cpus.clamp(1, 64);
+        self.cpus = cpus.clamp(1, MAX_CPUS);
         self
     }
     /// Seed of the host's choices (timer CPUs, the CPU of each send).
@@ -132,7 +134,8 @@ impl HostBuilder {
     pub fn build(self) -> Host {
         let exclusive = HOST_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
         let inner = Arc::new(Inner {
-            cpu_owner: (0..self.cpus).map(|_| AtomicU64::new(0)).collect(),
+            cpu_owner: (0..MAX_CPUS).map(|_| AtomicU64::new(0)).collect(),
+            active_cpus: AtomicUsize::new(self.cpus),
             state: Mutex::new(State::new(self.seed, self.design_rules.clone())),
             changed: Condvar::new(),
             waiters: AtomicUsize::new(0),
@@ -159,6 +162,11 @@ impl HostBuilder {
         }
     }
 }
+
+/// The most processors Windows supports: 32 groups of 64 (`MAXIMUM_PROC_PER_GROUP`).
+pub const MAX_CPUS: usize = 2048;
+/// Processors per group (`MAXIMUM_PROC_PER_GROUP`).
+pub const CPUS_PER_GROUP: usize = 64;
 
 static HOST_LOCK: Mutex<()> = Mutex::new(());
 static CURRENT: RwLock<Option<Arc<Inner>>> = RwLock::new(None);
@@ -335,7 +343,10 @@ impl Drop for Waiting<'_> {
 
 pub(crate) struct Inner {
     pub config: HostBuilder,
+    /// The thread that holds each CPU at DISPATCH_LEVEL (0: none), for every CPU there may be.
     pub cpu_owner: Box<[AtomicU64]>,
+    /// Active processors: the builder's count, plus any added since ([`Host::add_processors`]).
+    pub active_cpus: AtomicUsize,
     pub state: Mutex<State>,
     /// Signalled (through [`Inner::notify`]) whenever a completion arrives or a timer changes state.
     changed: Condvar,
@@ -351,6 +362,11 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// Active processors now.
+    pub fn cpus(&self) -> usize {
+        self.active_cpus.load(Ordering::Acquire)
+    }
+
     pub fn lock(&self) -> MutexGuard<'_, State> {
         // The state is held for microseconds at a time: with a thread per core, spinning that long
         // costs less than parking the thread and waking it (see `HostBuilder::lock_spins`).
@@ -557,7 +573,7 @@ impl std::fmt::Debug for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Host")
             .field("mode", &self.inner.config.mode)
-            .field("cpus", &self.inner.config.cpus)
+            .field("cpus", &self.cpus())
             .finish()
     }
 }
@@ -636,9 +652,19 @@ impl Host {
         self.inner.config.mode
     }
 
+    /// Active processors now.
     #[must_use]
     pub fn cpus(&self) -> usize {
-        self.inner.config.cpus
+        self.inner.cpus()
+    }
+
+    /// Adds `n` processors (up to [`MAX_CPUS`] in all), as Windows does when a processor is
+    /// hot-added: drivers see them in `KeQueryActiveProcessorCountEx` and code runs on them
+    /// ([`Self::on_cpu`]) from now on. Returns the new count.
+    pub fn add_processors(&self, n: usize) -> usize {
+        let new = (self.cpus() + n).min(MAX_CPUS);
+        self.inner.active_cpus.store(new, Ordering::Release);
+        new
     }
 
     /// Loads a driver: calls its `DriverEntry` at PASSIVE_LEVEL with a host-made driver object and

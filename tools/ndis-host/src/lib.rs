@@ -52,7 +52,9 @@ pub use adapter::{
 pub use config::{Config, Value, parse_network_address};
 pub use exports::{Registration, registration_failure};
 pub use fault::{FaultPlan, Sweep, SweepRun, sweep};
-pub use host::{Host, HostBuilder, LoadError, Mode, REGISTRY_PATH, ReturnMode, Verdict};
+pub use host::{
+    CPUS_PER_GROUP, Host, HostBuilder, LoadError, MAX_CPUS, Mode, REGISTRY_PATH, ReturnMode, Verdict,
+};
 pub use nbl::SendOptions;
 pub use verifier::{Kind, Rule, Source, Violation};
 

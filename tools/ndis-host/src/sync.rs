@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use ndis::*;
 
-use crate::host::{Mode, current};
+use crate::host::{CPUS_PER_GROUP, Mode, current};
 use crate::irql::{self, with_thread};
 use crate::verifier::Rule;
 
@@ -241,9 +241,11 @@ pub extern "system" fn KeLowerIrql(NewIrql: KIRQL) {
 pub extern "system" fn KeGetCurrentProcessorNumberEx(ProcNumber: PPROCESSOR_NUMBER) -> ULONG {
     let cpu = irql::current_cpu();
     if !ProcNumber.is_null() {
+        // The systemwide index of processor `Number` of group `Group` is Group * 64 + Number when
+        // every group is full, as the host's groups are.
         let number = PROCESSOR_NUMBER {
-            Group: 0,
-            Number: u8::try_from(cpu).unwrap_or(u8::MAX),
+            Group: u16::try_from(cpu / CPUS_PER_GROUP).unwrap_or(u16::MAX),
+            Number: u8::try_from(cpu % CPUS_PER_GROUP).unwrap_or(u8::MAX),
             Reserved: 0,
         };
         // SAFETY: the caller passes storage for a PROCESSOR_NUMBER or NULL (checked).
@@ -254,11 +256,15 @@ pub extern "system" fn KeGetCurrentProcessorNumberEx(ProcNumber: PPROCESSOR_NUMB
 
 #[unsafe(no_mangle)]
 pub extern "system" fn KeQueryActiveProcessorCountEx(GroupNumber: USHORT) -> ULONG {
-    if GroupNumber == 0 || GroupNumber == ALL_PROCESSOR_GROUPS {
-        u32::try_from(current().config.cpus).unwrap_or(u32::MAX)
+    let active = current().cpus();
+    let count = if GroupNumber == ALL_PROCESSOR_GROUPS {
+        active
     } else {
-        0
-    }
+        active
+            .saturating_sub(usize::from(GroupNumber) * CPUS_PER_GROUP)
+            .min(CPUS_PER_GROUP)
+    };
+    u32::try_from(count).unwrap_or(u32::MAX)
 }
 
 /// Busy-waits (capped at 50 ms: the documentation asks for waits under 50 µs).

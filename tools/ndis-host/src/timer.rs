@@ -321,7 +321,7 @@ pub(crate) fn fire_next(host: &Inner, deadline: u64) -> bool {
         let Some(job) = take_due(&mut st, deadline) else {
             return false;
         };
-        let cpu = (st.random() % host.config.cpus as u64) as usize;
+        let cpu = (st.random() % host.cpus() as u64) as usize;
         (job, cpu)
     };
     host.set_manual_clock(job.due);
@@ -356,7 +356,7 @@ pub(crate) fn spawn_timer_thread(host: &Arc<Inner>) -> std::thread::JoinHandle<(
                     let mut st = host.lock();
                     let now = host.now();
                     match take_due(&mut st, now) {
-                        Some(job) => Some((job, (st.random() % host.config.cpus as u64) as usize)),
+                        Some(job) => Some((job, (st.random() % host.cpus() as u64) as usize)),
                         None => {
                             let next = st.timers.timers.values().filter_map(|t| t.due).min();
                             let wait = next

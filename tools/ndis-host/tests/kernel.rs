@@ -856,3 +856,28 @@ fn configuration_is_served_with_registry_types_and_ndis_conversions() {
     assert_eq!(parse_network_address("02:11:22:33:44:5G"), None);
     assert!(host.finish().is_clean());
 }
+
+/// Systemwide processor indexes past 63 and processors added after start: the numbers a driver
+/// reads are Windows' (group = index / 64, number = index % 64, active counts per group).
+#[test]
+fn processors_are_numbered_systemwide_across_groups_and_can_be_added() {
+    let host = Host::builder().cpus(80).build();
+    // SAFETY: plain queries, any IRQL.
+    let count = |group| unsafe { KeQueryActiveProcessorCountEx(group) };
+    assert_eq!((count(0xffff), count(0), count(1), count(2)), (80, 64, 16, 0));
+    let at = |cpu| {
+        host.on_cpu(cpu, || {
+            let mut number = PROCESSOR_NUMBER::default();
+            // SAFETY: storage for one PROCESSOR_NUMBER on this stack.
+            let index = unsafe { KeGetCurrentProcessorNumberEx(&raw mut number) };
+            (index, number.Group, number.Number)
+        })
+    };
+    assert_eq!(at(5), (5, 0, 5));
+    assert_eq!(at(70), (70, 1, 6));
+    assert_eq!(host.add_processors(100), 180);
+    assert_eq!((count(0xffff), count(1), count(2)), (180, 64, 52));
+    assert_eq!(at(179), (179, 2, 51));
+    assert_eq!(host.add_processors(5000), MAX_CPUS, "at most 2,048 processors");
+    assert!(host.finish().is_clean());
+}
