@@ -134,6 +134,54 @@ fn pause_pends_while_the_protocol_holds_indications_and_completes_when_they_retu
     finish(host, &[a]);
 }
 
+/// MiniportPause's page: while pausing and once paused, every new send completes at once with
+/// NDIS_STATUS_PAUSED (counted as a transmit discard); nothing is queued, nothing reaches the wire,
+/// and the pause still completes when the protocol returns what it holds.
+#[test]
+fn sends_while_pausing_and_paused_complete_at_once_with_paused() {
+    let host = loaded(Host::builder().return_mode(ReturnMode::Deferred).build());
+    let a = host.start_adapter(config(&[("Topology", "0")])).expect("start");
+    set_filter(&host, a, NDIS_PACKET_TYPE_DIRECTED);
+    let me = address(&host, a);
+    let frames: Vec<Vec<u8>> = (0..5).map(|i| frame(me, me, 64, i)).collect();
+    let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+    host.send(a, &refs, SendOptions::default()).expect("running");
+    assert_eq!(host.held_indications(a), 5);
+    host.take_completions(a);
+    assert_eq!(host.start_pause(a), NDIS_STATUS_PENDING);
+    let mut discards = 0;
+    for phase in [Phase::Pausing, Phase::Paused] {
+        if phase == Phase::Paused {
+            host.return_indicated(a);
+            assert!(host.wait_pause(a), "the last return completes the pause");
+        }
+        assert_eq!(host.adapter_phase(a), phase);
+        host.send(a, &refs[..3], SendOptions::default()).expect("sent");
+        let statuses: Vec<NDIS_STATUS> = host.take_completions(a).iter().map(|c| c.status).collect();
+        assert_eq!(statuses, [NDIS_STATUS_PAUSED; 3], "{phase:?}");
+        discards += 3;
+        assert_eq!(
+            host.held_indications(a),
+            if phase == Phase::Pausing { 5 } else { 0 }
+        );
+        assert_eq!(
+            rvnic_tests::counter(&host, a, OID_GEN_XMIT_DISCARDS),
+            discards,
+            "{phase:?}"
+        );
+    }
+    assert_eq!(
+        host.take_received(a).len(),
+        5,
+        "only the frames sent while running arrived"
+    );
+    assert_eq!(host.restart(a), NDIS_STATUS_SUCCESS);
+    host.send(a, &refs[..1], SendOptions::default()).expect("running");
+    assert_eq!(host.take_completions(a)[0].status, NDIS_STATUS_SUCCESS);
+    host.return_indicated(a);
+    finish(host, &[a]);
+}
+
 #[test]
 fn a_pair_links_up_when_its_peer_arrives_and_down_when_it_leaves() {
     let host = loaded(Host::new());

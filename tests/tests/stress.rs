@@ -1,10 +1,12 @@
 //! Four CPUs send through a pair while the adapters pause, restart and finally halt: the verifier's
 //! NBL accounting over more than a million NBLs finds none lost and none completed twice, every
 //! refused send is counted as a transmit discard, and every frame that went out is either received
-//! or counted as a discard by its receiver. (This test found the baton's eager-`then_some` bug,
-//! which the loom model now covers.)
+//! or counted as a discard by its receiver. Sends keep arriving while the adapters pause and once
+//! they are paused (NDIS does not hold them back): the driver completes those with
+//! NDIS_STATUS_PAUSED. (This test found the baton's eager-`then_some` bug, which the loom model now
+//! covers.)
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use ndis::*;
 use ndis_host::{Host, Mode, SendOptions};
@@ -35,6 +37,9 @@ fn four_cpus_send_a_million_nbls_through_pause_restart_and_a_halt_with_none_lost
     let to_a: Vec<Vec<u8>> = (0..CHAIN).map(|i| frame(ma, mb, 60 + i * 20, i as u32)).collect();
     let sent = [AtomicU64::new(0), AtomicU64::new(0)];
     let stop = AtomicBool::new(false);
+    // While `hold` is set the senders start no new send, so the books can be read at rest.
+    let hold = AtomicBool::new(false);
+    let sending = AtomicUsize::new(0);
     std::thread::scope(|s| {
         s.spawn(|| {
             host.parallel(4, |cpu| {
@@ -50,11 +55,18 @@ fn four_cpus_send_a_million_nbls_through_pause_restart_and_a_halt_with_none_lost
                     ..SendOptions::default()
                 };
                 while !stop.load(Ordering::Acquire) {
+                    sending.fetch_add(1, Ordering::SeqCst);
+                    if hold.load(Ordering::SeqCst) {
+                        sending.fetch_sub(1, Ordering::SeqCst);
+                        std::thread::yield_now();
+                        continue;
+                    }
                     if host.send(adapter, &refs, options).is_some() {
                         sent[side].fetch_add(CHAIN as u64, Ordering::Relaxed);
                     } else {
                         std::thread::yield_now();
                     }
+                    sending.fetch_sub(1, Ordering::SeqCst);
                 }
             });
         });
@@ -71,20 +83,43 @@ fn four_cpus_send_a_million_nbls_through_pause_restart_and_a_halt_with_none_lost
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
         assert!(cycles > 0);
-        // Pause both adapters, check the books, and halt them, while the four CPUs still try to send.
+        // Pause both adapters while the four CPUs send; check the books at rest; then let the
+        // senders at the paused adapters again and halt them meanwhile.
         for x in [a, b] {
             let status = host.pause(x);
             assert!(status == NDIS_STATUS_SUCCESS || status == NDIS_STATUS_PENDING);
         }
+        hold.store(true, Ordering::SeqCst);
+        while sending.load(Ordering::SeqCst) != 0 {
+            std::thread::yield_now();
+        }
         assert!(total() >= 1_000_000, "{} NBLs", total());
         for (from, to) in [(a, b), (b, a)] {
             check_books(&host, from, to);
+        }
+        let before = [a, b].map(|x| host.send_counts(x).0);
+        hold.store(false, Ordering::SeqCst);
+        while [a, b]
+            .iter()
+            .zip(before)
+            .any(|(x, n)| host.send_counts(*x).0 == n)
+        {
+            std::thread::yield_now();
         }
         for x in [a, b] {
             host.halt(x, NdisHaltDeviceDisabled);
         }
         stop.store(true, Ordering::Release);
     });
+    for x in [a, b] {
+        let late = host.take_completions(x);
+        assert!(!late.is_empty(), "sends reached the paused adapter");
+        assert!(
+            late.iter().all(|c| c.status == NDIS_STATUS_PAUSED),
+            "a paused adapter completes every send with NDIS_STATUS_PAUSED"
+        );
+        assert_eq!(host.send_counts(x).1, 0, "none held past halt");
+    }
     host.unload();
     let verdict = host.finish();
     assert!(verdict.is_clean(), "{}", verdict.report());

@@ -128,8 +128,17 @@ pub(crate) struct AdapterSlot {
     pending: Pending,
     pub sends_outstanding: usize,
     pub indications_outstanding: usize,
-    /// `MiniportSendNetBufferLists` calls the host has decided to make and that have not returned.
+    /// `MiniportSendNetBufferLists` calls the host has decided to make and that have not returned:
+    /// halt waits for them (see [`Host::halt`]).
     sends_in_transit: usize,
+    /// Halt has begun: no new send is made.
+    halting: bool,
+    /// Restarts begun so far: a send made while paused is judged only if no restart began before
+    /// the driver had it (after a restart the driver may rightly queue it).
+    restarts: u64,
+    /// `MiniportPause` has returned (the adapter is pausing or paused): sends made from now on
+    /// must be rejected at once. A send that races the MiniportPause call itself may be taken.
+    pause_returned: bool,
     completions: Vec<Completion>,
     completed_count: u64,
     received: Vec<Vec<u8>>,
@@ -230,7 +239,18 @@ fn check_generic_objects(st: &mut State, adapter: usize, api: &'static str, when
 
 fn complete_pause(st: &mut State, adapter: usize, api: &'static str) {
     let slot = &st.adapters[adapter];
-    let (sends, indications) = (slot.sends_outstanding, slot.indications_outstanding);
+    // NBLs of a send call still under way are judged when the call returns (the driver may be
+    // rejecting them this moment): see `Host::after_send`.
+    let in_call = if slot.sends_in_transit == 0 {
+        0
+    } else {
+        st.nbls
+            .sent
+            .values()
+            .filter(|s| s.adapter == adapter && s.in_call && s.completed.is_none())
+            .count()
+    };
+    let (sends, indications) = (slot.sends_outstanding - in_call, slot.indications_outstanding);
     if sends > 0 || indications > 0 {
         st.violate(Rule::OutstandingAtPause, api, Some(adapter), format!("pause completed with {sends} send(s) not completed and {indications} indicated NBL(s) not returned"));
     }
@@ -297,6 +317,9 @@ impl Host {
                 sends_outstanding: 0,
                 indications_outstanding: 0,
                 sends_in_transit: 0,
+                halting: false,
+                restarts: 0,
+                pause_returned: false,
                 completions: Vec::new(),
                 completed_count: 0,
                 received: Vec::new(),
@@ -395,6 +418,17 @@ impl Host {
     /// `MiniportPause` at PASSIVE_LEVEL; waits for `NdisMPauseComplete` if it pends. Returns the
     /// status it returned (pause can only succeed or pend).
     pub fn pause(&self, adapter: Adapter) -> NDIS_STATUS {
+        let status = self.start_pause(adapter);
+        if status == NDIS_STATUS_PENDING {
+            self.wait_pause(adapter);
+        }
+        status
+    }
+
+    /// `MiniportPause` at PASSIVE_LEVEL, without waiting if it pends: the adapter stays Pausing
+    /// until the driver calls `NdisMPauseComplete` ([`Self::wait_pause`] waits for that). Sends
+    /// that arrive meanwhile must be completed at once with `NDIS_STATUS_PAUSED`.
+    pub fn start_pause(&self, adapter: Adapter) -> NDIS_STATUS {
         let (handler, context) = {
             let mut st = self.inner.lock();
             let chars = callbacks(&st);
@@ -410,15 +444,9 @@ impl Host {
             slot.pending.pause = true;
             (chars.PauseHandler, slot.context)
         };
-        // NDIS pauses a stack top-down: the protocols and filters above stop sending first, so no
-        // send is on its way into the miniport when MiniportPause runs. Sends this host already
-        // decided to make (on other threads) reach the driver before the pause does.
-        if !self
-            .inner
-            .wait_for(|st| st.adapters[adapter.0].sends_in_transit == 0)
-        {
-            crate::fatal("a MiniportSendNetBufferLists call never returned");
-        }
+        // Sends may still be on their way into the driver (other threads) and may arrive while it
+        // pauses: MiniportPause's page has the driver complete those at once with
+        // NDIS_STATUS_PAUSED, so the host does not hold them back.
         let Some(pause) = handler else {
             crate::fatal("no MiniportPause")
         };
@@ -440,6 +468,7 @@ impl Host {
             // SAFETY: the driver's handler with arguments alive for the call, at its IRQL.
             || unsafe { pause(context as NDIS_HANDLE, &raw mut params) },
         );
+        self.slot_call(adapter, |s| s.pause_returned = true);
         match status {
             NDIS_STATUS_SUCCESS => {
                 let mut st = self.inner.lock();
@@ -447,19 +476,7 @@ impl Host {
                     complete_pause(&mut st, adapter.0, "MiniportPause");
                 }
             }
-            NDIS_STATUS_PENDING => {
-                if !self.inner.wait_for(|st| !st.adapters[adapter.0].pending.pause) {
-                    let mut st = self.inner.lock();
-                    st.violate(
-                        Rule::NeverCompleted,
-                        "MiniportPause",
-                        Some(adapter.0),
-                        "returned NDIS_STATUS_PENDING and never called NdisMPauseComplete",
-                    );
-                    st.adapters[adapter.0].phase = Phase::Paused;
-                    st.adapters[adapter.0].pending.pause = false;
-                }
-            }
+            NDIS_STATUS_PENDING => {}
             other => {
                 let mut st = self.inner.lock();
                 st.violate(
@@ -472,6 +489,24 @@ impl Host {
             }
         }
         status
+    }
+
+    /// Waits for the `NdisMPauseComplete` of a pause that pended (firing timers in deterministic
+    /// mode). False, and a violation, if it never came within the host's wait limit.
+    pub fn wait_pause(&self, adapter: Adapter) -> bool {
+        if self.inner.wait_for(|st| !st.adapters[adapter.0].pending.pause) {
+            return true;
+        }
+        let mut st = self.inner.lock();
+        st.violate(
+            Rule::NeverCompleted,
+            "MiniportPause",
+            Some(adapter.0),
+            "returned NDIS_STATUS_PENDING and never called NdisMPauseComplete",
+        );
+        st.adapters[adapter.0].phase = Phase::Paused;
+        st.adapters[adapter.0].pending.pause = false;
+        false
     }
 
     /// `MiniportRestart` at PASSIVE_LEVEL; waits for `NdisMRestartComplete` if it pends. Returns the
@@ -489,6 +524,8 @@ impl Host {
                 slot.phase
             );
             slot.phase = Phase::Restarting;
+            slot.restarts += 1;
+            slot.pause_returned = false;
             slot.pending.restart = Some(None);
             (chars.RestartHandler, slot.context)
         };
@@ -690,10 +727,16 @@ impl Host {
 
     /// `MiniportHaltEx` at PASSIVE_LEVEL on a paused adapter; afterwards nothing may be outstanding and
     /// no generic object of the adapter may remain.
+    ///
+    /// Sends may race the pause before it (the driver completes them with `NDIS_STATUS_PAUSED`);
+    /// halt admits no new send and waits for the send calls already under way to return before it
+    /// calls `MiniportHaltEx`. A driver must not touch the adapter after the completion that ends
+    /// its pause, whatever NDIS does next; the loom model of rvnic's send handler checks that, the
+    /// host does not.
     pub fn halt(&self, adapter: Adapter, action: NDIS_HALT_ACTION) {
         let (handler, context) = {
-            let st = self.inner.lock();
-            let slot = &st.adapters[adapter.0];
+            let mut st = self.inner.lock();
+            let slot = &mut st.adapters[adapter.0];
             assert_eq!(
                 slot.phase,
                 Phase::Paused,
@@ -701,8 +744,16 @@ impl Host {
                 adapter.0,
                 slot.phase
             );
-            (callbacks(&st).HaltHandlerEx, slot.context)
+            slot.halting = true;
+            let context = slot.context;
+            (callbacks(&st).HaltHandlerEx, context)
         };
+        if !self
+            .inner
+            .wait_for(|st| st.adapters[adapter.0].sends_in_transit == 0)
+        {
+            crate::fatal("a MiniportSendNetBufferLists call never returned");
+        }
         let Some(halt) = handler else {
             crate::fatal("no MiniportHaltEx")
         };
@@ -928,27 +979,43 @@ impl Host {
 
     /// Sends `frames` to the adapter as a protocol would: an NBL chain (laid out per `options`) given
     /// to `MiniportSendNetBufferLists` from this thread's CPU. Returns the frame ids, or `None` if
-    /// the adapter is not running (NDIS sends only to running adapters).
+    /// NDIS would not send now: while the adapter initializes, restarts or resets, and after it
+    /// halted (or failed to initialize). A pausing or paused adapter does get the send (a
+    /// protocol's send can race a pause): the driver must complete it at once with
+    /// `NDIS_STATUS_PAUSED` (MiniportPause's page), which the host checks when the call returns.
     pub fn send(&self, adapter: Adapter, frames: &[&[u8]], options: SendOptions) -> Option<Vec<u64>> {
         if frames.is_empty() {
             return Some(Vec::new());
         }
-        let (handler, context, head, ids) = {
+        let (handler, context, head, ids, while_paused, restarts, nbls) = {
             let mut st = self.inner.lock();
-            if st.adapters[adapter.0].phase != Phase::Running {
+            let slot = &st.adapters[adapter.0];
+            let restarts = slot.restarts;
+            let while_paused = match slot.phase {
+                Phase::Running => false,
+                Phase::Pausing => slot.pause_returned,
+                Phase::Paused => true,
+                _ => return None,
+            };
+            if slot.pending.reset.is_some() || slot.halting {
+                // "NDIS will not accept protocol-initiated sends ... while the ... NIC is being
+                // reset" (the Reset page): nothing reaches the driver; nor once halt has begun.
                 return None;
             }
             let first = st.nbls.next_frame;
             let head = build_chain(&mut st, adapter.0, frames, options);
-            let nbls = frames.len().div_ceil(options.nbs_per_nbl.max(1));
-            st.adapters[adapter.0].sends_outstanding += nbls;
+            let nbls = chain(head);
+            st.adapters[adapter.0].sends_outstanding += nbls.len();
             st.adapters[adapter.0].sends_in_transit += 1;
-            let ids = (first..st.nbls.next_frame).collect();
+            let ids: Vec<u64> = (first..st.nbls.next_frame).collect();
             (
                 callbacks(&st).SendNetBufferListsHandler,
                 st.adapters[adapter.0].context,
                 head,
                 ids,
+                while_paused,
+                restarts,
+                nbls,
             )
         };
         let Some(send) = handler else {
@@ -966,9 +1033,72 @@ impl Host {
             .call("MiniportSendNetBufferLists", Some(adapter.0), level, || unsafe {
                 send(context as NDIS_HANDLE, head, NDIS_DEFAULT_PORT_NUMBER, flags)
             });
-        self.slot_call(adapter, |s| s.sends_in_transit -= 1);
+        self.after_send(adapter, &nbls, &ids, while_paused, restarts);
         self.inner.notify();
         Some(ids)
+    }
+
+    /// After a send call returned: what the driver still holds of it must be a send it may hold.
+    /// MiniportPause's page: a pausing or paused miniport completes new sends at once with
+    /// NDIS_STATUS_PAUSED, and a pause completes only when every send is completed. So an NBL still
+    /// held is wrong if the adapter is paused now, or if it was sent while the adapter paused and no
+    /// restart began since; and a send made while paused must complete with NDIS_STATUS_PAUSED.
+    fn after_send(&self, adapter: Adapter, nbls: &[usize], ids: &[u64], while_paused: bool, restarts: u64) {
+        let mut st = self.inner.lock();
+        let (phase, restarted) = {
+            let slot = &mut st.adapters[adapter.0];
+            slot.sends_in_transit -= 1;
+            (slot.phase, slot.restarts != restarts)
+        };
+        let mut held = Vec::new();
+        let mut wrong = Vec::new();
+        let ours = ids[0]..=ids[ids.len() - 1];
+        for nbl in nbls {
+            // The host reuses a completed NBL once its completion was checked: an address whose
+            // frames are not this send's was completed and has carried another send since.
+            let Some(sent) = st
+                .nbls
+                .sent
+                .get_mut(nbl)
+                .filter(|s| ours.contains(&s.frames.start))
+            else {
+                continue;
+            };
+            sent.in_call = false;
+            match sent.completed {
+                None => held.push(sent.frames.start),
+                Some(status) if while_paused && !restarted && status != NDIS_STATUS_PAUSED => {
+                    wrong.push((sent.frames.start, status));
+                }
+                Some(_) => {}
+            }
+        }
+        let must_not_hold = phase == Phase::Paused || (while_paused && !restarted);
+        if must_not_hold && let Some(first) = held.first() {
+            st.violate(
+                Rule::SendWhilePaused,
+                "MiniportSendNetBufferLists",
+                Some(adapter.0),
+                format!(
+                    "returned holding {} NBL(s) sent while the adapter paused (first frame {first}); \
+                     they must be completed at once with NDIS_STATUS_PAUSED",
+                    held.len()
+                ),
+            );
+        }
+        if let Some(&(frame, status)) = wrong.first() {
+            st.violate(
+                Rule::SendWhilePaused,
+                "MiniportSendNetBufferLists",
+                Some(adapter.0),
+                format!(
+                    "completed {} NBL(s) sent while the adapter paused with a status other than \
+                     NDIS_STATUS_PAUSED (frame {frame}: {:#010x})",
+                    wrong.len(),
+                    status as u32
+                ),
+            );
+        }
     }
 
     /// Completed sends since the last call.
@@ -1140,7 +1270,13 @@ pub extern "system" fn NdisMSendNetBufferListsComplete(
         SendCompleteFlags & NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL != 0,
     );
     let phase = st.adapters[adapter].phase;
-    if matches!(phase, Phase::Paused | Phase::Halted | Phase::Failed) {
+    // A send that arrives while the adapter is paused is completed while it is paused, during its
+    // own send call (at once, with NDIS_STATUS_PAUSED); any other completion after the pause
+    // completed is of a send held past it.
+    let late = nbls
+        .iter()
+        .any(|nbl| !st.nbls.sent.get(nbl).is_some_and(|s| s.in_call));
+    if late && matches!(phase, Phase::Paused | Phase::Halted | Phase::Failed) {
         st.violate(
             Rule::ActivityWhilePaused,
             API,

@@ -38,6 +38,8 @@ pub(crate) struct Pool {
 pub(crate) struct Sent {
     pub adapter: usize,
     pub completed: Option<NDIS_STATUS>,
+    /// The `MiniportSendNetBufferLists` call that carried it has not returned yet.
+    pub in_call: bool,
     /// The frame ids of its NBs (consecutive).
     pub frames: Range<u64>,
     /// Host memory of the NBL, its NBs, MDLs and data, released with the NBL.
@@ -708,6 +710,7 @@ pub(crate) fn build_chain(
                 Sent {
                     adapter,
                     completed: None,
+                    in_call: true,
                     frames: id..id + 1,
                     memory: Memory::Spare(spare),
                 },
@@ -765,6 +768,7 @@ pub(crate) fn build_chain(
             Sent {
                 adapter,
                 completed: None,
+                in_call: true,
                 frames: first_id..st.nbls.next_frame,
                 memory: Memory::Blocks(memory),
             },

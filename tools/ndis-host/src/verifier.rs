@@ -72,6 +72,8 @@ pub enum Rule {
     ConfigNotClosed,
     /// A send NDIS gave the driver before a reset still not completed when the reset completed.
     SendHeldPastReset,
+    /// A send to a pausing or paused adapter not completed at once with `NDIS_STATUS_PAUSED`.
+    SendWhilePaused,
 }
 
 /// Where a rule comes from: what a test that trips it has shown about the driver.
@@ -89,7 +91,7 @@ pub enum Source {
 
 impl Rule {
     /// Every rule, in declaration order.
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 25] = [
         Self::Irql,
         Self::IrqlNotRestored,
         Self::Leak,
@@ -114,6 +116,7 @@ impl Rule {
         Self::OidBuffer,
         Self::ConfigNotClosed,
         Self::SendHeldPastReset,
+        Self::SendWhilePaused,
     ];
 
     /// The page (or the design decision) each rule enforces. Every rule but the [`Source::Design`]
@@ -142,7 +145,7 @@ impl Rule {
                 Documented("ddi/ndis/nf-ndis-ndismindicatereceivenetbufferlists")
             }
             Self::FlagIrqlMismatch => Documented("network/dispatch-irql-tracking"),
-            Self::ActivityWhilePaused | Self::OutstandingAtPause => {
+            Self::ActivityWhilePaused | Self::OutstandingAtPause | Self::SendWhilePaused => {
                 Documented("ddi/ndis/nc-ndis-miniport_pause")
             }
             Self::UnexpectedCompletion | Self::NeverCompleted => {
@@ -192,6 +195,7 @@ impl Rule {
             Self::OidBuffer => "oid-buffer",
             Self::ConfigNotClosed => "config-not-closed",
             Self::SendHeldPastReset => "send-held-past-reset",
+            Self::SendWhilePaused => "send-while-paused",
         }
     }
 }

@@ -792,3 +792,98 @@ fn reports_name_the_rule_the_api_the_adapter_and_the_irql() {
         lines[0]
     );
 }
+
+/// MiniportPause's page: a pausing or paused miniport rejects each new send at once, completing it
+/// with NDIS_STATUS_PAUSED. The host sends in both states (a protocol's send can race a pause).
+#[test]
+fn sends_while_pausing_and_paused_complete_at_once_with_paused() {
+    let verdict = run(
+        Behavior::default(),
+        Host::builder().return_mode(ReturnMode::Deferred),
+        |host, a| {
+            host.send(a, &[&frame(1, 100)], SendOptions::default())
+                .expect("running");
+            assert_eq!(host.held_indications(a), 1);
+            assert_eq!(host.start_pause(a), NDIS_STATUS_PENDING, "an indication is out");
+            assert_eq!(host.adapter_phase(a), Phase::Pausing);
+            host.take_completions(a);
+            for phase in [Phase::Pausing, Phase::Paused] {
+                if phase == Phase::Paused {
+                    host.return_indicated(a);
+                    assert!(host.wait_pause(a));
+                }
+                assert_eq!(host.adapter_phase(a), phase);
+                host.send(a, &[&frame(2, 100), &frame(3, 60)], SendOptions::default())
+                    .expect("NDIS sends to a pausing or paused miniport");
+                let statuses: Vec<NDIS_STATUS> = host.take_completions(a).iter().map(|c| c.status).collect();
+                assert_eq!(statuses, [NDIS_STATUS_PAUSED; 2], "{phase:?}");
+                assert!(host.take_received(a).len() <= 1, "nothing new is echoed");
+            }
+            assert_eq!(host.restart(a), NDIS_STATUS_SUCCESS);
+            host.send(a, &[&frame(4, 100)], SendOptions::default())
+                .expect("running");
+            assert_eq!(host.take_completions(a)[0].status, NDIS_STATUS_SUCCESS);
+            host.return_indicated(a);
+        },
+    );
+    assert!(verdict.is_clean(), "{}", verdict.report());
+}
+
+#[test]
+fn a_send_held_while_paused_is_reported() {
+    let verdict = run(
+        Behavior {
+            hold_sends_while_paused: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |host, a| {
+            assert_eq!(host.pause(a), NDIS_STATUS_SUCCESS);
+            host.send(a, &[&frame(1, 100)], SendOptions::default())
+                .expect("sent to the paused adapter");
+            host.halt(a, NdisHaltDeviceDisabled);
+        },
+    );
+    assert_exactly(
+        &verdict,
+        &[
+            (
+                Rule::SendWhilePaused,
+                "MiniportSendNetBufferLists",
+                Some(0),
+                "returned holding 1 NBL(s) sent while the adapter paused",
+            ),
+            (
+                Rule::OutstandingAtPause,
+                "MiniportHaltEx",
+                Some(0),
+                "returned with 1 send(s) not completed",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_send_completed_while_paused_with_another_status_is_reported() {
+    let verdict = run(
+        Behavior {
+            succeed_sends_while_paused: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |host, a| {
+            assert_eq!(host.pause(a), NDIS_STATUS_SUCCESS);
+            host.send(a, &[&frame(1, 100)], SendOptions::default())
+                .expect("sent to the paused adapter");
+        },
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::SendWhilePaused,
+            "MiniportSendNetBufferLists",
+            Some(0),
+            "with a status other than NDIS_STATUS_PAUSED (frame 0: 0x00000000)",
+        )],
+    );
+}

@@ -46,6 +46,10 @@ pub struct Behavior {
     pub allocate_at_high_irql: bool,
     pub resources_flag: bool,
     pub leak_on_init_failure: bool,
+    /// Queues sends that arrive while pausing or paused instead of completing them at once.
+    pub hold_sends_while_paused: bool,
+    /// Completes sends that arrive while pausing or paused with NDIS_STATUS_SUCCESS.
+    pub succeed_sends_while_paused: bool,
 }
 
 pub static BEHAVIOR: Mutex<Behavior> = Mutex::new(Behavior {
@@ -77,6 +81,8 @@ pub static BEHAVIOR: Mutex<Behavior> = Mutex::new(Behavior {
     allocate_at_high_irql: false,
     resources_flag: false,
     leak_on_init_failure: false,
+    hold_sends_while_paused: false,
+    succeed_sends_while_paused: false,
 });
 
 fn behavior() -> Behavior {
@@ -516,6 +522,14 @@ unsafe extern "system" fn send(
     let b = behavior();
     let a = adapter(context);
     let dispatch = flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0;
+    let paused = {
+        let s = a.state();
+        s.paused || s.pausing
+    };
+    if paused {
+        refuse_while_paused(a, nbls, dispatch, b);
+        return;
+    }
     let mut nbl = nbls;
     while !nbl.is_null() {
         // SAFETY: the host's NBL chain, owned by this driver until completed.
@@ -550,6 +564,41 @@ unsafe extern "system" fn send(
         }
         nbl = next;
     }
+}
+
+/// MiniportPause's page: a pausing or paused miniport completes each send at once with
+/// NDIS_STATUS_PAUSED (unless told to misbehave).
+fn refuse_while_paused(a: &TestAdapter, nbls: PNET_BUFFER_LIST, dispatch: bool, b: Behavior) {
+    if b.hold_sends_while_paused {
+        let mut nbl = nbls;
+        while !nbl.is_null() {
+            // SAFETY: the host's NBL chain, owned by this driver until completed.
+            let next = unsafe { NET_BUFFER_LIST_NEXT_NBL(nbl) };
+            // SAFETY: as above; unlinked to be completed alone later.
+            unsafe { NET_BUFFER_LIST_SET_NEXT_NBL(nbl, null_mut()) };
+            a.state().held_sends.push(nbl);
+            nbl = next;
+        }
+        return;
+    }
+    let status = if b.succeed_sends_while_paused {
+        NDIS_STATUS_SUCCESS
+    } else {
+        NDIS_STATUS_PAUSED
+    };
+    let mut nbl = nbls;
+    while !nbl.is_null() {
+        // SAFETY: the host's NBL chain, owned by this driver until completed below.
+        unsafe { NET_BUFFER_LIST_SET_STATUS(nbl, status) };
+        // SAFETY: as above.
+        nbl = unsafe { NET_BUFFER_LIST_NEXT_NBL(nbl) };
+    }
+    let flags = if dispatch {
+        NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL
+    } else {
+        0
+    };
+    complete_sends(a, nbls, flags);
 }
 
 /// Copies a sent frame into a free receive NBL and indicates it.
