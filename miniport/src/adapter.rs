@@ -236,7 +236,10 @@ impl Adapter {
                 NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2,
             ),
             MiniportAdapterContext: core::ptr::from_ref(self).cast_mut().cast(),
-            // A virtual NIC: nothing to lose on surprise removal, no hardware to halt on suspend.
+            // A virtual NIC: nothing to lose on surprise removal, no hardware state to lose on
+            // suspend (so NDIS sets it to D3 instead of halting it even when the user turns its
+            // power management off). It keeps the pause before D3 (no NO_PAUSE_ON_SUSPEND): the
+            // datapath stops through the pause it already handles.
             AttributeFlags: NDIS_MINIPORT_ATTRIBUTES_SURPRISE_REMOVE_OK
                 | NDIS_MINIPORT_ATTRIBUTES_NO_HALT_ON_SUSPEND,
             CheckForHangTimeInSeconds: 0,
@@ -245,10 +248,23 @@ impl Adapter {
         self.set_attributes((&raw mut attributes).cast())
     }
 
-    /// The general attributes: medium, sizes, link, filters, addresses, statistics, OIDs.
+    /// The general attributes: medium, sizes, link, filters, addresses, statistics, OIDs, power.
     #[inline(never)]
     fn set_general_attributes(&self) -> Result<(), NDIS_STATUS> {
         let control = *self.control.lock();
+        // Mandatory for NDIS 6.20 and later: power managed (NDIS sets D3 for a sleep and D0 after,
+        // the adapter keeps its state), with no wake-up of any kind, as netvmini reports.
+        let mut power = NDIS_PM_CAPABILITIES {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_DEFAULT,
+                NDIS_PM_CAPABILITIES_REVISION_2,
+                NDIS_SIZEOF_NDIS_PM_CAPABILITIES_REVISION_2,
+            ),
+            MinMagicPacketWakeUp: NdisDeviceStateUnspecified,
+            MinPatternWakeUp: NdisDeviceStateUnspecified,
+            MinLinkChangeWakeUp: NdisDeviceStateUnspecified,
+            ..NDIS_PM_CAPABILITIES::default()
+        };
         let speed = self.config.link_speed;
         let mut oids = oid::SUPPORTED;
         let mut permanent = [0u8; 32];
@@ -285,7 +301,7 @@ impl Adapter {
             ConnectionType: NET_IF_CONNECTION_DEDICATED,
             IfType: IF_TYPE_ETHERNET_CSMACD,
             IfConnectorPresent: FALSE,
-            SupportedStatistics: crate::stats::VALID,
+            SupportedStatistics: crate::stats::SUPPORTED,
             SupportedPauseFunctions: NdisPauseFunctionsUnsupported as u32,
             DataBackFillSize: 0,
             ContextBackFillSize: 0,
@@ -294,7 +310,7 @@ impl Adapter {
             AutoNegotiationFlags: NDIS_LINK_STATE_XMIT_LINK_SPEED_AUTO_NEGOTIATED
                 | NDIS_LINK_STATE_RCV_LINK_SPEED_AUTO_NEGOTIATED
                 | NDIS_LINK_STATE_DUPLEX_AUTO_NEGOTIATED,
-            PowerManagementCapabilitiesEx: core::ptr::null_mut(),
+            PowerManagementCapabilitiesEx: &raw mut power,
         };
         self.set_attributes((&raw mut attributes).cast())
     }
@@ -539,12 +555,6 @@ impl Adapter {
     /// there is nothing to abort. The addressing (filter, multicast list) is kept.
     pub fn reset(&self) -> (NDIS_STATUS, bool) {
         (NDIS_STATUS_SUCCESS, false)
-    }
-
-    /// `MiniportCheckForHangEx`: a virtual NIC is hung only if a send waited for more than a pass
-    /// and no CPU drains its wire, which the baton makes impossible.
-    pub fn check_for_hang(&self) -> bool {
-        false
     }
 
     /// `MiniportDevicePnPEventNotify`.

@@ -37,7 +37,6 @@ pub trait Miniport: Sized + Sync + 'static {
     fn send(&self, nbls: crate::nbl::Split);
     fn return_nbls(&self, nbls: crate::nbl::Split);
     fn cancel_send(&self, cancel_id: usize);
-    fn check_for_hang(&self) -> bool;
     fn reset(&self) -> (ndis::NDIS_STATUS, bool);
     fn pnp_event(&self, event: ndis::NDIS_DEVICE_PNP_EVENT);
     fn shutdown(&self, action: ndis::NDIS_SHUTDOWN_ACTION);
@@ -72,9 +71,6 @@ impl Miniport for crate::adapter::Adapter {
     }
     fn cancel_send(&self, cancel_id: usize) {
         Self::cancel_send(self, cancel_id);
-    }
-    fn check_for_hang(&self) -> bool {
-        Self::check_for_hang(self)
     }
     fn reset(&self) -> (ndis::NDIS_STATUS, bool) {
         Self::reset(self)
@@ -130,7 +126,10 @@ pub fn characteristics() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
         SendNetBufferListsHandler: Some(callbacks::send_net_buffer_lists::<crate::adapter::Adapter>),
         ReturnNetBufferListsHandler: Some(callbacks::return_net_buffer_lists::<crate::adapter::Adapter>),
         CancelSendHandler: Some(callbacks::cancel_send::<crate::adapter::Adapter>),
-        CheckForHangHandlerEx: Some(callbacks::check_for_hang::<crate::adapter::Adapter>),
+        // None: MiniportCheckForHangEx is optional and discouraged from NDIS 6.83 on. A virtual NIC
+        // has no hardware to hang, and a send never waits for anything but the next drain, which
+        // the wire's baton guarantees; NDIS's own OID and send timeouts still apply.
+        CheckForHangHandlerEx: None,
         ResetHandlerEx: Some(callbacks::reset::<crate::adapter::Adapter>),
         DevicePnPEventNotifyHandler: Some(callbacks::device_pnp_event_notify::<crate::adapter::Adapter>),
         ShutdownHandlerEx: Some(callbacks::shutdown::<crate::adapter::Adapter>),

@@ -18,7 +18,7 @@ use crate::wire::{Address, Filter, ListError, MAX_MULTICAST, SUPPORTED_FILTERS};
 
 /// Every OID rvnic answers (`OID_GEN_SUPPORTED_LIST`). The tests check that each one is
 /// handled and that every other OID is `NOT_SUPPORTED`.
-pub const SUPPORTED: [NDIS_OID; 65] = [
+pub const SUPPORTED: [NDIS_OID; 64] = [
     OID_GEN_SUPPORTED_LIST,
     OID_GEN_HARDWARE_STATUS,
     OID_GEN_MEDIA_SUPPORTED,
@@ -82,13 +82,15 @@ pub const SUPPORTED: [NDIS_OID; 65] = [
     OID_802_3_XMIT_HEARTBEAT_FAILURE,
     OID_802_3_XMIT_TIMES_CRS_LOST,
     OID_802_3_XMIT_LATE_COLLISIONS,
-    OID_PNP_CAPABILITIES,
     OID_PNP_QUERY_POWER,
 ];
 
-/// OIDs answered but not listed. `OID_PNP_SET_POWER`: NDIS sends it to a miniport that answers
-/// `OID_PNP_CAPABILITIES` (its reference page), not because the supported list names it; netvmini
-/// does not list it either. A protocol never sets it, so it stays out of the list protocols read.
+/// OIDs answered but not listed. `OID_PNP_SET_POWER`: NDIS sends it to a miniport that reported
+/// power-management capabilities (`PowerManagementCapabilitiesEx` in the general attributes), not
+/// because the supported list names it; netvmini does not list it either. A protocol never sets
+/// it, so it stays out of the list protocols read. (`OID_PNP_CAPABILITIES` is not answered: NDIS
+/// 6.20 and later never request it of a miniport, and answer `OID_PM_*_CAPABILITIES` themselves
+/// from those attributes.)
 pub const UNLISTED: [NDIS_OID; 1] = [OID_PNP_SET_POWER];
 
 /// `OID_GEN_VENDOR_ID`: no IEEE OUI (`0xFFFFFF`, as the reference page asks), NIC byte 0.
@@ -378,12 +380,6 @@ impl Control {
             | OID_802_3_XMIT_HEARTBEAT_FAILURE
             | OID_802_3_XMIT_TIMES_CRS_LOST
             | OID_802_3_XMIT_LATE_COLLISIONS => one(0),
-            // Legacy PM: power managed (so NDIS sends SET_POWER), no wake-up of any kind.
-            OID_PNP_CAPABILITIES => Answer::new()
-                .u32(0)
-                .u32(NdisDeviceStateUnspecified as u32)
-                .u32(NdisDeviceStateUnspecified as u32)
-                .u32(NdisDeviceStateUnspecified as u32),
             // Must always succeed: the adapter can enter any state (NDIS-NOTES).
             OID_PNP_QUERY_POWER => Answer::new(),
             oid => Answer::counter(counter(oid, &live().statistics).ok_or(NDIS_STATUS_NOT_SUPPORTED)?),
@@ -912,9 +908,12 @@ mod tests {
         }
         let d0 = (NdisDeviceStateD0 as u32).to_le_bytes();
         assert_eq!(c.set(OID_PNP_SET_POWER, &d0).1, Change::Power(Power::D0));
-        let caps = answer(&mut c, OID_PNP_CAPABILITIES);
-        assert_eq!(caps.len(), size_of::<NDIS_PNP_CAPABILITIES>());
-        assert!(caps.iter().all(|&b| b == 0), "no wake-up capabilities");
+        let mut buffer = [0u8; 16];
+        assert_eq!(
+            c.query(OID_PNP_CAPABILITIES, &mut buffer, live).status,
+            NDIS_STATUS_NOT_SUPPORTED,
+            "NDIS 6.20 and later never ask a miniport for OID_PNP_CAPABILITIES"
+        );
     }
 
     fn request(kind: NDIS_REQUEST_TYPE, oid: NDIS_OID, buffer: &mut [u8]) -> NDIS_OID_REQUEST {

@@ -36,7 +36,27 @@ fn initialize_reports_the_configured_nic_to_ndis() {
     assert_eq!(g.current_address, [0x06, 0x11, 0x22, 0x33, 0x44, 0x55]);
     assert_eq!(g.permanent_address, rvnic::adapter::permanent_address(1));
     assert_eq!(g.supported_oids, rvnic::oid::SUPPORTED);
-    assert_eq!(g.supported_statistics, rvnic::stats::VALID);
+    assert_eq!(
+        g.supported_statistics,
+        rvnic::stats::SUPPORTED,
+        "the NDIS_STATISTICS_*_SUPPORTED family, one bit per statistics OID"
+    );
+    let pm = g
+        .pm_capabilities
+        .expect("PowerManagementCapabilitiesEx (mandatory from NDIS 6.20)");
+    assert_eq!(
+        (
+            pm.MinMagicPacketWakeUp,
+            pm.MinPatternWakeUp,
+            pm.MinLinkChangeWakeUp
+        ),
+        (
+            NdisDeviceStateUnspecified,
+            NdisDeviceStateUnspecified,
+            NdisDeviceStateUnspecified
+        ),
+        "power managed, with no wake-up of any kind (as netvmini)"
+    );
     assert_eq!(g.supported_packet_filters, rvnic::wire::SUPPORTED_FILTERS);
     assert_eq!(g.max_multicast_list_size, 32);
     assert_eq!(g.mac_options, rvnic::oid::MAC_OPTIONS);
@@ -91,7 +111,11 @@ fn restart_indicates_the_link_and_pause_completes_at_once_when_idle() {
     assert_eq!(host.pause(a), NDIS_STATUS_SUCCESS);
     assert_eq!(host.restart(a), NDIS_STATUS_SUCCESS);
     assert_eq!(host.reset(a), (NDIS_STATUS_SUCCESS, false));
-    assert!(!host.check_for_hang(a));
+    assert!(
+        host.with_registration(|r| r.characteristics.CheckForHangHandlerEx.is_none())
+            .expect("registered"),
+        "no MiniportCheckForHangEx: optional, and a virtual NIC has nothing to hang"
+    );
     host.pnp_event(a, NdisDevicePnPEventPowerProfileChanged, &[0, 0, 0, 0]);
     host.shutdown(a, NdisShutdownPowerOff);
     host.surprise_remove(a);
@@ -180,6 +204,55 @@ fn sends_while_pausing_and_paused_complete_at_once_with_paused() {
     assert_eq!(host.take_completions(a)[0].status, NDIS_STATUS_SUCCESS);
     host.return_indicated(a);
     finish(host, &[a]);
+}
+
+/// A system sleep: rvnic reports power-management capabilities, so NDIS pauses it and sets it to
+/// D3 rather than halting it, even with power management turned off for the device (rvnic sets
+/// NO_HALT_ON_SUSPEND); on wake it is set to D0 and restarted with its filter, multicast list and
+/// address as they were, and frames flow again.
+#[test]
+fn a_sleep_keeps_the_adapter_and_its_settings() {
+    for disabled in [false, true] {
+        let host = loaded(Host::new());
+        let a = host.start_adapter(config(&[("Topology", "0")])).expect("start");
+        set_filter(&host, a, NDIS_PACKET_TYPE_DIRECTED | NDIS_PACKET_TYPE_MULTICAST);
+        let group = [0x01, 0x00, 0x5e, 0x00, 0x00, 0x07];
+        let r = host.oid_set(a, OID_802_3_MULTICAST_LIST, &group);
+        assert_eq!(r.status, NDIS_STATUS_SUCCESS);
+        if disabled {
+            host.disable_power_management(a);
+        }
+        assert_eq!(
+            host.sleep(a),
+            ndis_host::Sleep::SetPower {
+                paused: true,
+                was_running: true
+            },
+            "power management off for the device: {disabled}"
+        );
+        assert_eq!(host.power(a).state, NdisDeviceStateD3);
+        assert_eq!(host.wake(a), NDIS_STATUS_SUCCESS);
+        assert_eq!(host.adapter_phase(a), Phase::Running);
+        let me = address(&host, a);
+        let frames = [frame(me, me, 100, 1), frame(group, me, 100, 2)];
+        let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+        host.send(a, &refs, SendOptions::default()).expect("running");
+        assert_eq!(
+            host.take_received(a),
+            frames,
+            "the filter and multicast list survived"
+        );
+        let pm = host.oid_query(a, OID_PM_HARDWARE_CAPABILITIES, 64);
+        assert_eq!(
+            (pm.status, pm.bytes_written),
+            (
+                NDIS_STATUS_SUCCESS,
+                u32::from(NDIS_SIZEOF_NDIS_PM_CAPABILITIES_REVISION_2)
+            ),
+            "NDIS answers from the attributes"
+        );
+        finish(host, &[a]);
+    }
 }
 
 #[test]

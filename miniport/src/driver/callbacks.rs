@@ -133,16 +133,6 @@ pub(super) unsafe extern "system" fn cancel_send<M: Miniport>(context: NDIS_HAND
     unsafe { adapter::<M>(context) }.cancel_send(cancel_id as usize);
 }
 
-/// `MiniportCheckForHangEx`, IRQL <= DISPATCH_LEVEL.
-pub(super) unsafe extern "system" fn check_for_hang<M: Miniport>(context: NDIS_HANDLE) -> BOOLEAN {
-    // SAFETY: NDIS's adapter context, between initialize and halt.
-    if unsafe { adapter::<M>(context) }.check_for_hang() {
-        TRUE
-    } else {
-        FALSE
-    }
-}
-
 /// `MiniportResetEx`, IRQL <= DISPATCH_LEVEL.
 pub(super) unsafe extern "system" fn reset<M: Miniport>(
     context: NDIS_HANDLE,

@@ -34,7 +34,7 @@ pub enum Phase {
 }
 
 /// What the general attributes told NDIS about an adapter.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct GeneralAttributes {
     pub media_type: NDIS_MEDIUM,
     pub physical_medium: NDIS_PHYSICAL_MEDIUM,
@@ -56,7 +56,40 @@ pub struct GeneralAttributes {
     pub supported_statistics: u32,
     pub supported_oids: Vec<NDIS_OID>,
     pub has_pnp_capabilities: bool,
-    pub has_pm_capabilities: bool,
+    /// `PowerManagementCapabilitiesEx`, copied.
+    pub pm_capabilities: Option<NDIS_PM_CAPABILITIES>,
+}
+
+/// What the registration attributes told NDIS about an adapter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RegistrationAttributes {
+    pub revision: u8,
+    /// `NDIS_MINIPORT_ATTRIBUTES_*`.
+    pub flags: u32,
+    pub check_for_hang_seconds: u32,
+}
+
+/// The device power state of an adapter, and how NDIS took it there for a system sleep.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Power {
+    /// `NdisDeviceStateD0` (working) or the low-power state NDIS set.
+    pub state: NDIS_DEVICE_POWER_STATE,
+    /// How the adapter went to sleep, while it sleeps.
+    pub asleep: Option<Sleep>,
+    /// The user turned power management off for the device ("Allow the computer to turn off this
+    /// device to save power" unchecked): NDIS treats the miniport as not power-management aware.
+    pub management_disabled: bool,
+}
+
+/// How NDIS takes an adapter down for a system sleep ([`Host::sleep`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sleep {
+    /// `OID_PNP_SET_POWER` to D3, after a pause unless the miniport set
+    /// `NDIS_MINIPORT_ATTRIBUTES_NO_PAUSE_ON_SUSPEND` (`paused` says which; `was_running` whether
+    /// it ran before).
+    SetPower { paused: bool, was_running: bool },
+    /// `MiniportHaltEx` (`NdisHaltDevicePoweredDown`); waking initializes it again.
+    Halted { was_running: bool },
 }
 
 /// Called with each frame an adapter indicates, as a protocol's receive handler would see it
@@ -124,6 +157,7 @@ pub(crate) struct AdapterSlot {
     pub config: Config,
     pub phase: Phase,
     registered: bool,
+    pub registration: RegistrationAttributes,
     pub general: Option<GeneralAttributes>,
     pending: Pending,
     pub sends_outstanding: usize,
@@ -139,6 +173,10 @@ pub(crate) struct AdapterSlot {
     /// `MiniportPause` has returned (the adapter is pausing or paused): sends made from now on
     /// must be rejected at once. A send that races the MiniportPause call itself may be taken.
     pause_returned: bool,
+    pub power: Power,
+    /// The protocol's settings (the last successful set of each OID NDIS restores after a
+    /// re-initialization): packet filter, multicast list, lookahead.
+    pub settings: Vec<(NDIS_OID, Vec<u8>)>,
     completions: Vec<Completion>,
     completed_count: u64,
     received: Vec<Vec<u8>>,
@@ -173,6 +211,13 @@ pub enum OidRequest {
         oid: NDIS_OID,
         buffer_len: usize,
     },
+    /// A query whose information buffer starts with `input` (`OID_PNP_QUERY_POWER` carries the
+    /// device state it asks about).
+    QueryWith {
+        oid: NDIS_OID,
+        input: Vec<u8>,
+        buffer_len: usize,
+    },
     Set {
         oid: NDIS_OID,
         data: Vec<u8>,
@@ -195,6 +240,14 @@ pub struct OidResult {
     /// The information buffer's first `bytes_written` bytes (queries and methods).
     pub data: Vec<u8>,
 }
+
+/// The protocol settings NDIS restores with OID sets after it initialized an adapter again (the
+/// power management page for miniports that are halted on sleep).
+const RESTORED_SETTINGS: [NDIS_OID; 3] = [
+    OID_GEN_CURRENT_PACKET_FILTER,
+    OID_802_3_MULTICAST_LIST,
+    OID_GEN_CURRENT_LOOKAHEAD,
+];
 
 /// Bytes after an OID's information buffer that must stay unchanged.
 const GUARD: usize = 16;
@@ -271,10 +324,55 @@ impl Host {
     /// Creates an adapter with `config` and runs `MiniportInitializeEx` (the adapter is then Paused,
     /// as NDIS leaves it). Returns the failure status if initialize fails.
     pub fn add_adapter(&self, config: Config) -> Result<Adapter, NDIS_STATUS> {
-        let (id, handle, init, context, params) = {
+        let id = {
+            let mut st = self.inner.lock();
+            let id = st.adapters.len();
+            let slot = AdapterSlot {
+                id,
+                handle: Box::new(0x4e41_0000 + id as u64),
+                context: 0,
+                config,
+                phase: Phase::Initializing,
+                registered: false,
+                registration: RegistrationAttributes::default(),
+                general: None,
+                pending: Pending::default(),
+                sends_outstanding: 0,
+                indications_outstanding: 0,
+                sends_in_transit: 0,
+                halting: false,
+                restarts: 0,
+                pause_returned: false,
+                power: Power {
+                    state: NdisDeviceStateD0,
+                    ..Power::default()
+                },
+                settings: Vec::new(),
+                completions: Vec::new(),
+                completed_count: 0,
+                received: Vec::new(),
+                received_count: 0,
+                received_bytes: 0,
+                held: Vec::new(),
+                status: Vec::new(),
+                sink: None,
+                oid_lock: Arc::new(Mutex::new(())),
+                _init: None,
+            };
+            let handle = slot.handle();
+            st.handles.insert(handle as usize, id);
+            st.adapters.push(slot);
+            id
+        };
+        self.initialize(id).map(|()| Adapter(id))
+    }
+
+    /// `MiniportInitializeEx` for adapter slot `id` (new, or halted for a system sleep), at
+    /// PASSIVE_LEVEL; the adapter is Paused afterwards, or Failed.
+    pub(crate) fn initialize(&self, id: usize) -> Result<(), NDIS_STATUS> {
+        let (handle, init, context, params) = {
             let mut st = self.inner.lock();
             let chars = callbacks(&st);
-            let id = st.adapters.len();
             let mut auth = Box::new(NDIS_PORT_AUTHENTICATION_PARAMETERS {
                 Header: NDIS_OBJECT_HEADER::new(
                     NDIS_OBJECT_TYPE_DEFAULT,
@@ -305,39 +403,22 @@ impl Host {
                 PciDeviceCustomProperties: std::ptr::null_mut(),
             });
             let params_ptr: *mut NDIS_MINIPORT_INIT_PARAMETERS = &raw mut *params;
-            let slot = AdapterSlot {
-                id,
-                handle: Box::new(0x4e41_0000 + id as u64),
-                context: 0,
-                config,
-                phase: Phase::Initializing,
-                registered: false,
-                general: None,
-                pending: Pending::default(),
-                sends_outstanding: 0,
-                indications_outstanding: 0,
-                sends_in_transit: 0,
-                halting: false,
-                restarts: 0,
-                pause_returned: false,
-                completions: Vec::new(),
-                completed_count: 0,
-                received: Vec::new(),
-                received_count: 0,
-                received_bytes: 0,
-                held: Vec::new(),
-                status: Vec::new(),
-                sink: None,
-                oid_lock: Arc::new(Mutex::new(())),
-                _init: Some((params, auth)),
-            };
+            let slot = &mut st.adapters[id];
+            slot.phase = Phase::Initializing;
+            slot.registered = false;
+            slot.registration = RegistrationAttributes::default();
+            slot.general = None;
+            slot.context = 0;
+            slot.pending = Pending::default();
+            slot.halting = false;
+            slot.pause_returned = false;
+            slot.power.state = NdisDeviceStateD0;
+            slot._init = Some((params, auth));
             let handle = slot.handle();
-            st.handles.insert(handle as usize, id);
-            st.adapters.push(slot);
             let Some(init) = chars.InitializeHandlerEx else {
                 crate::fatal("the driver registered no MiniportInitializeEx")
             };
-            (id, handle, init, driver_context(&st), params_ptr)
+            (handle, init, driver_context(&st), params_ptr)
         };
         // The driver's MiniportInitializeEx with the adapter handle, its driver context and
         // init parameters boxed in the adapter slot (alive for the adapter's life); PASSIVE_LEVEL.
@@ -353,7 +434,7 @@ impl Host {
             let slot = &st.adapters[id];
             if slot.registered && slot.general.is_some() {
                 st.adapters[id].phase = Phase::Paused;
-                return Ok(Adapter(id));
+                return Ok(());
             }
             // The driver believes the adapter is initialised, so NDIS fails it by halting it.
             let missing = if slot.registered {
@@ -407,6 +488,12 @@ impl Host {
     #[must_use]
     pub fn attributes(&self, adapter: Adapter) -> Option<GeneralAttributes> {
         self.slot_call(adapter, |s| s.general.clone())
+    }
+
+    /// The registration attributes the driver set in `MiniportInitializeEx`.
+    #[must_use]
+    pub fn registration_attributes(&self, adapter: Adapter) -> RegistrationAttributes {
+        self.slot_call(adapter, |s| s.registration)
     }
 
     /// The adapter's miniport adapter handle (what the driver passes back to NDIS).
@@ -705,24 +792,33 @@ impl Host {
     }
 
     /// `MiniportShutdownEx`: at PASSIVE_LEVEL for a power-off, at HIGH_LEVEL for a bug check.
-    pub fn shutdown(&self, adapter: Adapter, action: NDIS_SHUTDOWN_ACTION) {
+    /// Returns whether NDIS called it: "starting with NDIS 6.30 miniports, NDIS will not invoke
+    /// the miniport's MiniportShutdownEx handler during a BugCheck unless" the adapter set
+    /// `NDIS_MINIPORT_ATTRIBUTES_REGISTER_BUGCHECK_CALLBACK` (the registration attributes' page).
+    pub fn shutdown(&self, adapter: Adapter, action: NDIS_SHUTDOWN_ACTION) -> bool {
         let (handler, context) = {
             let st = self.inner.lock();
-            (callbacks(&st).ShutdownHandlerEx, st.adapters[adapter.0].context)
+            let slot = &st.adapters[adapter.0];
+            let registered =
+                slot.registration.flags & NDIS_MINIPORT_ATTRIBUTES_REGISTER_BUGCHECK_CALLBACK != 0;
+            if action == NdisShutdownBugCheck && minor_version(&st) >= 30 && !registered {
+                return false;
+            }
+            (callbacks(&st).ShutdownHandlerEx, slot.context)
         };
         let level = if action == NdisShutdownBugCheck {
             HIGH_LEVEL
         } else {
             PASSIVE_LEVEL
         };
-        if let Some(h) = handler {
-            // The driver's MiniportShutdownEx with its context, at the documented IRQL.
-            self.inner
-                // SAFETY: the driver's handler with arguments alive for the call, at its IRQL.
-                .call("MiniportShutdownEx", Some(adapter.0), level, || unsafe {
-                    h(context as NDIS_HANDLE, action)
-                });
-        }
+        let Some(h) = handler else { return false };
+        // The driver's MiniportShutdownEx with its context, at the documented IRQL.
+        self.inner
+            // SAFETY: the driver's handler with arguments alive for the call, at its IRQL.
+            .call("MiniportShutdownEx", Some(adapter.0), level, || unsafe {
+                h(context as NDIS_HANDLE, action)
+            });
+        true
     }
 
     /// `MiniportHaltEx` at PASSIVE_LEVEL on a paused adapter; afterwards nothing may be outstanding and
@@ -784,6 +880,9 @@ impl Host {
     /// Issues an OID request (one at a time per adapter, as NDIS does) at the host's OID IRQL and
     /// waits for its completion if it pends.
     pub fn oid(&self, adapter: Adapter, request: OidRequest) -> OidResult {
+        if let Some(answer) = self.answered_by_ndis(adapter, &request) {
+            return answer;
+        }
         let (handler, context, serial) = {
             let st = self.inner.lock();
             let slot = &st.adapters[adapter.0];
@@ -805,6 +904,9 @@ impl Host {
         };
         let (buffer_len, input) = match &request {
             OidRequest::Query { buffer_len, .. } => (*buffer_len, Vec::new()),
+            OidRequest::QueryWith {
+                input, buffer_len, ..
+            } => ((*buffer_len).max(input.len()), input.clone()),
             OidRequest::Set { data, .. } => (data.len(), data.clone()),
             OidRequest::Method {
                 input, output_len, ..
@@ -826,7 +928,7 @@ impl Host {
         req.PortNumber = NDIS_DEFAULT_PORT_NUMBER;
         req.RequestId = (0x4e4f_0000 + adapter.0) as PVOID;
         match &request {
-            OidRequest::Query { oid, .. } => {
+            OidRequest::Query { oid, .. } | OidRequest::QueryWith { oid, .. } => {
                 req.RequestType = NdisRequestQueryInformation;
                 req.DATA.QUERY_INFORMATION = NDIS_OID_REQUEST_QUERY {
                     Oid: *oid,
@@ -952,12 +1054,112 @@ impl Host {
         }
         let data = all[..(written as usize).min(buffer_len)].to_vec();
         crate::memory::raw_free(buffer as usize, buffer_len + GUARD);
+        if status == NDIS_STATUS_SUCCESS {
+            match &request {
+                OidRequest::Query {
+                    oid: OID_GEN_STATISTICS,
+                    ..
+                } => self.check_statistics(adapter, &data),
+                OidRequest::Set { oid, data } if RESTORED_SETTINGS.contains(oid) => {
+                    self.slot_call(adapter, |s| {
+                        s.settings.retain(|(o, _)| o != oid);
+                        s.settings.push((*oid, data.clone()));
+                    })
+                }
+                _ => {}
+            }
+        }
         OidResult {
             status,
             bytes_written: written,
             bytes_read: read,
             bytes_needed: needed,
             data,
+        }
+    }
+
+    /// The OIDs NDIS answers itself for a miniport, from what it reported at initialization:
+    /// `OID_PM_HARDWARE_CAPABILITIES` and `OID_PM_CURRENT_CAPABILITIES` ("NDIS handles the query
+    /// for miniport drivers ... Not requested for miniport drivers", their pages).
+    fn answered_by_ndis(&self, adapter: Adapter, request: &OidRequest) -> Option<OidResult> {
+        let OidRequest::Query { oid, buffer_len } = *request else {
+            return None;
+        };
+        if oid != OID_PM_HARDWARE_CAPABILITIES && oid != OID_PM_CURRENT_CAPABILITIES {
+            return None;
+        }
+        let (caps, disabled) = self.slot_call(adapter, |s| {
+            (
+                s.general.as_ref().and_then(|g| g.pm_capabilities),
+                s.power.management_disabled,
+            )
+        });
+        let mut caps = caps?;
+        if oid == OID_PM_CURRENT_CAPABILITIES && disabled {
+            // Power management turned off: nothing is enabled.
+            caps = NDIS_PM_CAPABILITIES {
+                Header: caps.Header,
+                MinMagicPacketWakeUp: NdisDeviceStateUnspecified,
+                MinPatternWakeUp: NdisDeviceStateUnspecified,
+                MinLinkChangeWakeUp: NdisDeviceStateUnspecified,
+                ..NDIS_PM_CAPABILITIES::default()
+            };
+        }
+        let size = usize::from(caps.Header.Size).min(size_of::<NDIS_PM_CAPABILITIES>());
+        if buffer_len < size {
+            return Some(OidResult {
+                status: NDIS_STATUS_BUFFER_TOO_SHORT,
+                bytes_written: 0,
+                bytes_read: 0,
+                bytes_needed: size as u32,
+                data: Vec::new(),
+            });
+        }
+        // SAFETY: NDIS_PM_CAPABILITIES is plain integers; its first `size` bytes are read.
+        let bytes = unsafe { std::slice::from_raw_parts((&raw const caps).cast::<u8>(), size) };
+        Some(OidResult {
+            status: NDIS_STATUS_SUCCESS,
+            bytes_written: size as u32,
+            bytes_read: 0,
+            bytes_needed: 0,
+            data: bytes.to_vec(),
+        })
+    }
+
+    /// An `OID_GEN_STATISTICS` answer marks valid (`NDIS_STATISTICS_FLAGS_VALID_*`) exactly the
+    /// counters the general attributes claimed (`NDIS_STATISTICS_*_SUPPORTED`).
+    fn check_statistics(&self, adapter: Adapter, data: &[u8]) {
+        let Some(valid) = data
+            .get(4..8)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        else {
+            return;
+        };
+        let mut st = self.inner.lock();
+        let Some(supported) = st.adapters[adapter.0]
+            .general
+            .as_ref()
+            .map(|g| g.supported_statistics)
+        else {
+            return;
+        };
+        let mismatched: Vec<String> = STATISTICS_INFO
+            .iter()
+            .filter(|(claimed, marked)| (supported & claimed != 0) != (valid & marked != 0))
+            .map(|(claimed, marked)| format!("{claimed:#x}/{marked:#x}"))
+            .collect();
+        if !mismatched.is_empty() {
+            st.violate(
+                Rule::Attributes,
+                "MiniportOidRequest",
+                Some(adapter.0),
+                format!(
+                    "OID_GEN_STATISTICS marks valid (SupportedStatistics {valid:#x}) other counters than \
+                     the general attributes' SupportedStatistics {supported:#x} claims: \
+                     *_SUPPORTED/FLAGS_VALID_* pairs that differ: {}",
+                    mismatched.join(", ")
+                ),
+            );
         }
     }
 
@@ -979,8 +1181,8 @@ impl Host {
 
     /// Sends `frames` to the adapter as a protocol would: an NBL chain (laid out per `options`) given
     /// to `MiniportSendNetBufferLists` from this thread's CPU. Returns the frame ids, or `None` if
-    /// NDIS would not send now: while the adapter initializes, restarts or resets, and after it
-    /// halted (or failed to initialize). A pausing or paused adapter does get the send (a
+    /// NDIS would not send now: while the adapter initializes, restarts or resets, while the system
+    /// sleeps, and after it halted (or failed to initialize). A pausing or paused adapter does get the send (a
     /// protocol's send can race a pause): the driver must complete it at once with
     /// `NDIS_STATUS_PAUSED` (MiniportPause's page), which the host checks when the call returns.
     pub fn send(&self, adapter: Adapter, frames: &[&[u8]], options: SendOptions) -> Option<Vec<u64>> {
@@ -997,9 +1199,10 @@ impl Host {
                 Phase::Paused => true,
                 _ => return None,
             };
-            if slot.pending.reset.is_some() || slot.halting {
+            if slot.pending.reset.is_some() || slot.halting || slot.power.asleep.is_some() {
                 // "NDIS will not accept protocol-initiated sends ... while the ... NIC is being
-                // reset" (the Reset page): nothing reaches the driver; nor once halt has begun.
+                // reset" (the Reset page): nothing reaches the driver; nor once halt has begun, nor
+                // while the system sleeps.
                 return None;
             }
             let first = st.nbls.next_frame;
@@ -1166,7 +1369,10 @@ impl Host {
 
 fn oid_of(request: &OidRequest) -> NDIS_OID {
     match request {
-        OidRequest::Query { oid, .. } | OidRequest::Set { oid, .. } | OidRequest::Method { oid, .. } => *oid,
+        OidRequest::Query { oid, .. }
+        | OidRequest::QueryWith { oid, .. }
+        | OidRequest::Set { oid, .. }
+        | OidRequest::Method { oid, .. } => *oid,
     }
 }
 
@@ -1535,22 +1741,207 @@ fn registration(
     if r.MiniportAdapterContext.is_null() {
         return Err("registration attributes with a NULL MiniportAdapterContext".into());
     }
+    // NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES: revision 2 "added AttributeFlags flags for
+    // NDIS 6.30"; flags beyond the documented ones are refused.
+    const KNOWN: u32 = NDIS_MINIPORT_ATTRIBUTES_HARDWARE_DEVICE
+        | NDIS_MINIPORT_ATTRIBUTES_NDIS_WDM
+        | NDIS_MINIPORT_ATTRIBUTES_SURPRISE_REMOVE_OK
+        | NDIS_MINIPORT_ATTRIBUTES_NOT_CO_NDIS
+        | NDIS_MINIPORT_ATTRIBUTES_DO_NOT_BIND_TO_ALL_CO
+        | NDIS_MINIPORT_ATTRIBUTES_NO_HALT_ON_SUSPEND
+        | NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER
+        | NDIS_MINIPORT_ATTRIBUTES_CONTROLS_DEFAULT_PORT
+        | NDIS_630_ATTRIBUTES;
+    let flags = r.AttributeFlags;
+    if flags & !KNOWN != 0 {
+        return Err(format!("unknown AttributeFlags {:#x}", flags & !KNOWN));
+    }
+    if flags & NDIS_630_ATTRIBUTES != 0
+        && h.Revision < NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2
+    {
+        return Err(format!(
+            "AttributeFlags {:#x} are NDIS 6.30 flags, which need revision 2 of the attributes",
+            flags & NDIS_630_ATTRIBUTES
+        ));
+    }
     let slot = &mut st.adapters[adapter];
     if slot.registered {
         return Err("registration attributes set twice".into());
     }
     slot.registered = true;
     slot.context = r.MiniportAdapterContext as usize;
+    slot.registration = RegistrationAttributes {
+        revision: h.Revision,
+        flags,
+        check_for_hang_seconds: r.CheckForHangTimeInSeconds,
+    };
     Ok(())
 }
+
+/// The attribute flags NDIS 6.30 added.
+const NDIS_630_ATTRIBUTES: u32 = NDIS_MINIPORT_ATTRIBUTES_NO_PAUSE_ON_SUSPEND
+    | NDIS_MINIPORT_ATTRIBUTES_NO_OID_INTERCEPT_ON_NONDEFAULT_PORTS
+    | NDIS_MINIPORT_ATTRIBUTES_REGISTER_BUGCHECK_CALLBACK;
+
+/// The registered driver's NDIS minor version (30 for 6.30).
+fn minor_version(st: &State) -> u8 {
+    st.registration
+        .as_ref()
+        .map_or(0, |r| r.characteristics.MinorNdisVersion)
+}
+
+/// Each `NDIS_STATISTICS_*_SUPPORTED` bit of the general attributes' `SupportedStatistics`, and
+/// the OID that reports the counter (NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES' page).
+pub const SUPPORTED_STATISTICS: [(u32, NDIS_OID); 24] = [
+    (NDIS_STATISTICS_XMIT_OK_SUPPORTED, OID_GEN_XMIT_OK),
+    (NDIS_STATISTICS_RCV_OK_SUPPORTED, OID_GEN_RCV_OK),
+    (NDIS_STATISTICS_XMIT_ERROR_SUPPORTED, OID_GEN_XMIT_ERROR),
+    (NDIS_STATISTICS_RCV_ERROR_SUPPORTED, OID_GEN_RCV_ERROR),
+    (NDIS_STATISTICS_RCV_NO_BUFFER_SUPPORTED, OID_GEN_RCV_NO_BUFFER),
+    (
+        NDIS_STATISTICS_DIRECTED_BYTES_XMIT_SUPPORTED,
+        OID_GEN_DIRECTED_BYTES_XMIT,
+    ),
+    (
+        NDIS_STATISTICS_DIRECTED_FRAMES_XMIT_SUPPORTED,
+        OID_GEN_DIRECTED_FRAMES_XMIT,
+    ),
+    (
+        NDIS_STATISTICS_MULTICAST_BYTES_XMIT_SUPPORTED,
+        OID_GEN_MULTICAST_BYTES_XMIT,
+    ),
+    (
+        NDIS_STATISTICS_MULTICAST_FRAMES_XMIT_SUPPORTED,
+        OID_GEN_MULTICAST_FRAMES_XMIT,
+    ),
+    (
+        NDIS_STATISTICS_BROADCAST_BYTES_XMIT_SUPPORTED,
+        OID_GEN_BROADCAST_BYTES_XMIT,
+    ),
+    (
+        NDIS_STATISTICS_BROADCAST_FRAMES_XMIT_SUPPORTED,
+        OID_GEN_BROADCAST_FRAMES_XMIT,
+    ),
+    (
+        NDIS_STATISTICS_DIRECTED_BYTES_RCV_SUPPORTED,
+        OID_GEN_DIRECTED_BYTES_RCV,
+    ),
+    (
+        NDIS_STATISTICS_DIRECTED_FRAMES_RCV_SUPPORTED,
+        OID_GEN_DIRECTED_FRAMES_RCV,
+    ),
+    (
+        NDIS_STATISTICS_MULTICAST_BYTES_RCV_SUPPORTED,
+        OID_GEN_MULTICAST_BYTES_RCV,
+    ),
+    (
+        NDIS_STATISTICS_MULTICAST_FRAMES_RCV_SUPPORTED,
+        OID_GEN_MULTICAST_FRAMES_RCV,
+    ),
+    (
+        NDIS_STATISTICS_BROADCAST_BYTES_RCV_SUPPORTED,
+        OID_GEN_BROADCAST_BYTES_RCV,
+    ),
+    (
+        NDIS_STATISTICS_BROADCAST_FRAMES_RCV_SUPPORTED,
+        OID_GEN_BROADCAST_FRAMES_RCV,
+    ),
+    (NDIS_STATISTICS_RCV_CRC_ERROR_SUPPORTED, OID_GEN_RCV_CRC_ERROR),
+    (
+        NDIS_STATISTICS_TRANSMIT_QUEUE_LENGTH_SUPPORTED,
+        OID_GEN_TRANSMIT_QUEUE_LENGTH,
+    ),
+    (NDIS_STATISTICS_BYTES_RCV_SUPPORTED, OID_GEN_BYTES_RCV),
+    (NDIS_STATISTICS_BYTES_XMIT_SUPPORTED, OID_GEN_BYTES_XMIT),
+    (NDIS_STATISTICS_RCV_DISCARDS_SUPPORTED, OID_GEN_RCV_DISCARDS),
+    (NDIS_STATISTICS_GEN_STATISTICS_SUPPORTED, OID_GEN_STATISTICS),
+    (NDIS_STATISTICS_XMIT_DISCARDS_SUPPORTED, OID_GEN_XMIT_DISCARDS),
+];
+
+/// The 18 `NDIS_STATISTICS_INFO` counters: the `SupportedStatistics` bit that claims each in the
+/// general attributes, and the `NDIS_STATISTICS_FLAGS_VALID_*` bit that marks it valid in an
+/// `OID_GEN_STATISTICS` answer (OID_GEN_STATISTICS' page).
+pub const STATISTICS_INFO: [(u32, u32); 18] = [
+    (
+        NDIS_STATISTICS_DIRECTED_FRAMES_RCV_SUPPORTED,
+        NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_RCV,
+    ),
+    (
+        NDIS_STATISTICS_MULTICAST_FRAMES_RCV_SUPPORTED,
+        NDIS_STATISTICS_FLAGS_VALID_MULTICAST_FRAMES_RCV,
+    ),
+    (
+        NDIS_STATISTICS_BROADCAST_FRAMES_RCV_SUPPORTED,
+        NDIS_STATISTICS_FLAGS_VALID_BROADCAST_FRAMES_RCV,
+    ),
+    (
+        NDIS_STATISTICS_BYTES_RCV_SUPPORTED,
+        NDIS_STATISTICS_FLAGS_VALID_BYTES_RCV,
+    ),
+    (
+        NDIS_STATISTICS_RCV_DISCARDS_SUPPORTED,
+        NDIS_STATISTICS_FLAGS_VALID_RCV_DISCARDS,
+    ),
+    (
+        NDIS_STATISTICS_RCV_ERROR_SUPPORTED,
+        NDIS_STATISTICS_FLAGS_VALID_RCV_ERROR,
+    ),
+    (
+        NDIS_STATISTICS_DIRECTED_FRAMES_XMIT_SUPPORTED,
+        NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_XMIT,
+    ),
+    (
+        NDIS_STATISTICS_MULTICAST_FRAMES_XMIT_SUPPORTED,
+        NDIS_STATISTICS_FLAGS_VALID_MULTICAST_FRAMES_XMIT,
+    ),
+    (
+        NDIS_STATISTICS_BROADCAST_FRAMES_XMIT_SUPPORTED,
+        NDIS_STATISTICS_FLAGS_VALID_BROADCAST_FRAMES_XMIT,
+    ),
+    (
+        NDIS_STATISTICS_BYTES_XMIT_SUPPORTED,
+        NDIS_STATISTICS_FLAGS_VALID_BYTES_XMIT,
+    ),
+    (
+        NDIS_STATISTICS_XMIT_ERROR_SUPPORTED,
+        NDIS_STATISTICS_FLAGS_VALID_XMIT_ERROR,
+    ),
+    (
+        NDIS_STATISTICS_XMIT_DISCARDS_SUPPORTED,
+        NDIS_STATISTICS_FLAGS_VALID_XMIT_DISCARDS,
+    ),
+    (
+        NDIS_STATISTICS_DIRECTED_BYTES_RCV_SUPPORTED,
+        NDIS_STATISTICS_FLAGS_VALID_DIRECTED_BYTES_RCV,
+    ),
+    (
+        NDIS_STATISTICS_MULTICAST_BYTES_RCV_SUPPORTED,
+        NDIS_STATISTICS_FLAGS_VALID_MULTICAST_BYTES_RCV,
+    ),
+    (
+        NDIS_STATISTICS_BROADCAST_BYTES_RCV_SUPPORTED,
+        NDIS_STATISTICS_FLAGS_VALID_BROADCAST_BYTES_RCV,
+    ),
+    (
+        NDIS_STATISTICS_DIRECTED_BYTES_XMIT_SUPPORTED,
+        NDIS_STATISTICS_FLAGS_VALID_DIRECTED_BYTES_XMIT,
+    ),
+    (
+        NDIS_STATISTICS_MULTICAST_BYTES_XMIT_SUPPORTED,
+        NDIS_STATISTICS_FLAGS_VALID_MULTICAST_BYTES_XMIT,
+    ),
+    (
+        NDIS_STATISTICS_BROADCAST_BYTES_XMIT_SUPPORTED,
+        NDIS_STATISTICS_FLAGS_VALID_BROADCAST_BYTES_XMIT,
+    ),
+];
 
 fn general(
     st: &mut State,
     adapter: usize,
     g: &NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
 ) -> Result<(), String> {
-    let slot = &mut st.adapters[adapter];
-    if !slot.registered {
+    if !st.adapters[adapter].registered {
         return Err("general attributes set before the registration attributes".into());
     }
     let h = g.Header;
@@ -1617,6 +2008,47 @@ fn general(
     let count = g.SupportedOidListLength as usize / 4;
     // SAFETY: the driver's list of `SupportedOidListLength` bytes, valid for the call (NDIS copies it).
     let oids = unsafe { std::slice::from_raw_parts(g.SupportedOidList, count) }.to_vec();
+    // SupportedStatistics holds NDIS_STATISTICS_*_SUPPORTED bits, each a counter whose OID the
+    // miniport answers (the general attributes' page).
+    let known = SUPPORTED_STATISTICS.iter().fold(0, |all, (bit, _)| all | bit);
+    if g.SupportedStatistics & !known != 0 {
+        return Err(format!(
+            "SupportedStatistics {:#x} has bits that are no NDIS_STATISTICS_*_SUPPORTED flag",
+            g.SupportedStatistics & !known
+        ));
+    }
+    if let Some((_, oid)) = SUPPORTED_STATISTICS
+        .iter()
+        .find(|(bit, oid)| g.SupportedStatistics & bit != 0 && !oids.contains(oid))
+    {
+        return Err(format!(
+            "SupportedStatistics claims the counter of OID {oid:#010x}, which SupportedOidList lacks"
+        ));
+    }
+    // PowerManagementCapabilitiesEx "is mandatory for NDIS 6.20 and later drivers".
+    let pm = if g.PowerManagementCapabilitiesEx.is_null() {
+        None
+    } else {
+        // SAFETY: the driver's structure, valid for the call (NDIS copies it).
+        Some(unsafe { *g.PowerManagementCapabilitiesEx })
+    };
+    let minor = minor_version(st);
+    match pm {
+        None if minor >= 20 => {
+            return Err(format!(
+                "PowerManagementCapabilitiesEx is NULL (mandatory for an NDIS 6.{minor} miniport)"
+            ));
+        }
+        Some(c)
+            if c.Header.Type != NDIS_OBJECT_TYPE_DEFAULT
+                || c.Header.Revision < NDIS_PM_CAPABILITIES_REVISION_1
+                || c.Header.Size < NDIS_SIZEOF_NDIS_PM_CAPABILITIES_REVISION_1 =>
+        {
+            return Err(format!("NDIS_PM_CAPABILITIES header {:?}", c.Header));
+        }
+        _ => {}
+    }
+    let slot = &mut st.adapters[adapter];
     slot.general = Some(GeneralAttributes {
         media_type: g.MediaType,
         physical_medium: g.PhysicalMediumType,
@@ -1638,7 +2070,7 @@ fn general(
         supported_statistics: g.SupportedStatistics,
         supported_oids: oids,
         has_pnp_capabilities: !g.PowerManagementCapabilities.is_null(),
-        has_pm_capabilities: !g.PowerManagementCapabilitiesEx.is_null(),
+        pm_capabilities: pm,
     });
     Ok(())
 }

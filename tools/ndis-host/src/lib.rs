@@ -41,13 +41,14 @@ mod host;
 pub mod irql;
 mod memory;
 mod nbl;
+mod power;
 mod sync;
 mod timer;
 pub mod verifier;
 
 pub use adapter::{
-    Adapter, Completion, GeneralAttributes, OidRequest, OidResult, Phase, ProtocolNbls, ReceiveSink,
-    StatusIndication,
+    Adapter, Completion, GeneralAttributes, OidRequest, OidResult, Phase, Power, ProtocolNbls, ReceiveSink,
+    RegistrationAttributes, STATISTICS_INFO, SUPPORTED_STATISTICS, Sleep, StatusIndication,
 };
 pub use config::{Config, Value, parse_network_address};
 pub use exports::{Registration, registration_failure};

@@ -508,7 +508,6 @@ fn a_sweep_finds_a_leak_that_only_an_error_path_has() {
             outlives[0]
         );
     }
-    set(Behavior::default());
 }
 
 #[test]

@@ -9,16 +9,16 @@ use common::{Behavior, driver_entry, set};
 use ndis::*;
 use ndis_host::*;
 
-/// Loads the test driver with `b`, starts one adapter, runs `scenario`, and finishes.
+/// Loads the test driver with `b`, starts one adapter, runs `scenario`, and finishes. The behaviour
+/// is set only while this test's host exists (hosts are one at a time), never after: a later reset
+/// would land in another test's run.
 fn run(b: Behavior, builder: HostBuilder, scenario: impl FnOnce(&Host, Adapter)) -> Verdict {
     let host = builder.build();
     set(b);
     host.load(driver_entry).expect("DriverEntry");
     let adapter = host.start_adapter(Config::new()).expect("initialize");
     scenario(&host, adapter);
-    let verdict = host.finish();
-    set(Behavior::default());
-    verdict
+    host.finish()
 }
 
 fn reports(verdict: &Verdict) -> Vec<String> {

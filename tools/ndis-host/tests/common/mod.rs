@@ -50,6 +50,16 @@ pub struct Behavior {
     pub hold_sends_while_paused: bool,
     /// Completes sends that arrive while pausing or paused with NDIS_STATUS_SUCCESS.
     pub succeed_sends_while_paused: bool,
+    /// The registration attributes' flags instead of NDIS_MINIPORT_ATTRIBUTES_NO_HALT_ON_SUSPEND.
+    pub attribute_flags: Option<u32>,
+    /// Leaves PowerManagementCapabilitiesEx NULL (mandatory for NDIS 6.20 and later).
+    pub no_pm_capabilities: bool,
+    /// SupportedStatistics in the general attributes (0 by default).
+    pub supported_statistics: u32,
+    /// Sets revision 1 of the registration attributes (NDIS 6.0) instead of 2.
+    pub registration_revision_1: bool,
+    /// The NDIS_STATISTICS_FLAGS_VALID_* flags of the OID_GEN_STATISTICS answer.
+    pub statistics_valid: u32,
 }
 
 pub static BEHAVIOR: Mutex<Behavior> = Mutex::new(Behavior {
@@ -83,6 +93,11 @@ pub static BEHAVIOR: Mutex<Behavior> = Mutex::new(Behavior {
     leak_on_init_failure: false,
     hold_sends_while_paused: false,
     succeed_sends_while_paused: false,
+    attribute_flags: None,
+    no_pm_capabilities: false,
+    supported_statistics: 0,
+    registration_revision_1: false,
+    statistics_valid: 0,
 });
 
 fn behavior() -> Behavior {
@@ -97,10 +112,12 @@ pub fn set(b: Behavior) {
 pub const TAG: u32 = u32::from_le_bytes(*b"Test");
 const RX_NBLS: usize = 8;
 const RX_BUFFER: usize = 2048;
-const OIDS: [NDIS_OID; 3] = [
+const OIDS: [NDIS_OID; 5] = [
     OID_GEN_SUPPORTED_LIST,
     OID_GEN_MAXIMUM_FRAME_SIZE,
     OID_GEN_LINK_SPEED,
+    OID_GEN_STATISTICS,
+    OID_GEN_DIRECTED_FRAMES_RCV,
 ];
 
 struct Rx {
@@ -337,13 +354,23 @@ unsafe extern "system" fn initialize(
         return NDIS_STATUS_RESOURCES;
     }
     let mut reg = NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
-        Header: NDIS_OBJECT_HEADER::new(
-            NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
-            NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2,
-            NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2,
-        ),
+        Header: if b.registration_revision_1 {
+            NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
+                NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1,
+                NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1,
+            )
+        } else {
+            NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
+                NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2,
+                NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2,
+            )
+        },
         MiniportAdapterContext: context.cast(),
-        AttributeFlags: NDIS_MINIPORT_ATTRIBUTES_NO_HALT_ON_SUSPEND,
+        AttributeFlags: b
+            .attribute_flags
+            .unwrap_or(NDIS_MINIPORT_ATTRIBUTES_NO_HALT_ON_SUSPEND),
         CheckForHangTimeInSeconds: 0,
         InterfaceType: NdisInterfaceInternal,
     };
@@ -352,6 +379,18 @@ unsafe extern "system" fn initialize(
     unsafe { NdisMSetMiniportAttributes(handle, r) };
     if !b.skip_general_attributes {
         let mut oids = OIDS;
+        // Power managed, no wake-up of any kind (as netvmini reports).
+        let mut pm = NDIS_PM_CAPABILITIES {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_DEFAULT,
+                NDIS_PM_CAPABILITIES_REVISION_2,
+                NDIS_SIZEOF_NDIS_PM_CAPABILITIES_REVISION_2,
+            ),
+            MinMagicPacketWakeUp: NdisDeviceStateUnspecified,
+            MinPatternWakeUp: NdisDeviceStateUnspecified,
+            MinLinkChangeWakeUp: NdisDeviceStateUnspecified,
+            ..NDIS_PM_CAPABILITIES::default()
+        };
         let mut general = NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
             Header: NDIS_OBJECT_HEADER::new(
                 NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
@@ -388,14 +427,18 @@ unsafe extern "system" fn initialize(
             ConnectionType: NET_IF_CONNECTION_DEDICATED,
             IfType: IF_TYPE_ETHERNET_CSMACD,
             IfConnectorPresent: FALSE,
-            SupportedStatistics: 0,
+            SupportedStatistics: b.supported_statistics,
             SupportedPauseFunctions: NdisPauseFunctionsUnsupported as u32,
             DataBackFillSize: 0,
             ContextBackFillSize: 0,
             SupportedOidList: oids.as_mut_ptr(),
             SupportedOidListLength: (OIDS.len() * 4) as u32,
             AutoNegotiationFlags: 0,
-            PowerManagementCapabilitiesEx: null_mut(),
+            PowerManagementCapabilitiesEx: if b.no_pm_capabilities {
+                null_mut()
+            } else {
+                &raw mut pm
+            },
         };
         let g = (&raw mut general).cast::<NDIS_MINIPORT_ADAPTER_ATTRIBUTES>();
         // SAFETY: as above.
@@ -703,11 +746,61 @@ unsafe extern "system" fn oid(_context: NDIS_HANDLE, request: PNDIS_OID_REQUEST)
     }
     // SAFETY: the host's request, valid until completed.
     let r = unsafe { &mut *request };
+    if r.RequestType == NdisRequestSetInformation {
+        // SAFETY: a set request: the SET_INFORMATION member is the valid one.
+        let set = unsafe { &mut r.DATA.SET_INFORMATION };
+        let name = match set.Oid {
+            OID_PNP_SET_POWER => "set_power",
+            OID_GEN_CURRENT_PACKET_FILTER => "packet_filter",
+            _ => return NDIS_STATUS_NOT_SUPPORTED,
+        };
+        if set.InformationBufferLength < 4 {
+            set.BytesNeeded = 4;
+            return NDIS_STATUS_INVALID_LENGTH;
+        }
+        // SAFETY: at least 4 bytes of the host's buffer (checked).
+        let value = unsafe { set.InformationBuffer.cast::<i32>().read_unaligned() };
+        seen(name, value);
+        set.BytesRead = 4;
+        return NDIS_STATUS_SUCCESS;
+    }
     if r.RequestType != NdisRequestQueryInformation {
         return NDIS_STATUS_NOT_SUPPORTED;
     }
     // SAFETY: a query request: the QUERY_INFORMATION member is the valid one.
+    let query = unsafe { r.DATA.QUERY_INFORMATION };
+    if query.Oid == OID_PNP_QUERY_POWER {
+        // SAFETY: the host's buffer holds the device state asked about (4 bytes).
+        let state = unsafe { query.InformationBuffer.cast::<i32>().read_unaligned() };
+        seen("query_power", state);
+        return NDIS_STATUS_SUCCESS;
+    }
+    // SAFETY: a query request: the QUERY_INFORMATION member is the valid one.
     let q = unsafe { &mut r.DATA.QUERY_INFORMATION };
+    if q.Oid == OID_GEN_STATISTICS {
+        let size = size_of::<NDIS_STATISTICS_INFO>();
+        if (q.InformationBufferLength as usize) < size {
+            q.BytesNeeded = size as u32;
+            return NDIS_STATUS_BUFFER_TOO_SHORT;
+        }
+        let info = NDIS_STATISTICS_INFO {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_DEFAULT,
+                NDIS_STATISTICS_INFO_REVISION_1,
+                NDIS_SIZEOF_STATISTICS_INFO_REVISION_1,
+            ),
+            SupportedStatistics: b.statistics_valid,
+            ..NDIS_STATISTICS_INFO::default()
+        };
+        // SAFETY: the buffer holds at least an NDIS_STATISTICS_INFO (checked).
+        unsafe {
+            q.InformationBuffer
+                .cast::<NDIS_STATISTICS_INFO>()
+                .write_unaligned(info)
+        };
+        q.BytesWritten = size as u32;
+        return NDIS_STATUS_SUCCESS;
+    }
     let value: u32 = match q.Oid {
         OID_GEN_MAXIMUM_FRAME_SIZE => 1500,
         OID_GEN_LINK_SPEED => 10_000_000,
