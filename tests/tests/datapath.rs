@@ -432,3 +432,30 @@ fn processors_past_64_and_hot_added_ones_send_and_return_with_nothing_lost() {
         finish(host, &[a]);
     }
 }
+
+/// NdisGetDataBuffer may return NULL even for contiguous data when NDIS cannot map it: the frame
+/// is not sent, its NBL completes with NDIS_STATUS_FAILURE and counts as a transmit error, and the
+/// next frames go through.
+#[test]
+fn a_frame_ndis_cannot_map_fails_alone_and_is_counted() {
+    let host = loaded(Host::new());
+    let pair = config(&[("Topology", "1"), ("SegmentId", "9")]);
+    let a = host.start_adapter(pair.clone()).expect("a");
+    let b = host.start_adapter(pair).expect("b");
+    set_filter(&host, b, NDIS_PACKET_TYPE_DIRECTED);
+    let (ma, mb) = (address(&host, a), address(&host, b));
+    host.inject(ndis_host::FaultPlan {
+        kind: Some(ndis_host::Kind::Mapping),
+        nth: 1,
+    });
+    let frames: Vec<Vec<u8>> = (0..3).map(|i| frame(mb, ma, 200, i)).collect();
+    assert_eq!(
+        send(&host, a, &frames),
+        [NDIS_STATUS_FAILURE, NDIS_STATUS_SUCCESS, NDIS_STATUS_SUCCESS]
+    );
+    assert!(host.injected_failure().is_some());
+    assert_eq!(host.take_received(b), frames[1..]);
+    assert_eq!(rvnic_tests::counter(&host, a, OID_GEN_XMIT_ERROR), 1);
+    assert_eq!(rvnic_tests::counter(&host, a, OID_GEN_DIRECTED_FRAMES_XMIT), 2);
+    finish(host, &[a, b]);
+}

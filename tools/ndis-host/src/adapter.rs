@@ -1594,6 +1594,21 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
         let capture = host.config.capture_frames;
         let sink = st.adapters[adapter].sink.clone();
         for &nbl in &nbls {
+            // NET_BUFFER_LIST's page: SourceHandle is the handle NDIS gave the driver in
+            // MiniportInitializeEx; NDIS uses it to return the NBL to the driver that indicated it.
+            // SAFETY: the driver passes NBLs it owns; a plain read of one field.
+            let source = unsafe { (*(nbl as PNET_BUFFER_LIST)).SourceHandle };
+            if source != MiniportAdapterHandle {
+                st.violate(
+                    Rule::BadParameter,
+                    API,
+                    Some(adapter),
+                    format!(
+                        "NBL {nbl:#x} has SourceHandle {:#x}, not the miniport adapter handle",
+                        source as usize
+                    ),
+                );
+            }
             if st.nbls.indicated.contains_key(&nbl) {
                 st.violate(
                     Rule::NblIndicatedTwice,
@@ -2089,6 +2104,25 @@ pub extern "system" fn NdisMIndicateStatusEx(
     let Some(adapter) = adapter_for(&mut st, API, MiniportAdapterHandle) else {
         return;
     };
+    // NdisMIndicateStatusEx's page: the driver may indicate "after setting its registration
+    // attributes even if the driver is still in the context of" MiniportInitializeEx, and "must not
+    // call NdisMIndicateStatusEx after it returns from" MiniportHaltEx.
+    let slot = &st.adapters[adapter];
+    let too_early = slot.phase == Phase::Initializing && !slot.registered;
+    if too_early || matches!(slot.phase, Phase::Halted | Phase::Failed) {
+        let when = if too_early {
+            "before the registration attributes were set"
+        } else {
+            "after MiniportHaltEx returned (or initialize failed)"
+        };
+        st.violate(
+            Rule::StatusOutsideLifetime,
+            API,
+            Some(adapter),
+            format!("status indication {when}"),
+        );
+        return;
+    }
     // SAFETY: the driver passes a status indication valid for the call.
     let ind = unsafe { &*StatusIndication };
     if !st.check_header(

@@ -6,7 +6,8 @@ use crate::verifier::Kind;
 /// Which allocation to fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FaultPlan {
-    /// Count only allocations of this kind (`None`: every kind).
+    /// Count only allocations of this kind (`None`: every kind of allocation, which
+    /// [`Kind::Mapping`] is not).
     pub kind: Option<Kind>,
     /// Fail the nth matching allocation (1-based); later ones succeed again.
     pub nth: u64,
@@ -25,12 +26,16 @@ pub(crate) struct Faults {
 impl Faults {
     /// Counts an allocation attempt; true if the plan says this one fails.
     pub fn should_fail(&mut self, kind: Kind, api: &'static str) -> bool {
-        self.attempts += 1;
         let of_kind = {
             let n = self.attempts_by_kind.entry(kind).or_default();
             *n += 1;
             *n
         };
+        // A mapping is not an allocation: only a plan for mappings counts it.
+        if kind == Kind::Mapping && self.plan.is_none_or(|p| p.kind != Some(Kind::Mapping)) {
+            return false;
+        }
+        self.attempts += 1;
         let Some(plan) = self.plan else { return false };
         let count = match plan.kind {
             Some(k) if k != kind => return false,
@@ -48,6 +53,10 @@ impl Faults {
 impl Host {
     /// Fails the `nth` allocation of `kind` (or of any kind) from now on.
     pub fn inject(&self, plan: FaultPlan) {
+        self.inner.mapping_plan.store(
+            plan.kind == Some(Kind::Mapping),
+            std::sync::atomic::Ordering::Release,
+        );
         let mut st = self.inner.lock();
         st.faults.plan = Some(plan);
         st.faults.attempts = 0;

@@ -136,6 +136,7 @@ impl HostBuilder {
         let inner = Arc::new(Inner {
             cpu_owner: (0..MAX_CPUS).map(|_| AtomicU64::new(0)).collect(),
             active_cpus: AtomicUsize::new(self.cpus),
+            mapping_plan: AtomicBool::new(false),
             state: Mutex::new(State::new(self.seed, self.design_rules.clone())),
             changed: Condvar::new(),
             waiters: AtomicUsize::new(0),
@@ -347,6 +348,9 @@ pub(crate) struct Inner {
     pub cpu_owner: Box<[AtomicU64]>,
     /// Active processors: the builder's count, plus any added since ([`Host::add_processors`]).
     pub active_cpus: AtomicUsize,
+    /// A fault plan for [`Kind::Mapping`] is in force: only then does `NdisGetDataBuffer` take the
+    /// state lock to count itself (it runs twice per frame on the datapath).
+    pub mapping_plan: AtomicBool,
     pub state: Mutex<State>,
     /// Signalled (through [`Inner::notify`]) whenever a completion arrives or a timer changes state.
     changed: Condvar,

@@ -633,6 +633,11 @@ pub extern "system" fn NdisGetDataBuffer(
     if BytesNeeded > data.NbDataLength.get() || data.CurrentMdl.is_null() {
         return std::ptr::null_mut();
     }
+    if host.mapping_plan.load(std::sync::atomic::Ordering::Acquire)
+        && host.lock().faults.should_fail(Kind::Mapping, API)
+    {
+        return std::ptr::null_mut();
+    }
     // SAFETY: the NB's current MDL (checked non-null) maps readable memory.
     let m = unsafe { &*data.CurrentMdl };
     let (va, count) = (m.MappedSystemVa.cast::<u8>(), m.ByteCount);

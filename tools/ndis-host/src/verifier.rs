@@ -74,6 +74,9 @@ pub enum Rule {
     SendHeldPastReset,
     /// A send to a pausing or paused adapter not completed at once with `NDIS_STATUS_PAUSED`.
     SendWhilePaused,
+    /// `NdisMIndicateStatusEx` before the registration attributes were set, or after
+    /// `MiniportHaltEx` returned.
+    StatusOutsideLifetime,
 }
 
 /// Where a rule comes from: what a test that trips it has shown about the driver.
@@ -91,7 +94,7 @@ pub enum Source {
 
 impl Rule {
     /// Every rule, in declaration order.
-    pub const ALL: [Self; 25] = [
+    pub const ALL: [Self; 26] = [
         Self::Irql,
         Self::IrqlNotRestored,
         Self::Leak,
@@ -117,6 +120,7 @@ impl Rule {
         Self::ConfigNotClosed,
         Self::SendHeldPastReset,
         Self::SendWhilePaused,
+        Self::StatusOutsideLifetime,
     ];
 
     /// The page (or the design decision) each rule enforces. Every rule but the [`Source::Design`]
@@ -158,6 +162,7 @@ impl Rule {
             Self::OidBuffer => DriverVerifier("devtest/ndis-wifi-verification"),
             Self::ConfigNotClosed => Documented("ddi/ndis/nf-ndis-ndisopenconfigurationex"),
             Self::SendHeldPastReset => Documented("ddi/ndis/nc-ndis-miniport_reset"),
+            Self::StatusOutsideLifetime => Documented("ddi/ndis/nf-ndis-ndismindicatestatusex"),
         }
     }
 
@@ -196,6 +201,7 @@ impl Rule {
             Self::ConfigNotClosed => "config-not-closed",
             Self::SendHeldPastReset => "send-held-past-reset",
             Self::SendWhilePaused => "send-while-paused",
+            Self::StatusOutsideLifetime => "status-outside-lifetime",
         }
     }
 }
@@ -245,10 +251,14 @@ pub enum Kind {
     Timer,
     /// `NdisOpenConfigurationEx`.
     Configuration,
+    /// Mapping an NB's data in `NdisGetDataBuffer`, which "can also be NULL due to a low resource
+    /// condition where a data buffer cannot be mapped ... even if the data is contiguous" (its
+    /// page). Not an allocation: a plan for every kind (`kind: None`) leaves it alone.
+    Mapping,
 }
 
 impl Kind {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Pool,
         Self::Memory,
         Self::GenericObject,
@@ -259,6 +269,7 @@ impl Kind {
         Self::Mdl,
         Self::Timer,
         Self::Configuration,
+        Self::Mapping,
     ];
 
     #[must_use]
@@ -274,6 +285,7 @@ impl Kind {
             Self::Mdl => "MDL",
             Self::Timer => "timer object",
             Self::Configuration => "configuration handle",
+            Self::Mapping => "data mapping",
         }
     }
 }

@@ -376,6 +376,20 @@ fn allocate_one(handle: NDIS_HANDLE, kind: Kind) -> bool {
                 }
                 ok
             }
+            Kind::Mapping => {
+                // One contiguous MDL: NdisGetDataBuffer may still fail to map it.
+                let pool = adapter_pool(handle, true);
+                let memory = ffi!(ExAllocatePool2(POOL_FLAG_NON_PAGED, 64, 9));
+                let mdl = ffi!(NdisAllocateMdl(handle, memory, 64));
+                let nbl = ffi!(NdisAllocateNetBufferAndNetBufferList(pool, 0, 0, mdl, 0, 64));
+                let nb = ffi!(NET_BUFFER_LIST_FIRST_NB(nbl));
+                let ok = !ffi!(NdisGetDataBuffer(nb, 16, null_mut(), 1, 0)).is_null();
+                ffi!(NdisFreeNetBufferList(nbl));
+                ffi!(NdisFreeMdl(mdl));
+                ffi!(ExFreePoolWithTag(memory, 9));
+                ffi!(NdisFreeNetBufferListPool(pool));
+                ok
+            }
             Kind::Configuration => {
                 let mut o = config_object(handle);
                 let mut c = null_mut();

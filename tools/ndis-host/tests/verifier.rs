@@ -887,3 +887,100 @@ fn a_send_completed_while_paused_with_another_status_is_reported() {
         )],
     );
 }
+
+#[test]
+fn an_indicated_nbl_without_the_adapter_as_source_handle_is_reported() {
+    let verdict = run(
+        Behavior {
+            no_source_handle: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |host, a| {
+            host.send(a, &[&frame(1, 80)], SendOptions::default())
+                .expect("running");
+        },
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::BadParameter,
+            "NdisMIndicateReceiveNetBufferLists",
+            Some(0),
+            "has SourceHandle 0x0, not the miniport adapter handle",
+        )],
+    );
+}
+
+/// NdisMIndicateStatusEx's page: allowed once the registration attributes are set, even inside
+/// MiniportInitializeEx; never after MiniportHaltEx returned.
+#[test]
+fn status_indications_before_registration_or_after_halt_are_reported() {
+    let early = run(
+        Behavior {
+            status_before_registration: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |_, _| {},
+    );
+    assert_exactly(
+        &early,
+        &[(
+            Rule::StatusOutsideLifetime,
+            "NdisMIndicateStatusEx",
+            Some(0),
+            "before the registration attributes were set",
+        )],
+    );
+    let late = run(Behavior::default(), Host::builder(), |host, a| {
+        let handle = host.adapter_handle(a);
+        assert_eq!(host.pause(a), NDIS_STATUS_SUCCESS);
+        host.halt(a, NdisHaltDeviceDisabled);
+        common::indicate_link(handle);
+    });
+    assert_exactly(
+        &late,
+        &[(
+            Rule::StatusOutsideLifetime,
+            "NdisMIndicateStatusEx",
+            Some(0),
+            "after MiniportHaltEx returned",
+        )],
+    );
+}
+
+/// NdisGetDataBuffer "can also be NULL due to a low resource condition where a data buffer cannot
+/// be mapped ... even if the data is contiguous": a mapping fault fails exactly the nth call, and a
+/// plan for every kind of allocation leaves mappings alone.
+#[test]
+fn a_mapping_fault_fails_get_data_buffer_even_for_contiguous_data() {
+    let verdict = run(Behavior::default(), Host::builder(), |host, a| {
+        host.inject(FaultPlan {
+            kind: Some(Kind::Mapping),
+            nth: 2,
+        });
+        for n in 0..3 {
+            host.send(a, &[&frame(n, 80)], SendOptions::default())
+                .expect("running");
+        }
+        assert_eq!(
+            host.injected_failure(),
+            Some((Kind::Mapping, "NdisGetDataBuffer", 2))
+        );
+        let echoed = host.take_received(a);
+        assert_eq!(
+            echoed.len(),
+            3,
+            "the test driver echoes what it could not read as zeros"
+        );
+        assert_eq!(echoed[0], frame(0, 80));
+        assert_ne!(echoed[1], frame(1, 80), "the second mapping failed");
+        assert_eq!(echoed[2], frame(2, 80));
+        host.inject(FaultPlan { kind: None, nth: 1 });
+        host.send(a, &[&frame(4, 80)], SendOptions::default())
+            .expect("running");
+        assert_eq!(host.take_received(a), [frame(4, 80)], "not an allocation");
+    });
+    assert!(verdict.is_clean(), "{}", verdict.report());
+}

@@ -60,6 +60,10 @@ pub struct Behavior {
     pub registration_revision_1: bool,
     /// The NDIS_STATISTICS_FLAGS_VALID_* flags of the OID_GEN_STATISTICS answer.
     pub statistics_valid: u32,
+    /// Leaves SourceHandle NULL on the receive NBLs.
+    pub no_source_handle: bool,
+    /// Indicates the link state before setting the registration attributes.
+    pub status_before_registration: bool,
 }
 
 pub static BEHAVIOR: Mutex<Behavior> = Mutex::new(Behavior {
@@ -98,6 +102,8 @@ pub static BEHAVIOR: Mutex<Behavior> = Mutex::new(Behavior {
     supported_statistics: 0,
     registration_revision_1: false,
     statistics_valid: 0,
+    no_source_handle: false,
+    status_before_registration: false,
 });
 
 fn behavior() -> Behavior {
@@ -340,6 +346,10 @@ unsafe extern "system" fn initialize(
                 ok = false;
                 break;
             }
+            if !b.no_source_handle {
+                // SAFETY: the NBL just allocated, ours until indicated.
+                unsafe { (*nbl).SourceHandle = handle };
+            }
             s.free_rx.push(Rx { nbl, buffer, mdl });
             s.all_rx.push(nbl);
         }
@@ -352,6 +362,9 @@ unsafe extern "system" fn initialize(
         };
         release(context, on_error);
         return NDIS_STATUS_RESOURCES;
+    }
+    if b.status_before_registration {
+        indicate_link(handle);
     }
     let mut reg = NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
         Header: if b.registration_revision_1 {
@@ -543,7 +556,7 @@ unsafe extern "system" fn pause(context: NDIS_HANDLE, _: PNDIS_MINIPORT_PAUSE_PA
 
 unsafe extern "system" fn restart(context: NDIS_HANDLE, _: PNDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS {
     adapter(context).state().paused = false;
-    indicate_link(adapter(context));
+    indicate_link(adapter(context).handle);
     if behavior().unexpected_pause_complete {
         // SAFETY: deliberately completing a pause nobody asked for.
         unsafe { NdisMPauseComplete(adapter(context).handle) };
@@ -853,8 +866,9 @@ unsafe extern "system" fn reset(_: NDIS_HANDLE, addressing: *mut BOOLEAN) -> NDI
     NDIS_STATUS_SUCCESS
 }
 
-/// Indicates the link state (connected, 1 Gbit/s full duplex), as a miniport does on restart.
-fn indicate_link(a: &TestAdapter) {
+/// Indicates the link state (connected, 1 Gbit/s full duplex) for the adapter `handle`, as a
+/// miniport does on restart.
+pub fn indicate_link(handle: NDIS_HANDLE) {
     let mut state = NDIS_LINK_STATE {
         Header: NDIS_OBJECT_HEADER::new(
             NDIS_OBJECT_TYPE_DEFAULT,
@@ -874,7 +888,7 @@ fn indicate_link(a: &TestAdapter) {
             NDIS_STATUS_INDICATION_REVISION_1,
             NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
         ),
-        SourceHandle: a.handle,
+        SourceHandle: handle,
         PortNumber: NDIS_DEFAULT_PORT_NUMBER,
         StatusCode: NDIS_STATUS_LINK_STATE,
         Flags: 0,
@@ -886,5 +900,5 @@ fn indicate_link(a: &TestAdapter) {
         NdisReserved: [null_mut(); 4],
     };
     // SAFETY: the adapter's handle; the indication and its buffer live for the call.
-    unsafe { NdisMIndicateStatusEx(a.handle, &raw mut indication) };
+    unsafe { NdisMIndicateStatusEx(handle, &raw mut indication) };
 }
