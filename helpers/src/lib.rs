@@ -21,6 +21,7 @@ pub mod in_flight;
 pub mod irql;
 #[cfg(not(rvnic_loom))]
 pub mod memory;
+pub mod reset;
 pub mod ring;
 #[cfg(not(rvnic_loom))]
 pub mod spin;

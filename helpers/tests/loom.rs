@@ -507,3 +507,41 @@ fn a_send_racing_pause_and_halt_never_touches_a_freed_adapter() {
         send.join().unwrap();
     });
 }
+
+/// A reset handler and a drain settle a reset exactly once, whatever the interleaving: the handler
+/// records the reset and signals the wire's baton (running a pass itself if the baton was free)
+/// before it decides; every pass the baton runs reports the lanes empty. Either the handler's
+/// decision is "done" and no pass completes the reset, or it pends and exactly one pass completes it.
+#[test]
+fn a_reset_is_settled_exactly_once() {
+    use rvnic_helpers::reset::{ResetGate, Settled};
+    use rvnic_helpers::ring::Baton;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    loom::model(|| {
+        let gate: &'static ResetGate = Box::leak(Box::new(ResetGate::default()));
+        let baton: &'static Baton = Box::leak(Box::new(Baton::new()));
+        let completions: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
+        // A drain pass: the lanes are empty (NDIS sends nothing during a reset).
+        let pass = move || {
+            if gate.lanes_empty() == Settled::Complete {
+                completions.fetch_add(1, Ordering::SeqCst);
+            }
+        };
+        let drain = thread::spawn(move || {
+            if let Some(held) = baton.signal() {
+                held.run(pass);
+            }
+        });
+        gate.begin();
+        if let Some(held) = baton.signal() {
+            held.run(pass);
+        }
+        let done = gate.decide();
+        drain.join().unwrap();
+        assert_eq!(
+            usize::from(done) + completions.load(Ordering::SeqCst),
+            1,
+            "settled by the handler ({done}) or by exactly one pass"
+        );
+    });
+}

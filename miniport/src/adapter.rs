@@ -20,6 +20,7 @@ use rvnic_helpers::ring::Dispatch;
 use rvnic_helpers::spin::SpinLock;
 use rvnic_helpers::timer_pool::{TimerCallback, TimerPool};
 
+use crate::chores::{Cancels, Reset, Settled};
 use crate::config::{Config, Fallbacks, KEYWORDS};
 use crate::nbl::Chain;
 use crate::oid::{self, Change, Control, Live};
@@ -60,6 +61,10 @@ pub struct Adapter {
     wire_copy: WireCopy,
     /// Running, pausing or paused, and the references that keep a pause pending.
     in_flight: InFlight,
+    /// Sends NDIS cancelled, for the drain to abort ([`crate::chores`]).
+    pub(crate) cancels: Cancels,
+    /// A reset waiting for the sends queued before it ([`crate::chores`]).
+    reset: Reset,
     connected: AtomicBool,
     /// A one-timer pool: resumes a drain that stopped at its budget (see [`wire`]). Declared
     /// before the queues so that dropping it (which cancels the timer and waits for a running
@@ -173,6 +178,8 @@ impl Adapter {
                 published: SpinLock::new((1, filter)),
                 wire_copy: WireCopy(UnsafeCell::new((0, filter))),
                 in_flight: InFlight::new(),
+                cancels: Cancels::default(),
+                reset: Reset::default(),
                 connected: AtomicBool::new(false),
                 resume,
                 tx,
@@ -551,10 +558,35 @@ impl Adapter {
         }
     }
 
-    /// `MiniportResetEx`: nothing in a virtual NIC can wedge; sends never wait for hardware, so
-    /// there is nothing to abort. The addressing (filter, multicast list) is kept.
+    /// `MiniportResetEx`: nothing in a virtual NIC can wedge, but since NDIS 6.30 no send may stay
+    /// pending past a reset: the sends still queued go out first ([`crate::chores`]). Succeeds at
+    /// once if a drain empties the lanes while this runs; otherwise pends, and the drain that
+    /// empties them calls `NdisMResetComplete`. The addressing (filter, multicast list) is kept.
+    /// IRQL <= DISPATCH_LEVEL.
     pub fn reset(&self) -> (NDIS_STATUS, bool) {
-        (NDIS_STATUS_SUCCESS, false)
+        self.reset.begin();
+        let raised = Raised::to_dispatch();
+        // The kick runs a drain pass after `begin`, here or on the CPU that holds the wire.
+        wire::kick(self, raised.dispatch());
+        drop(raised);
+        if self.reset.decide() {
+            (NDIS_STATUS_SUCCESS, false)
+        } else {
+            (NDIS_STATUS_PENDING, false)
+        }
+    }
+
+    /// A drain pass completed what it moved and found this adapter's transmit lanes empty: retire
+    /// the cancels it began with, and settle a reset waiting for it. The wire's baton holder calls
+    /// this, at DISPATCH_LEVEL.
+    pub(crate) fn lanes_empty(&self) {
+        self.cancels.retire_seen();
+        if self.reset.in_progress() && self.reset.lanes_empty() == Settled::Complete {
+            // The reset this adapter's handler pended; every send given before it is completed
+            // (NDIS sends nothing during a reset). Our live handle; DISPATCH_LEVEL.
+            // SAFETY: completing the one pending reset of this adapter.
+            unsafe { NdisMResetComplete(self.handle.0, NDIS_STATUS_SUCCESS, FALSE) };
+        }
     }
 
     /// `MiniportDevicePnPEventNotify`.
@@ -574,9 +606,19 @@ impl Adapter {
         self.in_flight.shut_down();
     }
 
-    /// `MiniportCancelSend`: sends wait only for the current wire pass, never for a resource, so
-    /// there is no queue to cancel from; the NBLs complete normally within the pass.
-    pub fn cancel_send(&self, _cancel_id: usize) {}
+    /// `MiniportCancelSend`: the drain aborts the queued NBLs marked `cancel_id`, completing them
+    /// with `NDIS_STATUS_SEND_ABORTED` ([`crate::chores`]); the kick makes it happen now rather than
+    /// at the next send or timer. IRQL <= DISPATCH_LEVEL.
+    pub fn cancel_send(&self, cancel_id: usize) {
+        if !self.cancels.add(cancel_id) {
+            dbg_print!(
+                "cancel {cancel_id:#x} not recorded ({} pending already): its sends complete normally",
+                crate::chores::MAX_CANCELS
+            );
+        }
+        let raised = Raised::to_dispatch();
+        wire::kick(self, raised.dispatch());
+    }
 
     /// `MiniportCancelOidRequest`: requests never pend, so none is ever outstanding to cancel.
     pub fn cancel_oid_request(&self, _request_id: usize) {}

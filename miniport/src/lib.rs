@@ -13,6 +13,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod adapter;
+pub mod chores;
 pub mod config;
 pub mod driver;
 pub mod log;

@@ -44,6 +44,13 @@ impl Nbl {
         unsafe { ndis::NET_BUFFER_LIST_SET_STATUS(self.0.as_ptr(), status) };
     }
 
+    /// The cancel identifier the sender marked this NBL with (0: none).
+    #[must_use]
+    pub fn cancel_id(&self) -> usize {
+        // SAFETY: owned by `self`; a plain read of an out-of-band field the sender set.
+        unsafe { ndis::NDIS_GET_NET_BUFFER_LIST_CANCEL_ID(self.0.as_ptr()) as usize }
+    }
+
     /// The first pointer-sized word of `MiniportReserved` (the driver's own field).
     #[must_use]
     pub fn reserved(&self) -> usize {

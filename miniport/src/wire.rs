@@ -250,21 +250,32 @@ impl<'w> Drain<'w> {
         let mut total = 0;
         loop {
             let mut moved = 0;
-            for sender in 0..MAX_PORTS {
+            // Senders whose lanes this pass found empty (it popped less than a batch).
+            let mut emptied = [false; MAX_PORTS];
+            for (sender, emptied) in emptied.iter_mut().enumerate() {
                 let Some(adapter) = self.ports[sender] else {
                     continue;
                 };
+                adapter.cancels.begin_pass();
                 let mut taken = [const { None }; BATCH];
                 let mut n = 0;
-                moved += adapter.tx.pop(BATCH, |nbl| {
+                let popped = adapter.tx.pop(BATCH, |nbl| {
                     taken[n] = Some(nbl);
                     n += 1;
                 });
+                moved += popped;
+                *emptied = popped < BATCH;
                 for nbl in taken.iter_mut().filter_map(Option::take) {
                     self.transmit(sender, nbl);
                 }
             }
             self.flush();
+            // Everything popped is completed now: cancels and a reset may be settled.
+            for (adapter, _) in self.ports.iter().zip(emptied).filter(|(_, e)| *e) {
+                if let Some(adapter) = adapter {
+                    adapter.lanes_empty();
+                }
+            }
             total += moved;
             if moved == 0 || total >= budget {
                 return total;
@@ -278,6 +289,15 @@ impl<'w> Drain<'w> {
             return;
         };
         let counters = from.stats.cpu(self.on.cpu());
+        if from.cancels.cancelled(nbl.cancel_id()) {
+            counters.discard_out(nbl.frame_count());
+            nbl.set_status(ndis::NDIS_STATUS_SEND_ABORTED);
+            self.completions[sender].push(nbl);
+            if self.completions[sender].len() >= BATCH {
+                from.complete_sends(&mut self.completions[sender]);
+            }
+            return;
+        }
         let mut status: NDIS_STATUS = ndis::NDIS_STATUS_SUCCESS;
         for nb in nbl.frames() {
             let len = nb.len();

@@ -267,6 +267,7 @@ fn scattered_frames_and_multi_frame_nbls_arrive_intact() {
         mdl_split: Some(7),
         dispatch: false,
         data_offset: 3,
+        cancel_id: None,
     };
     host.send(a, &refs, options).expect("running");
     let completions = host.take_completions(a);

@@ -330,3 +330,125 @@ fn initialize_survives_every_allocation_failing_in_turn() {
     let injected = sweep.runs.iter().filter(|r| r.failed.is_some()).count() as u64;
     assert_eq!(injected, sweep.allocations, "every allocation was failed once");
 }
+
+/// Sends `n` 60-byte frames from `a` to `b` in one call (marked `cancel_id`), and returns how many
+/// completed within the call and how many were still queued after it.
+fn send_many(
+    host: &Host,
+    a: ndis_host::Adapter,
+    b: ndis_host::Adapter,
+    n: u32,
+    cancel_id: Option<usize>,
+) -> (u64, usize) {
+    let (ma, mb) = (address(host, a), address(host, b));
+    let frames: Vec<Vec<u8>> = (0..n).map(|i| frame(mb, ma, 60, i)).collect();
+    let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+    let before = host.send_counts(a).0;
+    let options = SendOptions {
+        cancel_id,
+        ..SendOptions::default()
+    };
+    host.send(a, &refs, options).expect("running");
+    let (done, queued) = host.send_counts(a);
+    (done - before, queued)
+}
+
+/// A pair whose sender can queue thousands of sends (one drain moves at most wire::BUDGET and
+/// leaves the rest to a timer).
+fn deep_pair(segment: &str) -> (Host, ndis_host::Adapter, ndis_host::Adapter) {
+    let host = loaded(Host::builder().capture_frames(false).build());
+    let pair = config(&[
+        ("Topology", "1"),
+        ("SegmentId", segment),
+        ("*TransmitBuffers", "4096"),
+    ]);
+    let a = host.start_adapter(pair.clone()).expect("a");
+    let b = host.start_adapter(pair).expect("b");
+    set_filter(&host, b, NDIS_PACKET_TYPE_DIRECTED);
+    (host, a, b)
+}
+
+/// MiniportResetEx's page: since NDIS 6.30 no send may stay pending past a reset, and a reset that
+/// completes asynchronously completes the sends first. With 1,576 sends still queued behind the
+/// drain's budget, the reset pends and completes once they are all sent (the host checks that no
+/// send is outstanding when NdisMResetComplete comes); with none queued it succeeds at once.
+#[test]
+fn a_reset_completes_after_every_send_queued_before_it() {
+    let (host, a, b) = deep_pair("21");
+    let budget = rvnic::wire::BUDGET as u64;
+    assert_eq!(
+        send_many(&host, a, b, 2600, None),
+        (budget, 2600 - budget as usize)
+    );
+    assert_eq!(host.reset(a), (NDIS_STATUS_SUCCESS, false));
+    assert_eq!(
+        host.send_counts(a),
+        (2600, 0),
+        "all sent, none held past the reset"
+    );
+    let completions = host.take_completions(a);
+    assert!(completions.iter().all(|c| c.status == NDIS_STATUS_SUCCESS));
+    assert_eq!(rvnic_tests::counter(&host, a, OID_GEN_DIRECTED_FRAMES_XMIT), 2600);
+    assert_eq!(
+        host.reset(a),
+        (NDIS_STATUS_SUCCESS, false),
+        "nothing queued: at once"
+    );
+    assert_eq!(
+        send_many(&host, a, b, 10, None),
+        (10, 0),
+        "sends flow after the reset"
+    );
+    finish(host, &[a, b]);
+}
+
+/// MiniportCancelSend: the queued NBLs marked with the identifier complete with
+/// NDIS_STATUS_SEND_ABORTED (counted as transmit discards) instead of going out; those already
+/// sent are unaffected, and the identifier is retired once nothing marked with it is queued.
+#[test]
+fn cancelled_sends_still_queued_are_aborted() {
+    let (host, a, b) = deep_pair("22");
+    let budget = rvnic::wire::BUDGET;
+    let (sent, queued) = send_many(&host, a, b, 2000, Some(0x77));
+    assert_eq!((sent, queued), (budget as u64, 2000 - budget));
+    host.take_completions(a);
+    host.cancel_send(a, 0x77);
+    assert_eq!(
+        host.send_counts(a).1,
+        0,
+        "the cancel's drain settled every queued send"
+    );
+    let statuses: Vec<NDIS_STATUS> = host.take_completions(a).iter().map(|c| c.status).collect();
+    assert_eq!(statuses.len(), queued);
+    assert!(
+        statuses.iter().all(|s| *s == NDIS_STATUS_SEND_ABORTED),
+        "{:?}",
+        &statuses[..4]
+    );
+    assert_eq!(
+        rvnic_tests::counter(&host, a, OID_GEN_XMIT_DISCARDS),
+        queued as u64
+    );
+    assert_eq!(
+        rvnic_tests::counter(&host, a, OID_GEN_DIRECTED_FRAMES_XMIT),
+        budget as u64
+    );
+    // A cancel of another identifier aborts nothing: its kick sends what is queued.
+    assert_eq!(send_many(&host, a, b, 2000, Some(0x88)).1, queued);
+    host.take_completions(a);
+    host.cancel_send(a, 0x1234);
+    assert_eq!(host.send_counts(a).1, 0);
+    assert!(
+        host.take_completions(a)
+            .iter()
+            .all(|c| c.status == NDIS_STATUS_SUCCESS)
+    );
+    // Retired: a later send with the same identifier goes out.
+    assert_eq!(send_many(&host, a, b, 5, Some(0x77)), (5, 0));
+    assert!(
+        host.take_completions(a)
+            .iter()
+            .all(|c| c.status == NDIS_STATUS_SUCCESS)
+    );
+    finish(host, &[a, b]);
+}

@@ -175,6 +175,9 @@ pub struct NET_BUFFER_LIST_CONTEXT {
     pub ContextData: MEMORY_ALIGNED<[UCHAR; 0]>,
 }
 
+/// An index of `NET_BUFFER_LIST::NetBufferListInfo` (`NetBufferListCancelId`, ...).
+pub type NDIS_NET_BUFFER_LIST_INFO = i32;
+
 /// Entries of `NET_BUFFER_LIST::NetBufferListInfo` for NDIS 6.30 (`MaxNetBufferListInfo`).
 pub const MaxNetBufferListInfo: usize = 24;
 
@@ -227,6 +230,39 @@ pub type PNET_BUFFER_POOL_PARAMETERS = *mut NET_BUFFER_POOL_PARAMETERS;
 // ---- The nbl.h accessor macros ------------------------------------------------------------------
 // Each reads or writes one field through a raw pointer. Callers own the NBL/NB for the duration
 // (NDIS gave it to them and they have not completed/returned it yet); any IRQL.
+
+/// `NET_BUFFER_LIST_INFO(nbl, id)`: one out-of-band value of the NBL (NULL for an index this NDIS
+/// version does not have).
+///
+/// # Safety
+/// `nbl` points to a live `NET_BUFFER_LIST` the caller owns.
+#[must_use]
+pub unsafe fn NET_BUFFER_LIST_INFO(nbl: PNET_BUFFER_LIST, id: NDIS_NET_BUFFER_LIST_INFO) -> PVOID {
+    let Some(index) = usize::try_from(id).ok().filter(|i| *i < MaxNetBufferListInfo) else {
+        return core::ptr::null_mut();
+    };
+    // SAFETY: the caller guarantees `nbl` is live and owned; the index is in bounds.
+    unsafe { (*nbl).NetBufferListInfo[index] }
+}
+
+/// `NDIS_GET_NET_BUFFER_LIST_CANCEL_ID(nbl)`: the cancel identifier the sender set (NULL: none).
+///
+/// # Safety
+/// As [`NET_BUFFER_LIST_INFO`].
+#[must_use]
+pub unsafe fn NDIS_GET_NET_BUFFER_LIST_CANCEL_ID(nbl: PNET_BUFFER_LIST) -> PVOID {
+    // SAFETY: forwarded from the caller.
+    unsafe { NET_BUFFER_LIST_INFO(nbl, crate::NetBufferListCancelId) }
+}
+
+/// `NDIS_SET_NET_BUFFER_LIST_CANCEL_ID(nbl, id)`, for the sender (a protocol, or a test host).
+///
+/// # Safety
+/// As [`NET_BUFFER_LIST_INFO`].
+pub unsafe fn NDIS_SET_NET_BUFFER_LIST_CANCEL_ID(nbl: PNET_BUFFER_LIST, id: PVOID) {
+    // SAFETY: forwarded from the caller; index 5 is within every NDIS 6 NetBufferListInfo.
+    unsafe { (*nbl).NetBufferListInfo[crate::NetBufferListCancelId as usize] = id };
+}
 
 /// `NET_BUFFER_LIST_NEXT_NBL(nbl)`.
 ///

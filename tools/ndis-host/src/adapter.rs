@@ -174,6 +174,8 @@ pub(crate) struct AdapterSlot {
     /// must be rejected at once. A send that races the MiniportPause call itself may be taken.
     pause_returned: bool,
     pub power: Power,
+    /// The OID request in progress is to be cancelled if it pends ([`Host::oid_cancelled`]).
+    cancel_pending_oid: bool,
     /// The protocol's settings (the last successful set of each OID NDIS restores after a
     /// re-initialization): packet filter, multicast list, lookahead.
     pub settings: Vec<(NDIS_OID, Vec<u8>)>,
@@ -343,6 +345,7 @@ impl Host {
                 halting: false,
                 restarts: 0,
                 pause_returned: false,
+                cancel_pending_oid: false,
                 power: Power {
                     state: NdisDeviceStateD0,
                     ..Power::default()
@@ -687,6 +690,13 @@ impl Host {
             self.slot_call(adapter, |s| s.pending.reset = None);
             return (NDIS_STATUS_NOT_SUPPORTED, false);
         };
+        // No new send starts during a reset; the ones under way finish first.
+        if !self
+            .inner
+            .wait_for(|st| st.adapters[adapter.0].sends_in_transit == 0)
+        {
+            crate::fatal("a MiniportSendNetBufferLists call never returned");
+        }
         let mut addressing: BOOLEAN = FALSE;
         // The driver's MiniportResetEx with its context and an out-variable on this stack.
         let status = self.inner.call(
@@ -717,10 +727,77 @@ impl Host {
                 (NDIS_STATUS_FAILURE, false)
             }
         } else {
+            if status != NDIS_STATUS_PENDING
+                && self.slot_call(adapter, |s| s.pending.reset.is_some_and(|r| r.is_some()))
+            {
+                self.inner.violate(
+                    Rule::UnexpectedCompletion,
+                    "NdisMResetComplete",
+                    Some(adapter.0),
+                    "completed a reset that MiniportResetEx did not pend",
+                );
+            }
+            let mut st = self.inner.lock();
+            check_reset_sends(&mut st, adapter.0, "MiniportResetEx");
             (status, addressing != 0)
         };
         self.slot_call(adapter, |s| s.pending.reset = None);
         result
+    }
+
+    /// `MiniportCancelSend(cancel_id)` at DISPATCH_LEVEL (the upper bound of its IRQL), as NDIS calls
+    /// it when a protocol cancels the sends it marked with `cancel_id` ([`SendOptions::cancel_id`]).
+    /// The driver completes those it still holds with `NDIS_STATUS_SEND_ABORTED`, now or later.
+    pub fn cancel_send(&self, adapter: Adapter, cancel_id: usize) {
+        let (handler, context) = {
+            let st = self.inner.lock();
+            (callbacks(&st).CancelSendHandler, st.adapters[adapter.0].context)
+        };
+        let Some(cancel) = handler else {
+            crate::fatal("no MiniportCancelSend")
+        };
+        // The driver's MiniportCancelSend with its context and the identifier; DISPATCH_LEVEL.
+        self.inner.call(
+            "MiniportCancelSend",
+            Some(adapter.0),
+            DISPATCH_LEVEL,
+            // SAFETY: the driver's handler with arguments alive for the call, at its IRQL.
+            || unsafe { cancel(context as NDIS_HANDLE, cancel_id as PVOID) },
+        );
+        self.inner.notify();
+    }
+
+    /// An OID request that the protocol cancels if it pends: issued as [`Self::oid`] issues it;
+    /// if `MiniportOidRequest` returns `NDIS_STATUS_PENDING`, NDIS calls `MiniportCancelOidRequest`
+    /// with its `RequestId` (at DISPATCH_LEVEL) and the host waits for the completion, which should
+    /// carry `NDIS_STATUS_REQUEST_ABORTED`.
+    pub fn oid_cancelled(&self, adapter: Adapter, request: OidRequest) -> OidResult {
+        self.slot_call(adapter, |s| s.cancel_pending_oid = true);
+        let result = self.oid(adapter, request);
+        self.slot_call(adapter, |s| s.cancel_pending_oid = false);
+        result
+    }
+
+    /// `MiniportCancelOidRequest` for the request in progress, at DISPATCH_LEVEL.
+    fn cancel_oid(&self, adapter: Adapter, request_id: PVOID) {
+        let (handler, context) = {
+            let st = self.inner.lock();
+            (
+                callbacks(&st).CancelOidRequestHandler,
+                st.adapters[adapter.0].context,
+            )
+        };
+        let Some(cancel) = handler else {
+            crate::fatal("no MiniportCancelOidRequest")
+        };
+        // The driver's MiniportCancelOidRequest with its context and the pending request's id.
+        self.inner.call(
+            "MiniportCancelOidRequest",
+            Some(adapter.0),
+            DISPATCH_LEVEL,
+            // SAFETY: the driver's handler with arguments alive for the call, at its IRQL.
+            || unsafe { cancel(context as NDIS_HANDLE, request_id) },
+        );
     }
 
     /// `MiniportCheckForHangEx` at PASSIVE_LEVEL (false if the driver has none).
@@ -926,7 +1003,8 @@ impl Host {
             NDIS_SIZEOF_OID_REQUEST_REVISION_1,
         );
         req.PortNumber = NDIS_DEFAULT_PORT_NUMBER;
-        req.RequestId = (0x4e4f_0000 + adapter.0) as PVOID;
+        let request_id = (0x4e4f_0000 + adapter.0) as PVOID;
+        req.RequestId = request_id;
         match &request {
             OidRequest::Query { oid, .. } | OidRequest::QueryWith { oid, .. } => {
                 req.RequestType = NdisRequestQueryInformation;
@@ -987,6 +1065,9 @@ impl Host {
                 Some(adapter.0),
                 "completed an OID request that MiniportOidRequest did not pend",
             );
+        }
+        if status == NDIS_STATUS_PENDING && self.slot_call(adapter, |s| s.cancel_pending_oid) {
+            self.cancel_oid(adapter, request_id);
         }
         if status == NDIS_STATUS_PENDING {
             if self.inner.wait_for(|st| {
@@ -1793,6 +1874,21 @@ fn registration(
     Ok(())
 }
 
+/// When a reset completes: "Starting with NDIS 6.30, the miniport driver must not hold pending OID
+/// or send requests until after the reset operation is complete" (MiniportResetEx's page). NDIS
+/// sends nothing during the reset, so every send outstanding now was given before it.
+fn check_reset_sends(st: &mut State, adapter: usize, api: &'static str) {
+    let held = st.adapters[adapter].sends_outstanding;
+    if held > 0 && minor_version(st) >= 30 {
+        st.violate(
+            Rule::SendHeldPastReset,
+            api,
+            Some(adapter),
+            format!("the reset completed with {held} send(s) given before it not completed"),
+        );
+    }
+}
+
 /// The attribute flags NDIS 6.30 added.
 const NDIS_630_ATTRIBUTES: u32 = NDIS_MINIPORT_ATTRIBUTES_NO_PAUSE_ON_SUSPEND
     | NDIS_MINIPORT_ATTRIBUTES_NO_OID_INTERCEPT_ON_NONDEFAULT_PORTS
@@ -2241,6 +2337,7 @@ pub extern "system" fn NdisMResetComplete(
         |st, a| match &mut st.adapters[a].pending.reset {
             Some(slot @ None) => {
                 *slot = Some((Status, AddressingReset != 0));
+                check_reset_sends(st, a, "NdisMResetComplete");
                 Ok(())
             }
             _ => Err(()),

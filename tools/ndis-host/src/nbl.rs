@@ -672,6 +672,9 @@ pub struct SendOptions {
     pub dispatch: bool,
     /// Bytes of unused space before each frame's data in its first MDL (`DataOffset`).
     pub data_offset: usize,
+    /// The cancel identifier every NBL carries (`NDIS_SET_NET_BUFFER_LIST_CANCEL_ID`), for
+    /// [`crate::Host::cancel_send`]; `None` leaves it NULL.
+    pub cancel_id: Option<usize>,
 }
 
 impl Default for SendOptions {
@@ -681,6 +684,7 @@ impl Default for SendOptions {
             mdl_split: None,
             dispatch: true,
             data_offset: 0,
+            cancel_id: None,
         }
     }
 }
@@ -708,6 +712,7 @@ pub(crate) fn build_chain(
         for frame in frames {
             let spare = spare_with(st, options.data_offset, frame);
             let nbl = spare.nbl;
+            set_cancel_id(nbl, options.cancel_id);
             let id = st.nbls.next_frame;
             st.nbls.next_frame += 1;
             st.nbls.sent.insert(
@@ -768,6 +773,7 @@ pub(crate) fn build_chain(
         }
         // SAFETY: host-owned NBL.
         unsafe { (*nbl).NdisPoolHandle = HOST_POOL as NDIS_HANDLE };
+        set_cancel_id(nbl, options.cancel_id);
         st.nbls.sent.insert(
             nbl as usize,
             Sent {
@@ -781,6 +787,14 @@ pub(crate) fn build_chain(
         link(nbl);
     }
     head
+}
+
+/// Marks a host NBL being built with the sender's cancel identifier.
+fn set_cancel_id(nbl: PNET_BUFFER_LIST, id: Option<usize>) {
+    if let Some(id) = id {
+        // SAFETY: a host NBL under construction, not handed out yet.
+        unsafe { NDIS_SET_NET_BUFFER_LIST_CANCEL_ID(nbl, id as PVOID) };
+    }
 }
 
 /// A host NBL of the common layout carrying `frame` after `data_offset` zero bytes: a spare of the

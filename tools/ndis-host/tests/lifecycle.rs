@@ -514,3 +514,25 @@ fn statistics_answers_mark_valid_exactly_the_counters_the_attributes_claim() {
     set(Behavior::default());
     assert!(host.finish().is_clean());
 }
+
+/// A protocol cancels an OID request that pends: NDIS calls MiniportCancelOidRequest with its
+/// RequestId, and the miniport completes it with NDIS_STATUS_REQUEST_ABORTED.
+#[test]
+fn a_pending_oid_request_the_protocol_cancels_is_aborted() {
+    let (host, a) = started(Behavior {
+        pend_oid_forever: true,
+        ..Behavior::default()
+    });
+    seen();
+    let r = host.oid_cancelled(
+        a,
+        OidRequest::Query {
+            oid: OID_GEN_LINK_SPEED,
+            buffer_len: 4,
+        },
+    );
+    assert_eq!(r.status, NDIS_STATUS_REQUEST_ABORTED);
+    assert_eq!(seen(), [("cancel_oid", DISPATCH_LEVEL, 0)]);
+    set(Behavior::default());
+    assert!(host.finish().is_clean());
+}

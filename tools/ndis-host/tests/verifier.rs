@@ -55,6 +55,7 @@ fn a_well_behaved_driver_leaves_the_verifier_silent_through_a_whole_lifecycle() 
                 mdl_split: Some(7),
                 dispatch: false,
                 data_offset: 5,
+                cancel_id: None,
             },
         )
         .expect("running");
@@ -983,4 +984,35 @@ fn a_mapping_fault_fails_get_data_buffer_even_for_contiguous_data() {
         assert_eq!(host.take_received(a), [frame(4, 80)], "not an allocation");
     });
     assert!(verdict.is_clean(), "{}", verdict.report());
+}
+
+/// MiniportResetEx's page: "Starting with NDIS 6.30, the miniport driver must not hold pending OID
+/// or send requests until after the reset operation is complete."
+#[test]
+fn a_reset_that_completes_while_the_driver_holds_sends_is_reported() {
+    let verdict = run(
+        Behavior {
+            hold_sends: true,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |host, a| {
+            host.send(a, &[&frame(1, 80), &frame(2, 80)], SendOptions::default())
+                .expect("running");
+            assert_eq!(host.reset(a), (NDIS_STATUS_SUCCESS, true));
+            assert!(
+                host.send(a, &[&frame(3, 80)], SendOptions::default()).is_some(),
+                "sends resume after the reset"
+            );
+        },
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::SendHeldPastReset,
+            "MiniportResetEx",
+            Some(0),
+            "the reset completed with 2 send(s) given before it not completed",
+        )],
+    );
 }

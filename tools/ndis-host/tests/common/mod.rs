@@ -193,7 +193,7 @@ pub unsafe extern "system" fn driver_entry(object: PDRIVER_OBJECT, path: PUNICOD
         ResetHandlerEx: Some(reset),
         DevicePnPEventNotifyHandler: Some(pnp),
         ShutdownHandlerEx: Some(shutdown),
-        CancelOidRequestHandler: Some(cancel),
+        CancelOidRequestHandler: Some(cancel_oid),
         ..Default::default()
     };
     let mut handle = null_mut();
@@ -728,9 +728,13 @@ unsafe extern "system" fn return_nbls(context: NDIS_HANDLE, nbls: PNET_BUFFER_LI
     }
 }
 
+/// The request `pend_oid_forever` holds, until MiniportCancelOidRequest completes it.
+static PENDING_OID: Mutex<usize> = Mutex::new(0);
+
 unsafe extern "system" fn oid(_context: NDIS_HANDLE, request: PNDIS_OID_REQUEST) -> NDIS_STATUS {
     let b = behavior();
     if b.pend_oid_forever {
+        *PENDING_OID.lock().unwrap_or_else(PoisonError::into_inner) = request as usize;
         return NDIS_STATUS_PENDING;
     }
     if b.leave_spin_lock_held {
@@ -830,6 +834,20 @@ unsafe extern "system" fn oid(_context: NDIS_HANDLE, request: PNDIS_OID_REQUEST)
 }
 
 unsafe extern "system" fn cancel(_: NDIS_HANDLE, _: PVOID) {}
+
+/// MiniportCancelOidRequest: completes the held request if its RequestId matches.
+unsafe extern "system" fn cancel_oid(context: NDIS_HANDLE, request_id: PVOID) {
+    let held = std::mem::take(&mut *PENDING_OID.lock().unwrap_or_else(PoisonError::into_inner));
+    let request = held as PNDIS_OID_REQUEST;
+    // SAFETY: the request NDIS gave `oid` and that is still pending (held), or NULL.
+    if request.is_null() || unsafe { (*request).RequestId } != request_id {
+        *PENDING_OID.lock().unwrap_or_else(PoisonError::into_inner) = held;
+        return;
+    }
+    seen("cancel_oid", 0);
+    // SAFETY: the adapter's handle and its pending request, completed once.
+    unsafe { NdisMOidRequestComplete(adapter(context).handle, request, NDIS_STATUS_REQUEST_ABORTED) };
+}
 
 /// What the driver saw: (callback, IRQL, detail), for tests of the host's calling conventions.
 pub static SEEN: Mutex<Vec<(&'static str, KIRQL, i32)>> = Mutex::new(Vec::new());
