@@ -65,6 +65,27 @@ fn initialize_reports_the_configured_nic_to_ndis() {
     finish(host, &[a]);
 }
 
+/// MiniportInitializeEx builds up to 8,192 receive descriptors: each MDL and NBL is allocated at
+/// PASSIVE_LEVEL, never with the CPU held at DISPATCH_LEVEL for the whole loop.
+#[test]
+fn receive_descriptors_are_allocated_at_passive_level() {
+    let host = loaded(Host::new());
+    let a = host
+        .add_adapter(config(&[("*ReceiveBuffers", "4096")]))
+        .expect("initialize");
+    let descriptors: Vec<_> = host
+        .live_allocations()
+        .into_iter()
+        .filter(|a| matches!(a.kind, ndis_host::Kind::Mdl | ndis_host::Kind::Nbl))
+        .collect();
+    assert_eq!(descriptors.len(), 2 * 4096, "an MDL and an NBL per receive buffer");
+    assert!(
+        descriptors.iter().all(|a| a.irql == PASSIVE_LEVEL),
+        "allocated at PASSIVE_LEVEL"
+    );
+    finish(host, &[a]);
+}
+
 #[test]
 fn invalid_keywords_fall_back_to_defaults_and_are_logged() {
     let host = loaded(Host::new());

@@ -300,6 +300,7 @@ impl State {
             owner: Self::owner(),
             parent,
             paged,
+            irql: irql::current(),
             site: crate::verifier::Site::here(),
         };
         self.tracker.insert(address, allocation);
@@ -795,6 +796,12 @@ impl Host {
     #[must_use]
     pub fn allocations_made(&self) -> HashMap<Kind, u64> {
         self.inner.lock().tracker.made.clone()
+    }
+
+    /// What the driver holds now, allocation by allocation.
+    #[must_use]
+    pub fn live_allocations(&self) -> Vec<crate::verifier::Allocation> {
+        self.inner.lock().tracker.live.values().cloned().collect()
     }
 
     /// Pool bytes (ExAllocatePool2 and NdisAllocateMemoryWithTagPriority) the driver holds now.

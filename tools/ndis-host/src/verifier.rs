@@ -352,6 +352,8 @@ pub struct Allocation {
     pub parent: Option<usize>,
     /// Paged pool (`POOL_FLAG_PAGED`): freed only at IRQL <= APC_LEVEL, never under an MDL.
     pub paged: bool,
+    /// The IRQL the driver allocated it at.
+    pub irql: KIRQL,
     pub site: Site,
 }
 
