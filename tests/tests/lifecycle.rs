@@ -78,7 +78,11 @@ fn receive_descriptors_are_allocated_at_passive_level() {
         .into_iter()
         .filter(|a| matches!(a.kind, ndis_host::Kind::Mdl | ndis_host::Kind::Nbl))
         .collect();
-    assert_eq!(descriptors.len(), 2 * 4096, "an MDL and an NBL per receive buffer");
+    assert_eq!(
+        descriptors.len(),
+        2 * 4096,
+        "an MDL and an NBL per receive buffer"
+    );
     assert!(
         descriptors.iter().all(|a| a.irql == PASSIVE_LEVEL),
         "allocated at PASSIVE_LEVEL"

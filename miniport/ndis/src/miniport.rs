@@ -286,16 +286,16 @@ pub struct NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
     pub PowerManagementCapabilitiesEx: PNDIS_PM_CAPABILITIES,
 }
 
-/// `NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES` (ndis.h); the `NDIS_OFFLOAD` pointees are not declared
-/// here because rvnic advertises no offloads.
+/// `NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES` (ndis.h): the task offload configuration an adapter
+/// starts with and what its hardware can do.
 #[repr(C)]
 #[derive(Debug)]
 pub struct NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES {
     pub Header: NDIS_OBJECT_HEADER,
-    pub DefaultOffloadConfiguration: PVOID,
-    pub HardwareOffloadCapabilities: PVOID,
-    pub DefaultTcpConnectionOffloadConfiguration: PVOID,
-    pub TcpConnectionOffloadHardwareCapabilities: PVOID,
+    pub DefaultOffloadConfiguration: crate::offload::PNDIS_OFFLOAD,
+    pub HardwareOffloadCapabilities: crate::offload::PNDIS_OFFLOAD,
+    pub DefaultTcpConnectionOffloadConfiguration: crate::offload::PNDIS_TCP_CONNECTION_OFFLOAD,
+    pub TcpConnectionOffloadHardwareCapabilities: crate::offload::PNDIS_TCP_CONNECTION_OFFLOAD,
 }
 
 /// `NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES` (ndis.h), revision 3; pointees opaque.

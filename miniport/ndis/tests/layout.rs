@@ -247,6 +247,87 @@ fn all_checks() -> Vec<Check> {
             MaxWoLPatternOffset, MaxWoLPacketSaveBuffer, SupportedProtocolOffloads, NumArpOffloadIPv4Addresses,
             NumNSOffloadIPv6Addresses, MinMagicPacketWakeUp, MinPatternWakeUp, MinLinkChangeWakeUp,
             SupportedWakeUpEvents, MediaSpecificWakeUpEvents, }),
+        // ---- offload.rs ----
+        check!(NDIS_CHECKSUM_OFFLOAD_IPV4,
+            Source::Nested { parent: "NDIS_TCP_IP_CHECKSUM_OFFLOAD", prefix: "IPv4Transmit" }; {
+            Encapsulation, "IpOptionsSupported" => Bits, "TcpOptionsSupported" => Bits,
+            "TcpChecksum" => Bits, "UdpChecksum" => Bits, "IpChecksum" => Bits, }),
+        check!(NDIS_CHECKSUM_OFFLOAD_IPV6,
+            Source::Nested { parent: "NDIS_TCP_IP_CHECKSUM_OFFLOAD", prefix: "IPv6Transmit" }; {
+            Encapsulation, "IpExtensionHeadersSupported" => Bits, "TcpOptionsSupported" => Bits,
+            "TcpChecksum" => Bits, "UdpChecksum" => Bits, }),
+        check!(NDIS_TCP_IP_CHECKSUM_OFFLOAD; {
+            IPv4Transmit, IPv4Receive, IPv6Transmit, IPv6Receive,
+            "IPv4Receive.IpOptionsSupported" => IPv4Receive.Bits,
+            "IPv4Receive.TcpOptionsSupported" => IPv4Receive.Bits,
+            "IPv4Receive.TcpChecksum" => IPv4Receive.Bits, "IPv4Receive.UdpChecksum" => IPv4Receive.Bits,
+            "IPv4Receive.IpChecksum" => IPv4Receive.Bits,
+            "IPv4Receive.Encapsulation" => IPv4Receive.Encapsulation,
+            "IPv6Receive.IpExtensionHeadersSupported" => IPv6Receive.Bits,
+            "IPv6Receive.TcpOptionsSupported" => IPv6Receive.Bits,
+            "IPv6Receive.TcpChecksum" => IPv6Receive.Bits, "IPv6Receive.UdpChecksum" => IPv6Receive.Bits,
+            "IPv6Receive.Encapsulation" => IPv6Receive.Encapsulation, }),
+        check!(NDIS_LSO_V1_IPV4, Source::Nested { parent: "NDIS_TCP_LARGE_SEND_OFFLOAD_V1", prefix: "IPv4" }; {
+            Encapsulation, MaxOffLoadSize, MinSegmentCount, "TcpOptions" => Bits, "IpOptions" => Bits, }),
+        check!(NDIS_TCP_LARGE_SEND_OFFLOAD_V1; { IPv4, }),
+        check!(NDIS_IPSEC_V1_SUPPORTED, Source::Nested { parent: "NDIS_IPSEC_OFFLOAD_V1", prefix: "Supported" }; {
+            Encapsulation, AhEspCombined, TransportTunnelCombined, IPv4Options, Flags, }),
+        check!(NDIS_IPSEC_OFFLOAD_V1; {
+            Supported, IPv4AH, IPv4ESP,
+            "IPv4AH.Md5" => IPv4AH, "IPv4AH.Sha_1" => IPv4AH, "IPv4AH.Transport" => IPv4AH,
+            "IPv4AH.Tunnel" => IPv4AH, "IPv4AH.Send" => IPv4AH, "IPv4AH.Receive" => IPv4AH,
+            "IPv4ESP.Des" => IPv4ESP, "IPv4ESP.Reserved" => IPv4ESP, "IPv4ESP.TripleDes" => IPv4ESP,
+            "IPv4ESP.NullEsp" => IPv4ESP, "IPv4ESP.Transport" => IPv4ESP, "IPv4ESP.Tunnel" => IPv4ESP,
+            "IPv4ESP.Send" => IPv4ESP, "IPv4ESP.Receive" => IPv4ESP, }),
+        check!(NDIS_LSO_V2_IPV4, Source::Nested { parent: "NDIS_TCP_LARGE_SEND_OFFLOAD_V2", prefix: "IPv4" }; {
+            Encapsulation, MaxOffLoadSize, MinSegmentCount, }),
+        check!(NDIS_LSO_V2_IPV6, Source::Nested { parent: "NDIS_TCP_LARGE_SEND_OFFLOAD_V2", prefix: "IPv6" }; {
+            Encapsulation, MaxOffLoadSize, MinSegmentCount, "IpExtensionHeadersSupported" => Bits,
+            "TcpOptionsSupported" => Bits, }),
+        check!(NDIS_TCP_LARGE_SEND_OFFLOAD_V2; { IPv4, IPv6, }),
+        check!(NDIS_IPSEC_OFFLOAD_V2; {
+            Encapsulation, IPv6Supported, IPv4Options, IPv6NonIPsecExtensionHeaders, Ah, Esp, AhEspCombined,
+            Transport, Tunnel, TransportTunnelCombined, LsoSupported, ExtendedSequenceNumbers, UdpEsp,
+            AuthenticationAlgorithms, EncryptionAlgorithms, SaOffloadCapacity, }),
+        check!(NDIS_RSC_ENABLED, Source::Nested { parent: "NDIS_TCP_RECV_SEG_COALESCE_OFFLOAD", prefix: "IPv4" }; {
+            Enabled, }),
+        check!(NDIS_TCP_RECV_SEG_COALESCE_OFFLOAD; { IPv4, IPv6, "IPv6.Enabled" => IPv6.Enabled, }),
+        check!(NDIS_ENCAPSULATED_PACKET_TASK_OFFLOAD; {
+            "TransmitChecksumOffloadSupported" => Bits, "ReceiveChecksumOffloadSupported" => Bits,
+            "LsoV2Supported" => Bits, "RssSupported" => Bits, "VmqSupported" => Bits, MaxHeaderSizeSupported, }),
+        check!(NDIS_OFFLOAD; {
+            Header, Checksum, LsoV1, IPsecV1, LsoV2, Flags, IPsecV2, Rsc, EncapsulatedPacketTaskOffloadGre, }),
+        check!(NDIS_OFFLOAD_PARAMETERS; {
+            Header, IPv4Checksum, TCPIPv4Checksum, UDPIPv4Checksum, TCPIPv6Checksum, UDPIPv6Checksum, LsoV1,
+            IPsecV1, LsoV2IPv4, LsoV2IPv6, TcpConnectionIPv4, TcpConnectionIPv6, Flags, IPsecV2, IPsecV2IPv4,
+            RscIPv4, RscIPv6, EncapsulatedPacketTaskOffload, EncapsulationTypes, }),
+        check!(NDIS_ENCAPSULATION_SETTING, Source::Documented { size: 12, align: 4,
+            cite: "NDIS_OFFLOAD_ENCAPSULATION (ndis.h): IPv4 and IPv6 are each { ULONG Enabled; ULONG EncapsulationType; ULONG HeaderSize; }" };
+            { Enabled, EncapsulationType, HeaderSize, }),
+        check!(NDIS_OFFLOAD_ENCAPSULATION, Source::Documented { size: 28, align: 4,
+            cite: "NDIS_OFFLOAD_ENCAPSULATION (ndis.h); NDIS_SIZEOF_OFFLOAD_ENCAPSULATION_REVISION_1 = 28 in the constants oracle" };
+            { Header, IPv4, IPv6, }),
+        check!(NDIS_RSC_STATISTICS_INFO, Source::Documented { size: 40, align: 8,
+            cite: "NDIS_RSC_STATISTICS_INFO (ntddndis.h): header, then four ULONG64 counters; NDIS_SIZEOF_RSC_STATISTICS_REVISION_1 = 40 in the constants oracle" };
+            { Header, CoalescedPkts, CoalescedOctets, CoalesceEvents, Aborts, }),
+        check!(NDIS_TCP_CONNECTION_OFFLOAD; {
+            Header, Encapsulation, "SupportIPv4" => Bits, "SupportIPv6" => Bits,
+            "SupportIPv6ExtensionHeaders" => Bits, "SupportSack" => Bits, "CongestionAlgorithm" => Bits,
+            TcpConnectionOffloadCapacity, Flags, }),
+        check!(NDIS_TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO; {
+            Value,
+            omit "Transmit": "bit-field view of Value's low ULONG on a send (CHECKSUM_TX_* constants)",
+            omit "Receive": "bit-field view of Value's low ULONG on a receive (CHECKSUM_RX_* constants)", }),
+        check!(NDIS_TCP_LARGE_SEND_OFFLOAD_NET_BUFFER_LIST_INFO; {
+            Value,
+            omit "Transmit": "bit-field view of Value's low ULONG (LSO_* constants)",
+            omit "LsoV1Transmit": "LSOv1, which rvnic does not offer (bit-field view of Value)",
+            omit "LsoV1TransmitComplete": "LSOv1, which rvnic does not offer (bit-field view of Value)",
+            omit "LsoV2Transmit": "bit-field view of Value's low ULONG on a send (LSO_* constants)",
+            omit "LsoV2TransmitComplete": "bit-field view of Value's low ULONG once completed (LSO_* constants)", }),
+        check!(NDIS_RSC_NBL_INFO, Source::Documented { size: 8, align: 8,
+            cite: "NDIS_RSC_NBL_INFO (nblrsc.h): union { struct { USHORT CoalescedSegCount; USHORT DupAckCount; } Info; PVOID Value; }" };
+            { Value, }),
         // ---- config.rs ----
         check!(NDIS_CONFIGURATION_OBJECT; { Header, NdisHandle, Flags, }),
         check!(BINARY_DATA, Source::Nested { parent: "NDIS_CONFIGURATION_PARAMETER", prefix: "ParameterData.BinaryData" };
@@ -380,9 +461,15 @@ fn verify(check: &Check, oracle: &BTreeMap<String, Layout>, known: &Covered) -> 
             l
         }
     };
-    // Every listed field: present, same offset and size.
+    // Every listed field: present, same offset and size. A C bit-field is listed against the Rust
+    // integer that holds its unit (`"TcpChecksum" => Bits`): the row's offset and size are the unit's.
     for (path, off, size) in &check.fields {
-        match layout.rows.iter().find(|r| &r.path == path && !r.bitfield) {
+        let row = layout
+            .rows
+            .iter()
+            .find(|r| &r.path == path && !r.bitfield)
+            .or_else(|| layout.rows.iter().find(|r| &r.path == path));
+        match row {
             Some(r) if (r.offset, r.size) == (*off, *size) => {}
             Some(r) => errors.push(format!(
                 "{name}.{path}: offset/size {off}/{size} != oracle {}/{}",

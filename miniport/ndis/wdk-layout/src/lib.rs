@@ -66,6 +66,21 @@ pub const COMPARED: &[&str] = &[
     "BINARY_DATA",
     "NDIS_CONFIGURATION_PARAMETER",
     "NDIS_TIMER_CHARACTERISTICS",
+    "NDIS_TCP_IP_CHECKSUM_OFFLOAD",
+    "NDIS_TCP_LARGE_SEND_OFFLOAD_V1",
+    "NDIS_IPSEC_OFFLOAD_V1",
+    "NDIS_TCP_LARGE_SEND_OFFLOAD_V2",
+    "NDIS_IPSEC_OFFLOAD_V2",
+    "NDIS_TCP_RECV_SEG_COALESCE_OFFLOAD",
+    "NDIS_ENCAPSULATED_PACKET_TASK_OFFLOAD",
+    "NDIS_OFFLOAD",
+    "NDIS_OFFLOAD_PARAMETERS",
+    "NDIS_OFFLOAD_ENCAPSULATION",
+    "NDIS_RSC_STATISTICS_INFO",
+    "NDIS_TCP_CONNECTION_OFFLOAD",
+    "NDIS_TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO",
+    "NDIS_TCP_LARGE_SEND_OFFLOAD_NET_BUFFER_LIST_INFO",
+    "NDIS_RSC_NBL_INFO",
 ];
 
 /// `ndis` structures with no C type of their own name, and where their layout is checked instead.
@@ -97,5 +112,37 @@ pub const NOT_COMPARED: &[(&str, &str)] = &[
     (
         "NDIS_CONFIGURATION_PARAMETER_DATA",
         "the ParameterData union of NDIS_CONFIGURATION_PARAMETER",
+    ),
+    (
+        "NDIS_CHECKSUM_OFFLOAD_IPV4",
+        "unnamed structs IPv4Transmit/IPv4Receive of NDIS_TCP_IP_CHECKSUM_OFFLOAD",
+    ),
+    (
+        "NDIS_CHECKSUM_OFFLOAD_IPV6",
+        "unnamed structs IPv6Transmit/IPv6Receive of NDIS_TCP_IP_CHECKSUM_OFFLOAD",
+    ),
+    (
+        "NDIS_LSO_V1_IPV4",
+        "unnamed struct IPv4 of NDIS_TCP_LARGE_SEND_OFFLOAD_V1",
+    ),
+    (
+        "NDIS_IPSEC_V1_SUPPORTED",
+        "unnamed struct Supported of NDIS_IPSEC_OFFLOAD_V1",
+    ),
+    (
+        "NDIS_LSO_V2_IPV4",
+        "unnamed struct IPv4 of NDIS_TCP_LARGE_SEND_OFFLOAD_V2",
+    ),
+    (
+        "NDIS_LSO_V2_IPV6",
+        "unnamed struct IPv6 of NDIS_TCP_LARGE_SEND_OFFLOAD_V2",
+    ),
+    (
+        "NDIS_RSC_ENABLED",
+        "unnamed structs IPv4/IPv6 of NDIS_TCP_RECV_SEG_COALESCE_OFFLOAD",
+    ),
+    (
+        "NDIS_ENCAPSULATION_SETTING",
+        "unnamed structs IPv4/IPv6 of NDIS_OFFLOAD_ENCAPSULATION",
     ),
 ];

@@ -174,6 +174,38 @@ fn checks() -> Vec<Compare> {
     same!(wdk::NDIS_TIMER_CHARACTERISTICS => NDIS_TIMER_CHARACTERISTICS {
         Header, AllocationTag, TimerFunction, FunctionContext,
     }),
+    same!(wdk::NDIS_TCP_IP_CHECKSUM_OFFLOAD => NDIS_TCP_IP_CHECKSUM_OFFLOAD {
+        IPv4Transmit, IPv4Receive, IPv6Transmit, IPv6Receive,
+    }),
+    same!(wdk::NDIS_TCP_LARGE_SEND_OFFLOAD_V1 => NDIS_TCP_LARGE_SEND_OFFLOAD_V1 { IPv4, }),
+    same!(wdk::NDIS_IPSEC_OFFLOAD_V1 => NDIS_IPSEC_OFFLOAD_V1 { Supported, IPv4AH, IPv4ESP, }),
+    same!(wdk::NDIS_TCP_LARGE_SEND_OFFLOAD_V2 => NDIS_TCP_LARGE_SEND_OFFLOAD_V2 { IPv4, IPv6, }),
+    same!(wdk::NDIS_IPSEC_OFFLOAD_V2 => NDIS_IPSEC_OFFLOAD_V2 {
+        Encapsulation, IPv6Supported, IPv4Options, IPv6NonIPsecExtensionHeaders, Ah, Esp, AhEspCombined,
+        Transport, Tunnel, TransportTunnelCombined, LsoSupported, ExtendedSequenceNumbers, UdpEsp,
+        AuthenticationAlgorithms, EncryptionAlgorithms, SaOffloadCapacity,
+    }),
+    same!(wdk::NDIS_TCP_RECV_SEG_COALESCE_OFFLOAD => NDIS_TCP_RECV_SEG_COALESCE_OFFLOAD { IPv4, IPv6, }),
+    same!(wdk::NDIS_ENCAPSULATED_PACKET_TASK_OFFLOAD => NDIS_ENCAPSULATED_PACKET_TASK_OFFLOAD {
+        MaxHeaderSizeSupported,
+    }),
+    same!(wdk::NDIS_OFFLOAD => NDIS_OFFLOAD {
+        Header, Checksum, LsoV1, IPsecV1, LsoV2, Flags, IPsecV2, Rsc, EncapsulatedPacketTaskOffloadGre,
+    }),
+    same!(wdk::NDIS_OFFLOAD_PARAMETERS => NDIS_OFFLOAD_PARAMETERS {
+        Header, IPv4Checksum, TCPIPv4Checksum, UDPIPv4Checksum, TCPIPv6Checksum, UDPIPv6Checksum, LsoV1,
+        IPsecV1, LsoV2IPv4, LsoV2IPv6, TcpConnectionIPv4, TcpConnectionIPv6, Flags, IPsecV2, IPsecV2IPv4,
+    }),
+    same!(wdk::NDIS_OFFLOAD_ENCAPSULATION => NDIS_OFFLOAD_ENCAPSULATION { Header, IPv4, IPv6, }),
+    same!(wdk::NDIS_RSC_STATISTICS_INFO => NDIS_RSC_STATISTICS_INFO {
+        Header, CoalescedPkts, CoalescedOctets, CoalesceEvents, Aborts,
+    }),
+    same!(wdk::NDIS_TCP_CONNECTION_OFFLOAD => NDIS_TCP_CONNECTION_OFFLOAD {
+        Header, Encapsulation, TcpConnectionOffloadCapacity, Flags,
+    }),
+    same!(wdk::NDIS_TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO => NDIS_TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO {}),
+    same!(wdk::NDIS_TCP_LARGE_SEND_OFFLOAD_NET_BUFFER_LIST_INFO => NDIS_TCP_LARGE_SEND_OFFLOAD_NET_BUFFER_LIST_INFO {}),
+    same!(wdk::NDIS_RSC_NBL_INFO => NDIS_RSC_NBL_INFO { Value, }),
     ]
 }
 
