@@ -79,7 +79,7 @@ fn a_receive_sink_gets_every_indicated_frame_once() {
         let into = std::sync::Arc::clone(&seen);
         host.set_receive_sink(
             b,
-            std::sync::Arc::new(move |frame: Vec<u8>| into.lock().expect("sink").push(frame)),
+            std::sync::Arc::new(move |r: ndis_host::Received| into.lock().expect("sink").push(r.frame)),
         );
         let (ma, mb) = (address(&host, a), address(&host, b));
         let frames: Vec<Vec<u8>> = (0..20).map(|i| frame(mb, ma, 60 + 70 * i, i as u32)).collect();
@@ -268,6 +268,7 @@ fn scattered_frames_and_multi_frame_nbls_arrive_intact() {
         dispatch: false,
         data_offset: 3,
         cancel_id: None,
+        ..SendOptions::default()
     };
     host.send(a, &refs, options).expect("running");
     let completions = host.take_completions(a);

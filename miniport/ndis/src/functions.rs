@@ -268,7 +268,29 @@ unsafe extern "system" {
     pub fn KeReleaseSpinLockFromDpcLevel(SpinLock: PKSPIN_LOCK);
     /// PASSIVE_LEVEL: returns once every queued DPC (timer callbacks included) has run.
     pub fn KeFlushQueuedDpcs();
+    /// IRQL <= DISPATCH_LEVEL for `KernelMode`. Maps the locked pages an MDL describes into system
+    /// space and records the mapping in the MDL; NULL on failure (`BugCheckOnFailure` FALSE).
+    /// Called through [`crate::MmGetSystemAddressForMdlSafe`].
+    pub fn MmMapLockedPagesSpecifyCache(
+        MemoryDescriptorList: crate::nbl::PMDL,
+        AccessMode: KPROCESSOR_MODE,
+        CacheType: MEMORY_CACHING_TYPE,
+        RequestedAddress: PVOID,
+        BugCheckOnFailure: ULONG,
+        Priority: ULONG,
+    ) -> PVOID;
 }
+
+/// `KPROCESSOR_MODE` (wdm.h): `KernelMode` 0, `UserMode` 1.
+pub type KPROCESSOR_MODE = i8;
+pub const KernelMode: KPROCESSOR_MODE = 0;
+/// `MEMORY_CACHING_TYPE` (wdm.h): `MmCached` 1.
+pub type MEMORY_CACHING_TYPE = i32;
+pub const MmCached: MEMORY_CACHING_TYPE = 1;
+/// `MM_PAGE_PRIORITY` (wdm.h) `NormalPagePriority`, with `MdlMappingNoExecute` (Windows 8 and
+/// later: the mapping is data, never code).
+pub const NormalPagePriority: ULONG = 16;
+pub const MdlMappingNoExecute: ULONG = 0x4000_0000;
 
 #[cfg_attr(
     feature = "kernel",

@@ -13,8 +13,9 @@ use crate::object::NDIS_OBJECT_HEADER;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MEMORY_ALIGNED<T>(pub T);
 
-/// `MDL` (wdm.h): describes the physical pages of a virtually contiguous buffer. In rvnic (and in
-/// ndis-host) every MDL describes non-paged system memory, so `MappedSystemVa` is valid.
+/// `MDL` (wdm.h): describes the physical pages of a virtually contiguous buffer. `MappedSystemVa`
+/// is valid only when `MdlFlags` has `MDL_MAPPED_TO_SYSTEM_VA` or `MDL_SOURCE_IS_NONPAGED_POOL`;
+/// otherwise [`MmGetSystemAddressForMdlSafe`] maps it. rvnic's own MDLs describe non-paged pool.
 #[repr(C)]
 #[derive(Debug)]
 pub struct MDL {
@@ -245,6 +246,18 @@ pub unsafe fn NET_BUFFER_LIST_INFO(nbl: PNET_BUFFER_LIST, id: NDIS_NET_BUFFER_LI
     unsafe { (*nbl).NetBufferListInfo[index] }
 }
 
+/// `NET_BUFFER_LIST_INFO(nbl, id) = value`: sets one out-of-band value (ignored for an index this
+/// NDIS version does not have).
+///
+/// # Safety
+/// `nbl` points to a live `NET_BUFFER_LIST` the caller owns.
+pub unsafe fn NET_BUFFER_LIST_SET_INFO(nbl: PNET_BUFFER_LIST, id: NDIS_NET_BUFFER_LIST_INFO, value: PVOID) {
+    if let Some(index) = usize::try_from(id).ok().filter(|i| *i < MaxNetBufferListInfo) {
+        // SAFETY: the caller guarantees `nbl` is live and owned; the index is in bounds.
+        unsafe { (*nbl).NetBufferListInfo[index] = value };
+    }
+}
+
 /// `NDIS_GET_NET_BUFFER_LIST_CANCEL_ID(nbl)`: the cancel identifier the sender set (NULL: none).
 ///
 /// # Safety
@@ -360,4 +373,37 @@ pub unsafe fn NET_BUFFER_CURRENT_MDL(nb: PNET_BUFFER) -> PMDL {
 pub unsafe fn NET_BUFFER_CURRENT_MDL_OFFSET(nb: PNET_BUFFER) -> ULONG {
     // SAFETY: the caller guarantees `nb` is live.
     unsafe { (*nb).NetBufferHeader.data().CurrentMdlOffset }
+}
+
+/// `MdlFlags` bits (wdm.h; not in the NDIS constants oracle): the MDL's pages are mapped at
+/// `MappedSystemVa`, or they are non-paged pool (always mapped there).
+pub const MDL_MAPPED_TO_SYSTEM_VA: CSHORT = 0x0001;
+pub const MDL_SOURCE_IS_NONPAGED_POOL: CSHORT = 0x0004;
+
+/// `MmGetSystemAddressForMdlSafe(mdl, priority)` (wdm.h, a macro): the system address of the MDL's
+/// buffer, mapping it if it is not mapped yet (the mapping stays until the MDL's owner unlocks
+/// it); NULL when the system is out of mapping space. IRQL <= DISPATCH_LEVEL.
+///
+/// # Safety
+/// `mdl` points to a live MDL describing locked pages, which the caller may read for the call.
+#[must_use]
+pub unsafe fn MmGetSystemAddressForMdlSafe(mdl: PMDL, priority: ULONG) -> PVOID {
+    // SAFETY: the caller guarantees a live MDL; a plain borrow of its header for two reads.
+    let header = unsafe { &*mdl };
+    let (flags, mapped) = (header.MdlFlags, header.MappedSystemVa);
+    if flags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL) != 0 {
+        return mapped;
+    }
+    // As the wdm.h macro does: kernel mode, cached, anywhere, no bug check on failure.
+    // SAFETY: a live MDL of locked pages (the caller's contract); IRQL <= DISPATCH_LEVEL.
+    unsafe {
+        crate::MmMapLockedPagesSpecifyCache(
+            mdl,
+            crate::KernelMode,
+            crate::MmCached,
+            core::ptr::null_mut(),
+            0,
+            priority,
+        )
+    }
 }

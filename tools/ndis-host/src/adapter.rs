@@ -95,7 +95,14 @@ pub enum Sleep {
 /// Called with each frame an adapter indicates, as a protocol's receive handler would see it
 /// (outside the host's lock, on the indicating thread, at the indication's IRQL). The frame is a
 /// copy the sink owns, so keeping it costs no second copy.
-pub type ReceiveSink = Arc<dyn Fn(Vec<u8>) + Send + Sync>;
+pub type ReceiveSink = Arc<dyn Fn(Received) + Send + Sync>;
+
+/// One received frame with its NBL's offload information.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub frame: Vec<u8>,
+    pub info: crate::offload::ReceiveInfo,
+}
 
 /// A send the driver completed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,6 +181,8 @@ pub(crate) struct AdapterSlot {
     /// must be rejected at once. A send that races the MiniportPause call itself may be taken.
     pause_returned: bool,
     pub power: Power,
+    /// The offload attributes, current configuration and encapsulation NDIS keeps.
+    pub(crate) offload: crate::offload::OffloadState,
     /// The OID request in progress is to be cancelled if it pends ([`Host::oid_cancelled`]).
     cancel_pending_oid: bool,
     /// The protocol's settings (the last successful set of each OID NDIS restores after a
@@ -181,7 +190,7 @@ pub(crate) struct AdapterSlot {
     pub settings: Vec<(NDIS_OID, Vec<u8>)>,
     completions: Vec<Completion>,
     completed_count: u64,
-    received: Vec<Vec<u8>>,
+    received: Vec<Received>,
     received_count: u64,
     received_bytes: u64,
     held: Vec<usize>,
@@ -245,10 +254,12 @@ pub struct OidResult {
 
 /// The protocol settings NDIS restores with OID sets after it initialized an adapter again (the
 /// power management page for miniports that are halted on sleep).
-const RESTORED_SETTINGS: [NDIS_OID; 3] = [
+/// The offload encapsulation is among them: the binding that set it stays.
+const RESTORED_SETTINGS: [NDIS_OID; 4] = [
     OID_GEN_CURRENT_PACKET_FILTER,
     OID_802_3_MULTICAST_LIST,
     OID_GEN_CURRENT_LOOKAHEAD,
+    OID_OFFLOAD_ENCAPSULATION,
 ];
 
 /// Bytes after an OID's information buffer that must stay unchanged.
@@ -346,6 +357,7 @@ impl Host {
                 restarts: 0,
                 pause_returned: false,
                 cancel_pending_oid: false,
+                offload: crate::offload::OffloadState::default(),
                 power: Power {
                     state: NdisDeviceStateD0,
                     ..Power::default()
@@ -411,6 +423,7 @@ impl Host {
             slot.registered = false;
             slot.registration = RegistrationAttributes::default();
             slot.general = None;
+            slot.offload = crate::offload::OffloadState::default();
             slot.context = 0;
             slot.pending = Pending::default();
             slot.halting = false;
@@ -1046,6 +1059,16 @@ impl Host {
             }
         }
         let req_ptr: *mut NDIS_OID_REQUEST = &raw mut *req;
+        let offload_indications = self.slot_call(adapter, |s| {
+            if let OidRequest::Set {
+                oid: OID_TCP_OFFLOAD_PARAMETERS,
+                data,
+            } = &request
+            {
+                crate::offload::update_keywords(&mut s.config, data);
+            }
+            s.offload.indications
+        });
         self.slot_call(adapter, |s| s.pending.oid = Some((req_ptr as usize, None)));
         let level = self.inner.config.oid_irql;
         // The driver's MiniportOidRequest with its context and a request (and buffer) the host
@@ -1149,6 +1172,11 @@ impl Host {
                 }
                 _ => {}
             }
+            if let OidRequest::Set { oid, data } = &request
+                && matches!(*oid, OID_TCP_OFFLOAD_PARAMETERS | OID_OFFLOAD_ENCAPSULATION)
+            {
+                self.offload_set(adapter, *oid, data, offload_indications);
+            }
         }
         OidResult {
             status,
@@ -1166,6 +1194,14 @@ impl Host {
         let OidRequest::Query { oid, buffer_len } = *request else {
             return None;
         };
+        if matches!(
+            oid,
+            OID_TCP_OFFLOAD_CURRENT_CONFIG
+                | OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES
+                | OID_OFFLOAD_ENCAPSULATION
+        ) {
+            return Some(self.offload_answer(adapter, oid, buffer_len));
+        }
         if oid != OID_PM_HARDWARE_CAPABILITIES && oid != OID_PM_CURRENT_CAPABILITIES {
             return None;
         }
@@ -1205,6 +1241,65 @@ impl Host {
             bytes_needed: 0,
             data: bytes.to_vec(),
         })
+    }
+
+    /// After a successful offload set: the miniport must have indicated
+    /// `NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG` (both OIDs' pages); NDIS keeps the encapsulation.
+    fn offload_set(&self, adapter: Adapter, oid: NDIS_OID, data: &[u8], indications_before: u64) {
+        let mut st = self.inner.lock();
+        let slot = &mut st.adapters[adapter.0];
+        if oid == OID_OFFLOAD_ENCAPSULATION {
+            let previous = slot.offload.encapsulation.map(|(e, _)| e);
+            slot.offload.encapsulation = crate::offload::encapsulation(previous, data);
+        }
+        if slot.offload.indications == indications_before {
+            let name = if oid == OID_OFFLOAD_ENCAPSULATION {
+                "OID_OFFLOAD_ENCAPSULATION"
+            } else {
+                "OID_TCP_OFFLOAD_PARAMETERS"
+            };
+            st.violate(
+                Rule::OffloadConfig,
+                "MiniportOidRequest",
+                Some(adapter.0),
+                format!("{name} succeeded without an NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG indication"),
+            );
+        }
+    }
+
+    /// NDIS's own answers to `OID_TCP_OFFLOAD_CURRENT_CONFIG` and
+    /// `OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES` (from the attributes and the last
+    /// `NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG`), and to the `OID_OFFLOAD_ENCAPSULATION` query
+    /// (the last set; a protocol "can issue an OID_OFFLOAD_ENCAPSULATION query only after setting"
+    /// it, so before that the host fails it). `NOT_SUPPORTED` for an adapter without offloads.
+    fn offload_answer(&self, adapter: Adapter, oid: NDIS_OID, buffer_len: usize) -> OidResult {
+        let state = self.slot_call(adapter, |s| s.offload);
+        let answer = match oid {
+            OID_TCP_OFFLOAD_CURRENT_CONFIG => state.current.map(|o| crate::offload::offload_bytes(&o)),
+            OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES => {
+                state.hardware.map(|o| crate::offload::offload_bytes(&o))
+            }
+            _ => state.encapsulation.map(|(_, bytes)| bytes.to_vec()),
+        };
+        let refused = |status, needed: usize| OidResult {
+            status,
+            bytes_written: 0,
+            bytes_read: 0,
+            bytes_needed: needed as u32,
+            data: Vec::new(),
+        };
+        match answer {
+            None if state.hardware.is_none() => refused(NDIS_STATUS_NOT_SUPPORTED, 0),
+            None => refused(NDIS_STATUS_FAILURE, 0),
+            Some(bytes) if bytes.len() > buffer_len => refused(NDIS_STATUS_BUFFER_TOO_SHORT, bytes.len()),
+            Some(bytes) => OidResult {
+                status: NDIS_STATUS_SUCCESS,
+                bytes_written: bytes.len() as u32,
+                bytes_read: 0,
+                bytes_needed: 0,
+                data: bytes,
+            },
+        }
     }
 
     /// An `OID_GEN_STATISTICS` answer marks valid (`NDIS_STATISTICS_FLAGS_VALID_*`) exactly the
@@ -1398,7 +1493,33 @@ impl Host {
 
     /// Frames received since the last call (when the host captures frames).
     pub fn take_received(&self, adapter: Adapter) -> Vec<Vec<u8>> {
+        self.take_received_with_info(adapter)
+            .into_iter()
+            .map(|r| r.frame)
+            .collect()
+    }
+
+    /// Frames received since the last call with their offload information (when the host
+    /// captures frames).
+    pub fn take_received_with_info(&self, adapter: Adapter) -> Vec<Received> {
         self.slot_call(adapter, |s| std::mem::take(&mut s.received))
+    }
+
+    /// Activates the adapter's task offloads as TCP/IP does after binding: `OID_OFFLOAD_ENCAPSULATION`
+    /// with IEEE 802.3 (a 14-byte header) for IPv4 and IPv6, each on or off.
+    pub fn set_encapsulation(&self, adapter: Adapter, ipv4: bool, ipv6: bool) -> OidResult {
+        self.oid_set(
+            adapter,
+            OID_OFFLOAD_ENCAPSULATION,
+            &encapsulation_bytes(ipv4, ipv6),
+        )
+    }
+
+    /// The hardware capabilities and the current configuration NDIS knows of the adapter's
+    /// offloads (from its attributes and `NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG`).
+    #[must_use]
+    pub fn offloads(&self, adapter: Adapter) -> (Option<NDIS_OFFLOAD>, Option<NDIS_OFFLOAD>) {
+        self.slot_call(adapter, |s| (s.offload.hardware, s.offload.current))
     }
 
     /// The host's own (protocol) NBLs: how many were allocated, and how many sends reused one
@@ -1571,12 +1692,19 @@ pub extern "system" fn NdisMSendNetBufferListsComplete(
             format!("send completion while the adapter is {phase:?}"),
         );
     }
+    let mut lso_incomplete = Vec::new();
     for nbl in nbls {
         let verdict = match st.nbls.sent.get_mut(&nbl) {
             Some(sent) if sent.adapter == adapter && sent.completed.is_none() => {
                 // SAFETY: the driver owns the NBL until this completion; reading its status.
                 let status = unsafe { NET_BUFFER_LIST_STATUS(nbl as PNET_BUFFER_LIST) };
                 sent.completed = Some(status);
+                if sent.large_send
+                    && status == NDIS_STATUS_SUCCESS
+                    && let Err(value) = crate::offload::large_send_completed(nbl as PNET_BUFFER_LIST)
+                {
+                    lso_incomplete.push((sent.frames.start, value));
+                }
                 Ok(Completion {
                     frames: sent.frames.clone(),
                     status,
@@ -1608,6 +1736,17 @@ pub extern "system" fn NdisMSendNetBufferListsComplete(
             }
             Err(detail) => st.violate(Rule::NblNotOwned, API, Some(adapter), detail),
         }
+    }
+    for (frame, value) in lso_incomplete {
+        st.violate(
+            Rule::OffloadInfo,
+            API,
+            Some(adapter),
+            format!(
+                "large send (frame {frame}) completed without LsoV2TransmitComplete (Reserved 0, Type \
+                 NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE): its information is {value:#010x}"
+            ),
+        );
     }
     drop(st);
     host.notify();
@@ -1699,6 +1838,24 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
                 );
                 continue;
             }
+            let info = crate::offload::ReceiveInfo::of(nbl as PNET_BUFFER_LIST);
+            if info != crate::offload::ReceiveInfo::default() {
+                // SAFETY: as below; the first NB of an NBL the driver indicates.
+                let first = unsafe { NET_BUFFER_LIST_FIRST_NB(nbl as PNET_BUFFER_LIST) };
+                let frame = if first.is_null() {
+                    None
+                } else {
+                    crate::nbl::read_nb(first)
+                };
+                let verdict = crate::offload::check_receive(
+                    &st.adapters[adapter].offload,
+                    &info,
+                    frame.as_deref().unwrap_or(&[]),
+                );
+                if let Err(why) = verdict {
+                    st.violate(Rule::OffloadInfo, API, Some(adapter), why);
+                }
+            }
             // SAFETY: the driver passes NBLs it owns; the protocol reads them during the indication.
             let mut nb = unsafe { NET_BUFFER_LIST_FIRST_NB(nbl as PNET_BUFFER_LIST) };
             while !nb.is_null() {
@@ -1719,6 +1876,7 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
                         slot.received_count += 1;
                         slot.received_bytes += bytes;
                         if let Some(frame) = frame {
+                            let frame = Received { frame, info };
                             match (capture, sink.is_some()) {
                                 (true, true) => {
                                     for_sink.push(frame.clone());
@@ -1800,8 +1958,23 @@ pub extern "system" fn NdisMSetMiniportAttributes(
             let g = unsafe { &attributes.GeneralAttributes };
             general(&mut st, adapter, g)
         }
-        NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES
-        | NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES
+        NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES => {
+            if st.adapters[adapter].registered {
+                let minor = minor_version(&st);
+                // SAFETY: the header says this is the offload member.
+                let o = unsafe { &attributes.OffloadAttributes };
+                match crate::offload::attributes(&mut st.adapters[adapter].offload, o, minor) {
+                    Ok(()) => Ok(()),
+                    Err(why) => {
+                        st.violate(Rule::OffloadConfig, API, Some(adapter), why);
+                        return NDIS_STATUS_INVALID_PARAMETER;
+                    }
+                }
+            } else {
+                Err("set before the registration attributes".to_string())
+            }
+        }
+        NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES
         | NDIS_OBJECT_TYPE_MINIPORT_ADD_DEVICE_REGISTRATION_ATTRIBUTES => {
             if st.adapters[adapter].registered {
                 Ok(())
@@ -2264,6 +2437,12 @@ pub extern "system" fn NdisMIndicateStatusEx(
             return;
         }
     }
+    if ind.StatusCode == NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG {
+        let minor = minor_version(&st);
+        if let Err(why) = crate::offload::current_config(&mut st.adapters[adapter].offload, &buffer, minor) {
+            st.violate(Rule::OffloadConfig, API, Some(adapter), why);
+        }
+    }
     st.adapters[adapter].status.push(StatusIndication {
         code: ind.StatusCode,
         buffer,
@@ -2363,4 +2542,24 @@ pub extern "system" fn NdisMOidRequestComplete(
             _ => Err(()),
         },
     );
+}
+
+/// An `NDIS_OFFLOAD_ENCAPSULATION` turning IEEE 802.3 offloads on or off per IP version.
+#[must_use]
+pub fn encapsulation_bytes(ipv4: bool, ipv6: bool) -> Vec<u8> {
+    let mut b = vec![0u8; usize::from(NDIS_SIZEOF_OFFLOAD_ENCAPSULATION_REVISION_1)];
+    b[0] = NDIS_OBJECT_TYPE_OFFLOAD_ENCAPSULATION;
+    b[1] = NDIS_OFFLOAD_ENCAPSULATION_REVISION_1;
+    b[2..4].copy_from_slice(&NDIS_SIZEOF_OFFLOAD_ENCAPSULATION_REVISION_1.to_le_bytes());
+    for (on, at) in [(ipv4, 4), (ipv6, 16)] {
+        let enabled = if on {
+            NDIS_OFFLOAD_SET_ON
+        } else {
+            NDIS_OFFLOAD_SET_OFF
+        };
+        b[at..at + 4].copy_from_slice(&enabled.to_le_bytes());
+        b[at + 4..at + 8].copy_from_slice(&NDIS_ENCAPSULATION_IEEE_802_3.to_le_bytes());
+        b[at + 8..at + 12].copy_from_slice(&14u32.to_le_bytes());
+    }
+    b
 }

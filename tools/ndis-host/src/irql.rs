@@ -130,6 +130,7 @@ rules! {
     "KeAcquireSpinLockAtDpcLevel" => AtLeast(DISPATCH_LEVEL), "wdm.h", "wdm/nf-wdm-keacquirespinlockatdpclevel";
     "KeReleaseSpinLockFromDpcLevel" => AtLeast(DISPATCH_LEVEL), "wdm.h", "wdm/nf-wdm-kereleasespinlockfromdpclevel";
     "KeFlushQueuedDpcs" => Exactly(PASSIVE_LEVEL), "wdm.h", "wdm/nf-wdm-keflushqueueddpcs";
+    "MmMapLockedPagesSpecifyCache" => AtMost(DISPATCH_LEVEL), "wdm.h", "wdm/nf-wdm-mmmaplockedpagesspecifycache", "<= APC_LEVEL for UserMode";
     "KeStallExecutionProcessor" => Any, "wdm.h", "wdm/nf-wdm-kestallexecutionprocessor";
     "DbgPrint" => AtMost(DIRQL_MAX), "wdm.h", "wdm/nf-wdm-dbgprint";
 }

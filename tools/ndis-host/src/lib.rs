@@ -41,6 +41,7 @@ mod host;
 pub mod irql;
 mod memory;
 mod nbl;
+mod offload;
 mod power;
 mod sync;
 mod timer;
@@ -48,7 +49,8 @@ pub mod verifier;
 
 pub use adapter::{
     Adapter, Completion, GeneralAttributes, OidRequest, OidResult, Phase, Power, ProtocolNbls, ReceiveSink,
-    RegistrationAttributes, STATISTICS_INFO, SUPPORTED_STATISTICS, Sleep, StatusIndication,
+    Received, RegistrationAttributes, STATISTICS_INFO, SUPPORTED_STATISTICS, Sleep, StatusIndication,
+    encapsulation_bytes,
 };
 pub use config::{Config, Value, parse_network_address};
 pub use exports::{Registration, registration_failure};
@@ -56,7 +58,8 @@ pub use fault::{FaultPlan, Sweep, SweepRun, sweep};
 pub use host::{
     CPUS_PER_GROUP, Host, HostBuilder, LoadError, MAX_CPUS, Mode, REGISTRY_PATH, ReturnMode, Verdict,
 };
-pub use nbl::SendOptions;
+pub use nbl::{LargeSend, SendOptions};
+pub use offload::ReceiveInfo;
 pub use verifier::{Kind, Rule, Source, Violation};
 
 /// The host cannot go on (a bug check, a deadlock, a driver calling NDIS with no host): report and

@@ -21,8 +21,11 @@ use crate::verifier::{Kind, Rule};
 /// Fill of the fields a miniport must not touch after completing an NBL.
 pub const COMPLETED: u8 = 0xDC;
 pub(crate) const COMPLETED_WORD: usize = usize::from_ne_bytes([COMPLETED; 8]);
-/// `MDL_SOURCE_IS_NONPAGED_POOL` (wdm.h; not in the NDIS oracle): every host MDL maps non-paged memory.
-const MDL_SOURCE_IS_NONPAGED_POOL: i16 = 0x0020;
+/// `MDL_PAGES_LOCKED` (wdm.h; not in the NDIS oracle): a protocol's send MDL describes locked
+/// pages that may not be mapped to system space ([`SendOptions::unmapped_mdls`]).
+const MDL_PAGES_LOCKED: i16 = 0x0002;
+/// What an unmapped MDL's `MappedSystemVa` holds: nothing a driver may read through.
+const UNMAPPED: usize = 0xBAD0_0000_0000;
 /// The `NdisPoolHandle` the host's own (protocol) NBLs carry.
 const HOST_POOL: usize = 0x4e48_0000_0000;
 
@@ -42,6 +45,8 @@ pub(crate) struct Sent {
     pub in_call: bool,
     /// The frame ids of its NBs (consecutive).
     pub frames: Range<u64>,
+    /// It carried LSOv2 information: its completion must carry `LsoV2TransmitComplete`.
+    pub large_send: bool,
     /// Host memory of the NBL, its NBs, MDLs and data, released with the NBL.
     memory: Memory,
 }
@@ -573,6 +578,71 @@ pub extern "system" fn NdisFreeMdl(Mdl: PMDL) {
     }
 }
 
+/// The address of an MDL's buffer. Every host MDL describes host memory at `StartVa + ByteOffset`,
+/// mapped or not as far as the driver can tell.
+pub(crate) fn mdl_address(m: &MDL) -> *mut u8 {
+    (m.StartVa as usize + m.ByteOffset as usize) as *mut u8
+}
+
+/// `MmMapLockedPagesSpecifyCache` for kernel mode, as `MmGetSystemAddressForMdlSafe` calls it: maps
+/// an MDL that is not mapped yet and records the mapping in it; NULL when mapping fails (a
+/// [`Kind::Mapping`] fault), as it does "if there are insufficient system resources".
+#[unsafe(no_mangle)]
+pub extern "system" fn MmMapLockedPagesSpecifyCache(
+    MemoryDescriptorList: PMDL,
+    AccessMode: KPROCESSOR_MODE,
+    CacheType: MEMORY_CACHING_TYPE,
+    RequestedAddress: PVOID,
+    BugCheckOnFailure: ULONG,
+    Priority: ULONG,
+) -> PVOID {
+    const API: &str = "MmMapLockedPagesSpecifyCache";
+    let host = current();
+    if !host.check_irql(API) {
+        return std::ptr::null_mut();
+    }
+    let mut st = host.lock();
+    let adapter = with_thread(|t| t.adapter);
+    // The function's page: with KernelMode, RequestedAddress "must be NULL"; a kernel driver
+    // mapping a protocol's buffer never asks for a user-mode mapping, and asks for no bug check.
+    let _ = (CacheType, Priority);
+    if MemoryDescriptorList.is_null()
+        || AccessMode != KernelMode
+        || !RequestedAddress.is_null()
+        || BugCheckOnFailure != 0
+    {
+        st.violate(
+            Rule::BadParameter,
+            API,
+            adapter,
+            format!(
+                "MDL {:#x}, AccessMode {AccessMode}, RequestedAddress {:#x}, BugCheckOnFailure {BugCheckOnFailure}",
+                MemoryDescriptorList as usize, RequestedAddress as usize
+            ),
+        );
+        return std::ptr::null_mut();
+    }
+    // SAFETY: the driver passes an MDL of an NB it owns.
+    let m = unsafe { &mut *MemoryDescriptorList };
+    if m.MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL) != 0 {
+        // MmGetSystemAddressForMdlSafe returns MappedSystemVa for these; mapping one again would
+        // leak a mapping (Windows bug-checks on a second mapping of a mapped MDL).
+        st.violate(
+            Rule::BadParameter,
+            API,
+            adapter,
+            "the MDL is mapped already (MDL_MAPPED_TO_SYSTEM_VA or MDL_SOURCE_IS_NONPAGED_POOL): use MappedSystemVa",
+        );
+        return m.MappedSystemVa;
+    }
+    if st.faults.should_fail(Kind::Mapping, API) {
+        return std::ptr::null_mut();
+    }
+    m.MappedSystemVa = mdl_address(m).cast();
+    m.MdlFlags |= MDL_MAPPED_TO_SYSTEM_VA;
+    m.MappedSystemVa
+}
+
 /// Copies an NB's data out of its MDL chain; `None` if the chain is shorter than `DataLength`.
 pub(crate) fn read_nb(nb: PNET_BUFFER) -> Option<Vec<u8>> {
     let mut out = Vec::new();
@@ -600,7 +670,7 @@ fn walk_nb(nb: PNET_BUFFER, mut visit: impl FnMut(&[u8])) -> Option<usize> {
         }
         // SAFETY: MDLs of a live NB describe mapped, readable memory of ByteCount bytes.
         let m = unsafe { &*mdl };
-        let (va, count, next) = (m.MappedSystemVa.cast::<u8>(), m.ByteCount as usize, m.Next);
+        let (va, count, next) = (mdl_address(m), m.ByteCount as usize, m.Next);
         if offset < count {
             let take = (count - offset).min(length - seen);
             // SAFETY: `offset + take <= count` bytes of the MDL's mapped memory.
@@ -640,7 +710,7 @@ pub extern "system" fn NdisGetDataBuffer(
     }
     // SAFETY: the NB's current MDL (checked non-null) maps readable memory.
     let m = unsafe { &*data.CurrentMdl };
-    let (va, count) = (m.MappedSystemVa.cast::<u8>(), m.ByteCount);
+    let (va, count) = (mdl_address(m), m.ByteCount);
     let offset = data.CurrentMdlOffset;
     if offset > count {
         return std::ptr::null_mut();
@@ -675,6 +745,44 @@ pub struct SendOptions {
     /// The cancel identifier every NBL carries (`NDIS_SET_NET_BUFFER_LIST_CANCEL_ID`), for
     /// [`crate::Host::cancel_send`]; `None` leaves it NULL.
     pub cancel_id: Option<usize>,
+    /// LSOv2 information every NBL carries (`TcpLargeSendNetBufferListInfo`); with it, each NBL
+    /// must carry one frame, as TCP/IP's large sends do.
+    pub large_send: Option<LargeSend>,
+    /// The `Transmit` bits of `TcpIpChecksumNetBufferListInfo` (`CHECKSUM_TX_*`) every NBL
+    /// carries; 0 asks for nothing.
+    pub checksum: u32,
+    /// The MDLs describe locked pages not mapped to system space (`MdlFlags` without
+    /// `MDL_MAPPED_TO_SYSTEM_VA` or `MDL_SOURCE_IS_NONPAGED_POOL`, `MappedSystemVa` garbage): the
+    /// driver must map them (`MmGetSystemAddressForMdlSafe`), as it must for a protocol's buffers
+    /// in Windows.
+    pub unmapped_mdls: bool,
+}
+
+/// `LsoV2Transmit` of `NDIS_TCP_LARGE_SEND_OFFLOAD_NET_BUFFER_LIST_INFO`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LargeSend {
+    /// `MSS` (20 bits).
+    pub mss: u32,
+    /// `TcpHeaderOffset` (10 bits): the TCP header's offset from the frame's start.
+    pub tcp_header_offset: u32,
+    /// `IPVersion`: `NDIS_TCP_LARGE_SEND_OFFLOAD_IPv6` when true.
+    pub ipv6: bool,
+}
+
+impl LargeSend {
+    /// The pointer-sized value TCP/IP stores.
+    #[must_use]
+    pub fn value(&self) -> usize {
+        let ip = if self.ipv6 {
+            NDIS_TCP_LARGE_SEND_OFFLOAD_IPv6
+        } else {
+            NDIS_TCP_LARGE_SEND_OFFLOAD_IPv4
+        };
+        ((self.mss & LSO_MSS_MASK)
+            | ((self.tcp_header_offset & LSO_TCP_HEADER_OFFSET_MASK) << LSO_TCP_HEADER_OFFSET_SHIFT)
+            | (NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE << LSO_TYPE_SHIFT)
+            | (ip << LSO_IP_VERSION_SHIFT)) as usize
+    }
 }
 
 impl Default for SendOptions {
@@ -685,6 +793,9 @@ impl Default for SendOptions {
             dispatch: true,
             data_offset: 0,
             cancel_id: None,
+            large_send: None,
+            checksum: 0,
+            unmapped_mdls: false,
         }
     }
 }
@@ -713,6 +824,10 @@ pub(crate) fn build_chain(
             let spare = spare_with(st, options.data_offset, frame);
             let nbl = spare.nbl;
             set_cancel_id(nbl, options.cancel_id);
+            set_offload_info(nbl, &options);
+            if options.unmapped_mdls {
+                unmap(spare.mdl);
+            }
             let id = st.nbls.next_frame;
             st.nbls.next_frame += 1;
             st.nbls.sent.insert(
@@ -722,6 +837,7 @@ pub(crate) fn build_chain(
                     completed: None,
                     in_call: true,
                     frames: id..id + 1,
+                    large_send: options.large_send.is_some(),
                     memory: Memory::Spare(spare),
                 },
             );
@@ -749,6 +865,9 @@ pub(crate) fn build_chain(
             while at < total.max(1) {
                 let len = chunk.min(total - at);
                 let mdl = make_mdl(buffer.wrapping_add(at).cast(), len as u32);
+                if options.unmapped_mdls {
+                    unmap(mdl);
+                }
                 memory.push((mdl as usize, size_of::<MDL>()));
                 if last_mdl.is_null() {
                     first_mdl = mdl;
@@ -774,6 +893,7 @@ pub(crate) fn build_chain(
         // SAFETY: host-owned NBL.
         unsafe { (*nbl).NdisPoolHandle = HOST_POOL as NDIS_HANDLE };
         set_cancel_id(nbl, options.cancel_id);
+        set_offload_info(nbl, &options);
         st.nbls.sent.insert(
             nbl as usize,
             Sent {
@@ -781,12 +901,36 @@ pub(crate) fn build_chain(
                 completed: None,
                 in_call: true,
                 frames: first_id..st.nbls.next_frame,
+                large_send: options.large_send.is_some(),
                 memory: Memory::Blocks(memory),
             },
         );
         link(nbl);
     }
     head
+}
+
+/// Marks a host NBL being built with the sender's offload requests.
+fn set_offload_info(nbl: PNET_BUFFER_LIST, options: &SendOptions) {
+    let lso = options.large_send.map_or(0, |l| l.value());
+    // SAFETY: a host NBL under construction, not handed out yet.
+    unsafe { NET_BUFFER_LIST_SET_INFO(nbl, TcpLargeSendNetBufferListInfo, lso as PVOID) };
+    // SAFETY: as above.
+    unsafe {
+        NET_BUFFER_LIST_SET_INFO(
+            nbl,
+            TcpIpChecksumNetBufferListInfo,
+            options.checksum as usize as PVOID,
+        )
+    };
+}
+
+/// Makes a host MDL look like a protocol's MDL of locked pages not mapped to system space.
+fn unmap(mdl: PMDL) {
+    // SAFETY: a host MDL under construction, not handed out yet.
+    let m = unsafe { &mut *mdl };
+    m.MdlFlags = MDL_PAGES_LOCKED;
+    m.MappedSystemVa = UNMAPPED as PVOID;
 }
 
 /// Marks a host NBL being built with the sender's cancel identifier.

@@ -77,6 +77,14 @@ pub enum Rule {
     /// `NdisMIndicateStatusEx` before the registration attributes were set, or after
     /// `MiniportHaltEx` returned.
     StatusOutsideLifetime,
+    /// Task offload configuration broken: offload attributes (default beyond the hardware, LSOv2
+    /// without checksums, RSC outside NDIS 6.30), a current configuration beyond the hardware, or
+    /// no `NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG` after an offload OID changed it.
+    OffloadConfig,
+    /// Offload information on an NBL broken: a completed large send without
+    /// `LsoV2TransmitComplete`, receive checksum results or coalesced segments the adapter's
+    /// configuration and activation do not allow, a coalesced segment without its checksum flags.
+    OffloadInfo,
 }
 
 /// Where a rule comes from: what a test that trips it has shown about the driver.
@@ -94,7 +102,7 @@ pub enum Source {
 
 impl Rule {
     /// Every rule, in declaration order.
-    pub const ALL: [Self; 26] = [
+    pub const ALL: [Self; 28] = [
         Self::Irql,
         Self::IrqlNotRestored,
         Self::Leak,
@@ -121,6 +129,8 @@ impl Rule {
         Self::SendHeldPastReset,
         Self::SendWhilePaused,
         Self::StatusOutsideLifetime,
+        Self::OffloadConfig,
+        Self::OffloadInfo,
     ];
 
     /// The page (or the design decision) each rule enforces. Every rule but the [`Source::Design`]
@@ -163,6 +173,14 @@ impl Rule {
             Self::ConfigNotClosed => Documented("ddi/ndis/nf-ndis-ndisopenconfigurationex"),
             Self::SendHeldPastReset => Documented("ddi/ndis/nc-ndis-miniport_reset"),
             Self::StatusOutsideLifetime => Documented("ddi/ndis/nf-ndis-ndismindicatestatusex"),
+            Self::OffloadConfig => Documented(
+                "network/oid-tcp-offload-parameters, network/oid-offload-encapsulation, \
+                 network/offloading-the-segmentation-of-large-tcp-packets",
+            ),
+            Self::OffloadInfo => Documented(
+                "network/offloading-the-segmentation-of-large-tcp-packets, \
+                 network/indicating-coalesced-segments, network/oid-offload-encapsulation",
+            ),
         }
     }
 
@@ -202,6 +220,8 @@ impl Rule {
             Self::SendHeldPastReset => "send-held-past-reset",
             Self::SendWhilePaused => "send-while-paused",
             Self::StatusOutsideLifetime => "status-outside-lifetime",
+            Self::OffloadConfig => "offload-config",
+            Self::OffloadInfo => "offload-info",
         }
     }
 }

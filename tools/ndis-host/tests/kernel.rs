@@ -128,6 +128,14 @@ fn call_refused(name: &str) -> bool {
             "KeAcquireSpinLockAtDpcLevel" => refused!(KeAcquireSpinLockAtDpcLevel(null_mut())),
             "KeReleaseSpinLockFromDpcLevel" => refused!(KeReleaseSpinLockFromDpcLevel(null_mut())),
             "KeFlushQueuedDpcs" => refused!(KeFlushQueuedDpcs()),
+            "MmMapLockedPagesSpecifyCache" => refused!(MmMapLockedPagesSpecifyCache(
+                null_mut(),
+                KernelMode,
+                MmCached,
+                null,
+                0,
+                0
+            )),
             "DbgPrint" => refused!(DbgPrint(c"%s".as_ptr(), c"refused".as_ptr())),
             _ => return false,
         }

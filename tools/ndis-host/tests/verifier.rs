@@ -56,6 +56,7 @@ fn a_well_behaved_driver_leaves_the_verifier_silent_through_a_whole_lifecycle() 
                 dispatch: false,
                 data_offset: 5,
                 cancel_id: None,
+                ..SendOptions::default()
             },
         )
         .expect("running");

@@ -566,8 +566,8 @@ fn bridge(args: &TapArgs, topology: Topology) -> Result<bool, String> {
         let (sink, sink_flows) = (to_stack.clone(), Arc::clone(&flows));
         host.set_receive_sink(
             a,
-            Arc::new(move |frame: Vec<u8>| {
-                if !sink.push(frame) {
+            Arc::new(move |received: ndis_host::Received| {
+                if !sink.push(received.frame) {
                     sink_flows[i].stack_full.fetch_add(1, Ordering::Relaxed);
                 }
             }),

@@ -178,6 +178,12 @@ pub const FIRST_BUILD: &[FirstBuild] = &[
         "kereleasespinlockfromdpclevel"
     ),
     wdm!(NT, "KeFlushQueuedDpcs", XP, "keflushqueueddpcs"),
+    wdm!(
+        NT,
+        "MmMapLockedPagesSpecifyCache",
+        W2000,
+        "mmmaplockedpagesspecifycache"
+    ),
     wdm!(NT, "DbgPrint", W2000, "dbgprint"),
     wdm!(
         HAL,
