@@ -23,6 +23,7 @@ use rvnic_helpers::timer_pool::{TimerCallback, TimerPool};
 use crate::chores::{Cancels, Reset, Settled};
 use crate::config::{Config, Fallbacks, KEYWORDS};
 use crate::nbl::Chain;
+use crate::offload::{self, Active};
 use crate::oid::{self, Change, Control, Live};
 use crate::recv::RxPool;
 use crate::send::TxQueue;
@@ -39,9 +40,18 @@ unsafe impl Send for Handle {}
 // SAFETY: as above; only passed to NDIS.
 unsafe impl Sync for Handle {}
 
+/// What OID sets publish for the wire: the receive filter and the active offloads, with a
+/// generation the wire compares.
+#[derive(Debug, Clone, Copy)]
+struct Published {
+    generation: u32,
+    filter: Filter,
+    offload: Active,
+}
+
 /// Written only by the holder of the adapter's wire baton (see [`Adapter::refresh_filter`]).
 #[derive(Debug)]
-struct WireCopy(UnsafeCell<(u32, Filter)>);
+struct WireCopy(UnsafeCell<Published>);
 
 // SAFETY: only the wire's baton holder (one thread at a time) touches it.
 unsafe impl Sync for WireCopy {}
@@ -56,8 +66,8 @@ pub struct Adapter {
     /// Everything OIDs see and change. NDIS issues one request at a time per adapter; the lock
     /// also orders requests with status indications that read the link.
     control: SpinLock<Control>,
-    /// The filter the wire applies, published by OID sets, with a generation the wire compares.
-    published: SpinLock<(u32, Filter)>,
+    /// The filter and offloads the wire applies, published by OID sets.
+    published: SpinLock<Published>,
     wire_copy: WireCopy,
     /// Running, pausing or paused, and the references that keep a pause pending.
     in_flight: InFlight,
@@ -167,6 +177,7 @@ impl Adapter {
         let port = wire::reserve(config.topology, config.segment).ok_or(NDIS_STATUS_RESOURCES)?;
         let control = Control::new(config, permanent);
         let filter = control.filter;
+        let offload = control.offloads.active(control.encapsulation);
         let adapter = PoolBox::new_in_place(POOL_TAG, |place: &mut core::mem::MaybeUninit<Self>| {
             // Written straight into pool memory: the adapter is too large to build on a kernel
             // stack and move.
@@ -175,8 +186,16 @@ impl Adapter {
                 config,
                 port,
                 control: SpinLock::new(control),
-                published: SpinLock::new((1, filter)),
-                wire_copy: WireCopy(UnsafeCell::new((0, filter))),
+                published: SpinLock::new(Published {
+                    generation: 1,
+                    filter,
+                    offload,
+                }),
+                wire_copy: WireCopy(UnsafeCell::new(Published {
+                    generation: 0,
+                    filter,
+                    offload,
+                })),
                 in_flight: InFlight::new(),
                 cancels: Cancels::default(),
                 reset: Reset::default(),
@@ -204,7 +223,10 @@ impl Adapter {
             return Err(status);
         }
         wire::attach(&adapter);
-        if let Err(status) = adapter.set_general_attributes() {
+        if let Err(status) = adapter
+            .set_general_attributes()
+            .and_then(|()| adapter.set_offload_attributes())
+        {
             wire::detach(&adapter);
             wire::release(port);
             return Err(status);
@@ -322,6 +344,26 @@ impl Adapter {
         self.set_attributes((&raw mut attributes).cast())
     }
 
+    /// The offload attributes: the configuration the keywords chose and everything rvnic can do
+    /// ([`offload`]). No TCP chimney: its two pointers stay NULL.
+    #[inline(never)]
+    fn set_offload_attributes(&self) -> Result<(), NDIS_STATUS> {
+        let mut default = self.config.offloads.configuration();
+        let mut hardware = offload::capabilities();
+        let mut attributes = NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES,
+                NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES_REVISION_1,
+                NDIS_SIZEOF_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES_REVISION_1,
+            ),
+            DefaultOffloadConfiguration: &raw mut default,
+            HardwareOffloadCapabilities: &raw mut hardware,
+            DefaultTcpConnectionOffloadConfiguration: core::ptr::null_mut(),
+            TcpConnectionOffloadHardwareCapabilities: core::ptr::null_mut(),
+        };
+        self.set_attributes((&raw mut attributes).cast())
+    }
+
     fn set_attributes(&self, attributes: *mut NDIS_MINIPORT_ADAPTER_ATTRIBUTES) -> Result<(), NDIS_STATUS> {
         // Inside MiniportInitializeEx (PASSIVE_LEVEL) with our adapter handle; the attributes
         // (and the OID list they point to) live on the caller's stack for the call; NDIS copies.
@@ -422,6 +464,30 @@ impl Adapter {
                 | NDIS_LINK_STATE_RCV_LINK_SPEED_AUTO_NEGOTIATED
                 | NDIS_LINK_STATE_DUPLEX_AUTO_NEGOTIATED,
         };
+        self.indicate_status(
+            NDIS_STATUS_LINK_STATE,
+            (&raw mut state).cast(),
+            size_of::<NDIS_LINK_STATE>(),
+        );
+    }
+
+    /// `NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG` with the current offload configuration, after
+    /// every change of it ("Miniport drivers must use the contents of the NDIS_OFFLOAD_PARAMETERS
+    /// structure to update the currently reported TCP offload capabilities. After the update, the
+    /// miniport driver must report [them] with the NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG status
+    /// indication", on the pages of both OIDs that change it).
+    fn indicate_offload(&self, offloads: &offload::Offloads) {
+        let mut current = offloads.configuration();
+        self.indicate_status(
+            NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG,
+            (&raw mut current).cast(),
+            size_of::<NDIS_OFFLOAD>(),
+        );
+    }
+
+    /// `NdisMIndicateStatusEx` from the default port, with `size` bytes at `buffer` (on the
+    /// caller's stack). IRQL <= DISPATCH_LEVEL.
+    fn indicate_status(&self, code: NDIS_STATUS, buffer: PVOID, size: usize) {
         let mut indication = NDIS_STATUS_INDICATION {
             Header: NDIS_OBJECT_HEADER::new(
                 NDIS_OBJECT_TYPE_STATUS_INDICATION,
@@ -430,38 +496,50 @@ impl Adapter {
             ),
             SourceHandle: self.handle.0,
             PortNumber: NDIS_DEFAULT_PORT_NUMBER,
-            StatusCode: NDIS_STATUS_LINK_STATE,
+            StatusCode: code,
             Flags: 0,
             DestinationHandle: core::ptr::null_mut(),
             RequestId: core::ptr::null_mut(),
-            StatusBuffer: (&raw mut state).cast(),
-            StatusBufferSize: size_of::<NDIS_LINK_STATE>() as u32,
+            StatusBuffer: buffer,
+            StatusBufferSize: size as u32,
             Guid: GUID::default(),
             NdisReserved: [core::ptr::null_mut(); 4],
         };
-        // Our live adapter handle; the indication and its buffer live on this stack for the call.
-        // IRQL <= DISPATCH_LEVEL.
+        // Our live adapter handle; the indication and its buffer live on the callers' stacks for
+        // the call. IRQL <= DISPATCH_LEVEL.
         // SAFETY: valid handle and indication for the call.
         unsafe { NdisMIndicateStatusEx(self.handle.0, &raw mut indication) };
     }
 
-    /// `MiniportOidRequest`: answered at once through [`oid::Control`]; a changed filter is
-    /// published to the wire before the request completes.
+    /// `MiniportOidRequest`: answered at once through [`oid::Control`]; a changed filter or offload
+    /// configuration is published to the wire before the request completes, so a send after the
+    /// completion sees it (a large send after LSO was turned off is dropped, as the LSO page asks).
     pub fn oid_request(&self, request: oid::Request<'_>) -> NDIS_STATUS {
         let mut control = self.control.lock();
         let live = || Live {
             connected: self.is_connected(),
             queued_sends: u32::try_from(self.tx.len()).unwrap_or(u32::MAX),
             statistics: self.stats.snapshot(),
+            rsc: self.stats.rsc(),
         };
         let (status, change) = request.answer(&mut control, live);
         match change {
-            Change::Filter => {
+            Change::Filter | Change::Offload => {
                 let mut published = self.published.lock();
-                *published = (published.0.wrapping_add(1), control.filter);
+                *published = Published {
+                    generation: published.generation.wrapping_add(1),
+                    filter: control.filter,
+                    offload: control.offloads.active(control.encapsulation),
+                };
             }
             Change::Power(state) => dbg_print!("power state {state:?}"),
             Change::Nothing => {}
+        }
+        if change == Change::Offload {
+            // Indicated without the control lock held (NDIS may call back into the driver).
+            let offloads = control.offloads;
+            drop(control);
+            self.indicate_offload(&offloads);
         }
         status
     }
@@ -474,7 +552,7 @@ impl Adapter {
         // refresh (the drain refreshes before it reads).
         // SAFETY: exclusive access to the wire's copy, as above.
         let copy = unsafe { &mut *self.wire_copy.0.get() };
-        if copy.0 != published.0 {
+        if copy.generation != published.generation {
             *copy = *published;
         }
     }
@@ -483,7 +561,14 @@ impl Adapter {
     pub(crate) fn filter(&self) -> &Filter {
         // Written only by `refresh_filter`, by the same baton holder, never while this borrow lives.
         // SAFETY: shared read of the baton holder's copy.
-        unsafe { &(*self.wire_copy.0.get()).1 }
+        unsafe { &(*self.wire_copy.0.get()).filter }
+    }
+
+    /// The offloads the wire applies for this adapter. Only the wire's baton holder calls this.
+    pub(crate) fn offload(&self) -> Active {
+        // As for `filter`.
+        // SAFETY: shared read of the baton holder's copy.
+        unsafe { (*self.wire_copy.0.get()).offload }
     }
 
     /// A free receive descriptor for one frame, with an in-flight reference, if the adapter runs
@@ -502,9 +587,16 @@ impl Adapter {
     /// Gives back a descriptor taken with [`Self::reserve_receive`] and not indicated.
     pub(crate) fn cancel_receive(&self, on: &Dispatch, index: u16) {
         let nbl = self.rx.prepare(index, 0);
-        self.rx.recycle(on, &nbl);
+        let freed = self.rx.recycle(on, &nbl);
         let _ = nbl.into_raw();
-        self.leave();
+        self.leave_many(freed.max(1));
+    }
+
+    /// Drops `n` in-flight references (a chained frame holds one per descriptor).
+    fn leave_many(&self, n: usize) {
+        for _ in 0..n {
+            self.leave();
+        }
     }
 
     /// Whether free receive descriptors are down to the low-water mark (an eighth of them).
@@ -539,9 +631,9 @@ impl Adapter {
             // With NDIS_RECEIVE_FLAGS_RESOURCES the NBLs are ours again now.
             // SAFETY: the chain indicated above, owned again after the call.
             for nbl in unsafe { Chain::split(head) } {
-                self.rx.recycle(on, &nbl);
+                let freed = self.rx.recycle(on, &nbl);
                 let _ = nbl.into_raw();
-                self.leave();
+                self.leave_many(freed.max(1));
             }
         }
     }
@@ -550,11 +642,12 @@ impl Adapter {
     pub fn return_nbls(&self, nbls: crate::nbl::Split) {
         let raised = Raised::to_dispatch();
         for nbl in nbls {
-            if !self.rx.recycle(raised.dispatch(), &nbl) {
+            let freed = self.rx.recycle(raised.dispatch(), &nbl);
+            if freed == 0 {
                 dbg_print!("returned NBL {:p} is not one of this adapter's", nbl.as_ptr());
             }
             let _ = nbl.into_raw();
-            self.leave();
+            self.leave_many(freed.max(1));
         }
     }
 

@@ -6,6 +6,8 @@
 //! take the adapter down.
 #![forbid(unsafe_code)]
 
+use crate::offload::{Both, CHECKSUM_VALUES, Offloads, SWITCH_VALUES};
+
 /// How a keyword's value is checked (and how the INF presents it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -57,7 +59,7 @@ impl Topology {
 pub const JUMBO_PACKET: [(u32, &str); 3] = [(1514, "Disabled"), (4088, "4088 Bytes"), (9014, "9014 Bytes")];
 
 /// Every keyword rvnic reads, with its checks and default.
-pub const KEYWORDS: [Keyword; 7] = [
+pub const KEYWORDS: [Keyword; 16] = [
     Keyword {
         name: "NetworkAddress",
         description: "Network Address",
@@ -116,6 +118,62 @@ pub const KEYWORDS: [Keyword; 7] = [
         },
         default: 0,
     },
+    // The standardized TCP/IP offload keywords ("Using Registry Values to Enable and Disable Task
+    // Offloading"), with Microsoft's enumerations and defaults (all on).
+    Keyword {
+        name: "*IPChecksumOffloadIPv4",
+        description: "IPv4 Checksum Offload",
+        kind: Kind::Enum(&CHECKSUM_VALUES),
+        default: 3,
+    },
+    Keyword {
+        name: "*TCPChecksumOffloadIPv4",
+        description: "TCP Checksum Offload (IPv4)",
+        kind: Kind::Enum(&CHECKSUM_VALUES),
+        default: 3,
+    },
+    Keyword {
+        name: "*TCPChecksumOffloadIPv6",
+        description: "TCP Checksum Offload (IPv6)",
+        kind: Kind::Enum(&CHECKSUM_VALUES),
+        default: 3,
+    },
+    Keyword {
+        name: "*UDPChecksumOffloadIPv4",
+        description: "UDP Checksum Offload (IPv4)",
+        kind: Kind::Enum(&CHECKSUM_VALUES),
+        default: 3,
+    },
+    Keyword {
+        name: "*UDPChecksumOffloadIPv6",
+        description: "UDP Checksum Offload (IPv6)",
+        kind: Kind::Enum(&CHECKSUM_VALUES),
+        default: 3,
+    },
+    Keyword {
+        name: "*LsoV2IPv4",
+        description: "Large Send Offload V2 (IPv4)",
+        kind: Kind::Enum(&SWITCH_VALUES),
+        default: 1,
+    },
+    Keyword {
+        name: "*LsoV2IPv6",
+        description: "Large Send Offload V2 (IPv6)",
+        kind: Kind::Enum(&SWITCH_VALUES),
+        default: 1,
+    },
+    Keyword {
+        name: "*RscIPv4",
+        description: "Recv Segment Coalescing (IPv4)",
+        kind: Kind::Enum(&SWITCH_VALUES),
+        default: 1,
+    },
+    Keyword {
+        name: "*RscIPv6",
+        description: "Recv Segment Coalescing (IPv6)",
+        kind: Kind::Enum(&SWITCH_VALUES),
+        default: 1,
+    },
 ];
 
 /// A keyword whose registry value was rejected, so its default applies.
@@ -157,6 +215,8 @@ pub struct Config {
     pub link_speed: u64,
     pub topology: Topology,
     pub segment: u32,
+    /// The task offloads the adapter starts with (the standardized offload keywords).
+    pub offloads: Offloads,
 }
 
 /// Bytes of an Ethernet header, which `*JumboPacket` includes and the MTU does not.
@@ -256,6 +316,17 @@ impl Config {
         let link_speed = u64::from(read("LinkSpeed")) * 1_000_000_000;
         let topology = Topology::from_value(read("Topology")).unwrap_or(Topology::Hub);
         let segment = read("SegmentId");
+        let offloads = Offloads {
+            ip4: Both::from_keyword(read("*IPChecksumOffloadIPv4")),
+            tcp4: Both::from_keyword(read("*TCPChecksumOffloadIPv4")),
+            tcp6: Both::from_keyword(read("*TCPChecksumOffloadIPv6")),
+            udp4: Both::from_keyword(read("*UDPChecksumOffloadIPv4")),
+            udp6: Both::from_keyword(read("*UDPChecksumOffloadIPv6")),
+            lso4: read("*LsoV2IPv4") == 1,
+            lso6: read("*LsoV2IPv6") == 1,
+            rsc4: read("*RscIPv4") == 1,
+            rsc6: read("*RscIPv6") == 1,
+        };
         let network_address = match address.map(check_address) {
             None => None,
             Some(Ok(a)) => Some(a),
@@ -275,6 +346,7 @@ impl Config {
             link_speed,
             topology,
             segment,
+            offloads,
         };
         (config, fallbacks)
     }
@@ -312,6 +384,17 @@ mod tests {
                 link_speed: 10_000_000_000,
                 topology: Topology::Hub,
                 segment: 0,
+                offloads: Offloads {
+                    ip4: Both { tx: true, rx: true },
+                    tcp4: Both { tx: true, rx: true },
+                    udp4: Both { tx: true, rx: true },
+                    tcp6: Both { tx: true, rx: true },
+                    udp6: Both { tx: true, rx: true },
+                    lso4: true,
+                    lso6: true,
+                    rsc4: true,
+                    rsc6: true,
+                },
             }
         );
         assert_eq!(c.mtu(), 1500);
@@ -327,6 +410,11 @@ mod tests {
                 ("LinkSpeed", 100),
                 ("Topology", 1),
                 ("SegmentId", 7),
+                ("*TCPChecksumOffloadIPv4", 2),
+                ("*UDPChecksumOffloadIPv6", 1),
+                ("*IPChecksumOffloadIPv4", 0),
+                ("*LsoV2IPv6", 0),
+                ("*RscIPv4", 0),
             ],
             Some(&[0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee]),
         );
@@ -340,6 +428,17 @@ mod tests {
             (100_000_000_000, Topology::Pair, 7)
         );
         assert_eq!(c.network_address, Some([0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee]));
+        let o = c.offloads;
+        assert_eq!(
+            (o.tcp4, o.udp6, o.ip4, o.tcp6),
+            (
+                Both { tx: false, rx: true },
+                Both { tx: true, rx: false },
+                Both { tx: false, rx: false },
+                Both { tx: true, rx: true }
+            )
+        );
+        assert_eq!((o.lso4, o.lso6, o.rsc4, o.rsc6), (true, false, false, true));
     }
 
     #[test]
@@ -352,6 +451,8 @@ mod tests {
                 ("LinkSpeed", 0),
                 ("Topology", 3),
                 ("SegmentId", 256),
+                ("*TCPChecksumOffloadIPv6", 4),
+                ("*RscIPv6", 2),
             ],
             Some(&[0x01, 0, 0, 0, 0, 1]),
         );
@@ -382,6 +483,14 @@ mod tests {
                 Fallback {
                     keyword: "SegmentId",
                     reason: Reason::OutOfRange(256)
+                },
+                Fallback {
+                    keyword: "*TCPChecksumOffloadIPv6",
+                    reason: Reason::NotAllowed(4)
+                },
+                Fallback {
+                    keyword: "*RscIPv6",
+                    reason: Reason::NotAllowed(2)
                 },
                 Fallback {
                     keyword: "NetworkAddress",

@@ -18,6 +18,7 @@ pub mod config;
 pub mod driver;
 pub mod log;
 pub mod nbl;
+pub mod offload;
 pub mod oid;
 pub mod recv;
 pub mod send;

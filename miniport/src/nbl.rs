@@ -63,6 +63,55 @@ impl Nbl {
         unsafe { (*self.0.as_ptr()).MiniportReserved.0[0] = value as *mut core::ffi::c_void };
     }
 
+    fn info(&self, id: ndis::NDIS_NET_BUFFER_LIST_INFO) -> usize {
+        // SAFETY: owned by `self`; a plain read of one out-of-band value.
+        unsafe { ndis::NET_BUFFER_LIST_INFO(self.0.as_ptr(), id) as usize }
+    }
+
+    fn set_info(&mut self, id: ndis::NDIS_NET_BUFFER_LIST_INFO, value: usize) {
+        // SAFETY: owned by `self`; a plain write of one out-of-band value.
+        unsafe { ndis::NET_BUFFER_LIST_SET_INFO(self.0.as_ptr(), id, value as *mut core::ffi::c_void) };
+    }
+
+    /// What the sender asked of large-send offload (`TcpLargeSendNetBufferListInfo`).
+    #[must_use]
+    pub fn large_send(&self) -> LargeSendRequest {
+        let value = self.info(ndis::TcpLargeSendNetBufferListInfo) as u32;
+        if value == 0 {
+            return LargeSendRequest::None;
+        }
+        if (value >> ndis::LSO_TYPE_SHIFT) & 1 != ndis::NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE {
+            return LargeSendRequest::V1;
+        }
+        LargeSendRequest::V2 {
+            mss: value & ndis::LSO_MSS_MASK,
+            tcp_offset: (value >> ndis::LSO_TCP_HEADER_OFFSET_SHIFT) & ndis::LSO_TCP_HEADER_OFFSET_MASK,
+        }
+    }
+
+    /// Sets `LsoV2TransmitComplete` before completion: `Reserved` zero, `Type`
+    /// `NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE` (the LSO page).
+    pub fn set_large_send_complete(&mut self) {
+        let value = (ndis::NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE << ndis::LSO_TYPE_SHIFT) as usize;
+        self.set_info(ndis::TcpLargeSendNetBufferListInfo, value);
+    }
+
+    /// The `Transmit` checksum bits the sender set (`TcpIpChecksumNetBufferListInfo`, `CHECKSUM_TX_*`).
+    #[must_use]
+    pub fn checksum_request(&self) -> u32 {
+        self.info(ndis::TcpIpChecksumNetBufferListInfo) as u32
+    }
+
+    /// Sets what a receive indication says about offloads: the `Receive` checksum bits
+    /// (`CHECKSUM_RX_*`), and for a coalesced unit its segment count (`NDIS_RSC_NBL_INFO`, no
+    /// duplicate ACKs) and timestamp delta (zero: every segment of one large send carries the
+    /// same timestamp). Zeros say nothing was checked or coalesced.
+    pub fn set_receive_offload(&mut self, checksum: u32, coalesced: u16) {
+        self.set_info(ndis::TcpIpChecksumNetBufferListInfo, checksum as usize);
+        self.set_info(ndis::TcpRecvSegCoalesceInfo, ndis::rsc_nbl_value(coalesced, 0));
+        self.set_info(ndis::RscTcpTimestampDelta, 0);
+    }
+
     /// The NET_BUFFERs (frames) of this NBL, in order.
     pub fn frames(&self) -> Frames<'_> {
         // SAFETY: owned by `self`; the NB chain belongs to the NBL.
@@ -78,6 +127,17 @@ impl Nbl {
     pub fn frame_count(&self) -> usize {
         self.frames().count()
     }
+}
+
+/// A send's `TcpLargeSendNetBufferListInfo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LargeSendRequest {
+    /// Zero: not a large send.
+    None,
+    /// LSOv1, which rvnic does not offer.
+    V1,
+    /// LSOv2 with the sender's MSS and TCP header offset.
+    V2 { mss: u32, tcp_offset: u32 },
 }
 
 /// An iterator over the NET_BUFFERs of an owned NBL.
@@ -120,6 +180,19 @@ impl NetBuffer<'_> {
         self.len() == 0
     }
 
+    /// A reader of the frame's bytes from its start.
+    #[must_use]
+    pub fn reader(&self) -> Reader<'_> {
+        // SAFETY: the NB of an owned NBL, borrowed; plain reads.
+        let data = unsafe { *self.nb.as_ref().NetBufferHeader.data() };
+        Reader {
+            mdl: data.CurrentMdl,
+            offset: data.CurrentMdlOffset as usize,
+            left: data.NbDataLength.get() as usize,
+            _nb: core::marker::PhantomData,
+        }
+    }
+
     /// Copies the frame's first `out.len()` bytes (at most [`Self::len`]) into `out`, however its
     /// MDLs split it. Returns `false` (and leaves `out` unspecified) if NDIS cannot map the data.
     pub fn copy_to(&self, out: &mut [u8]) -> bool {
@@ -145,6 +218,83 @@ impl NetBuffer<'_> {
             // `out` (a receive buffer the driver owns).
             // SAFETY: `len` readable bytes at `data`, `len` writable at `storage`, disjoint.
             unsafe { core::ptr::copy_nonoverlapping(data, storage, len) };
+        }
+        true
+    }
+}
+
+/// Reads a frame's bytes in order from its MDL chain, mapping each MDL's pages to system space if
+/// they are not mapped yet (`MmGetSystemAddressForMdlSafe`): a send's MDLs may describe any
+/// locked pages, not only non-paged pool.
+#[derive(Debug)]
+pub struct Reader<'n> {
+    mdl: ndis::PMDL,
+    /// Offset in the current MDL.
+    offset: usize,
+    /// Bytes of the frame not yet read.
+    left: usize,
+    _nb: core::marker::PhantomData<&'n Nbl>,
+}
+
+impl Reader<'_> {
+    /// The current MDL's mapped bytes from `offset` on (at most what is left of the frame).
+    fn piece(&mut self) -> Option<&[u8]> {
+        loop {
+            let mdl = NonNull::new(self.mdl)?;
+            // MDLs of a NET_BUFFER the driver owns; a plain read of the header.
+            // SAFETY: a live MDL of the owned NB.
+            let count = unsafe { mdl.as_ref() }.ByteCount as usize;
+            if self.offset < count {
+                // The MDL describes locked pages the sender lent with the NBL; IRQL <=
+                // DISPATCH_LEVEL. NULL when the system cannot map them.
+                // SAFETY: a live MDL of the owned NB.
+                let va = unsafe {
+                    ndis::MmGetSystemAddressForMdlSafe(
+                        mdl.as_ptr(),
+                        ndis::NormalPagePriority | ndis::MdlMappingNoExecute,
+                    )
+                };
+                if va.is_null() {
+                    return None;
+                }
+                let take = (count - self.offset).min(self.left);
+                let start = va.cast::<u8>().wrapping_add(self.offset);
+                // `offset + take <= ByteCount` bytes of the mapped buffer, which stays mapped and
+                // unchanged while the driver owns the NBL (this borrow is shorter); any IRQL.
+                // SAFETY: readable bytes of the sender's buffer, borrowed from the owned NBL.
+                return Some(unsafe { core::slice::from_raw_parts(start, take) });
+            }
+            self.offset -= count;
+            // SAFETY: as above; the link to the next MDL of the chain.
+            self.mdl = unsafe { mdl.as_ref() }.Next;
+        }
+    }
+
+    /// Skips `n` bytes; `false` if the frame is shorter.
+    pub fn skip(&mut self, n: usize) -> bool {
+        if n > self.left {
+            return false;
+        }
+        self.offset += n;
+        self.left -= n;
+        true
+    }
+
+    /// Fills `out` with the next bytes; `false` if the frame ends first or a page cannot be mapped
+    /// (`out` is then partly written).
+    pub fn read(&mut self, mut out: &mut [u8]) -> bool {
+        while !out.is_empty() {
+            let Some(piece) = self.piece() else {
+                return false;
+            };
+            let n = piece.len().min(out.len());
+            if n == 0 {
+                return false;
+            }
+            out[..n].copy_from_slice(&piece[..n]);
+            out = &mut out[n..];
+            self.offset += n;
+            self.left -= n;
         }
         true
     }

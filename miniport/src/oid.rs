@@ -14,11 +14,12 @@
 use ndis::*;
 
 use crate::config::Config;
+use crate::offload::{self, Encapsulation, Offloads, RscCounts};
 use crate::wire::{Address, Filter, ListError, MAX_MULTICAST, SUPPORTED_FILTERS};
 
 /// Every OID rvnic answers (`OID_GEN_SUPPORTED_LIST`). The tests check that each one is
 /// handled and that every other OID is `NOT_SUPPORTED`.
-pub const SUPPORTED: [NDIS_OID; 64] = [
+pub const SUPPORTED: [NDIS_OID; 67] = [
     OID_GEN_SUPPORTED_LIST,
     OID_GEN_HARDWARE_STATUS,
     OID_GEN_MEDIA_SUPPORTED,
@@ -83,7 +84,14 @@ pub const SUPPORTED: [NDIS_OID; 64] = [
     OID_802_3_XMIT_TIMES_CRS_LOST,
     OID_802_3_XMIT_LATE_COLLISIONS,
     OID_PNP_QUERY_POWER,
+    OID_TCP_OFFLOAD_PARAMETERS,
+    OID_OFFLOAD_ENCAPSULATION,
+    OID_TCP_RSC_STATISTICS,
 ];
+
+/// Listed OIDs that are set only: a query of them is `NOT_SUPPORTED` (OID_TCP_OFFLOAD_PARAMETERS'
+/// page: "Query requests are not supported"; NDIS answers the OID_OFFLOAD_ENCAPSULATION query).
+pub const SET_ONLY: [NDIS_OID; 2] = [OID_TCP_OFFLOAD_PARAMETERS, OID_OFFLOAD_ENCAPSULATION];
 
 /// OIDs answered but not listed. `OID_PNP_SET_POWER`: NDIS sends it to a miniport that reported
 /// power-management capabilities (`PowerManagementCapabilitiesEx` in the general attributes), not
@@ -143,6 +151,10 @@ pub enum Change {
     Filter,
     /// The device power state: stop the datapath before a low state, start it again in D0.
     Power(Power),
+    /// The task offload configuration or its activation: republish [`Control::offloads`] and
+    /// [`Control::encapsulation`] to the wire, then indicate
+    /// `NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG`.
+    Offload,
 }
 
 /// The device power states `OID_PNP_SET_POWER` carries.
@@ -187,6 +199,8 @@ pub struct Live {
     /// Sends accepted and not yet completed (`OID_GEN_TRANSMIT_QUEUE_LENGTH`).
     pub queued_sends: u32,
     pub statistics: NDIS_STATISTICS_INFO,
+    /// `OID_TCP_RSC_STATISTICS`.
+    pub rsc: RscCounts,
 }
 
 /// The OID-visible state of one adapter.
@@ -199,6 +213,9 @@ pub struct Control {
     /// `OID_GEN_CURRENT_LOOKAHEAD` (rvnic always indicates whole frames; kept and reported).
     pub lookahead: u32,
     pub power: Power,
+    /// The task offloads that are on, and whether the protocol activated them.
+    pub offloads: Offloads,
+    pub encapsulation: Encapsulation,
     pub refusals: Refusals,
 }
 
@@ -268,6 +285,8 @@ impl Control {
             filter: Filter::new(config.network_address.unwrap_or(permanent)),
             lookahead: config.mtu(),
             power: Power::D0,
+            offloads: config.offloads,
+            encapsulation: Encapsulation::default(),
             refusals: Refusals::default(),
         }
     }
@@ -382,6 +401,22 @@ impl Control {
             | OID_802_3_XMIT_LATE_COLLISIONS => one(0),
             // Must always succeed: the adapter can enter any state (NDIS-NOTES).
             OID_PNP_QUERY_POWER => Answer::new(),
+            // NDIS_RSC_STATISTICS_INFO, required of an RSC-capable miniport ("Querying RSC
+            // Statistics").
+            OID_TCP_RSC_STATISTICS => {
+                let r = live().rsc;
+                Answer::new()
+                    .header(
+                        NDIS_OBJECT_TYPE_DEFAULT,
+                        NDIS_RSC_STATISTICS_REVISION_1,
+                        NDIS_SIZEOF_RSC_STATISTICS_REVISION_1,
+                    )
+                    .u32(0)
+                    .u64(r.coalesced_packets)
+                    .u64(r.coalesced_octets)
+                    .u64(r.coalesce_events)
+                    .u64(r.aborts)
+            }
             oid => Answer::counter(counter(oid, &live().statistics).ok_or(NDIS_STATUS_NOT_SUPPORTED)?),
         };
         Ok(value)
@@ -432,6 +467,14 @@ impl Control {
                 let power = Power::from_raw(raw).ok_or((NDIS_STATUS_INVALID_DATA, 0))?;
                 self.power = power;
                 Ok((4, Change::Power(power)))
+            }
+            OID_TCP_OFFLOAD_PARAMETERS => {
+                let read = self.offloads.apply_parameters(buffer)?;
+                Ok((read, Change::Offload))
+            }
+            OID_OFFLOAD_ENCAPSULATION => {
+                let read = offload::apply_encapsulation(&mut self.encapsulation, buffer)?;
+                Ok((read, Change::Offload))
             }
             _ => Err((NDIS_STATUS_NOT_SUPPORTED, 0)),
         }
@@ -601,6 +644,12 @@ mod tests {
             connected: true,
             queued_sends: 5,
             statistics: stats.snapshot(),
+            rsc: RscCounts {
+                coalesced_packets: 44,
+                coalesced_octets: 64_240,
+                coalesce_events: 1,
+                aborts: 2,
+            },
         }
     }
 
@@ -637,6 +686,10 @@ mod tests {
     fn every_listed_oid_answers_and_short_buffers_get_bytes_needed() {
         let mut c = control();
         for oid in SUPPORTED {
+            if SET_ONLY.contains(&oid) {
+                assert_eq!(query(&mut c, oid, 512).0.status, NDIS_STATUS_NOT_SUPPORTED);
+                continue;
+            }
             let full = answer(&mut c, oid);
             let (reply, buffer) = query(&mut c, oid, full.len().saturating_sub(1));
             if full.is_empty() {

@@ -10,6 +10,7 @@
 
 use core::marker::PhantomData;
 use core::ptr::null_mut;
+use core::sync::atomic::{AtomicU16, Ordering};
 
 use ndis::{NDIS_HANDLE, NDIS_STATUS, NDIS_STATUS_RESOURCES, PMDL, PNET_BUFFER_LIST};
 use rvnic_helpers::generic_object::{self, DriverObject, GenericObject, ObjectHandle, State};
@@ -25,12 +26,20 @@ pub(crate) type Lanes<T> = Mpsc<T, PoolSlice<Slot<T>>, LANES>;
 /// Free descriptor indices, one lane per CPU.
 pub(crate) type FreeList = Lanes<u16>;
 
-/// One receive descriptor: an NBL (with its NB) and the MDL over its buffer.
+/// One receive descriptor: an NBL (with its NB) and the MDL over its buffer. A frame longer than
+/// one buffer (a coalesced unit) spans several descriptors: the first one's NBL carries it, and
+/// the others' MDLs are chained after its MDL (`next` links them, for [`RxPool::recycle`]).
 #[derive(Debug)]
 struct Descriptor {
     nbl: PNET_BUFFER_LIST,
     mdl: PMDL,
+    /// The next descriptor of a chained frame, or [`NO_NEXT`]. Changed only by the descriptor's
+    /// owner (Relaxed: ownership passes through the free list, which orders it).
+    next: AtomicU16,
 }
+
+/// No next descriptor.
+const NO_NEXT: u16 = u16::MAX;
 
 /// The component's state, in its generic object's trailing bytes. Everything in it was allocated
 /// through the object's handle (`'obj`) or from pool with the driver's tag.
@@ -132,6 +141,36 @@ impl RxPool {
         })
     }
 
+    /// The bytes of one descriptor's buffer (every buffer has this size).
+    #[must_use]
+    pub fn buffer_size(&self) -> usize {
+        self.0.with(|rx, _| rx.buffer_size)
+    }
+
+    /// Chains the buffers of `indices` (in order) behind the first one, so its NBL carries one
+    /// frame across all of them: each MDL links to the next. Done before [`Self::prepare`].
+    ///
+    /// # Safety
+    /// The caller took every descriptor of `indices` from the free list and has not indicated or
+    /// recycled any of them; they are distinct.
+    pub(crate) unsafe fn link(&self, indices: &[u16]) {
+        self.0.with(|rx, _| {
+            for pair in indices.windows(2) {
+                let (Some(this), Some(next)) = (
+                    rx.descriptors.get(usize::from(pair[0])),
+                    rx.descriptors.get(usize::from(pair[1])),
+                ) else {
+                    continue;
+                };
+                // The caller owns both descriptors, so their MDLs are ours to relink; nothing
+                // reads this MDL until the frame is indicated.
+                // SAFETY: a live MDL of this pool, exclusively the caller's.
+                unsafe { (*this.mdl).Next = next.mdl };
+                this.next.store(pair[1], Ordering::Relaxed);
+            }
+        });
+    }
+
     /// Descriptor `index`'s NBL, its frame length set, ready to indicate.
     pub(crate) fn prepare(&self, index: u16, len: usize) -> Nbl {
         self.0.with(|rx, _| {
@@ -144,23 +183,41 @@ impl RxPool {
         })
     }
 
-    /// Puts a descriptor back on the free list from `on`'s CPU (a return, or a drop after an
-    /// indication with `NDIS_RECEIVE_FLAGS_RESOURCES`). `false` if the NBL is not one of ours.
-    pub(crate) fn recycle(&self, on: &Dispatch, nbl: &Nbl) -> bool {
+    /// Puts a descriptor, and those chained behind it, back on the free list from `on`'s CPU (a
+    /// return, or a drop after an indication with `NDIS_RECEIVE_FLAGS_RESOURCES`). Returns how
+    /// many descriptors went back: 0 if the NBL is not one of ours.
+    pub(crate) fn recycle(&self, on: &Dispatch, nbl: &Nbl) -> usize {
         self.0.with(|rx, _| {
             let Some(index) = nbl.reserved().checked_sub(1) else {
-                return false;
+                return 0;
             };
             let Some(d) = rx.descriptors.get(index) else {
-                return false;
+                return 0;
             };
             if d.nbl != nbl.as_ptr() {
-                return false;
+                return 0;
             }
-            // Each lane of a CPU that existed at initialization, and the shared lane every other CPU
-            // uses, holds every descriptor, and an index is on the list at most once, so the push
-            // cannot fail; if it somehow did, the descriptor would only be lost to receives.
-            push_on(&rx.free, rx.cpus, on, index as u16).is_ok()
+            let mut freed = 0;
+            let mut next = index as u16;
+            // A chain is at most every descriptor long, so the walk ends.
+            while let Some(d) = rx
+                .descriptors
+                .get(usize::from(next))
+                .filter(|_| freed < rx.descriptors.len())
+            {
+                let this = next;
+                next = d.next.swap(NO_NEXT, Ordering::Relaxed);
+                // The protocol returned the frame, so every descriptor of its chain is ours again.
+                // SAFETY: a live MDL of this pool, owned by this call.
+                unsafe { (*d.mdl).Next = null_mut() };
+                // Each lane of a CPU that existed at initialization, and the shared lane every
+                // other CPU uses, holds every descriptor, and an index is on the list at most once,
+                // so the push cannot fail; if it somehow did, the descriptor would only be lost to
+                // receives.
+                let _ = push_on(&rx.free, rx.cpus, on, this);
+                freed += 1;
+            }
+            freed
         })
     }
 }
@@ -173,7 +230,8 @@ impl<'obj> Receive<'obj> {
         buffer_size: usize,
         cpus: usize,
     ) -> Result<Self, NDIS_STATUS> {
-        let count = count.min(usize::from(u16::MAX));
+        // Indices fit a u16 below NO_NEXT.
+        let count = count.min(usize::from(u16::MAX - 1));
         let buffer_size = buffer_size.next_multiple_of(BUFFER_ALIGN);
         let free = build_free_list(count, cpus)?;
         let buffers =
@@ -181,6 +239,7 @@ impl<'obj> Receive<'obj> {
         let descriptors = PoolSlice::new(count, POOL_TAG, |_| Descriptor {
             nbl: null_mut(),
             mdl: null_mut(),
+            next: AtomicU16::new(NO_NEXT),
         })
         .ok_or(NDIS_STATUS_RESOURCES)?;
         let mut pool_parameters = ndis::NET_BUFFER_LIST_POOL_PARAMETERS {

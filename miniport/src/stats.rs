@@ -23,6 +23,9 @@ pub struct Counters {
     pub in_errors: AtomicU64,
     pub out_discards: AtomicU64,
     pub out_errors: AtomicU64,
+    /// `OID_TCP_RSC_STATISTICS`: coalesced segments, their payload octets, coalesced units, and
+    /// large sends that a receiver with RSC on got as single segments.
+    pub rsc: [AtomicU64; 4],
 }
 
 const fn class_index(class: Class) -> usize {
@@ -41,9 +44,38 @@ impl Counters {
     }
 
     pub fn sent(&self, class: Class, bytes: usize) {
+        self.sent_many(class, 1, bytes);
+    }
+
+    /// `packets` frames of `bytes` in all on the wire (the segments of a large send).
+    pub fn sent_many(&self, class: Class, packets: usize, bytes: usize) {
         let i = class_index(class);
-        self.out_packets[i].fetch_add(1, Ordering::Relaxed);
+        self.out_packets[i].fetch_add(packets as u64, Ordering::Relaxed);
         self.out_octets[i].fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// `packets` frames of `bytes` in all received (the segments a coalesced unit stands for).
+    pub fn received_many(&self, class: Class, packets: usize, bytes: usize) {
+        let i = class_index(class);
+        self.in_packets[i].fetch_add(packets as u64, Ordering::Relaxed);
+        self.in_octets[i].fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// One coalesced unit of `segments` segments carrying `payload` TCP bytes.
+    pub fn coalesced(&self, segments: usize, payload: usize) {
+        self.rsc[0].fetch_add(segments as u64, Ordering::Relaxed);
+        self.rsc[1].fetch_add(payload as u64, Ordering::Relaxed);
+        self.rsc[2].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A large send that RSC could not coalesce.
+    pub fn coalesce_aborted(&self) {
+        self.rsc[3].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A frame too long for this receiver's buffers: `ifInErrors`.
+    pub fn error_in(&self) {
+        self.in_errors.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Outbound frames refused before transmission (paused, no link, queue full): `ifOutDiscards`.
@@ -164,6 +196,24 @@ impl<const CPUS: usize> Statistics<CPUS> {
     #[must_use]
     pub fn cpu(&self, cpu: usize) -> &Counters {
         &self.per_cpu[cpu.min(CPUS - 1)]
+    }
+
+    /// The RSC counters summed over all CPUs (`OID_TCP_RSC_STATISTICS`).
+    #[must_use]
+    pub fn rsc(&self) -> crate::offload::RscCounts {
+        let mut sums = [0u64; 4];
+        for c in &self.per_cpu {
+            for (sum, value) in sums.iter_mut().zip(&c.rsc) {
+                *sum = sum.wrapping_add(value.load(Ordering::Relaxed));
+            }
+        }
+        let [coalesced_packets, coalesced_octets, coalesce_events, aborts] = sums;
+        crate::offload::RscCounts {
+            coalesced_packets,
+            coalesced_octets,
+            coalesce_events,
+            aborts,
+        }
     }
 
     /// The sum over all CPUs, as `OID_GEN_STATISTICS` returns it.

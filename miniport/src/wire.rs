@@ -13,6 +13,7 @@
 //! no lock is held across a copy, nothing is allocated.
 
 mod frame;
+pub mod packet;
 
 use core::sync::atomic::{AtomicPtr, Ordering};
 
@@ -22,9 +23,17 @@ use rvnic_helpers::irql::Raised;
 use rvnic_helpers::ring::{Baton, Dispatch, Held};
 use rvnic_helpers::spin::SpinLock;
 
+use ndis::{
+    CHECKSUM_RX_IP_SUCCEEDED, CHECKSUM_RX_TCP_SUCCEEDED, CHECKSUM_RX_TCP_VALUE_INVALID,
+    CHECKSUM_RX_UDP_SUCCEEDED, CHECKSUM_TX_IP_HEADER, CHECKSUM_TX_IS_IPV4, CHECKSUM_TX_IS_IPV6,
+    CHECKSUM_TX_TCP, CHECKSUM_TX_UDP,
+};
+use packet::{Headers, LargeSend, LsoError, MAX_HEADER, Unit, Version};
+
 use crate::adapter::Adapter;
 use crate::config::Topology;
-use crate::nbl::{Chain, Nbl};
+use crate::nbl::{Chain, LargeSendRequest, Nbl, NetBuffer, Reader};
+use crate::offload::{Active, MAX_OFFLOAD_SIZE};
 
 /// Wires the driver can have at once (every loopback adapter has its own).
 pub const MAX_WIRES: usize = 64;
@@ -284,6 +293,7 @@ impl<'w> Drain<'w> {
     }
 
     /// Delivers every frame of one sent NBL and queues its completion.
+    #[inline(never)]
     fn transmit(&mut self, sender: usize, mut nbl: Nbl) {
         let Some(from) = self.ports[sender] else {
             return;
@@ -292,91 +302,247 @@ impl<'w> Drain<'w> {
         if from.cancels.cancelled(nbl.cancel_id()) {
             counters.discard_out(nbl.frame_count());
             nbl.set_status(ndis::NDIS_STATUS_SEND_ABORTED);
-            self.completions[sender].push(nbl);
-            if self.completions[sender].len() >= BATCH {
-                from.complete_sends(&mut self.completions[sender]);
-            }
+            self.complete(sender, from, nbl);
             return;
         }
+        let large = nbl.large_send();
+        let checksum = nbl.checksum_request();
+        // "Any NET_BUFFER_LIST structure that contains the LSOv1 or LSOv2 OOB data also contains a
+        // single NET_BUFFER structure" (the LSO page).
+        let single = large == LargeSendRequest::None || nbl.frame_count() == 1;
         let mut status: NDIS_STATUS = ndis::NDIS_STATUS_SUCCESS;
         for nb in nbl.frames() {
             let len = nb.len();
-            if len < HEADER || len > from.max_frame() {
+            // The frame's headers (for an offload) or its destination (for a plain copy).
+            let mut head = [0u8; MAX_HEADER];
+            let offloaded = large != LargeSendRequest::None || checksum != 0;
+            let head = &mut head[..if offloaded { len.min(MAX_HEADER) } else { 6 }];
+            if len < HEADER {
                 counters.error_out();
                 status = ndis::NDIS_STATUS_INVALID_LENGTH;
                 continue;
             }
-            let mut destination = [0u8; 6];
-            if !nb.copy_to(&mut destination) {
+            if !nb.copy_to(head) {
                 counters.error_out();
                 status = ndis::NDIS_STATUS_FAILURE;
                 continue;
             }
-            let class = Class::of(&destination);
-            let wire_len = len.max(MIN_FRAME);
-            // The first receiver's copy comes from the sender's NET_BUFFER; the others copy that.
-            let mut first: Option<(usize, u16)> = None;
-            for to in self.targets(sender) {
-                let Some(receiver) = self.ports[to] else {
-                    continue;
-                };
-                if !receiver.filter().accepts(&destination) {
+            let job = match job(from, large, checksum, head, len, single) {
+                Ok(job) => job,
+                Err(Refused::Malformed(why)) => {
+                    counters.error_out();
+                    status = why;
                     continue;
                 }
-                let Some(index) = receiver.reserve_receive() else {
-                    receiver.stats.cpu(self.on.cpu()).discard_in();
+                Err(Refused::Dropped) => {
+                    counters.discard_out(1);
+                    status = ndis::NDIS_STATUS_FAILURE;
                     continue;
-                };
-                // Descriptor `index` was just taken from the free list by this drain and is not
-                // indicated yet: its buffer is ours alone.
-                // SAFETY: an owned descriptor's buffer, borrowed until it is prepared below.
-                let buffer = unsafe { receiver.rx.buffer(index) };
-                let Some(buffer) = buffer.get_mut(..wire_len) else {
-                    receiver.cancel_receive(self.on, index);
+                }
+            };
+            let mut destination = [0u8; 6];
+            destination.copy_from_slice(&head[..6]);
+            let class = Class::of(&destination);
+            for to in self.targets(sender) {
+                if !self.ports[to].is_some_and(|r| r.filter().accepts(&destination)) {
                     continue;
-                };
-                let copied = match (first, self.ports[first.map_or(0, |f| f.0)]) {
-                    (None, _) => nb.copy_to(&mut buffer[..len]),
-                    (Some((_, i)), Some(source)) => {
-                        // The first receiver's descriptor `i` was filled by this drain and is not
-                        // indicated yet (full batches are indicated only after the frame), and it
-                        // is a different descriptor from `index`, so the borrows do not overlap.
-                        // SAFETY: an owned descriptor's buffer, read only, disjoint from `buffer`.
-                        let source = unsafe { source.rx.buffer(i) };
-                        source.get(..len).is_some_and(|s| {
-                            buffer[..len].copy_from_slice(s);
-                            true
-                        })
-                    }
-                    (Some(_), None) => false,
-                };
-                if !copied {
-                    receiver.cancel_receive(self.on, index);
+                }
+                if !self.deliver(to, &nb, &job, head, class) {
+                    // The sender's pages could not be read (mapped): the frame is lost.
                     counters.error_out();
                     status = ndis::NDIS_STATUS_FAILURE;
                     break;
                 }
-                buffer[len..].fill(0);
-                receiver.stats.cpu(self.on.cpu()).received(class, wire_len);
-                self.receives[to].push(receiver.rx.prepare(index, wire_len));
-                first = Some((to, index));
             }
-            counters.sent(class, wire_len);
-            // Indicate full batches only now (`first` may point into any of them), and a batch
-            // whose adapter is down to its low-water mark of free descriptors: what it holds goes
-            // up normally, and what comes next with NDIS_RECEIVE_FLAGS_RESOURCES.
-            for to in 0..MAX_PORTS {
-                let pending = self.receives[to].len();
-                if pending >= BATCH || (pending > 0 && self.ports[to].is_some_and(Adapter::receive_low)) {
-                    self.indicate(to);
-                }
+            match job {
+                Job::Large(send) => counters.sent_many(class, send.segments(), send.wire_bytes()),
+                _ => counters.sent(class, len.max(MIN_FRAME)),
             }
+            self.indicate_full();
+        }
+        if matches!(large, LargeSendRequest::V2 { .. }) {
+            nbl.set_large_send_complete();
         }
         nbl.set_status(status);
+        self.complete(sender, from, nbl);
+    }
+
+    /// Queues a completion, completing a full batch.
+    fn complete(&mut self, sender: usize, from: &Adapter, nbl: Nbl) {
         self.completions[sender].push(nbl);
         if self.completions[sender].len() >= BATCH {
             from.complete_sends(&mut self.completions[sender]);
         }
+    }
+
+    /// Indicates full batches, and a batch whose adapter is down to its low-water mark of free
+    /// descriptors: what it holds goes up normally, and what comes next with
+    /// NDIS_RECEIVE_FLAGS_RESOURCES.
+    fn indicate_full(&mut self) {
+        for to in 0..MAX_PORTS {
+            let pending = self.receives[to].len();
+            if pending >= BATCH || (pending > 0 && self.ports[to].is_some_and(Adapter::receive_low)) {
+                self.indicate(to);
+            }
+        }
+    }
+
+    /// Copies one frame (or a large send's units) into receive descriptors of port `to` and queues
+    /// them for indication. `false` if the sender's bytes could not be read.
+    fn deliver(&mut self, to: usize, nb: &NetBuffer<'_>, job: &Job, template: &[u8], class: Class) -> bool {
+        let Some(receiver) = self.ports[to] else {
+            return true;
+        };
+        let counters = receiver.stats.cpu(self.on.cpu());
+        let (request, headers) = match *job {
+            Job::Large(send) => return self.deliver_large(to, receiver, nb, &send, template, class),
+            Job::Plain => (0, None),
+            Job::Checksum { request, headers } => (request, Some(headers)),
+        };
+        let len = nb.len();
+        let wire_len = len.max(MIN_FRAME);
+        if len > receiver.max_frame() {
+            // Longer than this adapter's frames (its *JumboPacket is smaller than the sender's).
+            counters.error_in();
+            return true;
+        }
+        let Some(index) = receiver.reserve_receive() else {
+            counters.discard_in();
+            return true;
+        };
+        // Descriptor `index` was just taken from the free list by this drain and is not
+        // indicated yet: its buffer is ours alone.
+        // SAFETY: an owned descriptor's buffer, borrowed until it is prepared below.
+        let buffer = unsafe { receiver.rx.buffer(index) };
+        let Some(buffer) = buffer.get_mut(..wire_len) else {
+            receiver.cancel_receive(self.on, index);
+            counters.error_in();
+            return true;
+        };
+        if !nb.reader().read(&mut buffer[..len]) {
+            receiver.cancel_receive(self.on, index);
+            return false;
+        }
+        buffer[len..].fill(0);
+        let flags = match headers {
+            Some(headers) => checksums(buffer, request, &headers, receiver.offload()),
+            None => 0,
+        };
+        counters.received(class, wire_len);
+        let mut indicated = receiver.rx.prepare(index, wire_len);
+        indicated.set_receive_offload(flags, 0);
+        self.receives[to].push(indicated);
+        true
+    }
+
+    /// Delivers a large send to `receiver`: coalesced units if its RSC is on for the IP version
+    /// and the send may be coalesced, else the segments an LSOv2 NIC puts on the wire. Each unit
+    /// is copied once from the sender, its headers made from the template.
+    #[inline(never)]
+    fn deliver_large(
+        &mut self,
+        to: usize,
+        receiver: &'w Adapter,
+        nb: &NetBuffer<'_>,
+        send: &LargeSend,
+        template: &[u8],
+        class: Class,
+    ) -> bool {
+        let counters = receiver.stats.cpu(self.on.cpu());
+        let active = receiver.offload();
+        let v4 = send.headers.version == Version::V4;
+        let (rsc, rx_tcp) = if v4 {
+            (active.rsc4, active.rx_tcp4)
+        } else {
+            (active.rsc6, active.rx_tcp6)
+        };
+        let buffer_size = receiver.rx.buffer_size();
+        // A coalesced unit spans at most MAX_CHAIN buffers and a quarter of the adapter's.
+        let chain_limit = MAX_CHAIN.min(receiver.rx.count() / 4).max(1) * buffer_size;
+        let per_unit = if rsc && send.coalescible {
+            send.segments_per_unit(chain_limit)
+        } else {
+            if rsc {
+                counters.coalesce_aborted();
+            }
+            1
+        };
+        let mut reader = nb.reader();
+        if !reader.skip(send.header_len) {
+            return false;
+        }
+        for unit in send.units(per_unit) {
+            let coalesced = unit.count > 1;
+            let frame_len = send.header_len + unit.len;
+            let wire_len = frame_len.max(MIN_FRAME);
+            let needed = wire_len.div_ceil(buffer_size);
+            if (!coalesced && frame_len > receiver.max_frame()) || needed > MAX_CHAIN {
+                counters.error_in();
+                if !reader.skip(unit.len) {
+                    return false;
+                }
+                continue;
+            }
+            let mut taken = [0u16; MAX_CHAIN];
+            let mut got = 0;
+            while got < needed
+                && let Some(index) = receiver.reserve_receive()
+            {
+                taken[got] = index;
+                got += 1;
+            }
+            if got < needed {
+                for &index in &taken[..got] {
+                    receiver.cancel_receive(self.on, index);
+                }
+                counters.discard_in();
+                if !reader.skip(unit.len) {
+                    return false;
+                }
+                continue;
+            }
+            let taken = &taken[..needed];
+            let compute = !coalesced && !rx_tcp;
+            let filled = fill_unit(receiver, taken, send, template, &unit, &mut reader, compute);
+            if !filled {
+                for &index in taken {
+                    receiver.cancel_receive(self.on, index);
+                }
+                return false;
+            }
+            let mut flags = 0;
+            if coalesced {
+                // "The NIC and miniport driver must always set the IpChecksumSucceeded and
+                // TcpChecksumSucceeded flags" of a coalesced segment; its TCP checksum is not
+                // recomputed, which TcpChecksumValueInvalid says ("Indicating Coalesced
+                // Segments"). The IPv4 header checksum is (write_headers).
+                flags |= CHECKSUM_RX_TCP_SUCCEEDED | CHECKSUM_RX_TCP_VALUE_INVALID;
+                if v4 {
+                    flags |= CHECKSUM_RX_IP_SUCCEEDED;
+                }
+                counters.coalesced(unit.count, unit.len);
+            } else {
+                if rx_tcp {
+                    flags |= CHECKSUM_RX_TCP_SUCCEEDED;
+                }
+                if v4 && active.rx_ip4 {
+                    flags |= CHECKSUM_RX_IP_SUCCEEDED;
+                }
+            }
+            // The buffers were filled above and are still the drain's; chained now, they are one
+            // NET_BUFFER's data.
+            // SAFETY: distinct descriptors this drain took and has not indicated.
+            unsafe { receiver.rx.link(taken) };
+            let mut indicated = receiver.rx.prepare(taken[0], wire_len);
+            let count = if coalesced { unit.count as u16 } else { 0 };
+            indicated.set_receive_offload(flags, count);
+            counters.received_many(class, unit.count, unit.len + unit.count * send.header_len);
+            self.receives[to].push(indicated);
+            if self.receives[to].len() >= BATCH || receiver.receive_low() {
+                self.indicate(to);
+            }
+        }
+        true
     }
 
     /// The ports a frame from `sender` goes to.
@@ -402,4 +568,191 @@ impl<'w> Drain<'w> {
             }
         }
     }
+}
+
+/// Descriptors one frame may span: a coalesced unit of 64 KiB in 1,536-byte buffers needs 43.
+const MAX_CHAIN: usize = 48;
+
+/// What a sent frame asks of the wire beyond a copy, decided once per frame.
+#[derive(Debug, Clone, Copy)]
+enum Job {
+    /// Copy it as it is.
+    Plain,
+    /// Fill in or vouch for the checksums `request` names (`CHECKSUM_TX_*`).
+    Checksum { request: u32, headers: Headers },
+    /// Segment or coalesce it.
+    Large(LargeSend),
+}
+
+/// Why a frame is not delivered.
+#[derive(Debug, Clone, Copy)]
+enum Refused {
+    /// A malformed request: counted as an output error, completed with this status.
+    Malformed(NDIS_STATUS),
+    /// A large send while LSO is off: dropped (an output discard).
+    Dropped,
+}
+
+/// Checks what a frame of `len` bytes with headers `head` asks of the wire. Statuses are those
+/// the NET_BUFFER_LIST page lists: `NDIS_STATUS_INVALID_LENGTH` for data "too large for the
+/// underlying NIC", `NDIS_STATUS_FAILURE` for any other reason.
+fn job(
+    from: &Adapter,
+    large: LargeSendRequest,
+    checksum: u32,
+    head: &[u8],
+    len: usize,
+    single: bool,
+) -> Result<Job, Refused> {
+    use Refused::{Dropped, Malformed};
+    let failure = Malformed(ndis::NDIS_STATUS_FAILURE);
+    let too_long = Malformed(ndis::NDIS_STATUS_INVALID_LENGTH);
+    match large {
+        // rvnic offers no LSOv1: a protocol never sends it one.
+        LargeSendRequest::V1 => Err(Dropped),
+        LargeSendRequest::V2 { mss, tcp_offset } => {
+            if !single {
+                return Err(failure);
+            }
+            let send = LargeSend::check(head, len, mss, tcp_offset, MAX_OFFLOAD_SIZE as usize).map_err(
+                |e| match e {
+                    LsoError::TooLong => too_long,
+                    LsoError::Mss | LsoError::Headers(_) => failure,
+                },
+            )?;
+            let active = from.offload();
+            let on = match send.headers.version {
+                Version::V4 => active.lso4,
+                Version::V6 => active.lso6,
+            };
+            if !on {
+                return Err(Dropped);
+            }
+            // Every segment must be a frame this adapter may send.
+            if send.header_len + send.mss > from.max_frame() {
+                return Err(too_long);
+            }
+            Ok(Job::Large(send))
+        }
+        LargeSendRequest::None => {
+            if len > from.max_frame() {
+                return Err(too_long);
+            }
+            if checksum & (CHECKSUM_TX_TCP | CHECKSUM_TX_UDP | CHECKSUM_TX_IP_HEADER) == 0 {
+                return Ok(Job::Plain);
+            }
+            let headers = packet::parse(head).map_err(|_| failure)?;
+            // The family the sender names is the one the frame has; an IP header checksum is IPv4's.
+            let family = match headers.version {
+                Version::V4 => CHECKSUM_TX_IS_IPV6,
+                Version::V6 => CHECKSUM_TX_IS_IPV4 | CHECKSUM_TX_IP_HEADER,
+            };
+            let consistent = checksum & family == 0
+                && (checksum & CHECKSUM_TX_TCP == 0 || headers.protocol == packet::PROTOCOL_TCP)
+                && (checksum & CHECKSUM_TX_UDP == 0 || headers.protocol == packet::PROTOCOL_UDP)
+                && headers.end <= len
+                && headers.l4 < headers.end;
+            if !consistent {
+                return Err(failure);
+            }
+            Ok(Job::Checksum {
+                request: checksum,
+                headers,
+            })
+        }
+    }
+}
+
+/// Fills in or vouches for the checksums a sender asked for, in a receiver's copy of the frame:
+/// what the receiver's receive checksum offload covers is marked as verified and not computed,
+/// the rest is computed. Returns the `CHECKSUM_RX_*` bits to indicate.
+fn checksums(frame: &mut [u8], request: u32, headers: &Headers, active: Active) -> u32 {
+    let v4 = headers.version == Version::V4;
+    let mut flags = 0;
+    if request & CHECKSUM_TX_IP_HEADER != 0 && v4 {
+        if active.rx_ip4 {
+            flags |= CHECKSUM_RX_IP_SUCCEEDED;
+        } else {
+            // The headers were checked when the job was made: this cannot fail.
+            let _ = packet::fill_ipv4_checksum(frame, headers.l3);
+        }
+    }
+    let (rx, succeeded) = match headers.protocol {
+        packet::PROTOCOL_TCP if request & CHECKSUM_TX_TCP != 0 => (
+            if v4 { active.rx_tcp4 } else { active.rx_tcp6 },
+            CHECKSUM_RX_TCP_SUCCEEDED,
+        ),
+        packet::PROTOCOL_UDP if request & CHECKSUM_TX_UDP != 0 => (
+            if v4 { active.rx_udp4 } else { active.rx_udp6 },
+            CHECKSUM_RX_UDP_SUCCEEDED,
+        ),
+        _ => return flags,
+    };
+    if rx {
+        flags |= succeeded;
+    } else {
+        let _ = packet::fill_transport_checksum(frame, headers);
+    }
+    flags
+}
+
+/// Writes one unit of a large send into the buffers of `taken` (in order): its headers from the
+/// template, then its payload read from the sender, and (when `compute`) its TCP checksum.
+/// `false` if the sender's bytes could not be read.
+#[inline(never)]
+fn fill_unit(
+    receiver: &Adapter,
+    taken: &[u16],
+    send: &LargeSend,
+    template: &[u8],
+    unit: &Unit,
+    reader: &mut Reader<'_>,
+    compute: bool,
+) -> bool {
+    // Buffer `k` of the unit. Every descriptor of `taken` was just taken from the free list by
+    // this drain and is not indicated; they are distinct, and each borrow ends before the next.
+    let buffer = |k: usize| -> &mut [u8] {
+        match taken.get(k) {
+            // SAFETY: an owned descriptor's buffer, borrowed exclusively and briefly.
+            Some(&index) => unsafe { receiver.rx.buffer(index) },
+            None => &mut [],
+        }
+    };
+    let size = receiver.rx.buffer_size();
+    let frame_len = send.header_len + unit.len;
+    let mut sum = send.pseudo_sum(unit);
+    {
+        let Some(first) = buffer(0).get_mut(..send.header_len) else {
+            return false;
+        };
+        send.write_headers(template, unit, first);
+        if compute {
+            sum.add(&first[send.headers.l4..]);
+        }
+    }
+    let mut at = send.header_len;
+    while at < frame_len {
+        let (k, offset) = (at / size, at % size);
+        let n = (size - offset).min(frame_len - at);
+        let Some(piece) = buffer(k).get_mut(offset..offset + n) else {
+            return false;
+        };
+        if !reader.read(piece) {
+            return false;
+        }
+        if compute {
+            sum.add(piece);
+        }
+        at += n;
+    }
+    let first = buffer(0);
+    if frame_len < MIN_FRAME
+        && let Some(pad) = first.get_mut(frame_len..MIN_FRAME)
+    {
+        pad.fill(0);
+    }
+    if compute && let Some(field) = first.get_mut(send.checksum_at()..send.checksum_at() + 2) {
+        field.copy_from_slice(&sum.checksum().to_be_bytes());
+    }
+    true
 }

@@ -268,6 +268,7 @@ fn scattered_frames_and_multi_frame_nbls_arrive_intact() {
         dispatch: false,
         data_offset: 3,
         cancel_id: None,
+        unmapped_mdls: true,
         ..SendOptions::default()
     };
     host.send(a, &refs, options).expect("running");

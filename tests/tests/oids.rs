@@ -8,6 +8,10 @@ use rvnic_tests::{address, config, finish, frame, loaded, set_filter};
 
 fn sweep_every_supported_oid(host: &Host, a: ndis_host::Adapter) {
     for oid in rvnic::oid::SUPPORTED {
+        if rvnic::oid::SET_ONLY.contains(&oid) {
+            // Queries of these are NDIS's or unsupported: tests/offload.rs covers them.
+            continue;
+        }
         let full = host.oid_query(a, oid, 600);
         assert_eq!(full.status, NDIS_STATUS_SUCCESS, "query {oid:#010x}");
         let n = full.bytes_written as usize;
