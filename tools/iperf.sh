@@ -3,10 +3,16 @@
 # of rvnic adapters running on ndis-host) and, in the same run, over a veth pair between two
 # namespaces as the anchor, and through the same bridge without the driver (`rvnic tap --direct`:
 # the TAP plumbing's own ceiling, which shows what the driver and ndis-host cost on top of it).
-# Three tests each: TCP one stream, TCP four streams, UDP 1472-byte datagrams. The anchor's veth has
-# TSO/GSO/GRO and checksum offloads turned off, so both paths move MTU-sized frames one by one, as
-# the TAP path must (it has no offloads). Prints a table, then as its last line exactly:
-# tcp_ratio_vs_veth=<single-stream TCP, rvnic / veth>.
+# Three tests each: TCP one stream, TCP four streams, UDP 1472-byte datagrams.
+#
+# Each path runs with offloads off and on. Off: the veth has TSO/GSO/GRO and checksum offloads
+# turned off and rvnic runs `--offload off`, so both move MTU-sized frames with checksums the
+# stacks compute. On: the veth keeps its defaults, and rvnic's TAP devices carry virtio-net headers
+# (checksum offload, TSO), which the bridge turns into LSOv2 and checksum-offload sends, and RSC
+# and checksum results back (`rvnic tap --offload on`). Prints a table, then as its last two lines
+# exactly (single-stream TCP, same run):
+#   tcp_ratio_vs_veth_offload=<rvnic with offloads / veth with offloads on>
+#   tcp_ratio_vs_veth=<rvnic with offloads / veth with offloads off>
 #
 # It touches only what it creates: the namespaces rvperf-va and rvperf-vb (refused if either
 # exists), the veth pair created inside them, the iperf3 servers it starts (stopped by their PIDs),
@@ -103,7 +109,7 @@ run_tests() {
     wait "$server_pid" 2>/dev/null || true
 }
 
-echo "anchor: veth pair between two namespaces (MTU 1500, offloads off)"
+echo "anchor: veth pair between two namespaces (MTU 1500), offloads off, then on"
 for ns in "$veth_a" "$veth_b"; do
     ip netns add "$ns" || die "cannot create namespace $ns"
     created_ns+=("$ns")
@@ -122,6 +128,11 @@ ip -n "$veth_b" addr add 198.19.0.2/24 dev rvperf-vb0
 results=$(mktemp)
 run_tests "$veth_b" "$veth_a" 198.19.0.2 >"$results"
 read -r v_tcp1 v_tcp4 v_udp v_loss <"$results"
+for side in a b; do
+    ip netns exec "rvperf-v$side" ethtool -K "rvperf-v${side}0" tso on gso on gro on tx on rx on >/dev/null 2>&1 || true
+done
+run_tests "$veth_b" "$veth_a" 198.19.0.2 >"$results"
+read -r vo_tcp1 vo_tcp4 vo_udp vo_loss <"$results"
 
 # start_tap PREFIX [ARGS...]: starts `rvnic tap` and waits until it is ready.
 start_tap() {
@@ -147,31 +158,37 @@ stop_tap() {
     grep -E '^(adapter|device|verifier)' "$tap_log"
 }
 
-echo "bridge alone: the two TAP devices forwarded to each other without the driver (MTU 1500)"
-start_tap rvperfd --direct
-run_tests rvperfd-1 rvperfd-0 198.18.0.2 >"$results"
-read -r d_tcp1 d_tcp4 d_udp d_loss <"$results"
-stop_tap
-
-echo "rvnic: a pair of adapters on ndis-host, bridged to TAP devices (MTU 1500)"
-start_tap rvperf
-run_tests rvperf-1 rvperf-0 198.18.0.2 >"$results"
-read -r r_tcp1 r_tcp4 r_udp r_loss <"$results"
-stop_tap
+for mode in off on; do
+    echo "bridge alone, offloads $mode: the two TAP devices forwarded to each other without the driver"
+    start_tap rvperfd --direct --offload "$mode"
+    run_tests rvperfd-1 rvperfd-0 198.18.0.2 >"$results"
+    read -r "d_${mode}_tcp1" "d_${mode}_tcp4" "d_${mode}_udp" "d_${mode}_loss" <"$results"
+    stop_tap
+    echo "rvnic, offloads $mode: a pair of adapters on ndis-host, bridged to TAP devices (MTU 1500)"
+    start_tap rvperf --offload "$mode"
+    run_tests rvperf-1 rvperf-0 198.18.0.2 >"$results"
+    read -r "r_${mode}_tcp1" "r_${mode}_tcp4" "r_${mode}_udp" "r_${mode}_loss" <"$results"
+    stop_tap
+done
 rm -f "$results"
 
-python3 - "$v_tcp1" "$v_tcp4" "$v_udp" "$v_loss" "$r_tcp1" "$r_tcp4" "$r_udp" "$r_loss" \
-    "$d_tcp1" "$d_tcp4" "$d_udp" "$d_loss" <<'EOF'
+python3 - "$v_tcp1" "$v_tcp4" "$v_udp" "$v_loss" "$vo_tcp1" "$vo_tcp4" "$vo_udp" "$vo_loss" \
+    "$d_off_tcp1" "$d_off_tcp4" "$d_off_udp" "$d_off_loss" "$d_on_tcp1" "$d_on_tcp4" "$d_on_udp" "$d_on_loss" \
+    "$r_off_tcp1" "$r_off_tcp4" "$r_off_udp" "$r_off_loss" "$r_on_tcp1" "$r_on_tcp4" "$r_on_udp" "$r_on_loss" <<'EOF'
 import sys
-v = [float(x) for x in sys.argv[1:5]]
-r = [float(x) for x in sys.argv[5:9]]
-d = [float(x) for x in sys.argv[9:13]]
+x = [float(a) for a in sys.argv[1:]]
+veth, veth_on, bridge, bridge_on, rvnic, rvnic_on = (x[i:i + 4] for i in range(0, 24, 4))
+ratio = lambda a, b: a / b if b else 0.0
 print()
-print(f"{'test':<16}{'veth Mbit/s':>13}{'bridge alone':>14}{'rvnic Mbit/s':>14}{'x veth':>9}{'x bridge':>10}")
+print(f"{'Mbit/s':<16}{'veth':>8}{'bridge':>8}{'rvnic':>8}{'x veth':>8}{'veth+o':>9}{'bridge+o':>9}{'rvnic+o':>9}{'x veth+o':>9}{'x veth':>8}")
 for name, i in [("TCP, 1 stream", 0), ("TCP, 4 streams", 1), ("UDP 1472 B", 2)]:
-    vs_veth = r[i] / v[i] if v[i] else 0.0
-    vs_bridge = r[i] / d[i] if d[i] else 0.0
-    print(f"{name:<16}{v[i] / 1e6:>13.0f}{d[i] / 1e6:>14.0f}{r[i] / 1e6:>14.0f}{vs_veth:>8.3f}x{vs_bridge:>9.3f}x")
-print(f"UDP loss: veth {v[3]}%, bridge alone {d[3]}%, rvnic {r[3]}%")
-print(f"tcp_ratio_vs_veth={r[0] / v[0] if v[0] else 0.0:.3f}")
+    print(
+        f"{name:<16}{veth[i] / 1e6:>8.0f}{bridge[i] / 1e6:>8.0f}{rvnic[i] / 1e6:>8.0f}{ratio(rvnic[i], veth[i]):>7.3f}x"
+        f"{veth_on[i] / 1e6:>9.0f}{bridge_on[i] / 1e6:>9.0f}{rvnic_on[i] / 1e6:>9.0f}"
+        f"{ratio(rvnic_on[i], veth_on[i]):>8.3f}x{ratio(rvnic_on[i], veth[i]):>7.3f}x"
+    )
+print("(+o: offloads on; the last column is rvnic with offloads against veth without)")
+print(f"UDP loss: veth {veth[3]}%/{veth_on[3]}%, bridge {bridge[3]}%/{bridge_on[3]}%, rvnic {rvnic[3]}%/{rvnic_on[3]}% (off/on)")
+print(f"tcp_ratio_vs_veth_offload={ratio(rvnic_on[0], veth_on[0]):.3f}")
+print(f"tcp_ratio_vs_veth={ratio(rvnic_on[0], veth[0]):.3f}")
 EOF

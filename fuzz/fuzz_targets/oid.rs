@@ -19,6 +19,7 @@ fn live() -> Live {
         connected: true,
         queued_sends: 0,
         statistics: NDIS_STATISTICS_INFO::default(),
+        rsc: rvnic::offload::RscCounts::default(),
     }
 }
 

@@ -584,6 +584,21 @@ impl Adapter {
         None
     }
 
+    /// Free receive descriptors for one frame of `out.len()` buffers, each with an in-flight
+    /// reference, if the adapter runs and has that many; all or none. Only the wire's baton holder
+    /// calls this.
+    pub(crate) fn reserve_receives(&self, on: &Dispatch, out: &mut [u16]) -> bool {
+        self.enter();
+        if self.is_running() && self.rx.take_all(on, out) {
+            for _ in 1..out.len() {
+                self.enter();
+            }
+            return true;
+        }
+        self.leave();
+        false
+    }
+
     /// Gives back a descriptor taken with [`Self::reserve_receive`] and not indicated.
     pub(crate) fn cancel_receive(&self, on: &Dispatch, index: u16) {
         let nbl = self.rx.prepare(index, 0);

@@ -116,6 +116,30 @@ impl RxPool {
         self.0.with(|rx, _| rx.free.consumer()?.pop())
     }
 
+    /// Takes `out.len()` free descriptors into `out`, or none: `false` (and nothing taken) if the
+    /// free list has fewer. Only the wire's baton holder calls this.
+    pub(crate) fn take_all(&self, on: &Dispatch, out: &mut [u16]) -> bool {
+        self.0.with(|rx, _| {
+            let Some(mut consumer) = rx.free.consumer() else {
+                return false;
+            };
+            for got in 0..out.len() {
+                match consumer.pop() {
+                    Some(index) => out[got] = index,
+                    None => {
+                        drop(consumer);
+                        // Back where they came from; as in `recycle`, the push cannot fail.
+                        for &index in &out[..got] {
+                            let _ = push_on(&rx.free, rx.cpus, on, index);
+                        }
+                        return false;
+                    }
+                }
+            }
+            true
+        })
+    }
+
     /// The buffer of descriptor `index` (empty if there is no such descriptor).
     ///
     /// # Safety

@@ -483,18 +483,13 @@ impl<'w> Drain<'w> {
                 }
                 continue;
             }
-            let mut taken = [0u16; MAX_CHAIN];
-            let mut got = 0;
-            while got < needed
-                && let Some(index) = receiver.reserve_receive()
-            {
-                taken[got] = index;
-                got += 1;
+            // Frames queued for this receiver hold descriptors until they are indicated: indicate
+            // them first if the pool could not take this unit otherwise.
+            if receiver.rx.free() < needed && !self.receives[to].is_empty() {
+                self.indicate(to);
             }
-            if got < needed {
-                for &index in &taken[..got] {
-                    receiver.cancel_receive(self.on, index);
-                }
+            let mut taken = [0u16; MAX_CHAIN];
+            if !receiver.reserve_receives(self.on, &mut taken[..needed]) {
                 counters.discard_in();
                 if !reader.skip(unit.len) {
                     return false;

@@ -284,7 +284,10 @@ pub struct MpscConsumer<'r, T, S: Storage<T>, const LANES: usize> {
 }
 
 impl<T, S: Storage<T>, const LANES: usize> MpscConsumer<'_, T, S, LANES> {
-    /// Pops one item, looking at the lanes round-robin from where the last pop left off.
+    /// Pops one item from the first lane that has one, starting at the lane the last pop took from:
+    /// a lane is drained before the next is looked at, so a run of pops costs one look per item
+    /// when the items sit in a few lanes (a free list, whose order does not matter). The fair
+    /// way to take from every lane is [`Self::pop_slice`] or [`Self::pop_with`].
     pub fn pop(&mut self) -> Option<T> {
         for step in 0..=LANES {
             let lane = (self.next + step) % (LANES + 1);
@@ -292,7 +295,7 @@ impl<T, S: Storage<T>, const LANES: usize> MpscConsumer<'_, T, S, LANES> {
             // one thread.
             // SAFETY: the only consumer, on one thread.
             if let Some(item) = unsafe { self.ring.lane(lane).pop_unchecked() } {
-                self.next = (lane + 1) % (LANES + 1);
+                self.next = lane;
                 return Some(item);
             }
         }

@@ -1842,16 +1842,14 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
             if info != crate::offload::ReceiveInfo::default() {
                 // SAFETY: as below; the first NB of an NBL the driver indicates.
                 let first = unsafe { NET_BUFFER_LIST_FIRST_NB(nbl as PNET_BUFFER_LIST) };
-                let frame = if first.is_null() {
+                // The headers are all the rules look at: the first 256 bytes, and the length.
+                let (head, len) = if first.is_null() {
                     None
                 } else {
-                    crate::nbl::read_nb(first)
-                };
-                let verdict = crate::offload::check_receive(
-                    &st.adapters[adapter].offload,
-                    &info,
-                    frame.as_deref().unwrap_or(&[]),
-                );
+                    crate::nbl::read_nb_prefix(first, 256)
+                }
+                .unwrap_or_default();
+                let verdict = crate::offload::check_receive(&st.adapters[adapter].offload, &info, &head, len);
                 if let Err(why) = verdict {
                     st.violate(Rule::OffloadInfo, API, Some(adapter), why);
                 }

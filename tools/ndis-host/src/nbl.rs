@@ -650,6 +650,17 @@ pub(crate) fn read_nb(nb: PNET_BUFFER) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The first `max` bytes of an NB's data (fewer if it is shorter), and its whole length; `None`
+/// if the MDL chain is shorter than `DataLength`.
+pub(crate) fn read_nb_prefix(nb: PNET_BUFFER, max: usize) -> Option<(Vec<u8>, usize)> {
+    let mut out = Vec::with_capacity(max);
+    let len = walk_nb(nb, |piece| {
+        let room = max - out.len();
+        out.extend_from_slice(&piece[..piece.len().min(room)]);
+    })?;
+    Some((out, len))
+}
+
 /// The NB's data length, checked against its MDL chain as [`read_nb`] checks it, without copying
 /// (what the host needs when it neither captures frames nor has a receive handler).
 pub(crate) fn nb_length(nb: PNET_BUFFER) -> Option<usize> {

@@ -351,9 +351,14 @@ fn classify(frame: &[u8]) -> Option<(bool, u8, usize)> {
     }
 }
 
-/// The receive rules of the module documentation for one indicated NBL whose first frame is
-/// `frame`; `Err` says which was broken.
-pub(crate) fn check_receive(state: &OffloadState, info: &ReceiveInfo, frame: &[u8]) -> Result<(), String> {
+/// The receive rules of the module documentation for one indicated NBL whose first frame starts
+/// with `frame` (its headers at least) and is `len` bytes long; `Err` says which was broken.
+pub(crate) fn check_receive(
+    state: &OffloadState,
+    info: &ReceiveInfo,
+    frame: &[u8],
+    len: usize,
+) -> Result<(), String> {
     if *info == ReceiveInfo::default() {
         return Ok(());
     }
@@ -433,13 +438,11 @@ pub(crate) fn check_receive(state: &OffloadState, info: &ReceiveInfo, frame: &[u
             return Err(format!("a coalesced segment with DupAckCount {}", info.dup_acks));
         }
         let ip_header = if v4 { 0 } else { 40 };
-        let datagram = frame
-            .len()
-            .saturating_sub(if frame.get(12..14) == Some(&[0x81, 0]) {
-                18
-            } else {
-                14
-            });
+        let datagram = len.saturating_sub(if frame.get(12..14) == Some(&[0x81, 0]) {
+            18
+        } else {
+            14
+        });
         if datagram > 65_535 + ip_header {
             return Err(format!(
                 "a coalesced segment of {datagram} bytes, larger than an IP datagram"
@@ -650,13 +653,18 @@ mod tests {
             ..ReceiveInfo::default()
         };
         let verified = CHECKSUM_RX_TCP_SUCCEEDED | CHECKSUM_RX_IP_SUCCEEDED;
-        assert_eq!(check_receive(&state, &ok(verified, 0), &tcp), Ok(()));
+        assert_eq!(check_receive(&state, &ok(verified, 0), &tcp, tcp.len()), Ok(()));
         assert_eq!(
-            check_receive(&state, &ok(verified | CHECKSUM_RX_TCP_VALUE_INVALID, 5), &tcp),
+            check_receive(
+                &state,
+                &ok(verified | CHECKSUM_RX_TCP_VALUE_INVALID, 5),
+                &tcp,
+                tcp.len()
+            ),
             Ok(())
         );
         assert_eq!(
-            check_receive(&state, &ReceiveInfo::default(), &[]),
+            check_receive(&state, &ReceiveInfo::default(), &[], 0),
             Ok(()),
             "nothing to check"
         );
@@ -698,12 +706,12 @@ mod tests {
             (ok(verified, 0), vec![0; 60], "not IP"),
         ];
         for (info, frame, why) in broken {
-            let e = check_receive(&state, &info, &frame).expect_err(why);
+            let e = check_receive(&state, &info, &frame, frame.len()).expect_err(why);
             assert!(e.contains(why), "{why}: {e}");
         }
         let mut inactive = activated();
         inactive.encapsulation = Some(((false, true), [0; 28]));
-        let e = check_receive(&inactive, &ok(verified, 0), &tcp).expect_err("IPv4 not activated");
+        let e = check_receive(&inactive, &ok(verified, 0), &tcp, tcp.len()).expect_err("IPv4 not activated");
         assert!(e.contains("before OID_OFFLOAD_ENCAPSULATION"));
         let mut off = activated();
         if let Some(c) = off.current.as_mut() {
@@ -711,12 +719,12 @@ mod tests {
             c.Rsc.IPv4.Enabled = 0;
         }
         assert!(
-            check_receive(&off, &ok(verified, 0), &tcp)
+            check_receive(&off, &ok(verified, 0), &tcp, tcp.len())
                 .expect_err("rx off")
                 .contains("has off")
         );
         assert!(
-            check_receive(&off, &ok(verified, 4), &tcp)
+            check_receive(&off, &ok(verified, 4), &tcp, tcp.len())
                 .expect_err("rsc off")
                 .contains("RSC is off")
         );

@@ -1,6 +1,6 @@
 //! The parts of the `rvnic` tool that need no driver running: the parsers of its command-line
-//! values ([`values`]), `check-sys` ([`sys`]), `check-inf` ([`inf`]) and bounded file reading
-//! ([`input`]). A library so that property tests and the fuzz targets reach them; the binary
+//! values ([`values`]), `check-sys` ([`sys`]), `check-inf` ([`inf`]), bounded file reading ([`input`]) and the
+//! virtio-net header `rvnic tap` translates ([`vnet`]). A library so that property tests and the fuzz targets reach them; the binary
 //! (`src/main.rs`) adds the commands that run the driver on ndis-host.
 
 pub mod inf;
@@ -9,3 +9,4 @@ pub mod out;
 pub mod input;
 pub mod sys;
 pub mod values;
+pub mod vnet;

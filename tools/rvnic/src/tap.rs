@@ -32,6 +32,7 @@ use tun_rs::{DeviceBuilder, Layer};
 
 use rvnic_cli::outln;
 use rvnic_cli::values::{self, Setting, Topology};
+use rvnic_cli::vnet;
 
 #[derive(Debug, Clone, Args)]
 pub struct TapArgs {
@@ -54,6 +55,19 @@ pub struct TapArgs {
     /// threads and queues: the bridge's own ceiling, which `tools/iperf.sh` compares rvnic with.
     #[arg(long)]
     pub direct: bool,
+    /// Task offloads between the stacks and the adapters: `on` opens the TAP devices with
+    /// virtio-net headers (checksum offload, TSO over IPv4 and IPv6), so a stack hands the driver
+    /// 64 KiB large sends and receives coalesced segments; `off` moves MTU-sized frames with
+    /// checksums computed by the stacks.
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pub offload: Switch,
+}
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 /// Where each namespace's ownership record lives (tmpfs, like `/run/netns` itself).
@@ -61,14 +75,23 @@ pub const MARKERS: &str = "/run/rvnic-tap";
 /// Where `ip netns` keeps its namespaces.
 const NETNS: &str = "/run/netns";
 
-/// What the command created, removed when dropped (on every exit path but SIGKILL).
+/// What the command created, removed when dropped (on every exit path but SIGKILL). Each
+/// namespace is removed only while its name still names the namespace this run made (the inode
+/// its `/run/netns` file had when it was made): one that someone else removed and made again
+/// under the same name is not ours.
 struct Created {
-    namespaces: Vec<String>,
+    namespaces: Vec<(String, Option<u64>)>,
 }
 
 impl Drop for Created {
     fn drop(&mut self) {
-        for ns in self.namespaces.drain(..).rev() {
+        for (ns, inode) in self.namespaces.drain(..).rev() {
+            let now = std::fs::metadata(Path::new(NETNS).join(&ns))
+                .ok()
+                .map(|m| m.ino());
+            if inode.is_some() && now != inode {
+                continue;
+            }
             // Deleting the namespace deletes the TAP device created in it.
             let _ = ip(&["netns", "del", &ns]);
             let _ = std::fs::remove_file(marker(&ns));
@@ -90,10 +113,8 @@ fn start_time(pid: u32) -> Option<u64> {
 
 /// Writes the ownership record of a namespace this process made: who made it, and which
 /// namespace it is (the inode of its `/run/netns` file).
-fn record(ns: &str) -> Result<(), String> {
-    let inode = std::fs::metadata(Path::new(NETNS).join(ns))
-        .map_err(|e| format!("cannot stat the new namespace {ns}: {e}"))?
-        .ino();
+fn record(ns: &str, inode: Option<u64>) -> Result<(), String> {
+    let inode = inode.ok_or_else(|| format!("cannot stat the new namespace {ns}"))?;
     let pid = std::process::id();
     let started = start_time(pid).ok_or("cannot read this process's start time")?;
     std::fs::create_dir_all(MARKERS).map_err(|e| format!("cannot create {MARKERS}: {e}"))?;
@@ -197,7 +218,7 @@ fn ip(args: &[&str]) -> Result<(), String> {
 /// Creates a TAP device named `name` inside namespace `ns`, from a thread that enters the
 /// namespace first: the name is looked up only there, in a namespace this run has just made, so
 /// an existing device of that name anywhere else is never adopted.
-fn tap_in(ns: &str, name: &str, mtu: u16) -> Result<tun_rs::SyncDevice, String> {
+fn tap_in(ns: &str, name: &str, mtu: u16, offload: bool) -> Result<tun_rs::SyncDevice, String> {
     let path = Path::new(NETNS).join(ns);
     let (ns, name) = (ns.to_string(), name.to_string());
     std::thread::scope(|s| {
@@ -209,16 +230,40 @@ fn tap_in(ns: &str, name: &str, mtu: u16) -> Result<tun_rs::SyncDevice, String> 
                 Some(rustix::thread::LinkNameSpaceType::Network),
             )
             .map_err(|e| format!("cannot enter namespace {ns}: {e}"))?;
-            DeviceBuilder::new()
+            let device = DeviceBuilder::new()
                 .name(&name)
                 .layer(Layer::L2)
                 .mtu(mtu)
+                .offload(offload)
                 .build_sync()
-                .map_err(|e| format!("cannot create TAP device {name} in namespace {ns}: {e}"))
+                .map_err(|e| format!("cannot create TAP device {name} in namespace {ns}: {e}"))?;
+            if offload {
+                tcp_offloads_only(&device).map_err(|e| format!("{name}: TUNSETOFFLOAD: {e}"))?;
+            }
+            Ok(device)
         })
         .join()
         .unwrap_or_else(|_| Err("the thread creating the TAP device panicked".into()))
     })
+}
+
+/// `TUNSETOFFLOAD` (linux/if_tun.h: `_IOW('T', 208, unsigned int)`, the value passed as the
+/// argument) with checksum offload and TSO over IPv4 and IPv6 only: tun-rs also asks for UDP
+/// segmentation where the kernel has it, which NDIS has no large send for.
+fn tcp_offloads_only(device: &tun_rs::SyncDevice) -> std::io::Result<()> {
+    const TUNSETOFFLOAD: rustix::ioctl::Opcode = rustix::ioctl::opcode::write::<std::ffi::c_uint>(b'T', 208);
+    const TUN_F_CSUM: usize = 0x01;
+    const TUN_F_TSO4: usize = 0x02;
+    const TUN_F_TSO6: usize = 0x04;
+    // TUNSETOFFLOAD takes the flags as the integer argument itself; the value is a valid mask of
+    // TUN_F_* bits; `device` is a live TUN descriptor this process owns.
+    // SAFETY: an integer ioctl on our own descriptor, as the kernel defines it.
+    let setter = unsafe {
+        rustix::ioctl::IntegerSetter::<TUNSETOFFLOAD>::new_usize(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
+    };
+    // As above: the request is complete and `device` outlives the call.
+    // SAFETY: an integer ioctl on our own descriptor.
+    unsafe { rustix::ioctl::ioctl(device, setter) }.map_err(std::io::Error::from)
 }
 
 /// Refuses to start without what the command needs, with one line saying what is missing;
@@ -304,6 +349,9 @@ struct Flow {
     stack_full: AtomicU64,
     /// Frames the adapter still refused after [`RETRIES`] sends (lost).
     given_up: AtomicU64,
+    /// Frames from the stack whose virtio-net header asks for what NDIS has no offload for
+    /// (dropped).
+    unoffloadable: AtomicU64,
     /// Why the device's thread stopped early: a read failed with something other than "no frame".
     failed: std::sync::Mutex<Option<String>>,
 }
@@ -312,23 +360,32 @@ struct Flow {
 /// device's stack, and the wake-up of the thread that serves both.
 struct Port {
     device: tun_rs::SyncDevice,
-    inbox: crossbeam_channel::Receiver<Vec<u8>>,
+    inbox: crossbeam_channel::Receiver<Outgoing>,
+    /// The device carries a virtio-net header before each frame (`--offload on`).
+    offload: bool,
     /// The way into `inbox`: the adapter's sink holds a clone, and in `--direct` mode the other
     /// device's thread uses this one.
     to_stack: ToStack,
 }
 
+/// A frame for a device's stack, with the virtio-net header to write before it (`None`: the frame
+/// is written as it is, a header included if the device has them).
+struct Outgoing {
+    header: Option<[u8; vnet::LEN]>,
+    frame: Vec<u8>,
+}
+
 /// Queues frames for one device's stack and wakes the thread that writes them.
 #[derive(Clone)]
 struct ToStack {
-    queue: crossbeam_channel::Sender<Vec<u8>>,
+    queue: crossbeam_channel::Sender<Outgoing>,
     wake: Arc<Wake>,
 }
 
 impl ToStack {
     /// Queues `frame` and wakes the device's thread; false if the queue was full (the frame is
     /// dropped, as a stack's full receive queue drops it).
-    fn push(&self, frame: Vec<u8>) -> bool {
+    fn push(&self, frame: Outgoing) -> bool {
         let queued = self.queue.try_send(frame).is_ok();
         self.wake.wake();
         queued
@@ -397,15 +454,25 @@ enum Next<'a> {
 /// sleeps in poll() only when there is neither. One thread per device keeps the number of busy
 /// threads at the number of adapters, next to iperf3's, on a machine with few cores.
 fn bridge_port(next: Next<'_>, port: &Port, flow: &Flow, stopping: &AtomicBool) {
-    // Up to BATCH frames per send: what the device has queued, without waiting.
+    // Up to BATCH frames per send: what the device has queued, without waiting. A GSO frame is
+    // up to 64 KiB of IP datagram behind its Ethernet and virtio-net headers.
     const BATCH: usize = 32;
-    let mut buffers = vec![vec![0u8; 65536]; BATCH];
+    let mut buffers = vec![vec![0u8; 70_000]; BATCH];
     let mut lengths = [0usize; BATCH];
     while !stopping.load(Ordering::Acquire) {
         let mut busy = false;
-        for frame in port.inbox.try_iter().take(WRITE_BATCH) {
-            let counter = match port.device.send(&frame) {
-                Ok(_) => &flow.to_stack,
+        for out in port.inbox.try_iter().take(WRITE_BATCH) {
+            let written = match out.header {
+                Some(header) => rustix::io::writev(
+                    &port.device,
+                    &[std::io::IoSlice::new(&header), std::io::IoSlice::new(&out.frame)],
+                )
+                .map(drop)
+                .map_err(std::io::Error::from),
+                None => port.device.send(&out.frame).map(drop),
+            };
+            let counter = match written {
+                Ok(()) => &flow.to_stack,
                 Err(_) => &flow.stack_full,
             };
             counter.fetch_add(1, Ordering::Relaxed);
@@ -430,10 +497,17 @@ fn bridge_port(next: Next<'_>, port: &Port, flow: &Flow, stopping: &AtomicBool) 
         if count > 0 {
             let frames: Vec<&[u8]> = (0..count).map(|k| &buffers[k][..lengths[k]]).collect();
             match next {
-                Next::Adapter(host, adapter) => send_with_retries(host, adapter, frames, flow),
+                Next::Adapter(host, adapter) if port.offload => send_offloaded(host, adapter, &frames, flow),
+                Next::Adapter(host, adapter) => {
+                    send_with_retries(host, adapter, frames, SendOptions::default(), flow)
+                }
                 Next::Device(other) => {
                     for frame in frames {
-                        let counter = if other.to_stack.push(frame.to_vec()) {
+                        let out = Outgoing {
+                            header: None,
+                            frame: frame.to_vec(),
+                        };
+                        let counter = if other.to_stack.push(out) {
                             &flow.to_driver
                         } else {
                             &flow.given_up
@@ -462,9 +536,15 @@ fn bridge_port(next: Next<'_>, port: &Port, flow: &Flow, stopping: &AtomicBool) 
 /// NDIS_STATUS_RESOURCES; like a NIC driver that stops its queue rather than drop, the refused
 /// frames are sent again once the wire moved on (up to [`RETRIES`] sends; then they are lost, and
 /// counted).
-fn send_with_retries(host: &Host, adapter: Adapter, mut frames: Vec<&[u8]>, flow: &Flow) {
+fn send_with_retries(
+    host: &Host,
+    adapter: Adapter,
+    mut frames: Vec<&[u8]>,
+    options: SendOptions,
+    flow: &Flow,
+) {
     for _ in 0..RETRIES {
-        let Some(ids) = host.send(adapter, &frames, SendOptions::default()) else {
+        let Some(ids) = host.send(adapter, &frames, options) else {
             break; // Not running (stopping): the frames are lost, and counted.
         };
         let refused: Vec<u64> = host
@@ -487,6 +567,55 @@ fn send_with_retries(host: &Host, adapter: Adapter, mut frames: Vec<&[u8]>, flow
         std::thread::yield_now();
     }
     flow.given_up.fetch_add(frames.len() as u64, Ordering::Relaxed);
+}
+
+/// Sends frames read from a device with virtio-net headers: each header becomes the NBL's offload
+/// information ([`vnet::from_stack`]); consecutive frames that ask the same go in one send.
+fn send_offloaded(host: &Host, adapter: Adapter, frames: &[&[u8]], flow: &Flow) {
+    let mut group: Vec<&[u8]> = Vec::new();
+    let mut current: Option<SendOptions> = None;
+    let same = |a: &SendOptions, b: &SendOptions| (a.checksum, a.large_send) == (b.checksum, b.large_send);
+    for raw in frames {
+        let (Some(header), Some(frame)) = (vnet::Header::parse(raw), raw.get(vnet::LEN..)) else {
+            flow.unoffloadable.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let options = match vnet::from_stack(&header, frame) {
+            Ok(vnet::Offload::Plain) => SendOptions::default(),
+            Ok(vnet::Offload::Checksum(bits)) => SendOptions {
+                checksum: bits,
+                ..SendOptions::default()
+            },
+            Ok(vnet::Offload::Large {
+                mss,
+                tcp_offset,
+                ipv6,
+            }) => SendOptions {
+                large_send: Some(ndis_host::LargeSend {
+                    mss,
+                    tcp_header_offset: tcp_offset,
+                    ipv6,
+                }),
+                ..SendOptions::default()
+            },
+            Err(_) => {
+                flow.unoffloadable.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+        };
+        if let Some(previous) = current
+            && !same(&previous, &options)
+        {
+            send_with_retries(host, adapter, std::mem::take(&mut group), previous, flow);
+        }
+        current = Some(options);
+        group.push(frame);
+    }
+    if let Some(options) = current
+        && !group.is_empty()
+    {
+        send_with_retries(host, adapter, group, options, flow);
+    }
 }
 
 fn bridge(args: &TapArgs, topology: Topology) -> Result<bool, String> {
@@ -538,10 +667,21 @@ fn bridge(args: &TapArgs, topology: Topology) -> Result<bool, String> {
         let name = format!("{}{i}", args.prefix);
         step(&format!("creating namespace {ns}"))?;
         ip(&["netns", "add", ns])?;
-        created.namespaces.push(ns.clone());
-        record(ns)?;
+        let inode = std::fs::metadata(Path::new(NETNS).join(ns)).ok().map(|m| m.ino());
+        created.namespaces.push((ns.clone(), inode));
+        record(ns, inode)?;
         step(&format!("creating TAP device {name} in {ns}"))?;
-        let device = tap_in(ns, &name, u16::try_from(mtu).unwrap_or(1500))?;
+        let offload = args.offload == Switch::On;
+        let device = tap_in(ns, &name, u16::try_from(mtu).unwrap_or(1500), offload)?;
+        if offload && !args.direct {
+            // What TCP/IP does after binding: activate the offloads with IEEE 802.3 encapsulation.
+            let status = host.set_encapsulation(a, true, true).status;
+            if status != NDIS_STATUS_SUCCESS {
+                return Err(format!(
+                    "adapter {i} refused OID_OFFLOAD_ENCAPSULATION: {status:#010x}"
+                ));
+            }
+        }
         device.set_nonblocking(true).map_err(|e| format!("{name}: {e}"))?;
         let address = format!("198.18.0.{}/24", i + 1);
         let mac_text = mac
@@ -558,7 +698,7 @@ fn bridge(args: &TapArgs, topology: Topology) -> Result<bool, String> {
         // indication: a TAP write runs the receiving stack's TCP/IP in the writer's context, and
         // doing that in the indication would make whichever CPU drains the wire do every stack's
         // receive work.
-        let (queue, inbox) = crossbeam_channel::bounded::<Vec<u8>>(WRITE_QUEUE);
+        let (queue, inbox) = crossbeam_channel::bounded::<Outgoing>(WRITE_QUEUE);
         let to_stack = ToStack {
             queue,
             wake: Arc::new(Wake::new()?),
@@ -566,8 +706,18 @@ fn bridge(args: &TapArgs, topology: Topology) -> Result<bool, String> {
         let (sink, sink_flows) = (to_stack.clone(), Arc::clone(&flows));
         host.set_receive_sink(
             a,
-            Arc::new(move |received: ndis_host::Received| {
-                if !sink.push(received.frame) {
+            Arc::new(move |mut received: ndis_host::Received| {
+                let header = offload.then(|| {
+                    let info = received.info;
+                    let mtu = mtu as usize;
+                    vnet::to_stack(info.checksum, info.coalesced_segments, &mut received.frame, mtu)
+                        .to_bytes()
+                });
+                let out = Outgoing {
+                    header,
+                    frame: received.frame,
+                };
+                if !sink.push(out) {
                     sink_flows[i].stack_full.fetch_add(1, Ordering::Relaxed);
                 }
             }),
@@ -575,6 +725,7 @@ fn bridge(args: &TapArgs, topology: Topology) -> Result<bool, String> {
         ports.push(Port {
             device,
             inbox,
+            offload,
             to_stack,
         });
         outln!("{ns}: {name} {address} mac {mac_text} <-> rvnic adapter {i}");
@@ -630,12 +781,14 @@ fn bridge(args: &TapArgs, topology: Topology) -> Result<bool, String> {
         }
         summary.push(format!(
             "adapter {i}: {} frames from the stack into the driver ({} sends refused for a full transmit \
-             lane or no link, {} frames lost after {RETRIES} tries, {} malformed), {} from the driver to the \
-             stack ({} it would not take, {} discarded for want of receive buffers)",
+             lane or no link, {} frames lost after {RETRIES} tries, {} malformed, {} with offloads NDIS has \
+             not), {} from the driver to the stack ({} it would not take, {} discarded for want of receive \
+             buffers)",
             flows[i].to_driver.load(Ordering::Relaxed),
             counter(OID_GEN_XMIT_DISCARDS),
             flows[i].given_up.load(Ordering::Relaxed),
             counter(OID_GEN_XMIT_ERROR),
+            flows[i].unoffloadable.load(Ordering::Relaxed),
             flows[i].to_stack.load(Ordering::Relaxed),
             flows[i].stack_full.load(Ordering::Relaxed),
             counter(OID_GEN_RCV_DISCARDS),

@@ -115,11 +115,11 @@ fn the_script_touches_only_what_it_creates() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(alive, "iperf.sh stopped an iperf3 server it did not start");
+    let last: Vec<&str> = stdout.lines().rev().take(2).collect();
     assert!(
-        stdout
-            .lines()
-            .last()
-            .is_some_and(|l| l.starts_with("tcp_ratio_vs_veth=")),
+        last.len() == 2
+            && last[1].starts_with("tcp_ratio_vs_veth_offload=")
+            && last[0].starts_with("tcp_ratio_vs_veth="),
         "{stdout}"
     );
     let left = String::from_utf8_lossy(
