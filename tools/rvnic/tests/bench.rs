@@ -15,8 +15,23 @@ fn a_quick_bench_reports_every_size_against_its_anchors() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON array");
     let rows = rows.as_array().expect("array");
+    let (large, rows): (Vec<&serde_json::Value>, Vec<&serde_json::Value>) =
+        rows.iter().partition(|r| r.get("large_send").is_some());
     let sizes: Vec<&str> = rows.iter().filter_map(|r| r["frame_size"].as_str()).collect();
     assert_eq!(sizes, ["64", "512", "1514", "4088", "9014", "imix"]);
+    // The large-send rows: 64 KiB TCP sends through a pair, the receiver with RSC on (one
+    // coalesced unit per send) and off (44 segments per send), against memcpy.
+    assert_eq!(
+        large.iter().map(|r| r["rsc"].as_bool()).collect::<Vec<_>>(),
+        [Some(true), Some(false)]
+    );
+    for (r, frames) in large.iter().zip([1.0, 44.0]) {
+        for field in ["sends_per_sec", "gbps", "memcpy_gbps", "ratio_vs_memcpy"] {
+            assert!(r[field].as_f64().is_some_and(|v| v > 0.0), "{field} in {r}");
+        }
+        assert_eq!(r["indicated_per_send"], frames, "{r}");
+        assert_eq!(r["clean"], true);
+    }
     for r in rows {
         for field in [
             "frames_per_sec",
