@@ -153,6 +153,7 @@ impl<C: TimerCallback, const N: usize> core::fmt::Debug for TimerPool<C, N> {
 }
 
 /// The NDIS callback of every pool timer: `context` is the slot's pool state pointer set when armed.
+#[ndis::kernel_abi]
 unsafe extern "system" fn fire<C: TimerCallback, const N: usize>(
     _: PVOID,
     context: PVOID,

@@ -146,6 +146,7 @@ pub fn characteristics() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
 /// # Safety
 /// `driver_object` and `registry_path` are the pointers the I/O manager passes to `DriverEntry`:
 /// valid for the lifetime of the driver.
+#[ndis::kernel_abi]
 pub unsafe extern "system" fn driver_entry(
     driver_object: PDRIVER_OBJECT,
     registry_path: PUNICODE_STRING,

@@ -26,6 +26,7 @@ const RVNIC_PANIC_BUGCHECK: u32 = u32::from_be_bytes(*b"RVNC");
 /// # Safety
 /// Called once by the I/O manager with a valid driver object and registry path.
 #[unsafe(no_mangle)]
+#[ndis::kernel_abi]
 pub unsafe extern "system" fn DriverEntry(
     driver_object: PDRIVER_OBJECT,
     registry_path: PUNICODE_STRING,

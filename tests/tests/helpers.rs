@@ -50,6 +50,7 @@ impl State for WithTimer {
     type In<'obj> = (Timer<'obj>, u32);
 }
 
+#[ndis::kernel_abi]
 unsafe extern "system" fn never(_: PVOID, _: PVOID, _: PVOID, _: PVOID) {}
 
 #[test]

@@ -137,6 +137,7 @@ pub struct NDIS_SPIN_LOCK {
 pub type PNDIS_SPIN_LOCK = *mut NDIS_SPIN_LOCK;
 
 /// `DRIVER_INITIALIZE`: the signature of `DriverEntry`.
+#[crate::kernel_abi]
 pub type DRIVER_INITIALIZE =
     unsafe extern "system" fn(DriverObject: PDRIVER_OBJECT, RegistryPath: PUNICODE_STRING) -> NTSTATUS;
 

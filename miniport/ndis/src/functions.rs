@@ -27,6 +27,7 @@ use crate::timer::PNDIS_TIMER_CHARACTERISTICS;
     feature = "kernel",
     link(name = "ndis.sys", kind = "raw-dylib", modifiers = "+verbatim")
 )]
+#[crate::kernel_abi]
 unsafe extern "system" {
     // ---- Driver and adapter registration ----
     /// PASSIVE_LEVEL, from `DriverEntry`.
@@ -234,6 +235,7 @@ unsafe extern "system" {
     feature = "kernel",
     link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")
 )]
+#[crate::kernel_abi]
 unsafe extern "system" {
     /// IRQL <= DISPATCH_LEVEL for non-paged pool. Returns NULL on failure (without
     /// `POOL_FLAG_RAISE_ON_FAILURE`). Windows 10 2004 and later.
@@ -296,9 +298,10 @@ pub const MdlMappingNoExecute: ULONG = 0x4000_0000;
     feature = "kernel",
     link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")
 )]
-unsafe extern "C" {
-    /// IRQL <= DIRQL. Variadic: rvnic always calls it as `DbgPrint("%s", text)`
-    /// with text it formatted itself, so the host needs to implement only that form.
+#[crate::kernel_abi]
+unsafe extern "system" {
+    /// IRQL <= DIRQL. Variadic (the Windows x64 convention on x86-64 in both worlds): rvnic always
+    /// calls it as `DbgPrint("%s", text)` with text it formatted itself.
     pub fn DbgPrint(Format: *const c_char, ...) -> ULONG;
 }
 
@@ -306,6 +309,7 @@ unsafe extern "C" {
     feature = "kernel",
     link(name = "hal.dll", kind = "raw-dylib", modifiers = "+verbatim")
 )]
+#[crate::kernel_abi]
 unsafe extern "system" {
     /// Any IRQL: busy-waits for the given number of microseconds (for short waits only).
     pub fn KeStallExecutionProcessor(MicroSeconds: ULONG);

@@ -36,6 +36,8 @@ mod pm;
 mod status;
 mod timer;
 
+pub use ndis_macros::kernel_abi;
+
 pub use basic::*;
 pub use config::*;
 pub use constants::*;

@@ -24,10 +24,12 @@ pub type NET_IFINDEX = ULONG;
 
 // Handler signatures (ndis.h, "MINIPORT_*" function typedefs). NDIS calls them with the documented
 // IRQL noted on each; `Option` because unused slots are NULL in the characteristics.
+#[crate::kernel_abi]
 pub type SET_OPTIONS_HANDLER = Option<
     unsafe extern "system" fn(NdisDriverHandle: NDIS_HANDLE, DriverContext: NDIS_HANDLE) -> NDIS_STATUS,
 >;
 /// PASSIVE_LEVEL.
+#[crate::kernel_abi]
 pub type MINIPORT_INITIALIZE_HANDLER = Option<
     unsafe extern "system" fn(
         NdisMiniportHandle: NDIS_HANDLE,
@@ -36,11 +38,14 @@ pub type MINIPORT_INITIALIZE_HANDLER = Option<
     ) -> NDIS_STATUS,
 >;
 /// PASSIVE_LEVEL.
+#[crate::kernel_abi]
 pub type MINIPORT_HALT_HANDLER =
     Option<unsafe extern "system" fn(MiniportAdapterContext: NDIS_HANDLE, HaltAction: NDIS_HALT_ACTION)>;
 /// PASSIVE_LEVEL.
+#[crate::kernel_abi]
 pub type MINIPORT_DRIVER_UNLOAD = Option<unsafe extern "system" fn(DriverObject: PDRIVER_OBJECT)>;
 /// PASSIVE_LEVEL.
+#[crate::kernel_abi]
 pub type MINIPORT_PAUSE_HANDLER = Option<
     unsafe extern "system" fn(
         MiniportAdapterContext: NDIS_HANDLE,
@@ -48,6 +53,7 @@ pub type MINIPORT_PAUSE_HANDLER = Option<
     ) -> NDIS_STATUS,
 >;
 /// PASSIVE_LEVEL.
+#[crate::kernel_abi]
 pub type MINIPORT_RESTART_HANDLER = Option<
     unsafe extern "system" fn(
         MiniportAdapterContext: NDIS_HANDLE,
@@ -55,6 +61,7 @@ pub type MINIPORT_RESTART_HANDLER = Option<
     ) -> NDIS_STATUS,
 >;
 /// IRQL <= DISPATCH_LEVEL.
+#[crate::kernel_abi]
 pub type MINIPORT_OID_REQUEST_HANDLER = Option<
     unsafe extern "system" fn(
         MiniportAdapterContext: NDIS_HANDLE,
@@ -62,6 +69,7 @@ pub type MINIPORT_OID_REQUEST_HANDLER = Option<
     ) -> NDIS_STATUS,
 >;
 /// IRQL <= DISPATCH_LEVEL.
+#[crate::kernel_abi]
 pub type MINIPORT_SEND_NET_BUFFER_LISTS_HANDLER = Option<
     unsafe extern "system" fn(
         MiniportAdapterContext: NDIS_HANDLE,
@@ -71,6 +79,7 @@ pub type MINIPORT_SEND_NET_BUFFER_LISTS_HANDLER = Option<
     ),
 >;
 /// IRQL <= DISPATCH_LEVEL.
+#[crate::kernel_abi]
 pub type MINIPORT_RETURN_NET_BUFFER_LISTS_HANDLER = Option<
     unsafe extern "system" fn(
         MiniportAdapterContext: NDIS_HANDLE,
@@ -79,12 +88,15 @@ pub type MINIPORT_RETURN_NET_BUFFER_LISTS_HANDLER = Option<
     ),
 >;
 /// IRQL <= DISPATCH_LEVEL.
+#[crate::kernel_abi]
 pub type MINIPORT_CANCEL_SEND_HANDLER =
     Option<unsafe extern "system" fn(MiniportAdapterContext: NDIS_HANDLE, CancelId: PVOID)>;
 /// IRQL <= DISPATCH_LEVEL.
+#[crate::kernel_abi]
 pub type MINIPORT_CHECK_FOR_HANG_HANDLER =
     Option<unsafe extern "system" fn(MiniportAdapterContext: NDIS_HANDLE) -> BOOLEAN>;
 /// IRQL <= DISPATCH_LEVEL.
+#[crate::kernel_abi]
 pub type MINIPORT_RESET_HANDLER = Option<
     unsafe extern "system" fn(
         MiniportAdapterContext: NDIS_HANDLE,
@@ -92,14 +104,17 @@ pub type MINIPORT_RESET_HANDLER = Option<
     ) -> NDIS_STATUS,
 >;
 /// PASSIVE_LEVEL.
+#[crate::kernel_abi]
 pub type MINIPORT_DEVICE_PNP_EVENT_NOTIFY_HANDLER = Option<
     unsafe extern "system" fn(MiniportAdapterContext: NDIS_HANDLE, NetDevicePnPEvent: PNET_DEVICE_PNP_EVENT),
 >;
 /// Any IRQL (PASSIVE_LEVEL on a power-off shutdown, HIGH_LEVEL on a bug check).
+#[crate::kernel_abi]
 pub type MINIPORT_SHUTDOWN_HANDLER = Option<
     unsafe extern "system" fn(MiniportAdapterContext: NDIS_HANDLE, ShutdownAction: NDIS_SHUTDOWN_ACTION),
 >;
 /// IRQL <= DISPATCH_LEVEL.
+#[crate::kernel_abi]
 pub type MINIPORT_CANCEL_OID_REQUEST_HANDLER =
     Option<unsafe extern "system" fn(MiniportAdapterContext: NDIS_HANDLE, RequestId: PVOID)>;
 pub type MINIPORT_DIRECT_OID_REQUEST_HANDLER = MINIPORT_OID_REQUEST_HANDLER;

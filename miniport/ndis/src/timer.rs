@@ -4,6 +4,7 @@ use crate::basic::PVOID;
 use crate::object::NDIS_OBJECT_HEADER;
 
 /// `NDIS_TIMER_FUNCTION`: runs at DISPATCH_LEVEL when a timer object fires.
+#[crate::kernel_abi]
 pub type NDIS_TIMER_FUNCTION = Option<
     unsafe extern "system" fn(
         SystemSpecific1: PVOID,

@@ -29,6 +29,7 @@ unsafe fn adapter<'a, M: Miniport>(context: NDIS_HANDLE) -> &'a M {
 }
 
 /// `MiniportInitializeEx`, PASSIVE_LEVEL.
+#[ndis::kernel_abi]
 pub(super) unsafe extern "system" fn initialize<M: Miniport>(
     miniport_adapter_handle: NDIS_HANDLE,
     _driver_context: NDIS_HANDLE,
@@ -50,6 +51,7 @@ pub(super) unsafe extern "system" fn initialize<M: Miniport>(
 }
 
 /// `MiniportHaltEx`, PASSIVE_LEVEL.
+#[ndis::kernel_abi]
 pub(super) unsafe extern "system" fn halt<M: Miniport>(context: NDIS_HANDLE, action: NDIS_HALT_ACTION) {
     let Some(context) = NonNull::new(context.cast::<M>()) else {
         return;
@@ -61,11 +63,13 @@ pub(super) unsafe extern "system" fn halt<M: Miniport>(context: NDIS_HANDLE, act
 }
 
 /// `MiniportDriverUnload`, PASSIVE_LEVEL.
+#[ndis::kernel_abi]
 pub(super) unsafe extern "system" fn unload(_driver_object: PDRIVER_OBJECT) {
     super::unload();
 }
 
 /// `MiniportPause`, PASSIVE_LEVEL.
+#[ndis::kernel_abi]
 pub(super) unsafe extern "system" fn pause<M: Miniport>(
     context: NDIS_HANDLE,
     _params: PNDIS_MINIPORT_PAUSE_PARAMETERS,
@@ -75,6 +79,7 @@ pub(super) unsafe extern "system" fn pause<M: Miniport>(
 }
 
 /// `MiniportRestart`, PASSIVE_LEVEL.
+#[ndis::kernel_abi]
 pub(super) unsafe extern "system" fn restart<M: Miniport>(
     context: NDIS_HANDLE,
     _params: PNDIS_MINIPORT_RESTART_PARAMETERS,
@@ -84,6 +89,7 @@ pub(super) unsafe extern "system" fn restart<M: Miniport>(
 }
 
 /// `MiniportOidRequest`, IRQL <= DISPATCH_LEVEL.
+#[ndis::kernel_abi]
 pub(super) unsafe extern "system" fn oid_request<M: Miniport>(
     context: NDIS_HANDLE,
     request: PNDIS_OID_REQUEST,
@@ -101,6 +107,7 @@ pub(super) unsafe extern "system" fn oid_request<M: Miniport>(
 }
 
 /// `MiniportSendNetBufferLists`, IRQL <= DISPATCH_LEVEL, any CPU, concurrently.
+#[ndis::kernel_abi]
 pub(super) unsafe extern "system" fn send_net_buffer_lists<M: Miniport>(
     context: NDIS_HANDLE,
     nbls: PNET_BUFFER_LIST,
@@ -115,6 +122,7 @@ pub(super) unsafe extern "system" fn send_net_buffer_lists<M: Miniport>(
 }
 
 /// `MiniportReturnNetBufferLists`, IRQL <= DISPATCH_LEVEL.
+#[ndis::kernel_abi]
 pub(super) unsafe extern "system" fn return_net_buffer_lists<M: Miniport>(
     context: NDIS_HANDLE,
     nbls: PNET_BUFFER_LIST,
@@ -128,12 +136,14 @@ pub(super) unsafe extern "system" fn return_net_buffer_lists<M: Miniport>(
 }
 
 /// `MiniportCancelSend`, IRQL <= DISPATCH_LEVEL.
+#[ndis::kernel_abi]
 pub(super) unsafe extern "system" fn cancel_send<M: Miniport>(context: NDIS_HANDLE, cancel_id: PVOID) {
     // SAFETY: NDIS's adapter context, between initialize and halt.
     unsafe { adapter::<M>(context) }.cancel_send(cancel_id as usize);
 }
 
 /// `MiniportResetEx`, IRQL <= DISPATCH_LEVEL.
+#[ndis::kernel_abi]
 pub(super) unsafe extern "system" fn reset<M: Miniport>(
     context: NDIS_HANDLE,
     addressing_reset: *mut BOOLEAN,
@@ -149,6 +159,7 @@ pub(super) unsafe extern "system" fn reset<M: Miniport>(
 }
 
 /// `MiniportDevicePnPEventNotify`, PASSIVE_LEVEL.
+#[ndis::kernel_abi]
 pub(super) unsafe extern "system" fn device_pnp_event_notify<M: Miniport>(
     context: NDIS_HANDLE,
     event: PNET_DEVICE_PNP_EVENT,
@@ -163,6 +174,7 @@ pub(super) unsafe extern "system" fn device_pnp_event_notify<M: Miniport>(
 }
 
 /// `MiniportShutdownEx`, any IRQL.
+#[ndis::kernel_abi]
 pub(super) unsafe extern "system" fn shutdown<M: Miniport>(
     context: NDIS_HANDLE,
     action: NDIS_SHUTDOWN_ACTION,
@@ -172,6 +184,7 @@ pub(super) unsafe extern "system" fn shutdown<M: Miniport>(
 }
 
 /// `MiniportCancelOidRequest`, IRQL <= DISPATCH_LEVEL.
+#[ndis::kernel_abi]
 pub(super) unsafe extern "system" fn cancel_oid_request<M: Miniport>(
     context: NDIS_HANDLE,
     request_id: PVOID,

@@ -86,6 +86,7 @@ pub fn registration_failure(c: &NDIS_MINIPORT_DRIVER_CHARACTERISTICS) -> Option<
 /// # Safety
 /// The pointers are those `DriverEntry` received, and `chars`/`handle` are valid for the call.
 #[unsafe(no_mangle)]
+#[ndis::kernel_abi]
 pub unsafe extern "system" fn NdisMRegisterMiniportDriver(
     DriverObject: PDRIVER_OBJECT,
     _RegistryPath: PUNICODE_STRING,
@@ -140,6 +141,7 @@ pub unsafe extern "system" fn NdisMRegisterMiniportDriver(
 
 /// `NdisMDeregisterMiniportDriver`.
 #[unsafe(no_mangle)]
+#[ndis::kernel_abi]
 pub extern "system" fn NdisMDeregisterMiniportDriver(NdisMiniportDriverHandle: NDIS_HANDLE) {
     const API: &str = "NdisMDeregisterMiniportDriver";
     let host = current();

@@ -1,13 +1,15 @@
 //! ndis-host: a user-mode NDIS that runs the unmodified rvnic driver, with a built-in verifier.
 //!
-//! It defines, with `#[no_mangle] extern "system"`, every function the `ndis` crate imports, so the
-//! driver links against it exactly as it links against `ndis.sys` in Windows, and it calls the
-//! driver's real entry points at their documented IRQL. A test binary must name this crate
+//! It defines, with `#[no_mangle] extern "system"` (the Windows x64 convention on x86-64, through
+//! `#[ndis::kernel_abi]`), every function the `ndis` crate imports, so the driver links against it
+//! exactly as it links against `ndis.sys` in Windows, and it calls the driver's real entry points at
+//! their documented IRQL. A test binary must name this crate
 //! (`extern crate ndis_host;` or any `use`), otherwise rustc does not link it.
 //!
 //! # Writing a test
 //! ```no_run
 //! # use ndis_host::*;
+//! # #[ndis::kernel_abi]
 //! # unsafe extern "system" fn driver_entry(_: *mut ndis::DRIVER_OBJECT, _: *mut ndis::UNICODE_STRING) -> i32 { 0 }
 //! let host = Host::builder().cpus(2).build();            // deterministic, manual clock
 //! host.load(driver_entry).expect("DriverEntry");

@@ -21,7 +21,7 @@ pub const SYSTEM_TIME_AT_START: u64 = 133_485_408_000_000_000;
 
 #[derive(Debug)]
 pub(crate) struct TimerObject {
-    function: unsafe extern "system" fn(PVOID, PVOID, PVOID, PVOID),
+    function: TimerFunction,
     default_context: usize,
     /// When queued: the due time (host ticks) and the context to pass.
     due: Option<u64>,
@@ -53,6 +53,7 @@ impl TimerTable {
 }
 
 #[unsafe(no_mangle)]
+#[ndis::kernel_abi]
 pub extern "system" fn NdisAllocateTimerObject(
     NdisHandle: NDIS_HANDLE,
     TimerCharacteristics: PNDIS_TIMER_CHARACTERISTICS,
@@ -127,6 +128,7 @@ pub extern "system" fn NdisAllocateTimerObject(
 }
 
 #[unsafe(no_mangle)]
+#[ndis::kernel_abi]
 pub extern "system" fn NdisSetTimerObject(
     TimerObject: NDIS_HANDLE,
     DueTime: LARGE_INTEGER,
@@ -186,6 +188,7 @@ pub extern "system" fn NdisSetTimerObject(
 }
 
 #[unsafe(no_mangle)]
+#[ndis::kernel_abi]
 pub extern "system" fn NdisCancelTimerObject(TimerObject: NDIS_HANDLE) -> BOOLEAN {
     const API: &str = "NdisCancelTimerObject";
     let host = current();
@@ -223,6 +226,7 @@ pub extern "system" fn NdisCancelTimerObject(TimerObject: NDIS_HANDLE) -> BOOLEA
 }
 
 #[unsafe(no_mangle)]
+#[ndis::kernel_abi]
 pub extern "system" fn NdisFreeTimerObject(TimerObject: NDIS_HANDLE) {
     const API: &str = "NdisFreeTimerObject";
     let host = current();
@@ -261,6 +265,8 @@ pub extern "system" fn NdisFreeTimerObject(TimerObject: NDIS_HANDLE) {
     crate::memory::raw_free(key, 8);
 }
 
+/// `NDIS_TIMER_FUNCTION`, in the drivers' calling convention.
+#[ndis::kernel_abi]
 type TimerFunction = unsafe extern "system" fn(PVOID, PVOID, PVOID, PVOID);
 
 /// A timer callback to run.

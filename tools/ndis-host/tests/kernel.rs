@@ -633,6 +633,7 @@ fn concurrent_senders_on_four_cpus_lose_and_duplicate_nothing() {
 static FIRED: AtomicU32 = AtomicU32::new(0);
 static FIRED_AT: Mutex<Vec<(KIRQL, u32)>> = Mutex::new(Vec::new());
 
+#[ndis::kernel_abi]
 unsafe extern "system" fn count_fires(_: PVOID, _: PVOID, _: PVOID, _: PVOID) {
     FIRED.fetch_add(1, Ordering::SeqCst);
     // SAFETY: a plain query of the calling thread's state.

@@ -247,6 +247,7 @@ fn ke_spin_locks_and_the_dpr_variants_keep_irql_rules() {
 
 static EVENT: AtomicU64 = AtomicU64::new(0);
 
+#[ndis::kernel_abi]
 unsafe extern "system" fn set_event(_: PVOID, _: PVOID, _: PVOID, _: PVOID) {
     // SAFETY: the test's initialised event (address stored before the timer was armed).
     unsafe { NdisSetEvent(EVENT.load(Ordering::SeqCst) as PNDIS_EVENT) };

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use ndis::*;
 use ndis_host::{Host, LoadError, registration_failure};
 
+#[ndis::kernel_abi]
 unsafe extern "system" fn init(
     _: NDIS_HANDLE,
     _: NDIS_HANDLE,
@@ -14,7 +15,9 @@ unsafe extern "system" fn init(
 ) -> NDIS_STATUS {
     NDIS_STATUS_FAILURE
 }
+#[ndis::kernel_abi]
 unsafe extern "system" fn halt(_: NDIS_HANDLE, _: NDIS_HALT_ACTION) {}
+#[ndis::kernel_abi]
 unsafe extern "system" fn unload(_: PDRIVER_OBJECT) {
     let handle = HANDLE.lock().unwrap().take();
     if let Some(h) = handle {
@@ -22,19 +25,27 @@ unsafe extern "system" fn unload(_: PDRIVER_OBJECT) {
         unsafe { NdisMDeregisterMiniportDriver(h as NDIS_HANDLE) };
     }
 }
+#[ndis::kernel_abi]
 unsafe extern "system" fn pause(_: NDIS_HANDLE, _: PNDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
     NDIS_STATUS_SUCCESS
 }
+#[ndis::kernel_abi]
 unsafe extern "system" fn restart(_: NDIS_HANDLE, _: PNDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS {
     NDIS_STATUS_SUCCESS
 }
+#[ndis::kernel_abi]
 unsafe extern "system" fn oid(_: NDIS_HANDLE, _: PNDIS_OID_REQUEST) -> NDIS_STATUS {
     NDIS_STATUS_NOT_SUPPORTED
 }
+#[ndis::kernel_abi]
 unsafe extern "system" fn send(_: NDIS_HANDLE, _: PNET_BUFFER_LIST, _: NDIS_PORT_NUMBER, _: ULONG) {}
+#[ndis::kernel_abi]
 unsafe extern "system" fn ret(_: NDIS_HANDLE, _: PNET_BUFFER_LIST, _: ULONG) {}
+#[ndis::kernel_abi]
 unsafe extern "system" fn cancel(_: NDIS_HANDLE, _: PVOID) {}
+#[ndis::kernel_abi]
 unsafe extern "system" fn pnp(_: NDIS_HANDLE, _: PNET_DEVICE_PNP_EVENT) {}
+#[ndis::kernel_abi]
 unsafe extern "system" fn shutdown(_: NDIS_HANDLE, _: NDIS_SHUTDOWN_ACTION) {}
 
 fn good() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
@@ -69,6 +80,7 @@ type Mutation = fn(&mut NDIS_MINIPORT_DRIVER_CHARACTERISTICS);
 static NEXT: Mutex<Option<Mutation>> = Mutex::new(None);
 static HANDLE: Mutex<Option<usize>> = Mutex::new(None);
 
+#[ndis::kernel_abi]
 unsafe extern "system" fn test_driver_entry(object: PDRIVER_OBJECT, path: PUNICODE_STRING) -> NTSTATUS {
     let mut c = good();
     if let Some(mutate) = *NEXT.lock().unwrap() {

@@ -170,6 +170,7 @@ fn adapter<'a>(context: NDIS_HANDLE) -> &'a TestAdapter {
     unsafe { &*context.cast::<TestAdapter>() }
 }
 
+#[ndis::kernel_abi]
 pub unsafe extern "system" fn driver_entry(object: PDRIVER_OBJECT, path: PUNICODE_STRING) -> NTSTATUS {
     *OBJECT.lock().unwrap_or_else(PoisonError::into_inner) = object as usize;
     let mut chars = NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
@@ -206,12 +207,14 @@ pub unsafe extern "system" fn driver_entry(object: PDRIVER_OBJECT, path: PUNICOD
     status
 }
 
+#[ndis::kernel_abi]
 unsafe extern "system" fn unload(_: PDRIVER_OBJECT) {
     let handle = std::mem::take(&mut *DRIVER.lock().unwrap_or_else(PoisonError::into_inner));
     // SAFETY: the registration handle from DriverEntry, deregistered once at PASSIVE_LEVEL.
     unsafe { NdisMDeregisterMiniportDriver(handle as NDIS_HANDLE) };
 }
 
+#[ndis::kernel_abi]
 unsafe extern "system" fn timer_callback(_: PVOID, context: PVOID, _: PVOID, _: PVOID) {
     // Completes a pending pause once nothing is in flight.
     let a = adapter(context);
@@ -249,6 +252,7 @@ unsafe extern "system" fn timer_callback(_: PVOID, context: PVOID, _: PVOID, _: 
     }
 }
 
+#[ndis::kernel_abi]
 unsafe extern "system" fn initialize(
     handle: NDIS_HANDLE,
     _: NDIS_HANDLE,
@@ -516,10 +520,12 @@ fn release(context: *mut TestAdapter, b: Behavior) {
     }
 }
 
+#[ndis::kernel_abi]
 unsafe extern "system" fn halt(context: NDIS_HANDLE, _: NDIS_HALT_ACTION) {
     release(context.cast(), behavior());
 }
 
+#[ndis::kernel_abi]
 unsafe extern "system" fn pause(context: NDIS_HANDLE, _: PNDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
     let b = behavior();
     let a = adapter(context);
@@ -554,6 +560,7 @@ unsafe extern "system" fn pause(context: NDIS_HANDLE, _: PNDIS_MINIPORT_PAUSE_PA
     NDIS_STATUS_PENDING
 }
 
+#[ndis::kernel_abi]
 unsafe extern "system" fn restart(context: NDIS_HANDLE, _: PNDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS {
     adapter(context).state().paused = false;
     indicate_link(adapter(context).handle);
@@ -569,6 +576,7 @@ fn complete_sends(a: &TestAdapter, nbl: PNET_BUFFER_LIST, flags: ULONG) {
     unsafe { NdisMSendNetBufferListsComplete(a.handle, nbl, flags) };
 }
 
+#[ndis::kernel_abi]
 unsafe extern "system" fn send(
     context: NDIS_HANDLE,
     nbls: PNET_BUFFER_LIST,
@@ -707,6 +715,7 @@ fn echo(a: &TestAdapter, nb: PNET_BUFFER, dispatch: bool, b: Behavior) {
     }
 }
 
+#[ndis::kernel_abi]
 unsafe extern "system" fn return_nbls(context: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, _: ULONG) {
     let a = adapter(context);
     let mut nbl = nbls;
@@ -731,6 +740,7 @@ unsafe extern "system" fn return_nbls(context: NDIS_HANDLE, nbls: PNET_BUFFER_LI
 /// The request `pend_oid_forever` holds, until MiniportCancelOidRequest completes it.
 static PENDING_OID: Mutex<usize> = Mutex::new(0);
 
+#[ndis::kernel_abi]
 unsafe extern "system" fn oid(_context: NDIS_HANDLE, request: PNDIS_OID_REQUEST) -> NDIS_STATUS {
     let b = behavior();
     if b.pend_oid_forever {
@@ -833,9 +843,11 @@ unsafe extern "system" fn oid(_context: NDIS_HANDLE, request: PNDIS_OID_REQUEST)
     NDIS_STATUS_SUCCESS
 }
 
+#[ndis::kernel_abi]
 unsafe extern "system" fn cancel(_: NDIS_HANDLE, _: PVOID) {}
 
 /// MiniportCancelOidRequest: completes the held request if its RequestId matches.
+#[ndis::kernel_abi]
 unsafe extern "system" fn cancel_oid(context: NDIS_HANDLE, request_id: PVOID) {
     let held = std::mem::take(&mut *PENDING_OID.lock().unwrap_or_else(PoisonError::into_inner));
     let request = held as PNDIS_OID_REQUEST;
@@ -863,20 +875,24 @@ fn seen(callback: &'static str, detail: i32) {
 /// The last frame sent, read whole through NdisGetDataBuffer.
 pub static LAST_FRAME: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 
+#[ndis::kernel_abi]
 unsafe extern "system" fn pnp(_: NDIS_HANDLE, event: PNET_DEVICE_PNP_EVENT) {
     // SAFETY: the host's notification, valid for the call.
     seen("pnp", unsafe { (*event).DevicePnPEvent });
 }
 
+#[ndis::kernel_abi]
 unsafe extern "system" fn shutdown(_: NDIS_HANDLE, action: NDIS_SHUTDOWN_ACTION) {
     seen("shutdown", action);
 }
 
+#[ndis::kernel_abi]
 unsafe extern "system" fn check_for_hang(_: NDIS_HANDLE) -> BOOLEAN {
     seen("check_for_hang", 0);
     FALSE
 }
 
+#[ndis::kernel_abi]
 unsafe extern "system" fn reset(_: NDIS_HANDLE, addressing: *mut BOOLEAN) -> NDIS_STATUS {
     seen("reset", 0);
     // SAFETY: the host's out-variable, valid for the call.

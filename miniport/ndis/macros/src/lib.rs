@@ -1,0 +1,102 @@
+//! `#[kernel_abi]`: one calling convention in both worlds.
+//!
+//! A Windows kernel image calls NDIS, and NDIS calls it, with the Windows x64 convention. The same
+//! driver linked into a Linux test process would use the System V convention for `extern "system"`,
+//! so a test host could call the linked driver but not the shipped image (or the reverse). This
+//! attribute makes every `extern "system"` in the item it marks (a function, a block of imports, a
+//! function pointer type) `extern "win64"` on x86-64, whatever the operating system, and leaves it
+//! `"system"` on every other architecture: the item is emitted twice, under
+//! `#[cfg(target_arch = "x86_64")]` and its negation. The source keeps reading `extern "system"`,
+//! the convention's name in the WDK, and rustfmt formats it as any other item.
+//!
+//! No dependencies: the rewrite is a walk over the token stream that replaces the string literal
+//! after each `extern` keyword.
+
+use proc_macro::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
+
+/// See the crate documentation.
+#[proc_macro_attribute]
+pub fn kernel_abi(attribute: TokenStream, item: TokenStream) -> TokenStream {
+    if let Some(token) = attribute.into_iter().next() {
+        return error(token.span(), "#[kernel_abi] takes no arguments");
+    }
+    let mut out = TokenStream::new();
+    out.extend(cfg(true));
+    out.extend(rewrite(item.clone(), "win64"));
+    out.extend(cfg(false));
+    out.extend(item);
+    out
+}
+
+/// `#[cfg(target_arch = "x86_64")]`, or its negation.
+fn cfg(x86_64: bool) -> TokenStream {
+    let test: TokenStream = [
+        TokenTree::Ident(Ident::new("target_arch", Span::call_site())),
+        TokenTree::Punct(Punct::new('=', Spacing::Alone)),
+        TokenTree::Literal(Literal::string("x86_64")),
+    ]
+    .into_iter()
+    .collect();
+    let test = if x86_64 {
+        test
+    } else {
+        [
+            TokenTree::Ident(Ident::new("not", Span::call_site())),
+            TokenTree::Group(Group::new(Delimiter::Parenthesis, test)),
+        ]
+        .into_iter()
+        .collect()
+    };
+    let inner: TokenStream = [
+        TokenTree::Ident(Ident::new("cfg", Span::call_site())),
+        TokenTree::Group(Group::new(Delimiter::Parenthesis, test)),
+    ]
+    .into_iter()
+    .collect();
+    [
+        TokenTree::Punct(Punct::new('#', Spacing::Alone)),
+        TokenTree::Group(Group::new(Delimiter::Bracket, inner)),
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// Replaces the ABI string after every `extern` (in nested groups too) with `abi`.
+fn rewrite(stream: TokenStream, abi: &str) -> TokenStream {
+    let mut out = Vec::new();
+    let mut after_extern = false;
+    for token in stream {
+        let token = match token {
+            TokenTree::Group(group) => {
+                let mut new = Group::new(group.delimiter(), rewrite(group.stream(), abi));
+                new.set_span(group.span());
+                TokenTree::Group(new)
+            }
+            TokenTree::Literal(literal) if after_extern && literal.to_string() == "\"system\"" => {
+                let mut new = Literal::string(abi);
+                new.set_span(literal.span());
+                TokenTree::Literal(new)
+            }
+            other => other,
+        };
+        after_extern = matches!(&token, TokenTree::Ident(i) if i.to_string() == "extern");
+        out.push(token);
+    }
+    out.into_iter().collect()
+}
+
+fn error(span: Span, message: &str) -> TokenStream {
+    let mut literal = Literal::string(message);
+    literal.set_span(span);
+    [
+        TokenTree::Ident(Ident::new("compile_error", span)),
+        TokenTree::Punct(Punct::new('!', Spacing::Alone)),
+        TokenTree::Group(Group::new(
+            Delimiter::Parenthesis,
+            TokenTree::Literal(literal).into(),
+        )),
+        TokenTree::Punct(Punct::new(';', Spacing::Alone)),
+    ]
+    .into_iter()
+    .collect()
+}
