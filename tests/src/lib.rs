@@ -7,13 +7,22 @@ extern crate ndis_host;
 use ndis::NDIS_OID;
 use ndis_host::{Adapter, Config, Host};
 
-/// A host with the driver loaded, checking rvnic's design rules as well as NDIS's: no generic
-/// object outlives its adapter's `MiniportHaltEx` (`docs/DESIGN.md`).
+/// The driver the tests run: the one linked into the test binary, or, when `RVNIC_IMAGE` names a
+/// file, the kernel image built for Windows (`tools/cross/build-sys.sh`), loaded natively.
+#[must_use]
+pub fn driver() -> ndis_host::Driver {
+    match std::env::var_os("RVNIC_IMAGE") {
+        Some(path) if !path.is_empty() => ndis_host::Driver::Image(path.into()),
+        _ => ndis_host::Driver::Linked(rvnic::driver::driver_entry),
+    }
+}
+
+/// A host with the driver loaded ([`driver`]), checking rvnic's design rules as well as NDIS's: no
+/// generic object outlives its adapter's `MiniportHaltEx` (`docs/DESIGN.md`).
 #[must_use]
 pub fn loaded(host: Host) -> Host {
     host.enforce_design_rule(ndis_host::Rule::GenericObjectOutlivesHalt);
-    host.load(rvnic::driver::driver_entry)
-        .expect("DriverEntry succeeds");
+    host.load_driver(&driver()).expect("DriverEntry succeeds");
     host
 }
 
@@ -83,6 +92,33 @@ pub fn finish(host: Host, adapters: &[Adapter]) {
         }
     }
     host.unload();
+    assert_stack_budget(&host);
     let verdict = host.finish();
     assert!(verdict.is_clean(), "{}", verdict.report());
+}
+
+/// rvnic's budget for one entry point's kernel stack use: a quarter of the 24 KiB an x64 kernel
+/// stack has (the rest is NDIS's, the protocols' and the interrupt frames').
+pub const STACK_BUDGET: usize = 6 * 1024;
+
+/// Every driver entry point the host called stayed within [`STACK_BUDGET`] (the peaks ndis-host
+/// measured on its painted kernel stacks; set `RVNIC_STACK_REPORT` to print them). Checked for the
+/// kernel image, whose frames are the shipped ones: the linked driver of a test build is
+/// unoptimized, and its frames several times larger.
+pub fn assert_stack_budget(host: &Host) {
+    let peaks = host.stack_peaks();
+    if std::env::var_os("RVNIC_STACK_REPORT").is_some() {
+        for (entry, used) in &peaks {
+            eprintln!("stack: {entry} {used}");
+        }
+    }
+    if !matches!(driver(), ndis_host::Driver::Image(_)) {
+        return;
+    }
+    for (entry, used) in peaks {
+        assert!(
+            used < STACK_BUDGET,
+            "{entry} used {used} bytes of its kernel stack (budget {STACK_BUDGET})"
+        );
+    }
 }

@@ -1656,7 +1656,7 @@ fn dispatch_flag_mismatch(st: &mut State, api: &'static str, adapter: usize, fla
 const KEEP_COMPLETED: usize = 4096;
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisMSendNetBufferListsComplete(
     MiniportAdapterHandle: NDIS_HANDLE,
     NetBufferList: PNET_BUFFER_LIST,
@@ -1754,7 +1754,7 @@ pub extern "system" fn NdisMSendNetBufferListsComplete(
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
     MiniportAdapterHandle: NDIS_HANDLE,
     NetBufferList: PNET_BUFFER_LIST,
@@ -1921,7 +1921,7 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisMSetMiniportAttributes(
     NdisMiniportAdapterHandle: NDIS_HANDLE,
     MiniportAttributes: PNDIS_MINIPORT_ADAPTER_ATTRIBUTES,
@@ -2361,7 +2361,7 @@ fn general(
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisMIndicateStatusEx(
     MiniportAdapterHandle: NDIS_HANDLE,
     StatusIndication: PNDIS_STATUS_INDICATION,
@@ -2478,7 +2478,7 @@ fn complete<T>(
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisMPauseComplete(MiniportAdapterHandle: NDIS_HANDLE) {
     const API: &str = "NdisMPauseComplete";
     complete(API, MiniportAdapterHandle, "pause", |st, a| {
@@ -2491,7 +2491,7 @@ pub extern "system" fn NdisMPauseComplete(MiniportAdapterHandle: NDIS_HANDLE) {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisMRestartComplete(MiniportAdapterHandle: NDIS_HANDLE, Status: NDIS_STATUS) {
     complete(
         "NdisMRestartComplete",
@@ -2508,7 +2508,7 @@ pub extern "system" fn NdisMRestartComplete(MiniportAdapterHandle: NDIS_HANDLE, 
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisMResetComplete(
     MiniportAdapterHandle: NDIS_HANDLE,
     Status: NDIS_STATUS,
@@ -2530,7 +2530,7 @@ pub extern "system" fn NdisMResetComplete(
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisMOidRequestComplete(
     MiniportAdapterHandle: NDIS_HANDLE,
     OidRequest: PNDIS_OID_REQUEST,

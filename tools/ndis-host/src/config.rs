@@ -137,7 +137,7 @@ pub(crate) fn close_leftovers(st: &mut State, adapter: usize, api: &'static str)
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisOpenConfigurationEx(
     ConfigObject: PNDIS_CONFIGURATION_OBJECT,
     ConfigurationHandle: *mut NDIS_HANDLE,
@@ -205,7 +205,7 @@ pub extern "system" fn NdisOpenConfigurationEx(
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisCloseConfiguration(ConfigurationHandle: NDIS_HANDLE) {
     const API: &str = "NdisCloseConfiguration";
     let host = current();
@@ -257,7 +257,7 @@ fn parse_integer(text: &str, hex: bool) -> Option<u32> {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisReadConfiguration(
     Status: PNDIS_STATUS,
     ParameterValue: *mut PNDIS_CONFIGURATION_PARAMETER,
@@ -389,7 +389,7 @@ pub fn parse_network_address(text: &str) -> Option<[u8; 6]> {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisReadNetworkAddress(
     Status: PNDIS_STATUS,
     NetworkAddress: *mut PVOID,

@@ -86,7 +86,7 @@ pub fn registration_failure(c: &NDIS_MINIPORT_DRIVER_CHARACTERISTICS) -> Option<
 /// # Safety
 /// The pointers are those `DriverEntry` received, and `chars`/`handle` are valid for the call.
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub unsafe extern "system" fn NdisMRegisterMiniportDriver(
     DriverObject: PDRIVER_OBJECT,
     _RegistryPath: PUNICODE_STRING,
@@ -141,7 +141,7 @@ pub unsafe extern "system" fn NdisMRegisterMiniportDriver(
 
 /// `NdisMDeregisterMiniportDriver`.
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisMDeregisterMiniportDriver(NdisMiniportDriverHandle: NDIS_HANDLE) {
     const API: &str = "NdisMDeregisterMiniportDriver";
     let host = current();
@@ -167,6 +167,10 @@ pub extern "system" fn NdisMDeregisterMiniportDriver(NdisMiniportDriverHandle: N
 /// Called by the C `DbgPrint` shim with the formatted text.
 #[unsafe(no_mangle)]
 extern "C" fn ndis_host_dbg_print(text: *const u8, len: usize) {
+    crate::stack::on_host_stack(|| dbg_print(text, len));
+}
+
+fn dbg_print(text: *const u8, len: usize) {
     // SAFETY: the shim passes a buffer of `len` initialised bytes that lives until this returns.
     let bytes = unsafe { std::slice::from_raw_parts(text, len) };
     let line = String::from_utf8_lossy(bytes).trim_end_matches('\n').to_string();
@@ -179,4 +183,79 @@ extern "C" fn ndis_host_dbg_print(text: *const u8, len: usize) {
         eprintln!("{line}");
     }
     host.lock().debug.push(line);
+}
+
+/// Every function ndis-host exports to a loaded kernel image, by module: the imports the `ndis`
+/// crate declares (`miniport/ndis/src/functions.rs`), each the same definition the linked driver
+/// calls. A test checks the table against that file.
+macro_rules! export_table {
+    ($($module:literal => [$($name:ident),* $(,)?]),* $(,)?) => {
+        /// (module, name, address) of every export.
+        pub(crate) fn table() -> Vec<(&'static str, &'static str, usize)> {
+            vec![$($(($module, stringify!($name), ndis::$name as *const () as usize)),*),*]
+        }
+    };
+}
+
+export_table! {
+    "ndis.sys" => [
+        NdisMRegisterMiniportDriver, NdisMDeregisterMiniportDriver, NdisMSetMiniportAttributes,
+        NdisAllocateGenericObject, NdisFreeGenericObject, NdisAllocateMemoryWithTagPriority,
+        NdisFreeMemory, NdisAllocateMdl, NdisFreeMdl, NdisAllocateNetBufferListPool,
+        NdisFreeNetBufferListPool, NdisAllocateNetBufferPool, NdisFreeNetBufferPool,
+        NdisAllocateNetBufferList, NdisFreeNetBufferList, NdisAllocateNetBuffer, NdisFreeNetBuffer,
+        NdisAllocateNetBufferAndNetBufferList, NdisGetDataBuffer, NdisMSendNetBufferListsComplete,
+        NdisMIndicateReceiveNetBufferLists, NdisMIndicateStatusEx, NdisMOidRequestComplete,
+        NdisMPauseComplete, NdisMRestartComplete, NdisMResetComplete, NdisOpenConfigurationEx,
+        NdisCloseConfiguration, NdisReadConfiguration, NdisReadNetworkAddress,
+        NdisAllocateTimerObject, NdisSetTimerObject, NdisCancelTimerObject, NdisFreeTimerObject,
+        NdisAllocateSpinLock, NdisFreeSpinLock, NdisAcquireSpinLock, NdisReleaseSpinLock,
+        NdisDprAcquireSpinLock, NdisDprReleaseSpinLock, NdisInitializeEvent, NdisSetEvent,
+        NdisResetEvent, NdisWaitEvent, NdisMSleep,
+    ],
+    "ntoskrnl.exe" => [
+        ExAllocatePool2, ExFreePoolWithTag, KeBugCheckEx, KeGetCurrentIrql, KeRaiseIrqlToDpcLevel,
+        KeLowerIrql, KeGetCurrentProcessorNumberEx, KeQueryActiveProcessorCountEx,
+        KeAcquireSpinLockRaiseToDpc, KeReleaseSpinLock, KeAcquireSpinLockAtDpcLevel,
+        KeReleaseSpinLockFromDpcLevel, KeFlushQueuedDpcs, MmMapLockedPagesSpecifyCache, DbgPrint,
+    ],
+    "hal.dll" => [KeStallExecutionProcessor],
+}
+
+/// The address of ndis-host's definition of `module!name` (the module compared without case, as
+/// the loader does), if it defines it.
+#[must_use]
+pub fn export(module: &str, name: &str) -> Option<usize> {
+    table()
+        .into_iter()
+        .find(|(m, n, _)| m.eq_ignore_ascii_case(module) && *n == name)
+        .map(|(_, _, address)| address)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The table holds exactly the functions the `ndis` crate imports, each under its module.
+    #[test]
+    fn the_table_is_every_import_of_the_ndis_crate() {
+        let source = include_str!("../../../miniport/ndis/src/functions.rs");
+        let mut declared = Vec::new();
+        let mut module = "";
+        for line in source.lines() {
+            if let Some(rest) = line.trim().strip_prefix("link(name = \"") {
+                module = rest.split('"').next().unwrap_or("");
+            }
+            if let Some(rest) = line.trim().strip_prefix("pub fn ") {
+                let name = rest.split('(').next().unwrap_or("");
+                declared.push((module.to_string(), name.to_string()));
+            }
+        }
+        let mut table: Vec<(String, String)> = super::table()
+            .into_iter()
+            .map(|(m, n, _)| (m.to_string(), n.to_string()))
+            .collect();
+        declared.sort();
+        table.sort();
+        assert_eq!(table, declared);
+        assert!(declared.len() > 60, "{declared:?}");
+    }
 }

@@ -186,6 +186,12 @@ pub(crate) fn current() -> Arc<Inner> {
 pub(crate) struct State {
     pub registration: Option<crate::exports::Registration>,
     pub driver_object: Option<Box<DRIVER_OBJECT>>,
+    /// The most kernel stack each driver entry point used (outermost calls), in bytes.
+    pub stack_peaks: HashMap<&'static str, usize>,
+    /// The kernel image the driver runs from, when it is not the linked one: kept mapped until the
+    /// host finishes.
+    #[cfg(target_arch = "x86_64")]
+    pub image: Option<crate::image::Image>,
     pub registry_path: Option<(Box<[u16]>, Box<UNICODE_STRING>)>,
     pub driver_unloaded: bool,
     pub adapters: Vec<AdapterSlot>,
@@ -215,6 +221,9 @@ impl State {
         Self {
             registration: None,
             driver_object: None,
+            stack_peaks: HashMap::new(),
+            #[cfg(target_arch = "x86_64")]
+            image: None,
             registry_path: None,
             driver_unloaded: false,
             adapters: Vec::new(),
@@ -464,7 +473,7 @@ impl Inner {
             with_thread(|t| (t.irql, t.adapter, t.held_locks.len()));
         self.set_irql(irql);
         with_thread(|t| t.adapter = adapter);
-        let result = f();
+        let result = self.on_kernel_stack(callback, adapter, f);
         let (after, held) = with_thread(|t| {
             (
                 t.irql,
@@ -498,6 +507,38 @@ impl Inner {
         self.set_irql(saved_irql);
         with_thread(|t| t.adapter = saved_adapter);
         result
+    }
+
+    /// Runs a driver call on the thread's kernel stack ([`crate::stack`]), records the outermost
+    /// call's stack use for its entry point, and turns an overflow into a violation and a panic.
+    #[cfg(target_arch = "x86_64")]
+    fn on_kernel_stack<R>(&self, callback: &'static str, adapter: Option<usize>, f: impl FnOnce() -> R) -> R {
+        let peak = |used: usize| {
+            let mut st = self.lock();
+            let entry = st.stack_peaks.entry(callback).or_default();
+            *entry = (*entry).max(used);
+        };
+        match crate::stack::on_kernel_stack(f, peak) {
+            Ok(result) => result,
+            Err(crate::stack::Overflow) => {
+                let detail = format!(
+                    "{callback} overflowed its {} KiB kernel stack (touched the guard page below it)",
+                    crate::stack::KERNEL_STACK / 1024
+                );
+                self.violate(Rule::StackOverflow, callback, adapter, detail.clone());
+                panic!("ndis-host: {detail}");
+            }
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn on_kernel_stack<R>(
+        &self,
+        _callback: &'static str,
+        _adapter: Option<usize>,
+        f: impl FnOnce() -> R,
+    ) -> R {
+        f()
     }
 
     /// Wakes the threads waiting for a change ([`Self::wait_for`]), if there are any. Call it after
@@ -592,6 +633,18 @@ pub enum LoadError {
     NotRegistered,
     /// A driver is already loaded in this host.
     AlreadyLoaded,
+    /// The kernel image could not be loaded.
+    #[cfg(target_arch = "x86_64")]
+    Image(crate::image::ImageError),
+}
+
+/// A driver to run: the one linked into this process (its `DriverEntry`), or a kernel image loaded
+/// from a file (`rvnic.sys`, see [`crate::image`]). Either runs behind the same host API.
+#[derive(Debug, Clone)]
+pub enum Driver {
+    Linked(DRIVER_INITIALIZE),
+    /// x86-64 only: the image's code runs natively.
+    Image(std::path::PathBuf),
 }
 
 impl std::fmt::Display for LoadError {
@@ -600,6 +653,8 @@ impl std::fmt::Display for LoadError {
             Self::DriverEntryFailed(s) => write!(f, "DriverEntry failed with {:#010x}", *s as u32),
             Self::NotRegistered => f.write_str("DriverEntry succeeded but registered no miniport driver"),
             Self::AlreadyLoaded => f.write_str("a driver is already loaded in this host"),
+            #[cfg(target_arch = "x86_64")]
+            Self::Image(e) => write!(f, "{e}"),
         }
     }
 }
@@ -674,6 +729,43 @@ impl Host {
 
     /// Loads a driver: calls its `DriverEntry` at PASSIVE_LEVEL with a host-made driver object and
     /// registry path, as the I/O manager does.
+    /// Loads `driver`: calls the linked `DriverEntry`, or maps the kernel image, binds its imports
+    /// to this host and calls its `DriverEntry`.
+    pub fn load_driver(&self, driver: &Driver) -> Result<(), LoadError> {
+        match driver {
+            Driver::Linked(entry) => self.load(*entry),
+            #[cfg(target_arch = "x86_64")]
+            Driver::Image(path) => {
+                {
+                    let st = self.inner.lock();
+                    if st.driver_object.is_some() && !st.driver_unloaded {
+                        return Err(LoadError::AlreadyLoaded);
+                    }
+                }
+                let image = crate::image::Image::load(path).map_err(LoadError::Image)?;
+                let entry = image.entry();
+                self.inner.lock().image = Some(image);
+                self.load(entry)
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            Driver::Image(path) => panic!("{}: a kernel image runs only on x86-64 hosts", path.display()),
+        }
+    }
+
+    /// Where the loaded kernel image is mapped (address, bytes), if the driver is one.
+    #[must_use]
+    pub fn image_range(&self) -> Option<(usize, usize)> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            self.inner.lock().image.as_ref().map(crate::image::Image::range)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            None
+        }
+    }
+
+    /// Calls a linked driver's `DriverEntry` (see [`Self::load_driver`]).
     pub fn load(&self, entry: DRIVER_INITIALIZE) -> Result<(), LoadError> {
         let (object, path): (*mut DRIVER_OBJECT, *mut UNICODE_STRING) = {
             let mut st = self.inner.lock();
@@ -774,6 +866,22 @@ impl Host {
         if !st.design_rules.contains(&rule) {
             st.design_rules.push(rule);
         }
+    }
+
+    /// The most kernel stack each driver entry point has used so far (its outermost calls), in
+    /// bytes, largest first: what the painted 24 KiB kernel stacks measured ([`crate::stack`]).
+    /// Empty on hosts other than x86-64, where driver calls run on the caller's stack.
+    #[must_use]
+    pub fn stack_peaks(&self) -> Vec<(&'static str, usize)> {
+        let mut peaks: Vec<(&'static str, usize)> = self
+            .inner
+            .lock()
+            .stack_peaks
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        peaks.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        peaks
     }
 
     /// Violations found so far (the host keeps them).
@@ -921,6 +1029,9 @@ impl Host {
             let _ = t.join();
         }
         let mut st = self.inner.lock();
+        // The driver is unloaded and its timers stopped: no thread runs its code any more.
+        #[cfg(target_arch = "x86_64")]
+        drop(st.image.take());
         crate::memory::check_quarantine_all(&mut st);
         let leaks: Vec<String> = {
             let mut v: Vec<_> = st

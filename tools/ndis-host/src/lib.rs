@@ -40,11 +40,23 @@ mod config;
 mod exports;
 mod fault;
 mod host;
+#[cfg(target_arch = "x86_64")]
+pub mod image;
 pub mod irql;
 mod memory;
 mod nbl;
 mod offload;
 mod power;
+#[cfg(target_arch = "x86_64")]
+pub mod stack;
+#[cfg(not(target_arch = "x86_64"))]
+pub mod stack {
+    //! Kernel stacks are an x86-64 feature of the host: elsewhere a driver call runs on the
+    //! caller's stack.
+    pub fn on_host_stack<R>(f: impl FnOnce() -> R) -> R {
+        f()
+    }
+}
 mod sync;
 mod timer;
 pub mod verifier;
@@ -58,7 +70,7 @@ pub use config::{Config, Value, parse_network_address};
 pub use exports::{Registration, registration_failure};
 pub use fault::{FaultPlan, Sweep, SweepRun, sweep};
 pub use host::{
-    CPUS_PER_GROUP, Host, HostBuilder, LoadError, MAX_CPUS, Mode, REGISTRY_PATH, ReturnMode, Verdict,
+    CPUS_PER_GROUP, Driver, Host, HostBuilder, LoadError, MAX_CPUS, Mode, REGISTRY_PATH, ReturnMode, Verdict,
 };
 pub use nbl::{LargeSend, SendOptions};
 pub use offload::ReceiveInfo;

@@ -126,7 +126,7 @@ pub(crate) fn check_quarantine_all(st: &mut State) {
 
 /// `ExAllocatePool2`.
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn ExAllocatePool2(Flags: u64, NumberOfBytes: SIZE_T, Tag: ULONG) -> PVOID {
     const API: &str = "ExAllocatePool2";
     let host = current();
@@ -170,7 +170,7 @@ pub extern "system" fn ExAllocatePool2(Flags: u64, NumberOfBytes: SIZE_T, Tag: U
 
 /// `ExFreePoolWithTag`.
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn ExFreePoolWithTag(P: PVOID, Tag: ULONG) {
     const API: &str = "ExFreePoolWithTag";
     let host = current();
@@ -248,7 +248,7 @@ pub(crate) fn handle_kind(st: &State, handle: NDIS_HANDLE) -> Option<&'static st
 
 /// `NdisAllocateMemoryWithTagPriority`.
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisAllocateMemoryWithTagPriority(
     NdisHandle: NDIS_HANDLE,
     Length: UINT,
@@ -296,7 +296,7 @@ pub extern "system" fn NdisAllocateMemoryWithTagPriority(
 
 /// `NdisFreeMemory`.
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisFreeMemory(VirtualAddress: PVOID, Length: UINT, MemoryFlags: UINT) {
     const API: &str = "NdisFreeMemory";
     let host = current();
@@ -357,7 +357,7 @@ const GENERIC_OBJECT_HEADER: NDIS_OBJECT_HEADER = NDIS_OBJECT_HEADER {
 
 /// `NdisAllocateGenericObject`.
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisAllocateGenericObject(
     DriverObject: PDRIVER_OBJECT,
     Tag: ULONG,
@@ -404,7 +404,7 @@ pub extern "system" fn NdisAllocateGenericObject(
 
 /// `NdisFreeGenericObject`.
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisFreeGenericObject(NdisObject: PNDIS_GENERIC_OBJECT) {
     const API: &str = "NdisFreeGenericObject";
     let host = current();

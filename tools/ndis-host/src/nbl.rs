@@ -178,7 +178,7 @@ fn allocate_pool(handle: NDIS_HANDLE, request: Option<PoolRequest>, api: &'stati
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisAllocateNetBufferListPool(
     NdisHandle: NDIS_HANDLE,
     Parameters: PNET_BUFFER_LIST_POOL_PARAMETERS,
@@ -199,7 +199,7 @@ pub extern "system" fn NdisAllocateNetBufferListPool(
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisAllocateNetBufferPool(
     NdisHandle: NDIS_HANDLE,
     Parameters: PNET_BUFFER_POOL_PARAMETERS,
@@ -251,13 +251,13 @@ fn free_pool(api: &'static str, pool: NDIS_HANDLE, nbl: bool) {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisFreeNetBufferListPool(PoolHandle: NDIS_HANDLE) {
     free_pool("NdisFreeNetBufferListPool", PoolHandle, true);
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisFreeNetBufferPool(PoolHandle: NDIS_HANDLE) {
     free_pool("NdisFreeNetBufferPool", PoolHandle, false);
 }
@@ -333,7 +333,7 @@ fn pool_for(st: &mut State, api: &'static str, pool: NDIS_HANDLE, nbl: bool) -> 
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisAllocateNetBufferList(
     PoolHandle: NDIS_HANDLE,
     ContextSize: USHORT,
@@ -366,7 +366,7 @@ pub extern "system" fn NdisAllocateNetBufferList(
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisAllocateNetBufferAndNetBufferList(
     PoolHandle: NDIS_HANDLE,
     ContextSize: USHORT,
@@ -416,7 +416,7 @@ pub extern "system" fn NdisAllocateNetBufferAndNetBufferList(
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisFreeNetBufferList(NetBufferList: PNET_BUFFER_LIST) {
     const API: &str = "NdisFreeNetBufferList";
     let host = current();
@@ -455,7 +455,7 @@ pub extern "system" fn NdisFreeNetBufferList(NetBufferList: PNET_BUFFER_LIST) {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisAllocateNetBuffer(
     PoolHandle: NDIS_HANDLE,
     MdlChain: PMDL,
@@ -482,7 +482,7 @@ pub extern "system" fn NdisAllocateNetBuffer(
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisFreeNetBuffer(NetBuffer: PNET_BUFFER) {
     const API: &str = "NdisFreeNetBuffer";
     let host = current();
@@ -531,7 +531,7 @@ fn init_mdl(mdl: PMDL, va: PVOID, length: UINT) {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisAllocateMdl(NdisHandle: NDIS_HANDLE, VirtualAddress: PVOID, Length: UINT) -> PMDL {
     const API: &str = "NdisAllocateMdl";
     let host = current();
@@ -567,7 +567,7 @@ pub extern "system" fn NdisAllocateMdl(NdisHandle: NDIS_HANDLE, VirtualAddress: 
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisFreeMdl(Mdl: PMDL) {
     const API: &str = "NdisFreeMdl";
     let host = current();
@@ -599,7 +599,7 @@ pub(crate) fn mdl_address(m: &MDL) -> *mut u8 {
 /// an MDL that is not mapped yet and records the mapping in it; NULL when mapping fails (a
 /// [`Kind::Mapping`] fault), as it does "if there are insufficient system resources".
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn MmMapLockedPagesSpecifyCache(
     MemoryDescriptorList: PMDL,
     AccessMode: KPROCESSOR_MODE,
@@ -709,7 +709,7 @@ fn walk_nb(nb: PNET_BUFFER, mut visit: impl FnMut(&[u8])) -> Option<usize> {
 /// `NdisGetDataBuffer`: a pointer to `BytesNeeded` contiguous bytes at the NB's current position: in
 /// the MDL itself when they are contiguous there, else copied to `Storage` (if given), else NULL.
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisGetDataBuffer(
     NetBuffer: PNET_BUFFER,
     BytesNeeded: ULONG,

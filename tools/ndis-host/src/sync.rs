@@ -98,7 +98,7 @@ fn spin_lock_word(lock: PNDIS_SPIN_LOCK) -> PKSPIN_LOCK {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisAllocateSpinLock(SpinLock: PNDIS_SPIN_LOCK) {
     if current().check_irql("NdisAllocateSpinLock") {
         // SAFETY: the driver passes storage for an NDIS_SPIN_LOCK it owns.
@@ -107,7 +107,7 @@ pub extern "system" fn NdisAllocateSpinLock(SpinLock: PNDIS_SPIN_LOCK) {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisFreeSpinLock(SpinLock: PNDIS_SPIN_LOCK) {
     const API: &str = "NdisFreeSpinLock";
     let host = current();
@@ -126,7 +126,7 @@ pub extern "system" fn NdisFreeSpinLock(SpinLock: PNDIS_SPIN_LOCK) {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisAcquireSpinLock(SpinLock: PNDIS_SPIN_LOCK) {
     const API: &str = "NdisAcquireSpinLock";
     let host = current();
@@ -144,7 +144,7 @@ pub extern "system" fn NdisAcquireSpinLock(SpinLock: PNDIS_SPIN_LOCK) {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisReleaseSpinLock(SpinLock: PNDIS_SPIN_LOCK) {
     const API: &str = "NdisReleaseSpinLock";
     let host = current();
@@ -159,7 +159,7 @@ pub extern "system" fn NdisReleaseSpinLock(SpinLock: PNDIS_SPIN_LOCK) {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisDprAcquireSpinLock(SpinLock: PNDIS_SPIN_LOCK) {
     if current().check_irql("NdisDprAcquireSpinLock") {
         acquire("NdisDprAcquireSpinLock", spin_lock_word(SpinLock));
@@ -167,7 +167,7 @@ pub extern "system" fn NdisDprAcquireSpinLock(SpinLock: PNDIS_SPIN_LOCK) {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisDprReleaseSpinLock(SpinLock: PNDIS_SPIN_LOCK) {
     if current().check_irql("NdisDprReleaseSpinLock") {
         release("NdisDprReleaseSpinLock", spin_lock_word(SpinLock));
@@ -175,7 +175,7 @@ pub extern "system" fn NdisDprReleaseSpinLock(SpinLock: PNDIS_SPIN_LOCK) {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn KeAcquireSpinLockRaiseToDpc(SpinLock: PKSPIN_LOCK) -> KIRQL {
     const API: &str = "KeAcquireSpinLockRaiseToDpc";
     let host = current();
@@ -191,7 +191,7 @@ pub extern "system" fn KeAcquireSpinLockRaiseToDpc(SpinLock: PKSPIN_LOCK) -> KIR
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn KeReleaseSpinLock(SpinLock: PKSPIN_LOCK, NewIrql: KIRQL) {
     const API: &str = "KeReleaseSpinLock";
     let host = current();
@@ -201,7 +201,7 @@ pub extern "system" fn KeReleaseSpinLock(SpinLock: PKSPIN_LOCK, NewIrql: KIRQL) 
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn KeAcquireSpinLockAtDpcLevel(SpinLock: PKSPIN_LOCK) {
     if current().check_irql("KeAcquireSpinLockAtDpcLevel") {
         acquire("KeAcquireSpinLockAtDpcLevel", SpinLock);
@@ -209,7 +209,7 @@ pub extern "system" fn KeAcquireSpinLockAtDpcLevel(SpinLock: PKSPIN_LOCK) {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn KeReleaseSpinLockFromDpcLevel(SpinLock: PKSPIN_LOCK) {
     if current().check_irql("KeReleaseSpinLockFromDpcLevel") {
         release("KeReleaseSpinLockFromDpcLevel", SpinLock);
@@ -217,13 +217,13 @@ pub extern "system" fn KeReleaseSpinLockFromDpcLevel(SpinLock: PKSPIN_LOCK) {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn KeGetCurrentIrql() -> KIRQL {
     irql::current()
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn KeRaiseIrqlToDpcLevel() -> KIRQL {
     let host = current();
     let old = irql::current();
@@ -234,7 +234,7 @@ pub extern "system" fn KeRaiseIrqlToDpcLevel() -> KIRQL {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn KeLowerIrql(NewIrql: KIRQL) {
     let host = current();
     let now = irql::current();
@@ -251,7 +251,7 @@ pub extern "system" fn KeLowerIrql(NewIrql: KIRQL) {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn KeGetCurrentProcessorNumberEx(ProcNumber: PPROCESSOR_NUMBER) -> ULONG {
     let cpu = irql::current_cpu();
     if !ProcNumber.is_null() {
@@ -269,7 +269,7 @@ pub extern "system" fn KeGetCurrentProcessorNumberEx(ProcNumber: PPROCESSOR_NUMB
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn KeQueryActiveProcessorCountEx(GroupNumber: USHORT) -> ULONG {
     let active = current().cpus();
     let count = if GroupNumber == ALL_PROCESSOR_GROUPS {
@@ -284,7 +284,7 @@ pub extern "system" fn KeQueryActiveProcessorCountEx(GroupNumber: USHORT) -> ULO
 
 /// Busy-waits (capped at 50 ms: the documentation asks for waits under 50 µs).
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn KeStallExecutionProcessor(MicroSeconds: ULONG) {
     let end = Instant::now() + Duration::from_micros(u64::from(MicroSeconds).min(50_000));
     while Instant::now() < end {
@@ -293,7 +293,7 @@ pub extern "system" fn KeStallExecutionProcessor(MicroSeconds: ULONG) {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn KeFlushQueuedDpcs() {
     let host = current();
     if host.check_irql("KeFlushQueuedDpcs") {
@@ -302,7 +302,7 @@ pub extern "system" fn KeFlushQueuedDpcs() {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisMSleep(MicrosecondsToSleep: ULONG) {
     let host = current();
     if !host.check_irql("NdisMSleep") {
@@ -319,7 +319,7 @@ pub extern "system" fn NdisMSleep(MicrosecondsToSleep: ULONG) {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisInitializeEvent(Event: PNDIS_EVENT) {
     let host = current();
     if host.check_irql("NdisInitializeEvent") {
@@ -347,20 +347,20 @@ fn set_event(api: &'static str, event: PNDIS_EVENT, value: bool) {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisSetEvent(Event: PNDIS_EVENT) {
     set_event("NdisSetEvent", Event, true);
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisResetEvent(Event: PNDIS_EVENT) {
     set_event("NdisResetEvent", Event, false);
 }
 
 /// `NdisWaitEvent`: TRUE once signalled; `MsToWait` 0 waits as long as the host's wait limit.
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisWaitEvent(Event: PNDIS_EVENT, MsToWait: UINT) -> BOOLEAN {
     const API: &str = "NdisWaitEvent";
     let host = current();
@@ -397,7 +397,7 @@ pub extern "system" fn NdisWaitEvent(Event: PNDIS_EVENT, MsToWait: UINT) -> BOOL
 /// `KeBugCheckEx`: the system stops. Reports the code, parameters and the call stack, then ends the
 /// process (tests that expect a bug check run it in a child process).
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn KeBugCheckEx(
     BugCheckCode: ULONG,
     P1: ULONG_PTR,

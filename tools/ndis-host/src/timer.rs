@@ -53,7 +53,7 @@ impl TimerTable {
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisAllocateTimerObject(
     NdisHandle: NDIS_HANDLE,
     TimerCharacteristics: PNDIS_TIMER_CHARACTERISTICS,
@@ -128,7 +128,7 @@ pub extern "system" fn NdisAllocateTimerObject(
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisSetTimerObject(
     TimerObject: NDIS_HANDLE,
     DueTime: LARGE_INTEGER,
@@ -188,7 +188,7 @@ pub extern "system" fn NdisSetTimerObject(
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisCancelTimerObject(TimerObject: NDIS_HANDLE) -> BOOLEAN {
     const API: &str = "NdisCancelTimerObject";
     let host = current();
@@ -226,7 +226,7 @@ pub extern "system" fn NdisCancelTimerObject(TimerObject: NDIS_HANDLE) -> BOOLEA
 }
 
 #[unsafe(no_mangle)]
-#[ndis::kernel_abi]
+#[ndis::kernel_abi(host)]
 pub extern "system" fn NdisFreeTimerObject(TimerObject: NDIS_HANDLE) {
     const API: &str = "NdisFreeTimerObject";
     let host = current();

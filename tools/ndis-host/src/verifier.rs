@@ -85,6 +85,8 @@ pub enum Rule {
     /// `LsoV2TransmitComplete`, receive checksum results or coalesced segments the adapter's
     /// configuration and activation do not allow, a coalesced segment without its checksum flags.
     OffloadInfo,
+    /// A driver call touched the guard page below its 24 KiB kernel stack.
+    StackOverflow,
 }
 
 /// Where a rule comes from: what a test that trips it has shown about the driver.
@@ -102,7 +104,7 @@ pub enum Source {
 
 impl Rule {
     /// Every rule, in declaration order.
-    pub const ALL: [Self; 28] = [
+    pub const ALL: [Self; 29] = [
         Self::Irql,
         Self::IrqlNotRestored,
         Self::Leak,
@@ -131,6 +133,7 @@ impl Rule {
         Self::StatusOutsideLifetime,
         Self::OffloadConfig,
         Self::OffloadInfo,
+        Self::StackOverflow,
     ];
 
     /// The page (or the design decision) each rule enforces. Every rule but the [`Source::Design`]
@@ -177,6 +180,9 @@ impl Rule {
                 "network/oid-tcp-offload-parameters, network/oid-offload-encapsulation, \
                  network/offloading-the-segmentation-of-large-tcp-packets",
             ),
+            Self::StackOverflow => {
+                Documented("kernel/managing-kernel-stack-usage (x64 kernel stacks are 24 KiB)")
+            }
             Self::OffloadInfo => Documented(
                 "network/offloading-the-segmentation-of-large-tcp-packets, \
                  network/indicating-coalesced-segments, network/oid-offload-encapsulation",
@@ -222,6 +228,7 @@ impl Rule {
             Self::StatusOutsideLifetime => "status-outside-lifetime",
             Self::OffloadConfig => "offload-config",
             Self::OffloadInfo => "offload-info",
+            Self::StackOverflow => "stack-overflow",
         }
     }
 }
@@ -338,6 +345,10 @@ impl Site {
                 "backtrace",
                 "__rust",
                 "<ndis_host",
+                "<core::",
+                "<std::",
+                "<alloc::",
+                "ndis_host_",
             ]
             .iter()
             .any(|p| symbol.starts_with(p))

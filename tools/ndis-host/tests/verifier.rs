@@ -242,7 +242,9 @@ fn every_rule_names_its_source_and_only_design_rules_are_opt_in() {
             }
         };
         assert!(
-            page.starts_with("ddi/") || page.starts_with("network/") || page.starts_with("devtest/"),
+            ["ddi/", "network/", "devtest/", "kernel/"]
+                .iter()
+                .any(|p| page.starts_with(p)),
             "{rule:?} cites a page of the driver documentation: {page}"
         );
     }
@@ -1014,6 +1016,56 @@ fn a_reset_that_completes_while_the_driver_holds_sends_is_reported() {
             "MiniportResetEx",
             Some(0),
             "the reset completed with 2 send(s) given before it not completed",
+        )],
+    );
+}
+
+/// A driver call runs on a 24 KiB kernel stack: its peak use is recorded per entry point, and a
+/// call that goes past the guard page below it is a violation naming the entry point (the call
+/// panics) instead of a crash of the process.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn kernel_stacks_record_peaks_and_turn_an_overflow_into_a_violation() {
+    let verdict = run(
+        Behavior {
+            hang_check_stack: 12 * 1024,
+            ..Behavior::default()
+        },
+        Host::builder(),
+        |host, a| {
+            assert!(!host.check_for_hang(a));
+            let peaks = host.stack_peaks();
+            let hang = peaks
+                .iter()
+                .find(|(entry, _)| *entry == "MiniportCheckForHangEx")
+                .map(|(_, used)| *used)
+                .expect("a peak for the hang check");
+            assert!((12 * 1024..24 * 1024).contains(&hang), "{hang} bytes");
+            assert!(peaks.iter().any(|(entry, _)| *entry == "MiniportInitializeEx"));
+            // 40 KiB does not fit: the guard page stops it.
+            set(Behavior {
+                hang_check_stack: 40 * 1024,
+                ..Behavior::default()
+            });
+            let overflow = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| host.check_for_hang(a)));
+            let message = overflow.expect_err("the overflowing call panics");
+            let message = message.downcast_ref::<String>().cloned().unwrap_or_default();
+            assert!(
+                message.contains("MiniportCheckForHangEx overflowed its 24 KiB kernel stack"),
+                "{message}"
+            );
+            set(Behavior::default());
+            // The thread goes on: the next call runs on a fresh stack top.
+            assert!(!host.check_for_hang(a));
+        },
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::StackOverflow,
+            "MiniportCheckForHangEx",
+            Some(0),
+            "overflowed its 24 KiB kernel stack",
         )],
     );
 }

@@ -14,12 +14,22 @@
 
 use proc_macro::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
 
-/// See the crate documentation.
+/// See the crate documentation. `#[kernel_abi(host)]`, for ndis-host's exports, also runs the
+/// function's body through `crate::stack::on_host_stack`: a driver calls the export on its kernel
+/// stack, and the host's work happens on the thread's own stack.
 #[proc_macro_attribute]
 pub fn kernel_abi(attribute: TokenStream, item: TokenStream) -> TokenStream {
-    if let Some(token) = attribute.into_iter().next() {
-        return error(token.span(), "#[kernel_abi] takes no arguments");
-    }
+    let mut arguments = attribute.into_iter();
+    let item = match arguments.next() {
+        None => item,
+        Some(TokenTree::Ident(i)) if i.to_string() == "host" && arguments.next().is_none() => {
+            match on_host_stack(item) {
+                Ok(item) => item,
+                Err(span) => return error(span, "#[kernel_abi(host)] needs a function with a body"),
+            }
+        }
+        Some(token) => return error(token.span(), "#[kernel_abi] takes no arguments but `host`"),
+    };
     let mut out = TokenStream::new();
     out.extend(cfg(true));
     out.extend(rewrite(item.clone(), "win64"));
@@ -59,6 +69,39 @@ fn cfg(x86_64: bool) -> TokenStream {
     ]
     .into_iter()
     .collect()
+}
+
+/// Wraps the last top-level brace group of a function item (its body) in
+/// `crate::stack::on_host_stack(|| { body })`.
+fn on_host_stack(item: TokenStream) -> Result<TokenStream, Span> {
+    let mut tokens: Vec<TokenTree> = item.into_iter().collect();
+    let Some(at) = tokens
+        .iter()
+        .rposition(|t| matches!(t, TokenTree::Group(g) if g.delimiter() == Delimiter::Brace))
+    else {
+        return Err(Span::call_site());
+    };
+    let body = tokens[at].clone();
+    let span = body.span();
+    let path = ["crate", "stack", "on_host_stack"];
+    let mut call: Vec<TokenTree> = Vec::new();
+    for (i, segment) in path.iter().enumerate() {
+        if i > 0 {
+            call.push(TokenTree::Punct(Punct::new(':', Spacing::Joint)));
+            call.push(TokenTree::Punct(Punct::new(':', Spacing::Alone)));
+        }
+        call.push(TokenTree::Ident(Ident::new(segment, span)));
+    }
+    let closure: TokenStream = [
+        TokenTree::Punct(Punct::new('|', Spacing::Joint)),
+        TokenTree::Punct(Punct::new('|', Spacing::Alone)),
+        body,
+    ]
+    .into_iter()
+    .collect();
+    call.push(TokenTree::Group(Group::new(Delimiter::Parenthesis, closure)));
+    tokens[at] = TokenTree::Group(Group::new(Delimiter::Brace, call.into_iter().collect()));
+    Ok(tokens.into_iter().collect())
 }
 
 /// Replaces the ABI string after every `extern` (in nested groups too) with `abi`.

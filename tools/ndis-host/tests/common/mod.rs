@@ -64,6 +64,8 @@ pub struct Behavior {
     pub no_source_handle: bool,
     /// Indicates the link state before setting the registration attributes.
     pub status_before_registration: bool,
+    /// Bytes of stack `MiniportCheckForHangEx` uses (in 1 KiB frames).
+    pub hang_check_stack: usize,
 }
 
 pub static BEHAVIOR: Mutex<Behavior> = Mutex::new(Behavior {
@@ -104,6 +106,7 @@ pub static BEHAVIOR: Mutex<Behavior> = Mutex::new(Behavior {
     statistics_valid: 0,
     no_source_handle: false,
     status_before_registration: false,
+    hang_check_stack: 0,
 });
 
 fn behavior() -> Behavior {
@@ -889,6 +892,7 @@ unsafe extern "system" fn shutdown(_: NDIS_HANDLE, action: NDIS_SHUTDOWN_ACTION)
 #[ndis::kernel_abi]
 unsafe extern "system" fn check_for_hang(_: NDIS_HANDLE) -> BOOLEAN {
     seen("check_for_hang", 0);
+    use_stack(behavior().hang_check_stack);
     FALSE
 }
 
@@ -935,4 +939,16 @@ pub fn indicate_link(handle: NDIS_HANDLE) {
     };
     // SAFETY: the adapter's handle; the indication and its buffer live for the call.
     unsafe { NdisMIndicateStatusEx(handle, &raw mut indication) };
+}
+
+/// Uses about `bytes` of stack, a 1 KiB frame at a time.
+#[inline(never)]
+fn use_stack(bytes: usize) {
+    if bytes == 0 {
+        return;
+    }
+    let mut frame = [0u8; 1024];
+    std::hint::black_box(&mut frame);
+    use_stack(bytes.saturating_sub(1024));
+    std::hint::black_box(&frame);
 }
