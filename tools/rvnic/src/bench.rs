@@ -36,6 +36,9 @@ pub struct BenchArgs {
     /// A quick sweep (pair topology only, fewer frames), for CI smoke runs.
     #[arg(long)]
     pub quick: bool,
+    /// Run the kernel image at PATH (`rvnic.sys`, loaded natively) instead of the built-in driver.
+    #[arg(long, value_name = "PATH")]
+    pub image: Option<PathBuf>,
 }
 
 /// One measured configuration.
@@ -103,6 +106,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
                     value: jumbo.to_string(),
                 }],
                 json: true,
+                image: args.image.clone(),
             };
             let o = match session(&run, false) {
                 Ok(o) => o,
@@ -141,7 +145,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
     let sends = if args.quick { 2_000 } else { 20_000 };
     let mut large = Vec::new();
     for rsc in [true, false] {
-        match large_send_rate(rsc, sends) {
+        match large_send_rate(rsc, sends, args.image.as_deref()) {
             Ok(row) => large.push(row),
             Err(e) => {
                 eprintln!(
@@ -219,12 +223,12 @@ fn large_frame(destination: [u8; 6], source: [u8; 6]) -> Vec<u8> {
     f
 }
 
-fn large_send_rate(rsc: bool, sends: u64) -> Result<LargeRow, String> {
+fn large_send_rate(rsc: bool, sends: u64, image: Option<&std::path::Path>) -> Result<LargeRow, String> {
     let settings = [Setting {
         keyword: "*RscIPv4",
         value: if rsc { "1" } else { "0" }.to_string(),
     }];
-    let (host, config) = crate::run::driver_on_host(1, 0, Topology::Pair, &settings)?;
+    let (host, config) = crate::run::driver_on_host(1, 0, Topology::Pair, &settings, image)?;
     let a = host
         .start_adapter(config.clone())
         .map_err(|s| format!("adapter 0: {s:#010x}"))?;

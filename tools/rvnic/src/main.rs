@@ -93,8 +93,13 @@ fn check_sys(path: &std::path::Path, lib_dir: &std::path::Path) -> ExitCode {
     let violations = sys::check(&data, &exports);
     if violations.is_empty() {
         println!(
-            "{}: ok (PE32+ x86-64 NATIVE driver; headers, sections, directories, imports, relocations, unwind data, checksum all valid)",
-            path.display()
+            "{}: ok (PE32+ x86-64 NATIVE driver; headers, sections, directories, imports, relocations, unwind data, checksum all valid; largest stack frame {} bytes, limit {})",
+            path.display(),
+            sys::largest_frame(&data)
+                .ok()
+                .flatten()
+                .map_or(0, |(bytes, _)| bytes),
+            sys::MAX_FRAME
         );
         return ExitCode::SUCCESS;
     }

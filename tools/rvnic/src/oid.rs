@@ -46,6 +46,9 @@ pub struct AdapterArgs {
     /// A registry keyword for the adapter, e.g. --set '*JumboPacket=9014'.
     #[arg(long = "set", value_name = "KEYWORD=VALUE")]
     pub settings: Vec<Setting>,
+    /// Run the kernel image at PATH (`rvnic.sys`, loaded natively) instead of the built-in driver.
+    #[arg(long, value_name = "PATH")]
+    pub image: Option<std::path::PathBuf>,
 }
 
 fn oid_name(oid: NDIS_OID) -> String {
@@ -89,8 +92,8 @@ pub fn run(command: &OidCommand) -> ExitCode {
     let host = Host::builder()
         .design_rule(ndis_host::Rule::GenericObjectOutlivesHalt)
         .build();
-    if let Err(e) = host.load(rvnic::driver::driver_entry) {
-        eprintln!("rvnic oid: DriverEntry failed: {e}");
+    if let Err(e) = host.load_driver(&crate::run::driver(adapter.image.as_deref())) {
+        eprintln!("rvnic oid: the driver did not load: {e}");
         return ExitCode::FAILURE;
     }
     let config = adapter

@@ -42,6 +42,10 @@ pub struct RunArgs {
     /// Print one JSON object instead of the tables.
     #[arg(long)]
     pub json: bool,
+    /// Run the kernel image at PATH (`rvnic.sys`, loaded natively; x86-64 only) instead of the
+    /// driver built into this tool.
+    #[arg(long, value_name = "PATH")]
+    pub image: Option<std::path::PathBuf>,
 }
 
 impl Default for RunArgs {
@@ -55,6 +59,7 @@ impl Default for RunArgs {
             cpus: 2,
             settings: Vec::new(),
             json: false,
+            image: None,
         }
     }
 }
@@ -146,6 +151,8 @@ pub struct Outcome {
     pub pool_allocations: u64,
     /// Pool bytes the driver held per adapter at steady state.
     pub pool_bytes_per_adapter: usize,
+    /// The most kernel stack each driver entry point used, in bytes (largest first).
+    pub stack_peaks: Vec<(&'static str, usize)>,
 }
 
 impl Outcome {
@@ -172,6 +179,7 @@ pub(crate) fn driver_on_host(
     lock_spins: usize,
     topology: Topology,
     settings: &[Setting],
+    image: Option<&std::path::Path>,
 ) -> Result<(Host, Config), String> {
     let host = Host::builder()
         .mode(Mode::Concurrent)
@@ -180,8 +188,8 @@ pub(crate) fn driver_on_host(
         .lock_spins(lock_spins)
         .design_rule(ndis_host::Rule::GenericObjectOutlivesHalt)
         .build();
-    host.load(rvnic::driver::driver_entry)
-        .map_err(|e| format!("DriverEntry failed: {e}"))?;
+    host.load_driver(&driver(image))
+        .map_err(|e| format!("the driver did not load: {e}"))?;
     let mut config = Config::new().with("Topology", topology.keyword());
     for s in settings {
         config.set(s.keyword, s.value.as_str());
@@ -203,7 +211,7 @@ pub fn session(args: &RunArgs, show_progress: bool) -> Result<Outcome, String> {
     // by spinning beats parking (HostBuilder::lock_spins); with more threads than cores it does not.
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let spins = if cpus <= cores { LOCK_SPINS } else { 0 };
-    let (host, config) = driver_on_host(cpus, spins, plan.topology, &args.settings)?;
+    let (host, config) = driver_on_host(cpus, spins, plan.topology, &args.settings, args.image.as_deref())?;
     let mut adapters = Vec::new();
     for i in 0..args.adapters {
         let a = host
@@ -253,6 +261,7 @@ pub fn session(args: &RunArgs, show_progress: bool) -> Result<Outcome, String> {
         host.halt(a, NdisHaltDeviceDisabled);
     }
     host.unload();
+    let stack_peaks = host.stack_peaks();
     let verdict = host.finish();
     let (leaks, violations): (Vec<_>, Vec<_>) = verdict.violations.iter().partition(|v| v.rule == Rule::Leak);
     Ok(Outcome {
@@ -272,6 +281,15 @@ pub fn session(args: &RunArgs, show_progress: bool) -> Result<Outcome, String> {
         violations: violations.iter().map(ToString::to_string).collect(),
         pool_allocations,
         pool_bytes_per_adapter,
+        stack_peaks,
+    })
+}
+
+/// The driver a command runs: the kernel image at `image`, or the one built into the tool.
+#[must_use]
+pub fn driver(image: Option<&std::path::Path>) -> ndis_host::Driver {
+    image.map_or(ndis_host::Driver::Linked(rvnic::driver::driver_entry), |path| {
+        ndis_host::Driver::Image(path.to_path_buf())
     })
 }
 
@@ -331,6 +349,8 @@ pub fn run(args: &RunArgs) -> ExitCode {
             "verifier_violations": o.violations,
             "leaks": o.leaks,
             "statistics": adapters_json,
+            "driver": args.image.as_ref().map_or_else(|| "linked".to_string(), |p| p.display().to_string()),
+            "stack_peaks": o.stack_peaks.iter().map(|(entry, bytes)| (entry.to_string(), serde_json::json!(bytes))).collect::<serde_json::Map<_, _>>(),
         });
         outln!("{report:#}");
     } else {

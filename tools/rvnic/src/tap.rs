@@ -61,6 +61,9 @@ pub struct TapArgs {
     /// checksums computed by the stacks.
     #[arg(long, value_enum, default_value_t = Switch::On)]
     pub offload: Switch,
+    /// Run the kernel image at PATH (`rvnic.sys`, loaded natively) instead of the built-in driver.
+    #[arg(long, value_name = "PATH")]
+    pub image: Option<PathBuf>,
 }
 
 /// On or off.
@@ -646,7 +649,7 @@ fn bridge(args: &TapArgs, topology: Topology) -> Result<bool, String> {
         }
     };
     // No lock spinning: the bridge threads share the cores with iperf3 and the stacks.
-    let (host, config) = crate::run::driver_on_host(n, 0, topology, &args.settings)?;
+    let (host, config) = crate::run::driver_on_host(n, 0, topology, &args.settings, args.image.as_deref())?;
     let mut adapters = Vec::new();
     let mut ports = Vec::new();
     let flows: Vec<Flow> = (0..n).map(|_| Flow::default()).collect();

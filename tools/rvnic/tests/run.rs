@@ -177,3 +177,52 @@ fn sigint_during_a_run_prints_the_summary() {
         "{stdout}"
     );
 }
+
+/// `--image` runs the shipped kernel image instead of the built-in driver, with the same books and
+/// each entry point's peak kernel stack in the JSON; an image that cannot be loaded is one line and
+/// exit 2. Skips with one line when no image is built (never in CI, which builds it first).
+#[test]
+fn the_image_runs_the_main_job_and_reports_its_stack_peaks() {
+    let out = rvnic(&["run", "--frames", "1000", "--image", "/nonexistent/rvnic.sys"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot read the image") && err.lines().count() == 1,
+        "{err}"
+    );
+    let image = std::env::var_os("RVNIC_IMAGE").map_or_else(
+        || {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../target/x86_64-pc-windows-msvc/kernel/rvnic.sys")
+        },
+        std::path::PathBuf::from,
+    );
+    if !image.exists() {
+        assert!(
+            std::env::var_os("RVNIC_REQUIRE_IMAGE").is_none(),
+            "no image at {}",
+            image.display()
+        );
+        eprintln!("skipping the --image run: no kernel image at {}", image.display());
+        return;
+    }
+    let path = image.to_string_lossy().into_owned();
+    let out = rvnic(&["run", "--frames", "20000", "--json", "--image", &path]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(report["driver"], path.as_str());
+    assert_eq!(
+        (report["frames_sent"].as_u64(), report["frames_lost"].as_u64()),
+        (Some(20000), Some(0))
+    );
+    let peaks = report["stack_peaks"].as_object().expect("stack peaks");
+    for entry in [
+        "DriverEntry",
+        "MiniportInitializeEx",
+        "MiniportSendNetBufferLists",
+        "MiniportHaltEx",
+    ] {
+        let used = peaks.get(entry).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        assert!(used > 0 && used < 6 * 1024, "{entry}: {used} bytes");
+    }
+}
