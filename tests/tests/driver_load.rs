@@ -6,7 +6,7 @@ use ndis_host::Host;
 #[test]
 fn driver_entry_registers_valid_ndis_630_characteristics_and_unload_deregisters() {
     let host = Host::new();
-    host.load(rvnic::driver::driver_entry)
+    host.load_driver(&rvnic_tests::driver())
         .expect("DriverEntry succeeds");
     host.with_registration(|r| {
         let c = &r.characteristics;
@@ -46,7 +46,7 @@ fn driver_entry_registers_valid_ndis_630_characteristics_and_unload_deregisters(
 fn a_second_load_after_unload_registers_again() {
     for _ in 0..2 {
         let host = Host::new();
-        host.load(rvnic::driver::driver_entry)
+        host.load_driver(&rvnic_tests::driver())
             .expect("DriverEntry succeeds");
         assert!(host.finish().is_clean());
     }

@@ -334,7 +334,7 @@ fn a_pair_links_up_when_its_peer_arrives_and_down_when_it_leaves() {
 fn initialize_survives_every_allocation_failing_in_turn() {
     let builder = Host::builder().design_rule(ndis_host::Rule::GenericObjectOutlivesHalt);
     let sweep = sweep(&builder, None, |host| {
-        if host.load(rvnic::driver::driver_entry).is_err() {
+        if host.load_driver(&rvnic_tests::driver()).is_err() {
             return;
         }
         match host.add_adapter(config(&[("*ReceiveBuffers", "64"), ("*TransmitBuffers", "64")])) {
