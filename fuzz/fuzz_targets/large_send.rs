@@ -34,7 +34,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut copy = frame.to_vec();
     let info = u32::from(head[5]) << 3;
-    let _ = vnet::to_stack(info, u16::from(head[4]), &mut copy, 1500);
+    let len = copy.len() + usize::from(head[3]);
+    let _ = vnet::to_stack(info, u16::from(head[4]), &mut copy, len, 1500);
 });
 
 fn units_cover_the_payload(send: &LargeSend, template: &[u8], frame: &[u8], limit: usize) {

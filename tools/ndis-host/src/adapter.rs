@@ -97,6 +97,11 @@ pub enum Sleep {
 /// copy the sink owns, so keeping it costs no second copy.
 pub type ReceiveSink = Arc<dyn Fn(Received) + Send + Sync>;
 
+/// Called with each frame an adapter indicates, in place: the frame's bytes as the MDLs of its
+/// NET_BUFFER hold them (no copy), with its NBL's offload information, inside the indication
+/// (outside the host's lock). The pieces are valid only during the call.
+pub type ReceiveWriter = Arc<dyn Fn(&[&[u8]], crate::offload::ReceiveInfo) + Send + Sync>;
+
 /// One received frame with its NBL's offload information.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
@@ -197,6 +202,8 @@ pub(crate) struct AdapterSlot {
     status: Vec<StatusIndication>,
     /// The protocol's receive handler, if a test or tool installed one.
     sink: Option<ReceiveSink>,
+    /// The protocol's in-place receive handler, if a tool installed one.
+    writer: Option<ReceiveWriter>,
     oid_lock: Arc<Mutex<()>>,
     _init: Option<(
         Box<NDIS_MINIPORT_INIT_PARAMETERS>,
@@ -371,6 +378,7 @@ impl Host {
                 held: Vec::new(),
                 status: Vec::new(),
                 sink: None,
+                writer: None,
                 oid_lock: Arc::new(Mutex::new(())),
                 _init: None,
             };
@@ -1551,8 +1559,13 @@ impl Host {
         }
     }
 
-    /// Installs a receive handler for `adapter`: every frame it indicates from now on is passed to
-    /// `sink` (as well as counted, and captured if the host captures frames).
+    /// Installs an in-place receive handler for `adapter` ([`ReceiveWriter`]): every frame it
+    /// indicates from now on is passed to `writer` without a copy.
+    pub fn set_receive_writer(&self, adapter: Adapter, writer: ReceiveWriter) {
+        self.slot_call(adapter, |s| s.writer = Some(writer));
+    }
+
+    /// Installs a receive handler for `adapter` (see [`ReceiveSink`]).
     pub fn set_receive_sink(&self, adapter: Adapter, sink: ReceiveSink) {
         self.slot_call(adapter, |s| s.sink = Some(sink));
     }
@@ -1771,6 +1784,7 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
     let resources = ReceiveFlags & NDIS_RECEIVE_FLAGS_RESOURCES != 0;
     let mut held = Vec::new();
     let mut for_sink = Vec::new();
+    let mut for_writer = Vec::new();
     let adapter = {
         let mut st = host.lock();
         let Some(adapter) = adapter_for(&mut st, API, MiniportAdapterHandle) else {
@@ -1815,6 +1829,7 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
         }
         let capture = host.config.capture_frames;
         let sink = st.adapters[adapter].sink.clone();
+        let writer = st.adapters[adapter].writer.clone();
         for &nbl in &nbls {
             // NET_BUFFER_LIST's page: SourceHandle is the handle NDIS gave the driver in
             // MiniportInitializeEx; NDIS uses it to return the NBL to the driver that indicated it.
@@ -1859,6 +1874,11 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
             // SAFETY: the driver passes NBLs it owns; the protocol reads them during the indication.
             let mut nb = unsafe { NET_BUFFER_LIST_FIRST_NB(nbl as PNET_BUFFER_LIST) };
             while !nb.is_null() {
+                if writer.is_some()
+                    && let Some(pieces) = crate::nbl::nb_pieces(nb)
+                {
+                    for_writer.push((pieces, info));
+                }
                 // Copy the frame only for someone who will look at it.
                 let frame = if capture || sink.is_some() {
                     crate::nbl::read_nb(nb).map(Some)
@@ -1906,12 +1926,24 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
         if host.config.return_mode == ReturnMode::Deferred {
             st.adapters[adapter].held.append(&mut held);
         }
-        (adapter, sink)
+        (adapter, sink, writer)
     };
-    let (adapter, sink) = adapter;
+    let (adapter, sink, writer) = adapter;
     if let Some(sink) = sink {
         for frame in for_sink {
             sink(frame);
+        }
+    }
+    if let Some(writer) = writer {
+        for (pieces, info) in for_writer {
+            // The MDL pieces of an NB the driver indicated and the protocol (the host) has not
+            // returned yet: readable until the NBLs go back below.
+            // SAFETY: each (address, length) was read from a live MDL of the indicated NB.
+            let slices: Vec<&[u8]> = pieces
+                .iter()
+                .map(|&(at, len)| unsafe { std::slice::from_raw_parts(at as *const u8, len) })
+                .collect();
+            writer(&slices, info);
         }
     }
     host.notify();

@@ -673,6 +673,14 @@ pub(crate) fn read_nb_prefix(nb: PNET_BUFFER, max: usize) -> Option<(Vec<u8>, us
     Some((out, len))
 }
 
+/// Where an NB's data lies, MDL piece by MDL piece (address, bytes), without copying; `None` if
+/// the MDL chain is shorter than `DataLength`. Valid while the NB's owner keeps it.
+pub(crate) fn nb_pieces(nb: PNET_BUFFER) -> Option<Vec<(usize, usize)>> {
+    let mut pieces = Vec::new();
+    walk_nb(nb, |piece| pieces.push((piece.as_ptr() as usize, piece.len())))?;
+    Some(pieces)
+}
+
 /// The NB's data length, checked against its MDL chain as [`read_nb`] checks it, without copying
 /// (what the host needs when it neither captures frames nor has a receive handler).
 pub(crate) fn nb_length(nb: PNET_BUFFER) -> Option<usize> {

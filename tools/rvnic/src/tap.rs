@@ -362,7 +362,8 @@ struct Flow {
 /// One adapter's side of the bridge: its TAP device, the frames the adapter indicated for the
 /// device's stack, and the wake-up of the thread that serves both.
 struct Port {
-    device: tun_rs::SyncDevice,
+    /// Shared with the adapter's in-place receive writer (`--offload on`).
+    device: Arc<tun_rs::SyncDevice>,
     inbox: crossbeam_channel::Receiver<Outgoing>,
     /// The device carries a virtio-net header before each frame (`--offload on`).
     offload: bool,
@@ -467,7 +468,7 @@ fn bridge_port(next: Next<'_>, port: &Port, flow: &Flow, stopping: &AtomicBool) 
         for out in port.inbox.try_iter().take(WRITE_BATCH) {
             let written = match out.header {
                 Some(header) => rustix::io::writev(
-                    &port.device,
+                    &*port.device,
                     &[std::io::IoSlice::new(&header), std::io::IoSlice::new(&out.frame)],
                 )
                 .map(drop)
@@ -530,7 +531,7 @@ fn bridge_port(next: Next<'_>, port: &Port, flow: &Flow, stopping: &AtomicBool) 
             return;
         }
         if !busy {
-            port.to_stack.wake.sleep(&port.device, || !port.inbox.is_empty());
+            port.to_stack.wake.sleep(&*port.device, || !port.inbox.is_empty());
         }
     }
 }
@@ -570,6 +571,42 @@ fn send_with_retries(
         std::thread::yield_now();
     }
     flow.given_up.fetch_add(frames.len() as u64, Ordering::Relaxed);
+}
+
+/// Writes one indicated frame, given as its MDL pieces, to a device with virtio-net headers: the
+/// header ([`vnet::to_stack`]) and the frame's first bytes (completed as Linux needs them) from
+/// here, the rest straight from the pieces. False if the device would not take it.
+fn write_in_place(
+    device: &tun_rs::SyncDevice,
+    pieces: &[&[u8]],
+    info: ndis_host::ReceiveInfo,
+    mtu: usize,
+) -> bool {
+    let len: usize = pieces.iter().map(|p| p.len()).sum();
+    let mut head = [0u8; vnet::HEAD];
+    let mut n = 0;
+    for piece in pieces {
+        let take = piece.len().min(vnet::HEAD - n);
+        head[n..n + take].copy_from_slice(&piece[..take]);
+        n += take;
+        if n == vnet::HEAD {
+            break;
+        }
+    }
+    let header = vnet::to_stack(info.checksum, info.coalesced_segments, &mut head[..n], len, mtu).to_bytes();
+    let mut io = Vec::with_capacity(pieces.len() + 2);
+    io.push(std::io::IoSlice::new(&header));
+    io.push(std::io::IoSlice::new(&head[..n]));
+    let mut skip = n;
+    for piece in pieces {
+        if skip >= piece.len() {
+            skip -= piece.len();
+            continue;
+        }
+        io.push(std::io::IoSlice::new(&piece[skip..]));
+        skip = 0;
+    }
+    rustix::io::writev(device, &io).is_ok()
 }
 
 /// Sends frames read from a device with virtio-net headers: each header becomes the NBL's offload
@@ -686,6 +723,7 @@ fn bridge(args: &TapArgs, topology: Topology) -> Result<bool, String> {
             }
         }
         device.set_nonblocking(true).map_err(|e| format!("{name}: {e}"))?;
+        let device = Arc::new(device);
         let address = format!("198.18.0.{}/24", i + 1);
         let mac_text = mac
             .iter()
@@ -706,25 +744,39 @@ fn bridge(args: &TapArgs, topology: Topology) -> Result<bool, String> {
             queue,
             wake: Arc::new(Wake::new()?),
         };
-        let (sink, sink_flows) = (to_stack.clone(), Arc::clone(&flows));
-        host.set_receive_sink(
-            a,
-            Arc::new(move |mut received: ndis_host::Received| {
-                let header = offload.then(|| {
-                    let info = received.info;
-                    let mtu = mtu as usize;
-                    vnet::to_stack(info.checksum, info.coalesced_segments, &mut received.frame, mtu)
-                        .to_bytes()
-                });
-                let out = Outgoing {
-                    header,
-                    frame: received.frame,
-                };
-                if !sink.push(out) {
-                    sink_flows[i].stack_full.fetch_add(1, Ordering::Relaxed);
-                }
-            }),
-        );
+        if offload && !args.direct {
+            // With offloads a frame is up to 64 KiB: it goes from the driver's receive buffers to
+            // the stack in place (one writev of its MDL pieces behind its virtio-net header, from
+            // inside the indication), not copied into a queue for this device's thread.
+            let (device, writer_flows) = (Arc::clone(&device), Arc::clone(&flows));
+            let mtu = mtu as usize;
+            host.set_receive_writer(
+                a,
+                Arc::new(move |pieces: &[&[u8]], info: ndis_host::ReceiveInfo| {
+                    let written = write_in_place(&device, pieces, info, mtu);
+                    let counter = if written {
+                        &writer_flows[i].to_stack
+                    } else {
+                        &writer_flows[i].stack_full
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }),
+            );
+        } else {
+            let (sink, sink_flows) = (to_stack.clone(), Arc::clone(&flows));
+            host.set_receive_sink(
+                a,
+                Arc::new(move |received: ndis_host::Received| {
+                    let out = Outgoing {
+                        header: None,
+                        frame: received.frame,
+                    };
+                    if !sink.push(out) {
+                        sink_flows[i].stack_full.fetch_add(1, Ordering::Relaxed);
+                    }
+                }),
+            );
+        }
         ports.push(Port {
             device,
             inbox,

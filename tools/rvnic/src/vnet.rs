@@ -16,6 +16,8 @@ use rvnic::wire::packet::{self, PROTOCOL_TCP, Sum, Version};
 
 /// Bytes of the header (without `num_buffers`: the TAP devices keep the default header size).
 pub const LEN: usize = 10;
+/// The most bytes of a frame's start [`to_stack`] needs: its Ethernet, IP and TCP headers.
+pub const HEAD: usize = 256;
 
 /// `flags`.
 pub const NEEDS_CSUM: u8 = 1;
@@ -124,11 +126,12 @@ pub fn from_stack(header: &Header, frame: &[u8]) -> Result<Offload, Refused> {
 }
 
 /// The header for a frame the adapter indicated with the receive offload values `checksum`
-/// (`CHECKSUM_RX_*`) and `coalesced` segments, to write to a TAP device whose MTU is `mtu`. May
-/// complete the frame as Linux needs it: a coalesced segment's TCP checksum field gets the
+/// (`CHECKSUM_RX_*`) and `coalesced` segments, to write to a TAP device whose MTU is `mtu`; `head`
+/// is the frame's start (its headers, up to [`HEAD`] bytes) and `len` the whole frame's length. May
+/// complete the headers in `head` as Linux needs them: a coalesced segment's TCP checksum field gets the
 /// pseudo-header sum (its value is "invalid" by RSC's rules), and an IPv4 header checksum that
 /// was vouched for without being computed is computed (Linux verifies every IPv4 header).
-pub fn to_stack(checksum: u32, coalesced: u16, frame: &mut [u8], mtu: usize) -> Header {
+pub fn to_stack(checksum: u32, coalesced: u16, frame: &mut [u8], len: usize, mtu: usize) -> Header {
     let vouched = ndis::CHECKSUM_RX_TCP_SUCCEEDED | ndis::CHECKSUM_RX_UDP_SUCCEEDED;
     if checksum & (vouched | ndis::CHECKSUM_RX_IP_SUCCEEDED) == 0 {
         return Header::default();
@@ -140,7 +143,7 @@ pub fn to_stack(checksum: u32, coalesced: u16, frame: &mut [u8], mtu: usize) -> 
         let _ = packet::fill_ipv4_checksum(frame, headers.l3);
     }
     if coalesced > 0 && headers.protocol == PROTOCOL_TCP {
-        let Some(tcp_len) = frame.len().checked_sub(headers.l4) else {
+        let Some(tcp_len) = len.checked_sub(headers.l4) else {
             return Header::default();
         };
         let data_offset = frame.get(headers.l4 + 12).map_or(0, |b| usize::from(b >> 4) * 4);
@@ -152,7 +155,7 @@ pub fn to_stack(checksum: u32, coalesced: u16, frame: &mut [u8], mtu: usize) -> 
         if let Some(field) = frame.get_mut(headers.l4 + 16..headers.l4 + 18) {
             field.copy_from_slice(&sum.fold().to_be_bytes());
         }
-        let gso = data_offset >= 20 && mss > 0 && frame.len() > hdr_len + mss;
+        let gso = data_offset >= 20 && mss > 0 && len > hdr_len + mss;
         return Header {
             flags: NEEDS_CSUM,
             gso_type: match (gso, headers.version) {
@@ -174,11 +177,11 @@ pub fn to_stack(checksum: u32, coalesced: u16, frame: &mut [u8], mtu: usize) -> 
     // A TAP device takes no DATA_VALID from a writer (only the virtio-net driver honours it):
     // a checksum the driver vouched for goes up as a partial one, which Linux accepts without
     // verifying, with the pseudo-header sum in its field as a partial checksum must have.
-    let Some(len) = headers.end.min(frame.len()).checked_sub(headers.l4) else {
+    let Some(segment) = headers.end.min(len).checked_sub(headers.l4) else {
         return Header::default();
     };
     let mut sum: Sum = headers.pseudo;
-    sum.add_u32(len as u32);
+    sum.add_u32(segment as u32);
     let Some(slot) = frame.get_mut(headers.l4 + field..headers.l4 + field + 2) else {
         return Header::default();
     };
@@ -272,7 +275,8 @@ mod tests {
         let c = ndis::CHECKSUM_RX_TCP_SUCCEEDED
             | ndis::CHECKSUM_RX_IP_SUCCEEDED
             | ndis::CHECKSUM_RX_TCP_VALUE_INVALID;
-        let h = to_stack(c, 2, &mut f, 1500);
+        let len = f.len();
+        let h = to_stack(c, 2, &mut f, len, 1500);
         assert_eq!(
             (h.flags, h.gso_type, h.gso_size, h.csum_start, h.csum_offset),
             (NEEDS_CSUM, GSO_TCPV4, 1460, 34, 16)
@@ -288,12 +292,15 @@ mod tests {
         assert!(packet::transport_checksum_ok(&check, &headers));
         // One MTU's worth is not GSO.
         let mut small = tcp4(1000);
-        assert_eq!(to_stack(c, 2, &mut small, 1500).gso_type, GSO_NONE);
+        let len = small.len();
+        assert_eq!(to_stack(c, 2, &mut small, len, 1500).gso_type, GSO_NONE);
         let mut seg = tcp4(100);
+        let len = seg.len();
         let h = to_stack(
             ndis::CHECKSUM_RX_TCP_SUCCEEDED | ndis::CHECKSUM_RX_IP_SUCCEEDED,
             0,
             &mut seg,
+            len,
             1500,
         );
         assert_eq!(
@@ -315,6 +322,6 @@ mod tests {
             0xffff,
             "the vouched-for IPv4 header checksum was computed"
         );
-        assert_eq!(to_stack(0, 0, &mut seg, 1500), Header::default());
+        assert_eq!(to_stack(0, 0, &mut seg, len, 1500), Header::default());
     }
 }
