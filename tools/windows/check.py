@@ -57,7 +57,7 @@ MINIPORT_DEFINES = ["NDIS_MINIPORT_DRIVER", "NDIS630_MINIPORT"]
 PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
 # The text inputs, relative to the repository root; scripts are added by glob.
 INPUTS = ["Makefile.toml", "Cargo.toml", "miniport/Cargo.toml", "tools/cross/build-sys.sh",
-          "inf/rvnic.inx", "README.md", "miniport/build.rs", "miniport/ndis/wdk-layout/build.rs"]
+          "inf/rvnic.inx", "README.md", "miniport/build.rs", "helpers/ndis/wdk-layout/build.rs"]
 
 
 def read_inputs():
@@ -308,7 +308,7 @@ def install_problems(files):
 
 def layout_problems(files):
     problems = []
-    build = files["miniport/ndis/wdk-layout/build.rs"]
+    build = files["helpers/ndis/wdk-layout/build.rs"]
     for define in MINIPORT_DEFINES:
         if f"#define {define} 1" not in build:
             problems.append(f"wdk-layout/build.rs: bindgen does not define {define}, which a miniport build defines")
@@ -350,7 +350,7 @@ def path_problems(files, root=ROOT):
     """Repository paths named in backticks in the Windows-facing files exist (relative to the
     repository, or to the naming file's own crate)."""
     problems = []
-    checked = ["miniport/build.rs", "Makefile.toml", "miniport/ndis/wdk-layout/build.rs", *scripts(files)]
+    checked = ["miniport/build.rs", "Makefile.toml", "helpers/ndis/wdk-layout/build.rs", *scripts(files)]
     for name in checked:
         for path in re.findall(r"`((?:[\w.-]+/)+[\w.-]+\.(?:toml|rs|sh|ps1|inx|md|py))`", files[name]):
             if not (root / path).exists() and not (root / pathlib.PurePosixPath(name).parent / path).exists():
@@ -445,7 +445,7 @@ def self_test(rvnic):
     if rvnic is not None:
         planted("inf/rvnic.inx", "NT$ARCH$.10.0...19041", "NT$ARCH$.10.0...16299", "ExAllocatePool2")
     # 6. The layout test's set-up.
-    planted("miniport/ndis/wdk-layout/build.rs", "#define NDIS_MINIPORT_DRIVER 1\\n", "", "does not define NDIS_MINIPORT_DRIVER")
+    planted("helpers/ndis/wdk-layout/build.rs", "#define NDIS_MINIPORT_DRIVER 1\\n", "", "does not define NDIS_MINIPORT_DRIVER")
     planted("README.md", "LIBCLANG_PATH", "LIBCLANG", "does not name libclang")
     # 7. Throughput: a real crossing, and a complete tear-down.
     planted("tools/windows/Test-Throughput.ps1", "-AllowManagementOS $false", "-AllowManagementOS $true", "-AllowManagementOS $false")

@@ -186,7 +186,7 @@ fn dbg_print(text: *const u8, len: usize) {
 }
 
 /// Every function ndis-host exports to a loaded kernel image, by module: the imports the `ndis`
-/// crate declares (`miniport/ndis/src/functions.rs`), each the same definition the linked driver
+/// crate declares (`helpers/ndis/src/functions.rs`), each the same definition the linked driver
 /// calls. A test checks the table against that file.
 macro_rules! export_table {
     ($($module:literal => [$($name:ident),* $(,)?]),* $(,)?) => {
@@ -237,7 +237,7 @@ mod tests {
     /// The table holds exactly the functions the `ndis` crate imports, each under its module.
     #[test]
     fn the_table_is_every_import_of_the_ndis_crate() {
-        let source = include_str!("../../../miniport/ndis/src/functions.rs");
+        let source = include_str!("../../../helpers/ndis/src/functions.rs");
         let mut declared = Vec::new();
         let mut module = "";
         for line in source.lines() {

@@ -362,7 +362,7 @@ mod tests {
 
     #[test]
     fn the_table_lists_every_function_the_ndis_crate_declares_and_nothing_else() {
-        let source = include_str!("../../../../miniport/ndis/src/functions.rs");
+        let source = include_str!("../../../../helpers/ndis/src/functions.rs");
         let declared: Vec<&str> = source
             .lines()
             .filter_map(|l| l.trim().strip_prefix("pub fn "))

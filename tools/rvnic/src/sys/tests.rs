@@ -120,7 +120,7 @@ fn mingw_import_libraries_give_real_export_lists() {
 /// Every function the `ndis` crate declares, by the module its `link` attribute names: read from the
 /// source, so a declaration nothing calls yet is checked too.
 fn declared_imports() -> Vec<(String, String)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../miniport/ndis/src/functions.rs");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../helpers/ndis/src/functions.rs");
     let text = std::fs::read_to_string(&path).expect("ndis functions.rs");
     let mut module = None;
     let mut out = Vec::new();
