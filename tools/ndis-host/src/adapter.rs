@@ -1936,12 +1936,14 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
     }
     if let Some(writer) = writer {
         for (pieces, info) in for_writer {
-            // The MDL pieces of an NB the driver indicated and the protocol (the host) has not
-            // returned yet: readable until the NBLs go back below.
-            // SAFETY: each (address, length) was read from a live MDL of the indicated NB.
             let slices: Vec<&[u8]> = pieces
                 .iter()
-                .map(|&(at, len)| unsafe { std::slice::from_raw_parts(at as *const u8, len) })
+                .map(|&(at, len)| {
+                    // The MDL pieces of an NB the driver indicated and the protocol (the host) has
+                    // not returned yet: readable until the NBLs go back below.
+                    // SAFETY: each (address, length) was read from a live MDL of the indicated NB.
+                    unsafe { std::slice::from_raw_parts(at as *const u8, len) }
+                })
                 .collect();
             writer(&slices, info);
         }
