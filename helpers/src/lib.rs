@@ -20,7 +20,11 @@ pub mod in_flight;
 #[cfg(not(rvnic_loom))]
 pub mod irql;
 #[cfg(not(rvnic_loom))]
+pub mod log;
+#[cfg(not(rvnic_loom))]
 pub mod memory;
+#[cfg(not(rvnic_loom))]
+pub mod nbl;
 pub mod reset;
 pub mod ring;
 #[cfg(not(rvnic_loom))]

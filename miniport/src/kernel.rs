@@ -14,7 +14,7 @@ use core::alloc::{GlobalAlloc, Layout};
 use core::fmt::Write;
 
 use ndis::{NTSTATUS, PDRIVER_OBJECT, PUNICODE_STRING};
-use rvnic::log::Line;
+use rvnic_helpers::log::Line;
 
 /// Bug check code of a Rust panic in rvnic: "RVNC" in ASCII, a value Windows does not use.
 /// Parameters: 1 = address of the NUL-terminated panic message (on the panicking stack), 2 = source

@@ -17,7 +17,8 @@ pub mod chores;
 pub mod config;
 pub mod driver;
 pub mod log;
-pub mod nbl;
+/// Owned NET_BUFFER_LISTs, from the safe NDIS layer.
+pub use rvnic_helpers::nbl;
 pub mod offload;
 pub mod oid;
 pub mod recv;

@@ -390,7 +390,7 @@ impl Iterator for Split {
 }
 
 /// Sets a receive NET_BUFFER's data length (its MDL describes the whole buffer).
-pub(crate) fn set_data_length(nbl: &mut Nbl, len: usize) {
+pub fn set_data_length(nbl: &mut Nbl, len: usize) {
     // SAFETY: owned by `nbl`; a receive NBL carries exactly one NB, allocated with it.
     let nb = unsafe { ndis::NET_BUFFER_LIST_FIRST_NB(nbl.0.as_ptr()) };
     if let Some(mut nb) = NonNull::new(nb) {
