@@ -13,6 +13,7 @@ use libfuzzer_sys::fuzz_target;
 use ndis::*;
 use rvnic::config::{Config, JUMBO_PACKET};
 use rvnic::oid::{Change, Control, Live, Reply, SUPPORTED, UNLISTED, handle};
+use rvnic_helpers::oid::OwnedRequest;
 
 fn live() -> Live {
     Live {
@@ -49,31 +50,18 @@ impl<'a> Input<'a> {
 
 /// One request through `oid::handle`, as NDIS would make it, with the reply read back from it.
 fn through_request(control: &mut Control, set: bool, oid: NDIS_OID, buffer: &mut [u8]) -> (Reply, Change) {
-    // Every field of NDIS_OID_REQUEST is an integer, a pointer or a union of those.
-    // SAFETY: all-zero bytes are valid for each of them; a plain local.
-    let mut request: NDIS_OID_REQUEST = unsafe { core::mem::zeroed() };
-    request.RequestType = if set {
+    let kind = if set {
         NdisRequestSetInformation
     } else {
         NdisRequestQueryInformation
     };
-    request.DATA.QUERY_INFORMATION = NDIS_OID_REQUEST_QUERY {
-        Oid: oid,
-        InformationBuffer: buffer.as_mut_ptr().cast(),
-        InformationBufferLength: buffer.len() as u32,
-        BytesWritten: 0,
-        BytesNeeded: 0,
-    };
-    // SAFETY: the request and the buffer it points at live, unaliased, across the call.
-    let (status, change) = unsafe { handle(control, &mut request, live) };
-    // QUERY and SET share the layout of their first five fields: BytesWritten is BytesRead.
-    // SAFETY: the member written above; `handle` writes only its counters.
-    let q = unsafe { request.DATA.QUERY_INFORMATION };
+    let mut request = OwnedRequest::new(kind, oid, buffer);
+    let (status, change) = handle(control, request.view(), live);
     (
         Reply {
             status,
-            bytes: q.BytesWritten,
-            needed: q.BytesNeeded,
+            bytes: request.bytes_done(),
+            needed: request.bytes_needed(),
         },
         change,
     )

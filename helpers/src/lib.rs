@@ -14,6 +14,8 @@
 #![no_std]
 
 #[cfg(not(rvnic_loom))]
+pub mod adapter;
+#[cfg(not(rvnic_loom))]
 pub mod descriptor;
 pub mod generic_object;
 pub mod in_flight;
@@ -25,6 +27,8 @@ pub mod log;
 pub mod memory;
 #[cfg(not(rvnic_loom))]
 pub mod nbl;
+#[cfg(not(rvnic_loom))]
+pub mod oid;
 pub mod reset;
 pub mod ring;
 #[cfg(not(rvnic_loom))]

@@ -287,7 +287,7 @@ fn a_deferred_drain_is_never_lost() {
                 drain(&baton, &queued, &drained);
             })
         };
-        held.defer(|| {
+        held.defer(|_| {
             let _ = armed.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire);
         });
         timer.join().unwrap();
@@ -434,7 +434,7 @@ fn the_resume_timer_is_armed_before_the_adapter_can_leave_the_wire() {
                 held.run(|| {});
             })
         };
-        held.defer(|| {
+        held.defer(|_| {
             // The arm touches the adapter (its timer lives in it).
             // SAFETY: a plain read through loom's cell, which checks it does not race the free.
             let alive = adapter.alive.with(|a| unsafe { *a });

@@ -12,10 +12,12 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use ndis::*;
+use rvnic_helpers::adapter::{AdapterHandle, Configuration, active_processors};
 use rvnic_helpers::generic_object::DriverObject;
 use rvnic_helpers::in_flight::InFlight;
 use rvnic_helpers::irql::Raised;
 use rvnic_helpers::memory::PoolBox;
+use rvnic_helpers::oid::OidRequest;
 use rvnic_helpers::ring::Dispatch;
 use rvnic_helpers::spin::SpinLock;
 use rvnic_helpers::timer_pool::{TimerCallback, TimerPool};
@@ -30,15 +32,6 @@ use crate::send::TxQueue;
 use crate::stats::Statistics;
 use crate::wire::{self, Address, Filter, Port};
 use crate::{LANES, POOL_TAG, dbg_print};
-
-/// The NDIS handle of the adapter (what the driver passes back to NDIS).
-#[derive(Debug, Clone, Copy)]
-pub struct Handle(NDIS_HANDLE);
-
-// SAFETY: an opaque NDIS handle, valid from any CPU until halt returns.
-unsafe impl Send for Handle {}
-// SAFETY: as above; only passed to NDIS.
-unsafe impl Sync for Handle {}
 
 /// What OID sets publish for the wire: the receive filter and the active offloads, with a
 /// generation the wire compares.
@@ -60,7 +53,7 @@ unsafe impl Sync for WireCopy {}
 /// adapter context.
 #[derive(Debug)]
 pub struct Adapter {
-    handle: Handle,
+    handle: AdapterHandle,
     config: Config,
     port: Port,
     /// Everything OIDs see and change. NDIS issues one request at a time per adapter; the lock
@@ -82,7 +75,7 @@ pub struct Adapter {
     resume: TimerPool<Resume, 1>,
     pub(crate) tx: TxQueue,
     pub(crate) rx: RxPool,
-    pub(crate) stats: PoolBox<Statistics<LANES>>,
+    pub(crate) stats: Statistics,
 }
 
 /// The resume timer's callback: kicks the adapter's wire again.
@@ -106,14 +99,9 @@ impl TimerCallback for Resume {
     }
 }
 
-/// `ALL_PROCESSOR_GROUPS` (winnt.h): count processors of every group.
-const ALL_PROCESSOR_GROUPS: u16 = 0xffff;
-
 /// Processors the datapath may run on, capped at the lanes the rings have.
 fn processors() -> usize {
-    // SAFETY: callable at any IRQL; no pointers.
-    let n = unsafe { KeQueryActiveProcessorCountEx(ALL_PROCESSOR_GROUPS) } as usize;
-    n.clamp(1, LANES)
+    active_processors().clamp(1, LANES)
 }
 
 /// The permanent address of adapter `index`: locally administered, "rv" then the interface index.
@@ -130,11 +118,11 @@ impl Adapter {
     /// trampoline: its frame is its own.
     #[inline(never)]
     pub fn initialize(
-        handle: NDIS_HANDLE,
+        handle: AdapterHandle,
         driver: Option<DriverObject>,
         if_index: u32,
     ) -> Result<NonNull<Self>, NDIS_STATUS> {
-        let (config, fallbacks) = read_configuration(handle)?;
+        let (config, fallbacks) = read_configuration(&handle)?;
         for f in fallbacks.iter() {
             dbg_print!(
                 "keyword {} refused ({:?}): using its default",
@@ -146,7 +134,7 @@ impl Adapter {
         let cpus = processors();
         let rx = RxPool::new(
             driver,
-            handle,
+            handle.as_raw(),
             config.receive_buffers as usize,
             config.max_frame as usize,
             cpus,
@@ -160,20 +148,7 @@ impl Adapter {
             },
         )
         .map_err(|_| NDIS_STATUS_RESOURCES)?;
-        // 64 cache-padded blocks are 8 KiB: built in place, never on the kernel stack.
-        let stats = PoolBox::new_in_place(
-            POOL_TAG,
-            |place: &mut core::mem::MaybeUninit<Statistics<LANES>>| {
-                let counters = place.as_mut_ptr();
-                // Statistics is nothing but AtomicU64 counters (and padding), for which all-zero
-                // bytes are a valid value: zero counters. `place` is ours, sized and aligned for it.
-                // SAFETY: writes zeros over memory this closure owns exclusively; any IRQL.
-                unsafe { counters.write_bytes(0, 1) };
-                // SAFETY: every field is now a valid (zero) AtomicU64, as above.
-                Ok::<_, ()>(unsafe { place.assume_init_mut() })
-            },
-        )
-        .map_err(|_| NDIS_STATUS_RESOURCES)?;
+        let stats = Statistics::new(cpus).ok_or(NDIS_STATUS_RESOURCES)?;
         let port = wire::reserve(config.topology, config.segment).ok_or(NDIS_STATUS_RESOURCES)?;
         let control = Control::new(config, permanent);
         let filter = control.filter;
@@ -182,7 +157,7 @@ impl Adapter {
             // Written straight into pool memory: the adapter is too large to build on a kernel
             // stack and move.
             Ok::<_, core::convert::Infallible>(place.write(Self {
-                handle: Handle(handle),
+                handle,
                 config,
                 port,
                 control: SpinLock::new(control),
@@ -258,23 +233,15 @@ impl Adapter {
 
     /// The registration attributes: the context NDIS passes back, and how NDIS treats us.
     fn register(&self) -> Result<(), NDIS_STATUS> {
-        let mut attributes = NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
-            Header: NDIS_OBJECT_HEADER::new(
-                NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
-                NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2,
-                NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2,
-            ),
-            MiniportAdapterContext: core::ptr::from_ref(self).cast_mut().cast(),
-            // A virtual NIC: nothing to lose on surprise removal, no hardware state to lose on
-            // suspend (so NDIS sets it to D3 instead of halting it even when the user turns its
-            // power management off). It keeps the pause before D3 (no NO_PAUSE_ON_SUSPEND): the
-            // datapath stops through the pause it already handles.
-            AttributeFlags: NDIS_MINIPORT_ATTRIBUTES_SURPRISE_REMOVE_OK
-                | NDIS_MINIPORT_ATTRIBUTES_NO_HALT_ON_SUSPEND,
-            CheckForHangTimeInSeconds: 0,
-            InterfaceType: NdisInterfaceInternal,
-        };
-        self.set_attributes((&raw mut attributes).cast())
+        // A virtual NIC: nothing to lose on surprise removal, no hardware state to lose on suspend
+        // (so NDIS sets it to D3 instead of halting it even when the user turns its power
+        // management off). It keeps the pause before D3 (no NO_PAUSE_ON_SUSPEND): the datapath
+        // stops through the pause it already handles.
+        let flags = NDIS_MINIPORT_ATTRIBUTES_SURPRISE_REMOVE_OK | NDIS_MINIPORT_ATTRIBUTES_NO_HALT_ON_SUSPEND;
+        let status =
+            self.handle
+                .set_registration_attributes(core::ptr::from_ref(self), flags, NdisInterfaceInternal);
+        attributes_set("registration", status)
     }
 
     /// The general attributes: medium, sizes, link, filters, addresses, statistics, OIDs, power.
@@ -283,7 +250,7 @@ impl Adapter {
         let control = *self.control.lock();
         // Mandatory for NDIS 6.20 and later: power managed (NDIS sets D3 for a sleep and D0 after,
         // the adapter keeps its state), with no wake-up of any kind, as netvmini reports.
-        let mut power = NDIS_PM_CAPABILITIES {
+        let power = NDIS_PM_CAPABILITIES {
             Header: NDIS_OBJECT_HEADER::new(
                 NDIS_OBJECT_TYPE_DEFAULT,
                 NDIS_PM_CAPABILITIES_REVISION_2,
@@ -295,12 +262,11 @@ impl Adapter {
             ..NDIS_PM_CAPABILITIES::default()
         };
         let speed = self.config.link_speed;
-        let mut oids = oid::SUPPORTED;
         let mut permanent = [0u8; 32];
         permanent[..6].copy_from_slice(&control.permanent);
         let mut current = [0u8; 32];
         current[..6].copy_from_slice(&control.filter.address);
-        let mut attributes = NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
+        let attributes = NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
             Header: NDIS_OBJECT_HEADER::new(
                 NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
                 NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2,
@@ -317,6 +283,7 @@ impl Adapter {
             MediaConnectState: self.media_connect_state(),
             MediaDuplexState: MediaDuplexStateFull,
             LookaheadSize: self.config.mtu(),
+            // The pointer members are the layer's to fill in (from the OID list and `power`).
             PowerManagementCapabilities: core::ptr::null_mut(),
             MacOptions: oid::MAC_OPTIONS,
             SupportedPacketFilters: wire::SUPPORTED_FILTERS,
@@ -334,47 +301,26 @@ impl Adapter {
             SupportedPauseFunctions: NdisPauseFunctionsUnsupported as u32,
             DataBackFillSize: 0,
             ContextBackFillSize: 0,
-            SupportedOidList: oids.as_mut_ptr(),
-            SupportedOidListLength: (oids.len() * 4) as u32,
+            SupportedOidList: core::ptr::null_mut(),
+            SupportedOidListLength: 0,
             AutoNegotiationFlags: NDIS_LINK_STATE_XMIT_LINK_SPEED_AUTO_NEGOTIATED
                 | NDIS_LINK_STATE_RCV_LINK_SPEED_AUTO_NEGOTIATED
                 | NDIS_LINK_STATE_DUPLEX_AUTO_NEGOTIATED,
-            PowerManagementCapabilitiesEx: &raw mut power,
+            PowerManagementCapabilitiesEx: core::ptr::null_mut(),
         };
-        self.set_attributes((&raw mut attributes).cast())
+        let status = self
+            .handle
+            .set_general_attributes(attributes, &oid::SUPPORTED, &power);
+        attributes_set("general", status)
     }
 
     /// The offload attributes: the configuration the keywords chose and everything rvnic can do
     /// ([`offload`]). No TCP chimney: its two pointers stay NULL.
     #[inline(never)]
     fn set_offload_attributes(&self) -> Result<(), NDIS_STATUS> {
-        let mut default = self.config.offloads.configuration();
-        let mut hardware = offload::capabilities();
-        let mut attributes = NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES {
-            Header: NDIS_OBJECT_HEADER::new(
-                NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES,
-                NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES_REVISION_1,
-                NDIS_SIZEOF_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES_REVISION_1,
-            ),
-            DefaultOffloadConfiguration: &raw mut default,
-            HardwareOffloadCapabilities: &raw mut hardware,
-            DefaultTcpConnectionOffloadConfiguration: core::ptr::null_mut(),
-            TcpConnectionOffloadHardwareCapabilities: core::ptr::null_mut(),
-        };
-        self.set_attributes((&raw mut attributes).cast())
-    }
-
-    fn set_attributes(&self, attributes: *mut NDIS_MINIPORT_ADAPTER_ATTRIBUTES) -> Result<(), NDIS_STATUS> {
-        // Inside MiniportInitializeEx (PASSIVE_LEVEL) with our adapter handle; the attributes
-        // (and the OID list they point to) live on the caller's stack for the call; NDIS copies.
-        // SAFETY: valid handle and attributes for the call.
-        let status = unsafe { NdisMSetMiniportAttributes(self.handle.0, attributes) };
-        if status == NDIS_STATUS_SUCCESS {
-            Ok(())
-        } else {
-            dbg_print!("NdisMSetMiniportAttributes failed: {status:#010x}");
-            Err(status)
-        }
+        let default = self.config.offloads.configuration();
+        let hardware = offload::capabilities();
+        attributes_set("offload", self.handle.set_offload_attributes(&default, &hardware))
     }
 
     /// `MiniportPause`: refuse new sends, and complete when in-flight work has drained.
@@ -411,10 +357,8 @@ impl Adapter {
     /// still holds another reference.
     pub(crate) fn leave(&self) {
         if self.in_flight.leave() {
-            // A pause is pending and nothing is in flight; the handle is live (halt comes after
-            // the pause completes). IRQL <= DISPATCH_LEVEL.
-            // SAFETY: our adapter handle, completing the one pending pause.
-            unsafe { NdisMPauseComplete(self.handle.0) };
+            // A pause is pending and nothing is in flight: this completes it, once.
+            self.handle.pause_complete();
         }
     }
 
@@ -449,7 +393,7 @@ impl Adapter {
     /// `NDIS_STATUS_LINK_STATE` with the current connection, speed and duplex.
     fn indicate_link(&self) {
         let speed = self.config.link_speed;
-        let mut state = NDIS_LINK_STATE {
+        let state = NDIS_LINK_STATE {
             Header: NDIS_OBJECT_HEADER::new(
                 NDIS_OBJECT_TYPE_DEFAULT,
                 NDIS_LINK_STATE_REVISION_1,
@@ -464,11 +408,7 @@ impl Adapter {
                 | NDIS_LINK_STATE_RCV_LINK_SPEED_AUTO_NEGOTIATED
                 | NDIS_LINK_STATE_DUPLEX_AUTO_NEGOTIATED,
         };
-        self.indicate_status(
-            NDIS_STATUS_LINK_STATE,
-            (&raw mut state).cast(),
-            size_of::<NDIS_LINK_STATE>(),
-        );
+        self.handle.indicate_status(NDIS_STATUS_LINK_STATE, &state);
     }
 
     /// `NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG` with the current offload configuration, after
@@ -477,44 +417,15 @@ impl Adapter {
     /// miniport driver must report [them] with the NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG status
     /// indication", on the pages of both OIDs that change it).
     fn indicate_offload(&self, offloads: &offload::Offloads) {
-        let mut current = offloads.configuration();
-        self.indicate_status(
-            NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG,
-            (&raw mut current).cast(),
-            size_of::<NDIS_OFFLOAD>(),
-        );
-    }
-
-    /// `NdisMIndicateStatusEx` from the default port, with `size` bytes at `buffer` (on the
-    /// caller's stack). IRQL <= DISPATCH_LEVEL.
-    fn indicate_status(&self, code: NDIS_STATUS, buffer: PVOID, size: usize) {
-        let mut indication = NDIS_STATUS_INDICATION {
-            Header: NDIS_OBJECT_HEADER::new(
-                NDIS_OBJECT_TYPE_STATUS_INDICATION,
-                NDIS_STATUS_INDICATION_REVISION_1,
-                NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
-            ),
-            SourceHandle: self.handle.0,
-            PortNumber: NDIS_DEFAULT_PORT_NUMBER,
-            StatusCode: code,
-            Flags: 0,
-            DestinationHandle: core::ptr::null_mut(),
-            RequestId: core::ptr::null_mut(),
-            StatusBuffer: buffer,
-            StatusBufferSize: size as u32,
-            Guid: GUID::default(),
-            NdisReserved: [core::ptr::null_mut(); 4],
-        };
-        // Our live adapter handle; the indication and its buffer live on the callers' stacks for
-        // the call. IRQL <= DISPATCH_LEVEL.
-        // SAFETY: valid handle and indication for the call.
-        unsafe { NdisMIndicateStatusEx(self.handle.0, &raw mut indication) };
+        let current = offloads.configuration();
+        self.handle
+            .indicate_status(NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG, &current);
     }
 
     /// `MiniportOidRequest`: answered at once through [`oid::Control`]; a changed filter or offload
     /// configuration is published to the wire before the request completes, so a send after the
     /// completion sees it (a large send after LSO was turned off is dropped, as the LSO page asks).
-    pub fn oid_request(&self, request: oid::Request<'_>) -> NDIS_STATUS {
+    pub fn oid_request(&self, request: OidRequest<'_>) -> NDIS_STATUS {
         let mut control = self.control.lock();
         let live = || Live {
             connected: self.is_connected(),
@@ -522,7 +433,7 @@ impl Adapter {
             statistics: self.stats.snapshot(),
             rsc: self.stats.rsc(),
         };
-        let (status, change) = request.answer(&mut control, live);
+        let (status, change) = oid::handle(&mut control, request, live);
         match change {
             Change::Filter | Change::Offload => {
                 let mut published = self.published.lock();
@@ -623,29 +534,11 @@ impl Adapter {
     /// with `NDIS_RECEIVE_FLAGS_RESOURCES`: NDIS copies and the descriptors are ours at once.
     pub(crate) fn indicate(&self, on: &Dispatch, chain: &mut Chain) {
         let low = self.rx.free() < self.rx.count() / 8;
-        let Some((head, count)) = chain.take() else {
-            return;
-        };
-        let mut flags = NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL;
-        if low {
-            flags |= NDIS_RECEIVE_FLAGS_RESOURCES;
-        }
-        // The chain's NBLs are our descriptors, filled and not indicated; the count is exact; the
-        // adapter runs (each holds an in-flight reference taken while it ran). DISPATCH_LEVEL.
-        // SAFETY: our handle and NBLs, given to NDIS until returned (or until this returns).
-        unsafe {
-            NdisMIndicateReceiveNetBufferLists(
-                self.handle.0,
-                head,
-                NDIS_DEFAULT_PORT_NUMBER,
-                count as u32,
-                flags,
-            );
-        };
-        if low {
-            // With NDIS_RECEIVE_FLAGS_RESOURCES the NBLs are ours again now.
-            // SAFETY: the chain indicated above, owned again after the call.
-            for nbl in unsafe { Chain::split(head) } {
+        let flags = if low { NDIS_RECEIVE_FLAGS_RESOURCES } else { 0 };
+        // Each NBL holds an in-flight reference taken while the adapter ran.
+        if let Some(back) = self.handle.indicate_receive(chain, flags) {
+            // NDIS copied them: the descriptors are ours again at once.
+            for nbl in back {
                 let freed = self.rx.recycle(on, &nbl);
                 let _ = nbl.into_raw();
                 self.leave_many(freed.max(1));
@@ -691,9 +584,8 @@ impl Adapter {
         self.cancels.retire_seen();
         if self.reset.in_progress() && self.reset.lanes_empty() == Settled::Complete {
             // The reset this adapter's handler pended; every send given before it is completed
-            // (NDIS sends nothing during a reset). Our live handle; DISPATCH_LEVEL.
-            // SAFETY: completing the one pending reset of this adapter.
-            unsafe { NdisMResetComplete(self.handle.0, NDIS_STATUS_SUCCESS, FALSE) };
+            // (NDIS sends nothing during a reset).
+            self.handle.reset_complete(NDIS_STATUS_SUCCESS);
         }
     }
 
@@ -732,8 +624,8 @@ impl Adapter {
     pub fn cancel_oid_request(&self, _request_id: usize) {}
 
     #[must_use]
-    pub fn handle(&self) -> NDIS_HANDLE {
-        self.handle.0
+    pub fn handle(&self) -> &AdapterHandle {
+        &self.handle
     }
 
     #[must_use]
@@ -752,102 +644,24 @@ impl Adapter {
     }
 }
 
-/// Longest keyword name, in UTF-16 units.
-const KEYWORD_UNITS: usize = 32;
+/// `Ok` if NDIS took the `what` attributes; otherwise says so and returns its status.
+fn attributes_set(what: &str, status: Result<(), NDIS_STATUS>) -> Result<(), NDIS_STATUS> {
+    if let Err(status) = status {
+        dbg_print!("NdisMSetMiniportAttributes ({what}) failed: {status:#010x}");
+    }
+    status
+}
 
 /// Reads every keyword of [`KEYWORDS`] and `NetworkAddress` through NDIS, and validates them.
 #[inline(never)]
-fn read_configuration(handle: NDIS_HANDLE) -> Result<(Config, Fallbacks), NDIS_STATUS> {
-    let mut object = NDIS_CONFIGURATION_OBJECT {
-        Header: NDIS_OBJECT_HEADER::new(
-            NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT,
-            NDIS_CONFIGURATION_OBJECT_REVISION_1,
-            NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1,
-        ),
-        NdisHandle: handle,
-        Flags: 0,
-    };
-    let mut configuration: NDIS_HANDLE = core::ptr::null_mut();
-    // Our adapter handle inside MiniportInitializeEx (PASSIVE_LEVEL); both structures live on this
-    // stack for the call; the handle is closed below.
-    // SAFETY: valid object and out-variable for the call.
-    let status = unsafe { NdisOpenConfigurationEx(&raw mut object, &raw mut configuration) };
-    if status != NDIS_STATUS_SUCCESS {
+fn read_configuration(handle: &AdapterHandle) -> Result<(Config, Fallbacks), NDIS_STATUS> {
+    let configuration = Configuration::open(handle).inspect_err(|status| {
         dbg_print!("NdisOpenConfigurationEx failed: {status:#010x}");
-        return Err(status);
-    }
-    let number = |name: &'static str| read_integer(configuration, name);
-    let mut address = [0u8; ADDRESS_BYTES];
-    let address_len = read_network_address(configuration, &mut address);
-    let result = Config::from_registry(number, address_len.map(|n| &address[..n]));
-    // The handle opened above, closed once; everything read from it was copied out.
-    // SAFETY: a live configuration handle; PASSIVE_LEVEL.
-    unsafe { NdisCloseConfiguration(configuration) };
-    Ok(result)
-}
-
-/// `NdisReadConfiguration(..., NdisParameterInteger)`: a decimal REG_SZ (what an INF writes) or a
-/// REG_DWORD. `None` if missing or not a number.
-fn read_integer(configuration: NDIS_HANDLE, name: &str) -> Option<u32> {
-    debug_assert!(KEYWORDS.iter().any(|k| k.name == name));
-    let mut units = [0u16; KEYWORD_UNITS];
-    let mut len = 0;
-    for (slot, unit) in units.iter_mut().zip(name.encode_utf16()) {
-        *slot = unit;
-        len += 1;
-    }
-    let bytes = (len * 2) as u16;
-    let mut keyword = NDIS_STRING {
-        Length: bytes,
-        MaximumLength: bytes,
-        Buffer: units.as_mut_ptr(),
+    })?;
+    let number = |name: &'static str| {
+        debug_assert!(KEYWORDS.iter().any(|k| k.name == name));
+        configuration.read_integer(name)
     };
-    let mut status: NDIS_STATUS = NDIS_STATUS_FAILURE;
-    let mut parameter: PNDIS_CONFIGURATION_PARAMETER = core::ptr::null_mut();
-    // An open configuration handle; the keyword and out-variables live on this stack. PASSIVE.
-    // SAFETY: valid arguments for the call.
-    unsafe {
-        NdisReadConfiguration(
-            &raw mut status,
-            &raw mut parameter,
-            configuration,
-            &raw mut keyword,
-            NdisParameterInteger,
-        );
-    };
-    if status != NDIS_STATUS_SUCCESS {
-        return None;
-    }
-    // On success NDIS points `parameter` at a value it keeps until the handle is closed.
-    // SAFETY: valid until NdisCloseConfiguration, which comes later.
-    let parameter = unsafe { parameter.as_ref() }?;
-    if parameter.ParameterType != NdisParameterInteger {
-        return None;
-    }
-    // SAFETY: an integer parameter's data is the `IntegerData` member (checked type).
-    Some(unsafe { parameter.ParameterData.IntegerData })
-}
-
-/// Longest `NetworkAddress` value kept for validation (longer ones are cut here, and refused
-/// there for their length all the same).
-const ADDRESS_BYTES: usize = 32;
-
-/// `NdisReadNetworkAddress`: copies what NDIS read (up to [`ADDRESS_BYTES`]) into `out` and returns
-/// how many bytes were copied; the configuration check refuses a length other than 6.
-fn read_network_address(configuration: NDIS_HANDLE, out: &mut [u8; ADDRESS_BYTES]) -> Option<usize> {
-    let mut status: NDIS_STATUS = NDIS_STATUS_FAILURE;
-    let mut address: PVOID = core::ptr::null_mut();
-    let mut length: UINT = 0;
-    // An open configuration handle; out-variables on this stack. PASSIVE_LEVEL.
-    // SAFETY: valid arguments for the call.
-    unsafe { NdisReadNetworkAddress(&raw mut status, &raw mut address, &raw mut length, configuration) };
-    if status != NDIS_STATUS_SUCCESS || address.is_null() {
-        return None;
-    }
-    let n = (length as usize).min(ADDRESS_BYTES);
-    // NDIS returned `length` bytes at `address`, valid until the handle is closed.
-    // SAFETY: `n <= length` readable bytes.
-    let bytes = unsafe { core::slice::from_raw_parts(address.cast::<u8>(), n) };
-    out[..n].copy_from_slice(bytes);
-    Some(n)
+    // Everything read is copied out before the configuration closes (at the end of this scope).
+    Ok(Config::from_registry(number, configuration.network_address()))
 }

@@ -18,74 +18,6 @@ use crate::{DRIVER_VERSION, dbg_print};
 
 mod callbacks;
 
-/// What an adapter type does for each NDIS callback: safe methods, called by the `extern "system"`
-/// trampolines of [`callbacks`], which are the only code that turns NDIS's raw pointers into the
-/// values passed here. IRQLs are NDIS's: initialize, halt, pause, restart, PnP at PASSIVE_LEVEL;
-/// the rest at IRQL <= DISPATCH_LEVEL (shutdown at any IRQL).
-pub trait Miniport: Sized + Sync + 'static {
-    /// Builds the adapter; its address becomes the adapter context NDIS passes back.
-    fn initialize(
-        handle: NDIS_HANDLE,
-        driver: Option<rvnic_helpers::generic_object::DriverObject>,
-        if_index: u32,
-    ) -> Result<core::ptr::NonNull<Self>, ndis::NDIS_STATUS>;
-    /// Frees the adapter (NDIS never uses the context again).
-    fn halt(this: rvnic_helpers::memory::PoolBox<Self>, action: ndis::NDIS_HALT_ACTION);
-    fn pause(&self) -> ndis::NDIS_STATUS;
-    fn restart(&self) -> ndis::NDIS_STATUS;
-    fn oid_request(&self, request: crate::oid::Request<'_>) -> ndis::NDIS_STATUS;
-    fn send(&self, nbls: crate::nbl::Split);
-    fn return_nbls(&self, nbls: crate::nbl::Split);
-    fn cancel_send(&self, cancel_id: usize);
-    fn reset(&self) -> (ndis::NDIS_STATUS, bool);
-    fn pnp_event(&self, event: ndis::NDIS_DEVICE_PNP_EVENT);
-    fn shutdown(&self, action: ndis::NDIS_SHUTDOWN_ACTION);
-    fn cancel_oid_request(&self, request_id: usize);
-}
-
-impl Miniport for crate::adapter::Adapter {
-    fn initialize(
-        handle: NDIS_HANDLE,
-        driver: Option<rvnic_helpers::generic_object::DriverObject>,
-        if_index: u32,
-    ) -> Result<core::ptr::NonNull<Self>, ndis::NDIS_STATUS> {
-        Self::initialize(handle, driver, if_index)
-    }
-    fn halt(this: rvnic_helpers::memory::PoolBox<Self>, action: ndis::NDIS_HALT_ACTION) {
-        Self::halt(this, action);
-    }
-    fn pause(&self) -> ndis::NDIS_STATUS {
-        Self::pause(self)
-    }
-    fn restart(&self) -> ndis::NDIS_STATUS {
-        Self::restart(self)
-    }
-    fn oid_request(&self, request: crate::oid::Request<'_>) -> ndis::NDIS_STATUS {
-        Self::oid_request(self, request)
-    }
-    fn send(&self, nbls: crate::nbl::Split) {
-        Self::send(self, nbls);
-    }
-    fn return_nbls(&self, nbls: crate::nbl::Split) {
-        Self::return_nbls(self, nbls);
-    }
-    fn cancel_send(&self, cancel_id: usize) {
-        Self::cancel_send(self, cancel_id);
-    }
-    fn reset(&self) -> (ndis::NDIS_STATUS, bool) {
-        Self::reset(self)
-    }
-    fn pnp_event(&self, event: ndis::NDIS_DEVICE_PNP_EVENT) {
-        Self::pnp_event(self, event);
-    }
-    fn shutdown(&self, action: ndis::NDIS_SHUTDOWN_ACTION) {
-        Self::shutdown(self, action);
-    }
-    fn cancel_oid_request(&self, request_id: usize) {
-        Self::cancel_oid_request(self, request_id);
-    }
-}
-
 /// The `DRIVER_OBJECT` `DriverEntry` received: the owner of the adapters' generic objects.
 static DRIVER_OBJECT: AtomicPtr<ndis::DRIVER_OBJECT> = AtomicPtr::new(null_mut());
 
@@ -117,23 +49,23 @@ pub fn characteristics() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
         MinorDriverVersion: DRIVER_VERSION.1,
         Flags: 0,
         SetOptionsHandler: None,
-        InitializeHandlerEx: Some(callbacks::initialize::<crate::adapter::Adapter>),
-        HaltHandlerEx: Some(callbacks::halt::<crate::adapter::Adapter>),
+        InitializeHandlerEx: Some(callbacks::initialize),
+        HaltHandlerEx: Some(callbacks::halt),
         UnloadHandler: Some(callbacks::unload),
-        PauseHandler: Some(callbacks::pause::<crate::adapter::Adapter>),
-        RestartHandler: Some(callbacks::restart::<crate::adapter::Adapter>),
-        OidRequestHandler: Some(callbacks::oid_request::<crate::adapter::Adapter>),
-        SendNetBufferListsHandler: Some(callbacks::send_net_buffer_lists::<crate::adapter::Adapter>),
-        ReturnNetBufferListsHandler: Some(callbacks::return_net_buffer_lists::<crate::adapter::Adapter>),
-        CancelSendHandler: Some(callbacks::cancel_send::<crate::adapter::Adapter>),
+        PauseHandler: Some(callbacks::pause),
+        RestartHandler: Some(callbacks::restart),
+        OidRequestHandler: Some(callbacks::oid_request),
+        SendNetBufferListsHandler: Some(callbacks::send_net_buffer_lists),
+        ReturnNetBufferListsHandler: Some(callbacks::return_net_buffer_lists),
+        CancelSendHandler: Some(callbacks::cancel_send),
         // None: MiniportCheckForHangEx is optional and discouraged from NDIS 6.83 on. A virtual NIC
         // has no hardware to hang, and a send never waits for anything but the next drain, which
         // the wire's baton guarantees; NDIS's own OID and send timeouts still apply.
         CheckForHangHandlerEx: None,
-        ResetHandlerEx: Some(callbacks::reset::<crate::adapter::Adapter>),
-        DevicePnPEventNotifyHandler: Some(callbacks::device_pnp_event_notify::<crate::adapter::Adapter>),
-        ShutdownHandlerEx: Some(callbacks::shutdown::<crate::adapter::Adapter>),
-        CancelOidRequestHandler: Some(callbacks::cancel_oid_request::<crate::adapter::Adapter>),
+        ResetHandlerEx: Some(callbacks::reset),
+        DevicePnPEventNotifyHandler: Some(callbacks::device_pnp_event_notify),
+        ShutdownHandlerEx: Some(callbacks::shutdown),
+        CancelOidRequestHandler: Some(callbacks::cancel_oid_request),
         DirectOidRequestHandler: None,
         CancelDirectOidRequestHandler: None,
     }

@@ -10,8 +10,10 @@
 //! a query buffer that is too short gives `NDIS_STATUS_BUFFER_TOO_SHORT` and a set buffer
 //! `NDIS_STATUS_INVALID_LENGTH`, both with `BytesNeeded`; an OID rvnic does not handle
 //! `NDIS_STATUS_NOT_SUPPORTED`. Each refusal is counted in [`Refusals`].
+#![forbid(unsafe_code)]
 
 use ndis::*;
+use rvnic_helpers::oid::OidRequest;
 
 use crate::config::Config;
 use crate::offload::{self, Encapsulation, Offloads, RscCounts};
@@ -481,76 +483,26 @@ impl Control {
     }
 }
 
-/// An OID request NDIS passed to `MiniportOidRequest`, with its buffer contract checked once by
-/// the trampoline that made it, so the adapter answers it without unsafe code.
-#[derive(Debug)]
-pub struct Request<'r>(&'r mut NDIS_OID_REQUEST);
-
-impl<'r> Request<'r> {
-    /// # Safety
-    /// As for [`handle`]: `request` is the request NDIS passed, ours until completed, with an
-    /// `InformationBuffer` valid for `InformationBufferLength` bytes (or NULL).
-    pub unsafe fn from_raw(request: &'r mut NDIS_OID_REQUEST) -> Self {
-        Self(request)
-    }
-
-    /// Answers the request through `control` (see [`handle`]).
-    pub fn answer(self, control: &mut Control, live: impl FnOnce() -> Live) -> (NDIS_STATUS, Change) {
-        // The buffer contract was established by `from_raw`'s caller.
-        // SAFETY: a request NDIS lent us, with a valid information buffer.
-        unsafe { handle(control, self.0, live) }
-    }
-}
-
-/// `MiniportOidRequest`'s work on one request: reads the request type and the buffer through
-/// checked views, answers through `control`, and writes `BytesWritten`/`BytesRead` and
-/// `BytesNeeded` back. Method requests are `NOT_SUPPORTED` (rvnic has no method OIDs). Never pends.
-///
-/// # Safety
-/// `request` is the request NDIS passed to `MiniportOidRequest`, ours until this returns; its
-/// `InformationBuffer` is valid for `InformationBufferLength` bytes (NULL is read as no buffer).
-#[allow(non_upper_case_globals, reason = "C enumerator names in patterns")]
-pub unsafe fn handle(
+/// `MiniportOidRequest`'s work on one request: answers it through `control` and records
+/// `BytesWritten`/`BytesRead` and `BytesNeeded`. Method requests are `NOT_SUPPORTED` (rvnic has no
+/// method OIDs). Never pends.
+pub fn handle(
     control: &mut Control,
-    request: &mut NDIS_OID_REQUEST,
+    request: OidRequest<'_>,
     live: impl FnOnce() -> Live,
 ) -> (NDIS_STATUS, Change) {
-    match request.RequestType {
-        NdisRequestQueryInformation | NdisRequestQueryStatistics => {
-            // SAFETY: `RequestType` says `QUERY_INFORMATION` is the union's valid member.
-            let query = unsafe { &mut request.DATA.QUERY_INFORMATION };
-            let (buffer, len) = (
-                query.InformationBuffer.cast::<u8>(),
-                query.InformationBufferLength,
-            );
-            let out: &mut [u8] = if buffer.is_null() {
-                &mut []
-            } else {
-                // NDIS lends the buffer, `len` bytes, until the request completes (caller's contract).
-                // SAFETY: lent to us for the request; non-paged, so fine at any IRQL <= DISPATCH.
-                unsafe { core::slice::from_raw_parts_mut(buffer, len as usize) }
-            };
-            let reply = control.query(query.Oid, out, live);
-            query.BytesWritten = reply.bytes;
-            query.BytesNeeded = reply.needed;
+    match request {
+        OidRequest::Query(mut query) => {
+            let reply = control.query(query.oid(), query.buffer(), live);
+            query.finish(reply.bytes, reply.needed);
             (reply.status, Change::Nothing)
         }
-        NdisRequestSetInformation => {
-            // SAFETY: `RequestType` says `SET_INFORMATION` is the union's valid member.
-            let set = unsafe { &mut request.DATA.SET_INFORMATION };
-            let (buffer, len) = (set.InformationBuffer.cast::<u8>(), set.InformationBufferLength);
-            let input: &[u8] = if buffer.is_null() {
-                &[]
-            } else {
-                // SAFETY: as for a query: lent, `len` bytes, non-paged, until the request completes.
-                unsafe { core::slice::from_raw_parts(buffer, len as usize) }
-            };
-            let (reply, change) = control.set(set.Oid, input);
-            set.BytesRead = reply.bytes;
-            set.BytesNeeded = reply.needed;
+        OidRequest::Set(set) => {
+            let (reply, change) = control.set(set.oid(), set.buffer());
+            set.finish(reply.bytes, reply.needed);
             (reply.status, change)
         }
-        _ => (
+        OidRequest::Other(_) => (
             control.refuse(NDIS_STATUS_NOT_SUPPORTED, 0).status,
             Change::Nothing,
         ),
@@ -621,8 +573,9 @@ fn counter(oid: NDIS_OID, s: &NDIS_STATISTICS_INFO) -> Option<u64> {
 mod tests {
     use core::mem::offset_of;
 
+    use rvnic_helpers::oid::OwnedRequest;
+
     use super::*;
-    use crate::stats::Statistics;
 
     const PERMANENT: Address = [0x02, 0x52, 0x56, 0, 0, 1];
     const GROUP: Address = [0x01, 0x00, 0x5e, 0, 0, 7];
@@ -632,7 +585,7 @@ mod tests {
     }
 
     fn live() -> Live {
-        let stats = Statistics::<2>::default();
+        let stats = crate::stats::zeros(2);
         stats.cpu(0).sent(crate::wire::Class::Unicast, 100);
         stats.cpu(1).sent(crate::wire::Class::Broadcast, 60);
         stats.cpu(1).received(crate::wire::Class::Multicast, 70);
@@ -969,61 +922,37 @@ mod tests {
         );
     }
 
-    fn request(kind: NDIS_REQUEST_TYPE, oid: NDIS_OID, buffer: &mut [u8]) -> NDIS_OID_REQUEST {
-        // Every field of NDIS_OID_REQUEST is an integer, a pointer or a union of those.
-        // SAFETY: all-zero bytes are valid for each of them (NULL pointers); a plain local.
-        let mut r: NDIS_OID_REQUEST = unsafe { core::mem::zeroed() };
-        r.RequestType = kind;
-        r.DATA.QUERY_INFORMATION = NDIS_OID_REQUEST_QUERY {
-            Oid: oid,
-            InformationBuffer: buffer.as_mut_ptr().cast(),
-            InformationBufferLength: buffer.len() as u32,
-            BytesWritten: 0,
-            BytesNeeded: 0,
-        };
-        r
-    }
-
     #[test]
     fn an_ndis_oid_request_is_answered_through_its_own_fields() {
         let mut c = control();
         let mut four = [0u8; 4];
-        let mut r = request(NdisRequestQueryInformation, OID_GEN_MAXIMUM_TOTAL_SIZE, &mut four);
-        // SAFETY: `r` points at `four`, alive and unaliased for the call.
-        let (status, _) = unsafe { handle(&mut c, &mut r, live) };
-        // SAFETY: a query: QUERY_INFORMATION is the valid member.
-        let q = unsafe { r.DATA.QUERY_INFORMATION };
+        let mut r = OwnedRequest::new(NdisRequestQueryInformation, OID_GEN_MAXIMUM_TOTAL_SIZE, &mut four);
+        let (status, _) = handle(&mut c, r.view(), live);
+        let written = r.bytes_done();
         assert_eq!(
-            (status, q.BytesWritten, u32::from_le_bytes(four)),
+            (status, written, u32::from_le_bytes(four)),
             (NDIS_STATUS_SUCCESS, 4, 1514)
         );
 
-        let mut r = request(NdisRequestQueryInformation, OID_GEN_STATISTICS, &mut []);
-        // SAFETY: an empty buffer.
-        let (status, _) = unsafe { handle(&mut c, &mut r, live) };
-        // SAFETY: as above.
-        let q = unsafe { r.DATA.QUERY_INFORMATION };
-        assert_eq!((status, q.BytesNeeded), (NDIS_STATUS_BUFFER_TOO_SHORT, 152));
+        let mut r = OwnedRequest::new(NdisRequestQueryInformation, OID_GEN_STATISTICS, &mut []);
+        let (status, _) = handle(&mut c, r.view(), live);
+        assert_eq!((status, r.bytes_needed()), (NDIS_STATUS_BUFFER_TOO_SHORT, 152));
 
         let mut filter = NDIS_PACKET_TYPE_BROADCAST.to_le_bytes();
-        let mut r = request(
+        let mut r = OwnedRequest::new(
             NdisRequestSetInformation,
             OID_GEN_CURRENT_PACKET_FILTER,
             &mut filter,
         );
-        // SAFETY: `r` points at `filter`, alive for the call.
-        let (status, change) = unsafe { handle(&mut c, &mut r, live) };
-        // SAFETY: a set: SET_INFORMATION is the valid member.
-        let s = unsafe { r.DATA.SET_INFORMATION };
+        let (status, change) = handle(&mut c, r.view(), live);
         assert_eq!(
-            (status, change, s.BytesRead),
+            (status, change, r.bytes_done()),
             (NDIS_STATUS_SUCCESS, Change::Filter, 4)
         );
         assert_eq!(c.filter.packet_filter, NDIS_PACKET_TYPE_BROADCAST);
 
-        let mut r = request(NdisRequestMethod, OID_GEN_STATISTICS, &mut four);
-        // SAFETY: as above.
-        let (status, _) = unsafe { handle(&mut c, &mut r, live) };
+        let mut r = OwnedRequest::new(NdisRequestMethod, OID_GEN_STATISTICS, &mut four);
+        let (status, _) = handle(&mut c, r.view(), live);
         assert_eq!(status, NDIS_STATUS_NOT_SUPPORTED);
         assert_eq!(
             c.refusals,

@@ -4,7 +4,8 @@
 //! lane of the adapter's [`TxQueue`] or completes it at once with the reason it cannot go (paused,
 //! no link, queue full). Then it signals the wire: if no other CPU is draining it, this one does.
 //! Frames are copied exactly once, by the wire, from the sender's buffers straight into the
-//! receiver's descriptors; the queue holds only NBL pointers.
+//! receiver's descriptors; the queue holds only the (owned) NBLs.
+#![forbid(unsafe_code)]
 
 use ndis::{NDIS_STATUS, NDIS_STATUS_RESOURCES};
 use rvnic_helpers::generic_object::{self, DriverObject, GenericObject, Plain};
@@ -16,8 +17,8 @@ use crate::POOL_TAG;
 use crate::adapter::Adapter;
 use crate::nbl::{Chain, Nbl};
 
-/// Queued NBLs (as addresses), one lane per CPU.
-pub(crate) type Lanes = crate::recv::Lanes<usize>;
+/// Queued NBLs, one lane per CPU.
+pub(crate) type Lanes = crate::recv::Lanes<Nbl>;
 
 /// The transmit queue component: a generic object owning the lanes.
 #[derive(Debug)]
@@ -47,13 +48,8 @@ impl TxQueue {
 
     /// Queues `nbl` on `on`'s CPU lane (or the shared lane), or hands it back if that is full.
     pub(crate) fn push(&self, on: &Dispatch, nbl: Nbl) -> Result<(), Nbl> {
-        let raw = nbl.into_raw();
         let state = self.0.get();
-        crate::recv::push_on(&state.lanes, state.cpus, on, raw as usize).map_err(|back| {
-            // The address came from `nbl` a moment ago and was not queued: still owned here.
-            // SAFETY: the NBL the caller owned, handed back by the full lane.
-            unsafe { Nbl::from_raw(back as ndis::PNET_BUFFER_LIST) }.unwrap_or_else(|| unreachable!())
-        })
+        crate::recv::push_on(&state.lanes, state.cpus, on, nbl)
     }
 
     /// Takes up to `max` queued NBLs, oldest first per lane, 16 from a lane at a time round-robin,
@@ -63,13 +59,7 @@ impl TxQueue {
         let Some(mut consumer) = self.0.get().lanes.consumer() else {
             return 0;
         };
-        consumer.pop_with(max, 16, |address| {
-            // Every queued address was an owned NBL pushed by `push`; popping transfers it.
-            // SAFETY: an NBL this driver owns, taken off the queue once.
-            if let Some(nbl) = unsafe { Nbl::from_raw(address as ndis::PNET_BUFFER_LIST) } {
-                take(nbl);
-            }
-        })
+        consumer.pop_with(max, 16, &mut take)
     }
 
     #[must_use]
@@ -126,19 +116,8 @@ impl Adapter {
     /// Completes a chain of this adapter's sends (statuses already set) and leaves each. At
     /// DISPATCH_LEVEL.
     pub(crate) fn complete_sends(&self, chain: &mut Chain) {
-        let Some((head, count)) = chain.take() else {
-            return;
-        };
-        // Every NBL of the chain was given to this adapter by NDIS and is completed once, here;
-        // the adapter handle is live until halt, which waits for this. DISPATCH_LEVEL (caller).
-        // SAFETY: owned NBLs handed back to NDIS once, with the matching adapter handle.
-        unsafe {
-            ndis::NdisMSendNetBufferListsComplete(
-                self.handle(),
-                head,
-                ndis::NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL,
-            );
-        };
+        // Every NBL of the chain was given to this adapter by NDIS and completes once, here.
+        let count = self.handle().complete_sends(chain);
         for _ in 0..count {
             self.leave();
         }

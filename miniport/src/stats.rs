@@ -9,6 +9,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
 use ndis::*;
+use rvnic_helpers::memory::PoolSlice;
 
 use crate::wire::Class;
 
@@ -174,35 +175,44 @@ pub const VALID: u32 = NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_RCV
     | NDIS_STATISTICS_FLAGS_VALID_MULTICAST_BYTES_XMIT
     | NDIS_STATISTICS_FLAGS_VALID_BROADCAST_BYTES_XMIT;
 
-/// Counters for `CPUS` processors (a CPU beyond that shares the last block, with atomic adds).
-///
-/// Made only of `AtomicU64`s: all-zero bytes are a valid, empty `Statistics` (the adapter relies
-/// on this to build one in pool memory; a test below checks it).
+/// Counters for a number of processors (a CPU beyond them shares the last block, with atomic
+/// adds), in pool memory: 64 cache-padded blocks are 8 KiB, too much for a kernel stack.
+/// `B` holds the blocks: pool memory in the driver, any slice owner in tests.
 #[derive(Debug)]
-pub struct Statistics<const CPUS: usize> {
-    per_cpu: [CachePadded<Counters>; CPUS],
+pub struct Statistics<B = PoolSlice<CachePadded<Counters>>> {
+    per_cpu: B,
 }
 
-impl<const CPUS: usize> Default for Statistics<CPUS> {
-    fn default() -> Self {
-        Self {
-            per_cpu: core::array::from_fn(|_| CachePadded::new(Counters::default())),
-        }
+impl Statistics {
+    /// Zero counters for `cpus` processors (at least one), or `None` if the pool is exhausted.
+    /// Built block by block in place. IRQL <= DISPATCH_LEVEL.
+    #[must_use]
+    pub fn new(cpus: usize) -> Option<Self> {
+        let per_cpu = PoolSlice::new(cpus.max(1), crate::POOL_TAG, |_| {
+            CachePadded::new(Counters::default())
+        })?;
+        Some(Self { per_cpu })
     }
 }
 
-impl<const CPUS: usize> Statistics<CPUS> {
+impl<B: core::ops::Deref<Target = [CachePadded<Counters>]>> Statistics<B> {
+    /// Counters over `blocks` (at least one).
+    #[must_use]
+    pub fn over(blocks: B) -> Option<Self> {
+        (!blocks.is_empty()).then_some(Self { per_cpu: blocks })
+    }
+
     /// The block of `cpu` (its own cache lines, so CPUs never contend).
     #[must_use]
     pub fn cpu(&self, cpu: usize) -> &Counters {
-        &self.per_cpu[cpu.min(CPUS - 1)]
+        &self.per_cpu[cpu.min(self.per_cpu.len() - 1)]
     }
 
     /// The RSC counters summed over all CPUs (`OID_TCP_RSC_STATISTICS`).
     #[must_use]
     pub fn rsc(&self) -> crate::offload::RscCounts {
         let mut sums = [0u64; 4];
-        for c in &self.per_cpu {
+        for c in self.per_cpu.iter() {
             for (sum, value) in sums.iter_mut().zip(&c.rsc) {
                 *sum = sum.wrapping_add(value.load(Ordering::Relaxed));
             }
@@ -222,7 +232,7 @@ impl<const CPUS: usize> Statistics<CPUS> {
         // One pass over the blocks into sixteen sums (a closure per counter, inlined 18 times,
         // made a 2.6 KiB kernel stack frame).
         let mut sums = [0u64; 16];
-        for c in &self.per_cpu {
+        for c in self.per_cpu.iter() {
             for (sum, value) in sums.iter_mut().zip(c.values()) {
                 *sum = sum.wrapping_add(value);
             }
@@ -275,20 +285,18 @@ impl<const CPUS: usize> Statistics<CPUS> {
 }
 
 #[cfg(test)]
+pub(crate) fn zeros(cpus: usize) -> Statistics<Vec<CachePadded<Counters>>> {
+    Statistics::over((0..cpus).map(|_| CachePadded::default()).collect()).unwrap()
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn all_zero_bytes_are_empty_statistics() {
-        // The layout has no field other than counters: zeroed and default snapshots agree.
-        let zeroed: Statistics<4> = Statistics::default();
-        let s = zeroed.snapshot();
+    fn new_statistics_are_zero() {
+        let s = zeros(4).snapshot();
         assert_eq!((s.ifHCInOctets, s.ifHCOutOctets, s.ifInDiscards), (0, 0, 0));
-        assert_eq!(
-            size_of::<Statistics<4>>(),
-            4 * size_of::<CachePadded<Counters>>(),
-            "Statistics holds only the per-CPU counter blocks"
-        );
     }
 
     #[test]
@@ -307,7 +315,7 @@ mod tests {
 
     #[test]
     fn per_cpu_counts_sum_exactly_by_class() {
-        let s = Statistics::<4>::default();
+        let s = zeros(4);
         s.cpu(0).received(Class::Unicast, 100);
         s.cpu(1).received(Class::Unicast, 60);
         s.cpu(2).received(Class::Broadcast, 64);
@@ -339,7 +347,7 @@ mod tests {
 
     #[test]
     fn concurrent_cpus_lose_no_count() {
-        let s = Statistics::<2>::default();
+        let s = zeros(2);
         std::thread::scope(|scope| {
             for cpu in 0..2 {
                 let s = &s;

@@ -211,7 +211,7 @@ fn run(wire: &Wire, mut held: Held<'_>, topology: Topology, on: &Dispatch) {
 /// to drain it ([`Held::defer`]: armed while the baton is held, so the adapter cannot leave the
 /// wire meanwhile, and armed again if a release fails).
 fn defer(wire: &Wire, held: Held<'_>, slot: Option<usize>) {
-    held.defer(|| {
+    held.defer(|_| {
         let adapter = slot.map_or(core::ptr::null_mut(), |s| wire.ports[s].load(Ordering::Acquire));
         // The baton is held while `defer` arms, so the adapter on the port (if any) is live.
         // SAFETY: a live adapter, borrowed while the baton is held.

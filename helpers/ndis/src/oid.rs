@@ -83,6 +83,40 @@ pub struct NDIS_OID_REQUEST {
 }
 pub type PNDIS_OID_REQUEST = *mut NDIS_OID_REQUEST;
 
+impl Default for NDIS_OID_REQUEST {
+    /// A revision 1 request of type 0 (`NdisRequestQueryInformation`), every other member zero or
+    /// NULL, as a caller starts one.
+    fn default() -> Self {
+        Self {
+            Header: NDIS_OBJECT_HEADER::new(
+                crate::NDIS_OBJECT_TYPE_OID_REQUEST,
+                crate::NDIS_OID_REQUEST_REVISION_1,
+                crate::NDIS_SIZEOF_OID_REQUEST_REVISION_1,
+            ),
+            RequestType: 0,
+            PortNumber: 0,
+            Timeout: 0,
+            RequestId: core::ptr::null_mut(),
+            RequestHandle: core::ptr::null_mut(),
+            DATA: NDIS_OID_REQUEST_DATA {
+                QUERY_INFORMATION: NDIS_OID_REQUEST_QUERY {
+                    Oid: 0,
+                    InformationBuffer: core::ptr::null_mut(),
+                    InformationBufferLength: 0,
+                    BytesWritten: 0,
+                    BytesNeeded: 0,
+                },
+            },
+            NdisReserved: [0; 128],
+            MiniportReserved: [0; 16],
+            SourceReserved: [0; 16],
+            SupportedRevision: 0,
+            Reserved1: 0,
+            Reserved2: 0,
+        }
+    }
+}
+
 /// `NDIS_INTERRUPT_MODERATION` (`NdisInterruptModeration*`).
 pub type NDIS_INTERRUPT_MODERATION = i32;
 

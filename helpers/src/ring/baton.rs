@@ -81,6 +81,12 @@ pub struct Held<'b> {
 }
 
 impl<'b> Held<'b> {
+    /// Whether this is `baton`, held (for types whose contents the baton guards).
+    #[must_use]
+    pub fn is_of(&self, baton: &Baton) -> bool {
+        core::ptr::eq(self.baton, baton)
+    }
+
     /// Lets the baton go if nothing was signalled since the work was last done (returns `None`);
     /// otherwise keeps it and returns it: the caller must do the work again, then release again.
     pub fn release(self) -> Option<Self> {
@@ -103,11 +109,12 @@ impl<'b> Held<'b> {
     /// Lets the baton go with work left to a deferred drain that `arm` schedules (a timer whose
     /// callback signals). `arm` runs while the baton is still held, and again whenever a signal came
     /// in before the release succeeded (the deferred drain itself may already have fired and
-    /// signalled), so the release that succeeds always leaves it scheduled.
-    pub fn defer(self, mut arm: impl FnMut()) {
+    /// signalled), so the release that succeeds always leaves it scheduled. `arm` sees the held
+    /// baton, to reach what it guards.
+    pub fn defer(self, mut arm: impl FnMut(&Self)) {
         let mut held = self;
         loop {
-            arm();
+            arm(&held);
             match held.release() {
                 Some(again) => held = again,
                 None => return,

@@ -1,8 +1,10 @@
 //! The `extern "system"` functions NDIS calls: the only place raw NDIS pointers enter the driver.
 //!
-//! Each trampoline is generic over the adapter type ([`Miniport`]): it turns its raw arguments into
-//! safe values once (the adapter context into `&M`, NBL chains into owned [`crate::nbl::Split`]s, an
-//! OID request into [`crate::oid::Request`]) and calls the adapter's safe method.
+//! Each trampoline turns its raw arguments into safe values once (the adapter handle into an
+//! [`AdapterHandle`], the adapter context into `&Adapter`, NBL chains into owned
+//! [`crate::nbl::Split`]s, an OID request into an [`OidRequest`]) and calls the adapter's safe
+//! method. IRQLs are NDIS's: initialize, halt, pause, restart and PnP at PASSIVE_LEVEL; the rest at
+//! IRQL <= DISPATCH_LEVEL (shutdown at any IRQL).
 
 use core::ptr::NonNull;
 
@@ -14,23 +16,27 @@ use ndis::{
 };
 use rvnic_helpers::memory::PoolBox;
 
-use super::Miniport;
+use rvnic_helpers::adapter::AdapterHandle;
+use rvnic_helpers::oid::OidRequest;
+
 use crate::POOL_TAG;
+use crate::adapter::Adapter;
 use crate::nbl::Chain;
 
 /// The adapter behind a context NDIS passes back.
 ///
 /// # Safety
-/// `context` is the `MiniportAdapterContext` an adapter of type `M` registered, and the adapter is
-/// not halted (NDIS calls per-adapter handlers only between initialize and halt).
-unsafe fn adapter<'a, M: Miniport>(context: NDIS_HANDLE) -> &'a M {
-    // SAFETY: the caller's contract: a live `M`, shared (handlers run concurrently, all take `&M`).
-    unsafe { &*context.cast::<M>() }
+/// `context` is the `MiniportAdapterContext` an [`Adapter`] registered, and the adapter is not
+/// halted (NDIS calls per-adapter handlers only between initialize and halt).
+unsafe fn adapter<'a>(context: NDIS_HANDLE) -> &'a Adapter {
+    // The caller's contract: a live adapter, shared (handlers run concurrently, all take `&Adapter`).
+    // SAFETY: a live adapter for `'a`.
+    unsafe { &*context.cast::<Adapter>() }
 }
 
 /// `MiniportInitializeEx`, PASSIVE_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn initialize<M: Miniport>(
+pub(super) unsafe extern "system" fn initialize(
     miniport_adapter_handle: NDIS_HANDLE,
     _driver_context: NDIS_HANDLE,
     init_parameters: PNDIS_MINIPORT_INIT_PARAMETERS,
@@ -40,11 +46,11 @@ pub(super) unsafe extern "system" fn initialize<M: Miniport>(
     let Some(parameters) = (unsafe { init_parameters.as_ref() }) else {
         return NDIS_STATUS_INVALID_PARAMETER;
     };
-    match M::initialize(
-        miniport_adapter_handle,
-        super::driver_object(),
-        parameters.IfIndex,
-    ) {
+    // NDIS's handle for the adapter being initialized; the adapter (which keeps it) is freed
+    // before halt returns, or before this returns if initialize fails.
+    // SAFETY: the handle of this MiniportInitializeEx call.
+    let handle = unsafe { AdapterHandle::from_raw(miniport_adapter_handle) };
+    match Adapter::initialize(handle, super::driver_object(), parameters.IfIndex) {
         Ok(_) => NDIS_STATUS_SUCCESS,
         Err(status) => status,
     }
@@ -52,14 +58,14 @@ pub(super) unsafe extern "system" fn initialize<M: Miniport>(
 
 /// `MiniportHaltEx`, PASSIVE_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn halt<M: Miniport>(context: NDIS_HANDLE, action: NDIS_HALT_ACTION) {
-    let Some(context) = NonNull::new(context.cast::<M>()) else {
+pub(super) unsafe extern "system" fn halt(context: NDIS_HANDLE, action: NDIS_HALT_ACTION) {
+    let Some(context) = NonNull::new(context.cast::<Adapter>()) else {
         return;
     };
-    // The context is the `PoolBox::into_raw` of `M::initialize`, halted once: ownership returns.
+    // The context is the `PoolBox::into_raw` of `Adapter::initialize`, halted once: ownership returns.
     // SAFETY: the adapter's box, taken back once, by halt.
     let adapter = unsafe { PoolBox::from_raw(context, POOL_TAG) };
-    M::halt(adapter, action);
+    Adapter::halt(adapter, action);
 }
 
 /// `MiniportDriverUnload`, PASSIVE_LEVEL.
@@ -70,27 +76,27 @@ pub(super) unsafe extern "system" fn unload(_driver_object: PDRIVER_OBJECT) {
 
 /// `MiniportPause`, PASSIVE_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn pause<M: Miniport>(
+pub(super) unsafe extern "system" fn pause(
     context: NDIS_HANDLE,
     _params: PNDIS_MINIPORT_PAUSE_PARAMETERS,
 ) -> NDIS_STATUS {
     // SAFETY: NDIS's adapter context, between initialize and halt.
-    unsafe { adapter::<M>(context) }.pause()
+    unsafe { adapter(context) }.pause()
 }
 
 /// `MiniportRestart`, PASSIVE_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn restart<M: Miniport>(
+pub(super) unsafe extern "system" fn restart(
     context: NDIS_HANDLE,
     _params: PNDIS_MINIPORT_RESTART_PARAMETERS,
 ) -> NDIS_STATUS {
     // SAFETY: NDIS's adapter context, between initialize and halt.
-    unsafe { adapter::<M>(context) }.restart()
+    unsafe { adapter(context) }.restart()
 }
 
 /// `MiniportOidRequest`, IRQL <= DISPATCH_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn oid_request<M: Miniport>(
+pub(super) unsafe extern "system" fn oid_request(
     context: NDIS_HANDLE,
     request: PNDIS_OID_REQUEST,
 ) -> NDIS_STATUS {
@@ -101,14 +107,14 @@ pub(super) unsafe extern "system" fn oid_request<M: Miniport>(
         return NDIS_STATUS_INVALID_PARAMETER;
     };
     // SAFETY: NDIS's buffer contract for the request, as above.
-    let request = unsafe { crate::oid::Request::from_raw(request) };
+    let request = unsafe { OidRequest::from_raw(request) };
     // SAFETY: NDIS's adapter context, between initialize and halt.
-    unsafe { adapter::<M>(context) }.oid_request(request)
+    unsafe { adapter(context) }.oid_request(request)
 }
 
 /// `MiniportSendNetBufferLists`, IRQL <= DISPATCH_LEVEL, any CPU, concurrently.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn send_net_buffer_lists<M: Miniport>(
+pub(super) unsafe extern "system" fn send_net_buffer_lists(
     context: NDIS_HANDLE,
     nbls: PNET_BUFFER_LIST,
     _port: NDIS_PORT_NUMBER,
@@ -118,12 +124,12 @@ pub(super) unsafe extern "system" fn send_net_buffer_lists<M: Miniport>(
     // SAFETY: the whole chain is ours from now on.
     let nbls = unsafe { Chain::split(nbls) };
     // SAFETY: NDIS's adapter context, between initialize and halt.
-    unsafe { adapter::<M>(context) }.send(nbls);
+    unsafe { adapter(context) }.send(nbls);
 }
 
 /// `MiniportReturnNetBufferLists`, IRQL <= DISPATCH_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn return_net_buffer_lists<M: Miniport>(
+pub(super) unsafe extern "system" fn return_net_buffer_lists(
     context: NDIS_HANDLE,
     nbls: PNET_BUFFER_LIST,
     _flags: ULONG,
@@ -132,24 +138,24 @@ pub(super) unsafe extern "system" fn return_net_buffer_lists<M: Miniport>(
     // SAFETY: the whole chain is ours from now on.
     let nbls = unsafe { Chain::split(nbls) };
     // SAFETY: NDIS's adapter context, between initialize and halt.
-    unsafe { adapter::<M>(context) }.return_nbls(nbls);
+    unsafe { adapter(context) }.return_nbls(nbls);
 }
 
 /// `MiniportCancelSend`, IRQL <= DISPATCH_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn cancel_send<M: Miniport>(context: NDIS_HANDLE, cancel_id: PVOID) {
+pub(super) unsafe extern "system" fn cancel_send(context: NDIS_HANDLE, cancel_id: PVOID) {
     // SAFETY: NDIS's adapter context, between initialize and halt.
-    unsafe { adapter::<M>(context) }.cancel_send(cancel_id as usize);
+    unsafe { adapter(context) }.cancel_send(cancel_id as usize);
 }
 
 /// `MiniportResetEx`, IRQL <= DISPATCH_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn reset<M: Miniport>(
+pub(super) unsafe extern "system" fn reset(
     context: NDIS_HANDLE,
     addressing_reset: *mut BOOLEAN,
 ) -> NDIS_STATUS {
     // SAFETY: NDIS's adapter context, between initialize and halt.
-    let (status, addressing) = unsafe { adapter::<M>(context) }.reset();
+    let (status, addressing) = unsafe { adapter(context) }.reset();
     // NDIS passes an out-variable valid for the call (NULL tolerated).
     // SAFETY: a valid out-variable, or NULL.
     if let Some(out) = unsafe { addressing_reset.as_mut() } {
@@ -160,7 +166,7 @@ pub(super) unsafe extern "system" fn reset<M: Miniport>(
 
 /// `MiniportDevicePnPEventNotify`, PASSIVE_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn device_pnp_event_notify<M: Miniport>(
+pub(super) unsafe extern "system" fn device_pnp_event_notify(
     context: NDIS_HANDLE,
     event: PNET_DEVICE_PNP_EVENT,
 ) {
@@ -170,25 +176,19 @@ pub(super) unsafe extern "system" fn device_pnp_event_notify<M: Miniport>(
         return;
     };
     // SAFETY: NDIS's adapter context, between initialize and halt.
-    unsafe { adapter::<M>(context) }.pnp_event(event.DevicePnPEvent);
+    unsafe { adapter(context) }.pnp_event(event.DevicePnPEvent);
 }
 
 /// `MiniportShutdownEx`, any IRQL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn shutdown<M: Miniport>(
-    context: NDIS_HANDLE,
-    action: NDIS_SHUTDOWN_ACTION,
-) {
+pub(super) unsafe extern "system" fn shutdown(context: NDIS_HANDLE, action: NDIS_SHUTDOWN_ACTION) {
     // SAFETY: NDIS's adapter context, between initialize and halt.
-    unsafe { adapter::<M>(context) }.shutdown(action);
+    unsafe { adapter(context) }.shutdown(action);
 }
 
 /// `MiniportCancelOidRequest`, IRQL <= DISPATCH_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn cancel_oid_request<M: Miniport>(
-    context: NDIS_HANDLE,
-    request_id: PVOID,
-) {
+pub(super) unsafe extern "system" fn cancel_oid_request(context: NDIS_HANDLE, request_id: PVOID) {
     // SAFETY: NDIS's adapter context, between initialize and halt.
-    unsafe { adapter::<M>(context) }.cancel_oid_request(request_id as usize);
+    unsafe { adapter(context) }.cancel_oid_request(request_id as usize);
 }
