@@ -32,6 +32,8 @@ pub mod oid;
 pub mod reset;
 pub mod ring;
 #[cfg(not(rvnic_loom))]
+pub mod seats;
+#[cfg(not(rvnic_loom))]
 pub mod spin;
 mod sync;
 #[cfg(not(rvnic_loom))]

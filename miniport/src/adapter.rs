@@ -6,10 +6,10 @@
 //! drops that one; whoever drops the last reference while a pause is pending completes it
 //! (`NdisMPauseComplete`), so pause returns `NDIS_STATUS_PENDING` while anything is in flight and
 //! completes exactly when it drains.
+#![forbid(unsafe_code)]
 
-use core::cell::UnsafeCell;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use ndis::*;
 use rvnic_helpers::adapter::{AdapterHandle, Configuration, active_processors};
@@ -25,31 +25,16 @@ use rvnic_helpers::timer_pool::{TimerCallback, TimerPool};
 use crate::chores::{Cancels, Reset, Settled};
 use crate::config::{Config, Fallbacks, KEYWORDS};
 use crate::nbl::Chain;
-use crate::offload::{self, Active};
+use crate::offload;
 use crate::oid::{self, Change, Control, Live};
 use crate::recv::RxPool;
 use crate::send::TxQueue;
 use crate::stats::Statistics;
-use crate::wire::{self, Address, Filter, Port};
+use crate::wire::{self, Address, Port, Published};
 use crate::{LANES, POOL_TAG, dbg_print};
 
-/// What OID sets publish for the wire: the receive filter and the active offloads, with a
-/// generation the wire compares.
-#[derive(Debug, Clone, Copy)]
-struct Published {
-    generation: u32,
-    filter: Filter,
-    offload: Active,
-}
-
-/// Written only by the holder of the adapter's wire baton (see [`Adapter::refresh_filter`]).
-#[derive(Debug)]
-struct WireCopy(UnsafeCell<Published>);
-
-// SAFETY: only the wire's baton holder (one thread at a time) touches it.
-unsafe impl Sync for WireCopy {}
-
-/// One adapter. Lives in pool memory from initialize to halt; NDIS passes its address back as the
+/// One adapter. Lives in pool memory from initialize to halt, owned by its seat on the wire
+/// ([`wire::attach`] moves it in, [`wire::detach`] out); NDIS passes its address back as the
 /// adapter context.
 #[derive(Debug)]
 pub struct Adapter {
@@ -59,9 +44,9 @@ pub struct Adapter {
     /// Everything OIDs see and change. NDIS issues one request at a time per adapter; the lock
     /// also orders requests with status indications that read the link.
     control: SpinLock<Control>,
-    /// The filter and offloads the wire applies, published by OID sets.
+    /// The filter and offloads the wire applies, published by OID sets; the wire keeps its own
+    /// copy in the adapter's seat and refreshes it when the generation changes.
     published: SpinLock<Published>,
-    wire_copy: WireCopy,
     /// Running, pausing or paused, and the references that keep a pause pending.
     in_flight: InFlight,
     /// Sends NDIS cancelled, for the drain to abort ([`crate::chores`]).
@@ -81,21 +66,15 @@ pub struct Adapter {
 /// The resume timer's callback: kicks the adapter's wire again.
 #[derive(Debug)]
 pub struct Resume {
-    /// The adapter, set once it has its final address (before it joins a wire); NULL before.
-    adapter: AtomicPtr<Adapter>,
+    port: Port,
 }
 
 impl TimerCallback for Resume {
     fn fire(&self, _timer: usize) {
-        let adapter = self.adapter.load(Ordering::Acquire);
-        // The pool is a field of the adapter, and the adapter's drop cancels the timer and waits
-        // for this callback before anything else of the adapter goes, so a non-NULL pointer here
-        // is a live adapter. Timer callbacks run at DISPATCH_LEVEL.
-        // SAFETY: a live adapter, shared for the callback.
-        if let Some(adapter) = unsafe { adapter.as_ref() } {
-            let raised = Raised::to_dispatch();
-            wire::kick(adapter, raised.dispatch());
-        }
+        // Timer callbacks run at DISPATCH_LEVEL. A kick needs nothing of the adapter (wires are
+        // statics): one that comes while the adapter leaves its seat only drains the others.
+        let raised = Raised::to_dispatch();
+        wire::kick(self.port, raised.dispatch());
     }
 }
 
@@ -130,79 +109,25 @@ impl Adapter {
                 f.reason
             );
         }
-        let permanent = permanent_address(if_index);
-        let cpus = processors();
-        let rx = RxPool::new(
-            driver,
-            handle.as_raw(),
-            config.receive_buffers as usize,
-            config.max_frame as usize,
-            cpus,
-        )?;
-        let tx = TxQueue::new(driver, config.transmit_buffers as usize, cpus)?;
-        let resume = TimerPool::new(
-            driver,
-            POOL_TAG,
-            Resume {
-                adapter: AtomicPtr::new(core::ptr::null_mut()),
-            },
-        )
-        .map_err(|_| NDIS_STATUS_RESOURCES)?;
-        let stats = Statistics::new(cpus).ok_or(NDIS_STATUS_RESOURCES)?;
         let port = wire::reserve(config.topology, config.segment).ok_or(NDIS_STATUS_RESOURCES)?;
-        let control = Control::new(config, permanent);
-        let filter = control.filter;
-        let offload = control.offloads.active(control.encapsulation);
-        let adapter = PoolBox::new_in_place(POOL_TAG, |place: &mut core::mem::MaybeUninit<Self>| {
-            // Written straight into pool memory: the adapter is too large to build on a kernel
-            // stack and move.
-            Ok::<_, core::convert::Infallible>(place.write(Self {
-                handle,
-                config,
-                port,
-                control: SpinLock::new(control),
-                published: SpinLock::new(Published {
-                    generation: 1,
-                    filter,
-                    offload,
-                }),
-                wire_copy: WireCopy(UnsafeCell::new(Published {
-                    generation: 0,
-                    filter,
-                    offload,
-                })),
-                in_flight: InFlight::new(),
-                cancels: Cancels::default(),
-                reset: Reset::default(),
-                connected: AtomicBool::new(false),
-                resume,
-                tx,
-                rx,
-                stats,
-            }))
-        });
-        let Ok(adapter) = adapter else {
-            // The pool is exhausted: the components built so far were moved into the closure
-            // and dropped with it.
-            wire::release(port);
-            return Err(NDIS_STATUS_RESOURCES);
+        let adapter = Self::build(handle, driver, config, port, permanent_address(if_index));
+        let adapter = match adapter {
+            Ok(adapter) => adapter,
+            Err(status) => {
+                // What was built so far is dropped already.
+                wire::release(port);
+                return Err(status);
+            }
         };
-        // The adapter's address is final now (pool memory): the resume timer may use it.
-        adapter
-            .resume
-            .callback()
-            .adapter
-            .store(core::ptr::from_ref(&*adapter).cast_mut(), Ordering::Release);
-        if let Err(status) = adapter.register() {
-            wire::release(port);
-            return Err(status);
-        }
-        wire::attach(&adapter);
-        if let Err(status) = adapter
-            .set_general_attributes()
-            .and_then(|()| adapter.set_offload_attributes())
-        {
-            wire::detach(&adapter);
+        let context = NonNull::from(&*adapter);
+        let configured = adapter.register().and_then(|()| {
+            // What the general attributes say of the link: as it will be once attached.
+            adapter.set_connected(wire::will_connect(port));
+            adapter.set_general_attributes()?;
+            adapter.set_offload_attributes()
+        });
+        if let Err(status) = configured {
+            drop(adapter);
             wire::release(port);
             return Err(status);
         }
@@ -214,21 +139,76 @@ impl Adapter {
             config.receive_buffers,
             config.transmit_buffers
         );
-        Ok(adapter.into_raw())
+        // The seat is the one reserved above, free: the move cannot fail, and if it somehow did
+        // the adapter would come back and be freed here.
+        if let Err(refused) = wire::attach(adapter) {
+            drop(refused);
+            wire::release(port);
+            return Err(NDIS_STATUS_FAILURE);
+        }
+        Ok(context)
     }
 
-    /// `MiniportHaltEx`: the adapter is paused (nothing in flight); leave the wire and free
-    /// everything, generic objects included, before returning. PASSIVE_LEVEL.
-    pub fn halt(this: PoolBox<Self>, action: NDIS_HALT_ACTION) {
+    /// The components and the adapter in pool memory, for `port`. On failure what was built is
+    /// dropped (no generic object outlives a failed initialize).
+    fn build(
+        handle: AdapterHandle,
+        driver: Option<DriverObject>,
+        config: Config,
+        port: Port,
+        permanent: Address,
+    ) -> Result<PoolBox<Self>, NDIS_STATUS> {
+        let cpus = processors();
+        let rx = RxPool::new(
+            driver,
+            handle.as_raw(),
+            config.receive_buffers as usize,
+            config.max_frame as usize,
+            cpus,
+        )?;
+        let tx = TxQueue::new(driver, config.transmit_buffers as usize, cpus)?;
+        let resume = TimerPool::new(driver, POOL_TAG, Resume { port }).map_err(|_| NDIS_STATUS_RESOURCES)?;
+        let stats = Statistics::new(cpus).ok_or(NDIS_STATUS_RESOURCES)?;
+        let control = Control::new(config, permanent);
+        let published = Published::new(control.filter, control.offloads.active(control.encapsulation));
+        PoolBox::new_in_place(POOL_TAG, |place: &mut core::mem::MaybeUninit<Self>| {
+            // Written straight into pool memory: the adapter is too large to build on a kernel
+            // stack and move.
+            Ok::<_, core::convert::Infallible>(place.write(Self {
+                handle,
+                config,
+                port,
+                control: SpinLock::new(control),
+                published: SpinLock::new(published),
+                in_flight: InFlight::new(),
+                cancels: Cancels::default(),
+                reset: Reset::default(),
+                connected: AtomicBool::new(false),
+                resume,
+                tx,
+                rx,
+                stats,
+            }))
+        })
+        // The pool is exhausted: the components were moved into the closure and dropped with it.
+        .map_err(|_| NDIS_STATUS_RESOURCES)
+    }
+
+    /// `MiniportHaltEx` of the adapter on `port`: it is paused (nothing in flight); take it off
+    /// the wire and free everything, generic objects included, before returning. PASSIVE_LEVEL.
+    pub fn halt(port: Port, action: NDIS_HALT_ACTION) {
+        let Some(this) = wire::detach(port) else {
+            dbg_print!("halt: no adapter on wire {} port {}", port.wire, port.slot);
+            return;
+        };
         let busy = this.in_flight.references();
         if busy != 0 {
             // NDIS halts only paused adapters, and a paused adapter has nothing in flight.
             dbg_print!("halt with {busy} send(s) or indication(s) in flight: NDIS broke the pause contract");
         }
-        wire::detach(&this);
-        wire::release(this.port);
-        dbg_print!("halt (action {action})");
         drop(this);
+        wire::release(port);
+        dbg_print!("halt (action {action})");
     }
 
     /// The registration attributes: the context NDIS passes back, and how NDIS treats us.
@@ -436,12 +416,8 @@ impl Adapter {
         let (status, change) = oid::handle(&mut control, request, live);
         match change {
             Change::Filter | Change::Offload => {
-                let mut published = self.published.lock();
-                *published = Published {
-                    generation: published.generation.wrapping_add(1),
-                    filter: control.filter,
-                    offload: control.offloads.active(control.encapsulation),
-                };
+                let active = control.offloads.active(control.encapsulation);
+                self.published.lock().publish(control.filter, active);
             }
             Change::Power(state) => dbg_print!("power state {state:?}"),
             Change::Nothing => {}
@@ -455,31 +431,15 @@ impl Adapter {
         status
     }
 
-    /// Brings the wire's copy of the filter up to date. Only the wire's baton holder calls this,
-    /// before it reads [`Self::filter`].
-    pub(crate) fn refresh_filter(&self) {
-        let published = self.published.lock();
-        // Only the baton holder touches the copy, and no `filter()` borrow is alive across a
-        // refresh (the drain refreshes before it reads).
-        // SAFETY: exclusive access to the wire's copy, as above.
-        let copy = unsafe { &mut *self.wire_copy.0.get() };
-        if copy.generation != published.generation {
-            *copy = *published;
-        }
+    /// Brings the wire's copy (`copy`, in the adapter's seat) of the filter and offloads up to
+    /// date. The wire's baton holder calls this.
+    pub(crate) fn refresh(&self, copy: &mut Published) {
+        copy.refresh(&self.published.lock());
     }
 
-    /// The filter the wire applies. Only the wire's baton holder calls this.
-    pub(crate) fn filter(&self) -> &Filter {
-        // Written only by `refresh_filter`, by the same baton holder, never while this borrow lives.
-        // SAFETY: shared read of the baton holder's copy.
-        unsafe { &(*self.wire_copy.0.get()).filter }
-    }
-
-    /// The offloads the wire applies for this adapter. Only the wire's baton holder calls this.
-    pub(crate) fn offload(&self) -> Active {
-        // As for `filter`.
-        // SAFETY: shared read of the baton holder's copy.
-        unsafe { (*self.wire_copy.0.get()).offload }
+    /// What the wire applies for this adapter now (the copy its seat starts with).
+    pub(crate) fn published(&self) -> Published {
+        *self.published.lock()
     }
 
     /// A free receive descriptor for one frame, with an in-flight reference, if the adapter runs
@@ -568,7 +528,7 @@ impl Adapter {
         self.reset.begin();
         let raised = Raised::to_dispatch();
         // The kick runs a drain pass after `begin`, here or on the CPU that holds the wire.
-        wire::kick(self, raised.dispatch());
+        wire::kick(self.port, raised.dispatch());
         drop(raised);
         if self.reset.decide() {
             (NDIS_STATUS_SUCCESS, false)
@@ -617,7 +577,7 @@ impl Adapter {
             );
         }
         let raised = Raised::to_dispatch();
-        wire::kick(self, raised.dispatch());
+        wire::kick(self.port, raised.dispatch());
     }
 
     /// `MiniportCancelOidRequest`: requests never pend, so none is ever outstanding to cancel.

@@ -108,7 +108,7 @@ impl Adapter {
             refused.push(nbl);
         }
         self.complete_sends(&mut refused);
-        crate::wire::kick(self, on);
+        crate::wire::kick(self.port(), on);
         // The last touch of the adapter in this handler: it may complete a pending pause.
         self.leave();
     }

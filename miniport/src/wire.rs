@@ -15,12 +15,12 @@
 mod frame;
 pub mod packet;
 
-use core::sync::atomic::{AtomicPtr, Ordering};
-
 pub use frame::*;
 use ndis::NDIS_STATUS;
 use rvnic_helpers::irql::Raised;
-use rvnic_helpers::ring::{Baton, Dispatch, Held};
+use rvnic_helpers::memory::PoolBox;
+use rvnic_helpers::ring::{Dispatch, Held};
+use rvnic_helpers::seats::Seats;
 use rvnic_helpers::spin::SpinLock;
 
 use ndis::{
@@ -45,20 +45,45 @@ pub const BATCH: usize = 64;
 /// for an unbounded time however fast others send (Windows bug-checks a CPU that does, 0x133).
 pub const BUDGET: usize = 16 * BATCH;
 
-/// One segment. `ports` change only while the baton is held (attach and detach take it), so the
-/// holder can use every adapter it finds there: an adapter leaves only through [`detach`], which
-/// needs the baton, before it is freed.
-#[derive(Debug)]
-pub struct Wire {
-    baton: Baton,
-    ports: [AtomicPtr<Adapter>; MAX_PORTS],
+/// One segment: a seat per port, each holding the adapter on it and the wire's copy of what it
+/// applies for that adapter, all used only by the holder of the wire's baton. An adapter joins by
+/// moving into its seat ([`attach`]) and leaves by moving out ([`detach`]), both under the baton,
+/// so whoever holds it can use every adapter it finds.
+pub type Wire = Seats<Adapter, Published, MAX_PORTS>;
+
+/// What the wire applies for one adapter: its receive filter and active offloads, with the
+/// generation of the OID set that published them (the wire copies them when it changes).
+#[derive(Debug, Clone, Copy)]
+pub struct Published {
+    generation: u32,
+    pub filter: Filter,
+    pub offload: Active,
 }
 
-impl Wire {
-    const fn new() -> Self {
+impl Published {
+    /// The first publication.
+    #[must_use]
+    pub fn new(filter: Filter, offload: Active) -> Self {
         Self {
-            baton: Baton::new(),
-            ports: [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_PORTS],
+            generation: 1,
+            filter,
+            offload,
+        }
+    }
+
+    /// Replaces what is published with a new generation.
+    pub fn publish(&mut self, filter: Filter, offload: Active) {
+        *self = Self {
+            generation: self.generation.wrapping_add(1),
+            filter,
+            offload,
+        };
+    }
+
+    /// Copies `from` unless this is of its generation already.
+    pub fn refresh(&mut self, from: &Self) {
+        if self.generation != from.generation {
+            *self = *from;
         }
     }
 }
@@ -77,7 +102,7 @@ impl Entry {
     };
 }
 
-static WIRES: [Wire; MAX_WIRES] = [const { Wire::new() }; MAX_WIRES];
+static WIRES: [Wire; MAX_WIRES] = [const { Seats::new() }; MAX_WIRES];
 /// Which wire has which key and free ports. Taken at PASSIVE_LEVEL by initialize and halt only.
 static REGISTRY: SpinLock<[Entry; MAX_WIRES]> = SpinLock::new([Entry::FREE; MAX_WIRES]);
 
@@ -129,62 +154,75 @@ pub fn release(port: Port) {
 /// (the caller raised), from initialize or halt only: the datapath never waits.
 fn take(wire: &Wire) -> Held<'_> {
     loop {
-        if let Some(held) = wire.baton.try_take() {
+        if let Some(held) = wire.baton().try_take() {
             return held;
         }
         core::hint::spin_loop();
     }
 }
 
-/// Puts `adapter` on its port, so the wire delivers to it and drains its sends, and updates the
-/// link of a pair. PASSIVE_LEVEL; `adapter` stays valid until [`detach`].
-pub fn attach(adapter: &Adapter) {
-    let port = adapter.port();
+/// Runs `work` on `port`'s wire with its baton, then drains it (whoever signalled meanwhile is
+/// served) and lets the baton go. Raises to DISPATCH_LEVEL; from initialize or halt only.
+fn with_baton<R>(port: Port, work: impl FnOnce(&Wire, &mut Held<'_>) -> R) -> R {
     let wire = &WIRES[port.wire];
     let raised = Raised::to_dispatch();
-    let held = take(wire);
-    wire.ports[port.slot].store(core::ptr::from_ref(adapter).cast_mut(), Ordering::Release);
-    if port.topology == Topology::Pair {
-        let peer = peer_of(wire, port.slot);
-        adapter.set_connected(peer.is_some());
-        if let Some(peer) = peer {
-            peer.link_changed(true);
-        }
-    } else {
-        adapter.set_connected(true);
-    }
+    let mut held = take(wire);
+    let result = work(wire, &mut held);
     run(wire, held, port.topology, raised.dispatch());
+    result
 }
 
-/// Takes `adapter` off its port; when this returns the wire no longer uses it. PASSIVE_LEVEL.
-pub fn detach(adapter: &Adapter) {
+/// Whether an adapter attached to `port` now would have a link: always, except for a pair's first
+/// adapter (for the general attributes, which come before [`attach`]). PASSIVE_LEVEL.
+#[must_use]
+pub fn will_connect(port: Port) -> bool {
+    port.topology != Topology::Pair || with_baton(port, |wire, held| peer_of(wire, held, port.slot).is_some())
+}
+
+/// Moves `adapter` into its seat, so the wire delivers to it and drains its sends, and updates the
+/// link of a pair. Gives it back if the seat is taken. PASSIVE_LEVEL.
+pub fn attach(adapter: PoolBox<Adapter>) -> Result<(), PoolBox<Adapter>> {
     let port = adapter.port();
-    let wire = &WIRES[port.wire];
-    let raised = Raised::to_dispatch();
-    let held = take(wire);
-    wire.ports[port.slot].store(core::ptr::null_mut(), Ordering::Release);
-    if port.topology == Topology::Pair
-        && let Some(peer) = peer_of(wire, port.slot)
-    {
-        peer.link_changed(false);
-    }
-    run(wire, held, port.topology, raised.dispatch());
+    with_baton(port, |wire, held| {
+        if port.topology == Topology::Pair {
+            let peer = peer_of(wire, held, port.slot);
+            adapter.set_connected(peer.is_some());
+            if let Some(peer) = peer {
+                peer.link_changed(true);
+            }
+        } else {
+            adapter.set_connected(true);
+        }
+        let published = adapter.published();
+        wire.occupy(held, port.slot, adapter, published)
+            .map_err(|(adapter, _)| adapter)
+    })
+}
+
+/// Moves the adapter on `port` out of its seat; when this returns the wire no longer uses it.
+/// PASSIVE_LEVEL.
+pub fn detach(port: Port) -> Option<PoolBox<Adapter>> {
+    with_baton(port, |wire, held| {
+        let adapter = wire.vacate(held, port.slot);
+        if port.topology == Topology::Pair
+            && let Some(peer) = peer_of(wire, held, port.slot)
+        {
+            peer.link_changed(false);
+        }
+        adapter
+    })
 }
 
 /// The other adapter of a pair, while the baton is held.
-fn peer_of(wire: &Wire, slot: usize) -> Option<&Adapter> {
-    let other = wire.ports[1 - slot.min(1)].load(Ordering::Acquire);
-    // Ports change only under the baton, which the caller holds, and an adapter on a port is live.
-    // SAFETY: a live adapter, borrowed while the baton is held.
-    unsafe { other.as_ref() }
+fn peer_of<'h>(wire: &'h Wire, held: &'h Held<'_>, slot: usize) -> Option<&'h Adapter> {
+    wire.get(held, 1 - slot.min(1))
 }
 
-/// Signals `adapter`'s wire that it queued sends, and drains it if nobody else is. At
-/// DISPATCH_LEVEL (`on`).
-pub fn kick(adapter: &Adapter, on: &Dispatch) {
-    let port = adapter.port();
+/// Signals the wire of the adapter on `port` that it queued sends, and drains it if nobody else
+/// is. At DISPATCH_LEVEL (`on`).
+pub fn kick(port: Port, on: &Dispatch) {
     let wire = &WIRES[port.wire];
-    if let Some(held) = wire.baton.signal() {
+    if let Some(held) = wire.baton().signal() {
         run(wire, held, port.topology, on);
     }
 }
@@ -194,6 +232,11 @@ pub fn kick(adapter: &Adapter, on: &Dispatch) {
 fn run(wire: &Wire, mut held: Held<'_>, topology: Topology, on: &Dispatch) {
     let mut moved = 0;
     loop {
+        for seat in 0..MAX_PORTS {
+            if let Some((adapter, copy)) = wire.get_mut(&mut held, seat) {
+                adapter.refresh(copy);
+            }
+        }
         let mut drain = Drain::new(wire, &held, topology, on);
         moved += drain.all(BUDGET - moved.min(BUDGET));
         if moved >= BUDGET {
@@ -211,19 +254,18 @@ fn run(wire: &Wire, mut held: Held<'_>, topology: Topology, on: &Dispatch) {
 /// to drain it ([`Held::defer`]: armed while the baton is held, so the adapter cannot leave the
 /// wire meanwhile, and armed again if a release fails).
 fn defer(wire: &Wire, held: Held<'_>, slot: Option<usize>) {
-    held.defer(|_| {
-        let adapter = slot.map_or(core::ptr::null_mut(), |s| wire.ports[s].load(Ordering::Acquire));
-        // The baton is held while `defer` arms, so the adapter on the port (if any) is live.
-        // SAFETY: a live adapter, borrowed while the baton is held.
-        if let Some(adapter) = unsafe { adapter.as_ref() } {
+    held.defer(|held| {
+        if let Some(adapter) = slot.and_then(|s| wire.get(held, s)) {
             adapter.resume_soon();
         }
     });
 }
 
-/// One drain of a wire, with the baton held (`_held` proves it for the borrow).
+/// One drain of a wire, with the baton held (the borrows of the seats hang on it).
 struct Drain<'w> {
     ports: [Option<&'w Adapter>; MAX_PORTS],
+    /// What the wire applies for each port's adapter.
+    published: [Option<&'w Published>; MAX_PORTS],
     topology: Topology,
     on: &'w Dispatch,
     /// Receives per port, to indicate.
@@ -233,24 +275,22 @@ struct Drain<'w> {
 }
 
 impl<'w> Drain<'w> {
-    fn new(wire: &'w Wire, _held: &'w Held<'_>, topology: Topology, on: &'w Dispatch) -> Self {
-        let ports = core::array::from_fn(|i| {
-            let adapter = wire.ports[i].load(Ordering::Acquire);
-            // The baton is held for `'w` and adapters leave their port only under it, so every
-            // adapter found here stays live for `'w`.
-            // SAFETY: a live adapter, shared for `'w`.
-            unsafe { adapter.as_ref() }
-        });
-        for adapter in ports.iter().flatten() {
-            adapter.refresh_filter();
-        }
+    fn new(wire: &'w Wire, held: &'w Held<'_>, topology: Topology, on: &'w Dispatch) -> Self {
+        let seats: [Option<(&Adapter, &Published)>; MAX_PORTS] =
+            core::array::from_fn(|i| wire.get_with(held, i));
         Self {
-            ports,
+            ports: seats.map(|s| s.map(|(adapter, _)| adapter)),
+            published: seats.map(|s| s.map(|(_, published)| published)),
             topology,
             on,
             receives: Default::default(),
             completions: Default::default(),
         }
+    }
+
+    /// The offloads the wire applies for port `port`'s adapter.
+    fn offload(&self, port: usize) -> Active {
+        self.published[port].map(|p| p.offload).unwrap_or_default()
     }
 
     /// Moves what is queued, a batch per sender per turn, until a turn finds nothing or `budget`
@@ -327,7 +367,7 @@ impl<'w> Drain<'w> {
                 status = ndis::NDIS_STATUS_FAILURE;
                 continue;
             }
-            let job = match job(from, large, checksum, head, len, single) {
+            let job = match job(from, self.offload(sender), large, checksum, head, len, single) {
                 Ok(job) => job,
                 Err(Refused::Malformed(why)) => {
                     counters.error_out();
@@ -344,7 +384,7 @@ impl<'w> Drain<'w> {
             destination.copy_from_slice(&head[..6]);
             let class = Class::of(&destination);
             for to in self.targets(sender) {
-                if !self.ports[to].is_some_and(|r| r.filter().accepts(&destination)) {
+                if !self.published[to].is_some_and(|p| p.filter.accepts(&destination)) {
                     continue;
                 }
                 if !self.deliver(to, &nb, &job, head, class) {
@@ -425,7 +465,7 @@ impl<'w> Drain<'w> {
         }
         buffer[len..].fill(0);
         let flags = match headers {
-            Some(headers) => checksums(buffer, request, &headers, receiver.offload()),
+            Some(headers) => checksums(buffer, request, &headers, self.offload(to)),
             None => 0,
         };
         counters.received(class, wire_len);
@@ -449,7 +489,7 @@ impl<'w> Drain<'w> {
         class: Class,
     ) -> bool {
         let counters = receiver.stats.cpu(self.on.cpu());
-        let active = receiver.offload();
+        let active = self.offload(to);
         let v4 = send.headers.version == Version::V4;
         let (rsc, rx_tcp) = if v4 {
             (active.rsc4, active.rx_tcp4)
@@ -593,6 +633,7 @@ enum Refused {
 /// underlying NIC", `NDIS_STATUS_FAILURE` for any other reason.
 fn job(
     from: &Adapter,
+    active: Active,
     large: LargeSendRequest,
     checksum: u32,
     head: &[u8],
@@ -615,7 +656,6 @@ fn job(
                     LsoError::Mss | LsoError::Headers(_) => failure,
                 },
             )?;
-            let active = from.offload();
             let on = match send.headers.version {
                 Version::V4 => active.lso4,
                 Version::V6 => active.lso6,

@@ -323,3 +323,59 @@ fn raising_to_dispatch_gives_the_cpus_lane_and_restores_irql() {
     let v = host.finish();
     assert!(v.is_clean() && v.of(Rule::Irql).is_empty());
 }
+
+#[test]
+fn seats_lend_occupants_only_to_their_own_baton_and_give_them_back_whole() {
+    use rvnic_helpers::memory::PoolBox;
+    use rvnic_helpers::seats::Seats;
+
+    static GONE: AtomicUsize = AtomicUsize::new(0);
+    struct Occupant(u64);
+    impl Drop for Occupant {
+        fn drop(&mut self) {
+            GONE.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    let host = Host::new();
+    let seats: Seats<Occupant, u32, 2> = Seats::new();
+    let other: Seats<Occupant, u32, 2> = Seats::new();
+    {
+        let mut held = seats.baton().try_take().expect("free");
+        assert!(seats.baton().try_take().is_none(), "one holder at a time");
+        let one = PoolBox::new(Occupant(7), TAG).map_err(drop).expect("pool");
+        assert!(seats.occupy(&mut held, 0, one, 1).is_ok());
+        let two = PoolBox::new(Occupant(8), TAG).map_err(drop).expect("pool");
+        let (two, record) = seats.occupy(&mut held, 0, two, 2).expect_err("seat 0 is taken");
+        assert_eq!((two.0, record), (8, 2));
+        let (two, _) = seats.occupy(&mut held, 2, two, 2).expect_err("no seat 2");
+        assert!(seats.occupy(&mut held, 1, two, 3).is_ok());
+        assert_eq!(seats.get(&held, 0).map(|c| c.0), Some(7));
+        if let Some((_, record)) = seats.get_mut(&mut held, 1) {
+            *record += 10;
+        }
+        assert_eq!(seats.get_with(&held, 1).map(|(c, r)| (c.0, *r)), Some((8, 13)));
+        let mut foreign = other.baton().try_take().expect("free");
+        assert!(
+            seats.get(&foreign, 0).is_none(),
+            "another table's baton reads nothing"
+        );
+        assert!(seats.get_mut(&mut foreign, 1).is_none());
+        assert!(seats.vacate(&mut foreign, 0).is_none(), "nor moves anything out");
+        assert!(foreign.release().is_none());
+        let out = seats.vacate(&mut held, 0).expect("occupied");
+        assert_eq!(out.0, 7);
+        assert!(seats.get(&held, 0).is_none() && seats.vacate(&mut held, 0).is_none());
+        drop(out);
+        assert_eq!(
+            GONE.load(Ordering::SeqCst),
+            1,
+            "vacating hands the occupant out, alive"
+        );
+        drop(seats.vacate(&mut held, 1));
+        assert!(held.release().is_none());
+    }
+    assert_eq!(GONE.load(Ordering::SeqCst), 2);
+    let v = host.finish();
+    assert!(v.is_clean(), "{v:?}");
+}

@@ -6,20 +6,16 @@
 //! method. IRQLs are NDIS's: initialize, halt, pause, restart and PnP at PASSIVE_LEVEL; the rest at
 //! IRQL <= DISPATCH_LEVEL (shutdown at any IRQL).
 
-use core::ptr::NonNull;
-
 use ndis::{
     BOOLEAN, FALSE, NDIS_HALT_ACTION, NDIS_HANDLE, NDIS_PORT_NUMBER, NDIS_SHUTDOWN_ACTION, NDIS_STATUS,
     NDIS_STATUS_INVALID_PARAMETER, NDIS_STATUS_SUCCESS, PDRIVER_OBJECT, PNDIS_MINIPORT_INIT_PARAMETERS,
     PNDIS_MINIPORT_PAUSE_PARAMETERS, PNDIS_MINIPORT_RESTART_PARAMETERS, PNDIS_OID_REQUEST, PNET_BUFFER_LIST,
     PNET_DEVICE_PNP_EVENT, PVOID, TRUE, ULONG,
 };
-use rvnic_helpers::memory::PoolBox;
 
 use rvnic_helpers::adapter::AdapterHandle;
 use rvnic_helpers::oid::OidRequest;
 
-use crate::POOL_TAG;
 use crate::adapter::Adapter;
 use crate::nbl::Chain;
 
@@ -59,13 +55,14 @@ pub(super) unsafe extern "system" fn initialize(
 /// `MiniportHaltEx`, PASSIVE_LEVEL.
 #[ndis::kernel_abi]
 pub(super) unsafe extern "system" fn halt(context: NDIS_HANDLE, action: NDIS_HALT_ACTION) {
-    let Some(context) = NonNull::new(context.cast::<Adapter>()) else {
+    if context.is_null() {
         return;
-    };
-    // The context is the `PoolBox::into_raw` of `Adapter::initialize`, halted once: ownership returns.
-    // SAFETY: the adapter's box, taken back once, by halt.
-    let adapter = unsafe { PoolBox::from_raw(context, POOL_TAG) };
-    Adapter::halt(adapter, action);
+    }
+    // The adapter is live until halt frees it: copy its port out, then let go of the borrow.
+    // SAFETY: NDIS's adapter context, between initialize and halt.
+    let port = unsafe { adapter(context) }.port();
+    // The wire owns the adapter; halt takes it back from there and frees it.
+    Adapter::halt(port, action);
 }
 
 /// `MiniportDriverUnload`, PASSIVE_LEVEL.
