@@ -1,21 +1,54 @@
-//! Seats on a shared medium: a fixed number of places, each empty or holding a value the table
-//! owns (in pool memory) and a small private record, all used only by whoever holds the table's
-//! [`Baton`].
+//! Seats on a shared medium: a fixed number of places, each empty or holding an [`Occupant`] the
+//! table owns (in pool memory): a value and a private record, used only by whoever holds the
+//! table's [`Baton`].
 //!
 //! This is how adapters share a wire without raw pointers in the driver: an adapter is moved into
 //! its seat when it joins ([`Seats::occupy`]) and moved out when it leaves ([`Seats::vacate`]);
 //! in between, the baton holder borrows it ([`Seats::get`]). The borrows hang on the held baton,
 //! and occupying or vacating needs the baton exclusively (`&mut Held`), so no borrow can outlive
 //! the value it points to. A private record per seat (the wire's copy of an adapter's receive
-//! filter) is read with the baton shared and written with it exclusive, so it needs no lock.
+//! filter) is read with the baton shared and written with it exclusive, so it needs no lock. It
+//! lives in the occupant's own pool memory, so an empty table is a few zero words per seat.
 
 use core::cell::UnsafeCell;
 
 use crate::memory::PoolBox;
 use crate::ring::{Baton, Held};
 
-/// One seat: empty, or an occupant and its private record.
-type Seat<T, C> = UnsafeCell<Option<(PoolBox<T>, C)>>;
+/// A value and the private record a [`Seats`] table keeps with it. Outside a table only the value
+/// is reachable ([`core::ops::Deref`]).
+///
+/// # Invariants
+/// `private` is touched only by [`Seats`], under its baton, while the occupant is seated.
+#[derive(Debug)]
+pub struct Occupant<T, C> {
+    value: T,
+    private: UnsafeCell<C>,
+}
+
+// SAFETY: the value is shared as `T` is; the private record is used by one baton holder at a time
+// (the invariant), which may be any CPU (`C: Send`).
+unsafe impl<T: Sync, C: Send> Sync for Occupant<T, C> {}
+
+impl<T, C> Occupant<T, C> {
+    /// `value` with its private record.
+    pub const fn new(value: T, private: C) -> Self {
+        Self {
+            value,
+            private: UnsafeCell::new(private),
+        }
+    }
+}
+
+impl<T, C> core::ops::Deref for Occupant<T, C> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+/// One seat: empty, or an occupant.
+type Seat<T, C> = UnsafeCell<Option<PoolBox<Occupant<T, C>>>>;
 
 /// See the module documentation. Any IRQL <= DISPATCH_LEVEL; nothing here blocks or allocates.
 ///
@@ -70,7 +103,7 @@ impl<T, C, const N: usize> Seats<T, C, N> {
         // shared borrow of `held` rules out for `'h`.
         // SAFETY: a shared read of the seat, no writer possible for `'h`.
         let seat = unsafe { &*cell.get() };
-        seat.as_ref().map(|(occupant, _)| &**occupant)
+        seat.as_ref().map(|occupant| &occupant.value)
     }
 
     /// The occupant of `seat` and its private record.
@@ -79,7 +112,10 @@ impl<T, C, const N: usize> Seats<T, C, N> {
         let cell = self.seat(held, seat)?;
         // SAFETY: as for `get`.
         let seat = unsafe { &*cell.get() };
-        seat.as_ref().map(|(occupant, private)| (&**occupant, private))
+        let occupant = seat.as_ref()?;
+        // Seated, and only the baton holder touches the record: shared for `'h` like the seat.
+        // SAFETY: no writer of the record for `'h` (writes need `&mut Held`).
+        Some((&occupant.value, unsafe { &*occupant.private.get() }))
     }
 
     /// The occupant of `seat` and its private record, the record writable.
@@ -88,36 +124,40 @@ impl<T, C, const N: usize> Seats<T, C, N> {
         // The baton is held exclusively (`&mut Held`, checked to be this table's) for `'h`: no
         // other borrow of any seat exists or can be made meanwhile.
         // SAFETY: exclusive access to the seat for `'h`.
-        let seat = unsafe { &mut *cell.get() };
-        seat.as_mut().map(|(occupant, private)| (&**occupant, private))
+        let seat = unsafe { &*cell.get() };
+        let occupant = seat.as_ref()?;
+        // As above: with the baton exclusive for `'h`, nobody else reads or writes the record.
+        // SAFETY: exclusive access to the record for `'h`.
+        Some((&occupant.value, unsafe { &mut *occupant.private.get() }))
     }
 
-    /// Moves `occupant` (with its private record) into `seat`. Gives them back if the seat is
-    /// taken, does not exist, or `held` is not this table's baton.
+    /// Moves `occupant` into `seat`. Gives it back if the seat is taken, does not exist, or `held`
+    /// is not this table's baton.
     pub fn occupy(
         &self,
         held: &mut Held<'_>,
         seat: usize,
-        occupant: PoolBox<T>,
-        private: C,
-    ) -> Result<(), (PoolBox<T>, C)> {
+        occupant: PoolBox<Occupant<T, C>>,
+    ) -> Result<(), PoolBox<Occupant<T, C>>> {
         let Some(cell) = self.seat(held, seat) else {
-            return Err((occupant, private));
+            return Err(occupant);
         };
-        // SAFETY: exclusive access, as in `get_mut`.
+        // The baton is held exclusively (`&mut Held`, checked to be this table's): no borrow of
+        // any seat exists.
+        // SAFETY: exclusive access to the seat for the call.
         let seat = unsafe { &mut *cell.get() };
         if seat.is_some() {
-            return Err((occupant, private));
+            return Err(occupant);
         }
-        *seat = Some((occupant, private));
+        *seat = Some(occupant);
         Ok(())
     }
 
-    /// Moves the occupant of `seat` out (`None` if empty); the wire no longer sees it.
-    pub fn vacate(&self, held: &mut Held<'_>, seat: usize) -> Option<PoolBox<T>> {
+    /// Moves the occupant of `seat` out (`None` if empty); the table no longer lends it.
+    pub fn vacate(&self, held: &mut Held<'_>, seat: usize) -> Option<PoolBox<Occupant<T, C>>> {
         let cell = self.seat(held, seat)?;
-        // SAFETY: exclusive access, as in `get_mut`.
+        // SAFETY: exclusive access to the seat for the call, as in `occupy`.
         let seat = unsafe { &mut *cell.get() };
-        seat.take().map(|(occupant, _)| occupant)
+        seat.take()
     }
 }

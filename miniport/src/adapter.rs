@@ -19,6 +19,7 @@ use rvnic_helpers::irql::Raised;
 use rvnic_helpers::memory::PoolBox;
 use rvnic_helpers::oid::OidRequest;
 use rvnic_helpers::ring::Dispatch;
+use rvnic_helpers::seats::Occupant;
 use rvnic_helpers::spin::SpinLock;
 use rvnic_helpers::timer_pool::{TimerCallback, TimerPool};
 
@@ -30,7 +31,7 @@ use crate::oid::{self, Change, Control, Live};
 use crate::recv::RxPool;
 use crate::send::TxQueue;
 use crate::stats::Statistics;
-use crate::wire::{self, Address, Port, Published};
+use crate::wire::{self, Address, Port, Published, Seated};
 use crate::{LANES, POOL_TAG, dbg_print};
 
 /// One adapter. Lives in pool memory from initialize to halt, owned by its seat on the wire
@@ -119,7 +120,7 @@ impl Adapter {
                 return Err(status);
             }
         };
-        let context = NonNull::from(&*adapter);
+        let context = NonNull::from(&**adapter);
         let configured = adapter.register().and_then(|()| {
             // What the general attributes say of the link: as it will be once attached.
             adapter.set_connected(wire::will_connect(port));
@@ -157,7 +158,7 @@ impl Adapter {
         config: Config,
         port: Port,
         permanent: Address,
-    ) -> Result<PoolBox<Self>, NDIS_STATUS> {
+    ) -> Result<Seated, NDIS_STATUS> {
         let cpus = processors();
         let rx = RxPool::new(
             driver,
@@ -171,10 +172,10 @@ impl Adapter {
         let stats = Statistics::new(cpus).ok_or(NDIS_STATUS_RESOURCES)?;
         let control = Control::new(config, permanent);
         let published = Published::new(control.filter, control.offloads.active(control.encapsulation));
-        PoolBox::new_in_place(POOL_TAG, |place: &mut core::mem::MaybeUninit<Self>| {
+        PoolBox::new_in_place(POOL_TAG, |place: &mut core::mem::MaybeUninit<Occupant<Self, Published>>| {
             // Written straight into pool memory: the adapter is too large to build on a kernel
-            // stack and move.
-            Ok::<_, core::convert::Infallible>(place.write(Self {
+            // stack and move. The wire's copy of what it publishes starts as the original.
+            Ok::<_, core::convert::Infallible>(place.write(Occupant::new(Self {
                 handle,
                 config,
                 port,
@@ -188,7 +189,7 @@ impl Adapter {
                 tx,
                 rx,
                 stats,
-            }))
+            }, published)))
         })
         // The pool is exhausted: the components were moved into the closure and dropped with it.
         .map_err(|_| NDIS_STATUS_RESOURCES)
@@ -435,11 +436,6 @@ impl Adapter {
     /// date. The wire's baton holder calls this.
     pub(crate) fn refresh(&self, copy: &mut Published) {
         copy.refresh(&self.published.lock());
-    }
-
-    /// What the wire applies for this adapter now (the copy its seat starts with).
-    pub(crate) fn published(&self) -> Published {
-        *self.published.lock()
     }
 
     /// A free receive descriptor for one frame, with an in-flight reference, if the adapter runs

@@ -20,7 +20,7 @@ use ndis::NDIS_STATUS;
 use rvnic_helpers::irql::Raised;
 use rvnic_helpers::memory::PoolBox;
 use rvnic_helpers::ring::{Dispatch, Held};
-use rvnic_helpers::seats::Seats;
+use rvnic_helpers::seats::{Occupant, Seats};
 use rvnic_helpers::spin::SpinLock;
 
 use ndis::{
@@ -50,6 +50,9 @@ pub const BUDGET: usize = 16 * BATCH;
 /// moving into its seat ([`attach`]) and leaves by moving out ([`detach`]), both under the baton,
 /// so whoever holds it can use every adapter it finds.
 pub type Wire = Seats<Adapter, Published, MAX_PORTS>;
+
+/// An adapter in pool memory, with the wire's copy of what it publishes: what moves into a seat.
+pub type Seated = PoolBox<Occupant<Adapter, Published>>;
 
 /// What the wire applies for one adapter: its receive filter and active offloads, with the
 /// generation of the OID set that published them (the wire copies them when it changes).
@@ -181,7 +184,7 @@ pub fn will_connect(port: Port) -> bool {
 
 /// Moves `adapter` into its seat, so the wire delivers to it and drains its sends, and updates the
 /// link of a pair. Gives it back if the seat is taken. PASSIVE_LEVEL.
-pub fn attach(adapter: PoolBox<Adapter>) -> Result<(), PoolBox<Adapter>> {
+pub fn attach(adapter: Seated) -> Result<(), Seated> {
     let port = adapter.port();
     with_baton(port, |wire, held| {
         if port.topology == Topology::Pair {
@@ -193,15 +196,13 @@ pub fn attach(adapter: PoolBox<Adapter>) -> Result<(), PoolBox<Adapter>> {
         } else {
             adapter.set_connected(true);
         }
-        let published = adapter.published();
-        wire.occupy(held, port.slot, adapter, published)
-            .map_err(|(adapter, _)| adapter)
+        wire.occupy(held, port.slot, adapter)
     })
 }
 
 /// Moves the adapter on `port` out of its seat; when this returns the wire no longer uses it.
 /// PASSIVE_LEVEL.
-pub fn detach(port: Port) -> Option<PoolBox<Adapter>> {
+pub fn detach(port: Port) -> Option<Seated> {
     with_baton(port, |wire, held| {
         let adapter = wire.vacate(held, port.slot);
         if port.topology == Topology::Pair

@@ -327,29 +327,34 @@ fn raising_to_dispatch_gives_the_cpus_lane_and_restores_irql() {
 #[test]
 fn seats_lend_occupants_only_to_their_own_baton_and_give_them_back_whole() {
     use rvnic_helpers::memory::PoolBox;
-    use rvnic_helpers::seats::Seats;
+    use rvnic_helpers::seats::{Occupant, Seats};
 
     static GONE: AtomicUsize = AtomicUsize::new(0);
-    struct Occupant(u64);
-    impl Drop for Occupant {
+    struct Value(u64);
+    impl Drop for Value {
         fn drop(&mut self) {
             GONE.fetch_add(1, Ordering::SeqCst);
         }
     }
 
     let host = Host::new();
-    let seats: Seats<Occupant, u32, 2> = Seats::new();
-    let other: Seats<Occupant, u32, 2> = Seats::new();
+    let seats: Seats<Value, u32, 2> = Seats::new();
+    let other: Seats<Value, u32, 2> = Seats::new();
     {
         let mut held = seats.baton().try_take().expect("free");
         assert!(seats.baton().try_take().is_none(), "one holder at a time");
-        let one = PoolBox::new(Occupant(7), TAG).map_err(drop).expect("pool");
-        assert!(seats.occupy(&mut held, 0, one, 1).is_ok());
-        let two = PoolBox::new(Occupant(8), TAG).map_err(drop).expect("pool");
-        let (two, record) = seats.occupy(&mut held, 0, two, 2).expect_err("seat 0 is taken");
-        assert_eq!((two.0, record), (8, 2));
-        let (two, _) = seats.occupy(&mut held, 2, two, 2).expect_err("no seat 2");
-        assert!(seats.occupy(&mut held, 1, two, 3).is_ok());
+        let seated = |value, record| {
+            PoolBox::new(Occupant::new(Value(value), record), TAG)
+                .map_err(drop)
+                .expect("pool")
+        };
+        assert!(seats.occupy(&mut held, 0, seated(7, 1)).is_ok());
+        let two = seats
+            .occupy(&mut held, 0, seated(8, 3))
+            .expect_err("seat 0 is taken");
+        assert_eq!(two.0, 8);
+        let two = seats.occupy(&mut held, 2, two).expect_err("no seat 2");
+        assert!(seats.occupy(&mut held, 1, two).is_ok());
         assert_eq!(seats.get(&held, 0).map(|c| c.0), Some(7));
         if let Some((_, record)) = seats.get_mut(&mut held, 1) {
             *record += 10;
