@@ -2,8 +2,8 @@
 //! handle for what the owner allocates.
 //!
 //! `NdisAllocateGenericObject(DriverObject, Tag, Size)` returns an `NDIS_GENERIC_OBJECT` followed by
-//! `Size` bytes for the caller. A component with no NDIS handle of its own (a timer pool, a
-//! descriptor ring) allocates one, keeps its state in those bytes, and passes the object as the
+//! `Size` bytes for the caller. A component with no NDIS handle of its own (a timer pool, the
+//! receive descriptor pool) allocates one, keeps its state in those bytes, and passes the object as the
 //! `NdisHandle` of NBL pools and timer objects. Everything allocated through the object must be freed
 //! before the object, and every object must be freed before `MiniportHaltEx` returns.
 //!

@@ -1,12 +1,18 @@
-//! rvnic-helpers: components that have no NDIS handle of their own, and the lock-free rings of the
-//! datapath.
+//! rvnic-helpers: the safe NDIS layer the driver is written against, components that have no NDIS
+//! handle of their own, and the lock-free rings of the datapath.
+//!
+//! The layer: [`adapter`] (the adapter handle's NDIS calls, configuration), [`nbl`] (owned NBLs
+//! and views of their NET_BUFFERs and MDLs), [`oid`] (OID requests), [`log`], and [`seats`] (the
+//! table that owns the adapters on a wire). Every unsafe block of the driver's logic is here (or in
+//! its trampolines), each with the invariant it relies on.
 //!
 //! Each component obtains an NDIS generic object (`NdisAllocateGenericObject`) and uses it as the
 //! handle for what it allocates ([`generic_object`]), keeping its own state in the object's trailing
-//! bytes. Components: [`timer_pool`] (pre-allocated NDIS timers), [`descriptor`] (NIC-style TX and
-//! RX descriptor rings over buffers the component owns), [`memory`] (fallible pool boxes and
-//! slices). The [`ring`] module has the bounded SPSC
-//! and per-CPU MPSC rings the datapath moves descriptors through at DISPATCH_LEVEL.
+//! bytes. Components: [`timer_pool`] (pre-allocated NDIS timers), [`receive`] (the receive
+//! descriptors: NBLs over buffers the component owns, lent through owned tokens), [`memory`]
+//! (fallible pool boxes and slices). The [`ring`] module has the bounded SPSC and per-CPU MPSC
+//! rings (built in pool memory by [`lanes`]) the datapath moves NBLs and descriptors through at
+//! DISPATCH_LEVEL.
 //!
 //! Everything here runs at IRQL <= DISPATCH_LEVEL unless an item says otherwise, never blocks on the
 //! datapath, and allocates only in constructors.
@@ -15,12 +21,12 @@
 
 #[cfg(not(rvnic_loom))]
 pub mod adapter;
-#[cfg(not(rvnic_loom))]
-pub mod descriptor;
 pub mod generic_object;
 pub mod in_flight;
 #[cfg(not(rvnic_loom))]
 pub mod irql;
+#[cfg(not(rvnic_loom))]
+pub mod lanes;
 #[cfg(not(rvnic_loom))]
 pub mod log;
 #[cfg(not(rvnic_loom))]
@@ -29,6 +35,8 @@ pub mod memory;
 pub mod nbl;
 #[cfg(not(rvnic_loom))]
 pub mod oid;
+#[cfg(not(rvnic_loom))]
+pub mod receive;
 pub mod reset;
 pub mod ring;
 #[cfg(not(rvnic_loom))]

@@ -18,17 +18,15 @@ use rvnic_helpers::in_flight::InFlight;
 use rvnic_helpers::irql::Raised;
 use rvnic_helpers::memory::PoolBox;
 use rvnic_helpers::oid::OidRequest;
-use rvnic_helpers::ring::Dispatch;
+use rvnic_helpers::receive::RxPool;
 use rvnic_helpers::seats::Occupant;
 use rvnic_helpers::spin::SpinLock;
 use rvnic_helpers::timer_pool::{TimerCallback, TimerPool};
 
 use crate::chores::{Cancels, Reset, Settled};
 use crate::config::{Config, Fallbacks, KEYWORDS};
-use crate::nbl::Chain;
 use crate::offload;
 use crate::oid::{self, Change, Control, Live};
-use crate::recv::RxPool;
 use crate::send::TxQueue;
 use crate::stats::Statistics;
 use crate::wire::{self, Address, Port, Published, Seated};
@@ -162,10 +160,11 @@ impl Adapter {
         let cpus = processors();
         let rx = RxPool::new(
             driver,
-            handle.as_raw(),
+            &handle,
             config.receive_buffers as usize,
             config.max_frame as usize,
             cpus,
+            POOL_TAG,
         )?;
         let tx = TxQueue::new(driver, config.transmit_buffers as usize, cpus)?;
         let resume = TimerPool::new(driver, POOL_TAG, Resume { port }).map_err(|_| NDIS_STATUS_RESOURCES)?;
@@ -343,6 +342,13 @@ impl Adapter {
         }
     }
 
+    /// Drops `n` in-flight references (a chained frame holds one per descriptor).
+    pub(crate) fn leave_many(&self, n: usize) {
+        for _ in 0..n {
+            self.leave();
+        }
+    }
+
     #[must_use]
     pub fn is_running(&self) -> bool {
         self.in_flight.is_running()
@@ -436,83 +442,6 @@ impl Adapter {
     /// date. The wire's baton holder calls this.
     pub(crate) fn refresh(&self, copy: &mut Published) {
         copy.refresh(&self.published.lock());
-    }
-
-    /// A free receive descriptor for one frame, with an in-flight reference, if the adapter runs
-    /// and has one. Only the wire's baton holder calls this.
-    pub(crate) fn reserve_receive(&self) -> Option<u16> {
-        self.enter();
-        if self.is_running()
-            && let Some(index) = self.rx.take()
-        {
-            return Some(index);
-        }
-        self.leave();
-        None
-    }
-
-    /// Free receive descriptors for one frame of `out.len()` buffers, each with an in-flight
-    /// reference, if the adapter runs and has that many; all or none. Only the wire's baton holder
-    /// calls this.
-    pub(crate) fn reserve_receives(&self, on: &Dispatch, out: &mut [u16]) -> bool {
-        self.enter();
-        if self.is_running() && self.rx.take_all(on, out) {
-            for _ in 1..out.len() {
-                self.enter();
-            }
-            return true;
-        }
-        self.leave();
-        false
-    }
-
-    /// Gives back a descriptor taken with [`Self::reserve_receive`] and not indicated.
-    pub(crate) fn cancel_receive(&self, on: &Dispatch, index: u16) {
-        let nbl = self.rx.prepare(index, 0);
-        let freed = self.rx.recycle(on, &nbl);
-        let _ = nbl.into_raw();
-        self.leave_many(freed.max(1));
-    }
-
-    /// Drops `n` in-flight references (a chained frame holds one per descriptor).
-    fn leave_many(&self, n: usize) {
-        for _ in 0..n {
-            self.leave();
-        }
-    }
-
-    /// Whether free receive descriptors are down to the low-water mark (an eighth of them).
-    pub(crate) fn receive_low(&self) -> bool {
-        self.rx.free() <= self.rx.count() / 8
-    }
-
-    /// Indicates a chain of filled receive descriptors. Below the low-water mark, indicates them
-    /// with `NDIS_RECEIVE_FLAGS_RESOURCES`: NDIS copies and the descriptors are ours at once.
-    pub(crate) fn indicate(&self, on: &Dispatch, chain: &mut Chain) {
-        let low = self.rx.free() < self.rx.count() / 8;
-        let flags = if low { NDIS_RECEIVE_FLAGS_RESOURCES } else { 0 };
-        // Each NBL holds an in-flight reference taken while the adapter ran.
-        if let Some(back) = self.handle.indicate_receive(chain, flags) {
-            // NDIS copied them: the descriptors are ours again at once.
-            for nbl in back {
-                let freed = self.rx.recycle(on, &nbl);
-                let _ = nbl.into_raw();
-                self.leave_many(freed.max(1));
-            }
-        }
-    }
-
-    /// `MiniportReturnNetBufferLists`: the protocol gives indicated NBLs back.
-    pub fn return_nbls(&self, nbls: crate::nbl::Split) {
-        let raised = Raised::to_dispatch();
-        for nbl in nbls {
-            let freed = self.rx.recycle(raised.dispatch(), &nbl);
-            if freed == 0 {
-                dbg_print!("returned NBL {:p} is not one of this adapter's", nbl.as_ptr());
-            }
-            let _ = nbl.into_raw();
-            self.leave_many(freed.max(1));
-        }
     }
 
     /// `MiniportResetEx`: nothing in a virtual NIC can wedge, but since NDIS 6.30 no send may stay

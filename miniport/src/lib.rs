@@ -26,10 +26,9 @@ pub mod send;
 pub mod stats;
 pub mod wire;
 
-/// Per-CPU lanes of the datapath's rings and statistics: Windows' processors per group. A CPU
-/// numbered beyond this (a machine with more than 64) shares nothing: its sends complete with
-/// `NDIS_STATUS_RESOURCES` and its statistics land in the last block.
-pub const LANES: usize = 64;
+/// Per-CPU lanes of the datapath's rings and statistics (the safe layer's); a CPU numbered beyond
+/// them pushes onto the rings' shared lane and counts in the last statistics block.
+pub use rvnic_helpers::lanes::LANES;
 
 /// The pool tag of every allocation rvnic makes ('RvNc' in a pool dump).
 pub const POOL_TAG: u32 = u32::from_le_bytes(*b"RvNc");

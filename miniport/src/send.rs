@@ -18,7 +18,7 @@ use crate::adapter::Adapter;
 use crate::nbl::{Chain, Nbl};
 
 /// Queued NBLs, one lane per CPU.
-pub(crate) type Lanes = crate::recv::Lanes<Nbl>;
+pub(crate) type Lanes = rvnic_helpers::lanes::Lanes<Nbl>;
 
 /// The transmit queue component: a generic object owning the lanes.
 #[derive(Debug)]
@@ -37,7 +37,7 @@ impl TxQueue {
     /// Lanes of `capacity` NBLs for `cpus` processors. PASSIVE_LEVEL.
     pub fn new(driver: Option<DriverObject>, capacity: usize, cpus: usize) -> Result<Self, NDIS_STATUS> {
         let object = GenericObject::<Plain<Transmit>>::new(driver, POOL_TAG, |_| {
-            crate::recv::build_lanes(capacity, cpus).map(|lanes| Transmit { lanes, cpus })
+            rvnic_helpers::lanes::build(capacity, cpus, POOL_TAG).map(|lanes| Transmit { lanes, cpus })
         });
         match object {
             Ok(object) => Ok(Self(object)),
@@ -49,7 +49,7 @@ impl TxQueue {
     /// Queues `nbl` on `on`'s CPU lane (or the shared lane), or hands it back if that is full.
     pub(crate) fn push(&self, on: &Dispatch, nbl: Nbl) -> Result<(), Nbl> {
         let state = self.0.get();
-        crate::recv::push_on(&state.lanes, state.cpus, on, nbl)
+        rvnic_helpers::lanes::push_on(&state.lanes, state.cpus, on, nbl)
     }
 
     /// Takes up to `max` queued NBLs, oldest first per lane, 16 from a lane at a time round-robin,

@@ -12,6 +12,8 @@
 //! and completes sends in batches, and drains again if anyone signalled meanwhile. Nobody waits,
 //! no lock is held across a copy, nothing is allocated.
 
+#![forbid(unsafe_code)]
+
 mod frame;
 pub mod packet;
 
@@ -19,6 +21,7 @@ pub use frame::*;
 use ndis::NDIS_STATUS;
 use rvnic_helpers::irql::Raised;
 use rvnic_helpers::memory::PoolBox;
+use rvnic_helpers::receive::Taken;
 use rvnic_helpers::ring::{Dispatch, Held};
 use rvnic_helpers::seats::{Occupant, Seats};
 use rvnic_helpers::spin::SpinLock;
@@ -271,6 +274,8 @@ struct Drain<'w> {
     on: &'w Dispatch,
     /// Receives per port, to indicate.
     receives: [Chain; MAX_PORTS],
+    /// Whether a port's waiting receives include one taken at its low-water mark.
+    low: [bool; MAX_PORTS],
     /// Completed sends per port.
     completions: [Chain; MAX_PORTS],
 }
@@ -285,6 +290,7 @@ impl<'w> Drain<'w> {
             topology,
             on,
             receives: Default::default(),
+            low: [false; MAX_PORTS],
             completions: Default::default(),
         }
     }
@@ -447,21 +453,18 @@ impl<'w> Drain<'w> {
             counters.error_in();
             return true;
         }
-        let Some(index) = receiver.reserve_receive() else {
+        let low = receiver.receive_low();
+        let Some(mut taken) = receiver.reserve_receive(self.on, 1) else {
             counters.discard_in();
             return true;
         };
-        // Descriptor `index` was just taken from the free list by this drain and is not
-        // indicated yet: its buffer is ours alone.
-        // SAFETY: an owned descriptor's buffer, borrowed until it is prepared below.
-        let buffer = unsafe { receiver.rx.buffer(index) };
-        let Some(buffer) = buffer.get_mut(..wire_len) else {
-            receiver.cancel_receive(self.on, index);
+        let Some(buffer) = receiver.rx.buffer(&mut taken, 0).get_mut(..wire_len) else {
+            receiver.cancel_receive(self.on, taken);
             counters.error_in();
             return true;
         };
         if !nb.reader().read(&mut buffer[..len]) {
-            receiver.cancel_receive(self.on, index);
+            receiver.cancel_receive(self.on, taken);
             return false;
         }
         buffer[len..].fill(0);
@@ -469,10 +472,12 @@ impl<'w> Drain<'w> {
             Some(headers) => checksums(buffer, request, &headers, self.offload(to)),
             None => 0,
         };
+        let Some(mut indicated) = receiver.rx.prepare(taken, wire_len) else {
+            return true;
+        };
         counters.received(class, wire_len);
-        let mut indicated = receiver.rx.prepare(index, wire_len);
         indicated.set_receive_offload(flags, 0);
-        self.receives[to].push(indicated);
+        self.queue(to, indicated, low);
         true
     }
 
@@ -529,21 +534,18 @@ impl<'w> Drain<'w> {
             if receiver.rx.free() < needed && !self.receives[to].is_empty() {
                 self.indicate(to);
             }
-            let mut taken = [0u16; MAX_CHAIN];
-            if !receiver.reserve_receives(self.on, &mut taken[..needed]) {
+            let low = receiver.receive_low();
+            let Some(mut taken) = receiver.reserve_receive(self.on, needed) else {
                 counters.discard_in();
                 if !reader.skip(unit.len) {
                     return false;
                 }
                 continue;
-            }
-            let taken = &taken[..needed];
+            };
             let compute = !coalesced && !rx_tcp;
-            let filled = fill_unit(receiver, taken, send, template, &unit, &mut reader, compute);
+            let filled = fill_unit(receiver, &mut taken, send, template, &unit, &mut reader, compute);
             if !filled {
-                for &index in taken {
-                    receiver.cancel_receive(self.on, index);
-                }
+                receiver.cancel_receive(self.on, taken);
                 return false;
             }
             let mut flags = 0;
@@ -565,20 +567,26 @@ impl<'w> Drain<'w> {
                     flags |= CHECKSUM_RX_IP_SUCCEEDED;
                 }
             }
-            // The buffers were filled above and are still the drain's; chained now, they are one
-            // NET_BUFFER's data.
-            // SAFETY: distinct descriptors this drain took and has not indicated.
-            unsafe { receiver.rx.link(taken) };
-            let mut indicated = receiver.rx.prepare(taken[0], wire_len);
+            // The buffers are chained in the token: one NET_BUFFER's data.
+            let Some(mut indicated) = receiver.rx.prepare(taken, wire_len) else {
+                continue;
+            };
             let count = if coalesced { unit.count as u16 } else { 0 };
             indicated.set_receive_offload(flags, count);
             counters.received_many(class, unit.count, unit.len + unit.count * send.header_len);
-            self.receives[to].push(indicated);
+            self.queue(to, indicated, low);
             if self.receives[to].len() >= BATCH || receiver.receive_low() {
                 self.indicate(to);
             }
         }
         true
+    }
+
+    /// Queues a filled receive for port `to`; `low`: its descriptors were taken at the low-water
+    /// mark, so its batch goes with `NDIS_RECEIVE_FLAGS_RESOURCES`.
+    fn queue(&mut self, to: usize, nbl: Nbl, low: bool) {
+        self.receives[to].push(nbl);
+        self.low[to] |= low;
     }
 
     /// The ports a frame from `sender` goes to.
@@ -592,8 +600,9 @@ impl<'w> Drain<'w> {
 
     fn indicate(&mut self, to: usize) {
         if let Some(receiver) = self.ports[to] {
-            receiver.indicate(self.on, &mut self.receives[to]);
+            receiver.indicate(self.on, &mut self.receives[to], self.low[to]);
         }
+        self.low[to] = false;
     }
 
     fn flush(&mut self) {
@@ -738,27 +747,18 @@ fn checksums(frame: &mut [u8], request: u32, headers: &Headers, active: Active) 
 #[inline(never)]
 fn fill_unit(
     receiver: &Adapter,
-    taken: &[u16],
+    taken: &mut Taken,
     send: &LargeSend,
     template: &[u8],
     unit: &Unit,
     reader: &mut Reader<'_>,
     compute: bool,
 ) -> bool {
-    // Buffer `k` of the unit. Every descriptor of `taken` was just taken from the free list by
-    // this drain and is not indicated; they are distinct, and each borrow ends before the next.
-    let buffer = |k: usize| -> &mut [u8] {
-        match taken.get(k) {
-            // SAFETY: an owned descriptor's buffer, borrowed exclusively and briefly.
-            Some(&index) => unsafe { receiver.rx.buffer(index) },
-            None => &mut [],
-        }
-    };
     let size = receiver.rx.buffer_size();
     let frame_len = send.header_len + unit.len;
     let mut sum = send.pseudo_sum(unit);
     {
-        let Some(first) = buffer(0).get_mut(..send.header_len) else {
+        let Some(first) = receiver.rx.buffer(taken, 0).get_mut(..send.header_len) else {
             return false;
         };
         send.write_headers(template, unit, first);
@@ -770,7 +770,7 @@ fn fill_unit(
     while at < frame_len {
         let (k, offset) = (at / size, at % size);
         let n = (size - offset).min(frame_len - at);
-        let Some(piece) = buffer(k).get_mut(offset..offset + n) else {
+        let Some(piece) = receiver.rx.buffer(taken, k).get_mut(offset..offset + n) else {
             return false;
         };
         if !reader.read(piece) {
@@ -781,7 +781,7 @@ fn fill_unit(
         }
         at += n;
     }
-    let first = buffer(0);
+    let first = receiver.rx.buffer(taken, 0);
     if frame_len < MIN_FRAME
         && let Some(pad) = first.get_mut(frame_len..MIN_FRAME)
     {

@@ -1,4 +1,4 @@
-//! The helper components on ndis-host: generic objects, the timer pool, descriptor rings and the
+//! The helper components on ndis-host: generic objects, the timer pool, the receive pool, seats and the
 //! per-CPU ring token, with their failure paths swept by fault injection.
 
 use std::sync::Mutex;
@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use ndis::*;
 use ndis_host::{FaultPlan, Host, Kind, Rule, sweep};
-use rvnic_helpers::descriptor::{
-    BUFFER_ALIGN, Descriptor, DescriptorError, DescriptorRing, Direction, Flags, PostError,
-};
+use rvnic_helpers::adapter::AdapterHandle;
 use rvnic_helpers::generic_object::{self, GenericObject, LayoutError, Plain, State};
 use rvnic_helpers::irql::Raised;
+use rvnic_helpers::receive::RxPool;
 use rvnic_helpers::ring::{Mpsc, boxed_slots};
 use rvnic_helpers::timer_pool::{Timer, TimerCallback, TimerPool, TimerPoolError};
 
@@ -183,16 +182,19 @@ fn every_allocation_failure_in_a_constructor_gives_a_typed_error_and_leaks_nothi
         }
     });
     assert_eq!(timer_pools.allocations, 5, "the object and four timers");
-    let rings = sweep(&builder, None, |_| {
-        match DescriptorRing::new(None, TAG, Direction::Rx, 8, 1514) {
-            Ok(ring) => drop(ring),
-            Err(
-                DescriptorError::OutOfMemory | DescriptorError::Object(generic_object::Error::Allocation),
-            ) => {}
-            Err(other) => panic!("unexpected error {other:?}"),
+    let pools = sweep(&builder, None, |_| {
+        match RxPool::new(None, &adapter(), 8, 1514, 1, TAG) {
+            Ok(pool) => {
+                assert_eq!((pool.count(), pool.free()), (8, 8));
+                drop(pool);
+            }
+            Err(status) => assert_eq!(status, NDIS_STATUS_RESOURCES),
         }
     });
-    assert_eq!(rings.allocations, 3, "the object, the descriptors, the buffers");
+    assert!(
+        pools.allocations > 3 * 8,
+        "the object, the free list's lanes, the buffers, the pool, and an MDL and NBL per descriptor"
+    );
     let objects = sweep(&builder, None, |_| {
         let result = GenericObject::<WithTimer>::new(None, TAG, |h| {
             Ok::<_, NDIS_STATUS>((h.allocate_timer(TAG, Some(never))?, 1))
@@ -204,100 +206,68 @@ fn every_allocation_failure_in_a_constructor_gives_a_typed_error_and_leaks_nothi
         ));
     });
     assert_eq!(objects.allocations, 2);
-    for s in [&timer_pools, &rings, &objects] {
+    for s in [&timer_pools, &pools, &objects] {
         assert!(s.runs.iter().all(|r| r.failed.is_some()));
         assert!(s.failures().is_empty(), "{}", s.failures().join("\n"));
     }
 }
 
-#[test]
-fn a_tx_descriptor_ring_posts_completes_and_reclaims_through_wrap_around() {
-    let host = Host::new();
-    let mut ring = DescriptorRing::new(None, TAG, Direction::Tx, 4, 100).expect("ring");
-    assert_eq!((ring.count(), ring.buffer_size(), ring.free()), (4, 128, 4));
-    for i in 0..4 {
-        assert_eq!(
-            ring.buffer_address(i) as usize % BUFFER_ALIGN,
-            0,
-            "buffers are 64-byte aligned"
-        );
-    }
-    let mut sent = Vec::new();
-    for round in 0..5u8 {
-        let frames: Vec<Vec<u8>> = (0..3)
-            .map(|i| vec![round * 10 + i; 60 + usize::from(i)])
-            .collect();
-        for f in &frames {
-            ring.post_tx(f).expect("room");
-        }
-        assert_eq!(ring.with_device(), 3);
-        while let Some(mut slot) = ring.device_next() {
-            sent.push(slot.data().to_vec());
-            slot.complete(0, Flags::empty());
-        }
-        let mut reclaimed = 0;
-        while let Some(r) = ring.reclaim() {
-            assert!(
-                r.descriptor
-                    .flags
-                    .contains(Flags::DONE | Flags::START_OF_PACKET | Flags::END_OF_PACKET)
-            );
-            assert!(!r.descriptor.flags.contains(Flags::OWNED_BY_HW));
-            reclaimed += 1;
-        }
-        assert_eq!(reclaimed, 3);
-        assert_eq!(&sent[sent.len() - 3..], frames.as_slice(), "round {round}");
-    }
-    for _ in 0..4 {
-        ring.post_tx(&[1]).expect("room");
-    }
-    assert_eq!(ring.post_tx(&[1]), Err(PostError::Full));
-    assert_eq!(
-        ring.post_tx(&[0; 200]),
-        Err(PostError::TooLong {
-            length: 200,
-            buffer_size: 128
-        })
-    );
-    assert_eq!(ring.post_rx(), Err(PostError::WrongDirection));
-    drop(ring);
-    assert!(host.finish().is_clean());
+/// An adapter handle for a receive pool's NBLs (their `SourceHandle`, which nothing here reads).
+fn adapter() -> AdapterHandle {
+    // SAFETY: no NDIS call is ever made with this handle; the pools only store it in their NBLs.
+    unsafe { AdapterHandle::from_raw(core::ptr::null_mut()) }
 }
 
 #[test]
-fn an_rx_descriptor_ring_fills_posted_buffers_in_order() {
+fn a_receive_pool_lends_buffers_only_through_the_frames_taken() {
     let host = Host::new();
-    let mut ring = DescriptorRing::new(None, TAG, Direction::Rx, 8, 1514).expect("ring");
-    while ring.post_rx().is_ok() {}
-    assert_eq!(ring.with_device(), 8);
-    for i in 0..5u8 {
-        let mut slot = ring.device_next().expect("posted buffer");
-        let frame = vec![i; 64 + usize::from(i)];
-        slot.buffer()[..frame.len()].copy_from_slice(&frame);
-        slot.complete(frame.len(), Flags::CHECKSUM_OK);
-    }
-    for i in 0..5u8 {
-        let r = ring.reclaim().expect("completed");
-        assert_eq!(
-            r.descriptor,
-            Descriptor {
-                length: 64 + u32::from(i),
-                flags: Flags::START_OF_PACKET | Flags::END_OF_PACKET | Flags::DONE | Flags::CHECKSUM_OK
-            }
-        );
-        assert_eq!(ring.buffer(&r), vec![i; 64 + usize::from(i)].as_slice());
-        ring.post_rx().expect("repost");
-    }
-    assert!(ring.reclaim().is_none());
-    assert_eq!(
-        DescriptorRing::new(None, TAG, Direction::Rx, 6, 64).err(),
-        Some(DescriptorError::BadGeometry {
-            count: 6,
-            buffer_size: 64
-        })
+    let pool = RxPool::new(None, &adapter(), 8, 100, 1, TAG).expect("pool");
+    let other = RxPool::new(None, &adapter(), 2, 100, 1, TAG).expect("pool");
+    assert_eq!((pool.count(), pool.buffer_size(), pool.free()), (8, 128, 8));
+    let raised = Raised::to_dispatch();
+    let on = raised.dispatch();
+    let mut one = pool.take(on, 1).expect("one");
+    pool.buffer(&mut one, 0)[..4].copy_from_slice(b"rvnc");
+    assert!(
+        pool.buffer(&mut one, 1).is_empty(),
+        "a one-buffer frame has no buffer 1"
     );
-    drop(ring);
-    assert!(host.finish().is_clean());
+    let mut three = pool.take(on, 3).expect("three chained");
+    assert_eq!((three.count(), pool.free()), (3, 4));
+    for k in 0..3 {
+        pool.buffer(&mut three, k).fill(k as u8 + 1);
+    }
+    assert!((0..3).all(|k| pool.buffer(&mut three, k).iter().all(|&b| b == k as u8 + 1)));
+    assert!(
+        other.buffer(&mut three, 0).is_empty(),
+        "another pool's token lends nothing"
+    );
+    assert_eq!(
+        other.give_back(on, pool.take(on, 1).expect("one")),
+        0,
+        "nor takes it back"
+    );
+    assert_eq!(
+        pool.free(),
+        3,
+        "that descriptor is lost to receives, not to another pool"
+    );
+    assert!(pool.take(on, 4).is_none(), "all or none");
+    assert_eq!(pool.free(), 3, "a short list gives back what it popped");
+    assert_eq!(pool.give_back(on, three), 3);
+    let nbl = pool.prepare(one, 60).expect("this pool's");
+    assert_eq!(nbl.frames().next().map(|nb| nb.len()), Some(60));
+    let mut head = [0u8; 4];
+    assert!(nbl.frames().next().is_some_and(|nb| nb.copy_to(&mut head)));
+    assert_eq!(&head, b"rvnc", "the NBL carries the buffer that was written");
+    assert_eq!(other.recycle(on, &nbl), 0, "an NBL of another pool");
+    assert_eq!(pool.recycle(on, &nbl), 1);
+    let _ = nbl.into_raw();
+    assert_eq!(pool.free(), 7);
+    drop(raised);
+    drop((pool, other));
+    let v = host.finish();
+    assert!(v.is_clean(), "{v:?}");
 }
 
 #[test]
