@@ -1,7 +1,7 @@
 //! rvnic-helpers: the safe NDIS layer the driver is written against, components that have no NDIS
 //! handle of their own, and the lock-free rings of the datapath.
 //!
-//! The layer: [`adapter`] (the adapter handle's NDIS calls, configuration), [`nbl`] (owned NBLs
+//! The layer: [`driver`] (registration), [`adapter`] (the adapter handle's NDIS calls, configuration), [`nbl`] (owned NBLs
 //! and views of their NET_BUFFERs and MDLs), [`oid`] (OID requests), [`log`], and [`seats`] (the
 //! table that owns the adapters on a wire). Every unsafe block of the driver's logic is here (or in
 //! its trampolines), each with the invariant it relies on.
@@ -21,6 +21,8 @@
 
 #[cfg(not(rvnic_loom))]
 pub mod adapter;
+#[cfg(not(rvnic_loom))]
+pub mod driver;
 pub mod generic_object;
 pub mod in_flight;
 #[cfg(not(rvnic_loom))]

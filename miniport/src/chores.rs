@@ -24,6 +24,8 @@
 //! [`Reset`] (`rvnic_helpers::reset`, loom-checked): the handler (it returns `NDIS_STATUS_SUCCESS`)
 //! or a drain after the handler returned `NDIS_STATUS_PENDING` (it calls `NdisMResetComplete`).
 
+#![forbid(unsafe_code)]
+
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 pub use rvnic_helpers::reset::{ResetGate as Reset, Settled};

@@ -5,34 +5,29 @@
 //! `NdisMRegisterMiniportDriver`. NDIS then calls `MiniportInitializeEx` once per adapter, and the
 //! unload handler after the last adapter has halted.
 
-use core::ffi::c_void;
-use core::ptr::null_mut;
-use core::sync::atomic::{AtomicPtr, Ordering};
+#![forbid(unsafe_code)]
 
 use ndis::{
-    NDIS_HANDLE, NDIS_MINIPORT_DRIVER_CHARACTERISTICS, NDIS_OBJECT_HEADER, NDIS_STATUS_SUCCESS, NTSTATUS,
-    PDRIVER_OBJECT, PUNICODE_STRING,
+    NDIS_MINIPORT_DRIVER_CHARACTERISTICS, NDIS_OBJECT_HEADER, NDIS_STATUS, NDIS_STATUS_SUCCESS, NTSTATUS,
 };
+use rvnic_helpers::driver::Registration;
+use rvnic_helpers::generic_object::DriverObject;
+use rvnic_helpers::spin::SpinLock;
 
 use crate::{DRIVER_VERSION, dbg_print};
 
-mod callbacks;
+use crate::callbacks;
+pub use crate::callbacks::driver_entry;
 
-/// The `DRIVER_OBJECT` `DriverEntry` received: the owner of the adapters' generic objects.
-static DRIVER_OBJECT: AtomicPtr<ndis::DRIVER_OBJECT> = AtomicPtr::new(null_mut());
+/// The registration `DriverEntry` made, with the driver object; `None` while the driver is not
+/// registered. Written at PASSIVE_LEVEL by `DriverEntry` and unload, which NDIS never runs
+/// concurrently, and read by initialize.
+static REGISTRATION: SpinLock<Option<Registration>> = SpinLock::new(None);
 
 /// The driver object, for `NdisAllocateGenericObject`.
-pub(crate) fn driver_object() -> Option<rvnic_helpers::generic_object::DriverObject> {
-    let object = core::ptr::NonNull::new(DRIVER_OBJECT.load(Ordering::Acquire))?;
-    // Stored by `driver_entry` from the I/O manager's pointer, valid until unload clears it, and
-    // adapters (which use it) are all halted before unload.
-    // SAFETY: the driver's own DRIVER_OBJECT, valid while any adapter exists.
-    Some(unsafe { rvnic_helpers::generic_object::DriverObject::from_raw(object) })
+pub(crate) fn driver_object() -> Option<DriverObject> {
+    REGISTRATION.lock().as_ref().and_then(Registration::driver_object)
 }
-
-/// The handle `NdisMRegisterMiniportDriver` returned; NULL while the driver is not registered.
-/// Written at PASSIVE_LEVEL by `DriverEntry` and unload, which NDIS never runs concurrently.
-static DRIVER_HANDLE: AtomicPtr<c_void> = AtomicPtr::new(null_mut());
 
 /// The characteristics rvnic registers: NDIS 6.30, revision 2, every handler a trampoline.
 #[must_use]
@@ -71,58 +66,33 @@ pub fn characteristics() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
     }
 }
 
-/// The logic of `DriverEntry`: register the miniport with NDIS. PASSIVE_LEVEL.
-///
-/// The kernel image exports this as `DriverEntry` (`src/kernel.rs`); on the host, `ndis-host` calls it.
-///
-/// # Safety
-/// `driver_object` and `registry_path` are the pointers the I/O manager passes to `DriverEntry`:
-/// valid for the lifetime of the driver.
-#[ndis::kernel_abi]
-pub unsafe extern "system" fn driver_entry(
-    driver_object: PDRIVER_OBJECT,
-    registry_path: PUNICODE_STRING,
-) -> NTSTATUS {
-    let mut chars = characteristics();
-    let mut handle: NDIS_HANDLE = null_mut();
-    // `driver_object` and `registry_path` come straight from the I/O manager (caller's contract);
-    // `chars` and `handle` live on this stack for the whole call; NDIS copies the characteristics.
-    // SAFETY: PASSIVE_LEVEL (DriverEntry); every pointer is valid and owned as described above.
-    let status = unsafe {
-        ndis::NdisMRegisterMiniportDriver(
-            driver_object,
-            registry_path,
-            null_mut(),
-            &raw mut chars,
-            &raw mut handle,
-        )
-    };
-    if status != NDIS_STATUS_SUCCESS {
-        dbg_print!("NdisMRegisterMiniportDriver failed: {status:#010x}");
-        return status;
+/// What `DriverEntry` does once NDIS has answered its registration: keep it, or report why not.
+pub(crate) fn registered(registration: Result<Registration, NDIS_STATUS>) -> NTSTATUS {
+    match registration {
+        Ok(registration) => {
+            *REGISTRATION.lock() = Some(registration);
+            dbg_print!(
+                "registered NDIS {}.{} miniport, driver version {}.{}",
+                ndis::NDIS_MINIPORT_MAJOR_VERSION,
+                ndis::NDIS_MINIPORT_MINOR_VERSION,
+                DRIVER_VERSION.0,
+                DRIVER_VERSION.1
+            );
+            NDIS_STATUS_SUCCESS
+        }
+        Err(status) => {
+            dbg_print!("NdisMRegisterMiniportDriver failed: {status:#010x}");
+            status
+        }
     }
-    DRIVER_HANDLE.store(handle, Ordering::Release); // Release: unload reads it after registration.
-    DRIVER_OBJECT.store(driver_object, Ordering::Release); // Release: adapters read it later.
-    dbg_print!(
-        "registered NDIS {}.{} miniport, driver version {}.{}",
-        ndis::NDIS_MINIPORT_MAJOR_VERSION,
-        ndis::NDIS_MINIPORT_MINOR_VERSION,
-        DRIVER_VERSION.0,
-        DRIVER_VERSION.1
-    );
-    NDIS_STATUS_SUCCESS
 }
 
 /// The logic of `MiniportDriverUnload`: deregister. PASSIVE_LEVEL, after every adapter has halted.
 pub(crate) fn unload() {
-    // Acquire: pairs with the Release store in `driver_entry`.
-    let handle = DRIVER_HANDLE.swap(null_mut(), Ordering::Acquire);
-    DRIVER_OBJECT.store(null_mut(), Ordering::Release);
-    if handle.is_null() {
-        return;
+    // Taken out first: deregistration runs at PASSIVE_LEVEL, not under the lock.
+    let registration = REGISTRATION.lock().take();
+    if let Some(registration) = registration {
+        registration.deregister();
+        dbg_print!("deregistered");
     }
-    // `handle` is the live registration from `driver_entry`, taken out of `DRIVER_HANDLE` above.
-    // SAFETY: PASSIVE_LEVEL (unload); the handle is valid and deregistered exactly once.
-    unsafe { ndis::NdisMDeregisterMiniportDriver(handle) };
-    dbg_print!("deregistered");
 }

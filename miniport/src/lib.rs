@@ -13,6 +13,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod adapter;
+mod callbacks;
 pub mod chores;
 pub mod config;
 pub mod driver;

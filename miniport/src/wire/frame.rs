@@ -1,8 +1,7 @@
-//! Ethernet frames as the wire sees them (a checked view), the destination's class, and the receive
-//! filter each adapter applies (`OID_GEN_CURRENT_PACKET_FILTER`, `OID_802_3_MULTICAST_LIST`).
-//!
-//! As smoltcp does: field ranges in `field`, and [`Frame::new_checked`] validates the length once so
-//! no accessor can panic afterwards.
+//! Ethernet frames as the wire sees them: their sizes, the destination's class, and the receive
+//! filter each adapter applies (`OID_GEN_CURRENT_PACKET_FILTER`, `OID_802_3_MULTICAST_LIST`). The
+//! wire reads a frame's destination (its first six bytes) and nothing else of the Ethernet header;
+//! the offloads parse the rest ([`super::packet`]).
 #![forbid(unsafe_code)]
 
 use ndis::{
@@ -16,80 +15,10 @@ pub type Address = [u8; 6];
 /// The broadcast address.
 pub const BROADCAST: Address = [0xff; 6];
 
-mod field {
-    use core::ops::Range;
-    pub const DESTINATION: Range<usize> = 0..6;
-    pub const SOURCE: Range<usize> = 6..12;
-    pub const ETHERTYPE: Range<usize> = 12..14;
-    pub const PAYLOAD: usize = 14;
-}
-
 /// The shortest frame on the wire without its FCS; shorter sends are padded to it.
 pub const MIN_FRAME: usize = 60;
-/// The header every frame must have.
-pub const HEADER: usize = field::PAYLOAD;
-
-/// Why bytes are not a frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FrameError {
-    /// Shorter than an Ethernet header.
-    Truncated { length: usize },
-}
-
-/// A view of an Ethernet frame whose header is known to be present.
-#[derive(Debug, Clone, Copy)]
-pub struct Frame<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Frame<'a> {
-    /// Checks `bytes` holds at least an Ethernet header.
-    pub fn new_checked(bytes: &'a [u8]) -> Result<Self, FrameError> {
-        if bytes.len() < HEADER {
-            return Err(FrameError::Truncated { length: bytes.len() });
-        }
-        Ok(Self { bytes })
-    }
-
-    fn address(&self, range: core::ops::Range<usize>) -> Address {
-        let mut a = [0; 6];
-        a.copy_from_slice(&self.bytes[range]);
-        a
-    }
-
-    #[must_use]
-    pub fn destination(&self) -> Address {
-        self.address(field::DESTINATION)
-    }
-
-    #[must_use]
-    pub fn source(&self) -> Address {
-        self.address(field::SOURCE)
-    }
-
-    #[must_use]
-    pub fn ethertype(&self) -> u16 {
-        u16::from_be_bytes([
-            self.bytes[field::ETHERTYPE.start],
-            self.bytes[field::ETHERTYPE.start + 1],
-        ])
-    }
-
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
-
-    #[must_use]
-    pub fn class(&self) -> Class {
-        Class::of(&self.destination())
-    }
-}
+/// The Ethernet header every frame must have: destination, source, EtherType.
+pub const HEADER: usize = 14;
 
 /// Who a frame is addressed to, as the statistics count it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,23 +137,15 @@ mod tests {
     const OTHER_GROUP: Address = [0x01, 0x00, 0x5e, 0, 0, 2];
 
     #[test]
-    fn a_frame_needs_a_header_and_then_reads_safely() {
-        assert_eq!(
-            Frame::new_checked(&[0; 13]).err(),
-            Some(FrameError::Truncated { length: 13 })
-        );
-        let mut bytes = [0u8; 60];
-        bytes[..6].copy_from_slice(&GROUP);
-        bytes[6..12].copy_from_slice(&ME);
-        bytes[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
-        let f = Frame::new_checked(&bytes).expect("header");
-        assert_eq!(
-            (f.destination(), f.source(), f.ethertype(), f.len()),
-            (GROUP, ME, 0x0800, 60)
-        );
-        assert_eq!(f.class(), Class::Multicast);
+    fn a_destination_has_one_class() {
+        assert_eq!(Class::of(&GROUP), Class::Multicast);
         assert_eq!(Class::of(&BROADCAST), Class::Broadcast);
         assert_eq!(Class::of(&OTHER), Class::Unicast);
+        assert_eq!(
+            Class::of(&[0x03, 0, 0, 0, 0, 0]),
+            Class::Multicast,
+            "the group bit alone decides"
+        );
     }
 
     #[test]

@@ -8,12 +8,13 @@
 
 use ndis::{
     BOOLEAN, FALSE, NDIS_HALT_ACTION, NDIS_HANDLE, NDIS_PORT_NUMBER, NDIS_SHUTDOWN_ACTION, NDIS_STATUS,
-    NDIS_STATUS_INVALID_PARAMETER, NDIS_STATUS_SUCCESS, PDRIVER_OBJECT, PNDIS_MINIPORT_INIT_PARAMETERS,
-    PNDIS_MINIPORT_PAUSE_PARAMETERS, PNDIS_MINIPORT_RESTART_PARAMETERS, PNDIS_OID_REQUEST, PNET_BUFFER_LIST,
-    PNET_DEVICE_PNP_EVENT, PVOID, TRUE, ULONG,
+    NDIS_STATUS_INVALID_PARAMETER, NDIS_STATUS_SUCCESS, NTSTATUS, PDRIVER_OBJECT,
+    PNDIS_MINIPORT_INIT_PARAMETERS, PNDIS_MINIPORT_PAUSE_PARAMETERS, PNDIS_MINIPORT_RESTART_PARAMETERS,
+    PNDIS_OID_REQUEST, PNET_BUFFER_LIST, PNET_DEVICE_PNP_EVENT, PUNICODE_STRING, PVOID, TRUE, ULONG,
 };
 
 use rvnic_helpers::adapter::AdapterHandle;
+use rvnic_helpers::driver::Registration;
 use rvnic_helpers::oid::OidRequest;
 
 use crate::adapter::Adapter;
@@ -30,9 +31,29 @@ unsafe fn adapter<'a>(context: NDIS_HANDLE) -> &'a Adapter {
     unsafe { &*context.cast::<Adapter>() }
 }
 
+/// `DriverEntry`'s logic: register the miniport with NDIS. PASSIVE_LEVEL.
+///
+/// The kernel image exports this as `DriverEntry` (`src/kernel.rs`); on the host, `ndis-host` calls
+/// it.
+///
+/// # Safety
+/// `driver_object` and `registry_path` are the pointers the I/O manager passes to `DriverEntry`:
+/// valid for the lifetime of the driver.
+#[ndis::kernel_abi]
+pub unsafe extern "system" fn driver_entry(
+    driver_object: PDRIVER_OBJECT,
+    registry_path: PUNICODE_STRING,
+) -> NTSTATUS {
+    // The I/O manager's pointers (this function's contract), deregistered at unload.
+    let characteristics = crate::driver::characteristics();
+    // SAFETY: PASSIVE_LEVEL (DriverEntry); valid pointers for the driver's life.
+    let registration = unsafe { Registration::register(driver_object, registry_path, &characteristics) };
+    crate::driver::registered(registration)
+}
+
 /// `MiniportInitializeEx`, PASSIVE_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn initialize(
+pub(crate) unsafe extern "system" fn initialize(
     miniport_adapter_handle: NDIS_HANDLE,
     _driver_context: NDIS_HANDLE,
     init_parameters: PNDIS_MINIPORT_INIT_PARAMETERS,
@@ -46,7 +67,7 @@ pub(super) unsafe extern "system" fn initialize(
     // before halt returns, or before this returns if initialize fails.
     // SAFETY: the handle of this MiniportInitializeEx call.
     let handle = unsafe { AdapterHandle::from_raw(miniport_adapter_handle) };
-    match Adapter::initialize(handle, super::driver_object(), parameters.IfIndex) {
+    match Adapter::initialize(handle, crate::driver::driver_object(), parameters.IfIndex) {
         Ok(_) => NDIS_STATUS_SUCCESS,
         Err(status) => status,
     }
@@ -54,7 +75,7 @@ pub(super) unsafe extern "system" fn initialize(
 
 /// `MiniportHaltEx`, PASSIVE_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn halt(context: NDIS_HANDLE, action: NDIS_HALT_ACTION) {
+pub(crate) unsafe extern "system" fn halt(context: NDIS_HANDLE, action: NDIS_HALT_ACTION) {
     if context.is_null() {
         return;
     }
@@ -67,13 +88,13 @@ pub(super) unsafe extern "system" fn halt(context: NDIS_HANDLE, action: NDIS_HAL
 
 /// `MiniportDriverUnload`, PASSIVE_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn unload(_driver_object: PDRIVER_OBJECT) {
-    super::unload();
+pub(crate) unsafe extern "system" fn unload(_driver_object: PDRIVER_OBJECT) {
+    crate::driver::unload();
 }
 
 /// `MiniportPause`, PASSIVE_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn pause(
+pub(crate) unsafe extern "system" fn pause(
     context: NDIS_HANDLE,
     _params: PNDIS_MINIPORT_PAUSE_PARAMETERS,
 ) -> NDIS_STATUS {
@@ -83,7 +104,7 @@ pub(super) unsafe extern "system" fn pause(
 
 /// `MiniportRestart`, PASSIVE_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn restart(
+pub(crate) unsafe extern "system" fn restart(
     context: NDIS_HANDLE,
     _params: PNDIS_MINIPORT_RESTART_PARAMETERS,
 ) -> NDIS_STATUS {
@@ -93,7 +114,7 @@ pub(super) unsafe extern "system" fn restart(
 
 /// `MiniportOidRequest`, IRQL <= DISPATCH_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn oid_request(
+pub(crate) unsafe extern "system" fn oid_request(
     context: NDIS_HANDLE,
     request: PNDIS_OID_REQUEST,
 ) -> NDIS_STATUS {
@@ -111,7 +132,7 @@ pub(super) unsafe extern "system" fn oid_request(
 
 /// `MiniportSendNetBufferLists`, IRQL <= DISPATCH_LEVEL, any CPU, concurrently.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn send_net_buffer_lists(
+pub(crate) unsafe extern "system" fn send_net_buffer_lists(
     context: NDIS_HANDLE,
     nbls: PNET_BUFFER_LIST,
     _port: NDIS_PORT_NUMBER,
@@ -126,7 +147,7 @@ pub(super) unsafe extern "system" fn send_net_buffer_lists(
 
 /// `MiniportReturnNetBufferLists`, IRQL <= DISPATCH_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn return_net_buffer_lists(
+pub(crate) unsafe extern "system" fn return_net_buffer_lists(
     context: NDIS_HANDLE,
     nbls: PNET_BUFFER_LIST,
     _flags: ULONG,
@@ -140,14 +161,14 @@ pub(super) unsafe extern "system" fn return_net_buffer_lists(
 
 /// `MiniportCancelSend`, IRQL <= DISPATCH_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn cancel_send(context: NDIS_HANDLE, cancel_id: PVOID) {
+pub(crate) unsafe extern "system" fn cancel_send(context: NDIS_HANDLE, cancel_id: PVOID) {
     // SAFETY: NDIS's adapter context, between initialize and halt.
     unsafe { adapter(context) }.cancel_send(cancel_id as usize);
 }
 
 /// `MiniportResetEx`, IRQL <= DISPATCH_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn reset(
+pub(crate) unsafe extern "system" fn reset(
     context: NDIS_HANDLE,
     addressing_reset: *mut BOOLEAN,
 ) -> NDIS_STATUS {
@@ -163,7 +184,7 @@ pub(super) unsafe extern "system" fn reset(
 
 /// `MiniportDevicePnPEventNotify`, PASSIVE_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn device_pnp_event_notify(
+pub(crate) unsafe extern "system" fn device_pnp_event_notify(
     context: NDIS_HANDLE,
     event: PNET_DEVICE_PNP_EVENT,
 ) {
@@ -178,14 +199,14 @@ pub(super) unsafe extern "system" fn device_pnp_event_notify(
 
 /// `MiniportShutdownEx`, any IRQL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn shutdown(context: NDIS_HANDLE, action: NDIS_SHUTDOWN_ACTION) {
+pub(crate) unsafe extern "system" fn shutdown(context: NDIS_HANDLE, action: NDIS_SHUTDOWN_ACTION) {
     // SAFETY: NDIS's adapter context, between initialize and halt.
     unsafe { adapter(context) }.shutdown(action);
 }
 
 /// `MiniportCancelOidRequest`, IRQL <= DISPATCH_LEVEL.
 #[ndis::kernel_abi]
-pub(super) unsafe extern "system" fn cancel_oid_request(context: NDIS_HANDLE, request_id: PVOID) {
+pub(crate) unsafe extern "system" fn cancel_oid_request(context: NDIS_HANDLE, request_id: PVOID) {
     // SAFETY: NDIS's adapter context, between initialize and halt.
     unsafe { adapter(context) }.cancel_oid_request(request_id as usize);
 }
