@@ -42,14 +42,27 @@ pub enum Topology {
 }
 
 impl Topology {
-    const VALUES: [(u32, &'static str); 3] = [(0, "Loopback"), (1, "Pair"), (2, "Hub")];
+    /// The `Topology` keyword's enumeration: registry value and the name the INF shows.
+    pub const VALUES: [(u32, &'static str); 3] = [(0, "Loopback"), (1, "Pair"), (2, "Hub")];
 
-    fn from_value(v: u32) -> Option<Self> {
+    /// The topology a registry value selects, if any.
+    #[must_use]
+    pub const fn from_value(v: u32) -> Option<Self> {
         match v {
             0 => Some(Self::Loopback),
             1 => Some(Self::Pair),
             2 => Some(Self::Hub),
             _ => None,
+        }
+    }
+
+    /// The registry value that selects this topology (the inverse of the keyword's check).
+    #[must_use]
+    pub const fn value(self) -> u32 {
+        match self {
+            Self::Loopback => Self::VALUES[0].0,
+            Self::Pair => Self::VALUES[1].0,
+            Self::Hub => Self::VALUES[2].0,
         }
     }
 }
@@ -368,6 +381,13 @@ mod tests {
             address,
         );
         (c, f.iter().copied().collect())
+    }
+
+    #[test]
+    fn every_topology_value_reads_back_as_itself() {
+        for (value, _) in Topology::VALUES {
+            assert_eq!(Topology::from_value(value).map(Topology::value), Some(value));
+        }
     }
 
     #[test]

@@ -43,21 +43,8 @@ pub fn config(pairs: &[(&str, &str)]) -> Config {
 }
 
 /// An Ethernet frame of `len` bytes (at least 14) from `source` to `destination`, with a payload
-/// that identifies `seq`.
-#[must_use]
-pub fn frame(destination: [u8; 6], source: [u8; 6], len: usize, seq: u32) -> Vec<u8> {
-    let mut f = Vec::with_capacity(len);
-    f.extend_from_slice(&destination);
-    f.extend_from_slice(&source);
-    f.extend_from_slice(&0x88b5u16.to_be_bytes()); // IEEE local experimental ethertype
-    let mut i = 0u32;
-    while f.len() < len {
-        f.push((seq.wrapping_mul(31).wrapping_add(i) & 0xff) as u8);
-        i += 1;
-    }
-    f.truncate(len.max(14));
-    f
-}
+/// that identifies `seq` (the harness's, shared with the `rvnic` tool).
+pub use ndis_host::ethernet_frame as frame;
 
 /// Reads a little-endian u64 counter OID.
 #[must_use]
@@ -70,9 +57,7 @@ pub fn counter(host: &Host, adapter: Adapter, oid: NDIS_OID) -> u64 {
 /// The adapter's current MAC address.
 #[must_use]
 pub fn address(host: &Host, adapter: Adapter) -> [u8; 6] {
-    let r = host.oid_query(adapter, ndis::OID_802_3_CURRENT_ADDRESS, 6);
-    assert_eq!(r.status, ndis::NDIS_STATUS_SUCCESS);
-    r.data[..6].try_into().expect("6 bytes")
+    host.current_address(adapter).expect("OID_802_3_CURRENT_ADDRESS")
 }
 
 /// Ends a test as NDIS ends a driver's life: pauses each adapter that runs, halts each that is not

@@ -47,6 +47,7 @@ mod memory;
 mod nbl;
 mod offload;
 mod power;
+pub mod protocol;
 #[cfg(target_arch = "x86_64")]
 pub mod stack;
 #[cfg(not(target_arch = "x86_64"))]
@@ -74,6 +75,7 @@ pub use host::{
 };
 pub use nbl::{LargeSend, SendOptions};
 pub use offload::ReceiveInfo;
+pub use protocol::ethernet_frame;
 pub use verifier::{Kind, Rule, Source, Violation};
 
 /// The host cannot go on (a bug check, a deadlock, a driver calling NDIS with no host): report and

@@ -428,11 +428,11 @@ fn traffic(
                 let sizes = args.frame_size.list();
                 let frames: Vec<Vec<u8>> = (0..CHAIN)
                     .map(|i| {
-                        frame(
+                        ndis_host::ethernet_frame(
                             addresses[targets[from]],
                             addresses[from],
                             sizes[i % sizes.len()],
-                            i,
+                            i as u32,
                         )
                     })
                     .collect();
@@ -528,19 +528,10 @@ fn progress(args: &RunArgs, show: bool) -> indicatif::ProgressBar {
     bar
 }
 
-/// A frame of `len` bytes with the IEEE local experimental ethertype.
-fn frame(destination: [u8; 6], source: [u8; 6], len: usize, seq: usize) -> Vec<u8> {
-    let mut f = Vec::with_capacity(len);
-    f.extend_from_slice(&destination);
-    f.extend_from_slice(&source);
-    f.extend_from_slice(&0x88b5u16.to_be_bytes());
-    f.resize(len, (seq & 0xff) as u8);
-    f
-}
-
+/// The adapter's current address (all zero if the query fails, which the run then reports through
+/// its counters).
 pub(crate) fn address(host: &Host, a: Adapter) -> [u8; 6] {
-    let r = host.oid_query(a, OID_802_3_CURRENT_ADDRESS, 6);
-    r.data.get(..6).and_then(|d| d.try_into().ok()).unwrap_or([0; 6])
+    host.current_address(a).unwrap_or([0; 6])
 }
 
 fn statistics(host: &Host, a: Adapter) -> NDIS_STATISTICS_INFO {

@@ -22,14 +22,20 @@ pub enum Topology {
 }
 
 impl Topology {
-    /// The `Topology` registry value.
+    /// The driver's topology.
     #[must_use]
-    pub const fn keyword(self) -> &'static str {
+    pub const fn to_driver(self) -> rvnic::config::Topology {
         match self {
-            Self::Loopback => "0",
-            Self::Pair => "1",
-            Self::Hub => "2",
+            Self::Loopback => rvnic::config::Topology::Loopback,
+            Self::Pair => rvnic::config::Topology::Pair,
+            Self::Hub => rvnic::config::Topology::Hub,
         }
+    }
+
+    /// The `Topology` registry value, as the driver's keyword table numbers it.
+    #[must_use]
+    pub fn keyword(self) -> String {
+        self.to_driver().value().to_string()
     }
 
     /// From the driver's configuration.
@@ -220,11 +226,9 @@ pub fn topology(
     default: Topology,
 ) -> Result<Topology, String> {
     let keyword = settings.iter().rev().find(|s| s.keyword == "Topology");
-    let from_keyword = keyword.and_then(|s| match decimal::<u32>(&s.value) {
-        Some(0) => Some(Topology::Loopback),
-        Some(1) => Some(Topology::Pair),
-        Some(2) => Some(Topology::Hub),
-        _ => None,
+    let from_keyword = keyword.and_then(|s| {
+        let value = decimal::<u32>(&s.value)?;
+        rvnic::config::Topology::from_value(value).map(Topology::from_driver)
     });
     match (option, keyword, from_keyword) {
         (Some(o), Some(_), Some(k)) if o != k => Err(format!(
@@ -235,10 +239,17 @@ pub fn topology(
         )),
         (Some(o), _, _) => Ok(o),
         (None, _, Some(k)) => Ok(k),
-        (None, Some(s), None) => Err(format!(
-            "--set Topology={}: the driver would refuse it (0 loopback, 1 pair, 2 hub); use --topology",
-            s.value
-        )),
+        (None, Some(s), None) => {
+            let known: Vec<String> = rvnic::config::Topology::VALUES
+                .iter()
+                .map(|(value, name)| format!("{value} {}", name.to_lowercase()))
+                .collect();
+            Err(format!(
+                "--set Topology={}: the driver would refuse it ({}); use --topology",
+                s.value,
+                known.join(", ")
+            ))
+        }
         (None, None, _) => Ok(default),
     }
 }
