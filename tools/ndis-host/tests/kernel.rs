@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Behavior, driver_entry, set};
+use common::{Behavior, Broken, driver_entry, set};
 use ndis::*;
 use ndis_host::irql::{Limit, RULES};
 use ndis_host::*;
@@ -506,10 +506,7 @@ fn a_sweep_finds_a_leak_that_only_an_error_path_has() {
     // faults is clean, and exactly the runs that fail a later MDL allocation report it.
     let builder = Host::builder().design_rule(Rule::GenericObjectOutlivesHalt);
     let sweep = sweep(&builder, Some(Kind::Mdl), |host| {
-        set(Behavior {
-            leak_on_init_failure: true,
-            ..Behavior::default()
-        });
+        set(Behavior::breaking(Broken::LeakOnInitFailure));
         host.load(driver_entry).expect("DriverEntry");
         let _ = host.add_adapter(Config::new());
     });

@@ -6,7 +6,7 @@ mod common;
 use std::ptr::null_mut;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::{Behavior, LAST_FRAME, SEEN, driver_entry, set};
+use common::{Behavior, Broken, LAST_FRAME, SEEN, driver_entry, set};
 use ndis::*;
 use ndis_host::*;
 
@@ -82,8 +82,8 @@ fn unknown_or_misplaced_attribute_flags_are_refused() {
     ] {
         let host = Host::new();
         set(Behavior {
+            broken: Some(Broken::RegistrationRevision1),
             attribute_flags: Some(flags),
-            registration_revision_1: flags == NDIS_MINIPORT_ATTRIBUTES_NO_PAUSE_ON_SUSPEND,
             ..Behavior::default()
         });
         host.load(driver_entry).expect("DriverEntry");
@@ -414,10 +414,7 @@ fn no_pause_on_suspend_goes_to_d3_while_running() {
 #[test]
 fn pm_capabilities_are_mandatory_and_ndis_answers_their_oids() {
     let host = Host::new();
-    set(Behavior {
-        no_pm_capabilities: true,
-        ..Behavior::default()
-    });
+    set(Behavior::breaking(Broken::NoPmCapabilities));
     host.load(driver_entry).expect("DriverEntry");
     assert!(host.add_adapter(Config::new()).is_err());
     let v = host.take_violations();
@@ -520,10 +517,7 @@ fn statistics_answers_mark_valid_exactly_the_counters_the_attributes_claim() {
 /// RequestId, and the miniport completes it with NDIS_STATUS_REQUEST_ABORTED.
 #[test]
 fn a_pending_oid_request_the_protocol_cancels_is_aborted() {
-    let (host, a) = started(Behavior {
-        pend_oid_forever: true,
-        ..Behavior::default()
-    });
+    let (host, a) = started(Behavior::breaking(Broken::PendOidForever));
     seen();
     let r = host.oid_cancelled(
         a,

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Behavior, driver_entry, set};
+use common::{Behavior, Broken, driver_entry, set};
 use ndis::*;
 use ndis_host::*;
 
@@ -99,10 +99,7 @@ fn a_well_behaved_driver_leaves_the_verifier_silent_through_a_whole_lifecycle() 
 #[test]
 fn pending_pause_completed_by_a_timer_is_clean_and_waits_for_returns() {
     let verdict = run(
-        Behavior {
-            pend_pause: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::PendPause),
         Host::builder().return_mode(ReturnMode::Deferred),
         |host, a| {
             host.send(a, &[&frame(1, 100)], SendOptions::default())
@@ -120,10 +117,7 @@ fn pending_pause_completed_by_a_timer_is_clean_and_waits_for_returns() {
 #[test]
 fn irql_rule_a_passive_only_call_at_dispatch() {
     let verdict = run(
-        Behavior {
-            allocate_at_high_irql: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::AllocateAtHighIrql),
         Host::builder(),
         |host, a| {
             host.oid_query(a, OID_GEN_LINK_SPEED, 4);
@@ -143,10 +137,7 @@ fn irql_rule_a_passive_only_call_at_dispatch() {
 #[test]
 fn irql_not_restored_when_a_callback_returns_raised() {
     let verdict = run(
-        Behavior {
-            return_at_dispatch: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::ReturnAtDispatch),
         Host::builder(),
         |host, a| {
             host.oid_query(a, OID_GEN_LINK_SPEED, 4);
@@ -165,14 +156,7 @@ fn irql_not_restored_when_a_callback_returns_raised() {
 
 #[test]
 fn leak_reported_by_tag_size_and_site() {
-    let verdict = run(
-        Behavior {
-            leak_pool: true,
-            ..Behavior::default()
-        },
-        Host::builder(),
-        |_, _| {},
-    );
+    let verdict = run(Behavior::breaking(Broken::LeakPool), Host::builder(), |_, _| {});
     assert_exactly(
         &verdict,
         &[(
@@ -191,10 +175,7 @@ fn leak_reported_by_tag_size_and_site() {
 
 #[test]
 fn generic_object_outliving_halt_is_a_design_rule_checked_when_a_test_opts_in() {
-    let leak = Behavior {
-        leak_generic_object: true,
-        ..Behavior::default()
-    };
+    let leak = Behavior::breaking(Broken::LeakGenericObject);
     let opted_in = run(
         leak,
         Host::builder().design_rule(Rule::GenericObjectOutlivesHalt),
@@ -257,10 +238,7 @@ fn every_rule_names_its_source_and_only_design_rules_are_opt_in() {
 #[test]
 fn generic_object_freed_before_what_was_allocated_through_it() {
     let verdict = run(
-        Behavior {
-            free_object_with_children: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::FreeObjectWithChildren),
         Host::builder(),
         |_, _| {},
     );
@@ -277,14 +255,7 @@ fn generic_object_freed_before_what_was_allocated_through_it() {
 
 #[test]
 fn double_free_is_a_bad_free() {
-    let verdict = run(
-        Behavior {
-            double_free: true,
-            ..Behavior::default()
-        },
-        Host::builder(),
-        |_, _| {},
-    );
+    let verdict = run(Behavior::breaking(Broken::DoubleFree), Host::builder(), |_, _| {});
     assert_exactly(
         &verdict,
         &[(
@@ -299,10 +270,7 @@ fn double_free_is_a_bad_free() {
 #[test]
 fn write_after_free_is_found_in_the_poison() {
     let verdict = run(
-        Behavior {
-            write_after_free: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::WriteAfterFree),
         Host::builder(),
         |_, _| {},
     );
@@ -320,10 +288,7 @@ fn write_after_free_is_found_in_the_poison() {
 #[test]
 fn never_completed_pending_oid() {
     let verdict = run(
-        Behavior {
-            pend_oid_forever: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::PendOidForever),
         Host::builder().wait_limit(Duration::from_secs(1)),
         |host, a| {
             let r = host.oid_query(a, OID_GEN_LINK_SPEED, 4);
@@ -344,10 +309,7 @@ fn never_completed_pending_oid() {
 #[test]
 fn pause_completed_with_sends_outstanding() {
     let verdict = run(
-        Behavior {
-            pause_with_outstanding: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::PauseWithOutstanding),
         Host::builder(),
         |host, a| {
             host.send(a, &[&frame(1, 80)], SendOptions::default())
@@ -374,10 +336,7 @@ fn pause_completed_with_sends_outstanding() {
 #[test]
 fn completing_an_nbl_twice() {
     let verdict = run(
-        Behavior {
-            double_complete: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::DoubleComplete),
         Host::builder(),
         |host, a| {
             host.send(a, &[&frame(1, 80)], SendOptions::default())
@@ -398,10 +357,7 @@ fn completing_an_nbl_twice() {
 #[test]
 fn touching_an_nbl_after_completing_it() {
     let verdict = run(
-        Behavior {
-            touch_after_complete: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::TouchAfterComplete),
         Host::builder(),
         |host, a| {
             host.send(a, &[&frame(1, 80)], SendOptions::default())
@@ -422,10 +378,7 @@ fn touching_an_nbl_after_completing_it() {
 #[test]
 fn indicating_an_nbl_the_protocol_still_holds() {
     let verdict = run(
-        Behavior {
-            indicate_twice: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::IndicateTwice),
         Host::builder().return_mode(ReturnMode::Deferred),
         |host, a| {
             host.send(a, &[&frame(1, 80)], SendOptions::default())
@@ -447,10 +400,7 @@ fn indicating_an_nbl_the_protocol_still_holds() {
 #[test]
 fn wrong_number_of_nbls() {
     let verdict = run(
-        Behavior {
-            wrong_count: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::WrongCount),
         Host::builder(),
         |host, a| {
             host.send(a, &[&frame(1, 80)], SendOptions::default())
@@ -471,10 +421,7 @@ fn wrong_number_of_nbls() {
 #[test]
 fn dispatch_flag_at_passive_level() {
     let verdict = run(
-        Behavior {
-            dispatch_flag_at_passive: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::DispatchFlagAtPassive),
         Host::builder(),
         |host, a| {
             host.send(
@@ -502,10 +449,7 @@ fn dispatch_flag_at_passive_level() {
 #[test]
 fn indicating_while_paused() {
     let verdict = run(
-        Behavior {
-            indicate_when_paused: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::IndicateWhenPaused),
         Host::builder(),
         |host, a| {
             assert_eq!(host.pause(a), NDIS_STATUS_SUCCESS);
@@ -527,10 +471,7 @@ fn indicating_while_paused() {
 fn completing_a_pause_nobody_asked_for() {
     let verdict = run(Behavior::default(), Host::builder(), |host, a| {
         host.pause(a);
-        set(Behavior {
-            unexpected_pause_complete: true,
-            ..Behavior::default()
-        });
+        set(Behavior::breaking(Broken::UnexpectedPauseComplete));
         host.restart(a);
         set(Behavior::default());
     });
@@ -548,10 +489,7 @@ fn completing_a_pause_nobody_asked_for() {
 #[test]
 fn pause_must_not_fail() {
     let verdict = run(
-        Behavior {
-            pause_returns_failure: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::PauseReturnsFailure),
         Host::builder(),
         |host, a| {
             host.pause(a);
@@ -572,10 +510,7 @@ fn pause_must_not_fail() {
 #[test]
 fn spin_lock_held_when_a_callback_returns() {
     let verdict = run(
-        Behavior {
-            leave_spin_lock_held: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::LeaveSpinLockHeld),
         Host::builder(),
         |host, a| {
             host.oid_query(a, OID_GEN_LINK_SPEED, 4);
@@ -595,10 +530,7 @@ fn spin_lock_held_when_a_callback_returns() {
 #[test]
 fn missing_general_attributes_fail_initialize_and_the_adapter_is_halted() {
     let host = Host::new();
-    set(Behavior {
-        skip_general_attributes: true,
-        ..Behavior::default()
-    });
+    set(Behavior::breaking(Broken::SkipGeneralAttributes));
     host.load(driver_entry).expect("DriverEntry");
     assert_eq!(host.add_adapter(Config::new()), Err(NDIS_STATUS_FAILURE));
     set(Behavior::default());
@@ -617,10 +549,7 @@ fn missing_general_attributes_fail_initialize_and_the_adapter_is_halted() {
 #[test]
 fn freeing_a_timer_that_is_still_queued() {
     let verdict = run(
-        Behavior {
-            free_armed_timer: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::FreeArmedTimer),
         Host::builder(),
         |_, _| {},
     );
@@ -638,10 +567,7 @@ fn freeing_a_timer_that_is_still_queued() {
 #[test]
 fn oid_answers_that_overrun_the_buffer() {
     let verdict = run(
-        Behavior {
-            oid_overrun: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::OidOverrun),
         Host::builder(),
         |host, a| {
             host.oid_query(a, OID_GEN_LINK_SPEED, 2);
@@ -671,10 +597,7 @@ fn configuration_handle_left_open_past_halt() {
     // NdisOpenConfigurationEx: an adapter's handle may be used until MiniportHaltEx returns, so a
     // handle kept open across the adapter's life is fine until then.
     let verdict = run(
-        Behavior {
-            leave_config_open: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::LeaveConfigOpen),
         Host::builder(),
         |host, a| {
             assert!(host.violations().is_empty(), "open after initialize is allowed");
@@ -696,10 +619,7 @@ fn configuration_handle_left_open_past_halt() {
 #[test]
 fn bad_pool_parameters_are_refused() {
     let host = Host::new();
-    set(Behavior {
-        bad_pool_parameters: true,
-        ..Behavior::default()
-    });
+    set(Behavior::breaking(Broken::BadPoolParameters));
     host.load(driver_entry).expect("DriverEntry");
     assert_eq!(host.add_adapter(Config::new()), Err(NDIS_STATUS_RESOURCES));
     set(Behavior::default());
@@ -718,10 +638,7 @@ fn bad_pool_parameters_are_refused() {
 #[test]
 fn failed_initialize_that_frees_everything_is_clean_and_reports_its_status() {
     let host = Host::new();
-    set(Behavior {
-        fail_initialize: true,
-        ..Behavior::default()
-    });
+    set(Behavior::breaking(Broken::FailInitialize));
     host.load(driver_entry).expect("DriverEntry");
     assert_eq!(host.add_adapter(Config::new()), Err(NDIS_STATUS_RESOURCES));
     set(Behavior::default());
@@ -731,10 +648,7 @@ fn failed_initialize_that_frees_everything_is_clean_and_reports_its_status() {
 #[test]
 fn receive_with_resources_flag_needs_no_return() {
     let verdict = run(
-        Behavior {
-            resources_flag: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::ResourcesFlag),
         Host::builder().return_mode(ReturnMode::Deferred),
         |host, a| {
             host.send(a, &[&frame(3, 64)], SendOptions::default())
@@ -754,10 +668,7 @@ fn receive_with_resources_flag_needs_no_return() {
 fn an_unexamined_violation_fails_the_test_when_the_host_drops() {
     let result = std::panic::catch_unwind(|| {
         let host = Host::new();
-        set(Behavior {
-            leak_pool: true,
-            ..Behavior::default()
-        });
+        set(Behavior::breaking(Broken::LeakPool));
         host.load(driver_entry).expect("DriverEntry");
         host.start_adapter(Config::new()).expect("initialize");
         set(Behavior::default());
@@ -771,10 +682,7 @@ fn an_unexamined_violation_fails_the_test_when_the_host_drops() {
 #[test]
 fn reports_name_the_rule_the_api_the_adapter_and_the_irql() {
     let verdict = run(
-        Behavior {
-            double_complete: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::DoubleComplete),
         Host::builder(),
         |host, a| {
             host.send(a, &[&frame(1, 80)], SendOptions::default())
@@ -836,10 +744,7 @@ fn sends_while_pausing_and_paused_complete_at_once_with_paused() {
 #[test]
 fn a_send_held_while_paused_is_reported() {
     let verdict = run(
-        Behavior {
-            hold_sends_while_paused: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::HoldSendsWhilePaused),
         Host::builder(),
         |host, a| {
             assert_eq!(host.pause(a), NDIS_STATUS_SUCCESS);
@@ -870,10 +775,7 @@ fn a_send_held_while_paused_is_reported() {
 #[test]
 fn a_send_completed_while_paused_with_another_status_is_reported() {
     let verdict = run(
-        Behavior {
-            succeed_sends_while_paused: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::SucceedSendsWhilePaused),
         Host::builder(),
         |host, a| {
             assert_eq!(host.pause(a), NDIS_STATUS_SUCCESS);
@@ -895,10 +797,7 @@ fn a_send_completed_while_paused_with_another_status_is_reported() {
 #[test]
 fn an_indicated_nbl_without_the_adapter_as_source_handle_is_reported() {
     let verdict = run(
-        Behavior {
-            no_source_handle: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::NoSourceHandle),
         Host::builder(),
         |host, a| {
             host.send(a, &[&frame(1, 80)], SendOptions::default())
@@ -921,10 +820,7 @@ fn an_indicated_nbl_without_the_adapter_as_source_handle_is_reported() {
 #[test]
 fn status_indications_before_registration_or_after_halt_are_reported() {
     let early = run(
-        Behavior {
-            status_before_registration: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::StatusBeforeRegistration),
         Host::builder(),
         |_, _| {},
     );
@@ -994,10 +890,7 @@ fn a_mapping_fault_fails_get_data_buffer_even_for_contiguous_data() {
 #[test]
 fn a_reset_that_completes_while_the_driver_holds_sends_is_reported() {
     let verdict = run(
-        Behavior {
-            hold_sends: true,
-            ..Behavior::default()
-        },
+        Behavior::breaking(Broken::HoldSends),
         Host::builder(),
         |host, a| {
             host.send(a, &[&frame(1, 80), &frame(2, 80)], SendOptions::default())

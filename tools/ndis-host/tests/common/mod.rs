@@ -15,99 +15,93 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use ndis::*;
 
-/// What the test driver does wrong (everything false: nothing).
+/// One NDIS rule the test driver breaks (each variant exactly one), so a test can prove the
+/// verifier reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Broken {
+    FailInitialize,
+    SkipGeneralAttributes,
+    LeakGenericObject,
+    LeakPool,
+    FreeObjectWithChildren,
+    DoubleFree,
+    WriteAfterFree,
+    PendPause,
+    HoldSends,
+    PauseWithOutstanding,
+    DoubleComplete,
+    TouchAfterComplete,
+    IndicateTwice,
+    WrongCount,
+    DispatchFlagAtPassive,
+    IndicateWhenPaused,
+    UnexpectedPauseComplete,
+    PendOidForever,
+    PauseReturnsFailure,
+    LeaveSpinLockHeld,
+    ReturnAtDispatch,
+    FreeArmedTimer,
+    OidOverrun,
+    LeaveConfigOpen,
+    BadPoolParameters,
+    AllocateAtHighIrql,
+    ResourcesFlag,
+    LeakOnInitFailure,
+    /// Queues sends that arrive while pausing or paused instead of completing them at once.
+    HoldSendsWhilePaused,
+    /// Completes sends that arrive while pausing or paused with NDIS_STATUS_SUCCESS.
+    SucceedSendsWhilePaused,
+    /// Leaves PowerManagementCapabilitiesEx NULL (mandatory for NDIS 6.20 and later).
+    NoPmCapabilities,
+    /// Sets revision 1 of the registration attributes (NDIS 6.0) instead of 2.
+    RegistrationRevision1,
+    /// Leaves SourceHandle NULL on the receive NBLs.
+    NoSourceHandle,
+    /// Indicates the link state before setting the registration attributes.
+    StatusBeforeRegistration,
+}
+
+/// What the test driver does: the rule it breaks (`None`: none), and the values some tests set.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Behavior {
-    pub fail_initialize: bool,
-    pub skip_general_attributes: bool,
-    pub leak_generic_object: bool,
-    pub leak_pool: bool,
-    pub free_object_with_children: bool,
-    pub double_free: bool,
-    pub write_after_free: bool,
-    pub pend_pause: bool,
-    pub hold_sends: bool,
-    pub pause_with_outstanding: bool,
-    pub double_complete: bool,
-    pub touch_after_complete: bool,
-    pub indicate_twice: bool,
-    pub wrong_count: bool,
-    pub dispatch_flag_at_passive: bool,
-    pub indicate_when_paused: bool,
-    pub unexpected_pause_complete: bool,
-    pub pend_oid_forever: bool,
-    pub pause_returns_failure: bool,
-    pub leave_spin_lock_held: bool,
-    pub return_at_dispatch: bool,
-    pub free_armed_timer: bool,
-    pub oid_overrun: bool,
-    pub leave_config_open: bool,
-    pub bad_pool_parameters: bool,
-    pub allocate_at_high_irql: bool,
-    pub resources_flag: bool,
-    pub leak_on_init_failure: bool,
-    /// Queues sends that arrive while pausing or paused instead of completing them at once.
-    pub hold_sends_while_paused: bool,
-    /// Completes sends that arrive while pausing or paused with NDIS_STATUS_SUCCESS.
-    pub succeed_sends_while_paused: bool,
+    /// The rule broken, if any.
+    pub broken: Option<Broken>,
     /// The registration attributes' flags instead of NDIS_MINIPORT_ATTRIBUTES_NO_HALT_ON_SUSPEND.
     pub attribute_flags: Option<u32>,
-    /// Leaves PowerManagementCapabilitiesEx NULL (mandatory for NDIS 6.20 and later).
-    pub no_pm_capabilities: bool,
     /// SupportedStatistics in the general attributes (0 by default).
     pub supported_statistics: u32,
-    /// Sets revision 1 of the registration attributes (NDIS 6.0) instead of 2.
-    pub registration_revision_1: bool,
     /// The NDIS_STATISTICS_FLAGS_VALID_* flags of the OID_GEN_STATISTICS answer.
     pub statistics_valid: u32,
-    /// Leaves SourceHandle NULL on the receive NBLs.
-    pub no_source_handle: bool,
-    /// Indicates the link state before setting the registration attributes.
-    pub status_before_registration: bool,
     /// Bytes of stack `MiniportCheckForHangEx` uses (in 1 KiB frames).
     pub hang_check_stack: usize,
 }
 
-pub static BEHAVIOR: Mutex<Behavior> = Mutex::new(Behavior {
-    fail_initialize: false,
-    skip_general_attributes: false,
-    leak_generic_object: false,
-    leak_pool: false,
-    free_object_with_children: false,
-    double_free: false,
-    write_after_free: false,
-    pend_pause: false,
-    hold_sends: false,
-    pause_with_outstanding: false,
-    double_complete: false,
-    touch_after_complete: false,
-    indicate_twice: false,
-    wrong_count: false,
-    dispatch_flag_at_passive: false,
-    indicate_when_paused: false,
-    unexpected_pause_complete: false,
-    pend_oid_forever: false,
-    pause_returns_failure: false,
-    leave_spin_lock_held: false,
-    return_at_dispatch: false,
-    free_armed_timer: false,
-    oid_overrun: false,
-    leave_config_open: false,
-    bad_pool_parameters: false,
-    allocate_at_high_irql: false,
-    resources_flag: false,
-    leak_on_init_failure: false,
-    hold_sends_while_paused: false,
-    succeed_sends_while_paused: false,
-    attribute_flags: None,
-    no_pm_capabilities: false,
-    supported_statistics: 0,
-    registration_revision_1: false,
-    statistics_valid: 0,
-    no_source_handle: false,
-    status_before_registration: false,
-    hang_check_stack: 0,
-});
+impl Behavior {
+    /// Breaking `rule`, everything else as by default.
+    #[must_use]
+    pub const fn breaking(rule: Broken) -> Self {
+        Self {
+            broken: Some(rule),
+            ..Self::DEFAULT
+        }
+    }
+
+    /// Whether the driver breaks `rule`.
+    #[must_use]
+    pub fn breaks(&self, rule: Broken) -> bool {
+        self.broken == Some(rule)
+    }
+
+    const DEFAULT: Self = Self {
+        broken: None,
+        attribute_flags: None,
+        supported_statistics: 0,
+        statistics_valid: 0,
+        hang_check_stack: 0,
+    };
+}
+
+pub static BEHAVIOR: Mutex<Behavior> = Mutex::new(Behavior::DEFAULT);
 
 fn behavior() -> Behavior {
     *BEHAVIOR.lock().unwrap_or_else(PoisonError::into_inner)
@@ -221,7 +215,7 @@ unsafe extern "system" fn unload(_: PDRIVER_OBJECT) {
 unsafe extern "system" fn timer_callback(_: PVOID, context: PVOID, _: PVOID, _: PVOID) {
     // Completes a pending pause once nothing is in flight.
     let a = adapter(context);
-    if behavior().indicate_when_paused && a.state().paused {
+    if behavior().breaks(Broken::IndicateWhenPaused) && a.state().paused {
         let rx = a.state().free_rx.pop().expect("a receive NBL");
         // SAFETY: deliberately indicating while paused; RESOURCES gives the NBL back at once.
         unsafe {
@@ -281,7 +275,8 @@ unsafe extern "system" fn initialize(
     let mut config_handle = null_mut();
     let (co, ch) = (&raw mut config, &raw mut config_handle);
     // SAFETY: PASSIVE_LEVEL; the configuration object and out-variable live across the call.
-    if unsafe { NdisOpenConfigurationEx(co, ch) } == NDIS_STATUS_SUCCESS && !b.leave_config_open {
+    if unsafe { NdisOpenConfigurationEx(co, ch) } == NDIS_STATUS_SUCCESS && !b.breaks(Broken::LeaveConfigOpen)
+    {
         // SAFETY: the handle just opened, closed once.
         unsafe { NdisCloseConfiguration(config_handle) };
     }
@@ -293,7 +288,7 @@ unsafe extern "system" fn initialize(
         ),
         ProtocolId: NDIS_PROTOCOL_ID_DEFAULT,
         fAllocateNetBuffer: TRUE,
-        ContextSize: if b.bad_pool_parameters { 3 } else { 0 },
+        ContextSize: if b.breaks(Broken::BadPoolParameters) { 3 } else { 0 },
         PoolTag: TAG,
         DataSize: 0,
     };
@@ -353,7 +348,7 @@ unsafe extern "system" fn initialize(
                 ok = false;
                 break;
             }
-            if !b.no_source_handle {
+            if !b.breaks(Broken::NoSourceHandle) {
                 // SAFETY: the NBL just allocated, ours until indicated.
                 unsafe { (*nbl).SourceHandle = handle };
             }
@@ -362,19 +357,24 @@ unsafe extern "system" fn initialize(
         }
     }
     let context = Box::into_raw(adapter_box);
-    if !ok || b.fail_initialize {
-        let on_error = Behavior {
-            leak_generic_object: b.leak_on_init_failure,
-            ..b
+    if !ok || b.breaks(Broken::FailInitialize) {
+        // Leaking on a failed initialize is leaking the generic object there.
+        let on_error = if b.breaks(Broken::LeakOnInitFailure) {
+            Behavior {
+                broken: Some(Broken::LeakGenericObject),
+                ..b
+            }
+        } else {
+            b
         };
         release(context, on_error);
         return NDIS_STATUS_RESOURCES;
     }
-    if b.status_before_registration {
+    if b.breaks(Broken::StatusBeforeRegistration) {
         indicate_link(handle);
     }
     let mut reg = NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
-        Header: if b.registration_revision_1 {
+        Header: if b.breaks(Broken::RegistrationRevision1) {
             NDIS_OBJECT_HEADER::new(
                 NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
                 NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1,
@@ -397,7 +397,7 @@ unsafe extern "system" fn initialize(
     let r = (&raw mut reg).cast::<NDIS_MINIPORT_ADAPTER_ATTRIBUTES>();
     // SAFETY: PASSIVE_LEVEL, inside initialize; the attributes live for the call.
     unsafe { NdisMSetMiniportAttributes(handle, r) };
-    if !b.skip_general_attributes {
+    if !b.breaks(Broken::SkipGeneralAttributes) {
         let mut oids = OIDS;
         // Power managed, no wake-up of any kind (as netvmini reports).
         let mut pm = NDIS_PM_CAPABILITIES {
@@ -454,7 +454,7 @@ unsafe extern "system" fn initialize(
             SupportedOidList: oids.as_mut_ptr(),
             SupportedOidListLength: (OIDS.len() * 4) as u32,
             AutoNegotiationFlags: 0,
-            PowerManagementCapabilitiesEx: if b.no_pm_capabilities {
+            PowerManagementCapabilitiesEx: if b.breaks(Broken::NoPmCapabilities) {
                 null_mut()
             } else {
                 &raw mut pm
@@ -464,7 +464,7 @@ unsafe extern "system" fn initialize(
         // SAFETY: as above.
         unsafe { NdisMSetMiniportAttributes(handle, g) };
     }
-    if b.leak_pool {
+    if b.breaks(Broken::LeakPool) {
         // SAFETY: non-paged pool at PASSIVE_LEVEL, deliberately never freed.
         unsafe { ExAllocatePool2(POOL_FLAG_NON_PAGED, 100, u32::from_le_bytes(*b"Leak")) };
     }
@@ -483,12 +483,12 @@ fn release(context: *mut TestAdapter, b: Behavior) {
         unsafe { NdisFreeMdl(r.mdl) };
         let _ = r.buffer;
     }
-    if b.free_object_with_children {
+    if b.breaks(Broken::FreeObjectWithChildren) {
         // SAFETY: deliberately freeing the object while its timer and pool are alive.
         unsafe { NdisFreeGenericObject(a.object) };
     }
     if !a.timer.is_null() {
-        if b.free_armed_timer {
+        if b.breaks(Broken::FreeArmedTimer) {
             let due = LARGE_INTEGER {
                 QuadPart: -10_000_000,
             };
@@ -508,16 +508,16 @@ fn release(context: *mut TestAdapter, b: Behavior) {
     if !a.memory.is_null() {
         // SAFETY: the receive buffers' pool memory, freed once with its tag.
         unsafe { ExFreePoolWithTag(a.memory, TAG) };
-        if b.double_free {
+        if b.breaks(Broken::DoubleFree) {
             // SAFETY: deliberately freeing it twice.
             unsafe { ExFreePoolWithTag(a.memory, TAG) };
         }
-        if b.write_after_free {
+        if b.breaks(Broken::WriteAfterFree) {
             // SAFETY: deliberately writing to freed memory (the host keeps it mapped, poisoned).
             unsafe { a.memory.cast::<u8>().write(7) };
         }
     }
-    if !b.leak_generic_object && !b.free_object_with_children {
+    if !b.breaks(Broken::LeakGenericObject) && !b.breaks(Broken::FreeObjectWithChildren) {
         // SAFETY: the adapter's generic object, freed last, once.
         unsafe { NdisFreeGenericObject(a.object) };
     }
@@ -532,10 +532,10 @@ unsafe extern "system" fn halt(context: NDIS_HANDLE, _: NDIS_HALT_ACTION) {
 unsafe extern "system" fn pause(context: NDIS_HANDLE, _: PNDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
     let b = behavior();
     let a = adapter(context);
-    if b.pause_returns_failure {
+    if b.breaks(Broken::PauseReturnsFailure) {
         return NDIS_STATUS_FAILURE;
     }
-    let held: Vec<PNET_BUFFER_LIST> = if b.pause_with_outstanding {
+    let held: Vec<PNET_BUFFER_LIST> = if b.breaks(Broken::PauseWithOutstanding) {
         Vec::new()
     } else {
         std::mem::take(&mut a.state().held_sends)
@@ -547,9 +547,9 @@ unsafe extern "system" fn pause(context: NDIS_HANDLE, _: PNDIS_MINIPORT_PAUSE_PA
         let s = a.state();
         s.in_flight == 0 && s.free_rx.len() == RX_NBLS
     };
-    if (idle || b.pause_with_outstanding) && !b.pend_pause {
+    if (idle || b.breaks(Broken::PauseWithOutstanding)) && !b.breaks(Broken::PendPause) {
         a.state().paused = true;
-        if b.indicate_when_paused {
+        if b.breaks(Broken::IndicateWhenPaused) {
             let due = LARGE_INTEGER { QuadPart: -10_000 };
             // SAFETY: the adapter's timer; its callback misbehaves after the pause.
             unsafe { NdisSetTimerObject(a.timer, due, 0, context) };
@@ -567,7 +567,7 @@ unsafe extern "system" fn pause(context: NDIS_HANDLE, _: PNDIS_MINIPORT_PAUSE_PA
 unsafe extern "system" fn restart(context: NDIS_HANDLE, _: PNDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS {
     adapter(context).state().paused = false;
     indicate_link(adapter(context).handle);
-    if behavior().unexpected_pause_complete {
+    if behavior().breaks(Broken::UnexpectedPauseComplete) {
         // SAFETY: deliberately completing a pause nobody asked for.
         unsafe { NdisMPauseComplete(adapter(context).handle) };
     }
@@ -612,19 +612,19 @@ unsafe extern "system" fn send(
         }
         // SAFETY: as above.
         unsafe { NET_BUFFER_LIST_SET_STATUS(nbl, NDIS_STATUS_SUCCESS) };
-        if b.hold_sends || b.pause_with_outstanding {
+        if b.breaks(Broken::HoldSends) || b.breaks(Broken::PauseWithOutstanding) {
             a.state().held_sends.push(nbl);
         } else {
-            let f = if b.dispatch_flag_at_passive || dispatch {
+            let f = if b.breaks(Broken::DispatchFlagAtPassive) || dispatch {
                 NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL
             } else {
                 0
             };
             complete_sends(a, nbl, f);
-            if b.double_complete {
+            if b.breaks(Broken::DoubleComplete) {
                 complete_sends(a, nbl, f);
             }
-            if b.touch_after_complete {
+            if b.breaks(Broken::TouchAfterComplete) {
                 // SAFETY: deliberately writing to an NBL after completing it (host memory, poisoned).
                 unsafe { (*nbl).MiniportReserved.0[0] = 1 as PVOID };
             }
@@ -636,7 +636,7 @@ unsafe extern "system" fn send(
 /// MiniportPause's page: a pausing or paused miniport completes each send at once with
 /// NDIS_STATUS_PAUSED (unless told to misbehave).
 fn refuse_while_paused(a: &TestAdapter, nbls: PNET_BUFFER_LIST, dispatch: bool, b: Behavior) {
-    if b.hold_sends_while_paused {
+    if b.breaks(Broken::HoldSendsWhilePaused) {
         let mut nbl = nbls;
         while !nbl.is_null() {
             // SAFETY: the host's NBL chain, owned by this driver until completed.
@@ -648,7 +648,7 @@ fn refuse_while_paused(a: &TestAdapter, nbls: PNET_BUFFER_LIST, dispatch: bool, 
         }
         return;
     }
-    let status = if b.succeed_sends_while_paused {
+    let status = if b.breaks(Broken::SucceedSendsWhilePaused) {
         NDIS_STATUS_SUCCESS
     } else {
         NDIS_STATUS_PAUSED
@@ -697,22 +697,22 @@ fn echo(a: &TestAdapter, nb: PNET_BUFFER, dispatch: bool, b: Behavior) {
     } else {
         0
     };
-    if b.resources_flag {
+    if b.breaks(Broken::ResourcesFlag) {
         flags |= NDIS_RECEIVE_FLAGS_RESOURCES;
     }
-    let count = if b.wrong_count { 2 } else { 1 };
+    let count = if b.breaks(Broken::WrongCount) { 2 } else { 1 };
     let nbl = rx.nbl;
-    if !b.resources_flag {
+    if !b.breaks(Broken::ResourcesFlag) {
         // Returned through MiniportReturnNetBufferLists, which puts it back on the free list.
         a.state().in_flight += 1;
     }
     // SAFETY: the adapter's NBL, indicated once; the protocol owns it until it returns it.
     unsafe { NdisMIndicateReceiveNetBufferLists(a.handle, nbl, NDIS_DEFAULT_PORT_NUMBER, count, flags) };
-    if b.indicate_twice {
+    if b.breaks(Broken::IndicateTwice) {
         // SAFETY: deliberately indicating an NBL the protocol may still hold.
         unsafe { NdisMIndicateReceiveNetBufferLists(a.handle, nbl, NDIS_DEFAULT_PORT_NUMBER, 1, flags) };
     }
-    if b.resources_flag {
+    if b.breaks(Broken::ResourcesFlag) {
         // With NDIS_RECEIVE_FLAGS_RESOURCES the NBL is the driver's again when the call returns.
         a.state().free_rx.push(rx);
     }
@@ -746,11 +746,11 @@ static PENDING_OID: Mutex<usize> = Mutex::new(0);
 #[ndis::kernel_abi]
 unsafe extern "system" fn oid(_context: NDIS_HANDLE, request: PNDIS_OID_REQUEST) -> NDIS_STATUS {
     let b = behavior();
-    if b.pend_oid_forever {
+    if b.breaks(Broken::PendOidForever) {
         *PENDING_OID.lock().unwrap_or_else(PoisonError::into_inner) = request as usize;
         return NDIS_STATUS_PENDING;
     }
-    if b.leave_spin_lock_held {
+    if b.breaks(Broken::LeaveSpinLockHeld) {
         let lock = Box::leak(Box::new(NDIS_SPIN_LOCK::default()));
         // SAFETY: raising to DISPATCH_LEVEL for the Dpr acquire; lowered again below.
         let old = unsafe { KeRaiseIrqlToDpcLevel() };
@@ -760,12 +760,12 @@ unsafe extern "system" fn oid(_context: NDIS_HANDLE, request: PNDIS_OID_REQUEST)
         unsafe { KeLowerIrql(old) };
         return NDIS_STATUS_SUCCESS;
     }
-    if b.return_at_dispatch {
+    if b.breaks(Broken::ReturnAtDispatch) {
         // SAFETY: deliberately raising without lowering again.
         unsafe { KeRaiseIrqlToDpcLevel() };
         return NDIS_STATUS_SUCCESS;
     }
-    if b.allocate_at_high_irql {
+    if b.breaks(Broken::AllocateAtHighIrql) {
         // SAFETY: raising to DISPATCH_LEVEL, lowered again below.
         let old = unsafe { KeRaiseIrqlToDpcLevel() };
         // SAFETY: deliberately calling a PASSIVE_LEVEL-only function at DISPATCH_LEVEL.
@@ -836,7 +836,7 @@ unsafe extern "system" fn oid(_context: NDIS_HANDLE, request: PNDIS_OID_REQUEST)
         OID_GEN_LINK_SPEED => 10_000_000,
         _ => return NDIS_STATUS_NOT_SUPPORTED,
     };
-    if q.InformationBufferLength < 4 && !b.oid_overrun {
+    if q.InformationBufferLength < 4 && !b.breaks(Broken::OidOverrun) {
         q.BytesNeeded = 4;
         return NDIS_STATUS_BUFFER_TOO_SHORT;
     }
