@@ -7,6 +7,10 @@
 
 use core::ptr::null_mut;
 
+#[allow(
+    clippy::wildcard_imports,
+    reason = "the C names of ndis.h, used as the WDK's own headers are"
+)]
 use ndis::*;
 
 use crate::nbl::{Chain, Split};
@@ -43,7 +47,10 @@ impl AdapterHandle {
     }
 
     /// `NdisMSetMiniportAttributes` with the registration attributes: `context` is what NDIS
-    /// passes back to every handler. Only inside `MiniportInitializeEx` (PASSIVE_LEVEL).
+    /// passes back to every handler. Only inside `MiniportInitializeEx` (`PASSIVE_LEVEL`).
+    ///
+    /// # Errors
+    /// The status `NdisMSetMiniportAttributes` returned.
     pub fn set_registration_attributes<T>(
         &self,
         context: *const T,
@@ -67,6 +74,10 @@ impl AdapterHandle {
     /// `NdisMSetMiniportAttributes` with the general attributes. The pointer members are filled in
     /// here from `oids` and `power` (whatever `attributes` has in them is ignored); no receive-side
     /// scaling and no NDIS 6.0 power capabilities. Only inside `MiniportInitializeEx`.
+    ///
+    /// # Errors
+    /// The status `NdisMSetMiniportAttributes` returned, or `NDIS_STATUS_INVALID_LENGTH` for an OID
+    /// list longer than a `ULONG` can say.
     pub fn set_general_attributes(
         &self,
         mut attributes: NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
@@ -85,6 +96,9 @@ impl AdapterHandle {
     /// `NdisMSetMiniportAttributes` with the offload attributes: the configuration in effect and
     /// what the adapter can do. No TCP chimney (its two pointers stay NULL). Only inside
     /// `MiniportInitializeEx`.
+    ///
+    /// # Errors
+    /// The status `NdisMSetMiniportAttributes` returned.
     pub fn set_offload_attributes(
         &self,
         default: &NDIS_OFFLOAD,
@@ -118,7 +132,7 @@ impl AdapterHandle {
     }
 
     /// `NdisMIndicateStatusEx` from the default port with `buffer` as the status buffer (NDIS
-    /// reads `size_of::<T>()` bytes of it during the call). IRQL <= DISPATCH_LEVEL.
+    /// reads `size_of::<T>()` bytes of it during the call). IRQL <= `DISPATCH_LEVEL`.
     pub fn indicate_status<T>(&self, code: NDIS_STATUS, buffer: &T) {
         let mut indication = NDIS_STATUS_INDICATION {
             Header: NDIS_OBJECT_HEADER::new(
@@ -143,7 +157,7 @@ impl AdapterHandle {
         unsafe { NdisMIndicateStatusEx(self.0, &raw mut indication) };
     }
 
-    /// `NdisMIndicateReceiveNetBufferLists` from the default port at DISPATCH_LEVEL (the flag is
+    /// `NdisMIndicateReceiveNetBufferLists` from the default port at `DISPATCH_LEVEL` (the flag is
     /// added here) with every NBL of `chain`, which is empty after. With
     /// `NDIS_RECEIVE_FLAGS_RESOURCES` in `flags` the NBLs are the driver's again when the call
     /// returns, and come back as `Some`; otherwise NDIS owns them until
@@ -157,7 +171,13 @@ impl AdapterHandle {
         // at DISPATCH_LEVEL, as the flag says.
         // SAFETY: owned NBLs, given to NDIS until returned (or until this call returns, below).
         unsafe {
-            NdisMIndicateReceiveNetBufferLists(self.0, head, NDIS_DEFAULT_PORT_NUMBER, count as u32, flags)
+            NdisMIndicateReceiveNetBufferLists(
+                self.0,
+                head,
+                NDIS_DEFAULT_PORT_NUMBER,
+                u32::try_from(count).unwrap_or(u32::MAX),
+                flags,
+            );
         };
         if flags & NDIS_RECEIVE_FLAGS_RESOURCES == 0 {
             return None;
@@ -168,7 +188,7 @@ impl AdapterHandle {
         Some(unsafe { Chain::split(head) })
     }
 
-    /// `NdisMSendNetBufferListsComplete` at DISPATCH_LEVEL with every NBL of `chain` (statuses set
+    /// `NdisMSendNetBufferListsComplete` at `DISPATCH_LEVEL` with every NBL of `chain` (statuses set
     /// by the caller), which is empty after. Returns how many NBLs were completed.
     pub fn complete_sends(&self, chain: &mut Chain) -> usize {
         let Some((head, count)) = chain.take() else {
@@ -183,7 +203,7 @@ impl AdapterHandle {
     }
 
     /// `NdisMPauseComplete`: completes the pause `MiniportPause` pended. Call it once per pended
-    /// pause, when nothing is in flight any more. IRQL <= DISPATCH_LEVEL.
+    /// pause, when nothing is in flight any more. IRQL <= `DISPATCH_LEVEL`.
     pub fn pause_complete(&self) {
         // The handle is live (the invariant: halt follows the completed pause); NDIS reads nothing
         // else.
@@ -192,7 +212,7 @@ impl AdapterHandle {
     }
 
     /// `NdisMResetComplete` with `status`, addressing kept: completes the reset `MiniportResetEx`
-    /// pended. Once per pended reset. IRQL <= DISPATCH_LEVEL.
+    /// pended. Once per pended reset. IRQL <= `DISPATCH_LEVEL`.
     pub fn reset_complete(&self, status: NDIS_STATUS) {
         // The handle is live (the invariant); NDIS reads nothing else.
         // SAFETY: a valid handle.
@@ -214,7 +234,7 @@ pub fn active_processors() -> usize {
 pub const KEYWORD_UNITS: usize = 32;
 
 /// An open configuration (`NdisOpenConfigurationEx`) of one adapter: its registry keywords. Closed
-/// on drop. PASSIVE_LEVEL throughout.
+/// on drop. `PASSIVE_LEVEL` throughout.
 ///
 /// # Invariants
 /// `handle` is an open configuration handle, closed only by `drop`; what NDIS returns from it
@@ -223,7 +243,10 @@ pub const KEYWORD_UNITS: usize = 32;
 pub struct Configuration(NDIS_HANDLE);
 
 impl Configuration {
-    /// Opens the adapter's configuration. Inside `MiniportInitializeEx` (PASSIVE_LEVEL).
+    /// Opens the adapter's configuration. Inside `MiniportInitializeEx` (`PASSIVE_LEVEL`).
+    ///
+    /// # Errors
+    /// The status `NdisOpenConfigurationEx` returned.
     pub fn open(adapter: &AdapterHandle) -> Result<Self, NDIS_STATUS> {
         let mut object = NDIS_CONFIGURATION_OBJECT {
             Header: NDIS_OBJECT_HEADER::new(
@@ -245,8 +268,8 @@ impl Configuration {
         Ok(Self(handle))
     }
 
-    /// `NdisReadConfiguration(..., NdisParameterInteger)`: a decimal REG_SZ (what an INF writes) or
-    /// a REG_DWORD. `None` if missing, not a number, or a name longer than [`KEYWORD_UNITS`].
+    /// `NdisReadConfiguration(..., NdisParameterInteger)`: a decimal `REG_SZ` (what an INF writes) or
+    /// a `REG_DWORD`. `None` if missing, not a number, or a name longer than [`KEYWORD_UNITS`].
     #[must_use]
     pub fn read_integer(&self, name: &str) -> Option<u32> {
         let mut units = [0u16; KEYWORD_UNITS];
@@ -255,7 +278,7 @@ impl Configuration {
             *units.get_mut(len)? = unit;
             len += 1;
         }
-        let bytes = (len * 2) as u16;
+        let bytes = u16::try_from(len * 2).ok()?;
         let mut keyword = NDIS_STRING {
             Length: bytes,
             MaximumLength: bytes,

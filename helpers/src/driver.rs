@@ -30,12 +30,15 @@ unsafe impl Send for Registration {}
 unsafe impl Sync for Registration {}
 
 impl Registration {
-    /// Registers the miniport driver with `characteristics` (NDIS copies them). PASSIVE_LEVEL, in
+    /// Registers the miniport driver with `characteristics` (NDIS copies them). `PASSIVE_LEVEL`, in
     /// `DriverEntry`.
     ///
     /// # Safety
     /// `object` and `path` are the pointers the I/O manager passed to `DriverEntry`, valid for the
     /// life of the driver; the value is deregistered before the driver unloads.
+    ///
+    /// # Errors
+    /// The status `NdisMRegisterMiniportDriver` returned.
     pub unsafe fn register(
         object: PDRIVER_OBJECT,
         path: PUNICODE_STRING,
@@ -70,7 +73,7 @@ impl Registration {
         self.object
     }
 
-    /// `NdisMDeregisterMiniportDriver`: after every adapter has halted. PASSIVE_LEVEL (unload).
+    /// `NdisMDeregisterMiniportDriver`: after every adapter has halted. `PASSIVE_LEVEL` (unload).
     pub fn deregister(self) {
         // The live registration (the invariant), deregistered once: `self` is consumed.
         // SAFETY: a valid handle; PASSIVE_LEVEL (caller).

@@ -40,8 +40,8 @@
 //! # }
 //! ```
 //!
-//! IRQL: create and drop at IRQL <= DISPATCH_LEVEL (`NdisAllocateGenericObject`,
-//! `NdisFreeGenericObject`), unless the state's own drop needs less (a timer pool needs PASSIVE_LEVEL).
+//! IRQL: create and drop at IRQL <= `DISPATCH_LEVEL` (`NdisAllocateGenericObject`,
+//! `NdisFreeGenericObject`), unless the state's own drop needs less (a timer pool needs `PASSIVE_LEVEL`).
 
 use core::marker::PhantomData;
 use core::mem::{align_of, size_of};
@@ -66,12 +66,27 @@ pub const TRAILING_ALIGN: usize = {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LayoutError {
     /// `size_of::<T>()` does not fit the `USHORT` `Size` parameter.
-    TooLarge { size: usize },
+    TooLarge {
+        /// `size_of::<T>()`.
+        size: usize,
+    },
     /// `T` needs more alignment than the trailing bytes have.
-    OverAligned { align: usize, available: usize },
+    OverAligned {
+        /// `align_of::<T>()`.
+        align: usize,
+        /// The alignment the trailing bytes have.
+        available: usize,
+    },
 }
 
 /// The `Size` to pass to `NdisAllocateGenericObject` to hold a `T`, or why it cannot.
+///
+/// # Errors
+/// Why `T` cannot live in the trailing bytes.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "checked against u16::MAX first (try_from is not const)"
+)]
 pub const fn trailing_bytes<T>() -> Result<u16, LayoutError> {
     let (size, align) = (size_of::<T>(), align_of::<T>());
     if align > TRAILING_ALIGN {
@@ -90,6 +105,7 @@ pub const fn trailing_bytes<T>() -> Result<u16, LayoutError> {
 /// object's handle (which carry `'obj`); its size and alignment must not depend on `'obj` (they
 /// cannot: lifetimes do not change layout).
 pub trait State {
+    /// The state, for the lifetime of the object's handle.
     type In<'obj>;
 }
 
@@ -170,7 +186,11 @@ unsafe impl<S: State> Sync for GenericObject<S> where S::In<'static>: Sync {}
 
 impl<S: State> GenericObject<S> {
     /// Allocates the object (tag `tag`, owned by `driver`, which may be NULL), builds the state with
-    /// `init` given the object's handle, and places it in the trailing bytes. IRQL <= DISPATCH_LEVEL.
+    /// `init` given the object's handle, and places it in the trailing bytes. IRQL <= `DISPATCH_LEVEL`.
+    ///
+    /// # Errors
+    /// [`Error::Layout`] or [`Error::Allocation`] before `init` runs, or what `init` returned
+    /// ([`Error::Init`]); the object is freed either way.
     pub fn new<E>(
         driver: Option<DriverObject>,
         tag: u32,
@@ -299,12 +319,14 @@ mod tests {
 
     #[test]
     fn too_large_and_over_aligned_types_are_refused() {
+        #[repr(align(64))]
+        struct CacheLine(#[allow(dead_code, reason = "only its layout matters")] [u8; 64]);
+        #[repr(align(16))]
+        struct Sixteen(#[allow(dead_code, reason = "only its layout matters")] u8);
         assert_eq!(
             trailing_bytes::<[u8; 65536]>(),
             Err(LayoutError::TooLarge { size: 65536 })
         );
-        #[repr(align(64))]
-        struct CacheLine(#[allow(dead_code, reason = "only its layout matters")] [u8; 64]);
         assert_eq!(
             trailing_bytes::<CacheLine>(),
             Err(LayoutError::OverAligned {
@@ -312,8 +334,6 @@ mod tests {
                 available: 16
             })
         );
-        #[repr(align(16))]
-        struct Sixteen(#[allow(dead_code, reason = "only its layout matters")] u8);
         assert_eq!(trailing_bytes::<Sixteen>(), Ok(16));
     }
 }

@@ -18,12 +18,13 @@ use crate::sync::{AtomicBool, AtomicUsize, Ordering};
 pub enum Run {
     /// Initialized, paused, or shut down: sends are refused, nothing is indicated.
     Paused,
+    /// Accepting work.
     Running,
     /// Pause called: new sends are refused, in-flight work drains.
     Pausing,
 }
 
-/// See the module documentation. Any IRQL <= DISPATCH_LEVEL; never blocks.
+/// See the module documentation. Any IRQL <= `DISPATCH_LEVEL`; never blocks.
 ///
 /// # Invariants
 /// - `busy` counts the references described above; it is 0 only when paused with nothing in flight.
@@ -83,18 +84,20 @@ impl InFlight {
         self.running.store(true, Ordering::SeqCst);
     }
 
-    /// `MiniportShutdownEx` (possibly at HIGH_LEVEL after a bug check): refuse work from now on,
+    /// `MiniportShutdownEx` (possibly at `HIGH_LEVEL` after a bug check): refuse work from now on,
     /// touching nothing but this state.
     pub fn shut_down(&self) {
         self.running.store(false, Ordering::SeqCst);
     }
 
     #[must_use]
+    /// Whether the adapter accepts work (neither pausing nor paused nor shut down).
     pub fn is_running(&self) -> bool {
         self.running.load(Ordering::SeqCst)
     }
 
     #[must_use]
+    /// The state now (running, pausing, paused or shut down).
     pub fn run(&self) -> Run {
         if self.running.load(Ordering::SeqCst) {
             Run::Running

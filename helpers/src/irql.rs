@@ -1,10 +1,10 @@
-//! Raising to DISPATCH_LEVEL for the length of a scope.
+//! Raising to `DISPATCH_LEVEL` for the length of a scope.
 
 use ndis::KIRQL;
 
 use crate::ring::Dispatch;
 
-/// The current thread raised to DISPATCH_LEVEL; lowers back to where it was when dropped. Not `Send`
+/// The current thread raised to `DISPATCH_LEVEL`; lowers back to where it was when dropped. Not `Send`
 /// (the IRQL belongs to the thread). While it lives, this thread is the only code on its CPU.
 #[derive(Debug)]
 pub struct Raised {
@@ -13,8 +13,8 @@ pub struct Raised {
 }
 
 impl Raised {
-    /// Raises to DISPATCH_LEVEL (a no-op if already there) and notes the CPU. Callable at
-    /// IRQL <= DISPATCH_LEVEL.
+    /// Raises to `DISPATCH_LEVEL` (a no-op if already there) and notes the CPU. Callable at
+    /// IRQL <= `DISPATCH_LEVEL`.
     #[must_use]
     pub fn to_dispatch() -> Self {
         // KeRaiseIrqlToDpcLevel is callable at IRQL <= DISPATCH_LEVEL (this function's

@@ -17,7 +17,10 @@ pub type Lanes<T> = Mpsc<T, PoolSlice<Slot<T>>, LANES>;
 /// `capacity` items each. The lanes of CPUs that did not exist then hold one item: such a CPU
 /// (added later, or numbered `LANES` or more) pushes onto the shared lane instead ([`push_on`]).
 /// Each lane's storage is allocated as the ring is built in place, so nothing the size of the
-/// lanes is ever on the kernel stack. PASSIVE_LEVEL or DISPATCH_LEVEL.
+/// lanes is ever on the kernel stack. `PASSIVE_LEVEL` or `DISPATCH_LEVEL`.
+///
+/// # Errors
+/// `NDIS_STATUS_RESOURCES` if the pool is exhausted (nothing stays allocated).
 #[inline(never)]
 pub fn build<T>(capacity: usize, cpus: usize, tag: u32) -> Result<PoolBox<Lanes<T>>, NDIS_STATUS> {
     PoolBox::new_in_place(tag, |place| {
@@ -36,6 +39,9 @@ pub fn build<T>(capacity: usize, cpus: usize, tag: u32) -> Result<PoolBox<Lanes<
 /// Pushes onto `on`'s CPU lane if the CPU existed when the lanes were built for `cpus` processors,
 /// and onto the shared lane otherwise: every processor can push, whatever its number and whenever
 /// it came.
+///
+/// # Errors
+/// `item`, back, if the lane is full.
 pub fn push_on<T>(lanes: &Lanes<T>, cpus: usize, on: &Dispatch, item: T) -> Result<(), T> {
     if on.cpu() < cpus {
         lanes.push(on, item)

@@ -2,7 +2,7 @@
 //! handle of their own, and the lock-free rings of the datapath.
 //!
 //! The layer: [`driver`] (registration), [`adapter`] (the adapter handle's NDIS calls, configuration), [`nbl`] (owned NBLs
-//! and views of their NET_BUFFERs and MDLs), [`oid`] (OID requests), [`log`], and [`seats`] (the
+//! and views of their `NET_BUFFER`s and MDLs), [`oid`] (OID requests), [`log`], and [`seats`] (the
 //! table that owns the adapters on a wire). Every unsafe block of the driver's logic is here (or in
 //! its trampolines), each with the invariant it relies on.
 //!
@@ -12,12 +12,13 @@
 //! descriptors: NBLs over buffers the component owns, lent through owned tokens), [`memory`]
 //! (fallible pool boxes and slices). The [`ring`] module has the bounded SPSC and per-CPU MPSC
 //! rings (built in pool memory by [`lanes`]) the datapath moves NBLs and descriptors through at
-//! DISPATCH_LEVEL.
+//! `DISPATCH_LEVEL`.
 //!
-//! Everything here runs at IRQL <= DISPATCH_LEVEL unless an item says otherwise, never blocks on the
+//! Everything here runs at IRQL <= `DISPATCH_LEVEL` unless an item says otherwise, never blocks on the
 //! datapath, and allocates only in constructors.
 
 #![no_std]
+#![warn(missing_docs, clippy::pedantic)]
 
 #[cfg(not(rvnic_loom))]
 pub mod adapter;

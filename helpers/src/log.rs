@@ -3,7 +3,7 @@
 //! `DbgPrint` is variadic; rvnic never passes it a format string of its own making. It formats the
 //! message with `core::fmt` into a buffer on the stack and calls `DbgPrint("%s", text)`, so the host
 //! needs to implement only that form and a `%` in a message can never be misread as a conversion.
-//! Callable at any IRQL <= DISPATCH_LEVEL; never allocates.
+//! Callable at any IRQL <= `DISPATCH_LEVEL`; never allocates.
 
 use core::fmt::{self, Write};
 
@@ -19,6 +19,7 @@ pub struct Line {
 
 impl Line {
     #[must_use]
+    /// An empty line.
     pub const fn new() -> Self {
         Self {
             buf: [0; MAX_MESSAGE],

@@ -2,12 +2,12 @@
 
 use core::ptr::NonNull;
 
-/// A block of non-paged pool, freed on drop. IRQL <= DISPATCH_LEVEL for both.
+/// A block of non-paged pool, freed on drop. IRQL <= `DISPATCH_LEVEL` for both.
 #[derive(Debug)]
 pub struct PoolBlock {
     /// The aligned start handed out.
     start: NonNull<u8>,
-    /// What ExAllocatePool2 returned (freed on drop).
+    /// What `ExAllocatePool2` returned (freed on drop).
     raw: NonNull<u8>,
     len: usize,
     tag: u32,
@@ -45,26 +45,31 @@ impl PoolBlock {
     }
 
     #[must_use]
+    /// The block's bytes.
     pub fn len(&self) -> usize {
         self.len
     }
 
     #[must_use]
+    /// Whether the block has no bytes.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     #[must_use]
+    /// The block's first byte (aligned as asked).
     pub fn as_ptr(&self) -> *mut u8 {
         self.start.as_ptr()
     }
 
     #[must_use]
+    /// The block's bytes, shared.
     pub fn as_slice(&self) -> &[u8] {
         // SAFETY: `len` initialised (zeroed) bytes owned by `self`, shared for the borrow.
         unsafe { core::slice::from_raw_parts(self.start.as_ptr(), self.len) }
     }
 
+    /// The block's bytes, exclusively.
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         // SAFETY: as above, exclusively for the borrow.
         unsafe { core::slice::from_raw_parts_mut(self.start.as_ptr(), self.len) }
@@ -79,7 +84,7 @@ impl Drop for PoolBlock {
 }
 
 /// One `T` in non-paged pool, tagged, dropped and freed with the box. The fallible `Box` of kernel
-/// code: allocation failure is an `Err` the caller handles, never a panic. IRQL <= DISPATCH_LEVEL.
+/// code: allocation failure is an `Err` the caller handles, never a panic. IRQL <= `DISPATCH_LEVEL`.
 #[derive(Debug)]
 pub struct PoolBox<T> {
     value: NonNull<T>,
@@ -94,6 +99,9 @@ unsafe impl<T: Sync> Sync for PoolBox<T> {}
 
 impl<T> PoolBox<T> {
     /// Moves `value` into a fresh pool block tagged `tag`; hands it back if the pool is exhausted.
+    ///
+    /// # Errors
+    /// `value`, back, if the pool is exhausted.
     pub fn new(value: T, tag: u32) -> Result<Self, T> {
         let Some(block) = PoolBlock::new(size_of::<T>(), align_of::<T>(), tag) else {
             return Err(value);
@@ -110,6 +118,9 @@ impl<T> PoolBox<T> {
     /// Builds the value directly in pool memory with `init` (for values too large for a kernel
     /// stack). `Err(None)` if the pool is exhausted, `Err(Some(e))` if `init` failed (it must
     /// leave the memory uninitialised then).
+    ///
+    /// # Errors
+    /// `None` if the pool is exhausted, or what `init` returned (the block is freed).
     pub fn new_in_place<E>(
         tag: u32,
         init: impl FnOnce(&mut core::mem::MaybeUninit<T>) -> Result<&mut T, E>,

@@ -1,4 +1,4 @@
-//! Owned NET_BUFFER_LISTs: the only place the datapath touches NBL, NET_BUFFER and MDL pointers.
+//! Owned `NET_BUFFER_LIST`s: the only place the datapath touches NBL, `NET_BUFFER` and MDL pointers.
 //!
 //! NDIS hands the driver chains of NBLs it owns until it completes them (sends) and takes back
 //! chains it indicated until the protocol returns them (receives). [`Nbl`] is that ownership as a
@@ -39,6 +39,7 @@ impl Nbl {
         self.0.as_ptr()
     }
 
+    /// Sets the NBL's completion status (`NET_BUFFER_LIST.Status`).
     pub fn set_status(&mut self, status: NDIS_STATUS) {
         // SAFETY: owned by `self` (type invariant); any IRQL.
         unsafe { ndis::NET_BUFFER_LIST_SET_STATUS(self.0.as_ptr(), status) };
@@ -58,6 +59,7 @@ impl Nbl {
         unsafe { (*self.0.as_ptr()).MiniportReserved.0[0] as usize }
     }
 
+    /// Sets the miniport's word of the NBL (`MiniportReserved[0]`).
     pub fn set_reserved(&mut self, value: usize) {
         // SAFETY: owned by `self`; a plain write of a field the miniport owns.
         unsafe { (*self.0.as_ptr()).MiniportReserved.0[0] = value as *mut core::ffi::c_void };
@@ -75,6 +77,10 @@ impl Nbl {
 
     /// What the sender asked of large-send offload (`TcpLargeSendNetBufferListInfo`).
     #[must_use]
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "the information is a ULONG stored in a pointer-sized slot"
+    )]
     pub fn large_send(&self) -> LargeSendRequest {
         let value = self.info(ndis::TcpLargeSendNetBufferListInfo) as u32;
         if value == 0 {
@@ -98,6 +104,10 @@ impl Nbl {
 
     /// The `Transmit` checksum bits the sender set (`TcpIpChecksumNetBufferListInfo`, `CHECKSUM_TX_*`).
     #[must_use]
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "the information is a ULONG stored in a pointer-sized slot"
+    )]
     pub fn checksum_request(&self) -> u32 {
         self.info(ndis::TcpIpChecksumNetBufferListInfo) as u32
     }
@@ -112,7 +122,8 @@ impl Nbl {
         self.set_info(ndis::RscTcpTimestampDelta, 0);
     }
 
-    /// The NET_BUFFERs (frames) of this NBL, in order.
+    /// The `NET_BUFFER`s (frames) of this NBL, in order.
+    #[must_use]
     pub fn frames(&self) -> Frames<'_> {
         // SAFETY: owned by `self`; the NB chain belongs to the NBL.
         let first = unsafe { ndis::NET_BUFFER_LIST_FIRST_NB(self.0.as_ptr()) };
@@ -134,13 +145,18 @@ impl Nbl {
 pub enum LargeSendRequest {
     /// Zero: not a large send.
     None,
-    /// LSOv1, which rvnic does not offer.
+    /// `LSOv1`, which rvnic does not offer.
     V1,
-    /// LSOv2 with the sender's MSS and TCP header offset.
-    V2 { mss: u32, tcp_offset: u32 },
+    /// `LSOv2` with the sender's MSS and TCP header offset.
+    V2 {
+        /// The largest TCP payload of one segment.
+        mss: u32,
+        /// Where the TCP header starts, in bytes from the start of the frame.
+        tcp_offset: u32,
+    },
 }
 
-/// An iterator over the NET_BUFFERs of an owned NBL.
+/// An iterator over the `NET_BUFFER`s of an owned NBL.
 #[derive(Debug)]
 pub struct Frames<'n> {
     next: PNET_BUFFER,
@@ -176,6 +192,7 @@ impl NetBuffer<'_> {
     }
 
     #[must_use]
+    /// Whether the frame has no bytes.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -319,6 +336,7 @@ impl Default for Chain {
 
 impl Chain {
     #[must_use]
+    /// An empty chain.
     pub const fn new() -> Self {
         Self {
             head: null_mut(),
@@ -328,15 +346,18 @@ impl Chain {
     }
 
     #[must_use]
+    /// The NBLs in the chain.
     pub fn len(&self) -> usize {
         self.len
     }
 
     #[must_use]
+    /// Whether the chain has no NBL.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    /// Appends `nbl` (unlinked from anything else) at the tail.
     pub fn push(&mut self, nbl: Nbl) {
         let nbl = nbl.into_raw();
         // SAFETY: `nbl` is owned (it came from an `Nbl`); its link is ours to write.
@@ -389,7 +410,7 @@ impl Iterator for Split {
     }
 }
 
-/// Sets a receive NET_BUFFER's data length (its MDL describes the whole buffer).
+/// Sets a receive `NET_BUFFER`'s data length (its MDL describes the whole buffer).
 pub fn set_data_length(nbl: &mut Nbl, len: usize) {
     // SAFETY: owned by `nbl`; a receive NBL carries exactly one NB, allocated with it.
     let nb = unsafe { ndis::NET_BUFFER_LIST_FIRST_NB(nbl.0.as_ptr()) };

@@ -4,6 +4,10 @@
 
 use core::marker::PhantomData;
 
+#[allow(
+    clippy::wildcard_imports,
+    reason = "the C names of ndis.h, used as the WDK's own headers are"
+)]
 use ndis::*;
 
 /// A request NDIS passed to `MiniportOidRequest`, by the member its type makes valid.
@@ -98,6 +102,7 @@ impl<'r> OidRequest<'r> {
 
 impl Query<'_> {
     #[must_use]
+    /// The OID queried.
     pub fn oid(&self) -> NDIS_OID {
         self.oid
     }
@@ -116,6 +121,7 @@ impl Query<'_> {
 
 impl Set<'_> {
     #[must_use]
+    /// The OID set.
     pub fn oid(&self) -> NDIS_OID {
         self.oid
     }

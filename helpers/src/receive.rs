@@ -2,7 +2,7 @@
 //! the pool owns) and the lock-free free list they cycle through.
 //!
 //! [`RxPool`] is a helper component: it owns an NDIS generic object and uses it as the handle of its
-//! NBL pool and MDLs. Each descriptor is one NBL with one NET_BUFFER and one MDL over its slice of
+//! NBL pool and MDLs. Each descriptor is one NBL with one `NET_BUFFER` and one MDL over its slice of
 //! one pool block; the NBL's `MiniportReserved[0]` holds the descriptor's index + 1. A taker (the
 //! wire, the free list's only consumer) gets a [`Taken`]: one descriptor, or several chained for a
 //! frame longer than one buffer. The token is the ownership: it lends the buffers
@@ -107,7 +107,11 @@ const BUFFER_ALIGN: usize = 64;
 impl RxPool {
     /// `count` descriptors (at most 65534) of `buffer_size` bytes for the adapter `adapter` (the
     /// NBLs' `SourceHandle`), with free-list lanes for `cpus` processors, allocated with `tag`.
-    /// PASSIVE_LEVEL.
+    /// `PASSIVE_LEVEL`.
+    ///
+    /// # Errors
+    /// What allocating the object, the buffers, the NBL pool or a descriptor's MDL and NBL
+    /// returned (`NDIS_STATUS_RESOURCES` for the pool); whatever was allocated is freed.
     pub fn new(
         driver: Option<DriverObject>,
         adapter: &AdapterHandle,
@@ -133,6 +137,7 @@ impl RxPool {
     }
 
     #[must_use]
+    /// Descriptors in the pool (free or not).
     pub fn count(&self) -> usize {
         self.0.with(|rx, _| rx.descriptors.len())
     }
@@ -147,6 +152,7 @@ impl RxPool {
     /// (`None`) if the free list has fewer or another consumer is active. Only the free list's
     /// single consumer (the wire's baton holder) calls this; `on` is its CPU, for putting back
     /// what a short list gave.
+    #[must_use]
     pub fn take(&self, on: &Dispatch, count: usize) -> Option<Taken> {
         self.0.with(|rx, _| {
             let count = u16::try_from(count.max(1)).ok()?;
@@ -192,6 +198,11 @@ impl RxPool {
 
     /// The frame's NBL (its first descriptor's), its data length set to `len`, ready to indicate;
     /// `None` (and the descriptors lost to receives) if the token is another pool's.
+    #[must_use]
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "consuming the token is the point: it cannot be used again"
+    )]
     pub fn prepare(&self, taken: Taken, len: usize) -> Option<Nbl> {
         self.0.with(|rx, _| {
             if taken.pool != rx.identity() {
@@ -209,6 +220,11 @@ impl RxPool {
 
     /// Puts the descriptors of a frame that will not be indicated back on the free list from `on`'s
     /// CPU. Returns how many went back (0 for another pool's token).
+    #[must_use]
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "consuming the token is the point: it cannot be used again"
+    )]
     pub fn give_back(&self, on: &Dispatch, taken: Taken) -> usize {
         self.0.with(|rx, _| {
             if taken.pool != rx.identity() {
@@ -221,13 +237,14 @@ impl RxPool {
     /// Puts an indicated frame's descriptors back on the free list from `on`'s CPU (a return, or
     /// the end of an indication with `NDIS_RECEIVE_FLAGS_RESOURCES`). Returns how many descriptors
     /// went back: 0 if the NBL is not one of this pool's.
+    #[must_use]
     pub fn recycle(&self, on: &Dispatch, nbl: &Nbl) -> usize {
         self.0.with(|rx, _| {
             let Some(index) = nbl.reserved().checked_sub(1) else {
                 return 0;
             };
             match rx.descriptors.get(index) {
-                Some(d) if d.nbl == nbl.as_ptr() => rx.release(on, index as u16),
+                Some(d) if d.nbl == nbl.as_ptr() => u16::try_from(index).map_or(0, |i| rx.release(on, i)),
                 _ => 0,
             }
         })
@@ -351,7 +368,7 @@ impl<'obj> Receive<'obj> {
         freed
     }
 
-    /// Allocates each descriptor's MDL and NBL and puts it on the free list, at PASSIVE_LEVEL (up to
+    /// Allocates each descriptor's MDL and NBL and puts it on the free list, at `PASSIVE_LEVEL` (up to
     /// 8,192 pairs: nothing here raises the IRQL). On failure, what was allocated so far is recorded
     /// in `descriptors` and freed by `drop`.
     fn fill(&mut self, handle: ObjectHandle<'obj>, adapter: NDIS_HANDLE) -> Result<(), NDIS_STATUS> {
@@ -385,7 +402,7 @@ impl<'obj> Receive<'obj> {
             let _ = owned.into_raw();
             // The free list is not shared yet (the component is being built): no IRQL needed.
             self.free
-                .push_exclusive(0, index as u16)
+                .push_exclusive(0, u16::try_from(index).map_err(|_| NDIS_STATUS_RESOURCES)?)
                 .map_err(|_| NDIS_STATUS_RESOURCES)?;
         }
         Ok(())

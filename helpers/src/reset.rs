@@ -2,13 +2,13 @@
 //! transmit lanes.
 //!
 //! Since NDIS 6.30 a miniport must complete every send it holds before its reset completes
-//! (MiniportResetEx's page). A reset handler records the reset ([`ResetGate::begin`]), makes sure a
+//! (`MiniportResetEx`'s page). A reset handler records the reset ([`ResetGate::begin`]), makes sure a
 //! drain pass runs after that (it signals the wire's baton), and asks [`ResetGate::decide`]. A pass
 //! that completed what it moved and found the lanes empty reports it ([`ResetGate::lanes_empty`]).
 //! Exactly one of them settles the reset: the handler, which then returns `NDIS_STATUS_SUCCESS`, if
 //! such a pass came before it decided; otherwise the first such pass after, which calls
 //! `NdisMResetComplete` for the `NDIS_STATUS_PENDING` the handler returned. Lock-free, any IRQL <=
-//! DISPATCH_LEVEL; loom-checked with the baton (`tests/loom.rs`).
+//! `DISPATCH_LEVEL`; loom-checked with the baton (`tests/loom.rs`).
 
 use crate::sync::{AtomicUsize, Ordering};
 
@@ -51,16 +51,16 @@ impl ResetGate {
     /// pass that empties the lanes completes it).
     #[must_use]
     pub fn decide(&self) -> bool {
-        match self
+        if self
             .0
             .compare_exchange(RESETTING, PENDING, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
         {
-            Ok(_) => false,
+            false
+        } else {
             // DRAINED: a pass found the lanes empty while this handler ran.
-            Err(_) => {
-                self.0.store(IDLE, Ordering::SeqCst);
-                true
-            }
+            self.0.store(IDLE, Ordering::SeqCst);
+            true
         }
     }
 

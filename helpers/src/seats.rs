@@ -50,7 +50,7 @@ impl<T, C> core::ops::Deref for Occupant<T, C> {
 /// One seat: empty, or an occupant.
 type Seat<T, C> = UnsafeCell<Option<PoolBox<Occupant<T, C>>>>;
 
-/// See the module documentation. Any IRQL <= DISPATCH_LEVEL; nothing here blocks or allocates.
+/// See the module documentation. Any IRQL <= `DISPATCH_LEVEL`; nothing here blocks or allocates.
 ///
 /// # Invariants
 /// A seat is read only through a [`Held`] of this table's baton (checked on every call), and
@@ -133,6 +133,10 @@ impl<T, C, const N: usize> Seats<T, C, N> {
 
     /// Moves `occupant` into `seat`. Gives it back if the seat is taken, does not exist, or `held`
     /// is not this table's baton.
+    ///
+    /// # Errors
+    /// `occupant`, back, if the seat is taken or does not exist, or `held` is not this table's
+    /// baton.
     pub fn occupy(
         &self,
         held: &mut Held<'_>,

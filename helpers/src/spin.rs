@@ -5,8 +5,8 @@ use core::cell::UnsafeCell;
 
 use ndis::{KIRQL, KSPIN_LOCK};
 
-/// `T` guarded by a `KSPIN_LOCK`. Locking raises to DISPATCH_LEVEL (callable at IRQL <=
-/// DISPATCH_LEVEL) and lowers back when the guard drops; never hold it across a frame copy or a
+/// `T` guarded by a `KSPIN_LOCK`. Locking raises to `DISPATCH_LEVEL` (callable at IRQL <=
+/// `DISPATCH_LEVEL`) and lowers back when the guard drops; never hold it across a frame copy or a
 /// call into NDIS that may call back into the driver.
 #[derive(Debug)]
 pub struct SpinLock<T> {
@@ -21,6 +21,7 @@ unsafe impl<T: Send> Sync for SpinLock<T> {}
 unsafe impl<T: Send> Send for SpinLock<T> {}
 
 impl<T> SpinLock<T> {
+    /// `value`, unlocked.
     pub const fn new(value: T) -> Self {
         Self {
             lock: UnsafeCell::new(0),
@@ -28,7 +29,7 @@ impl<T> SpinLock<T> {
         }
     }
 
-    /// Acquires the lock (spinning at DISPATCH_LEVEL while another CPU holds it).
+    /// Acquires the lock (spinning at `DISPATCH_LEVEL` while another CPU holds it).
     pub fn lock(&self) -> Guard<'_, T> {
         // The lock word lives as long as `self`, which the guard borrows, so it cannot move or go
         // away while held; IRQL <= DISPATCH_LEVEL is this method's documented precondition.
@@ -50,7 +51,7 @@ impl<T> SpinLock<T> {
 /// The lock, held; lowers the IRQL back when dropped.
 ///
 /// Not `Send`: the guard raised its thread's IRQL and must lower the same thread's again (released
-/// on another thread, it would lower that thread's IRQL and leave this one at DISPATCH_LEVEL).
+/// on another thread, it would lower that thread's IRQL and leave this one at `DISPATCH_LEVEL`).
 ///
 /// ```compile_fail,E0277
 /// use rvnic_helpers::spin::SpinLock;

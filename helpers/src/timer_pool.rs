@@ -4,20 +4,24 @@
 //! arming, re-arming and cancelling never allocate. [`TimerRef`] borrows the pool: it cannot be used
 //! once the pool is gone. Dropping the pool refuses further arming, cancels every timer, waits for
 //! callbacks already running (`KeFlushQueuedDpcs`, as NDIS requires before `NdisFreeTimerObject`),
-//! frees the timers, then the object: drop it at PASSIVE_LEVEL.
+//! frees the timers, then the object: drop it at `PASSIVE_LEVEL`.
 
 use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::ptr::null_mut;
 use core::time::Duration;
 
+#[allow(
+    clippy::wildcard_imports,
+    reason = "the C names of ndis.h, used as the WDK's own headers are"
+)]
 use ndis::*;
 
 use crate::generic_object::{self, DriverObject, GenericObject, ObjectHandle, State};
 use crate::sync::{AtomicBool, AtomicU32, Ordering};
 
 /// An NDIS timer object allocated through a generic object's handle: it lives in that object's
-/// state. Dropping it cancels it, waits for a running callback and frees it (PASSIVE_LEVEL).
+/// state. Dropping it cancels it, waits for a running callback and frees it (`PASSIVE_LEVEL`).
 #[derive(Debug)]
 pub struct Timer<'obj> {
     handle: NDIS_HANDLE,
@@ -31,7 +35,10 @@ unsafe impl Sync for Timer<'_> {}
 
 impl<'obj> ObjectHandle<'obj> {
     /// Allocates an NDIS timer object through this object (`NdisAllocateTimerObject`) whose callback
-    /// is `function`. IRQL <= DISPATCH_LEVEL.
+    /// is `function`. IRQL <= `DISPATCH_LEVEL`.
+    ///
+    /// # Errors
+    /// The status `NdisAllocateTimerObject` returned.
     pub fn allocate_timer(self, tag: u32, function: NDIS_TIMER_FUNCTION) -> Result<Timer<'obj>, NDIS_STATUS> {
         let mut characteristics = NDIS_TIMER_CHARACTERISTICS {
             Header: NDIS_OBJECT_HEADER::new(
@@ -62,7 +69,8 @@ impl<'obj> ObjectHandle<'obj> {
 
 impl Timer<'_> {
     /// Queues the timer to fire after `due`, then every `period` (if given), passing `context`.
-    /// Returns whether it was already queued. IRQL <= DISPATCH_LEVEL.
+    /// Returns whether it was already queued. IRQL <= `DISPATCH_LEVEL`.
+    #[must_use]
     pub fn set(&self, due: Duration, period: Option<Duration>, context: *const c_void) -> bool {
         let ticks = i64::try_from(due.as_nanos() / 100).unwrap_or(i64::MAX).max(1);
         let period_ms = period.map_or(0, |p| i32::try_from(p.as_millis()).unwrap_or(i32::MAX).max(1));
@@ -79,7 +87,8 @@ impl Timer<'_> {
     }
 
     /// Dequeues the timer; true if it was queued. A callback already running runs to completion.
-    /// IRQL <= DISPATCH_LEVEL, or PASSIVE_LEVEL if it was set periodic.
+    /// IRQL <= `DISPATCH_LEVEL`, or `PASSIVE_LEVEL` if it was set periodic.
+    #[must_use]
     pub fn cancel(&self) -> bool {
         // SAFETY: a live timer of this object.
         unsafe { NdisCancelTimerObject(self.handle) != FALSE }
@@ -88,7 +97,7 @@ impl Timer<'_> {
 
 impl Drop for Timer<'_> {
     fn drop(&mut self) {
-        self.cancel();
+        let _ = self.cancel();
         // SAFETY: PASSIVE_LEVEL (documented on the type); waits until no callback of this timer runs.
         unsafe { KeFlushQueuedDpcs() };
         // Cancelled, no callback running, freed once, before the object it was allocated
@@ -98,9 +107,10 @@ impl Drop for Timer<'_> {
     }
 }
 
-/// What a pool's timers call when they fire: at DISPATCH_LEVEL, on any CPU, possibly on several CPUs
+/// What a pool's timers call when they fire: at `DISPATCH_LEVEL`, on any CPU, possibly on several CPUs
 /// at once for different timers.
 pub trait TimerCallback: Sync {
+    /// Runs when timer `timer` of the pool expires, at `DISPATCH_LEVEL`.
     fn fire(&self, timer: usize);
 }
 
@@ -130,10 +140,13 @@ impl<C, const N: usize> State for PoolState<C, N> {
 /// Why a [`TimerPool`] could not be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimerPoolError {
+    /// The pool's generic object could not be made.
     Object(generic_object::Error<()>),
     /// `NdisAllocateTimerObject` failed for timer `index` with `status`.
     Timer {
+        /// The timer that could not be allocated.
         index: usize,
+        /// What `NdisAllocateTimerObject` returned.
         status: NDIS_STATUS,
     },
 }
@@ -190,7 +203,11 @@ fn decode<C, const N: usize>(context: PVOID) -> (*const Pool<'static, C, N>, usi
 }
 
 impl<C: TimerCallback, const N: usize> TimerPool<C, N> {
-    /// Allocates the pool's generic object (tag `tag`) and its `N` timers. IRQL <= DISPATCH_LEVEL.
+    /// Allocates the pool's generic object (tag `tag`) and its `N` timers. IRQL <= `DISPATCH_LEVEL`.
+    ///
+    /// # Errors
+    /// [`TimerPoolError`]: the object or the timer that could not be allocated (nothing stays
+    /// allocated).
     pub fn new(driver: Option<DriverObject>, tag: u32, callback: C) -> Result<Self, TimerPoolError> {
         let mut failed = None;
         let object = GenericObject::new(driver, tag, |handle| {
@@ -252,7 +269,7 @@ impl<C: TimerCallback, const N: usize> Drop for TimerPool<C, N> {
         // Release: a callback that sees `closing` (Acquire in `arm`) cannot re-arm.
         pool.closing.store(true, Ordering::Release);
         for slot in &pool.slots {
-            slot.timer.cancel();
+            let _ = slot.timer.cancel();
         }
         // PASSIVE_LEVEL (documented on the type): every callback queued or running finishes,
         // and none can re-arm (`closing`).
@@ -293,17 +310,20 @@ impl<C, const N: usize> TimerRef<'_, C, N> {
     }
 
     /// Fires once after `due`. Returns whether the timer was already queued (re-arming replaces it),
-    /// or `None` if the pool is closing. IRQL <= DISPATCH_LEVEL.
+    /// or `None` if the pool is closing. IRQL <= `DISPATCH_LEVEL`.
+    #[must_use]
     pub fn arm_once(&self, due: Duration) -> Option<bool> {
         self.arm(due, None)
     }
 
     /// Fires after `due`, then every `period` (at least 1 ms) until cancelled.
+    #[must_use]
     pub fn arm_periodic(&self, due: Duration, period: Duration) -> Option<bool> {
         self.arm(due, Some(period))
     }
 
-    /// Dequeues the timer; true if it was queued. PASSIVE_LEVEL for a periodic timer.
+    /// Dequeues the timer; true if it was queued. `PASSIVE_LEVEL` for a periodic timer.
+    #[must_use]
     pub fn cancel(&self) -> bool {
         self.pool.slots[self.index].timer.cancel()
     }

@@ -1,5 +1,5 @@
 //! Model checking of the rings with loom: every interleaving (within the preemption bound CI sets
-//! with LOOM_MAX_PREEMPTIONS) of a producer and a consumer, or two producers and a consumer.
+//! with `LOOM_MAX_PREEMPTIONS`) of a producer and a consumer, or two producers and a consumer.
 //!
 //! `RUSTFLAGS="--cfg rvnic_loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p rvnic-helpers --test loom --release`
 #![cfg(rvnic_loom)]

@@ -1,4 +1,4 @@
-//! One virtual NIC: initialize, halt, pause, restart, reset, PnP and shutdown, and its state.
+//! One virtual NIC: initialize, halt, pause, restart, reset, `PnP` and shutdown, and its state.
 //!
 //! Pause waits for in-flight work without locks ([`InFlight`]): every NBL NDIS sent and the driver
 //! has not completed, every NBL the driver indicated and the protocol has not returned, and every
@@ -11,6 +11,10 @@
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, Ordering};
 
+#[allow(
+    clippy::wildcard_imports,
+    reason = "the C names of ndis.h, used as the WDK's own headers are"
+)]
 use ndis::*;
 use rvnic_helpers::adapter::{AdapterHandle, Configuration, active_processors};
 use rvnic_helpers::generic_object::DriverObject;
@@ -91,16 +95,20 @@ pub fn permanent_address(index: u32) -> Address {
 
 impl Adapter {
     /// `MiniportInitializeEx`: reads the configuration, builds the components, tells NDIS the
-    /// attributes and puts the adapter on its wire. PASSIVE_LEVEL. On failure everything built so
+    /// attributes and puts the adapter on its wire. `PASSIVE_LEVEL`. On failure everything built so
     /// far is freed (no generic object outlives a failed initialize). Not inlined into the
     /// trampoline: its frame is its own.
+    ///
+    /// # Errors
+    /// The status of the first step that failed: reading the configuration, an allocation
+    /// (`NDIS_STATUS_RESOURCES`, also when every wire is taken), or setting the attributes.
     #[inline(never)]
     pub fn initialize(
         handle: AdapterHandle,
         driver: Option<DriverObject>,
         if_index: u32,
     ) -> Result<NonNull<Self>, NDIS_STATUS> {
-        let (config, fallbacks) = read_configuration(&handle)?;
+        let (config, fallbacks) = read_configuration(handle)?;
         for f in fallbacks.iter() {
             dbg_print!(
                 "keyword {} refused ({:?}): using its default",
@@ -195,7 +203,7 @@ impl Adapter {
     }
 
     /// `MiniportHaltEx` of the adapter on `port`: it is paused (nothing in flight); take it off
-    /// the wire and free everything, generic objects included, before returning. PASSIVE_LEVEL.
+    /// the wire and free everything, generic objects included, before returning. `PASSIVE_LEVEL`.
     pub fn halt(port: Port, action: NDIS_HALT_ACTION) {
         let Some(this) = wire::detach(port) else {
             dbg_print!("halt: no adapter on wire {} port {}", port.wire, port.slot);
@@ -267,7 +275,7 @@ impl Adapter {
             PowerManagementCapabilities: core::ptr::null_mut(),
             MacOptions: oid::MAC_OPTIONS,
             SupportedPacketFilters: wire::SUPPORTED_FILTERS,
-            MaxMulticastListSize: wire::MAX_MULTICAST as u32,
+            MaxMulticastListSize: u32::try_from(wire::MAX_MULTICAST).unwrap_or(u32::MAX),
             MacAddressLength: 6,
             PermanentMacAddress: permanent,
             CurrentMacAddress: current,
@@ -320,7 +328,7 @@ impl Adapter {
     }
 
     /// Asks for the wire to be drained again soon, from a timer callback: for a drain that stopped
-    /// at its budget. IRQL <= DISPATCH_LEVEL.
+    /// at its budget. IRQL <= `DISPATCH_LEVEL`.
     pub(crate) fn resume_soon(&self) {
         if let Some(timer) = self.resume.timer(0) {
             let _ = timer.arm_once(core::time::Duration::ZERO);
@@ -350,11 +358,13 @@ impl Adapter {
     }
 
     #[must_use]
+    /// Whether the adapter runs (restarted, not pausing or paused).
     pub fn is_running(&self) -> bool {
         self.in_flight.is_running()
     }
 
     #[must_use]
+    /// Whether the adapter has a link (always, but for a pair without its peer).
     pub fn is_connected(&self) -> bool {
         self.connected.load(Ordering::Acquire)
     }
@@ -399,9 +409,9 @@ impl Adapter {
     }
 
     /// `NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG` with the current offload configuration, after
-    /// every change of it ("Miniport drivers must use the contents of the NDIS_OFFLOAD_PARAMETERS
+    /// every change of it ("Miniport drivers must use the contents of the `NDIS_OFFLOAD_PARAMETERS`
     /// structure to update the currently reported TCP offload capabilities. After the update, the
-    /// miniport driver must report [them] with the NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG status
+    /// miniport driver must report [them] with the `NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG` status
     /// indication", on the pages of both OIDs that change it).
     fn indicate_offload(&self, offloads: &offload::Offloads) {
         let current = offloads.configuration();
@@ -448,7 +458,7 @@ impl Adapter {
     /// pending past a reset: the sends still queued go out first ([`crate::chores`]). Succeeds at
     /// once if a drain empties the lanes while this runs; otherwise pends, and the drain that
     /// empties them calls `NdisMResetComplete`. The addressing (filter, multicast list) is kept.
-    /// IRQL <= DISPATCH_LEVEL.
+    /// IRQL <= `DISPATCH_LEVEL`.
     pub fn reset(&self) -> (NDIS_STATUS, bool) {
         self.reset.begin();
         let raised = Raised::to_dispatch();
@@ -464,7 +474,7 @@ impl Adapter {
 
     /// A drain pass completed what it moved and found this adapter's transmit lanes empty: retire
     /// the cancels it began with, and settle a reset waiting for it. The wire's baton holder calls
-    /// this, at DISPATCH_LEVEL.
+    /// this, at `DISPATCH_LEVEL`.
     pub(crate) fn lanes_empty(&self) {
         self.cancels.retire_seen();
         if self.reset.in_progress() && self.reset.lanes_empty() == Settled::Complete {
@@ -485,7 +495,7 @@ impl Adapter {
         }
     }
 
-    /// `MiniportShutdownEx`, possibly at HIGH_LEVEL after a bug check: touch nothing but our own
+    /// `MiniportShutdownEx`, possibly at `HIGH_LEVEL` after a bug check: touch nothing but our own
     /// state (no NDIS calls).
     pub fn shutdown(&self, _action: NDIS_SHUTDOWN_ACTION) {
         self.in_flight.shut_down();
@@ -493,7 +503,7 @@ impl Adapter {
 
     /// `MiniportCancelSend`: the drain aborts the queued NBLs marked `cancel_id`, completing them
     /// with `NDIS_STATUS_SEND_ABORTED` ([`crate::chores`]); the kick makes it happen now rather than
-    /// at the next send or timer. IRQL <= DISPATCH_LEVEL.
+    /// at the next send or timer. IRQL <= `DISPATCH_LEVEL`.
     pub fn cancel_send(&self, cancel_id: usize) {
         if !self.cancels.add(cancel_id) {
             dbg_print!(
@@ -509,21 +519,25 @@ impl Adapter {
     pub fn cancel_oid_request(&self, _request_id: usize) {}
 
     #[must_use]
+    /// The adapter's NDIS handle, for the calls the driver makes with it.
     pub fn handle(&self) -> &AdapterHandle {
         &self.handle
     }
 
     #[must_use]
+    /// The adapter's place on its wire.
     pub fn port(&self) -> Port {
         self.port
     }
 
     #[must_use]
+    /// The largest frame, Ethernet header included (`*JumboPacket`).
     pub fn max_frame(&self) -> usize {
         self.config.max_frame as usize
     }
 
     #[must_use]
+    /// The validated configuration initialize read.
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -539,8 +553,8 @@ fn attributes_set(what: &str, status: Result<(), NDIS_STATUS>) -> Result<(), NDI
 
 /// Reads every keyword of [`KEYWORDS`] and `NetworkAddress` through NDIS, and validates them.
 #[inline(never)]
-fn read_configuration(handle: &AdapterHandle) -> Result<(Config, Fallbacks), NDIS_STATUS> {
-    let configuration = Configuration::open(handle).inspect_err(|status| {
+fn read_configuration(handle: AdapterHandle) -> Result<(Config, Fallbacks), NDIS_STATUS> {
+    let configuration = Configuration::open(&handle).inspect_err(|status| {
         dbg_print!("NdisOpenConfigurationEx failed: {status:#010x}");
     })?;
     let number = |name: &'static str| {

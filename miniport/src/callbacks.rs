@@ -3,8 +3,8 @@
 //! Each trampoline turns its raw arguments into safe values once (the adapter handle into an
 //! [`AdapterHandle`], the adapter context into `&Adapter`, NBL chains into owned
 //! [`crate::nbl::Split`]s, an OID request into an [`OidRequest`]) and calls the adapter's safe
-//! method. IRQLs are NDIS's: initialize, halt, pause, restart and PnP at PASSIVE_LEVEL; the rest at
-//! IRQL <= DISPATCH_LEVEL (shutdown at any IRQL).
+//! method. IRQLs are NDIS's: initialize, halt, pause, restart and `PnP` at `PASSIVE_LEVEL`; the rest at
+//! IRQL <= `DISPATCH_LEVEL` (shutdown at any IRQL).
 
 use ndis::{
     BOOLEAN, FALSE, NDIS_HALT_ACTION, NDIS_HANDLE, NDIS_PORT_NUMBER, NDIS_SHUTDOWN_ACTION, NDIS_STATUS,
@@ -31,7 +31,7 @@ unsafe fn adapter<'a>(context: NDIS_HANDLE) -> &'a Adapter {
     unsafe { &*context.cast::<Adapter>() }
 }
 
-/// `DriverEntry`'s logic: register the miniport with NDIS. PASSIVE_LEVEL.
+/// `DriverEntry`'s logic: register the miniport with NDIS. `PASSIVE_LEVEL`.
 ///
 /// The kernel image exports this as `DriverEntry` (`src/kernel.rs`); on the host, `ndis-host` calls
 /// it.
@@ -51,7 +51,7 @@ pub unsafe extern "system" fn driver_entry(
     crate::driver::registered(registration)
 }
 
-/// `MiniportInitializeEx`, PASSIVE_LEVEL.
+/// `MiniportInitializeEx`, `PASSIVE_LEVEL`.
 #[ndis::kernel_abi]
 pub(crate) unsafe extern "system" fn initialize(
     miniport_adapter_handle: NDIS_HANDLE,
@@ -73,7 +73,7 @@ pub(crate) unsafe extern "system" fn initialize(
     }
 }
 
-/// `MiniportHaltEx`, PASSIVE_LEVEL.
+/// `MiniportHaltEx`, `PASSIVE_LEVEL`.
 #[ndis::kernel_abi]
 pub(crate) unsafe extern "system" fn halt(context: NDIS_HANDLE, action: NDIS_HALT_ACTION) {
     if context.is_null() {
@@ -86,13 +86,13 @@ pub(crate) unsafe extern "system" fn halt(context: NDIS_HANDLE, action: NDIS_HAL
     Adapter::halt(port, action);
 }
 
-/// `MiniportDriverUnload`, PASSIVE_LEVEL.
+/// `MiniportDriverUnload`, `PASSIVE_LEVEL`.
 #[ndis::kernel_abi]
 pub(crate) unsafe extern "system" fn unload(_driver_object: PDRIVER_OBJECT) {
     crate::driver::unload();
 }
 
-/// `MiniportPause`, PASSIVE_LEVEL.
+/// `MiniportPause`, `PASSIVE_LEVEL`.
 #[ndis::kernel_abi]
 pub(crate) unsafe extern "system" fn pause(
     context: NDIS_HANDLE,
@@ -102,7 +102,7 @@ pub(crate) unsafe extern "system" fn pause(
     unsafe { adapter(context) }.pause()
 }
 
-/// `MiniportRestart`, PASSIVE_LEVEL.
+/// `MiniportRestart`, `PASSIVE_LEVEL`.
 #[ndis::kernel_abi]
 pub(crate) unsafe extern "system" fn restart(
     context: NDIS_HANDLE,
@@ -112,7 +112,7 @@ pub(crate) unsafe extern "system" fn restart(
     unsafe { adapter(context) }.restart()
 }
 
-/// `MiniportOidRequest`, IRQL <= DISPATCH_LEVEL.
+/// `MiniportOidRequest`, IRQL <= `DISPATCH_LEVEL`.
 #[ndis::kernel_abi]
 pub(crate) unsafe extern "system" fn oid_request(
     context: NDIS_HANDLE,
@@ -130,7 +130,7 @@ pub(crate) unsafe extern "system" fn oid_request(
     unsafe { adapter(context) }.oid_request(request)
 }
 
-/// `MiniportSendNetBufferLists`, IRQL <= DISPATCH_LEVEL, any CPU, concurrently.
+/// `MiniportSendNetBufferLists`, IRQL <= `DISPATCH_LEVEL`, any CPU, concurrently.
 #[ndis::kernel_abi]
 pub(crate) unsafe extern "system" fn send_net_buffer_lists(
     context: NDIS_HANDLE,
@@ -145,7 +145,7 @@ pub(crate) unsafe extern "system" fn send_net_buffer_lists(
     unsafe { adapter(context) }.send(nbls);
 }
 
-/// `MiniportReturnNetBufferLists`, IRQL <= DISPATCH_LEVEL.
+/// `MiniportReturnNetBufferLists`, IRQL <= `DISPATCH_LEVEL`.
 #[ndis::kernel_abi]
 pub(crate) unsafe extern "system" fn return_net_buffer_lists(
     context: NDIS_HANDLE,
@@ -159,14 +159,14 @@ pub(crate) unsafe extern "system" fn return_net_buffer_lists(
     unsafe { adapter(context) }.return_nbls(nbls);
 }
 
-/// `MiniportCancelSend`, IRQL <= DISPATCH_LEVEL.
+/// `MiniportCancelSend`, IRQL <= `DISPATCH_LEVEL`.
 #[ndis::kernel_abi]
 pub(crate) unsafe extern "system" fn cancel_send(context: NDIS_HANDLE, cancel_id: PVOID) {
     // SAFETY: NDIS's adapter context, between initialize and halt.
     unsafe { adapter(context) }.cancel_send(cancel_id as usize);
 }
 
-/// `MiniportResetEx`, IRQL <= DISPATCH_LEVEL.
+/// `MiniportResetEx`, IRQL <= `DISPATCH_LEVEL`.
 #[ndis::kernel_abi]
 pub(crate) unsafe extern "system" fn reset(
     context: NDIS_HANDLE,
@@ -182,7 +182,7 @@ pub(crate) unsafe extern "system" fn reset(
     status
 }
 
-/// `MiniportDevicePnPEventNotify`, PASSIVE_LEVEL.
+/// `MiniportDevicePnPEventNotify`, `PASSIVE_LEVEL`.
 #[ndis::kernel_abi]
 pub(crate) unsafe extern "system" fn device_pnp_event_notify(
     context: NDIS_HANDLE,
@@ -204,7 +204,7 @@ pub(crate) unsafe extern "system" fn shutdown(context: NDIS_HANDLE, action: NDIS
     unsafe { adapter(context) }.shutdown(action);
 }
 
-/// `MiniportCancelOidRequest`, IRQL <= DISPATCH_LEVEL.
+/// `MiniportCancelOidRequest`, IRQL <= `DISPATCH_LEVEL`.
 #[ndis::kernel_abi]
 pub(crate) unsafe extern "system" fn cancel_oid_request(context: NDIS_HANDLE, request_id: PVOID) {
     // SAFETY: NDIS's adapter context, between initialize and halt.

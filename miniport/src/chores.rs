@@ -12,13 +12,13 @@
 //! began after it was recorded and found the lanes empty: every NBL queued before the cancel was
 //! popped (and aborted) by then. An NBL with the identifier sent after the cancel may be aborted
 //! too, until then; one already being copied when the cancel came goes out. Both are within the
-//! page's contract ("cancels the transmission of all NET_BUFFER_LIST structures that are marked with
+//! page's contract ("cancels the transmission of all `NET_BUFFER_LIST` structures that are marked with
 //! a specified cancellation identifier" that the driver still queues).
 //!
 //! **Reset** (`MiniportResetEx`): "starting with NDIS 6.30, the miniport driver must not hold
 //! pending OID or send requests until after the reset operation is complete" and, completing
 //! asynchronously, "must complete pending OID and send requests before the driver calls
-//! NdisMResetComplete" (its page). NDIS sends nothing during a reset, so the reset is done when a
+//! `NdisMResetComplete`" (its page). NDIS sends nothing during a reset, so the reset is done when a
 //! drain pass, after completing what it moved, finds the lanes empty. The handler records the reset
 //! and kicks the wire, so at least one such pass runs after it; who settles it is decided by
 //! [`Reset`] (`rvnic_helpers::reset`, loom-checked): the handler (it returns `NDIS_STATUS_SUCCESS`)
@@ -65,7 +65,7 @@ impl Default for Cancels {
 }
 
 impl Cancels {
-    /// Records `id` for the drain. False if every slot is taken (counted). IRQL <= DISPATCH_LEVEL.
+    /// Records `id` for the drain. False if every slot is taken (counted). IRQL <= `DISPATCH_LEVEL`.
     pub fn add(&self, id: usize) -> bool {
         if id == 0 {
             return true;

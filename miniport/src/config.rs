@@ -14,7 +14,14 @@ pub enum Kind {
     /// One of these numbers (INF `enum`), with the text the user sees.
     Enum(&'static [(u32, &'static str)]),
     /// A number in `min..=max` (INF `int`); `step` is the INF's step.
-    Int { min: u32, max: u32, step: u32 },
+    Int {
+        /// The smallest value.
+        min: u32,
+        /// The largest value.
+        max: u32,
+        /// The INF's step between values.
+        step: u32,
+    },
     /// A MAC address as 12 hex digits (INF `edit`, `NetworkAddress`); empty means "not set".
     MacAddress,
 }
@@ -22,9 +29,11 @@ pub enum Kind {
 /// One registry keyword.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Keyword {
+    /// The registry value's name, as the INF writes it.
     pub name: &'static str,
     /// The INF's `ParamDesc`.
     pub description: &'static str,
+    /// What values it takes.
     pub kind: Kind,
     /// The default (for `MacAddress`: 0, meaning "use the permanent address").
     pub default: u32,
@@ -192,7 +201,9 @@ pub const KEYWORDS: [Keyword; 16] = [
 /// A keyword whose registry value was rejected, so its default applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fallback {
+    /// The keyword's name.
     pub keyword: &'static str,
+    /// Why its value was refused.
     pub reason: Reason,
 }
 
@@ -226,7 +237,9 @@ pub struct Config {
     pub transmit_buffers: u32,
     /// `LinkSpeed`, in bits per second.
     pub link_speed: u64,
+    /// `Topology`: how adapters with the same `SegmentId` are wired.
     pub topology: Topology,
+    /// `SegmentId`: which adapters share a wire.
     pub segment: u32,
     /// The task offloads the adapter starts with (the standardized offload keywords).
     pub offloads: Offloads,
@@ -258,16 +271,19 @@ impl Fallbacks {
         }
     }
 
+    /// The refused keywords, in table order.
     pub fn iter(&self) -> impl Iterator<Item = &Fallback> {
         self.items[..self.len].iter().flatten()
     }
 
     #[must_use]
+    /// How many keywords were refused.
     pub fn len(&self) -> usize {
         self.len
     }
 
     #[must_use]
+    /// Whether every keyword was accepted.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -288,6 +304,9 @@ fn check(k: &Keyword, value: u32) -> Result<u32, Reason> {
 }
 
 /// Checks a configured MAC address: six bytes, unicast, locally administered, not zero.
+///
+/// # Errors
+/// The [`Reason`] the address is refused.
 pub fn check_address(bytes: &[u8]) -> Result<[u8; 6], Reason> {
     let address: [u8; 6] = bytes.try_into().map_err(|_| Reason::AddressLength(bytes.len()))?;
     if address == [0; 6] {

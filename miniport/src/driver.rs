@@ -20,7 +20,7 @@ use crate::callbacks;
 pub use crate::callbacks::driver_entry;
 
 /// The registration `DriverEntry` made, with the driver object; `None` while the driver is not
-/// registered. Written at PASSIVE_LEVEL by `DriverEntry` and unload, which NDIS never runs
+/// registered. Written at `PASSIVE_LEVEL` by `DriverEntry` and unload, which NDIS never runs
 /// concurrently, and read by initialize.
 static REGISTRATION: SpinLock<Option<Registration>> = SpinLock::new(None);
 
@@ -87,7 +87,7 @@ pub(crate) fn registered(registration: Result<Registration, NDIS_STATUS>) -> NTS
     }
 }
 
-/// The logic of `MiniportDriverUnload`: deregister. PASSIVE_LEVEL, after every adapter has halted.
+/// The logic of `MiniportDriverUnload`: deregister. `PASSIVE_LEVEL`, after every adapter has halted.
 pub(crate) fn unload() {
     // Taken out first: deregistration runs at PASSIVE_LEVEL, not under the lock.
     let registration = REGISTRATION.lock().take();

@@ -8,9 +8,10 @@
 //! Read it in the order NDIS calls it: [`driver`] (`DriverEntry`, the characteristics, unload),
 //! [`config`] (the registry keywords), [`wire`] (frames and receive filters), [`stats`],
 //! [`adapter`] (initialize, pause, restart, halt), [`send`], [`wire`] (topologies, filters, the
-//! drain), [`recv`], [`oid`] (queries and sets), [`nbl`] (owned NET_BUFFER_LISTs).
+//! drain), [`recv`], [`oid`] (queries and sets), [`nbl`] (owned `NET_BUFFER_LIST`s).
 
 #![cfg_attr(not(test), no_std)]
+#![warn(missing_docs, clippy::pedantic)]
 
 pub mod adapter;
 mod callbacks;
@@ -18,7 +19,7 @@ pub mod chores;
 pub mod config;
 pub mod driver;
 pub mod log;
-/// Owned NET_BUFFER_LISTs, from the safe NDIS layer.
+/// Owned `NET_BUFFER_LIST`s, from the safe NDIS layer.
 pub use rvnic_helpers::nbl;
 pub mod offload;
 pub mod oid;
@@ -31,7 +32,7 @@ pub mod wire;
 /// them pushes onto the rings' shared lane and counts in the last statistics block.
 pub use rvnic_helpers::lanes::LANES;
 
-/// The pool tag of every allocation rvnic makes ('RvNc' in a pool dump).
+/// The pool tag of every allocation rvnic makes ('`RvNc`' in a pool dump).
 pub const POOL_TAG: u32 = u32::from_le_bytes(*b"RvNc");
 
 /// The driver's version, reported in the characteristics (`MajorDriverVersion.MinorDriverVersion`).

@@ -3,25 +3,34 @@
 //! (`OID_OFFLOAD_ENCAPSULATION`), and how both are reported to NDIS (`NDIS_OFFLOAD`).
 //!
 //! What rvnic offers, as an NDIS 6.30 miniport declares it ("Reporting a NIC's ... Capabilities"):
-//! IPv4 header checksum, TCP and UDP checksums over IPv4 and IPv6 in both directions, LSOv2 over
+//! IPv4 header checksum, TCP and UDP checksums over IPv4 and IPv6 in both directions, `LSOv2` over
 //! IPv4 and IPv6 (which "must also be able to calculate IP checksums for send packets that contain
 //! IP options [and] TCP checksums for send packets that contain TCP options": it can), and RSC over
 //! IPv4 and IPv6. All with IEEE 802.3 encapsulation, options and extension headers supported. No
-//! LSOv1, IPsec, TCP chimney or encapsulated-packet (NVGRE) offload.
+//! `LSOv1`, `IPsec`, TCP chimney or encapsulated-packet (NVGRE) offload.
 //!
 //! NDIS answers `OID_TCP_OFFLOAD_CURRENT_CONFIG`, `OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES` and the
 //! `OID_OFFLOAD_ENCAPSULATION` query itself, from the offload attributes and the
 //! `NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG` indications ("Querying and Changing RSC State",
-//! OID_OFFLOAD_ENCAPSULATION's page); the miniport handles the two sets and
+//! `OID_OFFLOAD_ENCAPSULATION`'s page); the miniport handles the two sets and
 //! `OID_TCP_RSC_STATISTICS`.
 #![forbid(unsafe_code)]
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "NDIS_OFFLOAD_PARAMETERS members are UCHARs holding the small NDIS_OFFLOAD_* codes, which the \
+              headers declare as ULONG constants"
+)]
 
+#[allow(
+    clippy::wildcard_imports,
+    reason = "the C names of ndis.h, used as the WDK's own headers are"
+)]
 use ndis::*;
 
-/// `MaxOffLoadSize` of LSOv2: the most TCP payload one large send may carry. A coalesced unit the
+/// `MaxOffLoadSize` of `LSOv2`: the most TCP payload one large send may carry. A coalesced unit the
 /// wire makes of it is cut to fit one IP datagram ([`crate::wire::packet::MAX_DATAGRAM`]).
 pub const MAX_OFFLOAD_SIZE: u32 = 65_535;
-/// `MinSegmentCount` of LSOv2: the TCP/IP transport offloads sends of at least two segments.
+/// `MinSegmentCount` of `LSOv2`: the TCP/IP transport offloads sends of at least two segments.
 pub const MIN_SEGMENT_COUNT: u32 = 2;
 
 /// The enumeration of the checksum keywords ("Standardized INF Keywords for TCP/IP Offload").
@@ -31,13 +40,15 @@ pub const CHECKSUM_VALUES: [(u32, &str); 4] = [
     (2, "Rx Enabled"),
     (3, "Rx & Tx Enabled"),
 ];
-/// The enumeration of the LSOv2 and RSC keywords.
+/// The enumeration of the `LSOv2` and RSC keywords.
 pub const SWITCH_VALUES: [(u32, &str); 2] = [(0, "Disabled"), (1, "Enabled")];
 
 /// One checksum offload's two directions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Both {
+    /// Transmit: the sender asks for the checksum.
     pub tx: bool,
+    /// Receive: the adapter vouches for the checksum.
     pub rx: bool,
 }
 
@@ -67,16 +78,28 @@ impl Both {
 
 /// The offloads that are on (the current configuration).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "one switch per offload and direction, as NDIS_OFFLOAD_PARAMETERS has"
+)]
 pub struct Offloads {
     /// IPv4 header checksum.
     pub ip4: Both,
+    /// TCP checksum over IPv4.
     pub tcp4: Both,
+    /// UDP checksum over IPv4.
     pub udp4: Both,
+    /// TCP checksum over IPv6.
     pub tcp6: Both,
+    /// UDP checksum over IPv6.
     pub udp6: Both,
+    /// `LSOv2` over IPv4.
     pub lso4: bool,
+    /// `LSOv2` over IPv6.
     pub lso6: bool,
+    /// RSC over IPv4.
     pub rsc4: bool,
+    /// RSC over IPv6.
     pub rsc6: bool,
 }
 
@@ -85,26 +108,38 @@ pub struct Offloads {
 /// on receive, and indicates no coalesced segment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Encapsulation {
+    /// IPv4 offloads activated.
     pub ipv4: bool,
+    /// IPv6 offloads activated.
     pub ipv6: bool,
 }
 
 /// What the wire applies for one adapter: the current configuration, with the receive offloads
 /// only where the encapsulation is active.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "one switch per offload the wire applies"
+)]
 pub struct Active {
     /// Receive: mark these as verified.
     pub rx_ip4: bool,
+    /// Receive: TCP over IPv4 verified.
     pub rx_tcp4: bool,
+    /// Receive: UDP over IPv4 verified.
     pub rx_udp4: bool,
+    /// Receive: TCP over IPv6 verified.
     pub rx_tcp6: bool,
+    /// Receive: UDP over IPv6 verified.
     pub rx_udp6: bool,
     /// Receive: coalesce TCP segments.
     pub rsc4: bool,
+    /// Receive: coalesce TCP over IPv6.
     pub rsc6: bool,
     /// Transmit: accept large sends (a large send while LSO is off is dropped, as the LSO page
     /// requires once `OID_TCP_OFFLOAD_PARAMETERS` turned it off).
     pub lso4: bool,
+    /// Transmit: accept large sends over IPv6.
     pub lso6: bool,
 }
 
@@ -155,6 +190,10 @@ impl Offloads {
 
     /// Applies an `NDIS_OFFLOAD_PARAMETERS` (`OID_TCP_OFFLOAD_PARAMETERS`). Returns the bytes
     /// read, or the status and `BytesNeeded` of a refusal; on refusal nothing changes.
+    ///
+    /// # Errors
+    /// The status for the OID (`NDIS_STATUS_INVALID_LENGTH` or `NDIS_STATUS_INVALID_DATA`) and
+    /// the `BytesNeeded`; nothing is changed.
     pub fn apply_parameters(&mut self, buffer: &[u8]) -> Result<usize, (NDIS_STATUS, usize)> {
         let rev1 = usize::from(NDIS_SIZEOF_OFFLOAD_PARAMETERS_REVISION_1);
         let Some(&[ty, revision, s0, s1]) = buffer.first_chunk::<4>() else {
@@ -251,8 +290,11 @@ pub fn capabilities() -> NDIS_OFFLOAD {
 
 /// Applies an `NDIS_OFFLOAD_ENCAPSULATION` (`OID_OFFLOAD_ENCAPSULATION`): returns the bytes read,
 /// or a refusal. "If a miniport driver supports any offload type that supports the requested
-/// encapsulation type, the driver must return NDIS_STATUS_SUCCESS ... Otherwise, the miniport
-/// driver should return NDIS_STATUS_INVALID_PARAMETER": rvnic supports IEEE 802.3 only.
+/// encapsulation type, the driver must return `NDIS_STATUS_SUCCESS` ... Otherwise, the miniport
+/// driver should return `NDIS_STATUS_INVALID_PARAMETER"`: rvnic supports IEEE 802.3 only.
+///
+/// # Errors
+/// The status for the OID and the `BytesNeeded`; nothing is changed.
 pub fn apply_encapsulation(
     current: &mut Encapsulation,
     buffer: &[u8],
@@ -283,7 +325,7 @@ pub fn apply_encapsulation(
 }
 
 /// The rows of an `NDIS_OFFLOAD`: each gives `[ip, tcp, udp]` for the checksum families and
-/// `[ipv4, ipv6, -]` for LSOv2 and RSC.
+/// `[ipv4, ipv6, -]` for `LSOv2` and RSC.
 #[derive(Clone, Copy)]
 enum Family {
     Ip4Tx,
@@ -370,7 +412,7 @@ fn report(on: impl Fn(Family) -> [bool; 3]) -> NDIS_OFFLOAD {
     }
 }
 
-/// `OID_TCP_RSC_STATISTICS` counters ("NDIS_RSC_STATISTICS_INFO").
+/// `OID_TCP_RSC_STATISTICS` counters ("`NDIS_RSC_STATISTICS_INFO`").
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RscCounts {
     /// Segments that went into coalesced units.

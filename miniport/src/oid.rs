@@ -12,6 +12,10 @@
 //! `NDIS_STATUS_NOT_SUPPORTED`. Each refusal is counted in [`Refusals`].
 #![forbid(unsafe_code)]
 
+#[allow(
+    clippy::wildcard_imports,
+    reason = "the C names of ndis.h, used as the WDK's own headers are"
+)]
 use ndis::*;
 use rvnic_helpers::oid::OidRequest;
 
@@ -91,8 +95,8 @@ pub const SUPPORTED: [NDIS_OID; 67] = [
     OID_TCP_RSC_STATISTICS,
 ];
 
-/// Listed OIDs that are set only: a query of them is `NOT_SUPPORTED` (OID_TCP_OFFLOAD_PARAMETERS'
-/// page: "Query requests are not supported"; NDIS answers the OID_OFFLOAD_ENCAPSULATION query).
+/// Listed OIDs that are set only: a query of them is `NOT_SUPPORTED` (`OID_TCP_OFFLOAD_PARAMETERS`'
+/// page: "Query requests are not supported"; NDIS answers the `OID_OFFLOAD_ENCAPSULATION` query).
 pub const SET_ONLY: [NDIS_OID; 2] = [OID_TCP_OFFLOAD_PARAMETERS, OID_OFFLOAD_ENCAPSULATION];
 
 /// OIDs answered but not listed. `OID_PNP_SET_POWER`: NDIS sends it to a miniport that reported
@@ -120,6 +124,7 @@ pub const MAC_OPTIONS: u32 =
 /// The outcome of one request, as `MiniportOidRequest` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reply {
+    /// The request's status.
     pub status: NDIS_STATUS,
     /// `BytesWritten` (query) or `BytesRead` (set).
     pub bytes: u32,
@@ -127,6 +132,10 @@ pub struct Reply {
     pub needed: u32,
 }
 
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "answers are at most a few hundred bytes"
+)]
 impl Reply {
     const fn success(bytes: usize) -> Self {
         Self {
@@ -148,6 +157,7 @@ impl Reply {
 /// What a successful set changed, for the adapter to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
+    /// Nothing the adapter applies (a query, or a set of a value only OIDs read).
     Nothing,
     /// The packet filter or the multicast list: republish [`Control::filter`] to the wire.
     Filter,
@@ -162,9 +172,13 @@ pub enum Change {
 /// The device power states `OID_PNP_SET_POWER` carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Power {
+    /// Working.
     D0,
+    /// Light sleep.
     D1,
+    /// Deeper sleep.
     D2,
+    /// Off (what NDIS sets for a system sleep).
     D3,
 }
 
@@ -197,9 +211,11 @@ pub struct Refusals {
 /// What the adapter knows at the moment of a query and does not keep in [`Control`].
 #[derive(Debug, Clone, Copy)]
 pub struct Live {
+    /// Whether the adapter has a link.
     pub connected: bool,
     /// Sends accepted and not yet completed (`OID_GEN_TRANSMIT_QUEUE_LENGTH`).
     pub queued_sends: u32,
+    /// The counters summed over every CPU.
     pub statistics: NDIS_STATISTICS_INFO,
     /// `OID_TCP_RSC_STATISTICS`.
     pub rsc: RscCounts,
@@ -208,16 +224,21 @@ pub struct Live {
 /// The OID-visible state of one adapter.
 #[derive(Debug, Clone, Copy)]
 pub struct Control {
+    /// The validated configuration.
     pub config: Config,
+    /// The permanent address (`OID_802_3_PERMANENT_ADDRESS`).
     pub permanent: Address,
     /// Packet filter, multicast list and current address (the wire reads a published copy).
     pub filter: Filter,
     /// `OID_GEN_CURRENT_LOOKAHEAD` (rvnic always indicates whole frames; kept and reported).
     pub lookahead: u32,
+    /// The device power state the last `OID_PNP_SET_POWER` set.
     pub power: Power,
     /// The task offloads that are on, and whether the protocol activated them.
     pub offloads: Offloads,
+    /// Which IP versions' offloads the protocol activated.
     pub encapsulation: Encapsulation,
+    /// Refused requests, by reason.
     pub refusals: Refusals,
 }
 
@@ -280,6 +301,8 @@ impl Answer {
 
 impl Control {
     #[must_use]
+    /// The control state of a new adapter: `config`, its permanent address, a packet filter of
+    /// zero (it receives nothing until the protocol sets one), and the offloads the keywords chose.
     pub fn new(config: Config, permanent: Address) -> Self {
         Self {
             config,
@@ -386,8 +409,12 @@ impl Control {
                 .multicast_list()
                 .iter()
                 .fold(Answer::new(), |a, m| a.put(m)),
-            OID_802_3_MAXIMUM_LIST_SIZE => one(MAX_MULTICAST as u32),
+            OID_802_3_MAXIMUM_LIST_SIZE => one(u32::try_from(MAX_MULTICAST).unwrap_or(u32::MAX)),
             // No 802.1p priority, no VLAN tagging.
+            #[allow(
+                clippy::match_same_arms,
+                reason = "a zero for another reason than the error counters'"
+            )]
             OID_802_3_MAC_OPTIONS => one(0),
             // A virtual wire has no alignment errors, collisions, deferrals, overruns or carrier loss
             // (netvmini lists the same mandatory and optional 802.3 error counters).
@@ -465,7 +492,8 @@ impl Control {
                 Err((NDIS_STATUS_INVALID_DATA, 0))
             }
             OID_PNP_SET_POWER => {
-                let raw = u32_at_start()? as NDIS_DEVICE_POWER_STATE;
+                // A value beyond i32 is no device state at all.
+                let raw = NDIS_DEVICE_POWER_STATE::try_from(u32_at_start()?).unwrap_or(-1);
                 let power = Power::from_raw(raw).ok_or((NDIS_STATUS_INVALID_DATA, 0))?;
                 self.power = power;
                 Ok((4, Change::Power(power)))

@@ -55,7 +55,7 @@ impl Adapter {
 
     /// Indicates a chain of filled receive descriptors; with `resources` (some were taken at the
     /// low-water mark), with `NDIS_RECEIVE_FLAGS_RESOURCES`: NDIS copies and the descriptors are
-    /// ours again at once. At DISPATCH_LEVEL (`on`).
+    /// ours again at once. At `DISPATCH_LEVEL` (`on`).
     pub(crate) fn indicate(&self, on: &Dispatch, chain: &mut Chain, resources: bool) {
         let flags = if resources {
             NDIS_RECEIVE_FLAGS_RESOURCES

@@ -1,6 +1,6 @@
 //! The send side: `MiniportSendNetBufferLists` and the transmit queue the wire drains.
 //!
-//! A send raises to DISPATCH_LEVEL, takes each NBL of the chain, and either queues it on this CPU's
+//! A send raises to `DISPATCH_LEVEL`, takes each NBL of the chain, and either queues it on this CPU's
 //! lane of the adapter's [`TxQueue`] or completes it at once with the reason it cannot go (paused,
 //! no link, queue full). Then it signals the wire: if no other CPU is draining it, this one does.
 //! Frames are copied exactly once, by the wire, from the sender's buffers straight into the
@@ -34,7 +34,10 @@ pub struct Transmit {
 }
 
 impl TxQueue {
-    /// Lanes of `capacity` NBLs for `cpus` processors. PASSIVE_LEVEL.
+    /// Lanes of `capacity` NBLs for `cpus` processors. `PASSIVE_LEVEL`.
+    ///
+    /// # Errors
+    /// What allocating the queue's object or lanes returned (`NDIS_STATUS_RESOURCES`).
     pub fn new(driver: Option<DriverObject>, capacity: usize, cpus: usize) -> Result<Self, NDIS_STATUS> {
         let object = GenericObject::<Plain<Transmit>>::new(driver, POOL_TAG, |_| {
             rvnic_helpers::lanes::build(capacity, cpus, POOL_TAG).map(|lanes| Transmit { lanes, cpus })
@@ -63,11 +66,13 @@ impl TxQueue {
     }
 
     #[must_use]
+    /// NBLs queued and not yet taken by the wire.
     pub fn len(&self) -> usize {
         self.0.get().lanes.len()
     }
 
     #[must_use]
+    /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -75,9 +80,9 @@ impl TxQueue {
 
 impl Adapter {
     /// `MiniportSendNetBufferLists`: takes ownership of `nbls`, queues what can go, completes the
-    /// rest with its reason, and kicks the wire. Any CPU, IRQL <= DISPATCH_LEVEL, concurrently.
+    /// rest with its reason, and kicks the wire. Any CPU, IRQL <= `DISPATCH_LEVEL`, concurrently.
     /// While pausing or paused, every NBL completes at once with `NDIS_STATUS_PAUSED`
-    /// (MiniportPause's reference page).
+    /// (`MiniportPause`'s reference page).
     pub fn send(&self, nbls: crate::nbl::Split) {
         let raised = Raised::to_dispatch();
         let on = raised.dispatch();
@@ -114,7 +119,7 @@ impl Adapter {
     }
 
     /// Completes a chain of this adapter's sends (statuses already set) and leaves each. At
-    /// DISPATCH_LEVEL.
+    /// `DISPATCH_LEVEL`.
     pub(crate) fn complete_sends(&self, chain: &mut Chain) {
         // Every NBL of the chain was given to this adapter by NDIS and completes once, here.
         let count = self.handle().complete_sends(chain);

@@ -8,6 +8,10 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
+#[allow(
+    clippy::wildcard_imports,
+    reason = "the C names of ndis.h, used as the WDK's own headers are"
+)]
 use ndis::*;
 use rvnic_helpers::memory::PoolSlice;
 
@@ -16,13 +20,21 @@ use crate::wire::Class;
 /// One CPU's counters.
 #[derive(Debug, Default)]
 pub struct Counters {
+    /// Frames received, by [`Class`] (unicast, multicast, broadcast).
     pub in_packets: [AtomicU64; 3],
+    /// Octets received, by class.
     pub in_octets: [AtomicU64; 3],
+    /// Frames sent, by class.
     pub out_packets: [AtomicU64; 3],
+    /// Octets sent, by class.
     pub out_octets: [AtomicU64; 3],
+    /// Frames for this adapter it could not take (paused, no descriptor).
     pub in_discards: AtomicU64,
+    /// Frames received that were not frames (too long for the adapter).
     pub in_errors: AtomicU64,
+    /// Sends refused (paused, no link, queue full, LSO off).
     pub out_discards: AtomicU64,
+    /// Sends that were malformed or could not be read.
     pub out_errors: AtomicU64,
     /// `OID_TCP_RSC_STATISTICS`: coalesced segments, their payload octets, coalesced units, and
     /// large sends that a receiver with RSC on got as single segments.
@@ -38,12 +50,14 @@ const fn class_index(class: Class) -> usize {
 }
 
 impl Counters {
+    /// Counts a frame of `bytes` received.
     pub fn received(&self, class: Class, bytes: usize) {
         let i = class_index(class);
         self.in_packets[i].fetch_add(1, Ordering::Relaxed);
         self.in_octets[i].fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
+    /// Counts a frame of `bytes` sent.
     pub fn sent(&self, class: Class, bytes: usize) {
         self.sent_many(class, 1, bytes);
     }
@@ -93,6 +107,10 @@ impl Counters {
     /// Every counter now, in the order [`Statistics::snapshot`] sums them: packets and octets in,
     /// then out, each by class (unicast, multicast, broadcast), then in discards, in errors, out
     /// discards, out errors.
+    #[allow(
+        clippy::many_single_char_names,
+        reason = "sixteen counters in table order, named by position"
+    )]
     fn values(&self) -> [u64; 16] {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let [a, b, c] = self.in_packets.each_ref().map(load);
@@ -185,7 +203,7 @@ pub struct Statistics<B = PoolSlice<CachePadded<Counters>>> {
 
 impl Statistics {
     /// Zero counters for `cpus` processors (at least one), or `None` if the pool is exhausted.
-    /// Built block by block in place. IRQL <= DISPATCH_LEVEL.
+    /// Built block by block in place. IRQL <= `DISPATCH_LEVEL`.
     #[must_use]
     pub fn new(cpus: usize) -> Option<Self> {
         let per_cpu = PoolSlice::new(cpus.max(1), crate::POOL_TAG, |_| {
@@ -228,6 +246,10 @@ impl<B: core::ops::Deref<Target = [CachePadded<Counters>]>> Statistics<B> {
 
     /// The sum over all CPUs, as `OID_GEN_STATISTICS` returns it.
     #[must_use]
+    #[allow(
+        clippy::similar_names,
+        reason = "io_u, oo_u, ...: in/out, packets/octets, by class, as the sums are laid out"
+    )]
     pub fn snapshot(&self) -> NDIS_STATISTICS_INFO {
         // One pass over the blocks into sixteen sums (a closure per counter, inlined 18 times,
         // made a 2.6 KiB kernel stack frame).

@@ -44,7 +44,7 @@ pub const MAX_WIRES: usize = 64;
 pub const MAX_PORTS: usize = 8;
 /// NBLs per indication or completion, and per sender per turn (netvmini's 64).
 pub const BATCH: usize = 64;
-/// NBLs one drain moves before it hands the rest to a timer: a CPU never stays at DISPATCH_LEVEL
+/// NBLs one drain moves before it hands the rest to a timer: a CPU never stays at `DISPATCH_LEVEL`
 /// for an unbounded time however fast others send (Windows bug-checks a CPU that does, 0x133).
 pub const BUDGET: usize = 16 * BATCH;
 
@@ -62,7 +62,9 @@ pub type Seated = PoolBox<Occupant<Adapter, Published>>;
 #[derive(Debug, Clone, Copy)]
 pub struct Published {
     generation: u32,
+    /// The receive filter (packet filter, multicast list, current address).
     pub filter: Filter,
+    /// The offloads applied to and for the adapter.
     pub offload: Active,
 }
 
@@ -109,14 +111,17 @@ impl Entry {
 }
 
 static WIRES: [Wire; MAX_WIRES] = [const { Seats::new() }; MAX_WIRES];
-/// Which wire has which key and free ports. Taken at PASSIVE_LEVEL by initialize and halt only.
+/// Which wire has which key and free ports. Taken at `PASSIVE_LEVEL` by initialize and halt only.
 static REGISTRY: SpinLock<[Entry; MAX_WIRES]> = SpinLock::new([Entry::FREE; MAX_WIRES]);
 
 /// An adapter's place on a wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Port {
+    /// Which wire (an index of the wire table).
     pub wire: usize,
+    /// Which seat of the wire.
     pub slot: usize,
+    /// The wire's topology.
     pub topology: Topology,
 }
 
@@ -129,7 +134,7 @@ const fn capacity(topology: Topology) -> usize {
 }
 
 /// Reserves a port for an adapter with `topology` on `segment`: on a wire with that key and room,
-/// or a fresh wire. `None` when every wire is in use. PASSIVE_LEVEL.
+/// or a fresh wire. `None` when every wire is in use. `PASSIVE_LEVEL`.
 #[must_use]
 pub fn reserve(topology: Topology, segment: u32) -> Option<Port> {
     let mut registry = REGISTRY.lock();
@@ -156,7 +161,7 @@ pub fn release(port: Port) {
     }
 }
 
-/// Takes the wire's baton, waiting for the current holder to finish its pass. At DISPATCH_LEVEL
+/// Takes the wire's baton, waiting for the current holder to finish its pass. At `DISPATCH_LEVEL`
 /// (the caller raised), from initialize or halt only: the datapath never waits.
 fn take(wire: &Wire) -> Held<'_> {
     loop {
@@ -168,7 +173,7 @@ fn take(wire: &Wire) -> Held<'_> {
 }
 
 /// Runs `work` on `port`'s wire with its baton, then drains it (whoever signalled meanwhile is
-/// served) and lets the baton go. Raises to DISPATCH_LEVEL; from initialize or halt only.
+/// served) and lets the baton go. Raises to `DISPATCH_LEVEL`; from initialize or halt only.
 fn with_baton<R>(port: Port, work: impl FnOnce(&Wire, &mut Held<'_>) -> R) -> R {
     let wire = &WIRES[port.wire];
     let raised = Raised::to_dispatch();
@@ -179,14 +184,17 @@ fn with_baton<R>(port: Port, work: impl FnOnce(&Wire, &mut Held<'_>) -> R) -> R 
 }
 
 /// Whether an adapter attached to `port` now would have a link: always, except for a pair's first
-/// adapter (for the general attributes, which come before [`attach`]). PASSIVE_LEVEL.
+/// adapter (for the general attributes, which come before [`attach`]). `PASSIVE_LEVEL`.
 #[must_use]
 pub fn will_connect(port: Port) -> bool {
     port.topology != Topology::Pair || with_baton(port, |wire, held| peer_of(wire, held, port.slot).is_some())
 }
 
 /// Moves `adapter` into its seat, so the wire delivers to it and drains its sends, and updates the
-/// link of a pair. Gives it back if the seat is taken. PASSIVE_LEVEL.
+/// link of a pair. Gives it back if the seat is taken. `PASSIVE_LEVEL`.
+///
+/// # Errors
+/// The adapter, back, if its seat is taken.
 pub fn attach(adapter: Seated) -> Result<(), Seated> {
     let port = adapter.port();
     with_baton(port, |wire, held| {
@@ -204,7 +212,8 @@ pub fn attach(adapter: Seated) -> Result<(), Seated> {
 }
 
 /// Moves the adapter on `port` out of its seat; when this returns the wire no longer uses it.
-/// PASSIVE_LEVEL.
+/// `PASSIVE_LEVEL`.
+#[must_use]
 pub fn detach(port: Port) -> Option<Seated> {
     with_baton(port, |wire, held| {
         let adapter = wire.vacate(held, port.slot);
@@ -223,7 +232,7 @@ fn peer_of<'h>(wire: &'h Wire, held: &'h Held<'_>, slot: usize) -> Option<&'h Ad
 }
 
 /// Signals the wire of the adapter on `port` that it queued sends, and drains it if nobody else
-/// is. At DISPATCH_LEVEL (`on`).
+/// is. At `DISPATCH_LEVEL` (`on`).
 pub fn kick(port: Port, on: &Dispatch) {
     let wire = &WIRES[port.wire];
     if let Some(held) = wire.baton().signal() {
@@ -424,7 +433,7 @@ impl<'w> Drain<'w> {
 
     /// Indicates full batches, and a batch whose adapter is down to its low-water mark of free
     /// descriptors: what it holds goes up normally, and what comes next with
-    /// NDIS_RECEIVE_FLAGS_RESOURCES.
+    /// `NDIS_RECEIVE_FLAGS_RESOURCES`.
     fn indicate_full(&mut self) {
         for to in 0..MAX_PORTS {
             let pending = self.receives[to].len();
@@ -482,7 +491,7 @@ impl<'w> Drain<'w> {
     }
 
     /// Delivers a large send to `receiver`: coalesced units if its RSC is on for the IP version
-    /// and the send may be coalesced, else the segments an LSOv2 NIC puts on the wire. Each unit
+    /// and the send may be coalesced, else the segments an `LSOv2` NIC puts on the wire. Each unit
     /// is copied once from the sender, its headers made from the template.
     #[inline(never)]
     fn deliver_large(
@@ -571,7 +580,11 @@ impl<'w> Drain<'w> {
             let Some(mut indicated) = receiver.rx.prepare(taken, wire_len) else {
                 continue;
             };
-            let count = if coalesced { unit.count as u16 } else { 0 };
+            let count = if coalesced {
+                u16::try_from(unit.count).unwrap_or(u16::MAX)
+            } else {
+                0
+            };
             indicated.set_receive_offload(flags, count);
             counters.received_many(class, unit.count, unit.len + unit.count * send.header_len);
             self.queue(to, indicated, low);
@@ -639,7 +652,7 @@ enum Refused {
 }
 
 /// Checks what a frame of `len` bytes with headers `head` asks of the wire. Statuses are those
-/// the NET_BUFFER_LIST page lists: `NDIS_STATUS_INVALID_LENGTH` for data "too large for the
+/// the `NET_BUFFER_LIST` page lists: `NDIS_STATUS_INVALID_LENGTH` for data "too large for the
 /// underlying NIC", `NDIS_STATUS_FAILURE` for any other reason.
 fn job(
     from: &Adapter,

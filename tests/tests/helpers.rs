@@ -155,9 +155,11 @@ fn dropping_a_pool_with_periodic_timers_running_cancels_flushes_and_frees() {
     let host = Host::builder().mode(ndis_host::Mode::Concurrent).build();
     let pool = TimerPool::<Recorder, 4>::new(None, TAG, Recorder::default()).expect("pool");
     for i in 0..4 {
-        pool.timer(i)
+        let armed = pool
+            .timer(i)
             .expect("timer")
             .arm_periodic(Duration::from_millis(1), Duration::from_millis(1));
+        assert_eq!(armed, Some(false), "timer {i} was not queued before");
     }
     assert!(host.wait_until(|| pool.callback().0.lock().unwrap().len() >= 8));
     drop(pool);

@@ -22,6 +22,21 @@
 
 #![no_std]
 #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
+#![warn(missing_docs, clippy::pedantic)]
+#![allow(
+    missing_docs,
+    clippy::doc_markdown,
+    reason = "a binding: every item has the C name of ndis.h and the meaning its Microsoft page gives; \
+              each type's own documentation names its header"
+)]
+#![allow(
+    clippy::cast_possible_wrap,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::unreadable_literal,
+    reason = "constants are written as the WDK headers write them (NTSTATUS values as u32 bit \
+              patterns, hexadecimal codes without separators), which tests/constants.rs compares"
+)]
 
 mod basic;
 mod config;

@@ -4,7 +4,7 @@
 //! Producers queue items on lock-free rings, then [`Baton::signal`]. If nobody holds the baton the
 //! signaller takes it and drains; otherwise the signal is recorded and the holder drains once more
 //! before letting go ([`Held::release`]). Nobody waits: a signaller that finds the baton taken
-//! returns at once, which is what DISPATCH_LEVEL code needs.
+//! returns at once, which is what `DISPATCH_LEVEL` code needs.
 
 use crate::sync::{AtomicUsize, Ordering};
 
@@ -14,7 +14,7 @@ const HELD: usize = 1;
 /// Held, and somebody signalled since the holder last looked: it must drain again.
 const AGAIN: usize = 2;
 
-/// See the module documentation. Any IRQL <= DISPATCH_LEVEL; never blocks.
+/// See the module documentation. Any IRQL <= `DISPATCH_LEVEL`; never blocks.
 #[derive(Debug, Default)]
 pub struct Baton {
     /// `IDLE`, `HELD` or `AGAIN`; every change is one read-modify-write, so a signal and a release
@@ -25,6 +25,7 @@ pub struct Baton {
 impl Baton {
     #[cfg(not(rvnic_loom))]
     #[must_use]
+    /// A free baton.
     pub const fn new() -> Self {
         Self {
             state: AtomicUsize::new(IDLE),
@@ -80,7 +81,7 @@ pub struct Held<'b> {
     baton: &'b Baton,
 }
 
-impl<'b> Held<'b> {
+impl Held<'_> {
     /// Whether this is `baton`, held (for types whose contents the baton guards).
     #[must_use]
     pub fn is_of(&self, baton: &Baton) -> bool {
@@ -89,20 +90,21 @@ impl<'b> Held<'b> {
 
     /// Lets the baton go if nothing was signalled since the work was last done (returns `None`);
     /// otherwise keeps it and returns it: the caller must do the work again, then release again.
+    #[must_use]
     pub fn release(self) -> Option<Self> {
         let baton = self.baton;
         core::mem::forget(self);
         // Release: the next holder sees what this one did. On failure the state was AGAIN: set it
         // back to HELD with Acquire, so this holder sees the work that was signalled.
-        match baton
+        if baton
             .state
             .compare_exchange(HELD, IDLE, Ordering::Release, Ordering::Relaxed)
+            .is_ok()
         {
-            Ok(_) => None,
-            Err(_) => {
-                baton.state.swap(HELD, Ordering::AcqRel);
-                Some(Held { baton })
-            }
+            None
+        } else {
+            baton.state.swap(HELD, Ordering::AcqRel);
+            Some(Held { baton })
         }
     }
 

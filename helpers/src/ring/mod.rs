@@ -1,7 +1,7 @@
 //! Lock-free rings for the datapath: a bounded single-producer single-consumer ring ([`Spsc`]) and a
 //! multi-producer ring built from one SPSC lane per CPU ([`Mpsc`]).
 //!
-//! Both run at DISPATCH_LEVEL: they never block, never spin waiting for the other side, and never
+//! Both run at `DISPATCH_LEVEL`: they never block, never spin waiting for the other side, and never
 //! allocate after construction; a full ring hands the item back. Their storage comes from the
 //! component that owns them ([`Storage`]): an inline array (for example in a generic object's
 //! trailing bytes), a slice of pool memory, or a `Box` on the host.
@@ -48,6 +48,7 @@ impl<T> Default for Slot<T> {
 /// `slots` must return the same slice (same address and length) for the storage's whole life, and
 /// nothing but the ring may touch the slots while the ring owns the storage.
 pub unsafe trait Storage<T> {
+    /// The slots, in ring order.
     fn slots(&self) -> &[Slot<T>];
 }
 
@@ -79,9 +80,15 @@ unsafe impl<T> Storage<T> for alloc::boxed::Box<[Slot<T>]> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RingError {
     /// The capacity is not a power of two (or is zero).
-    NotPowerOfTwo { capacity: usize },
+    NotPowerOfTwo {
+        /// The capacity asked for.
+        capacity: usize,
+    },
     /// The storage of lane `lane` could not be had (its allocation failed).
-    NoStorage { lane: usize },
+    NoStorage {
+        /// The lane without storage.
+        lane: usize,
+    },
 }
 
 /// Makes `n` empty slots in a box (host code and tests; the kernel uses arrays or pool memory).

@@ -1,6 +1,6 @@
 //! A multi-producer single-consumer ring made of one SPSC lane per CPU, and one shared lane.
 //!
-//! A producer raises to DISPATCH_LEVEL, which makes it the only code running on its CPU, and so the
+//! A producer raises to `DISPATCH_LEVEL`, which makes it the only code running on its CPU, and so the
 //! only producer of that CPU's lane: no atomic read-modify-write, no shared producer index. A CPU
 //! without a lane of its own (its systemwide index is `LANES` or more, or its owner gave its lane no
 //! room because the CPU did not exist yet) pushes onto the shared lane instead, whose producers take
@@ -13,7 +13,7 @@ use core::marker::PhantomData;
 use super::{RingError, Spsc, Storage};
 use crate::sync::{AtomicBool, AtomicUsize, Ordering, spin};
 
-/// Proof that the current thread runs at DISPATCH_LEVEL on [`Dispatch::cpu`]: nothing else runs on
+/// Proof that the current thread runs at `DISPATCH_LEVEL` on [`Dispatch::cpu`]: nothing else runs on
 /// that CPU while the token lives. Not `Send`: it belongs to the thread that made it. Get one from
 /// [`crate::irql::Raised::dispatch`], or with [`Dispatch::assume`] where the caller knows.
 #[derive(Debug)]
@@ -27,7 +27,7 @@ impl Dispatch {
     ///
     /// # Safety
     /// While the token lives, no other code uses `cpu`'s lane of any ring: the caller runs at
-    /// DISPATCH_LEVEL on `cpu` and stays there, or (in a test) it is the only thread that claims `cpu`.
+    /// `DISPATCH_LEVEL` on `cpu` and stays there, or (in a test) it is the only thread that claims `cpu`.
     #[must_use]
     pub unsafe fn assume(cpu: usize) -> Self {
         Self {
@@ -37,6 +37,7 @@ impl Dispatch {
     }
 
     #[must_use]
+    /// The CPU this token was made on (its lane).
     pub fn cpu(&self) -> usize {
         self.cpu
     }
@@ -45,7 +46,7 @@ impl Dispatch {
 /// An MPSC ring of `LANES` per-CPU SPSC lanes and one shared lane (see the module documentation).
 ///
 /// # Invariants
-/// - Lane `i` has at most one producer at a time: the thread running at DISPATCH_LEVEL on CPU `i`
+/// - Lane `i` has at most one producer at a time: the thread running at `DISPATCH_LEVEL` on CPU `i`
 ///   ([`Dispatch`] proves it). The shared lane has at most one producer at a time: the holder of
 ///   `shared_busy`.
 /// - At most one [`MpscConsumer`] exists (`consumer_taken`); it is the only consumer of every lane.
@@ -66,6 +67,10 @@ pub struct Mpsc<T, S: Storage<T>, const LANES: usize> {
 impl<T, S: Storage<T>, const LANES: usize> Mpsc<T, S, LANES> {
     /// Builds the lanes, lane `i` on `storage(i)` and the shared lane on `storage(LANES)` (each a
     /// power of two long).
+    ///
+    /// # Errors
+    /// [`RingError`] for a lane whose storage `storage` could not give, or whose capacity is not a
+    /// power of two.
     pub fn new(mut storage: impl FnMut(usize) -> S) -> Result<Self, RingError> {
         let mut error = None;
         let lanes = core::array::from_fn(|i| {
@@ -94,6 +99,9 @@ impl<T, S: Storage<T>, const LANES: usize> Mpsc<T, S, LANES> {
     /// as it goes (`None`: it could not be had): a ring of many lanes, or the storages of all its
     /// lanes at once, are too large to build on a kernel stack and move. On error the lanes built
     /// so far are dropped and `place` is left uninitialised.
+    ///
+    /// # Errors
+    /// As for [`Self::new`]; the lanes built so far are dropped.
     pub fn init_in_place(
         place: &mut core::mem::MaybeUninit<Self>,
         mut storage: impl FnMut(usize) -> Option<S>,
@@ -179,12 +187,16 @@ impl<T, S: Storage<T>, const LANES: usize> Mpsc<T, S, LANES> {
     }
 
     #[must_use]
+    /// Whether every lane is empty (a snapshot).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Pushes onto the caller's CPU lane, or hands the item back if that lane is full. A CPU
     /// numbered `LANES` or more uses the shared lane ([`Self::push_shared`]). Never blocks.
+    ///
+    /// # Errors
+    /// `item`, back, if the lane is full.
     pub fn push(&self, on: &Dispatch, item: T) -> Result<(), T> {
         match self.lanes.get(on.cpu) {
             // `on` proves this thread is the only one on its CPU, so the only producer of
@@ -197,7 +209,10 @@ impl<T, S: Storage<T>, const LANES: usize> Mpsc<T, S, LANES> {
 
     /// Pushes onto the shared lane, for a CPU without a lane of its own (its index is `LANES` or
     /// more, or its lane was given no room). Waits only for another CPU's single push to the same
-    /// lane, which holds the flag for a bounded, short time at DISPATCH_LEVEL as a spin lock does.
+    /// lane, which holds the flag for a bounded, short time at `DISPATCH_LEVEL` as a spin lock does.
+    ///
+    /// # Errors
+    /// `item`, back, if the shared lane is full.
     pub fn push_shared(&self, _on: &Dispatch, item: T) -> Result<(), T> {
         // Acquire: see the producer-side indices the previous holder left.
         while self
@@ -217,7 +232,10 @@ impl<T, S: Storage<T>, const LANES: usize> Mpsc<T, S, LANES> {
 
     /// Pushes onto lane `lane` (`LANES` for the shared lane) while the ring is still exclusively
     /// its builder's (`&mut self`: no other producer or consumer can exist), without a
-    /// [`Dispatch`] token: how an owner fills a ring before it shares it, at PASSIVE_LEVEL.
+    /// [`Dispatch`] token: how an owner fills a ring before it shares it, at `PASSIVE_LEVEL`.
+    ///
+    /// # Errors
+    /// `item`, back, if the lane is full or does not exist.
     pub fn push_exclusive(&mut self, lane: usize, item: T) -> Result<(), T> {
         let ring = if lane == LANES {
             &self.shared

@@ -10,7 +10,7 @@ use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
 
 /// A bounded SPSC ring over storage its owner provides. Use it through [`Spsc::split`]: one
 /// [`Producer`] and one [`Consumer`], each usable from one thread at a time, at any IRQL up to
-/// DISPATCH_LEVEL (nothing blocks or allocates).
+/// `DISPATCH_LEVEL` (nothing blocks or allocates).
 #[derive(Debug)]
 pub struct Spsc<T, S: Storage<T>> {
     storage: S,
@@ -46,6 +46,9 @@ unsafe impl<T: Send, S: Storage<T> + Sync> Sync for Spsc<T, S> {}
 
 impl<T, S: Storage<T>> Spsc<T, S> {
     /// A ring over `storage`, whose length must be a power of two.
+    ///
+    /// # Errors
+    /// [`RingError::NotPowerOfTwo`] if the storage's capacity is not a power of two.
     pub fn new(storage: S) -> Result<Self, RingError> {
         let capacity = storage.slots().len();
         if !capacity.is_power_of_two() {
@@ -63,6 +66,7 @@ impl<T, S: Storage<T>> Spsc<T, S> {
     }
 
     #[must_use]
+    /// Items the ring holds at most.
     pub fn capacity(&self) -> usize {
         self.mask + 1
     }
@@ -82,6 +86,7 @@ impl<T, S: Storage<T>> Spsc<T, S> {
     }
 
     #[must_use]
+    /// Whether the ring is empty (a snapshot).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -349,6 +354,9 @@ pub struct Producer<'r, T, S: Storage<T>> {
 
 impl<T, S: Storage<T>> Producer<'_, T, S> {
     /// Pushes one item, or hands it back if the ring is full. Never blocks.
+    ///
+    /// # Errors
+    /// `item`, back, if the ring is full.
     pub fn push(&mut self, item: T) -> Result<(), T> {
         // `Producer` is unique (made once by `split`, with indices synced from the ring),
         // and `&mut self` keeps it on one thread.

@@ -1,5 +1,9 @@
 //! The OID control path's unit tests: every answer, status and `BytesNeeded`, against the
 //! reference pages.
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "test values from a PRNG, truncated on purpose"
+)]
 
 use core::mem::offset_of;
 

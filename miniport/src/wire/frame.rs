@@ -17,19 +17,23 @@ pub const BROADCAST: Address = [0xff; 6];
 
 /// The shortest frame on the wire without its FCS; shorter sends are padded to it.
 pub const MIN_FRAME: usize = 60;
-/// The Ethernet header every frame must have: destination, source, EtherType.
+/// The Ethernet header every frame must have: destination, source, `EtherType`.
 pub const HEADER: usize = 14;
 
 /// Who a frame is addressed to, as the statistics count it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
+    /// To one station.
     Unicast,
+    /// To a group (the group bit of the first byte).
     Multicast,
+    /// To every station (`ff:ff:ff:ff:ff:ff`).
     Broadcast,
 }
 
 impl Class {
     #[must_use]
+    /// The class of a frame sent to `destination`.
     pub fn of(destination: &Address) -> Self {
         if *destination == BROADCAST {
             Self::Broadcast
@@ -56,6 +60,7 @@ pub const SUPPORTED_FILTERS: u32 = NDIS_PACKET_TYPE_DIRECTED
 pub struct Filter {
     /// `NDIS_PACKET_TYPE_*` bits (0 until the protocol sets it: an adapter receives nothing).
     pub packet_filter: u32,
+    /// The adapter's current address (directed frames go to it).
     pub address: Address,
     multicast: [Address; MAX_MULTICAST],
     multicast_len: usize,
@@ -74,6 +79,7 @@ pub enum ListError {
 
 impl Filter {
     #[must_use]
+    /// A filter that accepts nothing yet (packet filter 0), for `address`.
     pub const fn new(address: Address) -> Self {
         Self {
             packet_filter: 0,
@@ -84,6 +90,9 @@ impl Filter {
     }
 
     /// Replaces the multicast list with the addresses in `bytes` (6 bytes each).
+    ///
+    /// # Errors
+    /// [`ListError`]; the list is unchanged.
     pub fn set_multicast_list(&mut self, bytes: &[u8]) -> Result<(), ListError> {
         if !bytes.len().is_multiple_of(6) {
             return Err(ListError::Length(bytes.len()));
@@ -105,6 +114,7 @@ impl Filter {
     }
 
     #[must_use]
+    /// The multicast addresses the adapter accepts.
     pub fn multicast_list(&self) -> &[Address] {
         &self.multicast[..self.multicast_len]
     }

@@ -1,28 +1,41 @@
 //! IPv4, IPv6, TCP and UDP headers as the offloads need them: where they are, the one's complement
-//! sums of RFC 1071, and the arithmetic of cutting a large TCP send into segments (LSOv2) or into
+//! sums of RFC 1071, and the arithmetic of cutting a large TCP send into segments (`LSOv2`) or into
 //! coalesced units (RSC).
 //!
 //! Everything here works on byte slices the wire owns (a copy of a send's headers, or a receive
 //! buffer) and checks every length before it reads: a malformed frame is an [`Malformed`] value,
-//! never a panic. The rules come from "Offloading the Segmentation of Large TCP Packets" (LSOv2),
+//! never a panic. The rules come from "Offloading the Segmentation of Large TCP Packets" (`LSOv2`),
 //! "Rules for Coalescing TCP/IP Segments", "Exception Conditions that Terminate Coalescing" and
 //! "Updating the IP Headers for Coalesced Segments" (RSC), in the NDIS documentation.
 #![forbid(unsafe_code)]
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "header fields are written from lengths `LargeSend::check` bounded: a unit is at most \
+              MAX_DATAGRAM bytes and its headers at most MAX_HEADER"
+)]
 
-/// EtherType of IPv4, IPv6 and an 802.1Q tag.
+/// `EtherType` of IPv4.
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
+/// `EtherType` of IPv6.
 pub const ETHERTYPE_IPV6: u16 = 0x86DD;
+/// `EtherType` of an 802.1Q tag.
 pub const ETHERTYPE_VLAN: u16 = 0x8100;
-/// IP protocol numbers.
+/// IP protocol number of TCP.
 pub const PROTOCOL_TCP: u8 = 6;
+/// IP protocol number of UDP.
 pub const PROTOCOL_UDP: u8 = 17;
 
-/// TCP flag bits (byte 13 of the header).
+/// TCP FIN (the flag bits are byte 13 of the header).
 pub const TCP_FIN: u8 = 0x01;
+/// TCP SYN.
 pub const TCP_SYN: u8 = 0x02;
+/// TCP RST.
 pub const TCP_RST: u8 = 0x04;
+/// TCP PSH.
 pub const TCP_PSH: u8 = 0x08;
+/// TCP ACK.
 pub const TCP_ACK: u8 = 0x10;
+/// TCP URG.
 pub const TCP_URG: u8 = 0x20;
 
 /// The largest IP datagram (RFC 791 3.1), and the largest IPv6 payload.
@@ -59,13 +72,16 @@ pub enum Malformed {
 /// IPv4 or IPv6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
+    /// IPv4.
     V4,
+    /// IPv6.
     V6,
 }
 
 /// Where a frame's IP and transport headers are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Headers {
+    /// The IP version.
     pub version: Version,
     /// Offset of the IP header.
     pub l3: usize,
@@ -74,7 +90,7 @@ pub struct Headers {
     /// The transport protocol (the last next-header of an IPv6 chain).
     pub protocol: u8,
     /// Where the datagram ends by its own length field (IPv4 total length, IPv6 payload length).
-    /// A large send's template may leave it zero (LSOv2 takes the length from the NET_BUFFER).
+    /// A large send's template may leave it zero (`LSOv2` takes the length from the `NET_BUFFER`).
     pub end: usize,
     /// IPv4 options or IPv6 extension headers are present.
     pub options: bool,
@@ -99,6 +115,9 @@ fn range(bytes: &[u8], at: usize, len: usize) -> Result<&[u8], Malformed> {
 }
 
 /// Finds the IP and transport headers of an Ethernet frame (at most one 802.1Q tag).
+///
+/// # Errors
+/// Where the frame stops being a frame this parser reads.
 pub fn parse(frame: &[u8]) -> Result<Headers, Malformed> {
     let mut l3 = 14;
     let mut ethertype = be16(frame, 12)?;
@@ -194,6 +213,7 @@ pub struct Sum {
 
 impl Sum {
     #[must_use]
+    /// An empty sum.
     pub const fn new() -> Self {
         Self { acc: 0, odd: false }
     }
@@ -260,6 +280,9 @@ impl Sum {
 }
 
 /// Writes the IPv4 header checksum of the header at `l3` (the field is zeroed first).
+///
+/// # Errors
+/// [`Malformed`] if the header is not inside `frame`.
 pub fn fill_ipv4_checksum(frame: &mut [u8], l3: usize) -> Result<(), Malformed> {
     let ihl = usize::from(byte(frame, l3)? & 0x0f) * 4;
     let header = frame.get_mut(l3..l3 + ihl).ok_or(Malformed::Truncated)?;
@@ -278,6 +301,9 @@ pub const fn checksum_field(protocol: u8) -> usize {
 
 /// Computes and writes the TCP or UDP checksum of the datagram described by `headers`, whose
 /// transport segment is `frame[headers.l4..headers.end]` (its own length fields).
+///
+/// # Errors
+/// [`Malformed`] if the transport header is not inside `frame`.
 pub fn fill_transport_checksum(frame: &mut [u8], headers: &Headers) -> Result<(), Malformed> {
     let field = checksum_field(headers.protocol);
     if !matches!(headers.protocol, PROTOCOL_TCP | PROTOCOL_UDP) {
@@ -329,14 +355,19 @@ pub enum LsoError {
 /// A checked large send: the TCP header template and the arithmetic of its segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LargeSend {
+    /// Where its headers are.
     pub headers: Headers,
     /// Bytes before the TCP payload (Ethernet, IP and TCP headers with their options).
     pub header_len: usize,
     /// Bytes of TCP payload.
     pub payload: usize,
+    /// The largest TCP payload of one segment.
     pub mss: usize,
+    /// The TCP sequence number of the first segment.
     pub sequence: u32,
+    /// The TCP flags of the template.
     pub flags: u8,
+    /// The IPv4 identification of the first segment.
     pub ip_id: u16,
     /// RSC may coalesce its segments: no IP options or extension headers, no TCP option but a
     /// timestamp, no flag but ACK, PSH and FIN, no ECN marks ("Exception Conditions that
@@ -352,9 +383,13 @@ pub const MAX_HEADER: usize = 256;
 /// `first`, `len` payload bytes from payload offset `offset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unit {
+    /// The first segment's index.
     pub first: usize,
+    /// Segments in the unit.
     pub count: usize,
+    /// Where the unit's payload starts in the send's payload.
     pub offset: usize,
+    /// Payload bytes of the unit.
     pub len: usize,
     /// The unit that carries the last segment (FIN and PSH go on it).
     pub last: bool,
@@ -364,6 +399,9 @@ impl LargeSend {
     /// Checks a large send whose first `headers.len()` bytes (up to [`MAX_HEADER`]) are given, of
     /// `frame_len` bytes in all, with the sender's `mss` and `tcp_offset`, allowing `max_payload`
     /// bytes of TCP payload.
+    ///
+    /// # Errors
+    /// [`LsoError`]: what the request gets wrong.
     pub fn check(
         headers: &[u8],
         frame_len: usize,
@@ -427,7 +465,7 @@ impl LargeSend {
         })
     }
 
-    /// How many segments an LSOv2 NIC makes of it (one for an empty payload).
+    /// How many segments an `LSOv2` NIC makes of it (one for an empty payload).
     #[must_use]
     pub fn segments(&self) -> usize {
         self.payload.div_ceil(self.mss).max(1)
@@ -452,7 +490,7 @@ impl LargeSend {
         by_ip.min(by_frame).max(1)
     }
 
-    /// The units it is delivered in: single segments (`per_unit` 1, as an LSOv2 NIC sends them),
+    /// The units it is delivered in: single segments (`per_unit` 1, as an `LSOv2` NIC sends them),
     /// or up to `per_unit` segments coalesced. A FIN segment is always a unit of its own (RSC
     /// indicates it separately).
     #[must_use]
@@ -691,7 +729,7 @@ mod tests {
 
     #[test]
     fn coalesced_units_stay_within_one_datagram() {
-        let f = v4_frame(&[0; 65_000], &[], &[]);
+        let f = v4_frame(&vec![0; 65_000], &[], &[]);
         let s = LargeSend::check(&f, f.len(), 1460, 34, 65_535).expect("valid");
         let per = s.segments_per_unit(usize::MAX);
         assert_eq!(per, (65_535 - 40) / 1460);
