@@ -3,7 +3,7 @@
 //! `cargo bench -p rvnic-helpers` (full), or with `RVNIC_BENCH_QUICK=1` for a CI smoke run. Prints
 //! criterion's report per case, then a table of ratios from interleaved rounds in the same run:
 //! rvnic SPSC vs rtrb (one item at a time, and batches of 32), rvnic MPSC with two producers vs
-//! crossbeam's ArrayQueue and crossbeam-channel, for 8-byte and 32-byte items.
+//! crossbeam's `ArrayQueue` and crossbeam-channel, for 8-byte and 32-byte items.
 //!
 //! Cross-core ring throughput is bimodal here, for every ring measured: a run either settles in a
 //! fast regime or in one where each item (or batch) costs a cache-line transfer, and a run tends to
@@ -13,6 +13,12 @@
 //!
 //! The producer and the consumer are pinned to different cores. With two producers and one consumer
 //! on a 2-core machine the MPSC cases are oversubscribed (three threads on two cores).
+
+#![allow(clippy::cast_precision_loss, reason = "rates for people")]
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "test data: sequence numbers, lengths and byte patterns, small or truncated on purpose"
+)]
 
 use std::hint::black_box;
 use std::sync::OnceLock;

@@ -18,7 +18,6 @@
 //! datapath, and allocates only in constructors.
 
 #![no_std]
-#![warn(missing_docs, clippy::pedantic)]
 
 #[cfg(not(rvnic_loom))]
 pub mod adapter;

@@ -1,4 +1,13 @@
 //! The rings on real threads (model checking is in tests/loom.rs).
+
+#![allow(
+    clippy::items_after_statements,
+    reason = "helper types sit by the test that uses them"
+)]
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "test data: sequence numbers, lengths and byte patterns, small or truncated on purpose"
+)]
 #![cfg(not(rvnic_loom))]
 
 use std::sync::Arc;
@@ -41,7 +50,7 @@ fn a_full_ring_hands_the_item_back_and_order_survives_wrap_around() {
                 }
             }
         }
-        for _ in 0..(round % 3 + 1) {
+        for _ in 0..=(round % 3) {
             if let Some(v) = rx.pop() {
                 assert_eq!(v, next_out);
                 next_out += 1;

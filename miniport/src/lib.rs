@@ -11,7 +11,6 @@
 //! drain), [`recv`], [`oid`] (queries and sets), [`nbl`] (owned `NET_BUFFER_LIST`s).
 
 #![cfg_attr(not(test), no_std)]
-#![warn(missing_docs, clippy::pedantic)]
 
 pub mod adapter;
 mod callbacks;

@@ -1,6 +1,11 @@
 //! Integration tests of the rvnic driver on ndis-host live in `tests/tests/`. This library holds
 //! what they share.
 
+#![allow(
+    clippy::missing_panics_doc,
+    reason = "test helpers: a panic is the failure of the test that called them"
+)]
+
 // The driver's imports are defined by ndis-host: naming it makes rustc link it into every test.
 extern crate ndis_host;
 

@@ -1,6 +1,11 @@
 //! The datapath end to end on ndis-host: frames sent on one adapter arrive on its peers, per
 //! topology and receive filter, with exact statistics and a silent verifier.
 
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "test data: sequence numbers, lengths and byte patterns, small or truncated on purpose"
+)]
+
 use ndis::*;
 use ndis_host::{Host, SendOptions};
 use rvnic_tests::{address, config, finish, frame, loaded, set_filter};
@@ -251,7 +256,7 @@ fn jumbo_frames_runts_and_oversize_frames() {
     finish(host, &[jumbo, plain]);
 }
 
-/// Frames split over many MDLs, several NET_BUFFERs per NBL, and data offsets arrive intact.
+/// Frames split over many MDLs, several `NET_BUFFERs` per NBL, and data offsets arrive intact.
 #[test]
 fn scattered_frames_and_multi_frame_nbls_arrive_intact() {
     let host = loaded(Host::new());
@@ -279,7 +284,7 @@ fn scattered_frames_and_multi_frame_nbls_arrive_intact() {
     finish(host, &[a]);
 }
 
-/// With the protocol holding receives, the driver switches to NDIS_RECEIVE_FLAGS_RESOURCES when
+/// With the protocol holding receives, the driver switches to `NDIS_RECEIVE_FLAGS_RESOURCES` when
 /// its descriptors run low: NDIS copies those, so descriptors come straight back and nothing is
 /// dropped however long the protocol holds the others.
 #[test]
@@ -359,7 +364,7 @@ fn frames_for_a_paused_receiver_are_counted_as_its_discards() {
 }
 
 /// A drain stops after `wire::BUDGET` NBLs and a timer finishes the rest: no CPU stays at
-/// DISPATCH_LEVEL for an unbounded time, and nothing is left behind.
+/// `DISPATCH_LEVEL` for an unbounded time, and nothing is left behind.
 #[test]
 fn a_long_drain_hands_the_rest_to_a_timer() {
     let host = loaded(Host::new());
@@ -436,8 +441,8 @@ fn processors_past_64_and_hot_added_ones_send_and_return_with_nothing_lost() {
     }
 }
 
-/// NdisGetDataBuffer may return NULL even for contiguous data when NDIS cannot map it: the frame
-/// is not sent, its NBL completes with NDIS_STATUS_FAILURE and counts as a transmit error, and the
+/// `NdisGetDataBuffer` may return NULL even for contiguous data when NDIS cannot map it: the frame
+/// is not sent, its NBL completes with `NDIS_STATUS_FAILURE` and counts as a transmit error, and the
 /// next frames go through.
 #[test]
 fn a_frame_ndis_cannot_map_fails_alone_and_is_counted() {

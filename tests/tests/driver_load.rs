@@ -1,4 +1,4 @@
-//! The driver's DriverEntry and unload, run unmodified on ndis-host.
+//! The driver's `DriverEntry` and unload, run unmodified on ndis-host.
 
 use ndis::*;
 use ndis_host::Host;

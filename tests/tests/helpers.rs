@@ -1,6 +1,11 @@
 //! The helper components on ndis-host: generic objects, the timer pool, the receive pool, seats and the
 //! per-CPU ring token, with their failure paths swept by fault injection.
 
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "test data: sequence numbers, lengths and byte patterns, small or truncated on purpose"
+)]
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -84,6 +89,10 @@ fn failures_are_typed_and_leave_nothing_behind() {
     assert_eq!(failed.err(), Some(generic_object::Error::Allocation));
     // The state does not fit: refused before anything is allocated.
     let before = host.allocation_attempts();
+    #[allow(
+        clippy::large_stack_arrays,
+        reason = "the type is the point: too large for a generic object; no value is ever made"
+    )]
     let failed = GenericObject::<Plain<[u8; 70_000]>>::new(None, TAG, |_| Ok::<_, ()>([0; 70_000]));
     assert_eq!(
         failed.err(),

@@ -1,6 +1,11 @@
 //! The adapter's lifecycle on ndis-host: initialize (attributes, configuration), restart and the
-//! link, pause (immediate and pending), reset, hang check, PnP, shutdown, halt; and systematic fault
-//! injection over MiniportInitializeEx.
+//! link, pause (immediate and pending), reset, hang check, `PnP`, shutdown, halt; and systematic fault
+//! injection over `MiniportInitializeEx`.
+
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "test data: sequence numbers, lengths and byte patterns, small or truncated on purpose"
+)]
 
 use ndis::*;
 use ndis_host::{Host, Phase, ReturnMode, SendOptions, sweep};
@@ -65,8 +70,8 @@ fn initialize_reports_the_configured_nic_to_ndis() {
     finish(host, &[a]);
 }
 
-/// MiniportInitializeEx builds up to 8,192 receive descriptors: each MDL and NBL is allocated at
-/// PASSIVE_LEVEL, never with the CPU held at DISPATCH_LEVEL for the whole loop.
+/// `MiniportInitializeEx` builds up to 8,192 receive descriptors: each MDL and NBL is allocated at
+/// `PASSIVE_LEVEL`, never with the CPU held at `DISPATCH_LEVEL` for the whole loop.
 #[test]
 fn receive_descriptors_are_allocated_at_passive_level() {
     let host = loaded(Host::new());
@@ -183,8 +188,8 @@ fn pause_pends_while_the_protocol_holds_indications_and_completes_when_they_retu
     finish(host, &[a]);
 }
 
-/// MiniportPause's page: while pausing and once paused, every new send completes at once with
-/// NDIS_STATUS_PAUSED (counted as a transmit discard); nothing is queued, nothing reaches the wire,
+/// `MiniportPause`'s page: while pausing and once paused, every new send completes at once with
+/// `NDIS_STATUS_PAUSED` (counted as a transmit discard); nothing is queued, nothing reaches the wire,
 /// and the pause still completes when the protocol returns what it holds.
 #[test]
 fn sends_while_pausing_and_paused_complete_at_once_with_paused() {
@@ -233,7 +238,7 @@ fn sends_while_pausing_and_paused_complete_at_once_with_paused() {
 
 /// A system sleep: rvnic reports power-management capabilities, so NDIS pauses it and sets it to
 /// D3 rather than halting it, even with power management turned off for the device (rvnic sets
-/// NO_HALT_ON_SUSPEND); on wake it is set to D0 and restarted with its filter, multicast list and
+/// `NO_HALT_ON_SUSPEND`); on wake it is set to D0 and restarted with its filter, multicast list and
 /// address as they were, and frames flow again.
 #[test]
 fn a_sleep_keeps_the_adapter_and_its_settings() {
@@ -328,7 +333,7 @@ fn a_pair_links_up_when_its_peer_arrives_and_down_when_it_leaves() {
     finish(host, &[a]);
 }
 
-/// Every allocation MiniportInitializeEx makes, failing in turn: initialize fails with a failure
+/// Every allocation `MiniportInitializeEx` makes, failing in turn: initialize fails with a failure
 /// status, and nothing leaks (no pool, no generic object, no NBL pool, MDL or configuration handle).
 #[test]
 fn initialize_survives_every_allocation_failing_in_turn() {
@@ -378,7 +383,7 @@ fn send_many(
     (done - before, queued)
 }
 
-/// A pair whose sender can queue thousands of sends (one drain moves at most wire::BUDGET and
+/// A pair whose sender can queue thousands of sends (one drain moves at most `wire::BUDGET` and
 /// leaves the rest to a timer).
 fn deep_pair(segment: &str) -> (Host, ndis_host::Adapter, ndis_host::Adapter) {
     let host = loaded(Host::builder().capture_frames(false).build());
@@ -393,10 +398,10 @@ fn deep_pair(segment: &str) -> (Host, ndis_host::Adapter, ndis_host::Adapter) {
     (host, a, b)
 }
 
-/// MiniportResetEx's page: since NDIS 6.30 no send may stay pending past a reset, and a reset that
+/// `MiniportResetEx`'s page: since NDIS 6.30 no send may stay pending past a reset, and a reset that
 /// completes asynchronously completes the sends first. With 1,576 sends still queued behind the
 /// drain's budget, the reset pends and completes once they are all sent (the host checks that no
-/// send is outstanding when NdisMResetComplete comes); with none queued it succeeds at once.
+/// send is outstanding when `NdisMResetComplete` comes); with none queued it succeeds at once.
 #[test]
 fn a_reset_completes_after_every_send_queued_before_it() {
     let (host, a, b) = deep_pair("21");
@@ -427,8 +432,8 @@ fn a_reset_completes_after_every_send_queued_before_it() {
     finish(host, &[a, b]);
 }
 
-/// MiniportCancelSend: the queued NBLs marked with the identifier complete with
-/// NDIS_STATUS_SEND_ABORTED (counted as transmit discards) instead of going out; those already
+/// `MiniportCancelSend`: the queued NBLs marked with the identifier complete with
+/// `NDIS_STATUS_SEND_ABORTED` (counted as transmit discards) instead of going out; those already
 /// sent are unaffected, and the identifier is retired once nothing marked with it is queued.
 #[test]
 fn cancelled_sends_still_queued_are_aborted() {

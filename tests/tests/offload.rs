@@ -2,6 +2,17 @@
 //! checksums filled in or vouched for, per receiver configuration, checked byte for byte against
 //! an independent parser and checksummer (etherparse), never against the driver's own code.
 
+#![allow(
+    clippy::similar_names,
+    clippy::many_single_char_names,
+    clippy::too_many_lines,
+    reason = "packet tests: a, b for the pair, received/receiver, and one long table of cases"
+)]
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "test data: sequence numbers, lengths and byte patterns, small or truncated on purpose"
+)]
+
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 use ndis::*;
 use ndis_host::{Adapter, Host, LargeSend, OidRequest, Received, SendOptions};
@@ -149,7 +160,7 @@ impl Receiver {
 }
 
 /// A running pair: `a` sends with every offload on, `b` receives as `receiver` says; both have
-/// their offloads activated (OID_OFFLOAD_ENCAPSULATION, as TCP/IP sets it after binding).
+/// their offloads activated (`OID_OFFLOAD_ENCAPSULATION`, as TCP/IP sets it after binding).
 fn pair(receiver: Receiver) -> (Host, Adapter, Adapter) {
     let host = loaded(Host::builder().capture_frames(true).build());
     let a = host.start_adapter(config(&[("Topology", "1")])).expect("a");
@@ -668,7 +679,7 @@ fn a_hub_delivers_each_receiver_what_its_configuration_asks() {
     finish(host, &all);
 }
 
-/// OID_GEN_STATISTICS' `ifOutErrors` and `ifOutDiscards`.
+/// `OID_GEN_STATISTICS`' `ifOutErrors` and `ifOutDiscards`.
 fn out_errors_and_discards(host: &Host, a: Adapter) -> (u64, u64) {
     let s = host.oid_query(a, OID_GEN_STATISTICS, 200);
     let at = |offset: usize| u64::from_le_bytes(s.data[offset..offset + 8].try_into().expect("8"));
@@ -757,7 +768,7 @@ fn malformed_large_sends_are_counted_and_completed_with_the_documented_status() 
     finish(host, &[a, b]);
 }
 
-/// An NDIS_OFFLOAD_PARAMETERS revision 3 with the given fields (offset, value).
+/// An `NDIS_OFFLOAD_PARAMETERS` revision 3 with the given fields (offset, value).
 fn parameters(fields: &[(usize, u8)]) -> Vec<u8> {
     let mut b = vec![0u8; usize::from(NDIS_SIZEOF_OFFLOAD_PARAMETERS_REVISION_3)];
     b[0] = NDIS_OBJECT_TYPE_DEFAULT;

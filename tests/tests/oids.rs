@@ -1,6 +1,6 @@
 //! Every OID through the real `MiniportOidRequest` on ndis-host (which guards each information
 //! buffer and checks BytesWritten): good input, short buffers, bad data, unknown OIDs, at PASSIVE
-//! and DISPATCH level; and OID_GEN_STATISTICS exact after known traffic.
+//! and DISPATCH level; and `OID_GEN_STATISTICS` exact after known traffic.
 
 use ndis::*;
 use ndis_host::{Host, OidRequest, SendOptions};
@@ -147,7 +147,7 @@ fn bad_set_requests_get_the_documented_status_and_change_nothing() {
     finish(host, &[a]);
 }
 
-/// All 18 counters of OID_GEN_STATISTICS, exact, after a known mix of traffic through a pair.
+/// All 18 counters of `OID_GEN_STATISTICS`, exact, after a known mix of traffic through a pair.
 #[test]
 fn statistics_count_every_frame_and_byte_exactly() {
     let host = loaded(Host::new());

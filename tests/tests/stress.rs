@@ -3,8 +3,13 @@
 //! refused send is counted as a transmit discard, and every frame that went out is either received
 //! or counted as a discard by its receiver. Sends keep arriving while the adapters pause and once
 //! they are paused (NDIS does not hold them back): the driver completes those with
-//! NDIS_STATUS_PAUSED. (This test found the baton's eager-`then_some` bug, which the loom model now
+//! `NDIS_STATUS_PAUSED`. (This test found the baton's eager-`then_some` bug, which the loom model now
 //! covers.)
+
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "test data: sequence numbers, lengths and byte patterns, small or truncated on purpose"
+)]
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 

@@ -22,7 +22,6 @@
 
 #![no_std]
 #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
-#![warn(missing_docs, clippy::pedantic)]
 #![allow(
     missing_docs,
     clippy::doc_markdown,

@@ -36,11 +36,17 @@ pub struct Adapter(pub usize);
 /// Where an adapter is in NDIS's state machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
+    /// `MiniportInitializeEx` is running.
     Initializing,
+    /// Initialized or paused: no sends, no indications.
     Paused,
+    /// `MiniportRestart` returned pending.
     Restarting,
+    /// Restarted: sends and indications flow.
     Running,
+    /// `MiniportPause` returned pending.
     Pausing,
+    /// `MiniportHaltEx` returned.
     Halted,
     /// `MiniportInitializeEx` failed.
     Failed,
@@ -49,25 +55,45 @@ pub enum Phase {
 /// What the general attributes told NDIS about an adapter.
 #[derive(Debug, Clone, Default)]
 pub struct GeneralAttributes {
+    /// `MediaType`.
     pub media_type: NDIS_MEDIUM,
+    /// `PhysicalMediumType`.
     pub physical_medium: NDIS_PHYSICAL_MEDIUM,
+    /// `MtuSize`.
     pub mtu: u32,
+    /// `MaxXmitLinkSpeed`, bits per second.
     pub max_xmit_link_speed: u64,
+    /// `XmitLinkSpeed`.
     pub xmit_link_speed: u64,
+    /// `MaxRcvLinkSpeed`.
     pub max_rcv_link_speed: u64,
+    /// `RcvLinkSpeed`.
     pub rcv_link_speed: u64,
+    /// `MediaConnectState`.
     pub media_connect_state: NDIS_MEDIA_CONNECT_STATE,
+    /// `MediaDuplexState`.
     pub media_duplex_state: NDIS_MEDIA_DUPLEX_STATE,
+    /// `LookaheadSize`.
     pub lookahead: u32,
+    /// `MacOptions`.
     pub mac_options: u32,
+    /// `SupportedPacketFilters`.
     pub supported_packet_filters: u32,
+    /// `MaxMulticastListSize`.
     pub max_multicast_list_size: u32,
+    /// `PermanentMacAddress`, `MacAddressLength` bytes of it.
     pub permanent_address: Vec<u8>,
+    /// `CurrentMacAddress`, `MacAddressLength` bytes of it.
     pub current_address: Vec<u8>,
+    /// `IfType`.
     pub if_type: u16,
+    /// `IfConnectorPresent`.
     pub connector_present: bool,
+    /// `SupportedStatistics`.
     pub supported_statistics: u32,
+    /// `SupportedOidList`, copied.
     pub supported_oids: Vec<NDIS_OID>,
+    /// Whether the NDIS 6.0 `PowerManagementCapabilities` pointer was set.
     pub has_pnp_capabilities: bool,
     /// `PowerManagementCapabilitiesEx`, copied.
     pub pm_capabilities: Option<NDIS_PM_CAPABILITIES>,
@@ -76,9 +102,11 @@ pub struct GeneralAttributes {
 /// What the registration attributes told NDIS about an adapter.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RegistrationAttributes {
+    /// The attributes' header revision.
     pub revision: u8,
     /// `NDIS_MINIPORT_ATTRIBUTES_*`.
     pub flags: u32,
+    /// `CheckForHangTimeInSeconds`.
     pub check_for_hang_seconds: u32,
 }
 
@@ -100,9 +128,17 @@ pub enum Sleep {
     /// `OID_PNP_SET_POWER` to D3, after a pause unless the miniport set
     /// `NDIS_MINIPORT_ATTRIBUTES_NO_PAUSE_ON_SUSPEND` (`paused` says which; `was_running` whether
     /// it ran before).
-    SetPower { paused: bool, was_running: bool },
+    SetPower {
+        /// Whether NDIS paused the adapter first.
+        paused: bool,
+        /// Whether the adapter ran before the sleep.
+        was_running: bool,
+    },
     /// `MiniportHaltEx` (`NdisHaltDevicePoweredDown`); waking initializes it again.
-    Halted { was_running: bool },
+    Halted {
+        /// Whether the adapter ran before the sleep.
+        was_running: bool,
+    },
 }
 
 /// Called with each frame an adapter indicates, as a protocol's receive handler would see it
@@ -111,14 +147,16 @@ pub enum Sleep {
 pub type ReceiveSink = Arc<dyn Fn(Received) + Send + Sync>;
 
 /// Called with each frame an adapter indicates, in place: the frame's bytes as the MDLs of its
-/// NET_BUFFER hold them (no copy), with its NBL's offload information, inside the indication
+/// `NET_BUFFER` hold them (no copy), with its NBL's offload information, inside the indication
 /// (outside the host's lock). The pieces are valid only during the call.
 pub type ReceiveWriter = Arc<dyn Fn(&[&[u8]], crate::offload::ReceiveInfo) + Send + Sync>;
 
 /// One received frame with its NBL's offload information.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
+    /// The frame's bytes.
     pub frame: Vec<u8>,
+    /// The NBL's receive offload information.
     pub info: crate::offload::ReceiveInfo,
 }
 
@@ -127,6 +165,7 @@ pub struct Received {
 pub struct Completion {
     /// The ids of the frames of the completed NBL (consecutive, in send order across the host).
     pub frames: std::ops::Range<u64>,
+    /// The status the driver completed it with.
     pub status: NDIS_STATUS,
 }
 
@@ -150,7 +189,9 @@ impl Completion {
 /// A status indication (`NdisMIndicateStatusEx`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusIndication {
+    /// `StatusCode`.
     pub code: NDIS_STATUS,
+    /// `StatusBuffer`, `StatusBufferSize` bytes of it.
     pub buffer: Vec<u8>,
 }
 
@@ -167,6 +208,10 @@ impl StatusIndication {
 }
 
 #[derive(Debug, Default)]
+#[allow(
+    clippy::option_option,
+    reason = "None: nothing pending; Some(None): pending; Some(Some(s)): completed with s"
+)]
 struct Pending {
     pause: bool,
     restart: Option<Option<NDIS_STATUS>>,
@@ -175,6 +220,10 @@ struct Pending {
     oid: Option<(usize, Option<NDIS_STATUS>)>,
 }
 
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "the flags of NDIS's per-adapter state machine"
+)]
 pub(crate) struct AdapterSlot {
     pub id: usize,
     handle: Box<u64>,
@@ -196,7 +245,7 @@ pub(crate) struct AdapterSlot {
     /// the driver had it (after a restart the driver may rightly queue it).
     restarts: u64,
     /// `MiniportPause` has returned (the adapter is pausing or paused): sends made from now on
-    /// must be rejected at once. A send that races the MiniportPause call itself may be taken.
+    /// must be rejected at once. A send that races the `MiniportPause` call itself may be taken.
     pause_returned: bool,
     pub power: Power,
     /// The offload attributes, current configuration and encapsulation NDIS keeps.
@@ -238,25 +287,39 @@ impl AdapterSlot {
 /// An OID request as the protocol issues it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OidRequest {
+    /// A query (`NdisRequestQueryInformation`) with an information buffer of `buffer_len` bytes.
     Query {
+        /// The OID.
         oid: NDIS_OID,
+        /// The information buffer's length.
         buffer_len: usize,
     },
     /// A query whose information buffer starts with `input` (`OID_PNP_QUERY_POWER` carries the
     /// device state it asks about).
     QueryWith {
+        /// The OID.
         oid: NDIS_OID,
+        /// What the information buffer starts with.
         input: Vec<u8>,
+        /// The information buffer's length.
         buffer_len: usize,
     },
+    /// A set (`NdisRequestSetInformation`) of `data`.
     Set {
+        /// The OID.
         oid: NDIS_OID,
+        /// The information buffer.
         data: Vec<u8>,
     },
+    /// A method request (`NdisRequestMethod`).
     Method {
+        /// The OID.
         oid: NDIS_OID,
+        /// The method.
         method_id: u32,
+        /// The input buffer.
         input: Vec<u8>,
+        /// The output buffer's length.
         output_len: usize,
     },
 }
@@ -264,9 +327,13 @@ pub enum OidRequest {
 /// A completed OID request, as NDIS returns it to the protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OidResult {
+    /// The request's status.
     pub status: NDIS_STATUS,
+    /// `BytesWritten` (a query).
     pub bytes_written: u32,
+    /// `BytesRead` (a set).
     pub bytes_read: u32,
+    /// `BytesNeeded`.
     pub bytes_needed: u32,
     /// The information buffer's first `bytes_written` bytes (queries and methods).
     pub data: Vec<u8>,
@@ -386,7 +453,7 @@ fn return_nbls(host: &crate::host::Inner, adapter: usize, nbls: &[usize], level:
     let head = nbls[0] as PNET_BUFFER_LIST;
     // SAFETY: the driver's return handler with its context and NBLs it indicated; ownership passes back.
     host.call("MiniportReturnNetBufferLists", Some(adapter), level, || unsafe {
-        ret(context as NDIS_HANDLE, head, flags)
+        ret(context as NDIS_HANDLE, head, flags);
     });
 }
 
@@ -429,7 +496,7 @@ fn dispatch_flag_mismatch(st: &mut State, api: &'static str, adapter: usize, fla
 }
 
 /// When a reset completes: "Starting with NDIS 6.30, the miniport driver must not hold pending OID
-/// or send requests until after the reset operation is complete" (MiniportResetEx's page). NDIS
+/// or send requests until after the reset operation is complete" (`MiniportResetEx`'s page). NDIS
 /// sends nothing during the reset, so every send outstanding now was given before it.
 fn check_reset_sends(st: &mut State, adapter: usize, api: &'static str) {
     let held = st.adapters[adapter].sends_outstanding;

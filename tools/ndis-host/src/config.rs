@@ -1,9 +1,9 @@
 //! The adapter's configuration (its registry keywords) as `NdisOpenConfigurationEx`,
 //! `NdisReadConfiguration` and `NdisReadNetworkAddress` serve it.
 //!
-//! Values keep their registry type: an INF installs advanced properties as strings (REG_SZ), which
+//! Values keep their registry type: an INF installs advanced properties as strings (`REG_SZ`), which
 //! NDIS converts when the driver asks for an integer (decimal for `NdisParameterInteger`, hex for
-//! `NdisParameterHexInteger`); a REG_DWORD comes back as an integer whatever type was asked for.
+//! `NdisParameterHexInteger`); a `REG_DWORD` comes back as an integer whatever type was asked for.
 //! Keywords match case-insensitively, as registry value names do.
 #![allow(
     non_snake_case,
@@ -22,13 +22,13 @@ use crate::verifier::{Kind, Rule};
 /// A registry value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
-    /// REG_DWORD.
+    /// `REG_DWORD`.
     Dword(u32),
-    /// REG_SZ (what INF advanced properties install).
+    /// `REG_SZ` (what INF advanced properties install).
     String(String),
-    /// REG_MULTI_SZ.
+    /// `REG_MULTI_SZ`.
     MultiString(Vec<String>),
-    /// REG_BINARY.
+    /// `REG_BINARY`.
     Binary(Vec<u8>),
 }
 
@@ -56,6 +56,7 @@ pub struct Config {
 
 impl Config {
     #[must_use]
+    /// No keyword: the driver sees its defaults.
     pub fn new() -> Self {
         Self::default()
     }
@@ -67,6 +68,7 @@ impl Config {
         self
     }
 
+    /// Adds or replaces `keyword` (names compare without case, as the registry's do).
     pub fn set(&mut self, keyword: &str, value: impl Into<Value>) {
         let value = value.into();
         match self
@@ -80,6 +82,7 @@ impl Config {
     }
 
     #[must_use]
+    /// The value of `keyword`, if set.
     pub fn get(&self, keyword: &str) -> Option<&Value> {
         self.entries
             .iter()
@@ -114,9 +117,9 @@ fn close(st: &mut State, handle: usize) -> bool {
 }
 
 /// After `MiniportHaltEx` or a failed `MiniportInitializeEx`: configuration handles of the adapter
-/// still open are a violation (and are closed, so they are reported once). NdisOpenConfigurationEx's
+/// still open are a violation (and are closed, so they are reported once). `NdisOpenConfigurationEx`'s
 /// page: an adapter's handle may be used "until NDIS halts the miniport adapter and the
-/// MiniportHaltEx function returns", and the driver "must call NdisCloseConfiguration" when done.
+/// `MiniportHaltEx` function returns", and the driver "must call `NdisCloseConfiguration`" when done.
 pub(crate) fn close_leftovers(st: &mut State, adapter: usize, api: &'static str) {
     let left: Vec<usize> = st
         .configs

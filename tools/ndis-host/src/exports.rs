@@ -11,9 +11,11 @@ use crate::verifier::Rule;
 pub struct Registration {
     /// A copy of the characteristics (NDIS copies them too).
     pub characteristics: NDIS_MINIPORT_DRIVER_CHARACTERISTICS,
+    /// The `MiniportDriverContext` the driver passed.
     pub driver_context: usize,
     /// The handle NDIS returned; deregistration must pass it back.
     pub handle: usize,
+    /// Whether `NdisMDeregisterMiniportDriver` was called.
     pub deregistered: bool,
 }
 

@@ -84,6 +84,7 @@ pub struct SweepRun {
     pub fail_at: u64,
     /// What was failed: kind and API (None if the run never reached it).
     pub failed: Option<(Kind, &'static str)>,
+    /// What the verifier found in that run.
     pub verdict: Verdict,
 }
 
@@ -92,6 +93,7 @@ pub struct SweepRun {
 pub struct Sweep {
     /// Allocation attempts the scenario makes when nothing fails.
     pub allocations: u64,
+    /// One run per allocation attempt, that attempt failed.
     pub runs: Vec<SweepRun>,
 }
 

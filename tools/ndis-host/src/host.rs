@@ -65,6 +65,7 @@ impl Default for HostBuilder {
 
 impl HostBuilder {
     #[must_use]
+    /// Deterministic (one thread, manual clock) or concurrent (real threads and time).
     pub fn mode(mut self, mode: Mode) -> Self {
         self.mode = mode;
         self
@@ -84,6 +85,7 @@ impl HostBuilder {
         self
     }
     #[must_use]
+    /// When the protocol side returns indicated NBLs.
     pub fn return_mode(mut self, mode: ReturnMode) -> Self {
         self.return_mode = mode;
         self
@@ -94,7 +96,7 @@ impl HostBuilder {
         self.capture_frames = capture;
         self
     }
-    /// The IRQL OID requests are issued at (PASSIVE_LEVEL or DISPATCH_LEVEL; both are documented).
+    /// The IRQL OID requests are issued at (`PASSIVE_LEVEL` or `DISPATCH_LEVEL`; both are documented).
     #[must_use]
     pub fn oid_irql(mut self, irql: KIRQL) -> Self {
         self.oid_irql = irql.min(DISPATCH_LEVEL);
@@ -354,7 +356,7 @@ impl Drop for Waiting<'_> {
 
 pub(crate) struct Inner {
     pub config: HostBuilder,
-    /// The thread that holds each CPU at DISPATCH_LEVEL (0: none), for every CPU there may be.
+    /// The thread that holds each CPU at `DISPATCH_LEVEL` (0: none), for every CPU there may be.
     pub cpu_owner: Box<[AtomicU64]>,
     /// Active processors: the builder's count, plus any added since ([`Host::add_processors`]).
     pub active_cpus: AtomicUsize,
@@ -441,7 +443,7 @@ impl Inner {
         self.manual_clock.fetch_max(ticks, Ordering::AcqRel);
     }
 
-    /// Moves this thread to `new` IRQL, taking or giving up its CPU at the DISPATCH_LEVEL boundary.
+    /// Moves this thread to `new` IRQL, taking or giving up its CPU at the `DISPATCH_LEVEL` boundary.
     pub fn set_irql(&self, new: KIRQL) {
         let (old, cpu, token) = with_thread(|t| (t.irql, t.cpu, t.token));
         if old < DISPATCH_LEVEL && new >= DISPATCH_LEVEL {
@@ -512,6 +514,10 @@ impl Inner {
     /// Runs a driver call on the thread's kernel stack ([`crate::stack`]), records the outermost
     /// call's stack use for its entry point, and turns an overflow into a violation and a panic.
     #[cfg(target_arch = "x86_64")]
+    #[allow(
+        clippy::single_match_else,
+        reason = "a call that returned, or one that overflowed: two outcomes of one call"
+    )]
     fn on_kernel_stack<R>(&self, callback: &'static str, adapter: Option<usize>, f: impl FnOnce() -> R) -> R {
         let peak = |used: usize| {
             let mut st = self.lock();

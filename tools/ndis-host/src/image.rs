@@ -25,7 +25,12 @@ pub enum ImageError {
     /// Not a PE32+ x86-64 image, or a malformed one.
     Format(String),
     /// An import ndis-host does not define.
-    Import { module: String, name: String },
+    Import {
+        /// The module the image imports it from.
+        module: String,
+        /// The function's name.
+        name: String,
+    },
     /// A base relocation of a kind other than `IMAGE_REL_BASED_DIR64`.
     Relocation(u16),
     /// A section that is both writable and executable.
@@ -66,12 +71,23 @@ pub struct Image {
 
 impl Image {
     /// Loads the image at `path` (see the module documentation).
+    ///
+    /// # Errors
+    /// The file could not be read, or [`Self::from_bytes`] refused it.
     pub fn load(path: &Path) -> Result<Self, ImageError> {
         let data = std::fs::read(path).map_err(|e| ImageError::Read(format!("{}: {e}", path.display())))?;
         Self::from_bytes(&data, path)
     }
 
     /// Loads an image from its bytes (`path` names it in reports).
+    ///
+    /// # Errors
+    /// [`ImageError`]: not a PE32+ x86-64 image, an import the host does not define, or a
+    /// relocation it does not apply.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "the loader's steps in the order Windows' loader takes them"
+    )]
     pub fn from_bytes(data: &[u8], path: &Path) -> Result<Self, ImageError> {
         let format = |e: object::Error| ImageError::Format(e.to_string());
         let file = PeFile64::parse(data).map_err(format)?;
@@ -200,6 +216,7 @@ impl Image {
     }
 
     #[must_use]
+    /// The file the image was loaded from.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -1,10 +1,10 @@
-//! The IRQL model: each thread's current IRQL and CPU, per-CPU exclusion at DISPATCH_LEVEL, and the
+//! The IRQL model: each thread's current IRQL and CPU, per-CPU exclusion at `DISPATCH_LEVEL`, and the
 //! one table of documented IRQL limits that every export enforces.
 //!
-//! DISPATCH_LEVEL means "not preemptible on this CPU": per-CPU data guarded only by raising IRQL is
+//! `DISPATCH_LEVEL` means "not preemptible on this CPU": per-CPU data guarded only by raising IRQL is
 //! safe in Windows because no other thread runs on that CPU meanwhile. Here two OS threads could
-//! claim the same CPU number at once, so raising to DISPATCH_LEVEL on CPU n takes CPU n exclusively
-//! until the thread lowers below DISPATCH_LEVEL again.
+//! claim the same CPU number at once, so raising to `DISPATCH_LEVEL` on CPU n takes CPU n exclusively
+//! until the thread lowers below `DISPATCH_LEVEL` again.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,15 +36,18 @@ impl std::fmt::Display for Limit {
 }
 
 /// The highest device IRQL (DIRQL) on x64: device interrupts use levels 3 to 12; 13 is
-/// CLOCK_LEVEL, 14 IPI_LEVEL and POWER_LEVEL, 15 HIGH_LEVEL (wdm.h's x64 IRQL definitions).
+/// `CLOCK_LEVEL`, 14 `IPI_LEVEL` and `POWER_LEVEL`, 15 `HIGH_LEVEL` (wdm.h's x64 IRQL definitions).
 pub const DIRQL_MAX: KIRQL = 12;
 
 /// One row of the table: an imported function, its limit, the header that declares it (the
 /// page's "Header" requirement) and the page that documents it.
 #[derive(Debug, Clone, Copy)]
 pub struct Rule {
+    /// The function's name.
     pub api: &'static str,
+    /// The IRQLs it may be called at.
     pub limit: Limit,
+    /// The header that declares it.
     pub header: &'static str,
     /// The page, relative to the DDI reference (`<folder>/nf-<header>-<function>`).
     pub doc: &'static str,
@@ -141,13 +144,14 @@ pub mod callback {
     /// `DriverEntry`, `MiniportInitializeEx`, `MiniportHaltEx`, `MiniportPause`, `MiniportRestart`,
     /// `MiniportDevicePnPEventNotify`, `MiniportDriverUnload`, `MiniportCheckForHangEx`.
     pub const PASSIVE: KIRQL = PASSIVE_LEVEL;
-    /// Timer callbacks (`NetTimerCallback`) run at exactly DISPATCH_LEVEL.
+    /// Timer callbacks (`NetTimerCallback`) run at exactly `DISPATCH_LEVEL`.
     pub const TIMER: KIRQL = DISPATCH_LEVEL;
-    /// `MiniportResetEx`: IRQL <= DISPATCH_LEVEL; the host uses the upper bound.
+    /// `MiniportResetEx`: IRQL <= `DISPATCH_LEVEL`; the host uses the upper bound.
     pub const RESET: KIRQL = DISPATCH_LEVEL;
 }
 
 #[must_use]
+/// The row of `api`, if the table has one.
 pub fn rule(api: &str) -> Option<&'static Rule> {
     // Every host API call looks its row up (several per frame on the datapath): by hash, not by
     // scanning the table.
@@ -196,6 +200,7 @@ pub struct ThreadState {
     pub token: u64,
     /// The CPU this thread runs on.
     pub cpu: usize,
+    /// The IRQL the thread runs at.
     pub irql: KIRQL,
     /// The adapter whose callback this thread is in (resources allocated now belong to it).
     pub adapter: Option<usize>,
@@ -221,16 +226,19 @@ pub fn with_thread<R>(f: impl FnOnce(&mut ThreadState) -> R) -> R {
 }
 
 #[must_use]
+/// This thread's IRQL.
 pub fn current() -> KIRQL {
     with_thread(|t| t.irql)
 }
 
 #[must_use]
+/// The CPU this thread runs on.
 pub fn current_cpu() -> usize {
     with_thread(|t| t.cpu)
 }
 
 #[must_use]
+/// This thread's token (owner of CPUs and spin locks).
 pub fn token() -> u64 {
     with_thread(|t| t.token)
 }

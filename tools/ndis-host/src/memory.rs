@@ -17,8 +17,8 @@ use crate::verifier::{Kind, Rule, tag_str};
 pub const FREED: u8 = 0xDF;
 /// Fill byte of memory handed out without zeroing.
 pub const UNINITIALISED: u8 = 0xCD;
-/// `POOL_FLAG_NON_PAGED_EXECUTE` and `POOL_FLAG_PAGED` (POOL_FLAGS documentation; not in the NDIS
-/// headers): the host accepts one pool type per allocation, and paged pool only at IRQL <= APC_LEVEL.
+/// `POOL_FLAG_NON_PAGED_EXECUTE` and `POOL_FLAG_PAGED` (`POOL_FLAGS` documentation; not in the NDIS
+/// headers): the host accepts one pool type per allocation, and paged pool only at IRQL <= `APC_LEVEL`.
 const POOL_FLAG_NON_PAGED_EXECUTE: u64 = 0x80;
 const POOL_FLAG_PAGED: u64 = 0x100;
 /// How many freed blocks the quarantine keeps before checking and releasing the oldest.

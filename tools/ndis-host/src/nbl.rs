@@ -1,4 +1,4 @@
-//! NET_BUFFER_LIST, NET_BUFFER and MDL: the driver's pools and allocations, and the protocol side
+//! `NET_BUFFER_LIST`, `NET_BUFFER` and MDL: the driver's pools and allocations, and the protocol side
 //! (NBL chains the host sends, NBLs the driver indicates).
 //!
 //! Ownership is tracked per NBL: each NBL the host sends is owned by the driver until it is completed,
@@ -45,7 +45,7 @@ pub(crate) struct Sent {
     pub in_call: bool,
     /// The frame ids of its NBs (consecutive).
     pub frames: Range<u64>,
-    /// It carried LSOv2 information: its completion must carry `LsoV2TransmitComplete`.
+    /// It carried `LSOv2` information: its completion must carry `LsoV2TransmitComplete`.
     pub large_send: bool,
     /// Host memory of the NBL, its NBs, MDLs and data, released with the NBL.
     memory: Memory,
@@ -262,7 +262,7 @@ pub extern "system" fn NdisFreeNetBufferPool(PoolHandle: NDIS_HANDLE) {
     free_pool("NdisFreeNetBufferPool", PoolHandle, false);
 }
 
-/// Fills an NB's data description from an MDL chain, as NDIS does (CurrentMdl at DataOffset).
+/// Fills an NB's data description from an MDL chain, as NDIS does (`CurrentMdl` at `DataOffset`).
 fn describe(nb: *mut NET_BUFFER, mdl: PMDL, offset: ULONG, length: SIZE_T) {
     let (mut current, mut within) = (mdl, offset);
     // SAFETY: the MDL chain is the caller's, valid while the NB uses it; only fields are read.

@@ -7,13 +7,13 @@
 //! and updates the standardized keywords before it passes `OID_TCP_OFFLOAD_PARAMETERS` down. The
 //! verifier checks, each against its page (relative to learn.microsoft.com/windows-hardware/drivers/):
 //!
-//! - attributes: the default configuration within the hardware capabilities, an LSOv2 NIC able to
+//! - attributes: the default configuration within the hardware capabilities, an `LSOv2` NIC able to
 //!   compute IP and TCP checksums with options (network/offloading-the-segmentation-of-large-tcp-packets),
-//!   RSC only in an NDIS 6.30 `NDIS_OFFLOAD` revision 3 (ddi/ntddndis/ns-ntddndis-_ndis_offload);
+//!   RSC only in an NDIS 6.30 `NDIS_OFFLOAD` revision 3 (ddi/ntddndis/ns-ntddndis-_`ndis_offload`);
 //! - after a successful `OID_TCP_OFFLOAD_PARAMETERS` or `OID_OFFLOAD_ENCAPSULATION` set, the
 //!   miniport "must report the current task offload capabilities with the
-//!   NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG status indication" (both OIDs' pages);
-//! - a completed LSOv2 send carries `LsoV2TransmitComplete` with `Reserved` 0 and `Type`
+//!   `NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG` status indication" (both OIDs' pages);
+//! - a completed `LSOv2` send carries `LsoV2TransmitComplete` with `Reserved` 0 and `Type`
 //!   `NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE` (the LSO page);
 //! - receive checksum results only after the protocol set `OID_OFFLOAD_ENCAPSULATION`
 //!   (network/oid-offload-encapsulation), only for offloads the current configuration has on,
@@ -89,7 +89,7 @@ fn check_offload(what: &str, bytes: &[u8], minor: u8) -> Result<NDIS_OFFLOAD, St
     Ok(o)
 }
 
-/// Every 2-bit field and flag of the checksum, LSOv2 and RSC parts, as (name, value).
+/// Every 2-bit field and flag of the checksum, `LSOv2` and RSC parts, as (name, value).
 fn fields(o: &NDIS_OFFLOAD) -> Vec<(&'static str, u32)> {
     let c = &o.Checksum;
     let two = |bits: u32, shift: u32| (bits >> shift) & 3;
@@ -309,6 +309,7 @@ pub struct ReceiveInfo {
     pub checksum: u32,
     /// `NDIS_RSC_NBL_INFO`: coalesced segments (0: not coalesced) and duplicate ACKs.
     pub coalesced_segments: u16,
+    /// `NDIS_RSC_NBL_INFO`: duplicate ACKs coalesced.
     pub dup_acks: u16,
     /// `RscTcpTimestampDelta`.
     pub timestamp_delta: u32,
@@ -456,7 +457,7 @@ pub(crate) fn check_receive(
     Ok(())
 }
 
-/// Whether a completed LSOv2 send's information is `LsoV2TransmitComplete` with `Reserved` 0 and
+/// Whether a completed `LSOv2` send's information is `LsoV2TransmitComplete` with `Reserved` 0 and
 /// `Type` `NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE`.
 pub(crate) fn large_send_completed(nbl: PNET_BUFFER_LIST) -> Result<(), u32> {
     // SAFETY: the host owns the completed NBL again; a plain read.

@@ -1,8 +1,8 @@
 //! System sleep and wake, as NDIS drives them for a miniport adapter.
 //!
 //! What NDIS does depends on whether the miniport is power-management aware and on two attribute
-//! flags (pages: "Power Management for Old Miniport Drivers", OID_PNP_CAPABILITIES, OID_PNP_SET_POWER,
-//! OID_PNP_QUERY_POWER and NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES):
+//! flags (pages: "Power Management for Old Miniport Drivers", `OID_PNP_CAPABILITIES`, `OID_PNP_SET_POWER`,
+//! `OID_PNP_QUERY_POWER` and `NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES)`:
 //!
 //! - A miniport is power-management aware if it reported `NDIS_PM_CAPABILITIES` in its general
 //!   attributes (NDIS 6.20 and later; mandatory there) or answered `OID_PNP_CAPABILITIES` (NDIS 6.0

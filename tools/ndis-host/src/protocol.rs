@@ -5,7 +5,7 @@ use ndis::{NDIS_STATUS_SUCCESS, OID_802_3_CURRENT_ADDRESS};
 
 use crate::{Adapter, Host};
 
-/// The IEEE local experimental EtherType the frames carry.
+/// The IEEE local experimental `EtherType` the frames carry.
 pub const ETHERTYPE: u16 = 0x88b5;
 
 /// An Ethernet frame of `len` bytes (at least the 14-byte header) from `source` to `destination`,

@@ -143,6 +143,7 @@ fn ensure_alternate_signal_stack() {
 /// `stack_t` (x86-64 Linux).
 #[repr(C)]
 #[allow(non_camel_case_types, reason = "the C type's name")]
+#[allow(clippy::struct_field_names, reason = "stack_t's C member names")]
 struct libc_stack {
     ss_sp: *mut c_void,
     ss_flags: i32,
@@ -175,6 +176,10 @@ unsafe extern "C" fn trampoline<F: FnOnce() -> R, R>(ctx: *mut c_void) {
 pub struct Overflow;
 
 /// The current stack pointer, near enough (an address in this frame).
+#[allow(
+    clippy::inline_always,
+    reason = "it must read the stack pointer of its caller's frame"
+)]
 #[inline(always)]
 fn stack_pointer() -> usize {
     let marker = 0u8;

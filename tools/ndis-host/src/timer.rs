@@ -2,7 +2,7 @@
 //!
 //! Deterministic mode fires a timer only when time advances ([`crate::Host::advance`], `NdisMSleep`,
 //! or a wait for a pending completion), earliest first, on a CPU the seeded generator picks, at
-//! DISPATCH_LEVEL. Concurrent mode fires them from a timer thread in real time.
+//! `DISPATCH_LEVEL`. Concurrent mode fires them from a timer thread in real time.
 #![allow(non_snake_case, reason = "exports keep the C names of the WDK prototypes")]
 
 use std::collections::HashMap;
@@ -28,7 +28,7 @@ pub(crate) struct TimerObject {
     context: usize,
     /// Period in ticks (0: one-shot).
     period: u64,
-    /// Whether the last set was periodic (cancelling then needs PASSIVE_LEVEL).
+    /// Whether the last set was periodic (cancelling then needs `PASSIVE_LEVEL`).
     periodic: bool,
     /// Callbacks running now.
     running: u32,
@@ -271,6 +271,10 @@ type TimerFunction = unsafe extern "system" fn(PVOID, PVOID, PVOID, PVOID);
 
 /// A timer callback to run.
 #[derive(Clone, Copy)]
+#[allow(
+    clippy::struct_field_names,
+    reason = "`due`: when it is due, as the timer table says it"
+)]
 struct Due {
     handle: usize,
     function: TimerFunction,
@@ -301,7 +305,7 @@ fn take_due(st: &mut State, deadline: u64) -> Option<Due> {
     })
 }
 
-/// Runs one timer callback on `cpu` at DISPATCH_LEVEL, then marks it finished.
+/// Runs one timer callback on `cpu` at `DISPATCH_LEVEL`, then marks it finished.
 fn run(host: &Inner, job: Due, cpu: usize) {
     let saved = with_thread(|t| std::mem::replace(&mut t.cpu, cpu));
     let (function, context) = (job.function, job.context as PVOID);
@@ -352,6 +356,10 @@ pub(crate) fn flush(host: &Inner) {
 }
 
 /// Concurrent mode: the thread that fires timers in real time.
+#[allow(
+    clippy::single_match_else,
+    reason = "a due timer to run, or how long to sleep: the loop's two outcomes"
+)]
 pub(crate) fn spawn_timer_thread(host: &Arc<Inner>) -> std::thread::JoinHandle<()> {
     let host = Arc::clone(host);
     std::thread::Builder::new()

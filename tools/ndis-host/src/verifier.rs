@@ -45,7 +45,7 @@ pub enum Rule {
     NblIndicatedTwice,
     /// `NumberOfNetBufferLists` differs from the chain's length.
     NblCountMismatch,
-    /// A datapath flag that claims DISPATCH_LEVEL when the IRQL is not (or the reverse).
+    /// A datapath flag that claims `DISPATCH_LEVEL` when the IRQL is not (or the reverse).
     FlagIrqlMismatch,
     /// An indication or send completion while the adapter was paused, pausing done, or halted.
     ActivityWhilePaused,
@@ -77,7 +77,7 @@ pub enum Rule {
     /// `NdisMIndicateStatusEx` before the registration attributes were set, or after
     /// `MiniportHaltEx` returned.
     StatusOutsideLifetime,
-    /// Task offload configuration broken: offload attributes (default beyond the hardware, LSOv2
+    /// Task offload configuration broken: offload attributes (default beyond the hardware, `LSOv2`
     /// without checksums, RSC outside NDIS 6.30), a current configuration beyond the hardware, or
     /// no `NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG` after an offload OID changed it.
     OffloadConfig,
@@ -236,12 +236,15 @@ impl Rule {
 /// One broken rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
+    /// The rule broken.
     pub rule: Rule,
     /// The NDIS or kernel function (or driver callback) where it was detected.
     pub api: &'static str,
     /// The adapter involved, by host index.
     pub adapter: Option<usize>,
+    /// The IRQL at detection.
     pub irql: KIRQL,
+    /// What happened, in words.
     pub detail: String,
 }
 
@@ -258,7 +261,9 @@ impl fmt::Display for Violation {
 /// Who an allocation belongs to: an adapter (made during its callbacks) or the driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
+    /// The driver (`DriverEntry`, unload, or outside any adapter's callback).
     Driver,
+    /// An adapter, by host index.
     Adapter(usize),
 }
 
@@ -269,12 +274,19 @@ pub enum Kind {
     Pool,
     /// `NdisAllocateMemoryWithTagPriority`.
     Memory,
+    /// `NdisAllocateGenericObject`.
     GenericObject,
+    /// `NdisAllocateNetBufferListPool`.
     NblPool,
+    /// `NdisAllocateNetBufferPool`.
     NbPool,
+    /// `NdisAllocateNetBufferList` and `NdisAllocateNetBufferAndNetBufferList`.
     Nbl,
+    /// `NdisAllocateNetBuffer`.
     Nb,
+    /// `NdisAllocateMdl`.
     Mdl,
+    /// `NdisAllocateTimerObject`.
     Timer,
     /// `NdisOpenConfigurationEx`.
     Configuration,
@@ -285,6 +297,7 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in report order.
     pub const ALL: [Self; 11] = [
         Self::Pool,
         Self::Memory,
@@ -299,6 +312,7 @@ impl Kind {
         Self::Mapping,
     ];
 
+    /// The kind as reports name it.
     #[must_use]
     pub const fn name(self) -> &'static str {
         match self {
@@ -323,6 +337,7 @@ pub struct Site(Arc<Backtrace>);
 
 impl Site {
     #[must_use]
+    /// The caller's site (a backtrace, resolved only if a report needs it).
     pub fn here() -> Self {
         Self(Arc::new(Backtrace::force_capture()))
     }
@@ -374,21 +389,27 @@ impl fmt::Debug for Site {
 /// One live allocation.
 #[derive(Debug, Clone)]
 pub struct Allocation {
+    /// What was allocated.
     pub kind: Kind,
+    /// The function that allocated it.
     pub api: &'static str,
+    /// The pool tag.
     pub tag: u32,
+    /// Bytes (0 for handles).
     pub size: usize,
+    /// Who it belongs to.
     pub owner: Owner,
     /// The generic object it was allocated through, if any.
     pub parent: Option<usize>,
-    /// Paged pool (`POOL_FLAG_PAGED`): freed only at IRQL <= APC_LEVEL, never under an MDL.
+    /// Paged pool (`POOL_FLAG_PAGED`): freed only at IRQL <= `APC_LEVEL`, never under an MDL.
     pub paged: bool,
     /// The IRQL the driver allocated it at.
     pub irql: KIRQL,
+    /// Where it was allocated.
     pub site: Site,
 }
 
-/// Formats a pool tag as its four characters ('RvNc').
+/// Formats a pool tag as its four characters ('`RvNc`').
 #[must_use]
 pub fn tag_str(tag: u32) -> String {
     let bytes = tag.to_le_bytes();
@@ -400,7 +421,7 @@ pub fn tag_str(tag: u32) -> String {
 }
 
 impl Allocation {
-    /// "NDIS memory 'RvNc' (64 bytes) from NdisAllocateMemoryWithTagPriority at rvnic::x (file:line)".
+    /// "NDIS memory '`RvNc`' (64 bytes) from `NdisAllocateMemoryWithTagPriority` at `rvnic::x` (<file:line>)".
     #[must_use]
     pub fn describe(&self) -> String {
         format!(
@@ -417,11 +438,13 @@ impl Allocation {
 /// Everything the driver holds, by address or handle value.
 #[derive(Debug, Default)]
 pub struct Tracker {
+    /// Live allocations, by address or handle value.
     pub live: HashMap<usize, Allocation>,
     /// Allocations made, by kind (steady-state "allocations per frame" come from these).
     pub made: HashMap<Kind, u64>,
     /// Bytes of pool and NDIS memory live now, and the most ever live.
     pub pool_bytes: usize,
+    /// The most pool and NDIS memory bytes ever live at once.
     pub peak_pool_bytes: usize,
     /// Live non-paged pool and NDIS memory blocks, by start address: their sizes (what an MDL may
     /// describe).
@@ -429,6 +452,7 @@ pub struct Tracker {
 }
 
 impl Tracker {
+    /// Records a new allocation at `address`.
     pub fn insert(&mut self, address: usize, allocation: Allocation) {
         *self.made.entry(allocation.kind).or_default() += 1;
         if matches!(allocation.kind, Kind::Pool | Kind::Memory) {
@@ -441,6 +465,7 @@ impl Tracker {
         self.live.insert(address, allocation);
     }
 
+    /// Forgets the allocation at `address`, returning it (`None`: nothing lives there).
     pub fn remove(&mut self, address: usize) -> Option<Allocation> {
         let a = self.live.remove(&address)?;
         if matches!(a.kind, Kind::Pool | Kind::Memory) {

@@ -2,6 +2,14 @@
 //! and stays silent without a plan, and a systematic sweep), bug checks, CPU exclusivity, timers and
 //! configuration.
 
+#![allow(
+    clippy::items_after_statements,
+    reason = "flags sit by the test that uses them"
+)]
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "test data: sequence numbers, lengths and byte patterns, small or truncated on purpose"
+)]
 #![allow(non_upper_case_globals, reason = "C enumerator names in patterns")]
 
 mod common;
@@ -89,10 +97,10 @@ fn call_refused(name: &str) -> bool {
             )),
             "NdisGetDataBuffer" => refused!(NdisGetDataBuffer(null_mut(), 0, null, 0, 0)),
             "NdisMSendNetBufferListsComplete" => {
-                refused!(NdisMSendNetBufferListsComplete(null, null_mut(), 0))
+                refused!(NdisMSendNetBufferListsComplete(null, null_mut(), 0));
             }
             "NdisMIndicateReceiveNetBufferLists" => {
-                refused!(NdisMIndicateReceiveNetBufferLists(null, null_mut(), 0, 0, 0))
+                refused!(NdisMIndicateReceiveNetBufferLists(null, null_mut(), 0, 0, 0));
             }
             "NdisMIndicateStatusEx" => refused!(NdisMIndicateStatusEx(null, null_mut())),
             "NdisMOidRequestComplete" => refused!(NdisMOidRequestComplete(null, null_mut(), 0)),
@@ -102,10 +110,10 @@ fn call_refused(name: &str) -> bool {
             "NdisOpenConfigurationEx" => refused!(NdisOpenConfigurationEx(null_mut(), null_mut())),
             "NdisCloseConfiguration" => refused!(NdisCloseConfiguration(null)),
             "NdisReadConfiguration" => {
-                refused!(NdisReadConfiguration(s, &raw mut parameter, null, null_mut(), 0))
+                refused!(NdisReadConfiguration(s, &raw mut parameter, null, null_mut(), 0));
             }
             "NdisReadNetworkAddress" => {
-                refused!(NdisReadNetworkAddress(s, &raw mut pointer, &raw mut length, null))
+                refused!(NdisReadNetworkAddress(s, &raw mut pointer, &raw mut length, null));
             }
             "NdisAllocateTimerObject" => refused!(NdisAllocateTimerObject(null, null_mut(), null_mut())),
             "NdisSetTimerObject" => refused!(NdisSetTimerObject(null, LARGE_INTEGER::default(), 0, null)),
@@ -411,8 +419,8 @@ fn allocate_one(handle: NDIS_HANDLE, kind: Kind) -> bool {
     }
 }
 
-/// NdisAllocateMdl's page: the buffer must be non-paged pool from ExAllocatePool* or
-/// NdisAllocateMemoryWithTagPriority, "not ... the stack, paged pool, driver global data".
+/// `NdisAllocateMdl`'s page: the buffer must be non-paged pool from `ExAllocatePool`* or
+/// `NdisAllocateMemoryWithTagPriority`, "not ... the stack, paged pool, driver global data".
 #[test]
 fn an_mdl_describes_only_non_paged_pool_the_driver_allocated() {
     static IMAGE_DATA: [u8; 64] = [0; 64];

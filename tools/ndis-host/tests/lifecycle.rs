@@ -1,6 +1,13 @@
 //! The host's side of the lifecycle and datapath: callbacks at their documented IRQL, status
 //! indications, large frames through split MDLs, spin locks and events.
 
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "test data and C constants, small or truncated on purpose"
+)]
+
 mod common;
 
 use std::ptr::null_mut;
@@ -47,8 +54,8 @@ fn reset_check_for_hang_pnp_and_shutdown_run_at_their_documented_irql() {
     assert!(host.finish().is_clean());
 }
 
-/// NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES: "Starting with NDIS 6.30 miniports, NDIS will
-/// not invoke the miniport's MiniportShutdownEx handler during a BugCheck unless this flag is set."
+/// `NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES`: "Starting with NDIS 6.30 miniports, NDIS will
+/// not invoke the miniport's `MiniportShutdownEx` handler during a `BugCheck` unless this flag is set."
 #[test]
 fn a_bug_check_shutdown_reaches_only_an_adapter_that_registered_for_it() {
     let host = Host::new();
@@ -233,7 +240,7 @@ fn ke_spin_locks_and_the_dpr_variants_keep_irql_rules() {
     // Releasing a lock nobody holds is a violation.
     // SAFETY: the misuse under test; the host refuses it.
     host.at_irql(DISPATCH_LEVEL, || unsafe {
-        NdisDprReleaseSpinLock(&raw mut lock)
+        NdisDprReleaseSpinLock(&raw mut lock);
     });
     let v = host.take_violations();
     assert_eq!((v.len(), v[0].rule), (1, Rule::SpinLock));
@@ -304,7 +311,7 @@ fn frame() -> Vec<u8> {
     f
 }
 
-/// A power-managed miniport sleeps in D3 without being halted: paused, asked OID_PNP_QUERY_POWER,
+/// A power-managed miniport sleeps in D3 without being halted: paused, asked `OID_PNP_QUERY_POWER`,
 /// set to D3; woken with D0 and restarted. Nothing is sent while the system sleeps.
 #[test]
 fn a_power_managed_adapter_is_paused_and_set_to_d3_then_d0_and_restarted() {
@@ -340,9 +347,9 @@ fn a_power_managed_adapter_is_paused_and_set_to_d3_then_d0_and_restarted() {
     assert!(host.finish().is_clean());
 }
 
-/// With power management turned off for the device, a miniport without NO_HALT_ON_SUSPEND is halted
+/// With power management turned off for the device, a miniport without `NO_HALT_ON_SUSPEND` is halted
 /// for the sleep and initialized again on wake, and NDIS restores the protocol's settings with OID
-/// requests; with NO_HALT_ON_SUSPEND it is set to D3 instead, as when it manages power.
+/// requests; with `NO_HALT_ON_SUSPEND` it is set to D3 instead, as when it manages power.
 #[test]
 fn without_power_management_an_adapter_is_halted_unless_it_asked_not_to_be() {
     let (host, a) = started(Behavior {
@@ -387,7 +394,7 @@ fn without_power_management_an_adapter_is_halted_unless_it_asked_not_to_be() {
     assert!(host.finish().is_clean());
 }
 
-/// NDIS_MINIPORT_ATTRIBUTES_NO_PAUSE_ON_SUSPEND (NDIS 6.30): set to D3 while running, no pause and
+/// `NDIS_MINIPORT_ATTRIBUTES_NO_PAUSE_ON_SUSPEND` (NDIS 6.30): set to D3 while running, no pause and
 /// no restart.
 #[test]
 fn no_pause_on_suspend_goes_to_d3_while_running() {
@@ -409,7 +416,7 @@ fn no_pause_on_suspend_goes_to_d3_while_running() {
     assert!(host.finish().is_clean());
 }
 
-/// PowerManagementCapabilitiesEx "is mandatory for NDIS 6.20 and later drivers"; NDIS answers the
+/// `PowerManagementCapabilitiesEx` "is mandatory for NDIS 6.20 and later drivers"; NDIS answers the
 /// PM capability OIDs from it without asking the miniport.
 #[test]
 fn pm_capabilities_are_mandatory_and_ndis_answers_their_oids() {
@@ -441,7 +448,7 @@ fn pm_capabilities_are_mandatory_and_ndis_answers_their_oids() {
     assert!(host.finish().is_clean());
 }
 
-/// SupportedStatistics holds NDIS_STATISTICS_*_SUPPORTED flags (the general attributes' page), one
+/// `SupportedStatistics` holds `NDIS_STATISTICS`_*_SUPPORTED flags (the general attributes' page), one
 /// per statistics OID the miniport answers: bits outside that family, or a counter whose OID the
 /// supported list lacks, are refused.
 #[test]
@@ -479,8 +486,8 @@ fn supported_statistics_are_the_supported_family_and_match_the_oid_list() {
     }
 }
 
-/// An OID_GEN_STATISTICS answer marks valid (NDIS_STATISTICS_FLAGS_VALID_*) exactly the counters
-/// the general attributes claimed (NDIS_STATISTICS_*_SUPPORTED); the host compares them on every
+/// An `OID_GEN_STATISTICS` answer marks valid (`NDIS_STATISTICS_FLAGS_VALID`_*) exactly the counters
+/// the general attributes claimed (`NDIS_STATISTICS`_*_SUPPORTED); the host compares them on every
 /// successful query.
 #[test]
 fn statistics_answers_mark_valid_exactly_the_counters_the_attributes_claim() {
@@ -513,8 +520,8 @@ fn statistics_answers_mark_valid_exactly_the_counters_the_attributes_claim() {
     assert!(host.finish().is_clean());
 }
 
-/// A protocol cancels an OID request that pends: NDIS calls MiniportCancelOidRequest with its
-/// RequestId, and the miniport completes it with NDIS_STATUS_REQUEST_ABORTED.
+/// A protocol cancels an OID request that pends: NDIS calls `MiniportCancelOidRequest` with its
+/// `RequestId`, and the miniport completes it with `NDIS_STATUS_REQUEST_ABORTED`.
 #[test]
 fn a_pending_oid_request_the_protocol_cancels_is_aborted() {
     let (host, a) = started(Behavior::breaking(Broken::PendOidForever));

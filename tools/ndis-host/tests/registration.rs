@@ -1,4 +1,4 @@
-//! NdisMRegisterMiniportDriver refuses what NDIS refuses: misbehaving test drivers, written with the
+//! `NdisMRegisterMiniportDriver` refuses what NDIS refuses: misbehaving test drivers, written with the
 //! `ndis` crate, each break one rule.
 
 use std::ptr::null_mut;
@@ -76,7 +76,7 @@ fn good() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
 /// A change that breaks one rule of the characteristics.
 type Mutation = fn(&mut NDIS_MINIPORT_DRIVER_CHARACTERISTICS);
 
-/// The characteristics the next test DriverEntry registers, and the handle it got.
+/// The characteristics the next test `DriverEntry` registers, and the handle it got.
 static NEXT: Mutex<Option<Mutation>> = Mutex::new(None);
 static HANDLE: Mutex<Option<usize>> = Mutex::new(None);
 

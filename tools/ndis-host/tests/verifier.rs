@@ -705,8 +705,8 @@ fn reports_name_the_rule_the_api_the_adapter_and_the_irql() {
     );
 }
 
-/// MiniportPause's page: a pausing or paused miniport rejects each new send at once, completing it
-/// with NDIS_STATUS_PAUSED. The host sends in both states (a protocol's send can race a pause).
+/// `MiniportPause`'s page: a pausing or paused miniport rejects each new send at once, completing it
+/// with `NDIS_STATUS_PAUSED`. The host sends in both states (a protocol's send can race a pause).
 #[test]
 fn sends_while_pausing_and_paused_complete_at_once_with_paused() {
     let verdict = run(
@@ -815,8 +815,8 @@ fn an_indicated_nbl_without_the_adapter_as_source_handle_is_reported() {
     );
 }
 
-/// NdisMIndicateStatusEx's page: allowed once the registration attributes are set, even inside
-/// MiniportInitializeEx; never after MiniportHaltEx returned.
+/// `NdisMIndicateStatusEx`'s page: allowed once the registration attributes are set, even inside
+/// `MiniportInitializeEx`; never after `MiniportHaltEx` returned.
 #[test]
 fn status_indications_before_registration_or_after_halt_are_reported() {
     let early = run(
@@ -850,7 +850,7 @@ fn status_indications_before_registration_or_after_halt_are_reported() {
     );
 }
 
-/// NdisGetDataBuffer "can also be NULL due to a low resource condition where a data buffer cannot
+/// `NdisGetDataBuffer` "can also be NULL due to a low resource condition where a data buffer cannot
 /// be mapped ... even if the data is contiguous": a mapping fault fails exactly the nth call, and a
 /// plan for every kind of allocation leaves mappings alone.
 #[test]
@@ -885,7 +885,7 @@ fn a_mapping_fault_fails_get_data_buffer_even_for_contiguous_data() {
     assert!(verdict.is_clean(), "{}", verdict.report());
 }
 
-/// MiniportResetEx's page: "Starting with NDIS 6.30, the miniport driver must not hold pending OID
+/// `MiniportResetEx`'s page: "Starting with NDIS 6.30, the miniport driver must not hold pending OID
 /// or send requests until after the reset operation is complete."
 #[test]
 fn a_reset_that_completes_while_the_driver_holds_sends_is_reported() {

@@ -63,6 +63,10 @@ struct Row {
 
 const SIZES: [&str; 6] = ["64", "512", "1514", "4088", "9014", "imix"];
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "the sweep and its table, in the order the report prints them"
+)]
 pub fn run(args: &BenchArgs) -> ExitCode {
     let frames = if args.quick {
         args.frames.min(60_000)
@@ -188,7 +192,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
 /// TCP payload of each large send: 44 segments of 1,460 bytes.
 const LARGE_PAYLOAD: usize = 44 * 1460;
 
-/// One large-send measurement: 64 KiB TCP sends (LSOv2) through a pair whose receiver has RSC on
+/// One large-send measurement: 64 KiB TCP sends (`LSOv2`) through a pair whose receiver has RSC on
 /// or off, against one core copying the same frames.
 #[derive(Debug, Clone)]
 struct LargeRow {
@@ -202,7 +206,8 @@ struct LargeRow {
 }
 
 /// An IPv4 TCP frame of [`LARGE_PAYLOAD`] bytes from `source` to `destination`, as TCP/IP hands
-/// it to a miniport for LSOv2 (the driver computes every length and checksum itself).
+/// it to a miniport for `LSOv2` (the driver computes every length and checksum itself).
+#[allow(clippy::cast_possible_truncation, reason = "i % 251 fits a byte")]
 fn large_frame(destination: [u8; 6], source: [u8; 6]) -> Vec<u8> {
     let mut f = vec![0u8; 54 + LARGE_PAYLOAD];
     f[..6].copy_from_slice(&destination);
@@ -223,6 +228,10 @@ fn large_frame(destination: [u8; 6], source: [u8; 6]) -> Vec<u8> {
     f
 }
 
+#[allow(
+    clippy::items_after_statements,
+    reason = "the batch size sits by the loop it sizes"
+)]
 fn large_send_rate(rsc: bool, sends: u64, image: Option<&std::path::Path>) -> Result<LargeRow, String> {
     let settings = [Setting {
         keyword: "*RscIPv4",
@@ -344,7 +353,7 @@ fn memcpy_rate(sizes: &[usize], frames: u64) -> f64 {
     let source: Vec<Vec<u8>> = sizes.iter().map(|n| vec![0xa5u8; *n]).collect();
     let mut ring = vec![vec![0u8; largest.next_multiple_of(64)]; 256];
     let started = Instant::now();
-    for i in 0..frames as usize {
+    for i in 0..usize::try_from(frames).unwrap_or(usize::MAX) {
         let frame = &source[i % source.len()];
         let slot = &mut ring[i % 256];
         slot[..frame.len()].copy_from_slice(frame);
@@ -375,7 +384,7 @@ fn channel_rate(sizes: &[usize], frames: u64) -> f64 {
                 }
             }
         });
-        for i in 0..frames as usize {
+        for i in 0..usize::try_from(frames).unwrap_or(usize::MAX) {
             let frame = &source[i % source.len()];
             let Ok(mut buffer) = free.recv() else { break };
             buffer[..frame.len()].copy_from_slice(frame);

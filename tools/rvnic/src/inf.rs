@@ -22,8 +22,11 @@ pub const HARDWARE_ID: &str = r"root\rvnic";
 /// comma-separated fields after `=`, or of the whole line), unquoted, strings not yet substituted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
+    /// Its line number in the file (from 1).
     pub number: usize,
+    /// The key before `=`, if any.
     pub key: Option<String>,
+    /// The comma-separated values, unquoted.
     pub fields: Vec<String>,
 }
 
@@ -37,6 +40,9 @@ pub struct Inf {
 /// Decodes the file: UTF-16LE with its BOM (what Windows tools write), or UTF-8 (with or without
 /// BOM). UTF-16 without a BOM, and lone-CR line ends, get a message that says so: Windows reads
 /// neither as the author meant.
+///
+/// # Errors
+/// Bytes that are neither UTF-8 nor UTF-16 with a byte-order mark.
 pub fn decode(bytes: &[u8]) -> Result<String, String> {
     let text = decode_encoding(bytes)?;
     if let Some(at) = text
@@ -129,6 +135,9 @@ fn strip_comment(line: &str) -> &str {
 
 impl Inf {
     /// Parses INF text. Errors name the line.
+    ///
+    /// # Errors
+    /// The first line the parser cannot read, and why.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut inf = Self::default();
         let mut current: Option<String> = None;
@@ -204,6 +213,9 @@ impl Inf {
 
     /// Replaces `%token%` with its [Strings] value (`%%` is a percent sign; `%13%`-style DIRIDs
     /// stay as they are).
+    ///
+    /// # Errors
+    /// An unmatched `%`, or a `%token%` the `[Strings]` section does not define.
     pub fn substitute(&self, text: &str, line: usize) -> Result<String, String> {
         let mut out = String::new();
         let mut rest = text;
@@ -259,7 +271,9 @@ struct Property {
 /// function the `ndis` crate can import (a superset of any image's, so never a weaker check).
 #[derive(Debug, Clone)]
 pub enum Imports {
+    /// The imports of a built image: (module, function).
     Image(Vec<(String, String)>),
+    /// Every function the `ndis` crate declares.
     Declared,
 }
 
@@ -282,6 +296,10 @@ fn decorations(inf: &Inf) -> Vec<String> {
 
 /// Everything wrong with `inf`, one message per problem (empty: the INF is right).
 #[must_use]
+#[allow(
+    clippy::too_many_lines,
+    reason = "the INF rules in the order the sections appear"
+)]
 pub fn check(inf: &Inf, imports: &Imports) -> Vec<String> {
     let mut problems = Vec::new();
     let expect =
@@ -340,8 +358,8 @@ pub fn check(inf: &Inf, imports: &Imports) -> Vec<String> {
     {
         None => problems.push(format!("[{services}] has no AddService")),
         Some(line) => {
-            let name = line.fields.first().map(String::as_str).unwrap_or("");
-            let flags = line.fields.get(1).map(String::as_str).unwrap_or("");
+            let name = line.fields.first().map_or("", String::as_str);
+            let flags = line.fields.get(1).map_or("", String::as_str);
             if !name.eq_ignore_ascii_case("rvnic") || !same(flags, "2") {
                 problems.push(format!(
                     "line {}: AddService must install service rvnic with flag 2 (SPSVCINST_ASSOCSERVICE)",
@@ -411,6 +429,10 @@ pub fn check(inf: &Inf, imports: &Imports) -> Vec<String> {
 
 /// An INF number: decimal, or hexadecimal after `0x` (how INF values and flags are written).
 #[must_use]
+#[allow(
+    clippy::match_same_arms,
+    reason = "a malformed hexadecimal number and a malformed decimal one are told apart"
+)]
 pub fn number(text: &str) -> Option<u64> {
     let text = text.trim();
     match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {

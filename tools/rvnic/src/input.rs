@@ -15,6 +15,9 @@ pub const MAX_INF: u64 = 4 << 20;
 
 /// The whole of `path` if it is a regular file of at most `cap` bytes; otherwise one line saying
 /// why not. Opened without blocking (a FIFO cannot stall the open), then judged by what was opened.
+///
+/// # Errors
+/// The file could not be read, or is longer than `cap` bytes.
 pub fn read_bounded(path: &Path, cap: u64) -> Result<Vec<u8>, String> {
     let shown = path.display();
     let fd = rustix::fs::open(

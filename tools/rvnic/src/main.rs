@@ -2,6 +2,15 @@
 //! traffic through its adapters and reports statistics and the verifier's verdict; `rvnic check-sys
 //! PATH` checks a built rvnic.sys is a loadable kernel driver image.
 
+#![allow(
+    clippy::cast_precision_loss,
+    reason = "rates, ratios and means for people: counts far below 2^52 convert exactly"
+)]
+#![allow(
+    clippy::wildcard_imports,
+    reason = "ndis.h's names, as C code includes the header, and each split module's parent"
+)]
+
 // The driver's imports are defined by ndis-host; naming the crate links it.
 extern crate ndis_host;
 

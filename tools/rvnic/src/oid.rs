@@ -59,8 +59,11 @@ fn oid_name(oid: NDIS_OID) -> String {
 
 fn status_name(status: NDIS_STATUS) -> String {
     names("NDIS_STATUS_")
-        .find(|(_, v)| *v == status as u32)
-        .map_or_else(|| format!("{:#010x}", status as u32), |(n, _)| n.to_string())
+        .find(|(_, v)| *v == status.cast_unsigned())
+        .map_or_else(
+            || format!("{:#010x}", status.cast_unsigned()),
+            |(n, _)| n.to_string(),
+        )
 }
 
 /// Runs `rvnic oid ...`.
@@ -138,7 +141,11 @@ pub fn run(command: &OidCommand) -> ExitCode {
 fn print_result(oid: NDIS_OID, set: bool, r: &OidResult) {
     let kind = if set { "set" } else { "query" };
     outln!("{kind} {} ({oid:#010x})", oid_name(oid));
-    outln!("status:  {} ({:#010x})", status_name(r.status), r.status as u32);
+    outln!(
+        "status:  {} ({:#010x})",
+        status_name(r.status),
+        r.status.cast_unsigned()
+    );
     if set {
         outln!("bytes:   read {}, needed {}", r.bytes_read, r.bytes_needed);
     } else {
@@ -163,6 +170,7 @@ fn mac(b: &[u8]) -> String {
 
 /// The answer in the form its OID defines.
 #[allow(non_upper_case_globals, reason = "C enumerator names in patterns")]
+#[allow(clippy::format_collect, reason = "a few bytes, printed once")]
 pub fn decode(oid: NDIS_OID, data: &[u8]) -> String {
     let hex = || data.iter().map(|x| format!("{x:02x}")).collect::<String>();
     match oid {
@@ -184,7 +192,7 @@ pub fn decode(oid: NDIS_OID, data: &[u8]) -> String {
             String::from_utf8_lossy(data.split(|b| *b == 0).next().unwrap_or(&[])).into()
         }
         OID_GEN_LINK_SPEED_EX => match (le_u64(data), data.get(8..).and_then(le_u64)) {
-            (Some(tx), Some(rx)) => format!("transmit {} bit/s, receive {} bit/s", tx, rx),
+            (Some(tx), Some(rx)) => format!("transmit {tx} bit/s, receive {rx} bit/s"),
             _ => hex(),
         },
         OID_GEN_LINK_SPEED => {

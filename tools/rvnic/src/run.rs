@@ -1,6 +1,6 @@
 //! `rvnic run`: the main job. Loads the driver into ndis-host (concurrent mode), brings up adapters
 //! in a topology, pushes traffic through them from several CPUs with a live progress bar, then
-//! prints each adapter's statistics (the OID_GEN_STATISTICS counters) and the verifier's verdict.
+//! prints each adapter's statistics (the `OID_GEN_STATISTICS` counters) and the verifier's verdict.
 //!
 //! Every frame is accounted for: it was refused at send (paused, queue full), dropped as malformed,
 //! discarded by its receiver (no descriptor free), or received. Anything else is lost, and a lost
@@ -146,7 +146,7 @@ pub struct Outcome {
     pub stats: Vec<NDIS_STATISTICS_INFO>,
     pub leaks: Vec<String>,
     pub violations: Vec<String>,
-    /// Pool allocations (ExAllocatePool2, NdisAllocateMemoryWithTagPriority) the driver made while
+    /// Pool allocations (`ExAllocatePool2`, `NdisAllocateMemoryWithTagPriority`) the driver made while
     /// traffic ran.
     pub pool_allocations: u64,
     /// Pool bytes the driver held per adapter at steady state.
@@ -401,6 +401,11 @@ pub fn run(args: &RunArgs) -> ExitCode {
     clippy::too_many_arguments,
     reason = "the run's parts, passed once from session"
 )]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "durations of a run in milliseconds: positive and far below 2^64"
+)]
 fn traffic(
     host: &Host,
     args: &RunArgs,
@@ -432,7 +437,7 @@ fn traffic(
                             addresses[targets[from]],
                             addresses[from],
                             sizes[i % sizes.len()],
-                            i as u32,
+                            u32::try_from(i).unwrap_or(u32::MAX),
                         )
                     })
                     .collect();
@@ -509,6 +514,11 @@ fn traffic(
         .unwrap_or_else(|| begun.elapsed())
 }
 
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "the run's duration in milliseconds: positive (checked) and far below 2^64"
+)]
 fn progress(args: &RunArgs, show: bool) -> indicatif::ProgressBar {
     let (length, template) = match args.frames {
         Some(n) => (n, "{spinner} [{bar:30}] {pos}/{len} frames  {msg}"),
@@ -517,10 +527,10 @@ fn progress(args: &RunArgs, show: bool) -> indicatif::ProgressBar {
             "{spinner} [{bar:30}] {elapsed}  {msg}",
         ),
     };
-    let bar = if !show {
-        indicatif::ProgressBar::hidden()
-    } else {
+    let bar = if show {
         indicatif::ProgressBar::new(length)
+    } else {
+        indicatif::ProgressBar::hidden()
     };
     if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
         bar.set_style(style.progress_chars("=> "));

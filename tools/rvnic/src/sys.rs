@@ -38,6 +38,7 @@ pub const DEFAULT_LIB_DIR: &str = "/usr/x86_64-w64-mingw32/lib";
 pub struct Violation {
     /// Short stable name of the rule (`subsystem`, `import-module`, ...).
     pub rule: &'static str,
+    /// What is wrong, in words.
     pub detail: String,
 }
 
@@ -55,6 +56,9 @@ pub struct Exports {
 
 impl Exports {
     /// Reads the export lists from the mingw-w64 import libraries in `lib_dir`, plus [`NEWER_EXPORTS`].
+    ///
+    /// # Errors
+    /// An import library that could not be read or parsed.
     pub fn from_mingw(lib_dir: &Path) -> Result<Self, String> {
         let mut exports = Self::default();
         for (module, lib) in ALLOWED_MODULES {
@@ -103,6 +107,7 @@ impl Exports {
     }
 
     #[must_use]
+    /// Whether `module` exports `name`.
     pub fn exports(&self, module: &str, name: &str) -> bool {
         self.modules.get(module).is_some_and(|names| names.contains(name))
     }
@@ -131,6 +136,10 @@ fn archive_import_names(data: &[u8]) -> Result<BTreeSet<String>, String> {
 /// The PE checksum: 16-bit one's-complement-style sum of the file's words with the checksum field
 /// taken as zero, plus the file length (the algorithm of `CheckSumMappedFile`).
 #[must_use]
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "the PE checksum folds to 16 bits and adds the file length modulo 2^32, by definition"
+)]
 pub fn pe_checksum(data: &[u8], checksum_offset: usize) -> u32 {
     let mut sum: u64 = 0;
     for (i, chunk) in data.chunks(2).enumerate() {
@@ -257,6 +266,10 @@ pub fn check(data: &[u8], exports: &Exports) -> Vec<Violation> {
 }
 
 /// The header fields the loader relies on. True when the image is too broken to read further.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one check per header field, in the order the loader reads them"
+)]
 fn check_headers(data: &[u8], h: &pe::Headers, fail: &mut impl FnMut(&'static str, String)) -> bool {
     let mut broken = false;
     if h.machine != pe::IMAGE_FILE_MACHINE_AMD64 {
@@ -583,6 +596,9 @@ fn check_imports(imports: &[pe::Import], exports: &Exports, fail: &mut impl FnMu
 }
 
 /// The image's imports by name, as (lower-case module, function name) pairs.
+///
+/// # Errors
+/// The image's headers or import directory are malformed.
 pub fn imports(data: &[u8]) -> Result<Vec<(String, String)>, String> {
     let h = pe::headers(data)?;
     Ok(pe::imports(data, &h)?
@@ -596,6 +612,9 @@ pub fn imports(data: &[u8]) -> Result<Vec<(String, String)>, String> {
 
 /// The largest fixed stack frame of the image's functions, from its unwind information: (bytes,
 /// function start RVA).
+///
+/// # Errors
+/// The image's headers or unwind data are malformed.
 pub fn largest_frame(data: &[u8]) -> Result<Option<(u32, u32)>, String> {
     let h = pe::headers(data)?;
     Ok(pe::frames(data, &h)?.iter().map(|f| (f.fixed, f.begin)).max())

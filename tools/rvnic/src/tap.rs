@@ -250,7 +250,7 @@ fn tap_in(ns: &str, name: &str, mtu: u16, offload: bool) -> Result<tun_rs::SyncD
     })
 }
 
-/// `TUNSETOFFLOAD` (linux/if_tun.h: `_IOW('T', 208, unsigned int)`, the value passed as the
+/// `TUNSETOFFLOAD` (`linux/if_tun.h`: `_IOW('T', 208, unsigned int)`, the value passed as the
 /// argument) with checksum offload and TSO over IPv4 and IPv6 only: tun-rs also asks for UDP
 /// segmentation where the kernel has it, which NDIS has no large send for.
 fn tcp_offloads_only(device: &tun_rs::SyncDevice) -> std::io::Result<()> {

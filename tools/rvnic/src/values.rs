@@ -49,6 +49,9 @@ impl Topology {
     }
 
     /// Whether `adapters` adapters can be wired this way (one message saying why not).
+    ///
+    /// # Errors
+    /// One line saying what is wrong with the text.
     pub fn check_adapters(self, adapters: usize) -> Result<(), String> {
         match self {
             Self::Pair if !adapters.is_multiple_of(2) => Err(format!(
@@ -63,7 +66,9 @@ impl Topology {
 /// Frame sizes: one size, or the simple IMIX (7 x 64 B, 4 x 594 B, 1 x 1514 B).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sizes {
+    /// Every frame this many bytes.
     Fixed(usize),
+    /// The simple IMIX.
     Imix,
 }
 
@@ -100,6 +105,7 @@ impl Sizes {
     }
 
     #[must_use]
+    /// The largest frame the sizes include.
     pub fn largest(&self) -> usize {
         self.list().into_iter().max().unwrap_or(*FRAME_SIZES.start())
     }
@@ -118,7 +124,9 @@ pub fn decimal<T: std::str::FromStr>(text: &str) -> Option<T> {
 /// read (an INF writes every advanced property as a string).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Setting {
+    /// The keyword, as the driver's table spells it.
     pub keyword: &'static str,
+    /// The value, as registry text.
     pub value: String,
 }
 
@@ -220,6 +228,9 @@ pub fn describe(fallback: &Fallback) -> String {
 
 /// The topology a command runs with: `--topology`, or the `Topology` keyword, or `default`; an
 /// option and a keyword that say different things are refused.
+///
+/// # Errors
+/// One line saying what is wrong with the text.
 pub fn topology(
     option: Option<Topology>,
     settings: &[Setting],
@@ -255,6 +266,9 @@ pub fn topology(
 }
 
 /// An OID by name (exact, case-insensitive) or number (`0x...` or decimal).
+///
+/// # Errors
+/// One line saying what is wrong with the text.
 pub fn oid(text: &str) -> Result<NDIS_OID, String> {
     if let Some(hex) = strip_hex_prefix(text) {
         return hex_number(hex)
@@ -288,6 +302,10 @@ pub fn oid(text: &str) -> Result<NDIS_OID, String> {
 }
 
 /// Every oracle-checked constant whose name starts with `prefix`, as a 32-bit value.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "the oracle keeps every constant as u64; the ones named here are ULONGs"
+)]
 pub fn names(prefix: &'static str) -> impl Iterator<Item = (&'static str, u32)> {
     ORACLE_CHECKED_CONSTANTS
         .iter()
@@ -308,6 +326,9 @@ fn hex_number(digits: &str) -> Option<u64> {
 }
 
 /// One MAC address: 12 hex digits, optionally in 6 groups of 2 separated by `-` or `:`.
+///
+/// # Errors
+/// One line saying what is wrong with the text.
 pub fn mac(text: &str) -> Result<[u8; 6], String> {
     let bytes = text.as_bytes();
     let digits: Vec<u8> = match bytes.len() {
@@ -345,6 +366,9 @@ fn hex_digit(b: u8) -> Option<u8> {
 }
 
 /// `--width`: 1, 2, 4 or 8 bytes.
+///
+/// # Errors
+/// One line saying what is wrong with the text.
 pub fn width(text: &str) -> Result<usize, String> {
     match decimal::<usize>(text) {
         Some(n @ (1 | 2 | 4 | 8)) => Ok(n),
@@ -354,6 +378,9 @@ pub fn width(text: &str) -> Result<usize, String> {
 
 /// The bytes an `rvnic oid set` value stands for: `hex:` and raw bytes, MAC addresses separated by
 /// commas, or a number (decimal or `0x`) written little-endian in `width` bytes.
+///
+/// # Errors
+/// One line saying what is wrong with the text.
 pub fn oid_value(text: &str, width: usize) -> Result<Vec<u8>, String> {
     if let Some(hex) = text.strip_prefix("hex:") {
         let digits = hex.as_bytes();
@@ -397,6 +424,9 @@ pub fn oid_value(text: &str, width: usize) -> Result<Vec<u8>, String> {
 }
 
 /// A duration in seconds within `min..=max`, from decimal text (`3`, `0.5`, `1e-3`).
+///
+/// # Errors
+/// One line saying what is wrong with the text.
 pub fn seconds(text: &str, min: f64, max: f64) -> Result<f64, String> {
     let value: f64 = text
         .trim()
@@ -410,6 +440,9 @@ pub fn seconds(text: &str, min: f64, max: f64) -> Result<f64, String> {
 
 /// `rvnic run --duration`: at least a tenth of a second (less sends nothing measurable), at most
 /// an hour.
+///
+/// # Errors
+/// One line saying what is wrong with the text.
 pub fn run_duration(text: &str) -> Result<f64, String> {
     seconds(text, RUN_SECONDS.0, RUN_SECONDS.1)
 }
@@ -421,6 +454,9 @@ pub const RUN_SECONDS: (f64, f64) = (0.1, 3600.0);
 pub const MAX_FRAMES: u64 = 1_000_000_000_000;
 
 /// `rvnic run --frames`: 1 to [`MAX_FRAMES`].
+///
+/// # Errors
+/// One line saying what is wrong with the text.
 pub fn frames(text: &str) -> Result<u64, String> {
     match decimal::<u64>(text) {
         Some(n) if (1..=MAX_FRAMES).contains(&n) => Ok(n),
@@ -430,6 +466,9 @@ pub fn frames(text: &str) -> Result<u64, String> {
 }
 
 /// `rvnic tap --duration`: up to a day.
+///
+/// # Errors
+/// One line saying what is wrong with the text.
 pub fn tap_duration(text: &str) -> Result<f64, String> {
     seconds(text, 0.001, 86_400.0)
 }
@@ -574,6 +613,7 @@ mod tests {
         }
 
         #[test]
+        #[allow(clippy::format_collect, reason = "a few bytes, printed once")]
         fn accepted_values_round_trip(bytes in proptest::collection::vec(any::<u8>(), 0..32), n in any::<u64>(), address in any::<[u8; 6]>()) {
             let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
             prop_assert_eq!(oid_value(&format!("hex:{hex}"), 4), Ok(bytes));

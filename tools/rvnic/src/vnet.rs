@@ -1,15 +1,20 @@
 //! The `virtio_net_hdr` that a TAP device opened with `IFF_VNET_HDR` puts before every frame
-//! (linux/virtio_net.h, the virtio 1.x specification 5.1.6), and its translation to and from the
+//! (`linux/virtio_net.h`, the virtio 1.x specification 5.1.6), and its translation to and from the
 //! NDIS offload information of an NBL.
 //!
-//! From the stack (a TAP read): a GSO frame (`gso_type` TCPV4/TCPV6) becomes an LSOv2 send with
+//! From the stack (a TAP read): a GSO frame (`gso_type` TCPV4/TCPV6) becomes an `LSOv2` send with
 //! the header's `gso_size` as MSS and `csum_start` as the TCP header offset; a frame whose checksum
 //! the stack left to the device (`NEEDS_CSUM`) becomes a checksum-offload send. To the stack (a TAP
 //! write): a coalesced segment becomes a GSO frame with `NEEDS_CSUM` (its TCP checksum field
 //! holding the pseudo-header sum, as Linux expects of a partial checksum), and so does a segment
 //! whose checksum the driver vouched for (a TAP device ignores `DATA_VALID` from its writer: a
-//! partial checksum is how a writer says "not to be verified"). UDP segmentation (`gso_type` UDP, UDP_L4) has
+//! partial checksum is how a writer says "not to be verified"). UDP segmentation (`gso_type` UDP, `UDP_L4`) has
 //! no NDIS counterpart and is refused; the TAP devices are opened without it.
+
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "virtio-net header fields are u16 lengths and offsets within one frame of at most 64 KiB"
+)]
 #![forbid(unsafe_code)]
 
 use rvnic::wire::packet::{self, PROTOCOL_TCP, Sum, Version};
@@ -21,24 +26,36 @@ pub const HEAD: usize = 256;
 
 /// `flags`.
 pub const NEEDS_CSUM: u8 = 1;
+/// `flags`: the checksums are known good.
 pub const DATA_VALID: u8 = 2;
 /// `gso_type`.
 pub const GSO_NONE: u8 = 0;
+/// `gso_type`: TCP over IPv4.
 pub const GSO_TCPV4: u8 = 1;
+/// `gso_type`: UDP fragmentation offload.
 pub const GSO_UDP: u8 = 3;
+/// `gso_type`: TCP over IPv6.
 pub const GSO_TCPV6: u8 = 4;
+/// `gso_type`: UDP segmentation.
 pub const GSO_UDP_L4: u8 = 5;
+/// `gso_type`: the TCP segments carry ECN (CWR).
 pub const GSO_ECN: u8 = 0x80;
 
 /// The header's fields (little-endian on the wire: the TAP devices are little-endian here, x86 and
 /// arm64, which is what a legacy virtio header uses).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Header {
+    /// `VIRTIO_NET_HDR_F_*`.
     pub flags: u8,
+    /// `VIRTIO_NET_HDR_GSO_*`.
     pub gso_type: u8,
+    /// Bytes of headers before the payload (a hint).
     pub hdr_len: u16,
+    /// The segment size (the MSS).
     pub gso_size: u16,
+    /// Where checksumming starts.
     pub csum_start: u16,
+    /// Where the checksum goes, from `csum_start`.
     pub csum_offset: u16,
 }
 
@@ -59,6 +76,7 @@ impl Header {
     }
 
     #[must_use]
+    /// The header as it precedes a frame on the device.
     pub fn to_bytes(&self) -> [u8; LEN] {
         let mut b = [0u8; LEN];
         b[0] = self.flags;
@@ -78,8 +96,15 @@ pub enum Offload {
     Plain,
     /// Checksum offload: the `Transmit` bits of `TcpIpChecksumNetBufferListInfo`.
     Checksum(u32),
-    /// LSOv2: the MSS and TCP header offset.
-    Large { mss: u32, tcp_offset: u32, ipv6: bool },
+    /// `LSOv2`: the MSS and TCP header offset.
+    Large {
+        /// The MSS.
+        mss: u32,
+        /// Where the TCP header starts in the frame.
+        tcp_offset: u32,
+        /// Whether the frame is IPv6 (else IPv4).
+        ipv6: bool,
+    },
 }
 
 /// Why a frame from the stack cannot be sent with its header's offloads.
@@ -92,6 +117,9 @@ pub enum Refused {
 }
 
 /// The offload a frame from the stack asks for, from its header.
+///
+/// # Errors
+/// [`Refused`]: what the header asks that NDIS cannot carry, or a frame that contradicts it.
 pub fn from_stack(header: &Header, frame: &[u8]) -> Result<Offload, Refused> {
     match header.gso_type {
         GSO_NONE => {}

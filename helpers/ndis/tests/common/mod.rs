@@ -44,7 +44,7 @@ pub struct Layout {
     pub rows: Vec<Row>,
 }
 
-/// The primary (NDIS630_MINIPORT) layouts, by typedef name; the VARIANTS section is not read.
+/// The primary (`NDIS630_MINIPORT`) layouts, by typedef name; the VARIANTS section is not read.
 pub fn layouts() -> BTreeMap<String, Layout> {
     let text = read_oracle("ndis-layout-x64.txt");
     let mut out = BTreeMap::new();

@@ -1,5 +1,5 @@
 //! The harness's adapter lifecycle: adding and initializing adapters, pause, restart, reset,
-//! cancellation, PnP events, shutdown and halt, each called as NDIS calls the driver and checked
+//! cancellation, `PnP` events, shutdown and halt, each called as NDIS calls the driver and checked
 //! against the rules of its page.
 
 use super::*;
@@ -15,6 +15,9 @@ impl Host {
 
     /// Creates an adapter with `config` and runs `MiniportInitializeEx` (the adapter is then Paused,
     /// as NDIS leaves it). Returns the failure status if initialize fails.
+    ///
+    /// # Errors
+    /// The status `MiniportInitializeEx` returned.
     pub fn add_adapter(&self, config: Config) -> Result<Adapter, NDIS_STATUS> {
         let id = {
             let mut st = self.inner.lock();
@@ -63,7 +66,11 @@ impl Host {
     }
 
     /// `MiniportInitializeEx` for adapter slot `id` (new, or halted for a system sleep), at
-    /// PASSIVE_LEVEL; the adapter is Paused afterwards, or Failed.
+    /// `PASSIVE_LEVEL`; the adapter is Paused afterwards, or Failed.
+    #[allow(
+        clippy::used_underscore_binding,
+        reason = "_init only keeps the parameters alive for the driver"
+    )]
     pub(crate) fn initialize(&self, id: usize) -> Result<(), NDIS_STATUS> {
         let (handle, init, context, params) = {
             let mut st = self.inner.lock();
@@ -167,6 +174,9 @@ impl Host {
     }
 
     /// [`Self::add_adapter`] followed by [`Self::restart`], as NDIS brings an adapter up.
+    ///
+    /// # Errors
+    /// The status `MiniportInitializeEx` or `MiniportRestart` returned.
     pub fn start_adapter(&self, config: Config) -> Result<Adapter, NDIS_STATUS> {
         let adapter = self.add_adapter(config)?;
         match self.restart(adapter) {
@@ -176,6 +186,7 @@ impl Host {
     }
 
     #[must_use]
+    /// Where `adapter` is in NDIS's state machine.
     pub fn adapter_phase(&self, adapter: Adapter) -> Phase {
         self.slot_call(adapter, |s| s.phase)
     }
@@ -198,7 +209,7 @@ impl Host {
         self.slot_call(adapter, |s| s.handle())
     }
 
-    /// `MiniportPause` at PASSIVE_LEVEL; waits for `NdisMPauseComplete` if it pends. Returns the
+    /// `MiniportPause` at `PASSIVE_LEVEL`; waits for `NdisMPauseComplete` if it pends. Returns the
     /// status it returned (pause can only succeed or pend).
     pub fn pause(&self, adapter: Adapter) -> NDIS_STATUS {
         let status = self.start_pause(adapter);
@@ -208,7 +219,7 @@ impl Host {
         status
     }
 
-    /// `MiniportPause` at PASSIVE_LEVEL, without waiting if it pends: the adapter stays Pausing
+    /// `MiniportPause` at `PASSIVE_LEVEL`, without waiting if it pends: the adapter stays Pausing
     /// until the driver calls `NdisMPauseComplete` ([`Self::wait_pause`] waits for that). Sends
     /// that arrive meanwhile must be completed at once with `NDIS_STATUS_PAUSED`.
     pub fn start_pause(&self, adapter: Adapter) -> NDIS_STATUS {
@@ -292,7 +303,7 @@ impl Host {
         false
     }
 
-    /// `MiniportRestart` at PASSIVE_LEVEL; waits for `NdisMRestartComplete` if it pends. Returns the
+    /// `MiniportRestart` at `PASSIVE_LEVEL`; waits for `NdisMRestartComplete` if it pends. Returns the
     /// final status (the adapter runs only on success).
     pub fn restart(&self, adapter: Adapter) -> NDIS_STATUS {
         let (handler, context) = {
@@ -363,7 +374,7 @@ impl Host {
         status
     }
 
-    /// `MiniportResetEx` at DISPATCH_LEVEL (the upper bound of its documented IRQL); waits for
+    /// `MiniportResetEx` at `DISPATCH_LEVEL` (the upper bound of its documented IRQL); waits for
     /// `NdisMResetComplete` if it pends. Returns the status and `AddressingReset`.
     pub fn reset(&self, adapter: Adapter) -> (NDIS_STATUS, bool) {
         let (handler, context) = {
@@ -438,7 +449,7 @@ impl Host {
         result
     }
 
-    /// `MiniportCancelSend(cancel_id)` at DISPATCH_LEVEL (the upper bound of its IRQL), as NDIS calls
+    /// `MiniportCancelSend(cancel_id)` at `DISPATCH_LEVEL` (the upper bound of its IRQL), as NDIS calls
     /// it when a protocol cancels the sends it marked with `cancel_id` ([`SendOptions::cancel_id`]).
     /// The driver completes those it still holds with `NDIS_STATUS_SEND_ABORTED`, now or later.
     pub fn cancel_send(&self, adapter: Adapter, cancel_id: usize) {
@@ -462,7 +473,7 @@ impl Host {
 
     /// An OID request that the protocol cancels if it pends: issued as [`Self::oid`] issues it;
     /// if `MiniportOidRequest` returns `NDIS_STATUS_PENDING`, NDIS calls `MiniportCancelOidRequest`
-    /// with its `RequestId` (at DISPATCH_LEVEL) and the host waits for the completion, which should
+    /// with its `RequestId` (at `DISPATCH_LEVEL`) and the host waits for the completion, which should
     /// carry `NDIS_STATUS_REQUEST_ABORTED`.
     pub fn oid_cancelled(&self, adapter: Adapter, request: OidRequest) -> OidResult {
         self.slot_call(adapter, |s| s.cancel_pending_oid = true);
@@ -471,7 +482,7 @@ impl Host {
         result
     }
 
-    /// `MiniportCancelOidRequest` for the request in progress, at DISPATCH_LEVEL.
+    /// `MiniportCancelOidRequest` for the request in progress, at `DISPATCH_LEVEL`.
     pub(super) fn cancel_oid(&self, adapter: Adapter, request_id: PVOID) {
         let (handler, context) = {
             let st = self.inner.lock();
@@ -493,7 +504,7 @@ impl Host {
         );
     }
 
-    /// `MiniportCheckForHangEx` at PASSIVE_LEVEL (false if the driver has none).
+    /// `MiniportCheckForHangEx` at `PASSIVE_LEVEL` (false if the driver has none).
     pub fn check_for_hang(&self, adapter: Adapter) -> bool {
         let (handler, context) = {
             let st = self.inner.lock();
@@ -513,7 +524,7 @@ impl Host {
         ) != 0
     }
 
-    /// `MiniportDevicePnPEventNotify` at PASSIVE_LEVEL.
+    /// `MiniportDevicePnPEventNotify` at `PASSIVE_LEVEL`.
     pub fn pnp_event(&self, adapter: Adapter, event: NDIS_DEVICE_PNP_EVENT, information: &[u8]) {
         let (handler, context) = {
             let st = self.inner.lock();
@@ -551,7 +562,7 @@ impl Host {
         }
     }
 
-    /// A surprise removal as NDIS runs it: the PnP event, a pause, then halt with
+    /// A surprise removal as NDIS runs it: the `PnP` event, a pause, then halt with
     /// `NdisHaltDeviceSurpriseRemoved`.
     pub fn surprise_remove(&self, adapter: Adapter) {
         self.pnp_event(adapter, NdisDevicePnPEventSurpriseRemoved, &[]);
@@ -561,9 +572,9 @@ impl Host {
         self.halt(adapter, NdisHaltDeviceSurpriseRemoved);
     }
 
-    /// `MiniportShutdownEx`: at PASSIVE_LEVEL for a power-off, at HIGH_LEVEL for a bug check.
+    /// `MiniportShutdownEx`: at `PASSIVE_LEVEL` for a power-off, at `HIGH_LEVEL` for a bug check.
     /// Returns whether NDIS called it: "starting with NDIS 6.30 miniports, NDIS will not invoke
-    /// the miniport's MiniportShutdownEx handler during a BugCheck unless" the adapter set
+    /// the miniport's `MiniportShutdownEx` handler during a `BugCheck` unless" the adapter set
     /// `NDIS_MINIPORT_ATTRIBUTES_REGISTER_BUGCHECK_CALLBACK` (the registration attributes' page).
     pub fn shutdown(&self, adapter: Adapter, action: NDIS_SHUTDOWN_ACTION) -> bool {
         let (handler, context) = {
@@ -586,12 +597,12 @@ impl Host {
         self.inner
             // SAFETY: the driver's handler with arguments alive for the call, at its IRQL.
             .call("MiniportShutdownEx", Some(adapter.0), level, || unsafe {
-                h(context as NDIS_HANDLE, action)
+                h(context as NDIS_HANDLE, action);
             });
         true
     }
 
-    /// `MiniportHaltEx` at PASSIVE_LEVEL on a paused adapter; afterwards nothing may be outstanding and
+    /// `MiniportHaltEx` at `PASSIVE_LEVEL` on a paused adapter; afterwards nothing may be outstanding and
     /// no generic object of the adapter may remain.
     ///
     /// Sends may race the pause before it (the driver completes them with `NDIS_STATUS_PAUSED`);

@@ -77,6 +77,10 @@ pub extern "system" fn NdisMSetMiniportAttributes(
     }
 }
 
+#[allow(
+    clippy::items_after_statements,
+    reason = "the flags sit by the check that uses them"
+)]
 pub(super) fn registration(
     st: &mut State,
     adapter: usize,
@@ -137,7 +141,7 @@ const NDIS_630_ATTRIBUTES: u32 = NDIS_MINIPORT_ATTRIBUTES_NO_PAUSE_ON_SUSPEND
     | NDIS_MINIPORT_ATTRIBUTES_REGISTER_BUGCHECK_CALLBACK;
 
 /// Each `NDIS_STATISTICS_*_SUPPORTED` bit of the general attributes' `SupportedStatistics`, and
-/// the OID that reports the counter (NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES' page).
+/// the OID that reports the counter (`NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES`' page).
 pub const SUPPORTED_STATISTICS: [(u32, NDIS_OID); 24] = [
     (NDIS_STATISTICS_XMIT_OK_SUPPORTED, OID_GEN_XMIT_OK),
     (NDIS_STATISTICS_RCV_OK_SUPPORTED, OID_GEN_RCV_OK),
@@ -206,7 +210,7 @@ pub const SUPPORTED_STATISTICS: [(u32, NDIS_OID); 24] = [
 
 /// The 18 `NDIS_STATISTICS_INFO` counters: the `SupportedStatistics` bit that claims each in the
 /// general attributes, and the `NDIS_STATISTICS_FLAGS_VALID_*` bit that marks it valid in an
-/// `OID_GEN_STATISTICS` answer (OID_GEN_STATISTICS' page).
+/// `OID_GEN_STATISTICS` answer (`OID_GEN_STATISTICS`' page).
 pub const STATISTICS_INFO: [(u32, u32); 18] = [
     (
         NDIS_STATISTICS_DIRECTED_FRAMES_RCV_SUPPORTED,
@@ -282,6 +286,10 @@ pub const STATISTICS_INFO: [(u32, u32); 18] = [
     ),
 ];
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one check per member of the structure, in declaration order"
+)]
 pub(super) fn general(
     st: &mut State,
     adapter: usize,

@@ -6,6 +6,14 @@ use super::*;
 impl Host {
     /// Issues an OID request (one at a time per adapter, as NDIS does) at the host's OID IRQL and
     /// waits for its completion if it pends.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "NDIS's request protocol, step by step: issue, pend, cancel, complete, check"
+    )]
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "the request is given away, as a protocol gives NDIS its request"
+    )]
     pub fn oid(&self, adapter: Adapter, request: OidRequest) -> OidResult {
         if let Some(answer) = self.answered_by_ndis(adapter, &request) {
             return answer;
@@ -205,7 +213,7 @@ impl Host {
                     self.slot_call(adapter, |s| {
                         s.settings.retain(|(o, _)| o != oid);
                         s.settings.push((*oid, data.clone()));
-                    })
+                    });
                 }
                 _ => {}
             }
@@ -307,7 +315,7 @@ impl Host {
     /// NDIS's own answers to `OID_TCP_OFFLOAD_CURRENT_CONFIG` and
     /// `OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES` (from the attributes and the last
     /// `NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG`), and to the `OID_OFFLOAD_ENCAPSULATION` query
-    /// (the last set; a protocol "can issue an OID_OFFLOAD_ENCAPSULATION query only after setting"
+    /// (the last set; a protocol "can issue an `OID_OFFLOAD_ENCAPSULATION` query only after setting"
     /// it, so before that the host fails it). `NOT_SUPPORTED` for an adapter without offloads.
     pub(super) fn offload_answer(&self, adapter: Adapter, oid: NDIS_OID, buffer_len: usize) -> OidResult {
         let state = self.slot_call(adapter, |s| s.offload);

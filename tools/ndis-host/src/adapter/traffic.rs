@@ -9,7 +9,7 @@ impl Host {
     /// NDIS would not send now: while the adapter initializes, restarts or resets, while the system
     /// sleeps, and after it halted (or failed to initialize). A pausing or paused adapter does get the send (a
     /// protocol's send can race a pause): the driver must complete it at once with
-    /// `NDIS_STATUS_PAUSED` (MiniportPause's page), which the host checks when the call returns.
+    /// `NDIS_STATUS_PAUSED` (`MiniportPause`'s page), which the host checks when the call returns.
     pub fn send(&self, adapter: Adapter, frames: &[&[u8]], options: SendOptions) -> Option<Vec<u64>> {
         if frames.is_empty() {
             return Some(Vec::new());
@@ -59,7 +59,7 @@ impl Host {
         self.inner
             // SAFETY: the driver's handler with arguments alive for the call, at its IRQL.
             .call("MiniportSendNetBufferLists", Some(adapter.0), level, || unsafe {
-                send(context as NDIS_HANDLE, head, NDIS_DEFAULT_PORT_NUMBER, flags)
+                send(context as NDIS_HANDLE, head, NDIS_DEFAULT_PORT_NUMBER, flags);
             });
         self.after_send(adapter, &nbls, &ids, while_paused, restarts);
         self.inner.notify();
@@ -67,10 +67,10 @@ impl Host {
     }
 
     /// After a send call returned: what the driver still holds of it must be a send it may hold.
-    /// MiniportPause's page: a pausing or paused miniport completes new sends at once with
-    /// NDIS_STATUS_PAUSED, and a pause completes only when every send is completed. So an NBL still
+    /// `MiniportPause`'s page: a pausing or paused miniport completes new sends at once with
+    /// `NDIS_STATUS_PAUSED`, and a pause completes only when every send is completed. So an NBL still
     /// held is wrong if the adapter is paused now, or if it was sent while the adapter paused and no
-    /// restart began since; and a send made while paused must complete with NDIS_STATUS_PAUSED.
+    /// restart began since; and a send made while paused must complete with `NDIS_STATUS_PAUSED`.
     pub(super) fn after_send(
         &self,
         adapter: Adapter,
@@ -199,7 +199,7 @@ impl Host {
     }
 
     /// Returns every held NBL to the driver in one `MiniportReturnNetBufferLists` call at
-    /// DISPATCH_LEVEL (deferred return mode).
+    /// `DISPATCH_LEVEL` (deferred return mode).
     pub fn return_indicated(&self, adapter: Adapter) {
         let held = self.slot_call(adapter, |s| std::mem::take(&mut s.held));
         if !held.is_empty() {

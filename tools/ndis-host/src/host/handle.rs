@@ -18,7 +18,7 @@ impl std::fmt::Debug for Host {
         f.debug_struct("Host")
             .field("mode", &self.inner.config.mode)
             .field("cpus", &self.cpus())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -40,6 +40,7 @@ pub enum LoadError {
 /// from a file (`rvnic.sys`, see [`crate::image`]). Either runs behind the same host API.
 #[derive(Debug, Clone)]
 pub enum Driver {
+    /// The `DriverEntry` of a driver linked into this process.
     Linked(DRIVER_INITIALIZE),
     /// x86-64 only: the image's code runs natively.
     Image(std::path::PathBuf),
@@ -65,15 +66,17 @@ pub const REGISTRY_PATH: &str = r"\REGISTRY\MACHINE\SYSTEM\CurrentControlSet\Ser
 /// What the verifier found, once the host is finished.
 #[derive(Debug, Clone, Default)]
 pub struct Verdict {
+    /// Every broken rule, in the order found.
     pub violations: Vec<Violation>,
     /// Allocations made during the whole run, by kind.
     pub allocations: HashMap<Kind, u64>,
-    /// The most pool bytes (ExAllocatePool2 + NdisAllocateMemoryWithTagPriority) live at once.
+    /// The most pool bytes (`ExAllocatePool2` + `NdisAllocateMemoryWithTagPriority`) live at once.
     pub peak_pool_bytes: usize,
 }
 
 impl Verdict {
     #[must_use]
+    /// Whether nothing was broken.
     pub fn is_clean(&self) -> bool {
         self.violations.is_empty()
     }
@@ -95,6 +98,7 @@ impl Verdict {
 
 impl Host {
     #[must_use]
+    /// A builder for a host other than the default one.
     pub fn builder() -> HostBuilder {
         HostBuilder::default()
     }
@@ -106,6 +110,7 @@ impl Host {
     }
 
     #[must_use]
+    /// Deterministic or concurrent.
     pub fn mode(&self) -> Mode {
         self.inner.config.mode
     }
@@ -125,10 +130,13 @@ impl Host {
         new
     }
 
-    /// Loads a driver: calls its `DriverEntry` at PASSIVE_LEVEL with a host-made driver object and
+    /// Loads a driver: calls its `DriverEntry` at `PASSIVE_LEVEL` with a host-made driver object and
     /// registry path, as the I/O manager does.
     /// Loads `driver`: calls the linked `DriverEntry`, or maps the kernel image, binds its imports
     /// to this host and calls its `DriverEntry`.
+    ///
+    /// # Errors
+    /// Why the image did not load, or `DriverEntry` failed or registered nothing.
     pub fn load_driver(&self, driver: &Driver) -> Result<(), LoadError> {
         match driver {
             Driver::Linked(entry) => self.load(*entry),
@@ -164,6 +172,9 @@ impl Host {
     }
 
     /// Calls a linked driver's `DriverEntry` (see [`Self::load_driver`]).
+    ///
+    /// # Errors
+    /// `DriverEntry` failed, or returned success without registering a miniport driver.
     pub fn load(&self, entry: DRIVER_INITIALIZE) -> Result<(), LoadError> {
         let (object, path): (*mut DRIVER_OBJECT, *mut UNICODE_STRING) = {
             let mut st = self.inner.lock();
@@ -243,7 +254,7 @@ impl Host {
             self.inner
                 // SAFETY: the driver's handler with arguments alive for the call, at PASSIVE_LEVEL.
                 .call("MiniportDriverUnload", None, irql::callback::PASSIVE, || unsafe {
-                    unload(object)
+                    unload(object);
                 });
         }
         let mut st = self.inner.lock();
@@ -310,7 +321,7 @@ impl Host {
         self.inner.lock().tracker.live.values().cloned().collect()
     }
 
-    /// Pool bytes (ExAllocatePool2 and NdisAllocateMemoryWithTagPriority) the driver holds now.
+    /// Pool bytes (`ExAllocatePool2` and `NdisAllocateMemoryWithTagPriority`) the driver holds now.
     #[must_use]
     pub fn pool_bytes(&self) -> usize {
         self.inner.lock().tracker.pool_bytes
@@ -330,7 +341,7 @@ impl Host {
         result
     }
 
-    /// Runs `f` with this thread raised to `irql` (taking its CPU at DISPATCH_LEVEL and above), as
+    /// Runs `f` with this thread raised to `irql` (taking its CPU at `DISPATCH_LEVEL` and above), as
     /// driver code running at that IRQL would.
     pub fn at_irql<R>(&self, irql: KIRQL, f: impl FnOnce() -> R) -> R {
         let saved = irql::current();
@@ -472,12 +483,11 @@ impl Drop for Host {
             self.finish_inner()
         };
         *CURRENT.write().unwrap_or_else(PoisonError::into_inner) = None;
-        if !verdict.is_clean() && !std::thread::panicking() {
-            panic!(
-                "ndis-host verifier found {} violation(s):\n{}",
-                verdict.violations.len(),
-                verdict.report()
-            );
-        }
+        assert!(
+            verdict.is_clean() || std::thread::panicking(),
+            "ndis-host verifier found {} violation(s):\n{}",
+            verdict.violations.len(),
+            verdict.report()
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! MDLs: `NdisAllocateMdl`, `NdisFreeMdl`, `MmMapLockedPagesSpecifyCache`, `NdisGetDataBuffer`, and
-//! reading a NET_BUFFER's bytes through its MDL chain as the host checks them.
+//! reading a `NET_BUFFER`'s bytes through its MDL chain as the host checks them.
 
 use super::*;
 

@@ -6,18 +6,18 @@ use super::*;
 /// How the host lays out a send.
 #[derive(Debug, Clone, Copy)]
 pub struct SendOptions {
-    /// NET_BUFFERs per NET_BUFFER_LIST (frames are grouped in order).
+    /// `NET_BUFFERs` per `NET_BUFFER_LIST` (frames are grouped in order).
     pub nbs_per_nbl: usize,
     /// Split each frame's data into MDLs of at most this many bytes (`None`: one MDL per frame).
     pub mdl_split: Option<usize>,
-    /// Send at DISPATCH_LEVEL (with `NDIS_SEND_FLAGS_DISPATCH_LEVEL`) instead of PASSIVE_LEVEL.
+    /// Send at `DISPATCH_LEVEL` (with `NDIS_SEND_FLAGS_DISPATCH_LEVEL`) instead of `PASSIVE_LEVEL`.
     pub dispatch: bool,
     /// Bytes of unused space before each frame's data in its first MDL (`DataOffset`).
     pub data_offset: usize,
     /// The cancel identifier every NBL carries (`NDIS_SET_NET_BUFFER_LIST_CANCEL_ID`), for
     /// [`crate::Host::cancel_send`]; `None` leaves it NULL.
     pub cancel_id: Option<usize>,
-    /// LSOv2 information every NBL carries (`TcpLargeSendNetBufferListInfo`); with it, each NBL
+    /// `LSOv2` information every NBL carries (`TcpLargeSendNetBufferListInfo`); with it, each NBL
     /// must carry one frame, as TCP/IP's large sends do.
     pub large_send: Option<LargeSend>,
     /// The `Transmit` bits of `TcpIpChecksumNetBufferListInfo` (`CHECKSUM_TX_*`) every NBL
@@ -193,7 +193,7 @@ pub(super) fn set_offload_info(nbl: PNET_BUFFER_LIST, options: &SendOptions) {
             nbl,
             TcpIpChecksumNetBufferListInfo,
             options.checksum as usize as PVOID,
-        )
+        );
     };
 }
 
@@ -216,6 +216,10 @@ pub(super) fn set_cancel_id(nbl: PNET_BUFFER_LIST, id: Option<usize>) {
 /// A host NBL of the common layout carrying `frame` after `data_offset` zero bytes: a spare of the
 /// right size class if one was released, else a new one. Every field is as a fresh zeroed
 /// allocation plus the description of this frame.
+#[allow(
+    clippy::single_match_else,
+    reason = "a reused NBL or a fresh one, counted either way"
+)]
 pub(super) fn spare_with(st: &mut State, data_offset: usize, frame: &[u8]) -> Spare {
     let total = data_offset + frame.len();
     let capacity = capacity_class(total);

@@ -4,6 +4,15 @@
 //! echoes each sent frame back as a receive indication and completes the send, pauses when nothing is
 //! in flight, and frees everything in halt. Each [`Behavior`] switch breaks exactly one NDIS rule, so a
 //! test can prove the verifier reports it.
+
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "the test driver's sizes are small constants, as a C driver writes them"
+)]
+#![allow(
+    clippy::too_many_lines,
+    reason = "a driver's MiniportInitializeEx, step by step"
+)]
 #![allow(
     dead_code,
     reason = "each test binary uses a different part of the test driver"
@@ -49,13 +58,13 @@ pub enum Broken {
     LeakOnInitFailure,
     /// Queues sends that arrive while pausing or paused instead of completing them at once.
     HoldSendsWhilePaused,
-    /// Completes sends that arrive while pausing or paused with NDIS_STATUS_SUCCESS.
+    /// Completes sends that arrive while pausing or paused with `NDIS_STATUS_SUCCESS`.
     SucceedSendsWhilePaused,
-    /// Leaves PowerManagementCapabilitiesEx NULL (mandatory for NDIS 6.20 and later).
+    /// Leaves `PowerManagementCapabilitiesEx` NULL (mandatory for NDIS 6.20 and later).
     NoPmCapabilities,
     /// Sets revision 1 of the registration attributes (NDIS 6.0) instead of 2.
     RegistrationRevision1,
-    /// Leaves SourceHandle NULL on the receive NBLs.
+    /// Leaves `SourceHandle` NULL on the receive NBLs.
     NoSourceHandle,
     /// Indicates the link state before setting the registration attributes.
     StatusBeforeRegistration,
@@ -66,11 +75,11 @@ pub enum Broken {
 pub struct Behavior {
     /// The rule broken, if any.
     pub broken: Option<Broken>,
-    /// The registration attributes' flags instead of NDIS_MINIPORT_ATTRIBUTES_NO_HALT_ON_SUSPEND.
+    /// The registration attributes' flags instead of `NDIS_MINIPORT_ATTRIBUTES_NO_HALT_ON_SUSPEND`.
     pub attribute_flags: Option<u32>,
-    /// SupportedStatistics in the general attributes (0 by default).
+    /// `SupportedStatistics` in the general attributes (0 by default).
     pub supported_statistics: u32,
-    /// The NDIS_STATISTICS_FLAGS_VALID_* flags of the OID_GEN_STATISTICS answer.
+    /// The `NDIS_STATISTICS_FLAGS_VALID`_* flags of the `OID_GEN_STATISTICS` answer.
     pub statistics_valid: u32,
     /// Bytes of stack `MiniportCheckForHangEx` uses (in 1 KiB frames).
     pub hang_check_stack: usize,
@@ -225,7 +234,7 @@ unsafe extern "system" fn timer_callback(_: PVOID, context: PVOID, _: PVOID, _: 
                 NDIS_DEFAULT_PORT_NUMBER,
                 1,
                 NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL | NDIS_RECEIVE_FLAGS_RESOURCES,
-            )
+            );
         };
         a.state().free_rx.push(rx);
         return;
@@ -633,8 +642,8 @@ unsafe extern "system" fn send(
     }
 }
 
-/// MiniportPause's page: a pausing or paused miniport completes each send at once with
-/// NDIS_STATUS_PAUSED (unless told to misbehave).
+/// `MiniportPause`'s page: a pausing or paused miniport completes each send at once with
+/// `NDIS_STATUS_PAUSED` (unless told to misbehave).
 fn refuse_while_paused(a: &TestAdapter, nbls: PNET_BUFFER_LIST, dispatch: bool, b: Behavior) {
     if b.breaks(Broken::HoldSendsWhilePaused) {
         let mut nbl = nbls;
@@ -740,7 +749,7 @@ unsafe extern "system" fn return_nbls(context: NDIS_HANDLE, nbls: PNET_BUFFER_LI
     }
 }
 
-/// The request `pend_oid_forever` holds, until MiniportCancelOidRequest completes it.
+/// The request `pend_oid_forever` holds, until `MiniportCancelOidRequest` completes it.
 static PENDING_OID: Mutex<usize> = Mutex::new(0);
 
 #[ndis::kernel_abi]
@@ -826,7 +835,7 @@ unsafe extern "system" fn oid(_context: NDIS_HANDLE, request: PNDIS_OID_REQUEST)
         unsafe {
             q.InformationBuffer
                 .cast::<NDIS_STATISTICS_INFO>()
-                .write_unaligned(info)
+                .write_unaligned(info);
         };
         q.BytesWritten = size as u32;
         return NDIS_STATUS_SUCCESS;
@@ -849,7 +858,7 @@ unsafe extern "system" fn oid(_context: NDIS_HANDLE, request: PNDIS_OID_REQUEST)
 #[ndis::kernel_abi]
 unsafe extern "system" fn cancel(_: NDIS_HANDLE, _: PVOID) {}
 
-/// MiniportCancelOidRequest: completes the held request if its RequestId matches.
+/// `MiniportCancelOidRequest`: completes the held request if its `RequestId` matches.
 #[ndis::kernel_abi]
 unsafe extern "system" fn cancel_oid(context: NDIS_HANDLE, request_id: PVOID) {
     let held = std::mem::take(&mut *PENDING_OID.lock().unwrap_or_else(PoisonError::into_inner));
@@ -875,7 +884,7 @@ fn seen(callback: &'static str, detail: i32) {
         .push((callback, irql, detail));
 }
 
-/// The last frame sent, read whole through NdisGetDataBuffer.
+/// The last frame sent, read whole through `NdisGetDataBuffer`.
 pub static LAST_FRAME: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 
 #[ndis::kernel_abi]

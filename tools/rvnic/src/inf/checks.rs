@@ -22,7 +22,7 @@ pub(super) const REPEATABLE: [&str; 14] = [
 ];
 
 /// A directive given twice in one section (an error whether or not the values agree: Windows
-/// takes one of them), a string defined twice, and a registry value an AddReg section writes
+/// takes one of them), a string defined twice, and a registry value an `AddReg` section writes
 /// twice.
 pub(super) fn duplicates(inf: &Inf, problems: &mut Vec<String>) {
     for (name, lines) in &inf.sections {
@@ -85,7 +85,7 @@ pub(super) fn duplicates(inf: &Inf, problems: &mut Vec<String>) {
     }
 }
 
-/// Every section `section`'s `directive` lists must exist (CopyFiles' `@file` form names a file).
+/// Every section `section`'s `directive` lists must exist (`CopyFiles`' `@file` form names a file).
 pub(super) fn referenced(inf: &Inf, section: &str, directive: &str, problems: &mut Vec<String>) {
     for line in inf
         .section(section)
@@ -108,8 +108,8 @@ pub(super) fn referenced(inf: &Inf, section: &str, directive: &str, problems: &m
     }
 }
 
-/// The files: what the CopyFiles sections copy, what [SourceDisksFiles] lists (on a disk that
-/// [SourceDisksNames] defines) and the service binary must be the same files.
+/// The files: what the `CopyFiles` sections copy, what [`SourceDisksFiles`] lists (on a disk that
+/// [`SourceDisksNames`] defines) and the service binary must be the same files.
 pub(super) fn files(inf: &Inf, install: &str, problems: &mut Vec<String>) {
     let decorated = |base: &str| -> Vec<&[Line]> {
         [base.to_string(), format!("{base}.amd64")]
@@ -204,7 +204,7 @@ pub(super) fn has_key(line: &Line, key: &str) -> bool {
     line.key.as_deref().is_some_and(|k| k.eq_ignore_ascii_case(key))
 }
 
-/// The comma list value of `key` in `section` (AddReg, CopyFiles).
+/// The comma list value of `key` in `section` (`AddReg`, `CopyFiles`).
 pub(super) fn list(inf: &Inf, section: &str, key: &str) -> Vec<String> {
     inf.section(section)
         .into_iter()
@@ -379,6 +379,7 @@ pub(super) fn check_keyword(k: &Keyword, prop: &Property, problems: &mut Vec<Str
 }
 
 /// Runs `rvnic check-inf PATH [--image IMAGE]`.
+#[must_use]
 pub fn run(path: &Path, image: Option<&Path>) -> ExitCode {
     let imports = match image {
         None => Imports::Declared,

@@ -11,10 +11,13 @@ use std::fmt;
 /// One import and where it first appeared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FirstBuild {
+    /// The module that exports it.
     pub module: &'static str,
+    /// The function.
     pub name: &'static str,
     /// The build number of the release below.
     pub build: u32,
+    /// The Windows release of that build.
     pub release: &'static str,
     /// The function's documentation page (its "Requirements" name the release).
     pub page: &'static str,
@@ -225,9 +228,11 @@ pub fn decoration_build(decoration: &str) -> Option<(u32, u32, Option<u32>)> {
 /// Why a decoration allows a Windows build that lacks an import.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TooOld {
+    /// The `[Manufacturer]` decoration, as written.
     pub decoration: String,
     /// What the decoration allows (`None`: every build of its version, or every version).
     pub allows: Option<u32>,
+    /// The import that needs a later build.
     pub needs: &'static FirstBuild,
 }
 

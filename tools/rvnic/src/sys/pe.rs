@@ -10,6 +10,12 @@
 //! section's `PointerToRawData` multiples of `FileAlignment`; sections ascend without overlap or
 //! gap; a base relocation block covers one 4 KiB page.
 
+#![allow(
+    missing_docs,
+    reason = "header fields keep the names the PE Format page gives and documents; the byte \
+              readers are named for what they read"
+)]
+
 /// Little-endian reads that say `None` past the end instead of panicking.
 #[derive(Debug, Clone, Copy)]
 pub struct Bytes<'a>(pub &'a [u8]);
@@ -153,6 +159,9 @@ pub struct Headers {
 }
 
 /// Reads the headers and the section table; `Err` names what cannot be read at all.
+///
+/// # Errors
+/// What makes the bytes not a PE32+ image.
 pub fn headers(data: &[u8]) -> Result<Headers, String> {
     let b = Bytes(data);
     if b.slice(0, 2) != Some(b"MZ") {
@@ -280,6 +289,13 @@ pub enum Import {
 }
 
 /// Walks the whole import table; `Err` says where it stops being readable.
+///
+/// # Errors
+/// Where the import directory leaves the image or breaks its format.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "an import-by-name thunk holds a 31-bit RVA in a 64-bit slot"
+)]
 pub fn imports(data: &[u8], h: &Headers) -> Result<Vec<Import>, String> {
     let b = Bytes(data);
     let Some((rva, size)) = h.directory(DIRECTORY_IMPORT) else {
@@ -377,6 +393,9 @@ pub fn imports(data: &[u8], h: &Headers) -> Result<Vec<Import>, String> {
 
 /// Walks every base relocation block; returns how many fixups they apply. `Err` names the first
 /// block that is wrong.
+///
+/// # Errors
+/// Where the relocation blocks leave the image or break their format.
 pub fn relocations(data: &[u8], h: &Headers) -> Result<usize, String> {
     let b = Bytes(data);
     let Some((rva, size)) = h.directory(DIRECTORY_BASERELOC) else {
@@ -449,6 +468,9 @@ pub struct Frame {
 
 /// Reads the exception directory and each function's unwind codes. `Err` names the first entry
 /// that is wrong.
+///
+/// # Errors
+/// Where the exception directory or its unwind data break their format.
 pub fn frames(data: &[u8], h: &Headers) -> Result<Vec<Frame>, String> {
     let b = Bytes(data);
     let Some((rva, size)) = h.directory(DIRECTORY_EXCEPTION) else {
@@ -486,6 +508,10 @@ pub fn frames(data: &[u8], h: &Headers) -> Result<Vec<Frame>, String> {
 
 /// The stack bytes the prologue described by `UNWIND_INFO` at `rva` allocates (chained entries
 /// followed, at most 32 deep).
+#[allow(
+    clippy::match_same_arms,
+    reason = "one arm per UWOP code, as the unwind format lists them"
+)]
 fn unwind_allocation(b: &Bytes<'_>, h: &Headers, rva: u32, depth: usize) -> Option<u32> {
     // Bit 0 of the RUNTIME_FUNCTION's unwind field marks chained data in some images.
     let rva = rva & !1;

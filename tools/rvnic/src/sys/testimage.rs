@@ -1,6 +1,11 @@
 //! A PE32+ image writer for tests: a minimal, well-formed driver image with chosen imports, which
 //! each test then breaks in exactly one way. Nothing binary is committed; images are made here.
 
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "a tiny test image: every offset and size is far below 4 GiB"
+)]
+
 pub enum Import {
     Name(&'static str),
     Ordinal(u16),
@@ -51,8 +56,8 @@ impl Image {
         }
     }
 
-    /// Unwind information and one RUNTIME_FUNCTION, appended to `rd` (RVA base RDATA_RVA):
-    /// returns the RVA of the RUNTIME_FUNCTION.
+    /// Unwind information and one `RUNTIME_FUNCTION`, appended to `rd` (RVA base `RDATA_RVA)`:
+    /// returns the RVA of the `RUNTIME_FUNCTION`.
     fn pdata(rd: &mut Vec<u8>, frame: u32) -> u32 {
         rd.resize(rd.len().next_multiple_of(4), 0);
         let unwind = rd.len();

@@ -129,9 +129,10 @@ fn declared_imports() -> Vec<(String, String)> {
         if let Some(rest) = line.split("link(name = \"").nth(1) {
             module = rest.split('"').next().map(str::to_string);
         }
-        if line.starts_with("unsafe extern") && module.is_none() {
-            panic!("an extern block in functions.rs has no link attribute");
-        }
+        assert!(
+            !(line.starts_with("unsafe extern") && module.is_none()),
+            "an extern block in functions.rs has no link attribute"
+        );
         if let (Some(m), Some(rest)) = (&module, line.strip_prefix("pub fn ")) {
             let name: String = rest
                 .chars()
@@ -223,6 +224,11 @@ type Plant = Box<dyn Fn(&mut Vec<u8>)>;
 /// Each loader rule refuses each of a family of planted defects, with a message naming it; a
 /// structural defect is never blamed on the checksum (every image here is resealed).
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "a table of planted defects, one row per loader rule"
+)]
+#[allow(clippy::if_not_else, reason = "the checksum rule is the exception")]
 fn each_loader_rule_refuses_a_family_of_planted_defects() {
     let cases: Vec<(&str, &str, Plant)> = vec![
         ("format", "no MZ", Box::new(|b| b[0] = b'X')),

@@ -70,7 +70,7 @@ impl ToStack {
     }
 }
 
-/// Wakes a bridge thread that sleeps in poll() when a frame is queued for its device.
+/// Wakes a bridge thread that sleeps in `poll()` when a frame is queued for its device.
 pub(super) struct Wake {
     event: OwnedFd,
     sleeping: AtomicBool,
@@ -129,7 +129,7 @@ pub(super) enum Next<'a> {
 
 /// The thread of one port (on the host CPU `host.parallel` gave it): writes the frames the adapter
 /// indicated into the TAP device, reads what the stack sent and sends it into the adapter, and
-/// sleeps in poll() only when there is neither. One thread per device keeps the number of busy
+/// sleeps in `poll()` only when there is neither. One thread per device keeps the number of busy
 /// threads at the number of adapters, next to iperf3's, on a machine with few cores.
 pub(super) fn bridge_port(next: Next<'_>, port: &Port, flow: &Flow, stopping: &AtomicBool) {
     // Up to BATCH frames per send: what the device has queued, without waiting. A GSO frame is
@@ -177,7 +177,7 @@ pub(super) fn bridge_port(next: Next<'_>, port: &Port, flow: &Flow, stopping: &A
             match next {
                 Next::Adapter(host, adapter) if port.offload => send_offloaded(host, adapter, &frames, flow),
                 Next::Adapter(host, adapter) => {
-                    send_with_retries(host, adapter, frames, SendOptions::default(), flow)
+                    send_with_retries(host, adapter, frames, SendOptions::default(), flow);
                 }
                 Next::Device(other) => {
                     for frame in frames {
@@ -211,7 +211,7 @@ pub(super) fn bridge_port(next: Next<'_>, port: &Port, flow: &Flow, stopping: &A
 }
 
 /// Sends `frames` into the adapter. A transmit lane that is full refuses with
-/// NDIS_STATUS_RESOURCES; like a NIC driver that stops its queue rather than drop, the refused
+/// `NDIS_STATUS_RESOURCES`; like a NIC driver that stops its queue rather than drop, the refused
 /// frames are sent again once the wire moved on (up to [`RETRIES`] sends; then they are lost, and
 /// counted).
 pub(super) fn send_with_retries(
@@ -332,6 +332,10 @@ pub(super) fn send_offloaded(host: &Host, adapter: Adapter, frames: &[&[u8]], fl
     }
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "set-up, the threads and the report, with every exit path's clean-up in view"
+)]
 pub(super) fn bridge(args: &TapArgs, topology: Topology) -> Result<bool, String> {
     let n = usize::from(args.adapters);
     // SIGINT, SIGTERM, SIGHUP and the deadline set this; set-up looks at it between steps, bridge
