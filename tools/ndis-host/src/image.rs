@@ -270,7 +270,7 @@ impl Mapping {
     /// Read-only headers, and each section's own protection (rounded out to whole pages).
     fn protect(&self, headers: usize, sections: &[(usize, usize, bool, bool)]) -> Result<(), ImageError> {
         use rustix::mm::MprotectFlags as P;
-        let page = rustix::param::page_size();
+        let page = crate::stack::page();
         let set = |at: usize, len: usize, flags: P| {
             let start = at - at % page;
             let end = (at + len).next_multiple_of(page).min(self.size);

@@ -27,6 +27,7 @@ unsafe extern "C" {
     fn ndis_host_guarded(top: *mut c_void, f: unsafe extern "C" fn(*mut c_void), ctx: *mut c_void) -> i32;
     fn ndis_host_set_guard(low: usize, high: usize);
     fn ndis_host_install_fault_handler() -> i32;
+    fn ndis_host_page_size() -> usize;
 }
 
 /// One thread's kernel stack: a guard page, then [`KERNEL_STACK`] bytes.
@@ -68,8 +69,11 @@ const MARGIN: usize = 8 * 1024;
 /// V red zone (an export is compiled for Linux).
 const KERNEL_MARGIN: usize = 512;
 
-fn page() -> usize {
-    rustix::param::page_size()
+/// The page size (`sysconf`, through `stack.c`: rustix's auxiliary-vector reader checks the vDSO,
+/// which valgrind does not map, and callgrind must be able to run the host).
+pub(crate) fn page() -> usize {
+    // SAFETY: a C function with no arguments and no state; any thread, any time.
+    unsafe { ndis_host_page_size() }
 }
 
 /// This thread's kernel stack (made, painted and guarded on first use): (bottom, top).
