@@ -238,6 +238,7 @@ impl<S: State> GenericObject<S> {
     }
 
     /// Runs `f` on the state and the handle, under a brand no other access shares.
+    #[inline]
     pub fn with<R>(&self, f: impl for<'obj> FnOnce(&S::In<'obj>, ObjectHandle<'obj>) -> R) -> R {
         let handle = ObjectHandle {
             handle: self.object.as_ptr().cast(),
@@ -276,6 +277,7 @@ impl<S: State> GenericObject<S> {
 impl<T> GenericObject<Plain<T>> {
     /// The state. `Plain` state holds nothing branded, so no brand guard is needed.
     #[must_use]
+    #[inline]
     pub fn get(&self) -> &T {
         self.state_ref()
     }

@@ -29,17 +29,20 @@ impl Nbl {
 
     /// Gives ownership away as a pointer (to NDIS, or into a ring that stores pointers).
     #[must_use]
+    #[inline]
     pub fn into_raw(self) -> PNET_BUFFER_LIST {
         self.0.as_ptr()
     }
 
     /// The NBL's address (for comparisons; ownership stays with `self`).
     #[must_use]
+    #[inline]
     pub fn as_ptr(&self) -> PNET_BUFFER_LIST {
         self.0.as_ptr()
     }
 
     /// Sets the NBL's completion status (`NET_BUFFER_LIST.Status`).
+    #[inline]
     pub fn set_status(&mut self, status: NDIS_STATUS) {
         // SAFETY: owned by `self` (type invariant); any IRQL.
         unsafe { ndis::NET_BUFFER_LIST_SET_STATUS(self.0.as_ptr(), status) };
@@ -47,6 +50,7 @@ impl Nbl {
 
     /// The cancel identifier the sender marked this NBL with (0: none).
     #[must_use]
+    #[inline]
     pub fn cancel_id(&self) -> usize {
         // SAFETY: owned by `self`; a plain read of an out-of-band field the sender set.
         unsafe { ndis::NDIS_GET_NET_BUFFER_LIST_CANCEL_ID(self.0.as_ptr()) as usize }
@@ -54,12 +58,14 @@ impl Nbl {
 
     /// The first pointer-sized word of `MiniportReserved` (the driver's own field).
     #[must_use]
+    #[inline]
     pub fn reserved(&self) -> usize {
         // SAFETY: owned by `self`; a plain read of a field the miniport owns.
         unsafe { (*self.0.as_ptr()).MiniportReserved.0[0] as usize }
     }
 
     /// Sets the miniport's word of the NBL (`MiniportReserved[0]`).
+    #[inline]
     pub fn set_reserved(&mut self, value: usize) {
         // SAFETY: owned by `self`; a plain write of a field the miniport owns.
         unsafe { (*self.0.as_ptr()).MiniportReserved.0[0] = value as *mut core::ffi::c_void };
@@ -81,6 +87,7 @@ impl Nbl {
         clippy::cast_possible_truncation,
         reason = "the information is a ULONG stored in a pointer-sized slot"
     )]
+    #[inline]
     pub fn large_send(&self) -> LargeSendRequest {
         let value = self.info(ndis::TcpLargeSendNetBufferListInfo) as u32;
         if value == 0 {
@@ -97,6 +104,7 @@ impl Nbl {
 
     /// Sets `LsoV2TransmitComplete` before completion: `Reserved` zero, `Type`
     /// `NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE` (the LSO page).
+    #[inline]
     pub fn set_large_send_complete(&mut self) {
         let value = (ndis::NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE << ndis::LSO_TYPE_SHIFT) as usize;
         self.set_info(ndis::TcpLargeSendNetBufferListInfo, value);
@@ -108,6 +116,7 @@ impl Nbl {
         clippy::cast_possible_truncation,
         reason = "the information is a ULONG stored in a pointer-sized slot"
     )]
+    #[inline]
     pub fn checksum_request(&self) -> u32 {
         self.info(ndis::TcpIpChecksumNetBufferListInfo) as u32
     }
@@ -116,6 +125,7 @@ impl Nbl {
     /// (`CHECKSUM_RX_*`), and for a coalesced unit its segment count (`NDIS_RSC_NBL_INFO`, no
     /// duplicate ACKs) and timestamp delta (zero: every segment of one large send carries the
     /// same timestamp). Zeros say nothing was checked or coalesced.
+    #[inline]
     pub fn set_receive_offload(&mut self, checksum: u32, coalesced: u16) {
         self.set_info(ndis::TcpIpChecksumNetBufferListInfo, checksum as usize);
         self.set_info(ndis::TcpRecvSegCoalesceInfo, ndis::rsc_nbl_value(coalesced, 0));
@@ -124,6 +134,7 @@ impl Nbl {
 
     /// The `NET_BUFFER`s (frames) of this NBL, in order.
     #[must_use]
+    #[inline]
     pub fn frames(&self) -> Frames<'_> {
         // SAFETY: owned by `self`; the NB chain belongs to the NBL.
         let first = unsafe { ndis::NET_BUFFER_LIST_FIRST_NB(self.0.as_ptr()) };
@@ -135,6 +146,7 @@ impl Nbl {
 
     /// How many frames the NBL carries.
     #[must_use]
+    #[inline]
     pub fn frame_count(&self) -> usize {
         self.frames().count()
     }
@@ -186,6 +198,7 @@ pub struct NetBuffer<'n> {
 impl NetBuffer<'_> {
     /// The frame's length in bytes (`DataLength`).
     #[must_use]
+    #[inline]
     pub fn len(&self) -> usize {
         // SAFETY: the NB of an owned NBL, borrowed; a plain read.
         unsafe { ndis::NET_BUFFER_DATA_LENGTH(self.nb.as_ptr()) as usize }
@@ -199,6 +212,7 @@ impl NetBuffer<'_> {
 
     /// A reader of the frame's bytes from its start.
     #[must_use]
+    #[inline]
     pub fn reader(&self) -> Reader<'_> {
         // SAFETY: the NB of an owned NBL, borrowed; plain reads.
         let data = unsafe { *self.nb.as_ref().NetBufferHeader.data() };
@@ -212,6 +226,7 @@ impl NetBuffer<'_> {
 
     /// Copies the frame's first `out.len()` bytes (at most [`Self::len`]) into `out`, however its
     /// MDLs split it. Returns `false` (and leaves `out` unspecified) if NDIS cannot map the data.
+    #[inline]
     pub fn copy_to(&self, out: &mut [u8]) -> bool {
         let len = out.len().min(self.len());
         let Ok(needed) = u32::try_from(len) else {
@@ -288,6 +303,7 @@ impl Reader<'_> {
     }
 
     /// Skips `n` bytes; `false` if the frame is shorter.
+    #[inline]
     pub fn skip(&mut self, n: usize) -> bool {
         if n > self.left {
             return false;
@@ -299,6 +315,7 @@ impl Reader<'_> {
 
     /// Fills `out` with the next bytes; `false` if the frame ends first or a page cannot be mapped
     /// (`out` is then partly written).
+    #[inline]
     pub fn read(&mut self, mut out: &mut [u8]) -> bool {
         while !out.is_empty() {
             let Some(piece) = self.piece() else {
@@ -358,6 +375,7 @@ impl Chain {
     }
 
     /// Appends `nbl` (unlinked from anything else) at the tail.
+    #[inline]
     pub fn push(&mut self, nbl: Nbl) {
         let nbl = nbl.into_raw();
         // SAFETY: `nbl` is owned (it came from an `Nbl`); its link is ours to write.
@@ -374,6 +392,7 @@ impl Chain {
 
     /// Gives the whole chain away: its head and length, for one NDIS call. The chain is empty after.
     #[must_use]
+    #[inline]
     pub fn take(&mut self) -> Option<(PNET_BUFFER_LIST, usize)> {
         let taken = (!self.head.is_null()).then_some((self.head, self.len));
         *self = Self::new();

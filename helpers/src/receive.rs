@@ -96,6 +96,7 @@ pub struct Taken {
 impl Taken {
     /// Descriptors (buffers) in the frame.
     #[must_use]
+    #[inline]
     pub fn count(&self) -> usize {
         usize::from(self.count)
     }
@@ -132,6 +133,7 @@ impl RxPool {
 
     /// Descriptors on the free list now.
     #[must_use]
+    #[inline]
     pub fn free(&self) -> usize {
         self.0.with(|rx, _| rx.free.len_of_lanes(rx.cpus))
     }
@@ -144,6 +146,7 @@ impl RxPool {
 
     /// The bytes of one descriptor's buffer (every buffer has this size).
     #[must_use]
+    #[inline]
     pub fn buffer_size(&self) -> usize {
         self.0.with(|rx, _| rx.buffer_size)
     }
@@ -153,6 +156,7 @@ impl RxPool {
     /// single consumer (the wire's baton holder) calls this; `on` is its CPU, for putting back
     /// what a short list gave.
     #[must_use]
+    #[inline]
     pub fn take(&self, on: &Dispatch, count: usize) -> Option<Taken> {
         self.0.with(|rx, _| {
             let count = u16::try_from(count.max(1)).ok()?;
@@ -179,6 +183,7 @@ impl RxPool {
 
     /// Buffer `k` of the frame `taken` (in chain order), lent for as long as the token is
     /// borrowed: empty if there is no such buffer or the token is another pool's.
+    #[inline]
     pub fn buffer<'a>(&'a self, taken: &'a mut Taken, k: usize) -> &'a mut [u8] {
         self.0.with(|rx, _| {
             let Some(index) = rx.nth(taken, k) else {
@@ -203,6 +208,7 @@ impl RxPool {
         clippy::needless_pass_by_value,
         reason = "consuming the token is the point: it cannot be used again"
     )]
+    #[inline]
     pub fn prepare(&self, taken: Taken, len: usize) -> Option<Nbl> {
         self.0.with(|rx, _| {
             if taken.pool != rx.identity() {
@@ -225,6 +231,7 @@ impl RxPool {
         clippy::needless_pass_by_value,
         reason = "consuming the token is the point: it cannot be used again"
     )]
+    #[inline]
     pub fn give_back(&self, on: &Dispatch, taken: Taken) -> usize {
         self.0.with(|rx, _| {
             if taken.pool != rx.identity() {
@@ -238,6 +245,7 @@ impl RxPool {
     /// the end of an indication with `NDIS_RECEIVE_FLAGS_RESOURCES`). Returns how many descriptors
     /// went back: 0 if the NBL is not one of this pool's.
     #[must_use]
+    #[inline]
     pub fn recycle(&self, on: &Dispatch, nbl: &Nbl) -> usize {
         self.0.with(|rx, _| {
             let Some(index) = nbl.reserved().checked_sub(1) else {
@@ -305,6 +313,7 @@ impl<'obj> Receive<'obj> {
 
     /// The pool's identity for [`Taken`]: the state's address (stable: it lives in the generic
     /// object until the pool is freed).
+    #[inline]
     fn identity(&self) -> *const () {
         core::ptr::from_ref(self).cast()
     }
@@ -312,6 +321,7 @@ impl<'obj> Receive<'obj> {
     /// Chains descriptor `next` behind `this` (its MDL after `this`'s, and the `next` link). Both
     /// were just popped by the caller, the free list's single consumer, and are not in any frame
     /// yet.
+    #[inline]
     fn link(&self, this: u16, next: u16) {
         let (Some(d), Some(n)) = (
             self.descriptors.get(usize::from(this)),
@@ -327,6 +337,7 @@ impl<'obj> Receive<'obj> {
     }
 
     /// The index of buffer `k` of `taken`, if the token is this pool's and has one.
+    #[inline]
     fn nth(&self, taken: &Taken, k: usize) -> Option<u16> {
         if taken.pool != self.identity() || k >= taken.count() {
             return None;
@@ -345,6 +356,7 @@ impl<'obj> Receive<'obj> {
     /// Unchains the frame starting at descriptor `first` and pushes each of its descriptors onto
     /// `on`'s lane of the free list. The caller owns the frame (a token, or an NBL returned or
     /// reclaimed). Returns how many descriptors went back.
+    #[inline]
     fn release(&self, on: &Dispatch, first: u16) -> usize {
         let mut freed = 0;
         let mut next = first;

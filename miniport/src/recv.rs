@@ -6,8 +6,9 @@
 //! reference of the adapter (see [`crate::adapter`]) until it is back on the free list, so a pause
 //! completes only once the protocol has returned everything.
 //!
-//! When the protocol holds on to receives, free descriptors run low. From the low-water mark on
-//! ([`Adapter::receive_low`]) frames are indicated with `NDIS_RECEIVE_FLAGS_RESOURCES`: NDIS copies
+//! When the protocol holds on to receives, free descriptors run low. Frames taken at the low-water
+//! mark or below it (`Adapter::low_water`, the one definition of the mark) are indicated with
+//! `NDIS_RECEIVE_FLAGS_RESOURCES`: NDIS copies
 //! them during the call and the descriptors come straight back, so nothing is dropped however long
 //! the protocol holds the others.
 
@@ -46,17 +47,22 @@ impl Adapter {
         self.leave_many(freed.max(1));
     }
 
-    /// The low-water mark: free receive descriptors are down to an eighth of them. A frame whose
-    /// descriptors were taken at the mark or below is indicated with
-    /// `NDIS_RECEIVE_FLAGS_RESOURCES`, and frames waiting for indication go up at once.
-    pub(crate) fn receive_low(&self) -> bool {
-        self.rx.free() <= self.rx.count() / 8
+    /// The low-water mark of free receive descriptors: an eighth of them.
+    fn low_water(&self) -> usize {
+        self.rx.count() / 8
     }
 
-    /// Indicates a chain of filled receive descriptors; with `resources` (some were taken at the
-    /// low-water mark), with `NDIS_RECEIVE_FLAGS_RESOURCES`: NDIS copies and the descriptors are
-    /// ours again at once. At `DISPATCH_LEVEL` (`on`).
-    pub(crate) fn indicate(&self, on: &Dispatch, chain: &mut Chain, resources: bool) {
+    /// Free descriptors are down to the low-water mark: frames waiting for indication go up now.
+    pub(crate) fn receive_low(&self) -> bool {
+        self.rx.free() <= self.low_water()
+    }
+
+    /// Indicates a chain of filled receive descriptors. If free descriptors are below the
+    /// low-water mark (so the last frame was taken at the mark or below), with
+    /// `NDIS_RECEIVE_FLAGS_RESOURCES`: NDIS copies and the descriptors are ours again at once. At
+    /// `DISPATCH_LEVEL` (`on`).
+    pub(crate) fn indicate(&self, on: &Dispatch, chain: &mut Chain) {
+        let resources = self.rx.free() < self.low_water();
         let flags = if resources {
             NDIS_RECEIVE_FLAGS_RESOURCES
         } else {

@@ -283,8 +283,6 @@ struct Drain<'w> {
     on: &'w Dispatch,
     /// Receives per port, to indicate.
     receives: [Chain; MAX_PORTS],
-    /// Whether a port's waiting receives include one taken at its low-water mark.
-    low: [bool; MAX_PORTS],
     /// Completed sends per port.
     completions: [Chain; MAX_PORTS],
 }
@@ -299,7 +297,6 @@ impl<'w> Drain<'w> {
             topology,
             on,
             receives: Default::default(),
-            low: [false; MAX_PORTS],
             completions: Default::default(),
         }
     }
@@ -462,7 +459,6 @@ impl<'w> Drain<'w> {
             counters.error_in();
             return true;
         }
-        let low = receiver.receive_low();
         let Some(mut taken) = receiver.reserve_receive(self.on, 1) else {
             counters.discard_in();
             return true;
@@ -486,7 +482,7 @@ impl<'w> Drain<'w> {
         };
         counters.received(class, wire_len);
         indicated.set_receive_offload(flags, 0);
-        self.queue(to, indicated, low);
+        self.receives[to].push(indicated);
         true
     }
 
@@ -543,7 +539,6 @@ impl<'w> Drain<'w> {
             if receiver.rx.free() < needed && !self.receives[to].is_empty() {
                 self.indicate(to);
             }
-            let low = receiver.receive_low();
             let Some(mut taken) = receiver.reserve_receive(self.on, needed) else {
                 counters.discard_in();
                 if !reader.skip(unit.len) {
@@ -587,19 +582,12 @@ impl<'w> Drain<'w> {
             };
             indicated.set_receive_offload(flags, count);
             counters.received_many(class, unit.count, unit.len + unit.count * send.header_len);
-            self.queue(to, indicated, low);
+            self.receives[to].push(indicated);
             if self.receives[to].len() >= BATCH || receiver.receive_low() {
                 self.indicate(to);
             }
         }
         true
-    }
-
-    /// Queues a filled receive for port `to`; `low`: its descriptors were taken at the low-water
-    /// mark, so its batch goes with `NDIS_RECEIVE_FLAGS_RESOURCES`.
-    fn queue(&mut self, to: usize, nbl: Nbl, low: bool) {
-        self.receives[to].push(nbl);
-        self.low[to] |= low;
     }
 
     /// The ports a frame from `sender` goes to.
@@ -613,9 +601,8 @@ impl<'w> Drain<'w> {
 
     fn indicate(&mut self, to: usize) {
         if let Some(receiver) = self.ports[to] {
-            receiver.indicate(self.on, &mut self.receives[to], self.low[to]);
+            receiver.indicate(self.on, &mut self.receives[to]);
         }
-        self.low[to] = false;
     }
 
     fn flush(&mut self) {
