@@ -102,6 +102,18 @@ fn ping_through_the_bridge(extra: &[&str]) -> Vec<String> {
 }
 
 /// The frame count that follows `label` at the start of one of `lines` ("adapter 0: 12 frames").
+/// The large sends an adapter's summary line counts ("... (N large sends; ...").
+fn large_sends(lines: &[String], label: &str) -> u64 {
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with(label))
+        .unwrap_or_else(|| panic!("no summary line for {label}: {lines:?}"));
+    line.split_once(" large sends")
+        .and_then(|(before, _)| before.rsplit(['(', ' ']).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no large-send count: {line}"))
+}
+
 fn count_after(lines: &[String], label: &str) -> u64 {
     let line = lines
         .iter()
@@ -510,12 +522,16 @@ fn iperf3_with_offloads_moves_large_sends_and_the_verifier_stays_silent() {
         let bytes = iperf3_bytes(&String::from_utf8_lossy(&client.stdout));
         let frames = count_after(&rest, "adapter 0");
         let per_frame = bytes / frames.max(1);
+        let large = large_sends(&rest, "adapter 0");
         if offload == "on" {
+            // How large the stack makes its sends depends on how much CPU TCP gets (a loaded
+            // machine sends smaller ones), so the test counts them instead of averaging bytes.
             assert!(
-                per_frame > 8 * 1448,
-                "{bytes} bytes in {frames} frames: no large sends ({report})"
+                large > 0,
+                "{bytes} bytes in {frames} frames ({per_frame} per frame), no large send ({report})"
             );
         } else {
+            assert_eq!(large, 0, "large sends with offloads off ({report})");
             assert!(
                 per_frame <= 1514,
                 "{bytes} bytes in {frames} frames with offloads off ({report})"

@@ -19,6 +19,8 @@ pub(super) const RETRIES: usize = 64;
 pub(super) struct Flow {
     /// Frames read from the TAP device and sent into the adapter.
     to_driver: AtomicU64,
+    /// Of those, large sends (an `LSOv2` NBL each).
+    large_sends: AtomicU64,
     /// Frames the adapter indicated and that were written to the TAP device.
     to_stack: AtomicU64,
     /// Frames the TAP device would not take (its queue was full), or that found the writer's
@@ -304,14 +306,17 @@ pub(super) fn send_offloaded(host: &Host, adapter: Adapter, frames: &[&[u8]], fl
                 mss,
                 tcp_offset,
                 ipv6,
-            }) => SendOptions {
-                large_send: Some(ndis_host::LargeSend {
-                    mss,
-                    tcp_header_offset: tcp_offset,
-                    ipv6,
-                }),
-                ..SendOptions::default()
-            },
+            }) => {
+                flow.large_sends.fetch_add(1, Ordering::Relaxed);
+                SendOptions {
+                    large_send: Some(ndis_host::LargeSend {
+                        mss,
+                        tcp_header_offset: tcp_offset,
+                        ipv6,
+                    }),
+                    ..SendOptions::default()
+                }
+            }
             Err(_) => {
                 flow.unoffloadable.fetch_add(1, Ordering::Relaxed);
                 continue;
@@ -513,11 +518,12 @@ pub(super) fn bridge(args: &TapArgs, topology: Topology) -> Result<bool, String>
             continue;
         }
         summary.push(format!(
-            "adapter {i}: {} frames from the stack into the driver ({} sends refused for a full transmit \
-             lane or no link, {} frames lost after {RETRIES} tries, {} malformed, {} with offloads NDIS has \
+            "adapter {i}: {} frames from the stack into the driver ({} large sends; {} sends refused for a \
+             full transmit lane or no link, {} frames lost after {RETRIES} tries, {} malformed, {} with offloads NDIS has \
              not), {} from the driver to the stack ({} it would not take, {} discarded for want of receive \
              buffers)",
             flows[i].to_driver.load(Ordering::Relaxed),
+            flows[i].large_sends.load(Ordering::Relaxed),
             counter(OID_GEN_XMIT_DISCARDS),
             flows[i].given_up.load(Ordering::Relaxed),
             counter(OID_GEN_XMIT_ERROR),
