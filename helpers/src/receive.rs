@@ -89,6 +89,9 @@ pub struct RxPool(GenericObject<Family>);
 pub struct Taken {
     first: u16,
     count: u16,
+    /// The last buffer lent, as (position in the chain, descriptor index): a walk to a later
+    /// buffer starts there, so lending the buffers in order costs one link each.
+    cursor: (u16, u16),
     /// The identity of the pool's state (its address), checked by every method.
     pool: *const (),
 }
@@ -176,6 +179,7 @@ impl RxPool {
             Some(Taken {
                 first,
                 count,
+                cursor: (0, first),
                 pool: rx.identity(),
             })
         })
@@ -186,7 +190,7 @@ impl RxPool {
     #[inline]
     pub fn buffer<'a>(&'a self, taken: &'a mut Taken, k: usize) -> &'a mut [u8] {
         self.0.with(|rx, _| {
-            let Some(index) = rx.nth(taken, k) else {
+            let Some(index) = rx.nth(&mut *taken, k) else {
                 return &mut [][..];
             };
             let start = rx
@@ -336,21 +340,32 @@ impl<'obj> Receive<'obj> {
         d.next.store(next, Ordering::Relaxed);
     }
 
-    /// The index of buffer `k` of `taken`, if the token is this pool's and has one.
+    /// The index of buffer `k` of `taken`, if the token is this pool's and has one. Walks from the
+    /// token's cursor when `k` is at or past it (from the first buffer otherwise), and leaves the
+    /// cursor on `k`.
     #[inline]
-    fn nth(&self, taken: &Taken, k: usize) -> Option<u16> {
+    fn nth(&self, taken: &mut Taken, k: usize) -> Option<u16> {
         if taken.pool != self.identity() || k >= taken.count() {
             return None;
         }
-        let mut index = taken.first;
-        for _ in 0..k {
+        let (mut at, mut index) = match taken.cursor {
+            (at, index) if usize::from(at) <= k => (usize::from(at), index),
+            _ => (0, taken.first),
+        };
+        while at < k {
             index = self
                 .descriptors
                 .get(usize::from(index))?
                 .next
                 .load(Ordering::Relaxed);
+            if index == NO_NEXT {
+                return None;
+            }
+            at += 1;
         }
-        Some(index).filter(|&i| i != NO_NEXT)
+        // `k < count <= u16::MAX`.
+        taken.cursor = (u16::try_from(k).ok()?, index);
+        Some(index)
     }
 
     /// Unchains the frame starting at descriptor `first` and pushes each of its descriptors onto

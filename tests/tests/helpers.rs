@@ -250,6 +250,12 @@ fn a_receive_pool_lends_buffers_only_through_the_frames_taken() {
     }
     assert!((0..3).all(|k| pool.buffer(&mut three, k).iter().all(|&b| b == k as u8 + 1)));
     assert!(
+        [2, 0, 1, 1, 2]
+            .iter()
+            .all(|&k| pool.buffer(&mut three, k).iter().all(|&b| b == k as u8 + 1)),
+        "any order of lending finds each buffer"
+    );
+    assert!(
         other.buffer(&mut three, 0).is_empty(),
         "another pool's token lends nothing"
     );
