@@ -425,8 +425,10 @@ fn oid_of(request: &OidRequest) -> NDIS_OID {
 fn return_nbls(host: &crate::host::Inner, adapter: usize, nbls: &[usize], level: KIRQL) {
     let (handler, context) = {
         let mut st = host.lock();
-        for nbl in nbls {
-            st.nbls.indicated.remove(nbl);
+        if st.verifier {
+            for nbl in nbls {
+                st.nbls.indicated.remove(nbl);
+            }
         }
         st.adapters[adapter].indications_outstanding -= nbls.len();
         (

@@ -45,6 +45,7 @@ pub struct HostBuilder {
     pub(crate) wait_limit: Duration,
     pub(crate) lock_spins: usize,
     pub(crate) design_rules: Vec<Rule>,
+    pub(crate) verifier: bool,
 }
 
 impl Default for HostBuilder {
@@ -59,6 +60,7 @@ impl Default for HostBuilder {
             wait_limit: Duration::from_secs(30),
             lock_spins: 0,
             design_rules: Vec::new(),
+            verifier: true,
         }
     }
 }
@@ -122,6 +124,17 @@ impl HostBuilder {
         self
     }
 
+    /// Driver Verifier's per-object checks on (the default) or off, as Windows runs without it.
+    /// Off, the host keeps no per-NBL ownership records (double completions, NBLs touched after
+    /// completion or indicated twice go unseen), poisons and quarantines nothing the driver frees,
+    /// captures no allocation backtraces and measures no kernel stack peaks. IRQL rules, the
+    /// lifecycle's rules, the kernel stack's guard page and the leak check at halt stay.
+    #[must_use]
+    pub fn verifier(mut self, on: bool) -> Self {
+        self.verifier = on;
+        self
+    }
+
     /// How long (virtual time in deterministic mode, real time otherwise) the host waits for a
     /// pending operation before reporting it never completed.
     #[must_use]
@@ -139,7 +152,7 @@ impl HostBuilder {
             cpu_owner: (0..MAX_CPUS).map(|_| AtomicU64::new(0)).collect(),
             active_cpus: AtomicUsize::new(self.cpus),
             mapping_plan: AtomicBool::new(false),
-            state: Mutex::new(State::new(self.seed, self.design_rules.clone())),
+            state: Mutex::new(State::new(self.seed, self.design_rules.clone(), self.verifier)),
             changed: Condvar::new(),
             waiters: AtomicUsize::new(0),
             timers_changed: Condvar::new(),
@@ -210,6 +223,8 @@ pub(crate) struct State {
     pub rng: u64,
     /// The design rules this host checks besides NDIS's ([`HostBuilder::design_rule`]).
     pub design_rules: Vec<Rule>,
+    /// Driver Verifier's per-object checks are on ([`HostBuilder::verifier`]).
+    pub verifier: bool,
 }
 
 // SAFETY: the raw pointers in the state (the boxed driver object and registry path, the adapters'
@@ -219,7 +234,7 @@ pub(crate) struct State {
 unsafe impl Send for State {}
 
 impl State {
-    fn new(seed: u64, design_rules: Vec<Rule>) -> Self {
+    fn new(seed: u64, design_rules: Vec<Rule>, verifier: bool) -> Self {
         Self {
             registration: None,
             driver_object: None,
@@ -241,6 +256,7 @@ impl State {
             quarantine: VecDeque::new(),
             rng: seed,
             design_rules,
+            verifier,
         }
     }
 
@@ -312,7 +328,11 @@ impl State {
             parent,
             paged,
             irql: irql::current(),
-            site: crate::verifier::Site::here(),
+            site: if self.verifier {
+                crate::verifier::Site::here()
+            } else {
+                crate::verifier::Site::unknown()
+            },
         };
         self.tracker.insert(address, allocation);
     }
@@ -524,7 +544,7 @@ impl Inner {
             let entry = st.stack_peaks.entry(callback).or_default();
             *entry = (*entry).max(used);
         };
-        match crate::stack::on_kernel_stack(f, peak) {
+        match crate::stack::on_kernel_stack(f, self.config.verifier.then_some(peak)) {
             Ok(result) => result,
             Err(crate::stack::Overflow) => {
                 let detail = format!(

@@ -193,8 +193,12 @@ fn stack_pointer() -> usize {
 /// Runs a driver call on this thread's kernel stack: the outermost call starts at its top, a call
 /// made from a host export (itself called by the driver) continues below the driver's frames.
 /// `Err(Overflow)` if the driver touched the guard page; a panic inside is carried through.
-/// Records the outermost call's depth in `peak`.
-pub(crate) fn on_kernel_stack<F: FnOnce() -> R, R>(f: F, peak: impl FnOnce(usize)) -> Result<R, Overflow> {
+/// Records the outermost call's depth in `peak`, when there is one (measuring and repainting the
+/// stack costs about as much as a small driver call).
+pub(crate) fn on_kernel_stack<F: FnOnce() -> R, R>(
+    f: F,
+    peak: Option<impl FnOnce(usize)>,
+) -> Result<R, Overflow> {
     let (bottom, top) = kernel_stack();
     let depth = DEPTH.with(Cell::get);
     // Called on the thread's own stack: a host export the driver calls from here on runs below
@@ -223,7 +227,9 @@ pub(crate) fn on_kernel_stack<F: FnOnce() -> R, R>(f: F, peak: impl FnOnce(usize
     ON_KERNEL.with(|k| k.set(was_on_kernel));
     DEPTH.with(|d| d.set(depth));
     HOST_SP.with(|s| s.set(saved_host));
-    if depth == 0 {
+    if depth == 0
+        && let Some(peak) = peak
+    {
         peak(measure_and_repaint(bottom, top));
     }
     if faulted {

@@ -331,22 +331,32 @@ impl Kind {
     }
 }
 
-/// Where in the driver an allocation was made: captured at allocation, resolved only for reports.
+/// Where in the driver an allocation was made: captured at allocation, resolved only for reports;
+/// not captured with the verifier off ([`crate::HostBuilder::verifier`]).
 #[derive(Clone)]
-pub struct Site(Arc<Backtrace>);
+pub struct Site(Option<Arc<Backtrace>>);
 
 impl Site {
     #[must_use]
     /// The caller's site (a backtrace, resolved only if a report needs it).
     pub fn here() -> Self {
-        Self(Arc::new(Backtrace::force_capture()))
+        Self(Some(Arc::new(Backtrace::force_capture())))
+    }
+
+    /// A site not captured (the verifier is off).
+    #[must_use]
+    pub fn unknown() -> Self {
+        Self(None)
     }
 
     /// The first frame outside the host, the standard library and the Rust runtime: the driver code
     /// that called the API.
     #[must_use]
     pub fn caller(&self) -> String {
-        let text = self.0.to_string();
+        let Some(backtrace) = &self.0 else {
+            return "an unknown caller (the verifier was off)".to_string();
+        };
+        let text = backtrace.to_string();
         let mut lines = text.lines().map(str::trim);
         while let Some(line) = lines.next() {
             let Some((_, symbol)) = line.split_once(": ") else {

@@ -74,16 +74,22 @@ pub extern "system" fn NdisMSendNetBufferListsComplete(
         };
         match verdict {
             Ok(completion) => {
-                poison_completed(nbl as PNET_BUFFER_LIST);
                 let slot = &mut st.adapters[adapter];
                 slot.sends_outstanding -= 1;
                 slot.completed_count += 1;
                 slot.completions.push(completion);
-                st.nbls.completed_fifo.push_back(nbl);
-                if st.nbls.completed_fifo.len() > KEEP_COMPLETED
-                    && let Some(old) = st.nbls.completed_fifo.pop_front()
-                {
-                    crate::nbl::release_sent(&mut st, old);
+                if st.verifier {
+                    poison_completed(nbl as PNET_BUFFER_LIST);
+                    st.nbls.completed_fifo.push_back(nbl);
+                    if st.nbls.completed_fifo.len() > KEEP_COMPLETED
+                        && let Some(old) = st.nbls.completed_fifo.pop_front()
+                    {
+                        crate::nbl::release_sent(&mut st, old);
+                    }
+                } else if !st.nbls.sent.get(&nbl).is_some_and(|s| s.in_call) {
+                    // Without the verifier nothing is kept to catch late writes: the NBL is
+                    // reused at once (once its send call returned and was checked).
+                    crate::nbl::release_sent(&mut st, nbl);
                 }
             }
             Err(detail) => st.violate(Rule::NblNotOwned, API, Some(adapter), detail),
@@ -184,7 +190,7 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
                     ),
                 );
             }
-            if st.nbls.indicated.contains_key(&nbl) {
+            if st.verifier && st.nbls.indicated.contains_key(&nbl) {
                 st.violate(
                     Rule::NblIndicatedTwice,
                     API,
@@ -256,7 +262,9 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
                 nb = unsafe { NET_BUFFER_NEXT_NB(nb) };
             }
             if !resources {
-                st.nbls.indicated.insert(nbl, adapter);
+                if st.verifier {
+                    st.nbls.indicated.insert(nbl, adapter);
+                }
                 st.adapters[adapter].indications_outstanding += 1;
                 held.push(nbl);
             }

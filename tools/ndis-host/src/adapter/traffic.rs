@@ -87,6 +87,7 @@ impl Host {
         };
         let mut held = Vec::new();
         let mut wrong = Vec::new();
+        let mut done = Vec::new();
         let ours = ids[0]..=ids[ids.len() - 1];
         for nbl in nbls {
             // The host reuses a completed NBL once its completion was checked: an address whose
@@ -107,6 +108,14 @@ impl Host {
                 }
                 Some(_) => {}
             }
+            if sent.completed.is_some() && !st.verifier {
+                done.push(*nbl);
+            }
+        }
+        // Without the verifier, an NBL completed during its own send call is reused now (its
+        // completion left it to this check).
+        for nbl in done {
+            crate::nbl::release_sent(&mut st, nbl);
         }
         let must_not_hold = phase == Phase::Paused || (while_paused && !restarted);
         if must_not_hold && let Some(first) = held.first() {
