@@ -21,10 +21,9 @@ use clap::{Parser, Subcommand};
 
 use rvnic_cli::{inf, input, sys};
 
-mod bench;
-mod oid;
-mod run;
-mod tap;
+mod cli;
+
+use cli::{bench, oid, run, tap};
 
 #[derive(Debug, Parser)]
 #[command(

@@ -10,6 +10,23 @@ use clap::ValueEnum;
 use ndis::{NDIS_OID, ORACLE_CHECKED_CONSTANTS};
 use rvnic::config::{Config, Fallback, KEYWORDS, Keyword, Kind, Reason};
 
+/// On or off (`--offload`, `--verifier`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
+}
+
+impl Switch {
+    /// Whether it is on.
+    #[must_use]
+    pub const fn on(self) -> bool {
+        matches!(self, Self::On)
+    }
+}
+
 /// Where frames go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Topology {
