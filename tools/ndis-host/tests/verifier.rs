@@ -962,3 +962,63 @@ fn kernel_stacks_record_peaks_and_turn_an_overflow_into_a_violation() {
         )],
     );
 }
+
+/// Without the verifier (`HostBuilder::verifier(false)`, as Windows runs without Driver
+/// Verifier) the per-object checks are off, and only those: IRQL rules and leaks at unload are
+/// still reported.
+#[test]
+fn without_the_verifier_only_the_per_object_checks_are_off() {
+    let lean = || Host::builder().verifier(false);
+    let send_one = |host: &Host, a: Adapter| {
+        host.send(a, &[&frame(1, 80)], SendOptions::default())
+            .expect("running");
+    };
+    let unseen = [
+        // (A write after free is not tried: without the quarantine the memory really is freed.)
+        (Broken::TouchAfterComplete, lean()),
+        (Broken::IndicateTwice, lean().return_mode(ReturnMode::Deferred)),
+    ];
+    for (broken, builder) in unseen {
+        let verdict = run(Behavior::breaking(broken), builder, |host, a| {
+            send_one(host, a);
+            host.return_indicated(a);
+        });
+        assert!(verdict.is_clean(), "{broken:?}: {}", verdict.report());
+    }
+    let verdict = run(
+        Behavior::breaking(Broken::AllocateAtHighIrql),
+        lean(),
+        |host, a| {
+            host.oid_query(a, OID_GEN_LINK_SPEED, 4);
+        },
+    );
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::Irql,
+            "NdisMSleep",
+            Some(0),
+            "documented limit IRQL <= APC_LEVEL",
+        )],
+    );
+    let verdict = run(Behavior::breaking(Broken::LeakPool), lean(), |_, _| {});
+    assert_exactly(
+        &verdict,
+        &[(
+            Rule::Leak,
+            "MiniportDriverUnload",
+            None,
+            "pool memory 'Leak' (100 bytes) from ExAllocatePool2 at an unknown caller (the verifier was off)",
+        )],
+    );
+    // No stack peaks are measured either; with the verifier they are.
+    for (builder, measured) in [(lean(), false), (Host::builder(), true)] {
+        let host = builder.build();
+        set(Behavior::default());
+        host.load(driver_entry).expect("DriverEntry");
+        let a = host.start_adapter(Config::new()).expect("initialize");
+        send_one(&host, a);
+        assert_eq!(!host.stack_peaks().is_empty(), measured);
+        assert!(host.finish().is_clean());
+    }
+}
