@@ -226,6 +226,40 @@ fn in_place_batches_make_and_take_items_in_order_without_a_buffer() {
     assert_eq!(out, [0, 1, 100, 101, 2, 102, 103], "two from each lane per turn");
 }
 
+/// Draining only the lanes of the CPUs that exist (and the shared lane) takes the same items in
+/// the same round-robin, and a consumer that looked at every lane hands over to one that does not.
+#[test]
+fn a_drain_among_the_first_lanes_and_the_shared_one() {
+    type Eight = Mpsc<u64, Box<[Slot<u64>]>, 8>;
+    let lanes: Eight = Mpsc::new(|_| boxed_slots(8)).expect("power of two");
+    // SAFETY: one thread per CPU number.
+    let (a, b) = (unsafe { Dispatch::assume(0) }, unsafe { Dispatch::assume(1) });
+    assert_eq!(lanes.push_with(&a, 3, |i| i as u64), 3);
+    assert_eq!(lanes.push_with(&b, 3, |i| 100 + i as u64), 3);
+    assert!(lanes.push_shared(&a, 500).is_ok());
+    let mut out = Vec::new();
+    let mut consumer = lanes.consumer().expect("consumer");
+    assert_eq!(consumer.pop_with_among(3, 1, 2, |v| out.push(v)), 3);
+    drop(consumer);
+    assert_eq!(out, [0, 100, 500], "lane 0, lane 1, then the shared lane");
+    // A consumer over all lanes takes from lanes 0, 1 and 5 and stops at lane 6; the next, over
+    // two lanes, resumes at the shared lane and goes round.
+    // SAFETY: as above.
+    let five = unsafe { Dispatch::assume(5) };
+    assert!(lanes.push(&five, 555).is_ok());
+    let mut consumer = lanes.consumer().expect("consumer");
+    assert_eq!(consumer.pop_with(3, 1, |v| out.push(v)), 3);
+    drop(consumer);
+    let mut consumer = lanes.consumer().expect("consumer");
+    assert_eq!(consumer.pop_with_among(10, 1, 2, |v| out.push(v)), 2);
+    assert_eq!(out, [0, 100, 500, 1, 101, 555, 2, 102]);
+    assert_eq!(
+        consumer.pop_with_among(10, 1, 0, |_| unreachable!()),
+        0,
+        "the shared lane is empty"
+    );
+}
+
 /// Lanes 0-3 are always full while lanes 4-7 hold work; every drain takes 64 items, 16 per lane,
 /// through a fresh consumer (as the wire makes one per drain). The round-robin position carries
 /// over from one consumer to the next, so lanes 4-7 are served within a few drains. (A fresh

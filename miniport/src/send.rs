@@ -59,10 +59,13 @@ impl TxQueue {
     /// continuing where the last call stopped (so no lane starves however the calls are cut). Only
     /// the holder of the adapter's wire baton calls this (the lanes' single consumer).
     pub(crate) fn pop(&self, max: usize, mut take: impl FnMut(Nbl)) -> usize {
-        let Some(mut consumer) = self.0.get().lanes.consumer() else {
+        let state = self.0.get();
+        let Some(mut consumer) = state.lanes.consumer() else {
             return 0;
         };
-        consumer.pop_with(max, 16, &mut take)
+        // Only the CPUs the lanes were built for push onto their own; the rest use the shared
+        // lane (`push_on`): the others are always empty.
+        consumer.pop_with_among(max, 16, state.cpus, &mut take)
     }
 
     #[must_use]

@@ -366,10 +366,17 @@ impl<'w> Drain<'w> {
         let mut status: NDIS_STATUS = ndis::NDIS_STATUS_SUCCESS;
         for nb in nbl.frames() {
             let len = nb.len();
-            // The frame's headers (for an offload) or its destination (for a plain copy).
-            let mut head = [0u8; MAX_HEADER];
+            // The frame's headers (for an offload) or its destination (for a plain copy): only
+            // an offload's headers need (and zero) the large buffer.
             let offloaded = large != LargeSendRequest::None || checksum != 0;
-            let head = &mut head[..if offloaded { len.min(MAX_HEADER) } else { 6 }];
+            let mut destination_only = [0u8; 6];
+            let mut headers;
+            let head: &mut [u8] = if offloaded {
+                headers = [0u8; MAX_HEADER];
+                &mut headers[..len.min(MAX_HEADER)]
+            } else {
+                &mut destination_only
+            };
             if len < HEADER {
                 counters.error_out();
                 status = ndis::NDIS_STATUS_INVALID_LENGTH;
@@ -406,12 +413,12 @@ impl<'w> Drain<'w> {
                     status = ndis::NDIS_STATUS_FAILURE;
                     break;
                 }
+                self.indicate_if_full(to);
             }
             match job {
                 Job::Large(send) => counters.sent_many(class, send.segments(), send.wire_bytes()),
                 _ => counters.sent(class, len.max(MIN_FRAME)),
             }
-            self.indicate_full();
         }
         if matches!(large, LargeSendRequest::V2 { .. }) {
             nbl.set_large_send_complete();
@@ -428,15 +435,13 @@ impl<'w> Drain<'w> {
         }
     }
 
-    /// Indicates full batches, and a batch whose adapter is down to its low-water mark of free
-    /// descriptors: what it holds goes up normally, and what comes next with
-    /// `NDIS_RECEIVE_FLAGS_RESOURCES`.
-    fn indicate_full(&mut self) {
-        for to in 0..MAX_PORTS {
-            let pending = self.receives[to].len();
-            if pending >= BATCH || (pending > 0 && self.ports[to].is_some_and(Adapter::receive_low)) {
-                self.indicate(to);
-            }
+    /// Indicates port `to`'s batch (the port a frame was just delivered to) when it is full, or
+    /// when its adapter is down to its low-water mark of free descriptors: what it holds goes up
+    /// normally, and what comes next with `NDIS_RECEIVE_FLAGS_RESOURCES`.
+    fn indicate_if_full(&mut self, to: usize) {
+        let pending = self.receives[to].len();
+        if pending >= BATCH || (pending > 0 && self.ports[to].is_some_and(Adapter::receive_low)) {
+            self.indicate(to);
         }
     }
 

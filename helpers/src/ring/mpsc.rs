@@ -351,13 +351,41 @@ impl<T, S: Storage<T>, const LANES: usize> MpscConsumer<'_, T, S, LANES> {
     /// Hands up to `max` items to `take`, at most `per_lane` from a lane before moving on
     /// round-robin, straight from the slots; returns how many. Stops after a whole round of empty
     /// lanes.
-    pub fn pop_with(&mut self, max: usize, per_lane: usize, mut take: impl FnMut(T)) -> usize {
+    pub fn pop_with(&mut self, max: usize, per_lane: usize, take: impl FnMut(T)) -> usize {
+        self.pop_with_among(max, per_lane, LANES, take)
+    }
+
+    /// [`Self::pop_with`] over the first `lanes` lanes and the shared one only: the lanes a
+    /// producer can push onto when only CPUs below `lanes` push onto their own (the others use the
+    /// shared lane). A round then looks at `lanes + 1` lanes instead of `LANES + 1`; with one CPU,
+    /// two.
+    pub fn pop_with_among(
+        &mut self,
+        max: usize,
+        per_lane: usize,
+        lanes: usize,
+        mut take: impl FnMut(T),
+    ) -> usize {
+        let lanes = lanes.min(LANES);
         let per_lane = per_lane.max(1);
         let mut taken = 0;
         let mut idle = 0;
-        while taken < max && idle <= LANES {
+        // A position left by a consumer that looked at more lanes: start at the shared lane.
+        if self.next >= lanes {
+            self.next = LANES;
+        }
+        while taken < max && idle <= lanes {
             let lane = self.next;
-            self.next = (self.next + 1) % (LANES + 1);
+            self.next = if lane == LANES {
+                0
+            } else if lane + 1 >= lanes {
+                LANES
+            } else {
+                lane + 1
+            };
+            if lanes == 0 {
+                self.next = LANES;
+            }
             let budget = (max - taken).min(per_lane);
             // SAFETY: the single consumer, as in `pop`.
             let got = unsafe { self.ring.lane(lane).pop_with_unchecked(budget, &mut take) };
