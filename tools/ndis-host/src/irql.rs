@@ -153,14 +153,31 @@ pub mod callback {
 #[must_use]
 /// The row of `api`, if the table has one.
 pub fn rule(api: &str) -> Option<&'static Rule> {
-    // Every host API call looks its row up (several per frame on the datapath): by hash, not by
-    // scanning the table.
-    static BY_API: std::sync::OnceLock<rustc_hash::FxHashMap<&'static str, &'static Rule>> =
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // Every host API call looks its row up (several per frame on the datapath). The names are
+    // `&'static str` constants: a small cache keyed by the name's address answers most calls
+    // without hashing the name; a miss hashes it. An entry packs the address (48 bits, x86-64
+    // user space) with the row's index + 1; an address and a length name one string, whose row
+    // never changes, so a stale or raced entry is only a miss.
+    static BY_API: std::sync::OnceLock<rustc_hash::FxHashMap<&'static str, usize>> =
         std::sync::OnceLock::new();
-    BY_API
-        .get_or_init(|| RULES.iter().map(|r| (r.api, r)).collect())
-        .get(api)
-        .copied()
+    static CACHE: [AtomicU64; 256] = [const { AtomicU64::new(0) }; 256];
+    let address = api.as_ptr() as u64;
+    let entry = &CACHE[((address >> 3) ^ (address >> 11)) as usize & 255];
+    let cached = entry.load(Ordering::Relaxed);
+    if cached != 0 && cached >> 16 == address {
+        let row = &RULES[(cached & 0xffff) as usize - 1];
+        if row.api.len() == api.len() {
+            return Some(row);
+        }
+    }
+    let index = *BY_API
+        .get_or_init(|| RULES.iter().enumerate().map(|(i, r)| (r.api, i)).collect())
+        .get(api)?;
+    if address < 1 << 48 && index < 0xffff {
+        entry.store(address << 16 | (index as u64 + 1), Ordering::Relaxed);
+    }
+    Some(&RULES[index])
 }
 
 /// The documentation URL of a rule.

@@ -85,6 +85,75 @@ fn capacity_class(total: usize) -> usize {
     total.max(2048).next_power_of_two()
 }
 
+/// The host NBLs the driver has (or had, until they are released): each record in a slot of a
+/// table, and each NBL carrying its slot number in `ProtocolReserved[0]`, the protocol's own area
+/// (miniports must not touch it), as a protocol keeps its per-send state in the NBL instead of a
+/// lookup. An NBL is found by reading its slot and checking the slot holds that NBL.
+#[derive(Debug, Default)]
+pub(crate) struct SentTable {
+    /// (NBL, record) per slot; `None` for a free slot.
+    slots: Vec<Option<(usize, Sent)>>,
+    free: Vec<usize>,
+}
+
+impl SentTable {
+    /// The slot an NBL names (its `ProtocolReserved[0]`, 0 for none, else slot + 1).
+    fn slot_of(nbl: usize) -> Option<usize> {
+        // The host reads its own field of an NBL the driver handed back (a host NBL, or whatever
+        // the driver passed, which NDIS would dereference as well); any thread, under the state
+        // lock that guards the table.
+        // SAFETY: a plain read of a pointer-sized field of the NBL the caller names.
+        let mark = unsafe { (*(nbl as PNET_BUFFER_LIST)).ProtocolReserved.0[0] } as usize;
+        mark.checked_sub(1)
+    }
+
+    /// Records a host NBL sent to the driver, marking the NBL with its slot.
+    pub fn insert(&mut self, nbl: usize, sent: Sent) {
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        });
+        self.slots[slot] = Some((nbl, sent));
+        // The host's NBL, not handed out yet: its protocol area is the host's.
+        // SAFETY: a write to a field of a live host NBL.
+        unsafe { (*(nbl as PNET_BUFFER_LIST)).ProtocolReserved.0[0] = (slot + 1) as PVOID };
+    }
+
+    pub fn get(&self, nbl: usize) -> Option<&Sent> {
+        let slot = Self::slot_of(nbl)?;
+        match self.slots.get(slot)? {
+            Some((held, sent)) if *held == nbl => Some(sent),
+            _ => None,
+        }
+    }
+
+    pub fn get_mut(&mut self, nbl: usize) -> Option<&mut Sent> {
+        let slot = Self::slot_of(nbl)?;
+        match self.slots.get_mut(slot)? {
+            Some((held, sent)) if *held == nbl => Some(sent),
+            _ => None,
+        }
+    }
+
+    pub fn remove(&mut self, nbl: usize) -> Option<Sent> {
+        let slot = Self::slot_of(nbl)?;
+        let entry = self.slots.get_mut(slot)?;
+        if entry.as_ref().is_none_or(|(held, _)| *held != nbl) {
+            return None;
+        }
+        self.free.push(slot);
+        entry.take().map(|(_, sent)| sent)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = usize> + '_ {
+        self.slots.iter().flatten().map(|(nbl, _)| *nbl)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Sent> + '_ {
+        self.slots.iter().flatten().map(|(_, sent)| sent)
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct NblTracker {
     pools: HashMap<usize, Pool>,
@@ -93,7 +162,7 @@ pub(crate) struct NblTracker {
     driver_nbs: HashMap<usize, usize>,
     /// NBL context blocks, by NBL.
     contexts: HashMap<usize, (usize, usize)>,
-    pub sent: HashMap<usize, Sent>,
+    pub sent: SentTable,
     /// NBLs the driver indicated and the protocol holds, by adapter.
     pub indicated: HashMap<usize, usize>,
     pub next_frame: u64,

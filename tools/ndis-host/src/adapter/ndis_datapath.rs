@@ -35,7 +35,7 @@ pub extern "system" fn NdisMSendNetBufferListsComplete(
     // completed is of a send held past it.
     let late = nbls
         .iter()
-        .any(|nbl| !st.nbls.sent.get(nbl).is_some_and(|s| s.in_call));
+        .any(|nbl| !st.nbls.sent.get(*nbl).is_some_and(|s| s.in_call));
     if late && matches!(phase, Phase::Paused | Phase::Halted | Phase::Failed) {
         st.violate(
             Rule::ActivityWhilePaused,
@@ -46,7 +46,7 @@ pub extern "system" fn NdisMSendNetBufferListsComplete(
     }
     let mut lso_incomplete = Vec::new();
     for nbl in nbls {
-        let verdict = match st.nbls.sent.get_mut(&nbl) {
+        let verdict = match st.nbls.sent.get_mut(nbl) {
             Some(sent) if sent.adapter == adapter && sent.completed.is_none() => {
                 // SAFETY: the driver owns the NBL until this completion; reading its status.
                 let status = unsafe { NET_BUFFER_LIST_STATUS(nbl as PNET_BUFFER_LIST) };
@@ -86,7 +86,7 @@ pub extern "system" fn NdisMSendNetBufferListsComplete(
                     {
                         crate::nbl::release_sent(&mut st, old);
                     }
-                } else if !st.nbls.sent.get(&nbl).is_some_and(|s| s.in_call) {
+                } else if !st.nbls.sent.get(nbl).is_some_and(|s| s.in_call) {
                     // Without the verifier nothing is kept to catch late writes: the NBL is
                     // reused at once (once its send call returned and was checked).
                     crate::nbl::release_sent(&mut st, nbl);

@@ -95,7 +95,7 @@ impl Host {
             let Some(sent) = st
                 .nbls
                 .sent
-                .get_mut(nbl)
+                .get_mut(*nbl)
                 .filter(|s| ours.contains(&s.frames.start))
             else {
                 continue;
@@ -147,7 +147,12 @@ impl Host {
 
     /// Completed sends since the last call.
     pub fn take_completions(&self, adapter: Adapter) -> Vec<Completion> {
-        self.slot_call(adapter, |s| std::mem::take(&mut s.completions))
+        // The next batch starts at this one's size: a long run does not grow a vector from
+        // nothing (a reallocation every doubling) for every batch it takes.
+        self.slot_call(adapter, |s| {
+            let room = s.completions.len();
+            std::mem::replace(&mut s.completions, Vec::with_capacity(room))
+        })
     }
 
     /// NBLs completed so far (all time) and NBLs sent but not completed.

@@ -297,7 +297,7 @@ pub(crate) fn listed(frames: &Range<u64>) -> Vec<u64> {
 
 /// Frees a completed host NBL after checking nothing wrote to it since completion.
 pub(crate) fn release_sent(st: &mut State, nbl: usize) {
-    let Some(sent) = st.nbls.sent.remove(&nbl) else {
+    let Some(sent) = st.nbls.sent.remove(nbl) else {
         return;
     };
     if st.verifier && sent.completed.is_some() && !poison_intact(nbl) {
@@ -318,7 +318,11 @@ pub(crate) fn release_sent(st: &mut State, nbl: usize) {
             }
         }
         Memory::Spare(spare) => {
-            let kept = st.nbls.spares.entry(spare.capacity).or_default();
+            // Looked up before it is made: the class exists after the first release.
+            let kept = match st.nbls.spares.get_mut(&spare.capacity) {
+                Some(kept) => kept,
+                None => st.nbls.spares.entry(spare.capacity).or_default(),
+            };
             if kept.len() < SPARES_PER_CLASS {
                 kept.push(spare);
             } else {
@@ -330,7 +334,7 @@ pub(crate) fn release_sent(st: &mut State, nbl: usize) {
 
 /// At the end of a run: releases the host's NBLs (checking completed ones) and what the driver left.
 pub(crate) fn release_all(st: &mut State) {
-    let sent: Vec<usize> = st.nbls.sent.keys().copied().collect();
+    let sent: Vec<usize> = st.nbls.sent.keys().collect();
     for nbl in sent {
         release_sent(st, nbl);
     }
