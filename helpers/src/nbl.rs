@@ -225,33 +225,15 @@ impl NetBuffer<'_> {
     }
 
     /// Copies the frame's first `out.len()` bytes (at most [`Self::len`]) into `out`, however its
-    /// MDLs split it. Returns `false` (and leaves `out` unspecified) if NDIS cannot map the data.
+    /// MDLs split it. Returns `false` (and leaves `out` unspecified) if the pages cannot be mapped.
+    ///
+    /// This walks the MDLs itself ([`Reader`]) rather than calling `NdisGetDataBuffer`: the
+    /// bytes are copied either way, and the walk is inline where `NdisGetDataBuffer` is a call
+    /// into NDIS for every frame.
     #[inline]
     pub fn copy_to(&self, out: &mut [u8]) -> bool {
         let len = out.len().min(self.len());
-        let Ok(needed) = u32::try_from(len) else {
-            return false;
-        };
-        if len == 0 {
-            return true;
-        }
-        let storage = out.as_mut_ptr();
-        // NdisGetDataBuffer returns a pointer to the data if it is contiguous, or copies it into
-        // `storage` (which has `len` writable bytes) and returns `storage`; NULL if it cannot map
-        // the MDLs. The NB is owned and not changed meanwhile. IRQL <= DISPATCH_LEVEL.
-        // SAFETY: an owned NB; `storage` valid for `len` bytes for the call.
-        let data = unsafe { ndis::NdisGetDataBuffer(self.nb.as_ptr(), needed, storage.cast(), 1, 0) };
-        let data = data.cast::<u8>();
-        if data.is_null() {
-            return false;
-        }
-        if data != storage {
-            // `data` points at `len` contiguous bytes of the sender's buffer, which cannot overlap
-            // `out` (a receive buffer the driver owns).
-            // SAFETY: `len` readable bytes at `data`, `len` writable at `storage`, disjoint.
-            unsafe { core::ptr::copy_nonoverlapping(data, storage, len) };
-        }
-        true
+        self.reader().read(&mut out[..len])
     }
 }
 

@@ -441,11 +441,12 @@ fn processors_past_64_and_hot_added_ones_send_and_return_with_nothing_lost() {
     }
 }
 
-/// `NdisGetDataBuffer` may return NULL even for contiguous data when NDIS cannot map it: the frame
-/// is not sent, its NBL completes with `NDIS_STATUS_FAILURE` and counts as a transmit error, and the
-/// next frames go through.
+/// A protocol's send may describe locked pages not mapped to system space, and mapping them can
+/// fail (`MmGetSystemAddressForMdlSafe` then returns NULL): the frame
+/// is not sent, its NBL completes with `NDIS_STATUS_FAILURE` and counts as a transmit error, and
+/// the next frames go through.
 #[test]
-fn a_frame_ndis_cannot_map_fails_alone_and_is_counted() {
+fn a_frame_whose_pages_cannot_be_mapped_fails_alone_and_is_counted() {
     let host = loaded(Host::new());
     let pair = config(&[("Topology", "1"), ("SegmentId", "9")]);
     let a = host.start_adapter(pair.clone()).expect("a");
@@ -457,11 +458,21 @@ fn a_frame_ndis_cannot_map_fails_alone_and_is_counted() {
         nth: 1,
     });
     let frames: Vec<Vec<u8>> = (0..3).map(|i| frame(mb, ma, 200, i)).collect();
+    let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+    let unmapped = SendOptions {
+        unmapped_mdls: true,
+        ..SendOptions::default()
+    };
+    host.send(a, &refs, unmapped).expect("running");
+    let statuses: Vec<NDIS_STATUS> = host.take_completions(a).iter().map(|c| c.status).collect();
     assert_eq!(
-        send(&host, a, &frames),
+        statuses,
         [NDIS_STATUS_FAILURE, NDIS_STATUS_SUCCESS, NDIS_STATUS_SUCCESS]
     );
-    assert!(host.injected_failure().is_some());
+    assert_eq!(
+        host.injected_failure(),
+        Some((ndis_host::Kind::Mapping, "MmMapLockedPagesSpecifyCache", 1))
+    );
     assert_eq!(host.take_received(b), frames[1..]);
     assert_eq!(rvnic_tests::counter(&host, a, OID_GEN_XMIT_ERROR), 1);
     assert_eq!(rvnic_tests::counter(&host, a, OID_GEN_DIRECTED_FRAMES_XMIT), 2);

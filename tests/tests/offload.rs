@@ -945,8 +945,8 @@ fn unmapped_sender_pages_are_mapped_and_a_mapping_failure_is_counted() {
         reassemble(&host.take_received_with_info(b), &flow, receiver, 1460).0,
         data
     );
-    // The third mapping fails (the header copy through NdisGetDataBuffer is the first, the first
-    // MDL's mapping the second): the send fails whole and is counted, nothing half is indicated.
+    // The third mapping fails (the header copy maps the first MDL, the payload's read maps it
+    // again, then the second MDL): the send fails whole and is counted, nothing half is indicated.
     host.inject(ndis_host::FaultPlan {
         kind: Some(ndis_host::Kind::Mapping),
         nth: 3,
