@@ -238,6 +238,7 @@ pub type PNET_BUFFER_POOL_PARAMETERS = *mut NET_BUFFER_POOL_PARAMETERS;
 /// # Safety
 /// `nbl` points to a live `NET_BUFFER_LIST` the caller owns.
 #[must_use]
+#[inline]
 pub unsafe fn NET_BUFFER_LIST_INFO(nbl: PNET_BUFFER_LIST, id: NDIS_NET_BUFFER_LIST_INFO) -> PVOID {
     let Some(index) = usize::try_from(id).ok().filter(|i| *i < MaxNetBufferListInfo) else {
         return core::ptr::null_mut();
@@ -251,6 +252,7 @@ pub unsafe fn NET_BUFFER_LIST_INFO(nbl: PNET_BUFFER_LIST, id: NDIS_NET_BUFFER_LI
 ///
 /// # Safety
 /// `nbl` points to a live `NET_BUFFER_LIST` the caller owns.
+#[inline]
 pub unsafe fn NET_BUFFER_LIST_SET_INFO(nbl: PNET_BUFFER_LIST, id: NDIS_NET_BUFFER_LIST_INFO, value: PVOID) {
     if let Some(index) = usize::try_from(id).ok().filter(|i| *i < MaxNetBufferListInfo) {
         // SAFETY: the caller guarantees `nbl` is live and owned; the index is in bounds.
@@ -263,6 +265,7 @@ pub unsafe fn NET_BUFFER_LIST_SET_INFO(nbl: PNET_BUFFER_LIST, id: NDIS_NET_BUFFE
 /// # Safety
 /// As [`NET_BUFFER_LIST_INFO`].
 #[must_use]
+#[inline]
 pub unsafe fn NDIS_GET_NET_BUFFER_LIST_CANCEL_ID(nbl: PNET_BUFFER_LIST) -> PVOID {
     // SAFETY: forwarded from the caller.
     unsafe { NET_BUFFER_LIST_INFO(nbl, crate::NetBufferListCancelId) }
@@ -272,6 +275,7 @@ pub unsafe fn NDIS_GET_NET_BUFFER_LIST_CANCEL_ID(nbl: PNET_BUFFER_LIST) -> PVOID
 ///
 /// # Safety
 /// As [`NET_BUFFER_LIST_INFO`].
+#[inline]
 pub unsafe fn NDIS_SET_NET_BUFFER_LIST_CANCEL_ID(nbl: PNET_BUFFER_LIST, id: PVOID) {
     // SAFETY: forwarded from the caller; index 5 is within every NDIS 6 NetBufferListInfo.
     unsafe { (*nbl).NetBufferListInfo[crate::NetBufferListCancelId as usize] = id };
@@ -282,6 +286,7 @@ pub unsafe fn NDIS_SET_NET_BUFFER_LIST_CANCEL_ID(nbl: PNET_BUFFER_LIST, id: PVOI
 /// # Safety
 /// `nbl` points to a live `NET_BUFFER_LIST` the caller owns.
 #[must_use]
+#[inline]
 pub unsafe fn NET_BUFFER_LIST_NEXT_NBL(nbl: PNET_BUFFER_LIST) -> PNET_BUFFER_LIST {
     // SAFETY: the caller guarantees `nbl` is live and owned; both union views start with `Next`.
     unsafe { (*nbl).NetBufferListHeader.data().Next }
@@ -291,6 +296,7 @@ pub unsafe fn NET_BUFFER_LIST_NEXT_NBL(nbl: PNET_BUFFER_LIST) -> PNET_BUFFER_LIS
 ///
 /// # Safety
 /// `nbl` points to a live `NET_BUFFER_LIST` the caller owns.
+#[inline]
 pub unsafe fn NET_BUFFER_LIST_SET_NEXT_NBL(nbl: PNET_BUFFER_LIST, next: PNET_BUFFER_LIST) {
     // SAFETY: the caller guarantees `nbl` is live and owned, so writing its link is exclusive.
     unsafe { (*nbl).NetBufferListHeader.data_mut().Next = next }
@@ -301,6 +307,7 @@ pub unsafe fn NET_BUFFER_LIST_SET_NEXT_NBL(nbl: PNET_BUFFER_LIST, next: PNET_BUF
 /// # Safety
 /// `nbl` points to a live `NET_BUFFER_LIST` the caller owns.
 #[must_use]
+#[inline]
 pub unsafe fn NET_BUFFER_LIST_FIRST_NB(nbl: PNET_BUFFER_LIST) -> PNET_BUFFER {
     // SAFETY: the caller guarantees `nbl` is live and owned.
     unsafe { (*nbl).NetBufferListHeader.data().FirstNetBuffer }
@@ -310,6 +317,7 @@ pub unsafe fn NET_BUFFER_LIST_FIRST_NB(nbl: PNET_BUFFER_LIST) -> PNET_BUFFER {
 ///
 /// # Safety
 /// `nbl` points to a live `NET_BUFFER_LIST` the caller owns.
+#[inline]
 pub unsafe fn NET_BUFFER_LIST_SET_STATUS(nbl: PNET_BUFFER_LIST, status: NDIS_STATUS) {
     // SAFETY: the caller guarantees `nbl` is live and owned, so the write is exclusive.
     unsafe { (*nbl).Status = status }
@@ -320,6 +328,7 @@ pub unsafe fn NET_BUFFER_LIST_SET_STATUS(nbl: PNET_BUFFER_LIST, status: NDIS_STA
 /// # Safety
 /// `nbl` points to a live `NET_BUFFER_LIST`.
 #[must_use]
+#[inline]
 pub unsafe fn NET_BUFFER_LIST_STATUS(nbl: PNET_BUFFER_LIST) -> NDIS_STATUS {
     // SAFETY: the caller guarantees `nbl` is live.
     unsafe { (*nbl).Status }
@@ -330,6 +339,7 @@ pub unsafe fn NET_BUFFER_LIST_STATUS(nbl: PNET_BUFFER_LIST) -> NDIS_STATUS {
 /// # Safety
 /// `nb` points to a live `NET_BUFFER` the caller owns.
 #[must_use]
+#[inline]
 pub unsafe fn NET_BUFFER_NEXT_NB(nb: PNET_BUFFER) -> PNET_BUFFER {
     // SAFETY: the caller guarantees `nb` is live; both union views start with `Next`.
     unsafe { (*nb).NetBufferHeader.data().Next }
@@ -340,6 +350,7 @@ pub unsafe fn NET_BUFFER_NEXT_NB(nb: PNET_BUFFER) -> PNET_BUFFER {
 /// # Safety
 /// `nb` points to a live `NET_BUFFER` the caller owns.
 #[must_use]
+#[inline]
 pub unsafe fn NET_BUFFER_DATA_LENGTH(nb: PNET_BUFFER) -> ULONG {
     // SAFETY: the caller guarantees `nb` is live; NDIS keeps `DataLength` valid while it is in use.
     unsafe { (*nb).NetBufferHeader.data().NbDataLength.get() }
@@ -350,6 +361,7 @@ pub unsafe fn NET_BUFFER_DATA_LENGTH(nb: PNET_BUFFER) -> ULONG {
 /// # Safety
 /// `nb` points to a live `NET_BUFFER` the caller owns.
 #[must_use]
+#[inline]
 pub unsafe fn NET_BUFFER_DATA_OFFSET(nb: PNET_BUFFER) -> ULONG {
     // SAFETY: the caller guarantees `nb` is live.
     unsafe { (*nb).NetBufferHeader.data().DataOffset }
@@ -360,6 +372,7 @@ pub unsafe fn NET_BUFFER_DATA_OFFSET(nb: PNET_BUFFER) -> ULONG {
 /// # Safety
 /// `nb` points to a live `NET_BUFFER` the caller owns.
 #[must_use]
+#[inline]
 pub unsafe fn NET_BUFFER_CURRENT_MDL(nb: PNET_BUFFER) -> PMDL {
     // SAFETY: the caller guarantees `nb` is live.
     unsafe { (*nb).NetBufferHeader.data().CurrentMdl }
@@ -370,6 +383,7 @@ pub unsafe fn NET_BUFFER_CURRENT_MDL(nb: PNET_BUFFER) -> PMDL {
 /// # Safety
 /// `nb` points to a live `NET_BUFFER` the caller owns.
 #[must_use]
+#[inline]
 pub unsafe fn NET_BUFFER_CURRENT_MDL_OFFSET(nb: PNET_BUFFER) -> ULONG {
     // SAFETY: the caller guarantees `nb` is live.
     unsafe { (*nb).NetBufferHeader.data().CurrentMdlOffset }
@@ -387,6 +401,7 @@ pub const MDL_SOURCE_IS_NONPAGED_POOL: CSHORT = 0x0004;
 /// # Safety
 /// `mdl` points to a live MDL describing locked pages, which the caller may read for the call.
 #[must_use]
+#[inline]
 pub unsafe fn MmGetSystemAddressForMdlSafe(mdl: PMDL, priority: ULONG) -> PVOID {
     // SAFETY: the caller guarantees a live MDL; a plain borrow of its header for two reads.
     let header = unsafe { &*mdl };

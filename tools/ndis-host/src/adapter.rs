@@ -462,7 +462,8 @@ fn return_nbls(host: &crate::host::Inner, adapter: usize, nbls: &[usize], level:
 /// The NBLs of a chain, in order. A link poisoned by an earlier completion ends the walk (the NBL
 /// it belongs to is reported as not owned; following it would crash).
 fn chain(head: PNET_BUFFER_LIST) -> Vec<usize> {
-    let mut out = Vec::new();
+    // Room for a usual chain (the datapath's batches are 64) in one allocation.
+    let mut out = Vec::with_capacity(64);
     let mut nbl = head;
     while !nbl.is_null() && nbl as usize != crate::nbl::COMPLETED_WORD {
         out.push(nbl as usize);

@@ -85,6 +85,11 @@ fn capacity_class(total: usize) -> usize {
     total.max(2048).next_power_of_two()
 }
 
+/// The index of a size class among the spares.
+fn class_index(capacity: usize) -> usize {
+    capacity.trailing_zeros().saturating_sub(11) as usize
+}
+
 /// The host NBLs the driver has (or had, until they are released): each record in a slot of a
 /// table, and each NBL carrying its slot number in `ProtocolReserved[0]`, the protocol's own area
 /// (miniports must not touch it), as a protocol keeps its per-send state in the NBL instead of a
@@ -169,7 +174,8 @@ pub(crate) struct NblTracker {
     /// Completed host NBLs, oldest first, kept poisoned for a while before they are checked and freed.
     pub completed_fifo: std::collections::VecDeque<usize>,
     /// Released host NBLs of the common layout, by buffer capacity, ready for reuse.
-    spares: HashMap<usize, Vec<Spare>>,
+    /// By size class: index `log2(capacity) - 11` (2 KiB, 4 KiB, ...).
+    spares: Vec<Vec<Spare>>,
     pub protocol: crate::adapter::ProtocolNbls,
 }
 

@@ -126,7 +126,7 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
     }
     let nbls = chain(NetBufferList);
     let resources = ReceiveFlags & NDIS_RECEIVE_FLAGS_RESOURCES != 0;
-    let mut held = Vec::new();
+    let mut held = Vec::with_capacity(nbls.len());
     let mut for_sink = Vec::new();
     let mut for_writer = Vec::new();
     let adapter = {

@@ -87,7 +87,7 @@ impl Host {
         };
         let mut held = Vec::new();
         let mut wrong = Vec::new();
-        let mut done = Vec::new();
+        let mut done = Vec::with_capacity(if st.verifier { 0 } else { nbls.len() });
         let ours = ids[0]..=ids[ids.len() - 1];
         for nbl in nbls {
             // The host reuses a completed NBL once its completion was checked: an address whose

@@ -184,6 +184,10 @@ pub(crate) fn build_chain(
 
 /// Marks a host NBL being built with the sender's offload requests.
 pub(super) fn set_offload_info(nbl: PNET_BUFFER_LIST, options: &SendOptions) {
+    if options.large_send.is_none() && options.checksum == 0 {
+        // The NBL is zeroed (new or rewritten for reuse): nothing is asked for already.
+        return;
+    }
     let lso = options.large_send.map_or(0, |l| l.value());
     // SAFETY: a host NBL under construction, not handed out yet.
     unsafe { NET_BUFFER_LIST_SET_INFO(nbl, TcpLargeSendNetBufferListInfo, lso as PVOID) };
@@ -223,7 +227,7 @@ pub(super) fn set_cancel_id(nbl: PNET_BUFFER_LIST, id: Option<usize>) {
 pub(super) fn spare_with(st: &mut State, data_offset: usize, frame: &[u8]) -> Spare {
     let total = data_offset + frame.len();
     let capacity = capacity_class(total);
-    let spare = match st.nbls.spares.get_mut(&capacity).and_then(Vec::pop) {
+    let spare = match st.nbls.spares.get_mut(class_index(capacity)).and_then(Vec::pop) {
         Some(spare) => {
             st.nbls.protocol.reused += 1;
             spare
@@ -318,11 +322,11 @@ pub(crate) fn release_sent(st: &mut State, nbl: usize) {
             }
         }
         Memory::Spare(spare) => {
-            // Looked up before it is made: the class exists after the first release.
-            let kept = match st.nbls.spares.get_mut(&spare.capacity) {
-                Some(kept) => kept,
-                None => st.nbls.spares.entry(spare.capacity).or_default(),
-            };
+            let class = class_index(spare.capacity);
+            if st.nbls.spares.len() <= class {
+                st.nbls.spares.resize_with(class + 1, Vec::new);
+            }
+            let kept = &mut st.nbls.spares[class];
             if kept.len() < SPARES_PER_CLASS {
                 kept.push(spare);
             } else {
@@ -338,7 +342,7 @@ pub(crate) fn release_all(st: &mut State) {
     for nbl in sent {
         release_sent(st, nbl);
     }
-    for spare in st.nbls.spares.drain().flat_map(|(_, kept)| kept) {
+    for spare in st.nbls.spares.drain(..).flatten() {
         free_spare(&spare);
     }
     let contexts: Vec<(usize, usize)> = st.nbls.contexts.drain().map(|(_, c)| c).collect();
