@@ -597,11 +597,14 @@ impl<'w> Drain<'w> {
 
     /// The ports a frame from `sender` goes to.
     fn targets(&self, sender: usize) -> impl Iterator<Item = usize> + use<> {
-        let (topology, ports) = (self.topology, capacity(self.topology));
-        (0..ports).filter(move |&p| match topology {
-            Topology::Loopback => p == sender,
-            Topology::Pair | Topology::Hub => p != sender,
-        })
+        // A range and a port to skip, rather than a test of every port per frame: the sender
+        // itself (loopback), its peer (pair), or every other port (hub).
+        let (ports, skip) = match self.topology {
+            Topology::Loopback => (sender..sender + 1, usize::MAX),
+            Topology::Pair => (1 - sender.min(1)..2 - sender.min(1), usize::MAX),
+            Topology::Hub => (0..capacity(Topology::Hub), sender),
+        };
+        ports.filter(move |&p| p != skip)
     }
 
     fn indicate(&mut self, to: usize) {
