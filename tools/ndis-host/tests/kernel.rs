@@ -33,28 +33,9 @@ fn host_with_adapter(builder: HostBuilder, config: Config) -> (Host, Adapter) {
     (host, a)
 }
 
-/// Calls an export the IRQL check refuses: no argument is ever used.
-macro_rules! refused {
-    ($call:expr) => {{
-        // The export's IRQL check refuses the call before it uses any argument (the test
-        // asserts the refusal); out-pointers written on refusal point to live locals.
-        // SAFETY: arguments valid (or unused) for the call, as stated above.
-        let _ = unsafe { $call };
-    }};
-}
-
-/// One FFI call of `allocate_one`.
-macro_rules! ffi {
-    ($call:expr) => {{
-        // Adapter handles, pools and buffers valid for the call; every successful allocation
-        // is freed right after with its matching free.
-        // SAFETY: arguments valid (or unused) for the call, as stated above.
-        unsafe { $call }
-    }};
-}
-
 /// Calls the export `name` with arguments it never gets to use (the IRQL check refuses the call
 /// first); pointers it writes even when refusing are valid. False if the name is unknown here.
+#[allow(clippy::too_many_lines, reason = "one arm per export of the IRQL table")]
 fn call_refused(name: &str) -> bool {
     let null = null_mut();
     let mut status: NDIS_STATUS = 0;
@@ -64,87 +45,220 @@ fn call_refused(name: &str) -> bool {
     let s = &raw mut status;
     {
         match name {
-            "NdisMRegisterMiniportDriver" => refused!(NdisMRegisterMiniportDriver(
-                null_mut(),
-                null_mut(),
-                null,
-                null_mut(),
-                null_mut()
-            )),
-            "NdisMDeregisterMiniportDriver" => refused!(NdisMDeregisterMiniportDriver(null)),
-            "NdisMSetMiniportAttributes" => refused!(NdisMSetMiniportAttributes(null, null_mut())),
-            "NdisAllocateGenericObject" => refused!(NdisAllocateGenericObject(null_mut(), 1, 0)),
-            "NdisFreeGenericObject" => refused!(NdisFreeGenericObject(null_mut())),
-            "NdisAllocateMemoryWithTagPriority" => refused!(NdisAllocateMemoryWithTagPriority(null, 1, 1, 0)),
-            "NdisFreeMemory" => refused!(NdisFreeMemory(null, 1, 0)),
-            "NdisAllocateMdl" => refused!(NdisAllocateMdl(null, null, 1)),
-            "NdisFreeMdl" => refused!(NdisFreeMdl(null_mut())),
-            "NdisAllocateNetBufferListPool" => refused!(NdisAllocateNetBufferListPool(null, null_mut())),
-            "NdisFreeNetBufferListPool" => refused!(NdisFreeNetBufferListPool(null)),
-            "NdisAllocateNetBufferPool" => refused!(NdisAllocateNetBufferPool(null, null_mut())),
-            "NdisFreeNetBufferPool" => refused!(NdisFreeNetBufferPool(null)),
-            "NdisAllocateNetBufferList" => refused!(NdisAllocateNetBufferList(null, 0, 0)),
-            "NdisFreeNetBufferList" => refused!(NdisFreeNetBufferList(null_mut())),
-            "NdisAllocateNetBuffer" => refused!(NdisAllocateNetBuffer(null, null_mut(), 0, 0)),
-            "NdisFreeNetBuffer" => refused!(NdisFreeNetBuffer(null_mut())),
-            "NdisAllocateNetBufferAndNetBufferList" => refused!(NdisAllocateNetBufferAndNetBufferList(
-                null,
-                0,
-                0,
-                null_mut(),
-                0,
-                0
-            )),
-            "NdisGetDataBuffer" => refused!(NdisGetDataBuffer(null_mut(), 0, null, 0, 0)),
+            "NdisMRegisterMiniportDriver" => {
+                // SAFETY: refused at this IRQL before its 5 NULL pointers are read.
+                unsafe { NdisMRegisterMiniportDriver(null_mut(), null_mut(), null, null_mut(), null_mut()) };
+            }
+            "NdisMDeregisterMiniportDriver" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisMDeregisterMiniportDriver(null) };
+            }
+            "NdisMSetMiniportAttributes" => {
+                // SAFETY: refused at this IRQL before its 2 NULL pointers are read.
+                unsafe { NdisMSetMiniportAttributes(null, null_mut()) };
+            }
+            "NdisAllocateGenericObject" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisAllocateGenericObject(null_mut(), 1, 0) };
+            }
+            "NdisFreeGenericObject" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisFreeGenericObject(null_mut()) };
+            }
+            "NdisAllocateMemoryWithTagPriority" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisAllocateMemoryWithTagPriority(null, 1, 1, 0) };
+            }
+            "NdisFreeMemory" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisFreeMemory(null, 1, 0) };
+            }
+            "NdisAllocateMdl" => {
+                // SAFETY: refused at this IRQL before its 2 NULL pointers are read.
+                unsafe { NdisAllocateMdl(null, null, 1) };
+            }
+            "NdisFreeMdl" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisFreeMdl(null_mut()) };
+            }
+            "NdisAllocateNetBufferListPool" => {
+                // SAFETY: refused at this IRQL before its 2 NULL pointers are read.
+                unsafe { NdisAllocateNetBufferListPool(null, null_mut()) };
+            }
+            "NdisFreeNetBufferListPool" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisFreeNetBufferListPool(null) };
+            }
+            "NdisAllocateNetBufferPool" => {
+                // SAFETY: refused at this IRQL before its 2 NULL pointers are read.
+                unsafe { NdisAllocateNetBufferPool(null, null_mut()) };
+            }
+            "NdisFreeNetBufferPool" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisFreeNetBufferPool(null) };
+            }
+            "NdisAllocateNetBufferList" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisAllocateNetBufferList(null, 0, 0) };
+            }
+            "NdisFreeNetBufferList" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisFreeNetBufferList(null_mut()) };
+            }
+            "NdisAllocateNetBuffer" => {
+                // SAFETY: refused at this IRQL before its 2 NULL pointers are read.
+                unsafe { NdisAllocateNetBuffer(null, null_mut(), 0, 0) };
+            }
+            "NdisFreeNetBuffer" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisFreeNetBuffer(null_mut()) };
+            }
+            "NdisAllocateNetBufferAndNetBufferList" => {
+                // SAFETY: refused at this IRQL before its 2 NULL pointers are read.
+                unsafe { NdisAllocateNetBufferAndNetBufferList(null, 0, 0, null_mut(), 0, 0) };
+            }
+            "NdisGetDataBuffer" => {
+                // SAFETY: refused at this IRQL before its 2 NULL pointers are read.
+                unsafe { NdisGetDataBuffer(null_mut(), 0, null, 0, 0) };
+            }
             "NdisMSendNetBufferListsComplete" => {
-                refused!(NdisMSendNetBufferListsComplete(null, null_mut(), 0));
+                // SAFETY: refused at this IRQL before its 2 NULL pointers are read.
+                unsafe { NdisMSendNetBufferListsComplete(null, null_mut(), 0) };
             }
             "NdisMIndicateReceiveNetBufferLists" => {
-                refused!(NdisMIndicateReceiveNetBufferLists(null, null_mut(), 0, 0, 0));
+                // SAFETY: refused at this IRQL before its 2 NULL pointers are read.
+                unsafe { NdisMIndicateReceiveNetBufferLists(null, null_mut(), 0, 0, 0) };
             }
-            "NdisMIndicateStatusEx" => refused!(NdisMIndicateStatusEx(null, null_mut())),
-            "NdisMOidRequestComplete" => refused!(NdisMOidRequestComplete(null, null_mut(), 0)),
-            "NdisMPauseComplete" => refused!(NdisMPauseComplete(null)),
-            "NdisMRestartComplete" => refused!(NdisMRestartComplete(null, 0)),
-            "NdisMResetComplete" => refused!(NdisMResetComplete(null, 0, 0)),
-            "NdisOpenConfigurationEx" => refused!(NdisOpenConfigurationEx(null_mut(), null_mut())),
-            "NdisCloseConfiguration" => refused!(NdisCloseConfiguration(null)),
+            "NdisMIndicateStatusEx" => {
+                // SAFETY: refused at this IRQL before its 2 NULL pointers are read.
+                unsafe { NdisMIndicateStatusEx(null, null_mut()) };
+            }
+            "NdisMOidRequestComplete" => {
+                // SAFETY: refused at this IRQL before its 2 NULL pointers are read.
+                unsafe { NdisMOidRequestComplete(null, null_mut(), 0) };
+            }
+            "NdisMPauseComplete" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisMPauseComplete(null) };
+            }
+            "NdisMRestartComplete" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisMRestartComplete(null, 0) };
+            }
+            "NdisMResetComplete" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisMResetComplete(null, 0, 0) };
+            }
+            "NdisOpenConfigurationEx" => {
+                // SAFETY: refused at this IRQL before its 2 NULL pointers are read.
+                unsafe { NdisOpenConfigurationEx(null_mut(), null_mut()) };
+            }
+            "NdisCloseConfiguration" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisCloseConfiguration(null) };
+            }
             "NdisReadConfiguration" => {
-                refused!(NdisReadConfiguration(s, &raw mut parameter, null, null_mut(), 0));
+                // The out-pointers are locals that outlive the call.
+                // SAFETY: refused before its 2 NULL pointers are read; writes `status`, `parameter`.
+                unsafe { NdisReadConfiguration(s, &raw mut parameter, null, null_mut(), 0) };
             }
             "NdisReadNetworkAddress" => {
-                refused!(NdisReadNetworkAddress(s, &raw mut pointer, &raw mut length, null));
+                // The out-pointers are locals that outlive the call.
+                // SAFETY: refused before its NULL pointer is read; writes `status`, `pointer`, `length`.
+                unsafe { NdisReadNetworkAddress(s, &raw mut pointer, &raw mut length, null) };
             }
-            "NdisAllocateTimerObject" => refused!(NdisAllocateTimerObject(null, null_mut(), null_mut())),
-            "NdisSetTimerObject" => refused!(NdisSetTimerObject(null, LARGE_INTEGER::default(), 0, null)),
-            "NdisCancelTimerObject" => refused!(NdisCancelTimerObject(null)),
-            "NdisFreeTimerObject" => refused!(NdisFreeTimerObject(null)),
-            "NdisAcquireSpinLock" => refused!(NdisAcquireSpinLock(null_mut())),
-            "NdisReleaseSpinLock" => refused!(NdisReleaseSpinLock(null_mut())),
-            "NdisDprAcquireSpinLock" => refused!(NdisDprAcquireSpinLock(null_mut())),
-            "NdisDprReleaseSpinLock" => refused!(NdisDprReleaseSpinLock(null_mut())),
-            "NdisInitializeEvent" => refused!(NdisInitializeEvent(null_mut())),
-            "NdisSetEvent" => refused!(NdisSetEvent(null_mut())),
-            "NdisResetEvent" => refused!(NdisResetEvent(null_mut())),
-            "NdisWaitEvent" => refused!(NdisWaitEvent(null_mut(), 0)),
-            "NdisMSleep" => refused!(NdisMSleep(1)),
-            "ExAllocatePool2" => refused!(ExAllocatePool2(POOL_FLAG_NON_PAGED, 1, 1)),
-            "ExFreePoolWithTag" => refused!(ExFreePoolWithTag(null, 1)),
-            "KeRaiseIrqlToDpcLevel" => refused!(KeRaiseIrqlToDpcLevel()),
-            "KeAcquireSpinLockRaiseToDpc" => refused!(KeAcquireSpinLockRaiseToDpc(null_mut())),
-            "KeReleaseSpinLock" => refused!(KeReleaseSpinLock(null_mut(), 0)),
-            "KeAcquireSpinLockAtDpcLevel" => refused!(KeAcquireSpinLockAtDpcLevel(null_mut())),
-            "KeReleaseSpinLockFromDpcLevel" => refused!(KeReleaseSpinLockFromDpcLevel(null_mut())),
-            "KeFlushQueuedDpcs" => refused!(KeFlushQueuedDpcs()),
-            "MmMapLockedPagesSpecifyCache" => refused!(MmMapLockedPagesSpecifyCache(
-                null_mut(),
-                KernelMode,
-                MmCached,
-                null,
-                0,
-                0
-            )),
-            "DbgPrint" => refused!(DbgPrint(c"%s".as_ptr(), c"refused".as_ptr())),
+            "NdisAllocateTimerObject" => {
+                // SAFETY: refused at this IRQL before its 3 NULL pointers are read.
+                unsafe { NdisAllocateTimerObject(null, null_mut(), null_mut()) };
+            }
+            "NdisSetTimerObject" => {
+                // SAFETY: refused at this IRQL before its 2 NULL pointers are read.
+                unsafe { NdisSetTimerObject(null, LARGE_INTEGER::default(), 0, null) };
+            }
+            "NdisCancelTimerObject" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisCancelTimerObject(null) };
+            }
+            "NdisFreeTimerObject" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisFreeTimerObject(null) };
+            }
+            "NdisAcquireSpinLock" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisAcquireSpinLock(null_mut()) };
+            }
+            "NdisReleaseSpinLock" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisReleaseSpinLock(null_mut()) };
+            }
+            "NdisDprAcquireSpinLock" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisDprAcquireSpinLock(null_mut()) };
+            }
+            "NdisDprReleaseSpinLock" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisDprReleaseSpinLock(null_mut()) };
+            }
+            "NdisInitializeEvent" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisInitializeEvent(null_mut()) };
+            }
+            "NdisSetEvent" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisSetEvent(null_mut()) };
+            }
+            "NdisResetEvent" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisResetEvent(null_mut()) };
+            }
+            "NdisWaitEvent" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { NdisWaitEvent(null_mut(), 0) };
+            }
+            "NdisMSleep" => {
+                // SAFETY: no pointer argument; refused at this IRQL, it only records the violation.
+                unsafe { NdisMSleep(1) };
+            }
+            "ExAllocatePool2" => {
+                // SAFETY: no pointer argument; refused at this IRQL, it only records the violation.
+                unsafe { ExAllocatePool2(POOL_FLAG_NON_PAGED, 1, 1) };
+            }
+            "ExFreePoolWithTag" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { ExFreePoolWithTag(null, 1) };
+            }
+            "KeRaiseIrqlToDpcLevel" => {
+                // SAFETY: no pointer argument; refused at this IRQL, it only records the violation.
+                unsafe { KeRaiseIrqlToDpcLevel() };
+            }
+            "KeAcquireSpinLockRaiseToDpc" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { KeAcquireSpinLockRaiseToDpc(null_mut()) };
+            }
+            "KeReleaseSpinLock" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { KeReleaseSpinLock(null_mut(), 0) };
+            }
+            "KeAcquireSpinLockAtDpcLevel" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { KeAcquireSpinLockAtDpcLevel(null_mut()) };
+            }
+            "KeReleaseSpinLockFromDpcLevel" => {
+                // SAFETY: refused at this IRQL before its NULL pointer is read.
+                unsafe { KeReleaseSpinLockFromDpcLevel(null_mut()) };
+            }
+            "KeFlushQueuedDpcs" => {
+                // SAFETY: no pointer argument; refused at this IRQL, it only records the violation.
+                unsafe { KeFlushQueuedDpcs() };
+            }
+            "MmMapLockedPagesSpecifyCache" => {
+                // SAFETY: refused at this IRQL before its 2 NULL pointers are read.
+                unsafe { MmMapLockedPagesSpecifyCache(null_mut(), KernelMode, MmCached, null, 0, 0) };
+            }
+            "DbgPrint" => {
+                // SAFETY: two static C strings, read at most; refused at this IRQL.
+                unsafe { DbgPrint(c"%s".as_ptr(), c"refused".as_ptr()) };
+            }
             _ => return false,
         }
     }
@@ -325,96 +439,142 @@ fn adapter_pool(handle: NDIS_HANDLE, nbl: bool) -> NDIS_HANDLE {
 /// Performs one allocation of `kind` (after any setup of other kinds); true if it succeeded. Frees
 /// everything it made.
 fn allocate_one(handle: NDIS_HANDLE, kind: Kind) -> bool {
-    {
-        match kind {
-            Kind::Pool => {
-                let p = ffi!(ExAllocatePool2(POOL_FLAG_NON_PAGED, 16, 9));
-                (!p.is_null()).then(|| ffi!(ExFreePoolWithTag(p, 9))).is_some()
+    // Every call below runs at PASSIVE_LEVEL on the test thread, with `handle` the live adapter's
+    // handle; what it allocates is freed once, with its matching free, before this returns.
+    match kind {
+        Kind::Pool => {
+            // SAFETY: flags, size and tag only.
+            let p = unsafe { ExAllocatePool2(POOL_FLAG_NON_PAGED, 16, 9) };
+            if p.is_null() {
+                return false;
             }
-            Kind::Memory => {
-                let p = ffi!(NdisAllocateMemoryWithTagPriority(
-                    handle,
-                    16,
-                    9,
-                    NormalPoolPriority
-                ));
-                (!p.is_null()).then(|| ffi!(NdisFreeMemory(p, 16, 0))).is_some()
+            // SAFETY: `p` is the block just allocated with tag 9, freed once.
+            unsafe { ExFreePoolWithTag(p, 9) };
+            true
+        }
+        Kind::Memory => {
+            // SAFETY: the adapter's handle, a size, a tag and a priority.
+            let p = unsafe { NdisAllocateMemoryWithTagPriority(handle, 16, 9, NormalPoolPriority) };
+            if p.is_null() {
+                return false;
             }
-            Kind::GenericObject => {
-                let o = ffi!(NdisAllocateGenericObject(null_mut(), 9, 8));
-                (!o.is_null()).then(|| ffi!(NdisFreeGenericObject(o))).is_some()
+            // SAFETY: `p` is the 16-byte block just allocated, freed once.
+            unsafe { NdisFreeMemory(p, 16, 0) };
+            true
+        }
+        Kind::GenericObject => {
+            // SAFETY: no driver object (NULL is allowed), a tag and a size.
+            let o = unsafe { NdisAllocateGenericObject(null_mut(), 9, 8) };
+            if o.is_null() {
+                return false;
             }
-            Kind::NblPool | Kind::NbPool => {
-                let nbl = kind == Kind::NblPool;
-                let p = adapter_pool(handle, nbl);
-                let ok = !p.is_null();
-                if ok && nbl {
-                    ffi!(NdisFreeNetBufferListPool(p));
-                } else if ok {
-                    ffi!(NdisFreeNetBufferPool(p));
-                }
-                ok
+            // SAFETY: `o` is the object just allocated, freed once.
+            unsafe { NdisFreeGenericObject(o) };
+            true
+        }
+        Kind::NblPool | Kind::NbPool => {
+            let nbl = kind == Kind::NblPool;
+            let p = adapter_pool(handle, nbl);
+            let ok = !p.is_null();
+            if ok && nbl {
+                // SAFETY: `p` is the NBL pool just allocated, empty, freed once.
+                unsafe { NdisFreeNetBufferListPool(p) };
+            } else if ok {
+                // SAFETY: `p` is the NB pool just allocated, empty, freed once.
+                unsafe { NdisFreeNetBufferPool(p) };
             }
-            Kind::Nbl => {
-                let pool = adapter_pool(handle, true);
-                let n = ffi!(NdisAllocateNetBufferList(pool, 0, 0));
-                let ok = !n.is_null();
-                if ok {
-                    ffi!(NdisFreeNetBufferList(n));
-                }
-                ffi!(NdisFreeNetBufferListPool(pool));
-                ok
+            ok
+        }
+        Kind::Nbl => {
+            let pool = adapter_pool(handle, true);
+            // SAFETY: `pool` is a live NBL pool (or NULL after an injected failure, refused).
+            let n = unsafe { NdisAllocateNetBufferList(pool, 0, 0) };
+            let ok = !n.is_null();
+            if ok {
+                // SAFETY: `n` is the NBL just allocated from `pool`, freed once.
+                unsafe { NdisFreeNetBufferList(n) };
             }
-            Kind::Nb => {
-                let pool = adapter_pool(handle, false);
-                let n = ffi!(NdisAllocateNetBuffer(pool, null_mut(), 0, 0));
-                let ok = !n.is_null();
-                if ok {
-                    ffi!(NdisFreeNetBuffer(n));
-                }
-                ffi!(NdisFreeNetBufferPool(pool));
-                ok
+            // SAFETY: `pool`, now empty, freed once.
+            unsafe { NdisFreeNetBufferListPool(pool) };
+            ok
+        }
+        Kind::Nb => {
+            let pool = adapter_pool(handle, false);
+            // SAFETY: `pool` is a live NB pool; no MDL (NULL is allowed).
+            let n = unsafe { NdisAllocateNetBuffer(pool, null_mut(), 0, 0) };
+            let ok = !n.is_null();
+            if ok {
+                // SAFETY: `n` is the NB just allocated from `pool`, freed once.
+                unsafe { NdisFreeNetBuffer(n) };
             }
-            Kind::Mdl => {
-                // NdisAllocateMdl describes non-paged pool the driver allocated (not the stack).
-                let memory = ffi!(ExAllocatePool2(POOL_FLAG_NON_PAGED, 64, 9));
-                let m = ffi!(NdisAllocateMdl(handle, memory, 64));
-                let ok = (!m.is_null()).then(|| ffi!(NdisFreeMdl(m))).is_some();
-                ffi!(ExFreePoolWithTag(memory, 9));
-                ok
+            // SAFETY: `pool`, now empty, freed once.
+            unsafe { NdisFreeNetBufferPool(pool) };
+            ok
+        }
+        Kind::Mdl => {
+            // NdisAllocateMdl describes non-paged pool the driver allocated (not the stack).
+            // SAFETY: flags, size and tag only.
+            let memory = unsafe { ExAllocatePool2(POOL_FLAG_NON_PAGED, 64, 9) };
+            // SAFETY: `memory` is 64 bytes of live non-paged pool, outliving the MDL.
+            let m = unsafe { NdisAllocateMdl(handle, memory, 64) };
+            let ok = !m.is_null();
+            if ok {
+                // SAFETY: `m` is the MDL just allocated, freed once.
+                unsafe { NdisFreeMdl(m) };
             }
-            Kind::Timer => {
-                let mut c = timer_characteristics();
-                let mut t = null_mut();
-                let ok = ffi!(NdisAllocateTimerObject(handle, &raw mut c, &raw mut t)) == NDIS_STATUS_SUCCESS;
-                if ok {
-                    ffi!(NdisFreeTimerObject(t));
-                }
-                ok
+            // SAFETY: `memory`, no longer described by an MDL, freed once with its tag.
+            unsafe { ExFreePoolWithTag(memory, 9) };
+            ok
+        }
+        Kind::Timer => {
+            let mut c = timer_characteristics();
+            let mut t = null_mut();
+            // `c` is a valid characteristics block and `t` a local out-pointer, both live for
+            // the call.
+            // SAFETY: as stated, with the adapter's handle.
+            let status = unsafe { NdisAllocateTimerObject(handle, &raw mut c, &raw mut t) };
+            let ok = status == NDIS_STATUS_SUCCESS;
+            if ok {
+                // SAFETY: `t` is the timer just allocated, never set, freed once.
+                unsafe { NdisFreeTimerObject(t) };
             }
-            Kind::Mapping => {
-                // One contiguous MDL: NdisGetDataBuffer may still fail to map it.
-                let pool = adapter_pool(handle, true);
-                let memory = ffi!(ExAllocatePool2(POOL_FLAG_NON_PAGED, 64, 9));
-                let mdl = ffi!(NdisAllocateMdl(handle, memory, 64));
-                let nbl = ffi!(NdisAllocateNetBufferAndNetBufferList(pool, 0, 0, mdl, 0, 64));
-                let nb = ffi!(NET_BUFFER_LIST_FIRST_NB(nbl));
-                let ok = !ffi!(NdisGetDataBuffer(nb, 16, null_mut(), 1, 0)).is_null();
-                ffi!(NdisFreeNetBufferList(nbl));
-                ffi!(NdisFreeMdl(mdl));
-                ffi!(ExFreePoolWithTag(memory, 9));
-                ffi!(NdisFreeNetBufferListPool(pool));
-                ok
+            ok
+        }
+        Kind::Mapping => {
+            // One contiguous MDL: NdisGetDataBuffer may still fail to map it.
+            let pool = adapter_pool(handle, true);
+            // SAFETY: flags, size and tag only.
+            let memory = unsafe { ExAllocatePool2(POOL_FLAG_NON_PAGED, 64, 9) };
+            // SAFETY: `memory` is 64 bytes of live non-paged pool, outliving the MDL.
+            let mdl = unsafe { NdisAllocateMdl(handle, memory, 64) };
+            // SAFETY: `pool` allocates NBs with its NBLs; `mdl` describes the 64 bytes.
+            let nbl = unsafe { NdisAllocateNetBufferAndNetBufferList(pool, 0, 0, mdl, 0, 64) };
+            // SAFETY: `nbl` is the NBL just allocated, with its one NB.
+            let nb = unsafe { NET_BUFFER_LIST_FIRST_NB(nbl) };
+            // SAFETY: `nb` describes 64 bytes; 16 are asked for, contiguous, so no storage.
+            let ok = !unsafe { NdisGetDataBuffer(nb, 16, null_mut(), 1, 0) }.is_null();
+            // SAFETY: `nbl` (with its NB), freed once, before the MDL it uses.
+            unsafe { NdisFreeNetBufferList(nbl) };
+            // SAFETY: `mdl`, no longer in an NB, freed once.
+            unsafe { NdisFreeMdl(mdl) };
+            // SAFETY: `memory`, no longer described by an MDL, freed once with its tag.
+            unsafe { ExFreePoolWithTag(memory, 9) };
+            // SAFETY: `pool`, now empty, freed once.
+            unsafe { NdisFreeNetBufferListPool(pool) };
+            ok
+        }
+        Kind::Configuration => {
+            let mut o = config_object(handle);
+            let mut c = null_mut();
+            // `o` names the adapter's handle, `c` is a local out-pointer; both outlive the call.
+            // SAFETY: as stated.
+            let status = unsafe { NdisOpenConfigurationEx(&raw mut o, &raw mut c) };
+            let ok = status == NDIS_STATUS_SUCCESS;
+            if ok {
+                // SAFETY: `c` is the handle just opened, closed once.
+                unsafe { NdisCloseConfiguration(c) };
             }
-            Kind::Configuration => {
-                let mut o = config_object(handle);
-                let mut c = null_mut();
-                let ok = ffi!(NdisOpenConfigurationEx(&raw mut o, &raw mut c)) == NDIS_STATUS_SUCCESS;
-                if ok {
-                    ffi!(NdisCloseConfiguration(c));
-                }
-                ok
-            }
+            ok
         }
     }
 }
@@ -428,8 +588,10 @@ fn an_mdl_describes_only_non_paged_pool_the_driver_allocated() {
     let handle = host.adapter_handle(a);
     let mut stack = [0u8; 64];
     const POOL_FLAG_PAGED: u64 = 0x100;
-    let paged = ffi!(ExAllocatePool2(POOL_FLAG_PAGED, 64, 9));
-    let pool = ffi!(ExAllocatePool2(POOL_FLAG_NON_PAGED, 64, 9));
+    // SAFETY: flags, size and tag only (at PASSIVE_LEVEL, where paged pool may be allocated).
+    let paged = unsafe { ExAllocatePool2(POOL_FLAG_PAGED, 64, 9) };
+    // SAFETY: as above.
+    let pool = unsafe { ExAllocatePool2(POOL_FLAG_NON_PAGED, 64, 9) };
     let refused: [(&str, PVOID, u32); 4] = [
         ("the stack", stack.as_mut_ptr().cast(), 64),
         ("image data", IMAGE_DATA.as_ptr().cast_mut().cast(), 64),
@@ -437,7 +599,10 @@ fn an_mdl_describes_only_non_paged_pool_the_driver_allocated() {
         ("past the end of a pool block", pool, 65),
     ];
     for (what, va, length) in refused {
-        let m = ffi!(NdisAllocateMdl(handle, va, length));
+        // Each address is live memory of `length` bytes (the refused one past its end is
+        // refused before anything is described).
+        // SAFETY: the adapter's handle and an address NdisAllocateMdl refuses without reading.
+        let m = unsafe { NdisAllocateMdl(handle, va, length) };
         assert!(m.is_null(), "{what}: refused");
         let v = host.take_violations();
         assert_eq!(v.len(), 1, "{what}: {v:?}");
@@ -449,18 +614,20 @@ fn an_mdl_describes_only_non_paged_pool_the_driver_allocated() {
         assert!(v[0].detail.contains("not inside non-paged pool"), "{}", v[0]);
     }
     // The tail of a block is fine; so is a block freed and reallocated (the range is live again).
-    let m = ffi!(NdisAllocateMdl(
-        handle,
-        pool.cast::<u8>().wrapping_add(60).cast(),
-        4
-    ));
+    let tail = pool.cast::<u8>().wrapping_add(60).cast();
+    // SAFETY: the last 4 bytes of the live 64-byte block `pool`.
+    let m = unsafe { NdisAllocateMdl(handle, tail, 4) };
     assert!(!m.is_null());
-    ffi!(NdisFreeMdl(m));
-    ffi!(ExFreePoolWithTag(pool, 9));
-    let m = ffi!(NdisAllocateMdl(handle, pool, 64));
+    // SAFETY: `m` is the MDL just allocated, freed once.
+    unsafe { NdisFreeMdl(m) };
+    // SAFETY: `pool`, no longer described by an MDL, freed once with its tag.
+    unsafe { ExFreePoolWithTag(pool, 9) };
+    // SAFETY: the host refuses freed pool without reading it.
+    let m = unsafe { NdisAllocateMdl(handle, pool, 64) };
     assert!(m.is_null(), "freed pool is refused");
     assert_eq!(host.take_violations().len(), 1);
-    ffi!(ExFreePoolWithTag(paged, 9));
+    // SAFETY: `paged`, never described, freed once with its tag.
+    unsafe { ExFreePoolWithTag(paged, 9) };
     assert!(host.finish().is_clean());
 }
 
