@@ -220,6 +220,54 @@ struct Pending {
     oid: Option<(usize, Option<NDIS_STATUS>)>,
 }
 
+/// The adapters NDIS created, by index, and the miniport adapter handle of each: an adapter is
+/// added with its handle and never removed (a halted slot keeps its records for the tests), so a
+/// handle always names the slot it was made for.
+#[derive(Default)]
+pub(crate) struct Adapters {
+    slots: Vec<AdapterSlot>,
+    handles: std::collections::HashMap<usize, usize>,
+}
+
+impl Adapters {
+    /// The index the next adapter gets.
+    pub fn next_id(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Adds an adapter (its index is [`Self::next_id`]) with its handle.
+    pub fn add(&mut self, slot: AdapterSlot) {
+        self.handles.insert(slot.handle() as usize, self.slots.len());
+        self.slots.push(slot);
+    }
+
+    /// The adapter index of a miniport adapter handle.
+    pub fn of_handle(&self, handle: NDIS_HANDLE) -> Option<usize> {
+        self.handles.get(&(handle as usize)).copied()
+    }
+
+    pub fn get_mut(&mut self, id: usize) -> Option<&mut AdapterSlot> {
+        self.slots.get_mut(id)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &AdapterSlot> {
+        self.slots.iter()
+    }
+}
+
+impl std::ops::Index<usize> for Adapters {
+    type Output = AdapterSlot;
+    fn index(&self, id: usize) -> &AdapterSlot {
+        &self.slots[id]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Adapters {
+    fn index_mut(&mut self, id: usize) -> &mut AdapterSlot {
+        &mut self.slots[id]
+    }
+}
+
 #[allow(
     clippy::struct_excessive_bools,
     reason = "the flags of NDIS's per-adapter state machine"
@@ -354,7 +402,7 @@ const GUARD: usize = 16;
 const GUARD_BYTE: u8 = 0xAB;
 
 fn callbacks(st: &State) -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
-    let Some(r) = st.registration.as_ref() else {
+    let Some(r) = st.driver.registration() else {
         crate::fatal("no driver is loaded in this host")
     };
     // SAFETY: a plain copy of the registered characteristics (fn pointers and integers).
@@ -362,21 +410,20 @@ fn callbacks(st: &State) -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
 }
 
 fn driver_context(st: &State) -> NDIS_HANDLE {
-    st.registration
-        .as_ref()
+    st.driver
+        .registration()
         .map_or(std::ptr::null_mut(), |r| r.driver_context as NDIS_HANDLE)
 }
 
 /// Resources of `adapter` that must be gone: generic objects after halt or a failed initialize
 /// (rvnic's design rule: only when the test opted in).
 fn check_generic_objects(st: &mut State, adapter: usize, api: &'static str, when: &str) {
-    if !st.design_rules.contains(&Rule::GenericObjectOutlivesHalt) {
+    if !st.findings.checks(Rule::GenericObjectOutlivesHalt) {
         return;
     }
     let left: Vec<String> = st
         .tracker
-        .live
-        .values()
+        .live()
         .filter(|a| a.kind == Kind::GenericObject && a.owner == Owner::Adapter(adapter))
         .map(crate::verifier::Allocation::describe)
         .collect();
@@ -425,9 +472,9 @@ fn oid_of(request: &OidRequest) -> NDIS_OID {
 fn return_nbls(host: &crate::host::Inner, adapter: usize, nbls: &[usize], level: KIRQL) {
     let (handler, context) = {
         let mut st = host.lock();
-        if st.verifier {
+        if st.findings.per_object() {
             for nbl in nbls {
-                st.nbls.indicated.remove(nbl);
+                st.nbls.release_indicated(*nbl);
             }
         }
         st.adapters[adapter].indications_outstanding -= nbls.len();
@@ -515,8 +562,8 @@ fn check_reset_sends(st: &mut State, adapter: usize, api: &'static str) {
 
 /// The registered driver's NDIS minor version (30 for 6.30).
 fn minor_version(st: &State) -> u8 {
-    st.registration
-        .as_ref()
+    st.driver
+        .registration()
         .map_or(0, |r| r.characteristics.MinorNdisVersion)
 }
 

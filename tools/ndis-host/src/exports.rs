@@ -102,10 +102,7 @@ pub unsafe extern "system" fn NdisMRegisterMiniportDriver(
         return NDIS_STATUS_FAILURE;
     }
     let mut st = host.lock();
-    let ours = st
-        .driver_object
-        .as_ref()
-        .map(|o| std::ptr::from_ref(&**o) as usize);
+    let ours = st.driver.object_address();
     if Some(DriverObject as usize) != ours
         || MiniportDriverCharacteristics.is_null()
         || NdisMiniportDriverHandle.is_null()
@@ -125,12 +122,12 @@ pub unsafe extern "system" fn NdisMRegisterMiniportDriver(
             .push(format!("ndis-host: NdisMRegisterMiniportDriver refused: {why}"));
         return status;
     }
-    if st.registration.as_ref().is_some_and(|r| !r.deregistered) {
+    if st.driver.registration().is_some_and(|r| !r.deregistered) {
         st.violate(Rule::BadParameter, API, None, "the driver registered twice");
         return NDIS_STATUS_FAILURE;
     }
     let handle = crate::memory::raw_alloc(8, 0) as usize;
-    st.registration = Some(Registration {
+    st.driver.register(Registration {
         characteristics: c,
         driver_context: MiniportDriverContext as usize,
         handle,
@@ -152,7 +149,7 @@ pub extern "system" fn NdisMDeregisterMiniportDriver(NdisMiniportDriverHandle: N
     }
     let mut st = host.lock();
     let handle = NdisMiniportDriverHandle as usize;
-    match st.registration.as_mut() {
+    match st.driver.registration_mut() {
         Some(r) if r.handle == handle && !r.deregistered => {
             r.deregistered = true;
             crate::memory::raw_free(handle, 8);

@@ -16,11 +16,11 @@ pub struct FaultPlan {
 /// The host's fault-injection state: attempts counted per kind and in total.
 #[derive(Debug, Default)]
 pub(crate) struct Faults {
-    pub plan: Option<FaultPlan>,
-    pub attempts: u64,
-    pub attempts_by_kind: std::collections::HashMap<Kind, u64>,
+    plan: Option<FaultPlan>,
+    attempts: u64,
+    attempts_by_kind: std::collections::HashMap<Kind, u64>,
     /// The allocation that was failed: its kind, API and 1-based attempt number.
-    pub failed: Option<(Kind, &'static str, u64)>,
+    failed: Option<(Kind, &'static str, u64)>,
 }
 
 impl Faults {

@@ -1,18 +1,17 @@
 //! The host: one simulated NDIS with its driver, adapters, clock, CPUs and verifier.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use ndis::*;
 
-use crate::adapter::AdapterSlot;
 use crate::fault::Faults;
 use crate::irql::{self, with_thread};
 use crate::nbl::NblTracker;
 use crate::timer::TimerTable;
-use crate::verifier::{Kind, Owner, Rule, Tracker, Violation};
+use crate::verifier::{Findings, Kind, Owner, Rule, Tracker, Violation};
 
 /// How the host runs the driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,34 +196,126 @@ pub(crate) fn current() -> Arc<Inner> {
     }
 }
 
-/// Everything behind the host's lock.
-pub(crate) struct State {
-    pub registration: Option<crate::exports::Registration>,
-    pub driver_object: Option<Box<DRIVER_OBJECT>>,
-    /// The most kernel stack each driver entry point used (outermost calls), in bytes.
-    pub stack_peaks: HashMap<&'static str, usize>,
+/// The loaded driver as NDIS knows it: the driver object and registry path `DriverEntry` got
+/// (boxed here, alive until the host drops), what it registered, the kernel image it runs from,
+/// and whether it was unloaded. A load starts afresh; an unload is final for that load.
+#[derive(Default)]
+pub(crate) struct LoadedDriver {
+    registration: Option<crate::exports::Registration>,
+    object: Option<Box<DRIVER_OBJECT>>,
+    registry_path: Option<(Box<[u16]>, Box<UNICODE_STRING>)>,
+    unloaded: bool,
     /// The kernel image the driver runs from, when it is not the linked one: kept mapped until the
     /// host finishes.
     #[cfg(target_arch = "x86_64")]
-    pub image: Option<crate::image::Image>,
-    pub registry_path: Option<(Box<[u16]>, Box<UNICODE_STRING>)>,
-    pub driver_unloaded: bool,
-    pub adapters: Vec<AdapterSlot>,
-    pub handles: HashMap<usize, usize>,
+    image: Option<crate::image::Image>,
+}
+
+impl LoadedDriver {
+    /// A driver is loaded and not unloaded.
+    pub fn is_loaded(&self) -> bool {
+        self.object.is_some() && !self.unloaded
+    }
+
+    /// Its unload ran (or its `DriverEntry` failed).
+    pub fn is_unloaded(&self) -> bool {
+        self.unloaded
+    }
+
+    /// Starts a load: a fresh driver object and registry path for `DriverEntry`, nothing
+    /// registered. Returns the pointers `DriverEntry` gets (alive as long as this part).
+    pub fn begin(&mut self, registry_path: &str) -> (*mut DRIVER_OBJECT, *mut UNICODE_STRING) {
+        let mut object = Box::new(DRIVER_OBJECT { Opaque: [0; 42] });
+        let mut text: Box<[u16]> = registry_path.encode_utf16().collect();
+        let bytes = u16::try_from(text.len() * 2).expect("registry path fits a UNICODE_STRING");
+        let mut path = Box::new(UNICODE_STRING {
+            Length: bytes,
+            MaximumLength: bytes,
+            Buffer: text.as_mut_ptr(),
+        });
+        let pointers = (&raw mut *object, &raw mut *path);
+        self.object = Some(object);
+        self.registry_path = Some((text, path));
+        self.unloaded = false;
+        self.registration = None;
+        pointers
+    }
+
+    /// The load ended: `DriverEntry` failed or the unload handler ran.
+    pub fn mark_unloaded(&mut self) {
+        self.unloaded = true;
+    }
+
+    /// The driver object's address (what the driver must pass back), if any.
+    pub fn object_address(&self) -> Option<usize> {
+        self.object.as_ref().map(|o| std::ptr::from_ref(&**o) as usize)
+    }
+
+    /// What the driver registered.
+    pub fn registration(&self) -> Option<&crate::exports::Registration> {
+        self.registration.as_ref()
+    }
+
+    pub fn registration_mut(&mut self) -> Option<&mut crate::exports::Registration> {
+        self.registration.as_mut()
+    }
+
+    /// Records a registration (`NdisMRegisterMiniportDriver`).
+    pub fn register(&mut self, registration: crate::exports::Registration) {
+        self.registration = Some(registration);
+    }
+
+    /// Keeps the kernel image mapped for this load.
+    #[cfg(target_arch = "x86_64")]
+    pub fn set_image(&mut self, image: crate::image::Image) {
+        self.image = Some(image);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    pub fn image(&self) -> Option<&crate::image::Image> {
+        self.image.as_ref()
+    }
+
+    /// Unmaps the kernel image (when no thread runs its code any more).
+    #[cfg(target_arch = "x86_64")]
+    pub fn drop_image(&mut self) {
+        drop(self.image.take());
+    }
+}
+
+/// Everything behind the host's lock: one part per concern, each a type that keeps its own
+/// invariant behind its methods (a load starts afresh and an unload is final; a handle always
+/// names its adapter; violations only accumulate until taken; a freed block is checked before it
+/// is returned; live allocations and fault counts change only as allocations happen). The one
+/// record with open fields is an adapter's own (`AdapterSlot`), NDIS's per-adapter state
+/// machine, which the adapter module and its exports drive.
+pub(crate) struct State {
+    /// The driver: its object, registration and image (`exports.rs`, `host/handle.rs`).
+    pub driver: LoadedDriver,
+    /// The most kernel stack each driver entry point used (outermost calls), in bytes.
+    pub stack_peaks: crate::verifier::Peaks,
+    /// The adapters and their handles (`adapter.rs` and its exports).
+    pub adapters: crate::adapter::Adapters,
+    /// Live driver allocations, by address (`memory.rs`, `nbl.rs`, `timer.rs`).
     pub tracker: Tracker,
-    pub violations: Vec<Violation>,
+    /// Violations, design rules and the per-object switch: the verifier's own part.
+    pub findings: Findings,
+    /// The fault plan and what it failed (`fault.rs`).
     pub faults: Faults,
+    /// `DbgPrint` output, in order.
     pub debug: Vec<String>,
+    /// NDIS timer objects (`timer.rs`).
     pub timers: TimerTable,
-    pub events: HashMap<usize, bool>,
+    /// `NDIS_EVENT`s (`sync.rs`).
+    pub events: crate::sync::Events,
+    /// Open configuration handles and the values read through them (`config.rs`).
     pub configs: crate::config::Configs,
+    /// NBL pools, the host's sends and the driver's indications (`nbl.rs`).
     pub nbls: NblTracker,
-    pub quarantine: VecDeque<crate::memory::Quarantined>,
-    pub rng: u64,
-    /// The design rules this host checks besides NDIS's ([`HostBuilder::design_rule`]).
-    pub design_rules: Vec<Rule>,
-    /// Driver Verifier's per-object checks are on ([`HostBuilder::verifier`]).
-    pub verifier: bool,
+    /// Freed driver memory held poisoned (`memory.rs`).
+    pub quarantine: crate::memory::Quarantine,
+    /// The host's only source of choices ([`State::random`]).
+    rng: u64,
 }
 
 // SAFETY: the raw pointers in the state (the boxed driver object and registry path, the adapters'
@@ -236,27 +327,19 @@ unsafe impl Send for State {}
 impl State {
     fn new(seed: u64, design_rules: Vec<Rule>, verifier: bool) -> Self {
         Self {
-            registration: None,
-            driver_object: None,
-            stack_peaks: HashMap::new(),
-            #[cfg(target_arch = "x86_64")]
-            image: None,
-            registry_path: None,
-            driver_unloaded: false,
-            adapters: Vec::new(),
-            handles: HashMap::new(),
+            driver: LoadedDriver::default(),
+            stack_peaks: crate::verifier::Peaks::default(),
+            adapters: crate::adapter::Adapters::default(),
             tracker: Tracker::default(),
-            violations: Vec::new(),
+            findings: Findings::new(design_rules, verifier),
             faults: Faults::default(),
             debug: Vec::new(),
             timers: TimerTable::default(),
-            events: HashMap::new(),
+            events: crate::sync::Events::default(),
             configs: crate::config::Configs::default(),
             nbls: NblTracker::default(),
-            quarantine: VecDeque::new(),
+            quarantine: crate::memory::Quarantine::default(),
             rng: seed,
-            design_rules,
-            verifier,
         }
     }
 
@@ -270,7 +353,7 @@ impl State {
         detail: impl Into<String>,
     ) {
         let adapter = adapter.or_else(|| with_thread(|t| t.adapter));
-        self.violations.push(Violation {
+        self.findings.record(Violation {
             rule,
             api,
             adapter,
@@ -328,7 +411,7 @@ impl State {
             parent,
             paged,
             irql: irql::current(),
-            site: if self.verifier {
+            site: if self.findings.per_object() {
                 crate::verifier::Site::here()
             } else {
                 crate::verifier::Site::unknown()
@@ -361,7 +444,7 @@ impl State {
 
     /// The adapter index of a miniport adapter handle.
     pub fn adapter_of(&self, handle: NDIS_HANDLE) -> Option<usize> {
-        self.handles.get(&(handle as usize)).copied()
+        self.adapters.of_handle(handle)
     }
 }
 
@@ -540,9 +623,7 @@ impl Inner {
     )]
     fn on_kernel_stack<R>(&self, callback: &'static str, adapter: Option<usize>, f: impl FnOnce() -> R) -> R {
         let peak = |used: usize| {
-            let mut st = self.lock();
-            let entry = st.stack_peaks.entry(callback).or_default();
-            *entry = (*entry).max(used);
+            self.lock().stack_peaks.record(callback, used);
         };
         match crate::stack::on_kernel_stack(f, self.config.verifier.then_some(peak)) {
             Ok(result) => result,

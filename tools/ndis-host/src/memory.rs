@@ -83,22 +83,27 @@ pub(crate) fn raw_free(address: usize, size: usize) {
     unsafe { std::alloc::dealloc(address as *mut u8, layout(size)) };
 }
 
+/// Freed blocks held poisoned, oldest first, at most [`QUARANTINE`]: each is checked when it
+/// leaves (by age, or at unload) and only then returned.
+#[derive(Debug, Default)]
+pub(crate) struct Quarantine(std::collections::VecDeque<Quarantined>);
+
 /// Poisons a freed block and keeps it for a while to catch late writes; frees it at once with the
 /// verifier off.
 pub(crate) fn quarantine(st: &mut State, address: usize, size: usize, what: impl Into<Freed>) {
-    if !st.verifier {
+    if !st.findings.per_object() {
         raw_free(address, size);
         return;
     }
     // SAFETY: the block is still ours (it leaves the host only in `release`), `size` bytes long.
     unsafe { (address as *mut u8).write_bytes(FREED, size) };
-    st.quarantine.push_back(Quarantined {
+    st.quarantine.0.push_back(Quarantined {
         address,
         size,
         what: what.into(),
     });
-    if st.quarantine.len() > QUARANTINE
-        && let Some(oldest) = st.quarantine.pop_front()
+    if st.quarantine.0.len() > QUARANTINE
+        && let Some(oldest) = st.quarantine.0.pop_front()
     {
         release(st, &oldest);
     }
@@ -124,7 +129,7 @@ fn release(st: &mut State, q: &Quarantined) {
 
 /// Checks and releases every quarantined block (at unload).
 pub(crate) fn check_quarantine_all(st: &mut State) {
-    while let Some(q) = st.quarantine.pop_front() {
+    while let Some(q) = st.quarantine.0.pop_front() {
         release(st, &q);
     }
 }
@@ -184,7 +189,7 @@ pub extern "system" fn ExFreePoolWithTag(P: PVOID, Tag: ULONG) {
     }
     let mut st = host.lock();
     let address = P as usize;
-    match st.tracker.live.get(&address) {
+    match st.tracker.get(address) {
         None => st.violate(
             Rule::BadFree,
             API,
@@ -237,13 +242,12 @@ pub(crate) fn handle_kind(st: &State, handle: NDIS_HANDLE) -> Option<&'static st
     if st.adapter_of(handle).is_some() {
         return Some("adapter");
     }
-    if st.registration.as_ref().is_some_and(|r| r.handle == value) {
+    if st.driver.registration().is_some_and(|r| r.handle == value) {
         return Some("driver");
     }
     if st
         .tracker
-        .live
-        .get(&value)
+        .get(value)
         .is_some_and(|a| a.kind == Kind::GenericObject)
     {
         return Some("generic object");
@@ -318,7 +322,7 @@ pub extern "system" fn NdisFreeMemory(VirtualAddress: PVOID, Length: UINT, Memor
             format!("MemoryFlags {MemoryFlags:#x} (0 for NdisAllocateMemoryWithTagPriority memory)"),
         );
     }
-    match st.tracker.live.get(&address) {
+    match st.tracker.get(address) {
         Some(a) if a.kind == Kind::Memory && a.size == Length as usize => {
             let a = st.tracker.remove(address).expect("present");
             let size = a.size.max(1);
@@ -374,10 +378,7 @@ pub extern "system" fn NdisAllocateGenericObject(
         return std::ptr::null_mut();
     }
     let mut st = host.lock();
-    let ours = st
-        .driver_object
-        .as_ref()
-        .map(|o| std::ptr::from_ref(&**o) as usize);
+    let ours = st.driver.object_address();
     if !DriverObject.is_null() && Some(DriverObject as usize) != ours {
         st.violate(
             Rule::BadParameter,
@@ -418,7 +419,7 @@ pub extern "system" fn NdisFreeGenericObject(NdisObject: PNDIS_GENERIC_OBJECT) {
     }
     let mut st = host.lock();
     let address = NdisObject as usize;
-    match st.tracker.live.get(&address) {
+    match st.tracker.get(address) {
         Some(a) if a.kind == Kind::GenericObject => {}
         Some(a) => {
             let what = a.describe();

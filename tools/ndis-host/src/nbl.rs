@@ -168,15 +168,46 @@ pub(crate) struct NblTracker {
     /// NBL context blocks, by NBL.
     contexts: HashMap<usize, (usize, usize)>,
     pub sent: SentTable,
-    /// NBLs the driver indicated and the protocol holds, by adapter.
-    pub indicated: HashMap<usize, usize>,
+    /// NBLs the driver indicated and the protocol holds, by adapter (with the verifier on).
+    indicated: HashMap<usize, usize>,
     pub next_frame: u64,
     /// Completed host NBLs, oldest first, kept poisoned for a while before they are checked and freed.
-    pub completed_fifo: std::collections::VecDeque<usize>,
+    completed_fifo: std::collections::VecDeque<usize>,
     /// Released host NBLs of the common layout, by buffer capacity, ready for reuse.
     /// By size class: index `log2(capacity) - 11` (2 KiB, 4 KiB, ...).
     spares: Vec<Vec<Spare>>,
     pub protocol: crate::adapter::ProtocolNbls,
+}
+
+/// Completed host NBLs kept poisoned before they are checked and released.
+const KEEP_COMPLETED: usize = 4096;
+
+impl NblTracker {
+    /// The protocol now holds `nbl`, indicated by `adapter`.
+    pub fn hold_indicated(&mut self, nbl: usize, adapter: usize) {
+        self.indicated.insert(nbl, adapter);
+    }
+
+    /// The adapter that indicated `nbl`, while the protocol holds it.
+    pub fn indicated_by(&self, nbl: usize) -> Option<usize> {
+        self.indicated.get(&nbl).copied()
+    }
+
+    /// The protocol returns `nbl` to its miniport.
+    pub fn release_indicated(&mut self, nbl: usize) {
+        self.indicated.remove(&nbl);
+    }
+
+    /// Keeps a completed host NBL (poisoned) for a while; returns the oldest kept one when there
+    /// are more than [`KEEP_COMPLETED`], to be checked and released.
+    pub fn keep_completed(&mut self, nbl: usize) -> Option<usize> {
+        self.completed_fifo.push_back(nbl);
+        if self.completed_fifo.len() > KEEP_COMPLETED {
+            self.completed_fifo.pop_front()
+        } else {
+            None
+        }
+    }
 }
 
 fn parent_and_check(st: &mut State, api: &'static str, handle: NDIS_HANDLE) -> Result<Option<usize>, ()> {
@@ -509,7 +540,7 @@ pub extern "system" fn NdisFreeNetBufferList(NetBufferList: PNET_BUFFER_LIST) {
         );
         return;
     };
-    if let Some(&adapter) = st.nbls.indicated.get(&key) {
+    if let Some(adapter) = st.nbls.indicated_by(key) {
         st.violate(
             Rule::NblNotOwned,
             API,

@@ -54,8 +54,8 @@ impl Host {
                 slot.power
             );
             let minor = st
-                .registration
-                .as_ref()
+                .driver
+                .registration()
                 .map_or(0, |r| r.characteristics.MinorNdisVersion);
             let reported = slot.general.as_ref().is_some_and(|g| g.pm_capabilities.is_some());
             (

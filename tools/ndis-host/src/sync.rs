@@ -323,7 +323,7 @@ pub extern "system" fn NdisMSleep(MicrosecondsToSleep: ULONG) {
 pub extern "system" fn NdisInitializeEvent(Event: PNDIS_EVENT) {
     let host = current();
     if host.check_irql("NdisInitializeEvent") {
-        host.lock().events.insert(Event as usize, false);
+        host.lock().events.initialize(Event as usize);
     }
 }
 
@@ -333,14 +333,13 @@ fn set_event(api: &'static str, event: PNDIS_EVENT, value: bool) {
         return;
     }
     let mut st = host.lock();
-    match st.events.get_mut(&(event as usize)) {
-        Some(v) => *v = value,
-        None => st.violate(
+    if !st.events.set(event as usize, value) {
+        st.violate(
             Rule::BadParameter,
             api,
             with_thread(|t| t.adapter),
             "event was never initialised with NdisInitializeEvent",
-        ),
+        );
     }
     drop(st);
     host.notify();
@@ -368,7 +367,7 @@ pub extern "system" fn NdisWaitEvent(Event: PNDIS_EVENT, MsToWait: UINT) -> BOOL
         return FALSE;
     }
     let key = Event as usize;
-    if !host.lock().events.contains_key(&key) {
+    if !host.lock().events.is_initialized(key) {
         host.violate(
             Rule::BadParameter,
             API,
@@ -382,7 +381,7 @@ pub extern "system" fn NdisWaitEvent(Event: PNDIS_EVENT, MsToWait: UINT) -> BOOL
     } else {
         Some(Duration::from_millis(u64::from(MsToWait)))
     };
-    let signalled = host.wait_for_limited(limit, |st| st.events.get(&key).copied().unwrap_or(false));
+    let signalled = host.wait_for_limited(limit, |st| st.events.is_signalled(key));
     if !signalled && MsToWait == 0 {
         host.violate(
             Rule::NeverCompleted,
@@ -408,4 +407,35 @@ pub extern "system" fn KeBugCheckEx(
     crate::fatal(&format!(
         "KeBugCheckEx({BugCheckCode:#010x}, {P1:#x}, {P2:#x}, {P3:#x}, {P4:#x})"
     ))
+}
+
+/// The `NDIS_EVENT`s the driver initialised, by address, and whether each is signalled. Only
+/// `NdisInitializeEvent` adds one; setting or waiting on one it never saw is the driver's error.
+#[derive(Debug, Default)]
+pub(crate) struct Events(std::collections::HashMap<usize, bool>);
+
+impl Events {
+    /// `NdisInitializeEvent`: not signalled.
+    pub fn initialize(&mut self, event: usize) {
+        self.0.insert(event, false);
+    }
+
+    /// Signals or resets an initialised event; false if it was never initialised.
+    pub fn set(&mut self, event: usize, signalled: bool) -> bool {
+        match self.0.get_mut(&event) {
+            Some(v) => {
+                *v = signalled;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn is_initialized(&self, event: usize) -> bool {
+        self.0.contains_key(&event)
+    }
+
+    pub fn is_signalled(&self, event: usize) -> bool {
+        self.0.get(&event).copied().unwrap_or(false)
+    }
 }

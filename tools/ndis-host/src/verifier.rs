@@ -449,19 +449,48 @@ impl Allocation {
 #[derive(Debug, Default)]
 pub struct Tracker {
     /// Live allocations, by address or handle value.
-    pub live: HashMap<usize, Allocation>,
+    live: HashMap<usize, Allocation>,
     /// Allocations made, by kind (steady-state "allocations per frame" come from these).
-    pub made: HashMap<Kind, u64>,
+    made: HashMap<Kind, u64>,
     /// Bytes of pool and NDIS memory live now, and the most ever live.
-    pub pool_bytes: usize,
+    pool_bytes: usize,
     /// The most pool and NDIS memory bytes ever live at once.
-    pub peak_pool_bytes: usize,
+    peak_pool_bytes: usize,
     /// Live non-paged pool and NDIS memory blocks, by start address: their sizes (what an MDL may
     /// describe).
-    pub non_paged: std::collections::BTreeMap<usize, usize>,
+    non_paged: std::collections::BTreeMap<usize, usize>,
 }
 
 impl Tracker {
+    /// The live allocation at `address`.
+    #[must_use]
+    pub fn get(&self, address: usize) -> Option<&Allocation> {
+        self.live.get(&address)
+    }
+
+    /// Every live allocation.
+    pub fn live(&self) -> impl Iterator<Item = &Allocation> {
+        self.live.values()
+    }
+
+    /// Allocations made so far, by kind.
+    #[must_use]
+    pub fn made(&self) -> &HashMap<Kind, u64> {
+        &self.made
+    }
+
+    /// Bytes of pool and NDIS memory live now.
+    #[must_use]
+    pub fn pool_bytes(&self) -> usize {
+        self.pool_bytes
+    }
+
+    /// The most pool and NDIS memory bytes ever live at once.
+    #[must_use]
+    pub fn peak_pool_bytes(&self) -> usize {
+        self.peak_pool_bytes
+    }
+
     /// Records a new allocation at `address`.
     pub fn insert(&mut self, address: usize, allocation: Allocation) {
         *self.made.entry(allocation.kind).or_default() += 1;
@@ -503,5 +532,76 @@ impl Tracker {
     #[must_use]
     pub fn total_made(&self) -> u64 {
         self.made.values().sum()
+    }
+}
+
+/// What the verifier has found and which checks it makes: the violations recorded so far (kept
+/// in order until a test takes them), the design rules this host checks besides NDIS's, and
+/// whether the per-object checks are on ([`crate::HostBuilder::verifier`]).
+#[derive(Debug, Default)]
+pub(crate) struct Findings {
+    violations: Vec<Violation>,
+    design_rules: Vec<Rule>,
+    per_object: bool,
+}
+
+impl Findings {
+    pub fn new(design_rules: Vec<Rule>, per_object: bool) -> Self {
+        Self {
+            violations: Vec::new(),
+            design_rules,
+            per_object,
+        }
+    }
+
+    /// Records a violation.
+    pub fn record(&mut self, violation: Violation) {
+        self.violations.push(violation);
+    }
+
+    /// The violations so far.
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
+    /// Takes the violations so far.
+    pub fn take(&mut self) -> Vec<Violation> {
+        std::mem::take(&mut self.violations)
+    }
+
+    /// Whether the design rule `rule` is checked.
+    pub fn checks(&self, rule: Rule) -> bool {
+        self.design_rules.contains(&rule)
+    }
+
+    /// Checks the design rule `rule` from now on.
+    pub fn add_design_rule(&mut self, rule: Rule) {
+        if !self.checks(rule) {
+            self.design_rules.push(rule);
+        }
+    }
+
+    /// Whether Driver Verifier's per-object checks are on.
+    pub fn per_object(&self) -> bool {
+        self.per_object
+    }
+}
+
+/// The most kernel stack each driver entry point used in its outermost calls, in bytes.
+#[derive(Debug, Default)]
+pub(crate) struct Peaks(std::collections::HashMap<&'static str, usize>);
+
+impl Peaks {
+    /// One outermost call of `entry` used `used` bytes.
+    pub fn record(&mut self, entry: &'static str, used: usize) {
+        let peak = self.0.entry(entry).or_default();
+        *peak = (*peak).max(used);
+    }
+
+    /// (entry point, bytes), largest first, then by name.
+    pub fn sorted(&self) -> Vec<(&'static str, usize)> {
+        let mut peaks: Vec<(&'static str, usize)> = self.0.iter().map(|(k, v)| (*k, *v)).collect();
+        peaks.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        peaks
     }
 }

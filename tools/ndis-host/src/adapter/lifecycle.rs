@@ -21,7 +21,7 @@ impl Host {
     pub fn add_adapter(&self, config: Config) -> Result<Adapter, NDIS_STATUS> {
         let id = {
             let mut st = self.inner.lock();
-            let id = st.adapters.len();
+            let id = st.adapters.next_id();
             let slot = AdapterSlot {
                 id,
                 handle: Box::new(0x4e41_0000 + id as u64),
@@ -57,9 +57,7 @@ impl Host {
                 oid_lock: Arc::new(Mutex::new(())),
                 _init: None,
             };
-            let handle = slot.handle();
-            st.handles.insert(handle as usize, id);
-            st.adapters.push(slot);
+            st.adapters.add(slot);
             id
         };
         self.initialize(id).map(|()| Adapter(id))

@@ -3,9 +3,6 @@
 
 use super::*;
 
-/// Completed NBLs the host keeps (poisoned) before checking and freeing them.
-const KEEP_COMPLETED: usize = 4096;
-
 #[unsafe(no_mangle)]
 #[ndis::kernel_abi(host)]
 pub extern "system" fn NdisMSendNetBufferListsComplete(
@@ -78,12 +75,9 @@ pub extern "system" fn NdisMSendNetBufferListsComplete(
                 slot.sends_outstanding -= 1;
                 slot.completed_count += 1;
                 slot.completions.push(completion);
-                if st.verifier {
+                if st.findings.per_object() {
                     poison_completed(nbl as PNET_BUFFER_LIST);
-                    st.nbls.completed_fifo.push_back(nbl);
-                    if st.nbls.completed_fifo.len() > KEEP_COMPLETED
-                        && let Some(old) = st.nbls.completed_fifo.pop_front()
-                    {
+                    if let Some(old) = st.nbls.keep_completed(nbl) {
                         crate::nbl::release_sent(&mut st, old);
                     }
                 } else if !st.nbls.sent.get(nbl).is_some_and(|s| s.in_call) {
@@ -190,7 +184,7 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
                     ),
                 );
             }
-            if st.verifier && st.nbls.indicated.contains_key(&nbl) {
+            if st.findings.per_object() && st.nbls.indicated_by(nbl).is_some() {
                 st.violate(
                     Rule::NblIndicatedTwice,
                     API,
@@ -262,8 +256,8 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
                 nb = unsafe { NET_BUFFER_NEXT_NB(nb) };
             }
             if !resources {
-                if st.verifier {
-                    st.nbls.indicated.insert(nbl, adapter);
+                if st.findings.per_object() {
+                    st.nbls.hold_indicated(nbl, adapter);
                 }
                 st.adapters[adapter].indications_outstanding += 1;
                 held.push(nbl);

@@ -87,7 +87,7 @@ impl Host {
         };
         let mut held = Vec::new();
         let mut wrong = Vec::new();
-        let mut done = Vec::with_capacity(if st.verifier { 0 } else { nbls.len() });
+        let mut done = Vec::with_capacity(if st.findings.per_object() { 0 } else { nbls.len() });
         let ours = ids[0]..=ids[ids.len() - 1];
         for nbl in nbls {
             // The host reuses a completed NBL once its completion was checked: an address whose
@@ -108,7 +108,7 @@ impl Host {
                 }
                 Some(_) => {}
             }
-            if sent.completed.is_some() && !st.verifier {
+            if sent.completed.is_some() && !st.findings.per_object() {
                 done.push(*nbl);
             }
         }

@@ -143,14 +143,13 @@ impl Host {
             #[cfg(target_arch = "x86_64")]
             Driver::Image(path) => {
                 {
-                    let st = self.inner.lock();
-                    if st.driver_object.is_some() && !st.driver_unloaded {
+                    if self.inner.lock().driver.is_loaded() {
                         return Err(LoadError::AlreadyLoaded);
                     }
                 }
                 let image = crate::image::Image::load(path).map_err(LoadError::Image)?;
                 let entry = image.entry();
-                self.inner.lock().image = Some(image);
+                self.inner.lock().driver.set_image(image);
                 self.load(entry)
             }
             #[cfg(not(target_arch = "x86_64"))]
@@ -163,7 +162,7 @@ impl Host {
     pub fn image_range(&self) -> Option<(usize, usize)> {
         #[cfg(target_arch = "x86_64")]
         {
-            self.inner.lock().image.as_ref().map(crate::image::Image::range)
+            self.inner.lock().driver.image().map(crate::image::Image::range)
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
@@ -178,23 +177,10 @@ impl Host {
     pub fn load(&self, entry: DRIVER_INITIALIZE) -> Result<(), LoadError> {
         let (object, path): (*mut DRIVER_OBJECT, *mut UNICODE_STRING) = {
             let mut st = self.inner.lock();
-            if st.driver_object.is_some() && !st.driver_unloaded {
+            if st.driver.is_loaded() {
                 return Err(LoadError::AlreadyLoaded);
             }
-            let mut object = Box::new(DRIVER_OBJECT { Opaque: [0; 42] });
-            let mut text: Box<[u16]> = REGISTRY_PATH.encode_utf16().collect();
-            let bytes = u16::try_from(text.len() * 2).expect("registry path fits a UNICODE_STRING");
-            let mut path = Box::new(UNICODE_STRING {
-                Length: bytes,
-                MaximumLength: bytes,
-                Buffer: text.as_mut_ptr(),
-            });
-            let pointers = (&raw mut *object, &raw mut *path);
-            st.driver_object = Some(object);
-            st.registry_path = Some((text, path));
-            st.driver_unloaded = false;
-            st.registration = None;
-            pointers
+            st.driver.begin(REGISTRY_PATH)
         };
         // The driver object and path are boxed in the host state and stay there until the host drops.
         // `entry` is a DriverEntry; it is called once, at PASSIVE_LEVEL, with valid pointers.
@@ -205,10 +191,10 @@ impl Host {
                 entry(object, path)
             });
         if status != STATUS_SUCCESS {
-            self.inner.lock().driver_unloaded = true;
+            self.inner.lock().driver.mark_unloaded();
             return Err(LoadError::DriverEntryFailed(status));
         }
-        if self.inner.lock().registration.is_none() {
+        if self.inner.lock().driver.registration().is_none() {
             return Err(LoadError::NotRegistered);
         }
         Ok(())
@@ -216,7 +202,7 @@ impl Host {
 
     /// The characteristics the driver registered.
     pub fn with_registration<R>(&self, f: impl FnOnce(&crate::exports::Registration) -> R) -> Option<R> {
-        self.inner.lock().registration.as_ref().map(f)
+        self.inner.lock().driver.registration().map(f)
     }
 
     /// Halts what is still running and unloads the driver (as NDIS does when the last adapter goes).
@@ -234,16 +220,16 @@ impl Host {
         }
         let (unload, object) = {
             let st = self.inner.lock();
-            if st.driver_unloaded {
+            if st.driver.is_unloaded() {
                 return;
             }
             let object = st
-                .driver_object
-                .as_ref()
-                .map_or(std::ptr::null_mut(), |o| std::ptr::from_ref(&**o).cast_mut());
+                .driver
+                .object_address()
+                .map_or(std::ptr::null_mut(), |o| o as *mut DRIVER_OBJECT);
             (
-                st.registration
-                    .as_ref()
+                st.driver
+                    .registration()
                     .and_then(|r| r.characteristics.UnloadHandler),
                 object,
             )
@@ -258,8 +244,8 @@ impl Host {
                 });
         }
         let mut st = self.inner.lock();
-        st.driver_unloaded = true;
-        if st.registration.as_ref().is_some_and(|r| !r.deregistered) {
+        st.driver.mark_unloaded();
+        if st.driver.registration().is_some_and(|r| !r.deregistered) {
             st.violate(
                 Rule::Leak,
                 "MiniportDriverUnload",
@@ -272,9 +258,7 @@ impl Host {
     /// Also checks `rule` from now on (see [`HostBuilder::design_rule`]).
     pub fn enforce_design_rule(&self, rule: Rule) {
         let mut st = self.inner.lock();
-        if !st.design_rules.contains(&rule) {
-            st.design_rules.push(rule);
-        }
+        st.findings.add_design_rule(rule);
     }
 
     /// The most kernel stack each driver entry point has used so far (its outermost calls), in
@@ -282,26 +266,18 @@ impl Host {
     /// Empty on hosts other than x86-64, where driver calls run on the caller's stack.
     #[must_use]
     pub fn stack_peaks(&self) -> Vec<(&'static str, usize)> {
-        let mut peaks: Vec<(&'static str, usize)> = self
-            .inner
-            .lock()
-            .stack_peaks
-            .iter()
-            .map(|(k, v)| (*k, *v))
-            .collect();
-        peaks.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        peaks
+        self.inner.lock().stack_peaks.sorted()
     }
 
     /// Violations found so far (the host keeps them).
     #[must_use]
     pub fn violations(&self) -> Vec<Violation> {
-        self.inner.lock().violations.clone()
+        self.inner.lock().findings.violations().to_vec()
     }
 
     /// Removes and returns the violations found so far (for tests that expect some).
     pub fn take_violations(&self) -> Vec<Violation> {
-        std::mem::take(&mut self.inner.lock().violations)
+        self.inner.lock().findings.take()
     }
 
     /// `DbgPrint` output since the last call.
@@ -312,19 +288,19 @@ impl Host {
     /// Allocations the driver has made, by kind.
     #[must_use]
     pub fn allocations_made(&self) -> HashMap<Kind, u64> {
-        self.inner.lock().tracker.made.clone()
+        self.inner.lock().tracker.made().clone()
     }
 
     /// What the driver holds now, allocation by allocation.
     #[must_use]
     pub fn live_allocations(&self) -> Vec<crate::verifier::Allocation> {
-        self.inner.lock().tracker.live.values().cloned().collect()
+        self.inner.lock().tracker.live().cloned().collect()
     }
 
     /// Pool bytes (`ExAllocatePool2` and `NdisAllocateMemoryWithTagPriority`) the driver holds now.
     #[must_use]
     pub fn pool_bytes(&self) -> usize {
-        self.inner.lock().tracker.pool_bytes
+        self.inner.lock().tracker.pool_bytes()
     }
 
     /// Runs `f` with this thread on `cpu` (so `KeGetCurrentProcessorNumberEx` reports it).
@@ -424,10 +400,7 @@ impl Host {
 
     fn finish_inner(&mut self) -> Verdict {
         self.finished = true;
-        let loaded = {
-            let st = self.inner.lock();
-            st.driver_object.is_some() && !st.driver_unloaded
-        };
+        let loaded = self.inner.lock().driver.is_loaded();
         if loaded {
             self.unload();
         }
@@ -440,13 +413,12 @@ impl Host {
         let mut st = self.inner.lock();
         // The driver is unloaded and its timers stopped: no thread runs its code any more.
         #[cfg(target_arch = "x86_64")]
-        drop(st.image.take());
+        st.driver.drop_image();
         crate::memory::check_quarantine_all(&mut st);
         let leaks: Vec<String> = {
             let mut v: Vec<_> = st
                 .tracker
-                .live
-                .values()
+                .live()
                 .map(crate::verifier::Allocation::describe)
                 .collect();
             v.sort();
@@ -462,9 +434,9 @@ impl Host {
         }
         crate::nbl::release_all(&mut st);
         Verdict {
-            violations: std::mem::take(&mut st.violations),
-            allocations: st.tracker.made.clone(),
-            peak_pool_bytes: st.tracker.peak_pool_bytes,
+            violations: st.findings.take(),
+            allocations: st.tracker.made().clone(),
+            peak_pool_bytes: st.tracker.peak_pool_bytes(),
         }
     }
 }

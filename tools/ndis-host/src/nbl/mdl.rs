@@ -72,7 +72,7 @@ pub extern "system" fn NdisFreeMdl(Mdl: PMDL) {
     }
     let mut st = host.lock();
     let key = Mdl as usize;
-    if st.tracker.live.get(&key).is_some_and(|a| a.kind == Kind::Mdl) {
+    if st.tracker.get(key).is_some_and(|a| a.kind == Kind::Mdl) {
         st.tracker.remove(key);
         crate::memory::quarantine(&mut st, key, size_of::<MDL>(), "a freed MDL");
     } else {

@@ -304,7 +304,7 @@ pub(crate) fn release_sent(st: &mut State, nbl: usize) {
     let Some(sent) = st.nbls.sent.remove(nbl) else {
         return;
     };
-    if st.verifier && sent.completed.is_some() && !poison_intact(nbl) {
+    if st.findings.per_object() && sent.completed.is_some() && !poison_intact(nbl) {
         st.violate(
             Rule::NblTouchedAfterCompletion,
             "NdisMSendNetBufferListsComplete",
