@@ -56,6 +56,40 @@ fn a_counted_run_accounts_for_every_frame_and_reports_a_clean_verifier() {
     }
 }
 
+/// `--verifier off` runs the same traffic with the same books, without the per-object checks:
+/// no stack peaks are measured; with the verifier on they are.
+#[test]
+fn the_verifier_can_be_turned_off_and_every_frame_is_still_accounted_for() {
+    for (verifier, peaks) in [("off", false), ("on", true)] {
+        let out = rvnic(&[
+            "run",
+            "--frames",
+            "5000",
+            "--frame-size",
+            "64",
+            "--json",
+            "--verifier",
+            verifier,
+        ]);
+        assert!(
+            out.status.success(),
+            "{verifier}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+        assert_eq!(report["frames_sent"], 5000, "{verifier}");
+        assert_eq!(report["frames_received"], 5000, "{verifier}");
+        assert_eq!(report["frames_lost"], 0, "{verifier}");
+        assert_eq!(report["leaks"], serde_json::json!([]), "{verifier}");
+        let measured = report["stack_peaks"].as_object().is_some_and(|p| !p.is_empty());
+        let expected = peaks && cfg!(target_arch = "x86_64");
+        assert_eq!(measured, expected, "{verifier}: {}", report["stack_peaks"]);
+    }
+    let out = rvnic(&["run", "--verifier", "maybe"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("possible values: on, off"));
+}
+
 #[test]
 fn bad_arguments_get_one_clear_line_and_a_non_zero_exit() {
     for (args, expected) in [
