@@ -1,10 +1,11 @@
 //! The wire: the medium frames cross between adapters.
 //!
-//! [`frame`] has the frames as the wire sees them and each adapter's receive filter. This module
-//! has the segments: adapters with the same topology and `SegmentId` share a [`Wire`] (loopback:
-//! one adapter, its frames come back to it; pair: two, each hears the other; hub: up to
-//! [`MAX_PORTS`], each hears all others, as netvmini's hub). A full pair or hub starts a new wire
-//! with the same key, so adapters pair up in the order they start.
+//! [`frame`] has the frames as the wire sees them and each adapter's receive filter; [`job`]
+//! what each sent frame asks of the wire (a copy, checksums, a large send) or why it is refused.
+//! This module has the segments: adapters with the same topology and `SegmentId` share a
+//! [`Wire`] (loopback: one adapter, its frames come back to it; pair: two, each hears the other;
+//! hub: up to [`MAX_PORTS`], each hears all others, as netvmini's hub). A full pair or hub starts
+//! a new wire with the same key, so adapters pair up in the order they start.
 //!
 //! One CPU at a time drains a wire: whoever holds its [`Baton`]. Senders queue NBLs on their own
 //! lock-free lanes and signal; the holder takes queued NBLs from every port, copies each frame
@@ -15,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 mod frame;
+mod job;
 pub mod packet;
 
 pub use frame::*;
@@ -26,17 +28,14 @@ use rvnic_helpers::ring::{Dispatch, Held};
 use rvnic_helpers::seats::{Occupant, Seats};
 use rvnic_helpers::spin::SpinLock;
 
-use ndis::{
-    CHECKSUM_RX_IP_SUCCEEDED, CHECKSUM_RX_TCP_SUCCEEDED, CHECKSUM_RX_TCP_VALUE_INVALID,
-    CHECKSUM_RX_UDP_SUCCEEDED, CHECKSUM_TX_IP_HEADER, CHECKSUM_TX_IS_IPV4, CHECKSUM_TX_IS_IPV6,
-    CHECKSUM_TX_TCP, CHECKSUM_TX_UDP,
-};
-use packet::{Headers, LargeSend, LsoError, MAX_HEADER, Unit, Version};
+use job::{Job, Refused, checksums, job};
+use ndis::{CHECKSUM_RX_IP_SUCCEEDED, CHECKSUM_RX_TCP_SUCCEEDED, CHECKSUM_RX_TCP_VALUE_INVALID};
+use packet::{LargeSend, MAX_HEADER, Unit, Version};
 
 use crate::adapter::Adapter;
 use crate::config::Topology;
 use crate::nbl::{Chain, LargeSendRequest, Nbl, NetBuffer, Reader};
-use crate::offload::{Active, MAX_OFFLOAD_SIZE};
+use crate::offload::Active;
 
 /// Wires the driver can have at once (every loopback adapter has its own).
 pub const MAX_WIRES: usize = 64;
@@ -625,129 +624,6 @@ impl<'w> Drain<'w> {
 
 /// Descriptors one frame may span: a coalesced unit of 64 KiB in 1,536-byte buffers needs 43.
 const MAX_CHAIN: usize = 48;
-
-/// What a sent frame asks of the wire beyond a copy, decided once per frame.
-#[derive(Debug, Clone, Copy)]
-enum Job {
-    /// Copy it as it is.
-    Plain,
-    /// Fill in or vouch for the checksums `request` names (`CHECKSUM_TX_*`).
-    Checksum { request: u32, headers: Headers },
-    /// Segment or coalesce it.
-    Large(LargeSend),
-}
-
-/// Why a frame is not delivered.
-#[derive(Debug, Clone, Copy)]
-enum Refused {
-    /// A malformed request: counted as an output error, completed with this status.
-    Malformed(NDIS_STATUS),
-    /// A large send while LSO is off: dropped (an output discard).
-    Dropped,
-}
-
-/// Checks what a frame of `len` bytes with headers `head` asks of the wire. Statuses are those
-/// the `NET_BUFFER_LIST` page lists: `NDIS_STATUS_INVALID_LENGTH` for data "too large for the
-/// underlying NIC", `NDIS_STATUS_FAILURE` for any other reason.
-fn job(
-    from: &Adapter,
-    active: Active,
-    large: LargeSendRequest,
-    checksum: u32,
-    head: &[u8],
-    len: usize,
-    single: bool,
-) -> Result<Job, Refused> {
-    use Refused::{Dropped, Malformed};
-    let failure = Malformed(ndis::NDIS_STATUS_FAILURE);
-    let too_long = Malformed(ndis::NDIS_STATUS_INVALID_LENGTH);
-    match large {
-        // rvnic offers no LSOv1: a protocol never sends it one.
-        LargeSendRequest::V1 => Err(Dropped),
-        LargeSendRequest::V2 { mss, tcp_offset } => {
-            if !single {
-                return Err(failure);
-            }
-            let send = LargeSend::check(head, len, mss, tcp_offset, MAX_OFFLOAD_SIZE as usize).map_err(
-                |e| match e {
-                    LsoError::TooLong => too_long,
-                    LsoError::Mss | LsoError::Headers(_) => failure,
-                },
-            )?;
-            let on = match send.headers.version {
-                Version::V4 => active.lso4,
-                Version::V6 => active.lso6,
-            };
-            if !on {
-                return Err(Dropped);
-            }
-            // Every segment must be a frame this adapter may send.
-            if send.header_len + send.mss > from.max_frame() {
-                return Err(too_long);
-            }
-            Ok(Job::Large(send))
-        }
-        LargeSendRequest::None => {
-            if len > from.max_frame() {
-                return Err(too_long);
-            }
-            if checksum & (CHECKSUM_TX_TCP | CHECKSUM_TX_UDP | CHECKSUM_TX_IP_HEADER) == 0 {
-                return Ok(Job::Plain);
-            }
-            let headers = packet::parse(head).map_err(|_| failure)?;
-            // The family the sender names is the one the frame has; an IP header checksum is IPv4's.
-            let family = match headers.version {
-                Version::V4 => CHECKSUM_TX_IS_IPV6,
-                Version::V6 => CHECKSUM_TX_IS_IPV4 | CHECKSUM_TX_IP_HEADER,
-            };
-            let consistent = checksum & family == 0
-                && (checksum & CHECKSUM_TX_TCP == 0 || headers.protocol == packet::PROTOCOL_TCP)
-                && (checksum & CHECKSUM_TX_UDP == 0 || headers.protocol == packet::PROTOCOL_UDP)
-                && headers.end <= len
-                && headers.l4 < headers.end;
-            if !consistent {
-                return Err(failure);
-            }
-            Ok(Job::Checksum {
-                request: checksum,
-                headers,
-            })
-        }
-    }
-}
-
-/// Fills in or vouches for the checksums a sender asked for, in a receiver's copy of the frame:
-/// what the receiver's receive checksum offload covers is marked as verified and not computed,
-/// the rest is computed. Returns the `CHECKSUM_RX_*` bits to indicate.
-fn checksums(frame: &mut [u8], request: u32, headers: &Headers, active: Active) -> u32 {
-    let v4 = headers.version == Version::V4;
-    let mut flags = 0;
-    if request & CHECKSUM_TX_IP_HEADER != 0 && v4 {
-        if active.rx_ip4 {
-            flags |= CHECKSUM_RX_IP_SUCCEEDED;
-        } else {
-            // The headers were checked when the job was made: this cannot fail.
-            let _ = packet::fill_ipv4_checksum(frame, headers.l3);
-        }
-    }
-    let (rx, succeeded) = match headers.protocol {
-        packet::PROTOCOL_TCP if request & CHECKSUM_TX_TCP != 0 => (
-            if v4 { active.rx_tcp4 } else { active.rx_tcp6 },
-            CHECKSUM_RX_TCP_SUCCEEDED,
-        ),
-        packet::PROTOCOL_UDP if request & CHECKSUM_TX_UDP != 0 => (
-            if v4 { active.rx_udp4 } else { active.rx_udp6 },
-            CHECKSUM_RX_UDP_SUCCEEDED,
-        ),
-        _ => return flags,
-    };
-    if rx {
-        flags |= succeeded;
-    } else {
-        let _ = packet::fill_transport_checksum(frame, headers);
-    }
-    flags
-}
 
 /// Writes one unit of a large send into the buffers of `taken` (in order): its headers from the
 /// template, then its payload read from the sender, and (when `compute`) its TCP checksum.

@@ -284,7 +284,8 @@ unsafe extern "system" fn initialize(
     let mut config_handle = null_mut();
     let (co, ch) = (&raw mut config, &raw mut config_handle);
     // SAFETY: PASSIVE_LEVEL; the configuration object and out-variable live across the call.
-    let opened = unsafe { NdisOpenConfigurationEx(co, ch) } == NDIS_STATUS_SUCCESS;
+    let status = unsafe { NdisOpenConfigurationEx(co, ch) };
+    let opened = status == NDIS_STATUS_SUCCESS;
     if opened && !b.breaks(Broken::LeaveConfigOpen) {
         // SAFETY: the handle just opened, closed once.
         unsafe { NdisCloseConfiguration(config_handle) };
