@@ -376,16 +376,14 @@ impl<T, S: Storage<T>, const LANES: usize> MpscConsumer<'_, T, S, LANES> {
         }
         while taken < max && idle <= lanes {
             let lane = self.next;
-            self.next = if lane == LANES {
+            // Lanes 0..lanes, then the shared lane, then round again.
+            self.next = if lane == LANES && lanes > 0 {
                 0
-            } else if lane + 1 >= lanes {
+            } else if lane == LANES || lane + 1 >= lanes {
                 LANES
             } else {
                 lane + 1
             };
-            if lanes == 0 {
-                self.next = LANES;
-            }
             let budget = (max - taken).min(per_lane);
             // SAFETY: the single consumer, as in `pop`.
             let got = unsafe { self.ring.lane(lane).pop_with_unchecked(budget, &mut take) };

@@ -102,17 +102,8 @@ pub(crate) fn build_chain(
             }
             let id = st.nbls.next_frame;
             st.nbls.next_frame += 1;
-            st.nbls.sent.insert(
-                nbl as usize,
-                Sent {
-                    adapter,
-                    completed: None,
-                    in_call: true,
-                    frames: id..id + 1,
-                    large_send: options.large_send.is_some(),
-                    memory: Memory::Spare(spare),
-                },
-            );
+            let sent = Sent::new(adapter, id..id + 1, &options, Memory::Spare(spare));
+            st.nbls.sent.insert(nbl as usize, sent);
             link(nbl);
         }
         return head;
@@ -166,20 +157,30 @@ pub(crate) fn build_chain(
         unsafe { (*nbl).NdisPoolHandle = HOST_POOL as NDIS_HANDLE };
         set_cancel_id(nbl, options.cancel_id);
         set_offload_info(nbl, &options);
-        st.nbls.sent.insert(
-            nbl as usize,
-            Sent {
-                adapter,
-                completed: None,
-                in_call: true,
-                frames: first_id..st.nbls.next_frame,
-                large_send: options.large_send.is_some(),
-                memory: Memory::Blocks(memory),
-            },
+        let sent = Sent::new(
+            adapter,
+            first_id..st.nbls.next_frame,
+            &options,
+            Memory::Blocks(memory),
         );
+        st.nbls.sent.insert(nbl as usize, sent);
         link(nbl);
     }
     head
+}
+
+impl Sent {
+    /// A send to `adapter` of the frames `frames`, inside its send call, not completed yet.
+    fn new(adapter: usize, frames: Range<u64>, options: &SendOptions, memory: Memory) -> Self {
+        Self {
+            adapter,
+            completed: None,
+            in_call: true,
+            frames,
+            large_send: options.large_send.is_some(),
+            memory,
+        }
+    }
 }
 
 /// Marks a host NBL being built with the sender's offload requests.
