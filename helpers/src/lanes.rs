@@ -49,3 +49,19 @@ pub fn push_on<T>(lanes: &Lanes<T>, cpus: usize, on: &Dispatch, item: T) -> Resu
         lanes.push_shared(on, item)
     }
 }
+
+/// Pushes items from `items` onto `on`'s lane while they fit (see [`push_on`] for which lane): on a
+/// CPU's own lane with one publish for them all. Returns an item taken from `items` that did not
+/// fit (only the shared lane, which takes one at a time, can leave one); the rest stay in `items`.
+pub fn push_from_on<T>(
+    lanes: &Lanes<T>,
+    cpus: usize,
+    on: &Dispatch,
+    items: &mut impl Iterator<Item = T>,
+) -> Option<T> {
+    if on.cpu() < cpus {
+        lanes.push_from(on, items)
+    } else {
+        lanes.push_shared_from(on, items)
+    }
+}

@@ -194,6 +194,29 @@ fn spsc_in_place_batches_in_order() {
     });
 }
 
+/// Pushing from an iterator (a send's chain) while the consumer pops: every item once, in order,
+/// none taken from the iterator without a slot for it.
+#[test]
+fn spsc_pushes_from_an_iterator_in_order() {
+    loom::model(|| {
+        let (mut tx, mut rx) = leaked::<u32>(2).split();
+        let producer = thread::spawn(move || {
+            let mut items = 0..3u32;
+            while items.len() > 0 {
+                tx.push_from(&mut items);
+                thread::yield_now();
+            }
+        });
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            rx.pop_with(2, |v| got.push(v));
+            thread::yield_now();
+        }
+        producer.join().unwrap();
+        assert_eq!(got, [0, 1, 2]);
+    });
+}
+
 /// Two producers queue an item each and signal; whoever gets the baton drains. However the
 /// signals and releases interleave, only one thread drains at a time, and every item is drained
 /// before the last holder lets go.

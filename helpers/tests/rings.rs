@@ -226,6 +226,46 @@ fn in_place_batches_make_and_take_items_in_order_without_a_buffer() {
     assert_eq!(out, [0, 1, 100, 101, 2, 102, 103], "two from each lane per turn");
 }
 
+/// Pushing from an iterator takes only what fits (the rest stay in the iterator, in order), wraps
+/// around, and publishes the batch; on the shared lane it hands back the one item that did not fit.
+#[test]
+fn pushes_from_an_iterator_take_only_what_fits() {
+    let mut ring = Spsc::new(boxed_slots::<u64>(4)).expect("power of two");
+    let (mut tx, mut rx) = ring.split();
+    let mut items = 10..20u64;
+    assert_eq!(tx.push_from(&mut items), 4);
+    assert_eq!(items.clone().next(), Some(14), "nothing taken that did not fit");
+    assert_eq!(tx.push_from(&mut items), 0, "full");
+    assert_eq!(rx.pop(), Some(10));
+    assert_eq!(rx.pop(), Some(11));
+    assert_eq!(tx.push_from(&mut (14..15u64)), 1, "the iterator ends first");
+    assert_eq!(tx.push_from(&mut items), 1, "wraps into the one slot left");
+    let mut got = Vec::new();
+    assert_eq!(rx.pop_with(10, |v| got.push(v)), 4);
+    assert_eq!(got, [12, 13, 14, 14]);
+
+    let lanes: Mpsc<u64, _, 2> = Mpsc::new(|_| boxed_slots(2)).expect("power of two");
+    // SAFETY: one thread per CPU number.
+    let (a, outside) = (unsafe { Dispatch::assume(0) }, unsafe { Dispatch::assume(7) });
+    let mut items = 0..5u64;
+    assert_eq!(
+        lanes.push_from(&a, &mut items),
+        None,
+        "an own lane takes none it cannot hold"
+    );
+    assert_eq!(items.clone().next(), Some(2));
+    assert_eq!(
+        lanes.push_from(&outside, &mut items),
+        Some(4),
+        "the shared lane hands one back"
+    );
+    assert_eq!(items.next(), None);
+    let mut consumer = lanes.consumer().expect("consumer");
+    let mut out = Vec::new();
+    assert_eq!(consumer.pop_with(10, 8, |v| out.push(v)), 4);
+    assert_eq!(out, [0, 1, 2, 3]);
+}
+
 /// Draining only the lanes of the CPUs that exist (and the shared lane) takes the same items in
 /// the same round-robin, and a consumer that looked at every lane hands over to one that does not.
 #[test]

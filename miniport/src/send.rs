@@ -49,10 +49,11 @@ impl TxQueue {
         }
     }
 
-    /// Queues `nbl` on `on`'s CPU lane (or the shared lane), or hands it back if that is full.
-    pub(crate) fn push(&self, on: &Dispatch, nbl: Nbl) -> Result<(), Nbl> {
+    /// Queues NBLs from `nbls` on `on`'s CPU lane (or the shared lane) while they fit, published
+    /// together. Returns one taken from `nbls` that did not fit; the rest stay in `nbls`.
+    pub(crate) fn push_from(&self, on: &Dispatch, nbls: &mut impl Iterator<Item = Nbl>) -> Option<Nbl> {
         let state = self.0.get();
-        rvnic_helpers::lanes::push_on(&state.lanes, state.cpus, on, nbl)
+        rvnic_helpers::lanes::push_from_on(&state.lanes, state.cpus, on, nbls)
     }
 
     /// Takes up to `max` queued NBLs, oldest first per lane, 16 from a lane at a time round-robin,
@@ -94,23 +95,21 @@ impl Adapter {
         // every NBL below has been completed (the per-NBL references alone would let the last
         // completion complete the pause while `kick` still had to run).
         self.enter();
+        // Each NBL holds a reference of its own from the moment it is taken from the chain, before
+        // the wire can see (and complete) it.
+        let mut nbls = nbls.inspect(|_| self.enter());
+        // The whole chain is queued with one publish, as far as this CPU's lane has room; what is
+        // left completes at once with the reason.
+        let (status, left) = if !self.is_running() {
+            (ndis::NDIS_STATUS_PAUSED, None)
+        } else if !self.is_connected() {
+            (ndis::NDIS_STATUS_MEDIA_DISCONNECTED, None)
+        } else {
+            (NDIS_STATUS_RESOURCES, self.tx.push_from(on, &mut nbls))
+        };
         let mut refused = Chain::new();
-        for mut nbl in nbls {
-            self.enter();
-            let status = if !self.is_running() {
-                ndis::NDIS_STATUS_PAUSED
-            } else if !self.is_connected() {
-                ndis::NDIS_STATUS_MEDIA_DISCONNECTED
-            } else {
-                match self.tx.push(on, nbl) {
-                    Ok(()) => continue,
-                    Err(back) => {
-                        nbl = back;
-                        NDIS_STATUS_RESOURCES
-                    }
-                }
-            };
-            let counters = self.stats.cpu(on.cpu());
+        let counters = self.stats.cpu(on.cpu());
+        for mut nbl in left.into_iter().chain(nbls) {
             counters.discard_out(nbl.frame_count());
             nbl.set_status(status);
             refused.push(nbl);

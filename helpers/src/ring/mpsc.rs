@@ -261,6 +261,32 @@ impl<T, S: Storage<T>, const LANES: usize> Mpsc<T, S, LANES> {
             .map_or(0, |lane| unsafe { lane.push_slice_unchecked(items) })
     }
 
+    /// Pushes items from `items` onto the caller's CPU lane while they fit, with one publish (a
+    /// CPU numbered `LANES` or more uses the shared lane, one item at a time). Returns an item
+    /// taken from `items` that did not fit (only the shared lane can leave one); the rest stay in
+    /// the iterator.
+    pub fn push_from(&self, on: &Dispatch, items: &mut impl Iterator<Item = T>) -> Option<T> {
+        match self.lanes.get(on.cpu) {
+            Some(lane) => {
+                // SAFETY: the only producer of this CPU's lane while `on` lives.
+                unsafe { lane.push_from_unchecked(items) };
+                None
+            }
+            None => self.push_shared_from(on, items),
+        }
+    }
+
+    /// Pushes items from `items` onto the shared lane, one at a time, while they fit; returns the
+    /// item that did not fit, if one was taken.
+    pub fn push_shared_from(&self, on: &Dispatch, items: &mut impl Iterator<Item = T>) -> Option<T> {
+        for item in items {
+            if let Err(back) = self.push_shared(on, item) {
+                return Some(back);
+            }
+        }
+        None
+    }
+
     /// Writes up to `max` items made by `make(i)` straight into the caller's CPU lane; returns how
     /// many fit.
     pub fn push_with(&self, on: &Dispatch, max: usize, make: impl FnMut(usize) -> T) -> usize {

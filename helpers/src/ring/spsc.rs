@@ -226,6 +226,30 @@ impl<T, S: Storage<T>> Spsc<T, S> {
         n
     }
 
+    /// Writes items taken from `items` into free slots, in order, while there is room and `items`
+    /// yields; returns how many. An item is taken only when a slot is free for it, so none is
+    /// lost; one Release store publishes them all.
+    ///
+    /// # Safety
+    /// The caller is the ring's only producer and `p` its indices.
+    unsafe fn push_from_at(&self, p: &mut Local, items: &mut impl Iterator<Item = T>) -> usize {
+        let room = self.free(p, self.capacity());
+        let mut n = 0;
+        while n < room {
+            let Some(item) = items.next() else {
+                break;
+            };
+            // Slots `tail .. tail + room` are free and the producer's alone (as in `push_at`).
+            self.slot(p.own.wrapping_add(n))
+                .0
+                // SAFETY: a free slot, written only by the producer.
+                .with_mut(|s| unsafe { (*s).write(item) });
+            n += 1;
+        }
+        self.publish(p, n);
+        n
+    }
+
     /// Pops the oldest item with consumer indices `c`.
     ///
     /// # Safety
@@ -291,6 +315,17 @@ impl<T, S: Storage<T>> Spsc<T, S> {
     pub(crate) unsafe fn push_with_unchecked(&self, max: usize, make: impl FnMut(usize) -> T) -> usize {
         // SAFETY: the caller is the only producer and `p` the ring's stored producer indices.
         let op = |p: &mut Local| unsafe { self.push_with_at(p, max, make) };
+        // SAFETY: as above.
+        unsafe { self.as_producer(op) }
+    }
+
+    /// [`Spsc::push_from_at`] with the ring's stored producer indices.
+    ///
+    /// # Safety
+    /// As for [`Spsc::push_unchecked`].
+    pub(crate) unsafe fn push_from_unchecked(&self, items: &mut impl Iterator<Item = T>) -> usize {
+        // SAFETY: the caller is the only producer and `p` the ring's stored producer indices.
+        let op = |p: &mut Local| unsafe { self.push_from_at(p, items) };
         // SAFETY: as above.
         unsafe { self.as_producer(op) }
     }
@@ -369,6 +404,13 @@ impl<T, S: Storage<T>> Producer<'_, T, S> {
     pub fn push_with(&mut self, max: usize, make: impl FnMut(usize) -> T) -> usize {
         // SAFETY: the ring's only producer (this handle, borrowed mutably), with its own indices.
         unsafe { self.ring.push_with_at(&mut self.local, max, make) }
+    }
+
+    /// Pushes items from `items` while they fit, in order, with one publish; returns how many.
+    /// Nothing is taken from `items` that does not fit: the rest stay in the iterator.
+    pub fn push_from(&mut self, items: &mut impl Iterator<Item = T>) -> usize {
+        // SAFETY: the ring's only producer (this handle, borrowed mutably), with its own indices.
+        unsafe { self.ring.push_from_at(&mut self.local, items) }
     }
 
     /// Pushes as many of `items` as fit, in order; returns how many (the rest stay the caller's).
