@@ -18,7 +18,7 @@ use ndis::{NDIS_HANDLE, NDIS_STATUS, NDIS_STATUS_RESOURCES, PMDL, PNET_BUFFER_LI
 
 use crate::adapter::AdapterHandle;
 use crate::generic_object::{self, DriverObject, GenericObject, ObjectHandle, State};
-use crate::lanes::{self, Lanes, push_on};
+use crate::lanes::{self, Lanes, push_from_on};
 use crate::memory::{PoolBlock, PoolBox, PoolSlice};
 use crate::nbl::{self, Nbl};
 use crate::ring::Dispatch;
@@ -251,14 +251,38 @@ impl RxPool {
     #[must_use]
     #[inline]
     pub fn recycle(&self, on: &Dispatch, nbl: &Nbl) -> usize {
+        self.0
+            .with(|rx, _| rx.index_of(nbl).map_or(0, |first| rx.release(on, first)))
+    }
+}
+
+impl RxPool {
+    /// Puts the frames of `nbls` (returned, or back from an indication with
+    /// `NDIS_RECEIVE_FLAGS_RESOURCES`) on the free list from `on`'s CPU, their descriptors
+    /// published together. An NBL that is not one of this pool's is handed to `foreign` and left
+    /// alone. Returns how many descriptors went back.
+    pub fn recycle_all(
+        &self,
+        on: &Dispatch,
+        nbls: impl Iterator<Item = Nbl>,
+        mut foreign: impl FnMut(&Nbl),
+    ) -> usize {
         self.0.with(|rx, _| {
-            let Some(index) = nbl.reserved().checked_sub(1) else {
-                return 0;
-            };
-            match rx.descriptors.get(index) {
-                Some(d) if d.nbl == nbl.as_ptr() => u16::try_from(index).map_or(0, |i| rx.release(on, i)),
-                _ => 0,
-            }
+            let mut freed = 0;
+            let mut indices = nbls
+                .filter_map(|nbl| {
+                    let first = rx.index_of(&nbl);
+                    if first.is_none() {
+                        foreign(&nbl);
+                    }
+                    // Ours again (or never ours): the descriptor table owns what it describes.
+                    let _ = nbl.into_raw();
+                    first
+                })
+                .flat_map(|first| rx.unchain(first))
+                .inspect(|_| freed += 1);
+            rx.push_free(on, &mut indices);
+            freed
         })
     }
 }
@@ -374,25 +398,52 @@ impl<'obj> Receive<'obj> {
     #[inline]
     fn release(&self, on: &Dispatch, first: u16) -> usize {
         let mut freed = 0;
+        self.push_free(on, &mut self.unchain(first).inspect(|_| freed += 1));
+        freed
+    }
+
+    /// The descriptor index an NBL of this pool names (its `MiniportReserved[0]` is the index + 1),
+    /// or `None` for any other NBL.
+    #[inline]
+    fn index_of(&self, nbl: &Nbl) -> Option<u16> {
+        let index = nbl.reserved().checked_sub(1)?;
+        match self.descriptors.get(index) {
+            Some(d) if d.nbl == nbl.as_ptr() => u16::try_from(index).ok(),
+            _ => None,
+        }
+    }
+
+    /// The descriptors of the frame starting at `first`, each unchained (its `next` link and its
+    /// MDL's) as it is yielded. The caller owns the frame (a token, or an NBL returned or
+    /// reclaimed).
+    #[inline]
+    fn unchain(&self, first: u16) -> impl Iterator<Item = u16> + '_ {
         let mut next = first;
-        // A chain is at most every descriptor long, so the walk ends.
-        while let Some(d) = self
-            .descriptors
-            .get(usize::from(next))
-            .filter(|_| freed < self.descriptors.len())
-        {
+        let mut walked = 0;
+        core::iter::from_fn(move || {
+            // A chain is at most every descriptor long, so the walk ends.
+            let d = self
+                .descriptors
+                .get(usize::from(next))
+                .filter(|_| walked < self.descriptors.len())?;
             let this = next;
             next = d.next.swap(NO_NEXT, Ordering::Relaxed);
             // The caller owns every descriptor of the frame, so their MDLs are its to unlink.
             // SAFETY: a live MDL of this pool, owned by this call.
             unsafe { (*d.mdl).Next = null_mut() };
-            // Each lane of a CPU that existed at initialization, and the shared lane every other
-            // CPU uses, holds every descriptor, and an index is on the list at most once, so the
-            // push cannot fail; if it somehow did, the descriptor would only be lost to receives.
-            let _ = push_on(&self.free, self.cpus, on, this);
-            freed += 1;
-        }
-        freed
+            walked += 1;
+            Some(this)
+        })
+    }
+
+    /// Pushes the descriptor indices `indices` yields onto `on`'s lane of the free list. Each lane
+    /// of a CPU that existed at initialization, and the shared lane every other CPU uses, holds
+    /// every descriptor, and an index is on the list at most once, so every push fits; if one
+    /// somehow did not, its descriptor (and any after it) would only be lost to receives.
+    #[inline]
+    fn push_free(&self, on: &Dispatch, indices: &mut impl Iterator<Item = u16>) {
+        let _ = push_from_on(&self.free, self.cpus, on, indices);
+        indices.for_each(drop);
     }
 
     /// Allocates each descriptor's MDL and NBL and puts it on the free list, at `PASSIVE_LEVEL` (up to
