@@ -46,6 +46,7 @@ impl InFlight {
     }
 
     /// Takes a reference: before looking at the state, so a pause cannot miss it.
+    #[inline]
     pub fn enter(&self) {
         // AcqRel: orders this reference with the pause's drop of its own (both are RMWs).
         self.busy.fetch_add(1, Ordering::AcqRel);
@@ -55,6 +56,7 @@ impl InFlight {
     /// caller must then complete the pause (`NdisMPauseComplete`), and must not touch the adapter
     /// after that.
     #[must_use = "true means this caller must complete the pending pause"]
+    #[inline]
     pub fn leave(&self) -> bool {
         if self.busy.fetch_sub(1, Ordering::AcqRel) == 1 && self.pause_pending.swap(false, Ordering::AcqRel) {
             self.pausing.store(false, Ordering::SeqCst);
@@ -92,6 +94,7 @@ impl InFlight {
 
     #[must_use]
     /// Whether the adapter accepts work (neither pausing nor paused nor shut down).
+    #[inline]
     pub fn is_running(&self) -> bool {
         self.running.load(Ordering::SeqCst)
     }

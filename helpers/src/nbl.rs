@@ -71,11 +71,13 @@ impl Nbl {
         unsafe { (*self.0.as_ptr()).MiniportReserved.0[0] = value as *mut core::ffi::c_void };
     }
 
+    #[inline]
     fn info(&self, id: ndis::NDIS_NET_BUFFER_LIST_INFO) -> usize {
         // SAFETY: owned by `self`; a plain read of one out-of-band value.
         unsafe { ndis::NET_BUFFER_LIST_INFO(self.0.as_ptr(), id) as usize }
     }
 
+    #[inline]
     fn set_info(&mut self, id: ndis::NDIS_NET_BUFFER_LIST_INFO, value: usize) {
         // SAFETY: owned by `self`; a plain write of one out-of-band value.
         unsafe { ndis::NET_BUFFER_LIST_SET_INFO(self.0.as_ptr(), id, value as *mut core::ffi::c_void) };
@@ -252,6 +254,7 @@ pub struct Reader<'n> {
 
 impl Reader<'_> {
     /// The current MDL's mapped bytes from `offset` on (at most what is left of the frame).
+    #[inline]
     fn piece(&mut self) -> Option<&[u8]> {
         loop {
             let mdl = NonNull::new(self.mdl)?;
@@ -293,6 +296,22 @@ impl Reader<'_> {
         self.offset += n;
         self.left -= n;
         true
+    }
+
+    /// The next `N` bytes, or `None` if the frame ends first or a page cannot be mapped. When the
+    /// current MDL holds all of them (a frame's first bytes almost always are), a fixed-size copy
+    /// the compiler inlines.
+    #[inline]
+    pub fn read_array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let mut out = [0u8; N];
+        // A page that cannot be mapped is not asked for again.
+        if let Some(bytes) = self.piece()?.get(..N) {
+            out.copy_from_slice(bytes);
+            self.offset += N;
+            self.left -= N;
+            return Some(out);
+        }
+        self.read(&mut out).then_some(out)
     }
 
     /// Fills `out` with the next bytes; `false` if the frame ends first or a page cannot be mapped

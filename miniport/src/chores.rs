@@ -101,6 +101,7 @@ impl Cancels {
 
     /// Whether an NBL marked `id` is to be aborted.
     #[must_use]
+    #[inline]
     pub fn cancelled(&self, id: usize) -> bool {
         id != 0 && self.pending() && self.entries.lock().iter().any(|e| e.id == id)
     }

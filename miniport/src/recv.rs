@@ -48,13 +48,8 @@ impl Adapter {
     }
 
     /// The low-water mark of free receive descriptors: an eighth of them.
-    fn low_water(&self) -> usize {
+    pub(crate) fn low_water(&self) -> usize {
         self.rx.count() / 8
-    }
-
-    /// Free descriptors are down to the low-water mark: frames waiting for indication go up now.
-    pub(crate) fn receive_low(&self) -> bool {
-        self.rx.free() <= self.low_water()
     }
 
     /// Indicates a chain of filled receive descriptors. If free descriptors are below the
@@ -70,24 +65,21 @@ impl Adapter {
         };
         // Each NBL holds an in-flight reference taken while the adapter ran.
         if let Some(back) = self.handle().indicate_receive(chain, flags) {
-            for nbl in back {
-                let freed = self.rx.recycle(on, &nbl);
-                let _ = nbl.into_raw();
-                self.leave_many(freed.max(1));
-            }
+            let mut foreign = 0;
+            let freed = self.rx.recycle_all(on, back, |_| foreign += 1);
+            self.leave_many(freed + foreign);
         }
     }
 
     /// `MiniportReturnNetBufferLists`: the protocol gives indicated NBLs back.
     pub fn return_nbls(&self, nbls: Split) {
         let raised = Raised::to_dispatch();
-        for nbl in nbls {
-            let freed = self.rx.recycle(raised.dispatch(), &nbl);
-            if freed == 0 {
-                dbg_print!("returned NBL {:p} is not one of this adapter's", nbl.as_ptr());
-            }
-            let _ = nbl.into_raw();
-            self.leave_many(freed.max(1));
-        }
+        let mut foreign = 0;
+        let freed = self.rx.recycle_all(raised.dispatch(), nbls, |nbl| {
+            dbg_print!("returned NBL {:p} is not one of this adapter's", nbl.as_ptr());
+            foreign += 1;
+        });
+        // Each NBL held a reference per descriptor (a foreign one is counted as one, as before).
+        self.leave_many(freed + foreign);
     }
 }

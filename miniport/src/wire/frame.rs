@@ -121,6 +121,7 @@ impl Filter {
 
     /// Does this adapter receive a frame sent to `destination`?
     #[must_use]
+    #[inline]
     pub fn accepts(&self, destination: &Address) -> bool {
         let f = self.packet_filter;
         if f & NDIS_PACKET_TYPE_PROMISCUOUS != 0 {
