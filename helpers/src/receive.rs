@@ -205,6 +205,46 @@ impl RxPool {
         })
     }
 
+    /// One free descriptor for a frame that fits one buffer, the common case, without a token:
+    /// `fill` gets the descriptor's whole buffer, writes the frame and returns its length (with
+    /// whatever else the caller wants back), or an error, and the descriptor goes back to the free
+    /// list. On success the NBL comes back with that data length, ready to indicate. `None` if no
+    /// descriptor is free (or another consumer is active). Only the free list's single consumer
+    /// (the wire's baton holder) calls this; `on` is its CPU.
+    #[inline]
+    pub fn take_one<T, E>(
+        &self,
+        on: &Dispatch,
+        fill: impl FnOnce(&mut [u8]) -> Result<(usize, T), E>,
+    ) -> Option<Result<(Nbl, T), E>> {
+        self.0.with(|rx, _| {
+            let index = rx.free.consumer()?.pop()?;
+            let descriptor = rx.descriptors.get(usize::from(index))?;
+            let start = rx
+                .buffers
+                .as_ptr()
+                .wrapping_add(usize::from(index) * rx.buffer_size);
+            // Descriptor `index` was just popped from the free list by its single consumer: its
+            // buffer (inside the block the pool owns for its whole life) is this call's alone
+            // until the descriptor is pushed back or its NBL handed out below.
+            // SAFETY: valid bytes, exclusively ours for the call.
+            let buffer = unsafe { core::slice::from_raw_parts_mut(start, rx.buffer_size) };
+            match fill(buffer) {
+                Err(e) => {
+                    rx.release(on, index);
+                    Some(Err(e))
+                }
+                Ok((len, extra)) => {
+                    // Popped, so the descriptor's NBL is ours; it goes to the caller.
+                    // SAFETY: a live NBL of this pool, owned by this call.
+                    let mut nbl = unsafe { Nbl::from_raw(descriptor.nbl) }?;
+                    nbl::set_data_length(&mut nbl, len.min(rx.buffer_size));
+                    Some(Ok((nbl, extra)))
+                }
+            }
+        })
+    }
+
     /// The frame's NBL (its first descriptor's), its data length set to `len`, ready to indicate;
     /// `None` (and the descriptors lost to receives) if the token is another pool's.
     #[must_use]
@@ -269,18 +309,25 @@ impl RxPool {
     ) -> usize {
         self.0.with(|rx, _| {
             let mut freed = 0;
-            let mut indices = nbls
-                .filter_map(|nbl| {
-                    let first = rx.index_of(&nbl);
-                    if first.is_none() {
+            let mut nbls = nbls;
+            // The descriptor to yield next: the rest of a frame's chain, before the next NBL.
+            let mut chained: Option<u16> = None;
+            let mut indices = core::iter::from_fn(|| {
+                loop {
+                    if let Some(index) = chained {
+                        chained = rx.unlink(index);
+                        freed += 1;
+                        return Some(index);
+                    }
+                    let nbl = nbls.next()?;
+                    chained = rx.index_of(&nbl);
+                    if chained.is_none() {
                         foreign(&nbl);
                     }
                     // Ours again (or never ours): the descriptor table owns what it describes.
                     let _ = nbl.into_raw();
-                    first
-                })
-                .flat_map(|first| rx.unchain(first))
-                .inspect(|_| freed += 1);
+                }
+            });
             rx.push_free(on, &mut indices);
             freed
         })
@@ -413,27 +460,33 @@ impl<'obj> Receive<'obj> {
         }
     }
 
-    /// The descriptors of the frame starting at `first`, each unchained (its `next` link and its
-    /// MDL's) as it is yielded. The caller owns the frame (a token, or an NBL returned or
-    /// reclaimed).
+    /// The descriptors of the frame starting at `first`, each unchained as it is yielded. The
+    /// caller owns the frame (a token, or an NBL returned or reclaimed).
     #[inline]
     fn unchain(&self, first: u16) -> impl Iterator<Item = u16> + '_ {
-        let mut next = first;
-        let mut walked = 0;
+        let mut next = Some(first);
         core::iter::from_fn(move || {
-            // A chain is at most every descriptor long, so the walk ends.
-            let d = self
-                .descriptors
-                .get(usize::from(next))
-                .filter(|_| walked < self.descriptors.len())?;
-            let this = next;
-            next = d.next.swap(NO_NEXT, Ordering::Relaxed);
-            // The caller owns every descriptor of the frame, so their MDLs are its to unlink.
-            // SAFETY: a live MDL of this pool, owned by this call.
-            unsafe { (*d.mdl).Next = null_mut() };
-            walked += 1;
+            let this = next?;
+            next = self.unlink(this);
             Some(this)
         })
+    }
+
+    /// Unchains descriptor `index` from the one after it in its frame (its `next` link and its
+    /// MDL's) and returns that one, if any. The caller owns the frame. A link is cleared as it is
+    /// followed, so a walk ends even on a chain that loops.
+    #[inline]
+    fn unlink(&self, index: u16) -> Option<u16> {
+        let d = self.descriptors.get(usize::from(index))?;
+        // A single-buffer frame (the usual one) has no link to clear.
+        if d.next.load(Ordering::Relaxed) == NO_NEXT {
+            return None;
+        }
+        let next = d.next.swap(NO_NEXT, Ordering::Relaxed);
+        // The caller owns every descriptor of the frame, so their MDLs are its to unlink.
+        // SAFETY: a live MDL of this pool, owned by this call.
+        unsafe { (*d.mdl).Next = null_mut() };
+        (usize::from(next) < self.descriptors.len()).then_some(next)
     }
 
     /// Pushes the descriptor indices `indices` yields onto `on`'s lane of the free list. Each lane

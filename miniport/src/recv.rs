@@ -21,7 +21,7 @@ use rvnic_helpers::ring::Dispatch;
 
 use crate::adapter::Adapter;
 use crate::dbg_print;
-use crate::nbl::{Chain, Split};
+use crate::nbl::{Chain, Nbl, Split};
 
 impl Adapter {
     /// Free receive descriptors for one frame of `count` buffers (chained), each with an in-flight
@@ -39,6 +39,27 @@ impl Adapter {
         }
         self.leave();
         None
+    }
+
+    /// One free descriptor for a frame of one buffer, filled by `fill`, with an in-flight
+    /// reference, if the adapter runs: see [`rvnic_helpers::receive::RxPool::take_one`]. Only the
+    /// wire's baton holder calls this.
+    #[inline]
+    pub(crate) fn receive_one<T, E>(
+        &self,
+        on: &Dispatch,
+        fill: impl FnOnce(&mut [u8]) -> Result<(usize, T), E>,
+    ) -> Option<Result<(Nbl, T), E>> {
+        self.enter();
+        let taken = if self.is_running() {
+            self.rx.take_one(on, fill)
+        } else {
+            None
+        };
+        if !matches!(taken, Some(Ok(_))) {
+            self.leave();
+        }
+        taken
     }
 
     /// Gives back descriptors taken with [`Self::reserve_receive`] and not indicated.

@@ -274,6 +274,14 @@ fn defer(wire: &Wire, held: Held<'_>, slot: Option<usize>) {
     });
 }
 
+/// Why a receive descriptor was not filled with a frame.
+enum Unfilled {
+    /// The frame is longer than the descriptor's buffer.
+    TooLong,
+    /// The sender's pages could not be read (mapped).
+    Unreadable,
+}
+
 /// One drain of a wire, with the baton held (the borrows of the seats hang on it).
 struct Drain<'w> {
     ports: [Option<&'w Adapter>; MAX_PORTS],
@@ -568,28 +576,33 @@ impl<'w> Drain<'w> {
             counters.error_in();
             return true;
         }
-        let Some(mut taken) = self.reserve(to, receiver, 1) else {
-            counters.discard_in();
-            return true;
-        };
-        let Some(buffer) = receiver.rx.buffer(&mut taken, 0).get_mut(..wire_len) else {
-            receiver.cancel_receive(self.on, taken);
-            counters.error_in();
-            return true;
-        };
-        if !nb.reader().read(&mut buffer[..len]) {
-            receiver.cancel_receive(self.on, taken);
-            return false;
-        }
-        if len < wire_len {
-            buffer[len..].fill(0);
-        }
-        let flags = finish(buffer);
-        let Some(mut indicated) = receiver.rx.prepare(taken, wire_len) else {
-            return true;
+        let filled = receiver.receive_one(self.on, |buffer| {
+            let buffer = buffer.get_mut(..wire_len).ok_or(Unfilled::TooLong)?;
+            if !nb.reader().read(&mut buffer[..len]) {
+                return Err(Unfilled::Unreadable);
+            }
+            if len < wire_len {
+                buffer[len..].fill(0);
+            }
+            Ok((wire_len, finish(buffer)))
+        });
+        let indicated = match filled {
+            Some(Ok((mut nbl, flags))) => {
+                self.free_at_least[to] = self.free_at_least[to].saturating_sub(1);
+                nbl.set_receive_offload(flags, 0);
+                nbl
+            }
+            None => {
+                counters.discard_in();
+                return true;
+            }
+            Some(Err(Unfilled::TooLong)) => {
+                counters.error_in();
+                return true;
+            }
+            Some(Err(Unfilled::Unreadable)) => return false,
         };
         counters.received(class, wire_len);
-        indicated.set_receive_offload(flags, 0);
         self.receives[to].push(indicated);
         true
     }

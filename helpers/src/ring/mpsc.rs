@@ -332,9 +332,11 @@ impl<T, S: Storage<T>, const LANES: usize> MpscConsumer<'_, T, S, LANES> {
     /// a lane is drained before the next is looked at, so a run of pops costs one look per item
     /// when the items sit in a few lanes (a free list, whose order does not matter). The fair
     /// way to take from every lane is [`Self::pop_slice`] or [`Self::pop_with`].
+    #[inline]
     pub fn pop(&mut self) -> Option<T> {
-        for step in 0..=LANES {
-            let lane = (self.next + step) % (LANES + 1);
+        // Lanes in order from the last one popped, wrapping after the shared lane (no division).
+        let mut lane = self.next;
+        for _ in 0..=LANES {
             // This consumer is the only one (`consumer_taken`), and `&mut self` keeps it on
             // one thread.
             // SAFETY: the only consumer, on one thread.
@@ -342,6 +344,7 @@ impl<T, S: Storage<T>, const LANES: usize> MpscConsumer<'_, T, S, LANES> {
                 self.next = lane;
                 return Some(item);
             }
+            lane = if lane == LANES { 0 } else { lane + 1 };
         }
         None
     }
