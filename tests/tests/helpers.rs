@@ -287,6 +287,72 @@ fn a_receive_pool_lends_buffers_only_through_the_frames_taken() {
     assert!(v.is_clean(), "{v:?}");
 }
 
+/// The fused take of the datapath: the closure fills the buffer or refuses (the descriptor goes
+/// back), and an empty list never calls it. Returns go back together, chained frames whole, and an
+/// NBL of another pool is reported and left alone.
+#[test]
+fn a_single_buffer_take_fills_or_gives_back_and_returns_go_back_together() {
+    let host = Host::new();
+    let pool = RxPool::new(None, &adapter(), 5, 100, 1, TAG).expect("pool");
+    let other = RxPool::new(None, &adapter(), 2, 100, 1, TAG).expect("pool");
+    let raised = Raised::to_dispatch();
+    let on = raised.dispatch();
+    let filled = pool.take_one(on, |buffer: &mut [u8]| {
+        assert_eq!(buffer.len(), 128, "the whole buffer is lent");
+        buffer[..4].copy_from_slice(b"rvnc");
+        Ok::<_, ()>((60, 7u32))
+    });
+    let (nbl, extra) = filled.expect("a descriptor").expect("filled");
+    assert_eq!((extra, pool.free()), (7, 4));
+    assert_eq!(nbl.frames().next().map(|nb| nb.len()), Some(60));
+    let mut head = [0u8; 4];
+    assert!(nbl.frames().next().is_some_and(|nb| nb.copy_to(&mut head)));
+    assert_eq!(&head, b"rvnc");
+    let refused = pool.take_one(on, |_: &mut [u8]| Err::<(usize, ()), _>("unreadable"));
+    assert!(matches!(refused, Some(Err("unreadable"))));
+    assert_eq!(pool.free(), 4, "a refused descriptor is back on the list");
+    let three = pool.take(on, 3).expect("three chained");
+    let chained = pool.prepare(three, 300).expect("this pool's");
+    let (last, ()) = pool
+        .take_one(on, |_: &mut [u8]| Ok::<_, ()>((60, ())))
+        .expect("the last one")
+        .expect("filled");
+    let mut called = false;
+    let empty = pool.take_one(on, |_: &mut [u8]| {
+        called = true;
+        Ok::<_, ()>((60, ()))
+    });
+    assert!(
+        empty.is_none() && !called,
+        "no descriptor: the closure is not called"
+    );
+    let (foreign, ()) = other
+        .take_one(on, |_: &mut [u8]| Ok::<_, ()>((60, ())))
+        .expect("one")
+        .expect("filled");
+    let foreign_raw = foreign.as_ptr();
+    let mut reported = Vec::new();
+    let freed = pool.recycle_all(on, [nbl, foreign, chained, last].into_iter(), |n| {
+        reported.push(n.as_ptr());
+    });
+    assert_eq!(freed, 5, "one + three chained + one");
+    assert_eq!(reported, [foreign_raw], "the other pool's NBL is reported");
+    assert_eq!(pool.free(), 5);
+    assert_eq!(other.free(), 1, "and left alone");
+    // SAFETY: the NBL recycle_all left alone, still the other pool's descriptor.
+    let foreign = unsafe { rvnic_helpers::nbl::Nbl::from_raw(foreign_raw) }.expect("non-null");
+    assert_eq!(other.recycle(on, &foreign), 1);
+    let _ = foreign.into_raw();
+    let again = pool
+        .take(on, 3)
+        .expect("the chain was taken apart and can be taken again");
+    assert_eq!(pool.give_back(on, again), 3);
+    drop(raised);
+    drop((pool, other));
+    let v = host.finish();
+    assert!(v.is_clean(), "{v:?}");
+}
+
 #[test]
 fn raising_to_dispatch_gives_the_cpus_lane_and_restores_irql() {
     let host = Host::builder().cpus(4).build();
