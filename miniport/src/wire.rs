@@ -340,8 +340,10 @@ impl<'w> Drain<'w> {
                 });
                 moved += popped;
                 *emptied = popped < BATCH;
+                // Looked up once per batch, not per NBL.
+                let counters = adapter.stats.cpu(self.on.cpu());
                 for nbl in taken[..n].iter_mut().filter_map(Option::take) {
-                    self.transmit(sender, nbl);
+                    self.transmit(sender, adapter, counters, nbl);
                 }
             }
             self.flush();
@@ -358,13 +360,10 @@ impl<'w> Drain<'w> {
         }
     }
 
-    /// Delivers every frame of one sent NBL and queues its completion.
+    /// Delivers every frame of one NBL that port `sender` (adapter `from`, this CPU's `counters`)
+    /// sent, and queues its completion.
     #[inline(never)]
-    fn transmit(&mut self, sender: usize, mut nbl: Nbl) {
-        let Some(from) = self.ports[sender] else {
-            return;
-        };
-        let counters = from.stats.cpu(self.on.cpu());
+    fn transmit(&mut self, sender: usize, from: &Adapter, counters: &Counters, mut nbl: Nbl) {
         if from.cancels.cancelled(nbl.cancel_id()) {
             counters.discard_out(nbl.frame_count());
             nbl.set_status(ndis::NDIS_STATUS_SEND_ABORTED);

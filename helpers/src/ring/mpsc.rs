@@ -308,8 +308,9 @@ impl<T, S: Storage<T>, const LANES: usize> Mpsc<T, S, LANES> {
         {
             return None;
         }
-        // Relaxed: written only by consumers, ordered by `consumer_taken` above.
-        let next = self.next.load(Ordering::Relaxed) % (LANES + 1);
+        // Relaxed: written only by consumers, ordered by `consumer_taken` above. Always in
+        // `0..=LANES` (the invariant); clamped rather than divided.
+        let next = self.next.load(Ordering::Relaxed).min(LANES);
         Some(MpscConsumer { ring: self, next })
     }
 

@@ -34,13 +34,15 @@ pub enum Class {
 impl Class {
     #[must_use]
     /// The class of a frame sent to `destination`.
+    #[inline]
     pub fn of(destination: &Address) -> Self {
-        if *destination == BROADCAST {
-            Self::Broadcast
-        } else if destination[0] & 0x01 != 0 {
-            Self::Multicast
-        } else {
+        // The group bit first: most frames are unicast, and need no comparison of all six bytes.
+        if destination[0] & 0x01 == 0 {
             Self::Unicast
+        } else if *destination == BROADCAST {
+            Self::Broadcast
+        } else {
+            Self::Multicast
         }
     }
 }
