@@ -212,6 +212,15 @@ impl NetBuffer<'_> {
         self.len() == 0
     }
 
+    /// The frame's first bytes as its first MDL holds them (mapped), at most the frame's length:
+    /// the whole frame when one MDL holds it, as is usual, with no walk and no copy. `None` if
+    /// the pages cannot be mapped (or there is no MDL).
+    #[must_use]
+    #[inline]
+    pub fn first_piece(&self) -> Option<&[u8]> {
+        self.reader().piece()
+    }
+
     /// A reader of the frame's bytes from its start.
     #[must_use]
     #[inline]
@@ -252,10 +261,10 @@ pub struct Reader<'n> {
     _nb: core::marker::PhantomData<&'n Nbl>,
 }
 
-impl Reader<'_> {
+impl<'n> Reader<'n> {
     /// The current MDL's mapped bytes from `offset` on (at most what is left of the frame).
     #[inline]
-    fn piece(&mut self) -> Option<&[u8]> {
+    fn piece(&mut self) -> Option<&'n [u8]> {
         loop {
             let mdl = NonNull::new(self.mdl)?;
             // MDLs of a NET_BUFFER the driver owns; a plain read of the header.

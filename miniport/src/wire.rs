@@ -403,7 +403,13 @@ impl<'w> Drain<'w> {
                 status = ndis::NDIS_STATUS_INVALID_LENGTH;
                 continue;
             }
-            let Some(destination) = nb.reader().read_array::<6>() else {
+            // The whole frame in one mapped piece (the usual case): read in place, copied once.
+            let (whole, destination) = match nb.first_piece() {
+                Some(bytes) if bytes.len() == len => (Some(bytes), bytes.first_chunk::<6>().copied()),
+                Some(_) => (None, nb.reader().read_array::<6>()),
+                None => (None, None),
+            };
+            let Some(destination) = destination else {
                 counters.error_out();
                 status = ndis::NDIS_STATUS_FAILURE;
                 continue;
@@ -413,7 +419,7 @@ impl<'w> Drain<'w> {
                 if !self.published[to].is_some_and(|p| p.filter.accepts(&destination)) {
                     continue;
                 }
-                if !self.copy_frame(to, &nb, class, |_| 0) {
+                if !self.copy_frame(to, &nb, whole, class, |_| 0) {
                     // The sender's pages could not be read (mapped): the frame is lost.
                     counters.error_out();
                     status = ndis::NDIS_STATUS_FAILURE;
@@ -539,15 +545,18 @@ impl<'w> Drain<'w> {
                 };
                 self.deliver_large(to, receiver, nb, &send, template, class)
             }
-            Job::Plain => self.copy_frame(to, nb, class, |_| 0),
+            Job::Plain => self.copy_frame(to, nb, None, class, |_| 0),
             Job::Checksum { request, headers } => {
                 let active = self.offload(to);
-                self.copy_frame(to, nb, class, |frame| checksums(frame, request, &headers, active))
+                self.copy_frame(to, nb, None, class, |frame| {
+                    checksums(frame, request, &headers, active)
+                })
             }
         }
     }
 
-    /// Copies one frame into a receive descriptor of port `to` (zero-padded to the minimum frame),
+    /// Copies one frame (from `whole`, its bytes in one piece, if the caller has them, else through
+    /// its MDLs) into a receive descriptor of port `to` (zero-padded to the minimum frame),
     /// lets `finish` fill in what the frame's job asks of the copy (it returns the receive
     /// checksum flags), and queues it for indication. `false` if the sender's bytes could not be
     /// read; a frame the receiver cannot take is counted there and `true`.
@@ -561,6 +570,7 @@ impl<'w> Drain<'w> {
         &mut self,
         to: usize,
         nb: &NetBuffer<'_>,
+        whole: Option<&[u8]>,
         class: Class,
         finish: impl FnOnce(&mut [u8]) -> u32,
     ) -> bool {
@@ -577,8 +587,11 @@ impl<'w> Drain<'w> {
         }
         let filled = receiver.receive_one(self.on, |buffer| {
             let buffer = buffer.get_mut(..wire_len).ok_or(Unfilled::TooLong)?;
-            if !nb.reader().read(&mut buffer[..len]) {
-                return Err(Unfilled::Unreadable);
+            let frame = &mut buffer[..len];
+            match whole {
+                Some(bytes) if bytes.len() == len => frame.copy_from_slice(bytes),
+                _ if nb.reader().read(frame) => {}
+                _ => return Err(Unfilled::Unreadable),
             }
             if len < wire_len {
                 buffer[len..].fill(0);
