@@ -474,7 +474,7 @@ fn return_nbls(host: &crate::host::Inner, adapter: usize, nbls: &[usize], level:
         let mut st = host.lock();
         if st.findings.per_object() {
             for nbl in nbls {
-                st.nbls.release_indicated(*nbl);
+                crate::nbl::release_indicated(*nbl);
             }
         }
         st.adapters[adapter].indications_outstanding -= nbls.len();

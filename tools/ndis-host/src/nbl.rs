@@ -168,8 +168,6 @@ pub(crate) struct NblTracker {
     /// NBL context blocks, by NBL.
     contexts: HashMap<usize, (usize, usize)>,
     pub sent: SentTable,
-    /// NBLs the driver indicated and the protocol holds, by adapter (with the verifier on).
-    indicated: HashMap<usize, usize>,
     pub next_frame: u64,
     /// Completed host NBLs, oldest first, kept poisoned for a while before they are checked and freed.
     completed_fifo: std::collections::VecDeque<usize>,
@@ -182,22 +180,33 @@ pub(crate) struct NblTracker {
 /// Completed host NBLs kept poisoned before they are checked and released.
 const KEEP_COMPLETED: usize = 4096;
 
+/// NBLs the driver indicated and the protocol holds are marked in the NBL itself, as NDIS keeps
+/// its own per-NBL state in the fields it reserves (`NdisReserved[1]`: the indicating adapter + 1,
+/// 0 when not indicated), not in a table: no lookup per frame. The driver must not write these
+/// fields; freshly allocated NBLs have them zero. The functions below are called under the state
+/// lock, on NBLs the driver passed to an NDIS call (a plain read or write of one field, which NDIS
+/// itself would make).
+///
+/// The protocol now holds `nbl`, indicated by `adapter`.
+pub(crate) fn hold_indicated(nbl: usize, adapter: usize) {
+    // SAFETY: an NBL the driver is indicating, live for the call (see above).
+    unsafe { (*(nbl as PNET_BUFFER_LIST)).NdisReserved.0[1] = (adapter + 1) as PVOID };
+}
+
+/// The adapter that indicated `nbl`, while the protocol holds it.
+pub(crate) fn indicated_by(nbl: usize) -> Option<usize> {
+    // SAFETY: as for `hold_indicated`: a live NBL the driver passed.
+    let mark = unsafe { (*(nbl as PNET_BUFFER_LIST)).NdisReserved.0[1] } as usize;
+    mark.checked_sub(1)
+}
+
+/// The protocol returns `nbl` to its miniport.
+pub(crate) fn release_indicated(nbl: usize) {
+    // SAFETY: as for `hold_indicated`: an indicated NBL, live until its miniport has it back.
+    unsafe { (*(nbl as PNET_BUFFER_LIST)).NdisReserved.0[1] = std::ptr::null_mut() };
+}
+
 impl NblTracker {
-    /// The protocol now holds `nbl`, indicated by `adapter`.
-    pub fn hold_indicated(&mut self, nbl: usize, adapter: usize) {
-        self.indicated.insert(nbl, adapter);
-    }
-
-    /// The adapter that indicated `nbl`, while the protocol holds it.
-    pub fn indicated_by(&self, nbl: usize) -> Option<usize> {
-        self.indicated.get(&nbl).copied()
-    }
-
-    /// The protocol returns `nbl` to its miniport.
-    pub fn release_indicated(&mut self, nbl: usize) {
-        self.indicated.remove(&nbl);
-    }
-
     /// Keeps a completed host NBL (poisoned) for a while; returns the oldest kept one when there
     /// are more than [`KEEP_COMPLETED`], to be checked and released.
     pub fn keep_completed(&mut self, nbl: usize) -> Option<usize> {
@@ -540,7 +549,7 @@ pub extern "system" fn NdisFreeNetBufferList(NetBufferList: PNET_BUFFER_LIST) {
         );
         return;
     };
-    if let Some(adapter) = st.nbls.indicated_by(key) {
+    if let Some(adapter) = indicated_by(key) {
         st.violate(
             Rule::NblNotOwned,
             API,

@@ -184,7 +184,7 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
                     ),
                 );
             }
-            if st.findings.per_object() && st.nbls.indicated_by(nbl).is_some() {
+            if st.findings.per_object() && crate::nbl::indicated_by(nbl).is_some() {
                 st.violate(
                     Rule::NblIndicatedTwice,
                     API,
@@ -257,7 +257,7 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
             }
             if !resources {
                 if st.findings.per_object() {
-                    st.nbls.hold_indicated(nbl, adapter);
+                    crate::nbl::hold_indicated(nbl, adapter);
                 }
                 st.adapters[adapter].indications_outstanding += 1;
                 held.push(nbl);
