@@ -30,10 +30,13 @@ pub extern "system" fn NdisMSendNetBufferListsComplete(
     // A send that arrives while the adapter is paused is completed while it is paused, during its
     // own send call (at once, with NDIS_STATUS_PAUSED); any other completion after the pause
     // completed is of a send held past it.
-    let late = nbls
-        .iter()
-        .any(|nbl| !st.nbls.sent.get(*nbl).is_some_and(|s| s.in_call));
-    if late && matches!(phase, Phase::Paused | Phase::Halted | Phase::Failed) {
+    // The phase first: only a paused or halted adapter's completions need the scan.
+    let stopped = matches!(phase, Phase::Paused | Phase::Halted | Phase::Failed);
+    let late = || {
+        nbls.iter()
+            .any(|nbl| !st.nbls.sent.get(*nbl).is_some_and(|s| s.in_call))
+    };
+    if stopped && late() {
         st.violate(
             Rule::ActivityWhilePaused,
             API,
@@ -43,8 +46,11 @@ pub extern "system" fn NdisMSendNetBufferListsComplete(
     }
     let mut lso_incomplete = Vec::new();
     for nbl in nbls {
+        // Whether its send call is still running (it is then released when the call returns).
+        let mut in_call = false;
         let verdict = match st.nbls.sent.get_mut(nbl) {
             Some(sent) if sent.adapter == adapter && sent.completed.is_none() => {
+                in_call = sent.in_call;
                 // SAFETY: the driver owns the NBL until this completion; reading its status.
                 let status = unsafe { NET_BUFFER_LIST_STATUS(nbl as PNET_BUFFER_LIST) };
                 sent.completed = Some(status);
@@ -80,7 +86,7 @@ pub extern "system" fn NdisMSendNetBufferListsComplete(
                     if let Some(old) = st.nbls.keep_completed(nbl) {
                         crate::nbl::release_sent(&mut st, old);
                     }
-                } else if !st.nbls.sent.get(nbl).is_some_and(|s| s.in_call) {
+                } else if !in_call {
                     // Without the verifier nothing is kept to catch late writes: the NBL is
                     // reused at once (once its send call returned and was checked).
                     crate::nbl::release_sent(&mut st, nbl);
