@@ -433,7 +433,9 @@ impl<'w> Drain<'w> {
     }
 
     /// The frames of an NBL that asks for checksums or a large send: each frame's headers are
-    /// read and checked ([`job`]) before it is delivered. Returns the NBL's status.
+    /// read and checked ([`job`]) before it is delivered. Returns the NBL's status. Not inlined:
+    /// its header buffer and jobs stay off the stack of the plain path.
+    #[inline(never)]
     fn transmit_offloaded(
         &mut self,
         sender: usize,
