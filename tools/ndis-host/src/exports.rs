@@ -181,6 +181,7 @@ fn dbg_print(text: *const u8, len: usize) {
     if std::env::var_os("NDIS_HOST_ECHO").is_some() {
         eprintln!("{line}");
     }
+    crate::trace::message(&line);
     host.lock().debug.push(line);
 }
 

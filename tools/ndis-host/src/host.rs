@@ -45,6 +45,7 @@ pub struct HostBuilder {
     pub(crate) lock_spins: usize,
     pub(crate) design_rules: Vec<Rule>,
     pub(crate) verifier: bool,
+    pub(crate) trace: bool,
 }
 
 impl Default for HostBuilder {
@@ -60,6 +61,7 @@ impl Default for HostBuilder {
             lock_spins: 0,
             design_rules: Vec::new(),
             verifier: true,
+            trace: false,
         }
     }
 }
@@ -134,6 +136,15 @@ impl HostBuilder {
         self
     }
 
+    /// Records every driver entry the host calls and every NDIS function the driver calls
+    /// ([`Host::trace`]); the `NDIS_HOST_TRACE` environment variable turns it on too and echoes
+    /// each line to stderr. Off by default.
+    #[must_use]
+    pub fn trace(mut self, on: bool) -> Self {
+        self.trace = on;
+        self
+    }
+
     /// How long (virtual time in deterministic mode, real time otherwise) the host waits for a
     /// pending operation before reporting it never completed.
     #[must_use]
@@ -147,6 +158,7 @@ impl HostBuilder {
     #[must_use]
     pub fn build(self) -> Host {
         let exclusive = HOST_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+        crate::trace::configure(self.trace);
         let inner = Arc::new(Inner {
             cpu_owner: (0..MAX_CPUS).map(|_| AtomicU64::new(0)).collect(),
             active_cpus: AtomicUsize::new(self.cpus),
@@ -578,7 +590,9 @@ impl Inner {
             with_thread(|t| (t.irql, t.adapter, t.held_locks.len()));
         self.set_irql(irql);
         with_thread(|t| t.adapter = adapter);
+        let entered = crate::trace::driver_entry(callback, adapter, irql);
         let result = self.on_kernel_stack(callback, adapter, f);
+        drop(entered);
         let (after, held) = with_thread(|t| {
             (
                 t.irql,

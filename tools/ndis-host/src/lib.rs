@@ -76,9 +76,16 @@ pub mod stack {
     pub fn on_host_stack<R>(f: impl FnOnce() -> R) -> R {
         f()
     }
+
+    /// [`on_host_stack`] for the host export `name`, traced.
+    pub fn on_host_stack_named<R>(name: &'static str, f: impl FnOnce() -> R) -> R {
+        let _traced = crate::trace::ndis_call(name);
+        f()
+    }
 }
 mod sync;
 mod timer;
+mod trace;
 pub mod verifier;
 
 pub use adapter::{

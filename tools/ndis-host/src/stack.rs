@@ -269,6 +269,15 @@ fn measure_and_repaint(bottom: usize, top: usize) -> usize {
     stack.len() - lowest
 }
 
+/// [`on_host_stack`] for the host export `name` (what `#[ndis::kernel_abi(host)]` generates): the
+/// call is traced ([`crate::trace`]) before the export's body runs.
+pub fn on_host_stack_named<F: FnOnce() -> R, R>(name: &'static str, f: F) -> R {
+    on_host_stack(|| {
+        let _traced = crate::trace::ndis_call(name);
+        f()
+    })
+}
+
 /// Runs a host export on the thread's own stack when the driver called it from its kernel stack
 /// (and simply runs it otherwise).
 pub fn on_host_stack<F: FnOnce() -> R, R>(f: F) -> R {

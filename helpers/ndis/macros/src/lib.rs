@@ -15,8 +15,9 @@
 use proc_macro::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
 
 /// See the crate documentation. `#[kernel_abi(host)]`, for ndis-host's exports, also runs the
-/// function's body through `crate::stack::on_host_stack`: a driver calls the export on its kernel
-/// stack, and the host's work happens on the thread's own stack.
+/// function's body through `crate::stack::on_host_stack_named` with the function's name: a driver
+/// calls the export on its kernel stack, the host's work happens on the thread's own stack, and
+/// the host can trace the call by name.
 #[proc_macro_attribute]
 pub fn kernel_abi(attribute: TokenStream, item: TokenStream) -> TokenStream {
     let mut arguments = attribute.into_iter();
@@ -72,9 +73,16 @@ fn cfg(x86_64: bool) -> TokenStream {
 }
 
 /// Wraps the last top-level brace group of a function item (its body) in
-/// `crate::stack::on_host_stack(|| { body })`.
+/// `crate::stack::on_host_stack_named("name", || { body })`.
 fn on_host_stack(item: TokenStream) -> Result<TokenStream, Span> {
     let mut tokens: Vec<TokenTree> = item.into_iter().collect();
+    let name = tokens
+        .windows(2)
+        .find_map(|pair| match pair {
+            [TokenTree::Ident(f), TokenTree::Ident(name)] if f.to_string() == "fn" => Some(name.to_string()),
+            _ => None,
+        })
+        .ok_or_else(Span::call_site)?;
     let Some(at) = tokens
         .iter()
         .rposition(|t| matches!(t, TokenTree::Group(g) if g.delimiter() == Delimiter::Brace))
@@ -83,7 +91,7 @@ fn on_host_stack(item: TokenStream) -> Result<TokenStream, Span> {
     };
     let body = tokens[at].clone();
     let span = body.span();
-    let path = ["crate", "stack", "on_host_stack"];
+    let path = ["crate", "stack", "on_host_stack_named"];
     let mut call: Vec<TokenTree> = Vec::new();
     for (i, segment) in path.iter().enumerate() {
         if i > 0 {
@@ -93,6 +101,8 @@ fn on_host_stack(item: TokenStream) -> Result<TokenStream, Span> {
         call.push(TokenTree::Ident(Ident::new(segment, span)));
     }
     let closure: TokenStream = [
+        TokenTree::Literal(Literal::string(&name)),
+        TokenTree::Punct(Punct::new(',', Spacing::Alone)),
         TokenTree::Punct(Punct::new('|', Spacing::Joint)),
         TokenTree::Punct(Punct::new('|', Spacing::Alone)),
         body,

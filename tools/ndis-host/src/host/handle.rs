@@ -269,6 +269,15 @@ impl Host {
         self.inner.lock().stack_peaks.sorted()
     }
 
+    /// The trace since the last call (or since the host was built), one line per call: `-> Entry
+    /// (adapter n, IRQL)` for each driver entry point the host called, the name of each NDIS or
+    /// kernel function the driver called, each line with its CPU and indented by nesting. Empty
+    /// unless [`crate::HostBuilder::trace`] or `NDIS_HOST_TRACE` turned tracing on.
+    #[must_use]
+    pub fn trace(&self) -> Vec<String> {
+        crate::trace::take()
+    }
+
     /// Violations found so far (the host keeps them).
     #[must_use]
     pub fn violations(&self) -> Vec<Violation> {
