@@ -7,7 +7,7 @@ use crate::memory::{PoolBox, PoolSlice};
 use crate::ring::{Dispatch, Mpsc, Slot};
 
 /// Per-CPU lanes of the datapath's rings: Windows' processors per group. A CPU numbered beyond the
-/// lanes (or added after they were built) pushes onto the shared lane ([`push_on`]).
+/// lanes (or added after they were built) pushes onto the shared lane ([`push_from_on`]).
 pub const LANES: usize = 64;
 
 /// A ring of one lane per CPU in pool memory.
@@ -15,7 +15,7 @@ pub type Lanes<T> = Mpsc<T, PoolSlice<Slot<T>>, LANES>;
 
 /// An MPSC ring in pool memory whose lanes for `cpus` processors, and its shared lane, hold
 /// `capacity` items each. The lanes of CPUs that did not exist then hold one item: such a CPU
-/// (added later, or numbered `LANES` or more) pushes onto the shared lane instead ([`push_on`]).
+/// (added later, or numbered `LANES` or more) pushes onto the shared lane instead ([`push_from_on`]).
 /// Each lane's storage is allocated as the ring is built in place, so nothing the size of the
 /// lanes is ever on the kernel stack. `PASSIVE_LEVEL` or `DISPATCH_LEVEL`.
 ///
@@ -36,22 +36,9 @@ pub fn build<T>(capacity: usize, cpus: usize, tag: u32) -> Result<PoolBox<Lanes<
     .map_err(|_| NDIS_STATUS_RESOURCES)
 }
 
-/// Pushes onto `on`'s CPU lane if the CPU existed when the lanes were built for `cpus` processors,
-/// and onto the shared lane otherwise: every processor can push, whatever its number and whenever
-/// it came.
-///
-/// # Errors
-/// `item`, back, if the lane is full.
-pub fn push_on<T>(lanes: &Lanes<T>, cpus: usize, on: &Dispatch, item: T) -> Result<(), T> {
-    if on.cpu() < cpus {
-        lanes.push(on, item)
-    } else {
-        lanes.push_shared(on, item)
-    }
-}
-
-/// Pushes items from `items` onto `on`'s lane while they fit (see [`push_on`] for which lane): on a
-/// CPU's own lane with one publish for them all. Returns an item taken from `items` that did not
+/// Pushes items from `items` onto `on`'s CPU lane if the CPU existed when the lanes were built for
+/// `cpus` processors, and onto the shared lane otherwise (every processor can push, whatever its
+/// number and whenever it came), while they fit: on a CPU's own lane with one publish for them all. Returns an item taken from `items` that did not
 /// fit (only the shared lane, which takes one at a time, can leave one); the rest stay in `items`.
 pub fn push_from_on<T>(
     lanes: &Lanes<T>,

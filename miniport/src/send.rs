@@ -65,7 +65,7 @@ impl TxQueue {
             return 0;
         };
         // Only the CPUs the lanes were built for push onto their own; the rest use the shared
-        // lane (`push_on`): the others are always empty.
+        // lane (`push_from_on`): the others are always empty.
         consumer.pop_with_among(max, 16, state.cpus, &mut take)
     }
 

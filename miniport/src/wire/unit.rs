@@ -1,5 +1,5 @@
 //! One unit of a large send (a segment, or a coalesced unit) written into receive descriptors.
-#![forbid(unsafe_code)]
+//! Safe code only: `wire`'s `#![forbid(unsafe_code)]` holds for this module too.
 
 use super::{Adapter, LargeSend, MIN_FRAME, Reader, Taken, Unit};
 

@@ -63,14 +63,19 @@ pub(crate) fn driver_entry(entry: &str, adapter: Option<usize>, irql: KIRQL) -> 
     if !ON.load(Ordering::Relaxed) {
         return None;
     }
-    let depth = DEPTH.with(Cell::get);
     let adapter = adapter.map_or_else(String::new, |a| format!("adapter {a}, "));
-    record(
-        depth,
-        &format!("-> {entry} ({adapter}{})", crate::irql::name(irql)),
-    );
+    Some(enter(&format!(
+        "-> {entry} ({adapter}{})",
+        crate::irql::name(irql)
+    )))
+}
+
+/// Records `text` at the current depth and goes one level in until the guard drops.
+fn enter(text: &str) -> Entered {
+    let depth = DEPTH.with(Cell::get);
+    record(depth, text);
     DEPTH.with(|d| d.set(depth + 1));
-    Some(Entered)
+    Entered
 }
 
 /// The driver called the NDIS or kernel function `name`. Returns a guard that ends the call's
@@ -79,10 +84,7 @@ pub(crate) fn ndis_call(name: &str) -> Option<Entered> {
     if !ON.load(Ordering::Relaxed) {
         return None;
     }
-    let depth = DEPTH.with(Cell::get);
-    record(depth, name);
-    DEPTH.with(|d| d.set(depth + 1));
-    Some(Entered)
+    Some(enter(name))
 }
 
 /// What the driver printed (`DbgPrint`), where it printed it.
