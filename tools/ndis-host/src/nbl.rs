@@ -47,23 +47,17 @@ pub(crate) struct Sent {
     pub frames: Range<u64>,
     /// It carried `LSOv2` information: its completion must carry `LsoV2TransmitComplete`.
     pub large_send: bool,
-    /// Host memory of the NBL, its NBs, MDLs and data, released with the NBL.
-    memory: Memory,
-}
-
-/// The host memory behind a sent NBL.
-#[derive(Debug)]
-enum Memory {
-    /// The common layout (one NB, one MDL), kept for reuse when released: see [`Spare`].
-    Spare(Spare),
-    /// Any other layout: blocks (address, size) freed when the NBL is released.
-    Blocks(Vec<(usize, usize)>),
+    /// Host memory of an NBL of any layout but the common one (NBL, NBs, MDLs and data):
+    /// blocks (address, size) freed with the record. The common layout's blocks stay with its
+    /// slot ([`Spare`]), and this is empty.
+    blocks: Vec<(usize, usize)>,
 }
 
 /// A host NBL with one NB, one MDL and a data buffer of `capacity` bytes, which the host reuses
 /// for later sends once the driver completed it and the completion was checked, as a protocol's
-/// NBL cache does (TCP/IP does not allocate an NBL per send). Every field the driver can see is
-/// rewritten on reuse, exactly as a fresh allocation would have it.
+/// NBL cache does (TCP/IP does not allocate an NBL per send). It belongs to one slot of the
+/// [`SentTable`] for its life, so a reuse moves nothing. Every field a driver reads is rewritten
+/// on reuse.
 #[derive(Debug)]
 struct Spare {
     nbl: *mut NET_BUFFER_LIST,
@@ -94,11 +88,27 @@ fn class_index(capacity: usize) -> usize {
 /// table, and each NBL carrying its slot number in `ProtocolReserved[0]`, the protocol's own area
 /// (miniports must not touch it), as a protocol keeps its per-send state in the NBL instead of a
 /// lookup. An NBL is found by reading its slot and checking the slot holds that NBL.
+///
+/// A slot that carried an NBL of the common layout keeps its blocks ([`Spare`]) when the record
+/// is released: the next send of that size takes the slot back whole, so a send and its release
+/// move a few words, not the NBL's memory or its record.
 #[derive(Debug, Default)]
 pub(crate) struct SentTable {
-    /// (NBL, record) per slot; `None` for a free slot.
-    slots: Vec<Option<(usize, Sent)>>,
-    free: Vec<usize>,
+    slots: Vec<Slot>,
+    /// Free slots without blocks.
+    free: Vec<u32>,
+    /// Free slots keeping a spare, by size class (index `log2(capacity) - 11`).
+    spares: Vec<Vec<u32>>,
+}
+
+/// One slot of the [`SentTable`].
+#[derive(Debug, Default)]
+struct Slot {
+    /// The NBL of the record (0 when the slot is free).
+    nbl: usize,
+    sent: Option<Sent>,
+    /// The common layout's blocks this slot keeps across sends.
+    spare: Option<Spare>,
 }
 
 impl SentTable {
@@ -112,50 +122,107 @@ impl SentTable {
         mark.checked_sub(1)
     }
 
-    /// Records a host NBL sent to the driver, marking the NBL with its slot.
-    pub fn insert(&mut self, nbl: usize, sent: Sent) {
-        let slot = self.free.pop().unwrap_or_else(|| {
-            self.slots.push(None);
-            self.slots.len() - 1
+    /// A free slot, new if none is.
+    fn free_slot(&mut self) -> usize {
+        self.free.pop().map_or_else(
+            || {
+                self.slots.push(Slot::default());
+                self.slots.len() - 1
+            },
+            |slot| slot as usize,
+        )
+    }
+
+    /// A free slot keeping a spare of `capacity` bytes (the blocks are made if no slot keeps one),
+    /// and whether it was reused. The caller describes its frame in the spare and then records the
+    /// send with [`Self::occupy`].
+    fn spare_slot(&mut self, capacity: usize) -> (usize, &Spare, bool) {
+        let reused = self.spares.get_mut(class_index(capacity)).and_then(Vec::pop);
+        let slot = reused.map_or_else(|| self.free_slot(), |slot| slot as usize);
+        let spare = self.slots[slot].spare.get_or_insert_with(|| Spare {
+            nbl: raw_alloc(size_of::<NET_BUFFER_LIST>(), 0).cast(),
+            nb: raw_alloc(size_of::<NET_BUFFER>(), 0).cast(),
+            mdl: raw_alloc(size_of::<MDL>(), 0).cast(),
+            buffer: raw_alloc(capacity, 0),
+            capacity,
         });
-        self.slots[slot] = Some((nbl, sent));
+        (slot, spare, reused.is_some())
+    }
+
+    /// Records a host NBL sent to the driver in `slot`, marking the NBL with it.
+    fn occupy(&mut self, slot: usize, nbl: usize, sent: Sent) {
+        let entry = &mut self.slots[slot];
+        entry.nbl = nbl;
+        entry.sent = Some(sent);
         // The host's NBL, not handed out yet: its protocol area is the host's.
         // SAFETY: a write to a field of a live host NBL.
         unsafe { (*(nbl as PNET_BUFFER_LIST)).ProtocolReserved.0[0] = (slot + 1) as PVOID };
     }
 
+    /// Records a host NBL of any layout but the common one (its blocks are in `sent`).
+    pub fn insert(&mut self, nbl: usize, sent: Sent) {
+        let slot = self.free_slot();
+        self.occupy(slot, nbl, sent);
+    }
+
+    fn slot(&self, nbl: usize) -> Option<&Slot> {
+        self.slots.get(Self::slot_of(nbl)?).filter(|s| s.nbl == nbl)
+    }
+
     pub fn get(&self, nbl: usize) -> Option<&Sent> {
-        let slot = Self::slot_of(nbl)?;
-        match self.slots.get(slot)? {
-            Some((held, sent)) if *held == nbl => Some(sent),
-            _ => None,
-        }
+        self.slot(nbl)?.sent.as_ref()
     }
 
     pub fn get_mut(&mut self, nbl: usize) -> Option<&mut Sent> {
         let slot = Self::slot_of(nbl)?;
-        match self.slots.get_mut(slot)? {
-            Some((held, sent)) if *held == nbl => Some(sent),
-            _ => None,
-        }
+        self.slots.get_mut(slot).filter(|s| s.nbl == nbl)?.sent.as_mut()
     }
 
+    /// Ends the record of `nbl`: its slot is free again, keeping its spare (up to
+    /// [`SPARES_PER_CLASS`] per size class; beyond that the blocks are freed).
     pub fn remove(&mut self, nbl: usize) -> Option<Sent> {
         let slot = Self::slot_of(nbl)?;
-        let entry = self.slots.get_mut(slot)?;
-        if entry.as_ref().is_none_or(|(held, _)| *held != nbl) {
-            return None;
+        let entry = self.slots.get_mut(slot).filter(|s| s.nbl == nbl)?;
+        let sent = entry.sent.take()?;
+        entry.nbl = 0;
+        let index = slot as u32;
+        match &entry.spare {
+            Some(spare) => {
+                let class = class_index(spare.capacity);
+                if self.spares.len() <= class {
+                    self.spares.resize_with(class + 1, Vec::new);
+                }
+                if self.spares[class].len() < SPARES_PER_CLASS {
+                    self.spares[class].push(index);
+                } else {
+                    if let Some(spare) = entry.spare.take() {
+                        free_spare(&spare);
+                    }
+                    self.free.push(index);
+                }
+            }
+            None => self.free.push(index),
         }
-        self.free.push(slot);
-        entry.take().map(|(_, sent)| sent)
+        Some(sent)
     }
 
     pub fn keys(&self) -> impl Iterator<Item = usize> + '_ {
-        self.slots.iter().flatten().map(|(nbl, _)| *nbl)
+        self.slots.iter().filter(|s| s.sent.is_some()).map(|s| s.nbl)
     }
 
     pub fn values(&self) -> impl Iterator<Item = &Sent> + '_ {
-        self.slots.iter().flatten().map(|(_, sent)| sent)
+        self.slots.iter().filter_map(|s| s.sent.as_ref())
+    }
+
+    /// Frees every slot's spare (the records must have been released).
+    fn free_spares(&mut self) {
+        for slot in &mut self.slots {
+            if let Some(spare) = slot.spare.take() {
+                free_spare(&spare);
+            }
+        }
+        self.spares.clear();
+        self.free = (0..self.slots.len() as u32).collect();
     }
 }
 
@@ -171,9 +238,6 @@ pub(crate) struct NblTracker {
     pub next_frame: u64,
     /// Completed host NBLs, oldest first, kept poisoned for a while before they are checked and freed.
     completed_fifo: std::collections::VecDeque<usize>,
-    /// Released host NBLs of the common layout, by buffer capacity, ready for reuse.
-    /// By size class: index `log2(capacity) - 11` (2 KiB, 4 KiB, ...).
-    spares: Vec<Vec<Spare>>,
     pub protocol: crate::adapter::ProtocolNbls,
 }
 

@@ -93,17 +93,16 @@ pub(crate) fn build_chain(
     };
     if per == 1 && options.mdl_split.is_none() {
         for frame in frames {
-            let spare = spare_with(st, options.data_offset, frame);
-            let nbl = spare.nbl;
+            let (slot, nbl, mdl) = spare_with(st, options.data_offset, frame);
             set_cancel_id(nbl, options.cancel_id);
             set_offload_info(nbl, &options);
             if options.unmapped_mdls {
-                unmap(spare.mdl);
+                unmap(mdl);
             }
             let id = st.nbls.next_frame;
             st.nbls.next_frame += 1;
-            let sent = Sent::new(adapter, id..id + 1, &options, Memory::Spare(spare));
-            st.nbls.sent.insert(nbl as usize, sent);
+            let sent = Sent::new(adapter, id..id + 1, &options, Vec::new());
+            st.nbls.sent.occupy(slot, nbl as usize, sent);
             link(nbl);
         }
         return head;
@@ -157,12 +156,7 @@ pub(crate) fn build_chain(
         unsafe { (*nbl).NdisPoolHandle = HOST_POOL as NDIS_HANDLE };
         set_cancel_id(nbl, options.cancel_id);
         set_offload_info(nbl, &options);
-        let sent = Sent::new(
-            adapter,
-            first_id..st.nbls.next_frame,
-            &options,
-            Memory::Blocks(memory),
-        );
+        let sent = Sent::new(adapter, first_id..st.nbls.next_frame, &options, memory);
         st.nbls.sent.insert(nbl as usize, sent);
         link(nbl);
     }
@@ -171,14 +165,14 @@ pub(crate) fn build_chain(
 
 impl Sent {
     /// A send to `adapter` of the frames `frames`, inside its send call, not completed yet.
-    fn new(adapter: usize, frames: Range<u64>, options: &SendOptions, memory: Memory) -> Self {
+    fn new(adapter: usize, frames: Range<u64>, options: &SendOptions, blocks: Vec<(usize, usize)>) -> Self {
         Self {
             adapter,
             completed: None,
             in_call: true,
             frames,
             large_send: options.large_send.is_some(),
-            memory,
+            blocks,
         }
     }
 }
@@ -218,52 +212,67 @@ pub(super) fn set_cancel_id(nbl: PNET_BUFFER_LIST, id: Option<usize>) {
     }
 }
 
-/// A host NBL of the common layout carrying `frame` after `data_offset` zero bytes: a spare of the
-/// right size class if one was released, else a new one. Every field is as a fresh zeroed
-/// allocation plus the description of this frame.
-#[allow(
-    clippy::single_match_else,
-    reason = "a reused NBL or a fresh one, counted either way"
-)]
-pub(super) fn spare_with(st: &mut State, data_offset: usize, frame: &[u8]) -> Spare {
+/// A host NBL of the common layout carrying `frame` after `data_offset` zero bytes, in a slot of
+/// the sent table that keeps one of the right size class (reused if one is free, else new):
+/// (slot, NBL, MDL). With the verifier on, every field is as a fresh zeroed allocation plus the
+/// description of this frame (a driver that reads a field it did not set sees zero, every time).
+/// Without it, a reused NBL is reinitialised as a protocol reinitialises the NBLs it caches: the
+/// links, the status, the miniport's scratch and the information the host sets.
+pub(super) fn spare_with(
+    st: &mut State,
+    data_offset: usize,
+    frame: &[u8],
+) -> (usize, PNET_BUFFER_LIST, PMDL) {
     let total = data_offset + frame.len();
-    let capacity = capacity_class(total);
-    let spare = match st.nbls.spares.get_mut(class_index(capacity)).and_then(Vec::pop) {
-        Some(spare) => {
-            st.nbls.protocol.reused += 1;
-            spare
-        }
-        None => {
-            st.nbls.protocol.allocated += 1;
-            Spare {
-                nbl: raw_alloc(size_of::<NET_BUFFER_LIST>(), 0).cast(),
-                nb: raw_alloc(size_of::<NET_BUFFER>(), 0).cast(),
-                mdl: raw_alloc(size_of::<MDL>(), 0).cast(),
-                buffer: raw_alloc(capacity, 0),
-                capacity,
-            }
-        }
-    };
+    let whole = st.findings.per_object();
+    let (slot, spare, reused) = st.nbls.sent.spare_slot(capacity_class(total));
+    let (nbl, nb, mdl, buffer) = (spare.nbl, spare.nb, spare.mdl, spare.buffer);
+    if reused {
+        st.nbls.protocol.reused += 1;
+    } else {
+        st.nbls.protocol.allocated += 1;
+    }
     // The spare's blocks are host memory no one else uses (new, or released after its completion
     // was checked): `buffer` has `capacity >= total` bytes, the others their types' sizes.
-    // SAFETY: the offset's bytes are inside the host's buffer (above).
-    unsafe { spare.buffer.write_bytes(0, data_offset) };
-    let at = spare.buffer.wrapping_add(data_offset);
+    if data_offset > 0 {
+        // SAFETY: the offset's bytes are inside the host's buffer (above).
+        unsafe { buffer.write_bytes(0, data_offset) };
+    }
+    let at = buffer.wrapping_add(data_offset);
     // SAFETY: as above; the frame goes after the offset, inside the buffer.
     unsafe { std::ptr::copy_nonoverlapping(frame.as_ptr(), at, frame.len()) };
-    init_mdl(spare.mdl, spare.buffer.cast(), total as UINT);
-    // SAFETY: as above; the NB is rewritten whole (zeroed, then described) before it is handed out.
-    unsafe { spare.nb.write_bytes(0, 1) };
+    init_mdl(mdl, buffer.cast(), total as UINT);
+    if whole || !reused {
+        // SAFETY: as above; the NB and the NBL are rewritten whole before they are handed out.
+        unsafe { nb.write_bytes(0, 1) };
+        // SAFETY: as above.
+        unsafe { nbl.write_bytes(0, 1) };
+    } else {
+        // SAFETY: as above: a reused NB, the host's until handed out.
+        let b = unsafe { &mut *nb };
+        // SAFETY: as above: its NBL.
+        let l = unsafe { &mut *nbl };
+        b.NetBufferHeader.data_mut().Next = std::ptr::null_mut();
+        b.MiniportReserved.0 = [std::ptr::null_mut(); 4];
+        l.NetBufferListHeader.data_mut().Next = std::ptr::null_mut();
+        l.MiniportReserved.0 = [std::ptr::null_mut(); 2];
+        l.Status = NDIS_STATUS_SUCCESS;
+        for info in [
+            TcpIpChecksumNetBufferListInfo,
+            TcpLargeSendNetBufferListInfo,
+            NetBufferListCancelId,
+        ] {
+            l.NetBufferListInfo[info as usize] = std::ptr::null_mut();
+        }
+    }
     // SAFETY: as above.
-    unsafe { (*spare.nb).NdisPoolHandle = HOST_POOL as NDIS_HANDLE };
-    describe(spare.nb, spare.mdl, data_offset as ULONG, frame.len());
-    // SAFETY: as above; the NBL is rewritten whole before it is handed out.
-    unsafe { spare.nbl.write_bytes(0, 1) };
+    unsafe { (*nb).NdisPoolHandle = HOST_POOL as NDIS_HANDLE };
+    describe(nb, mdl, data_offset as ULONG, frame.len());
     // SAFETY: as above.
-    let nbl = unsafe { &mut *spare.nbl };
-    nbl.NdisPoolHandle = HOST_POOL as NDIS_HANDLE;
-    nbl.NetBufferListHeader.data_mut().FirstNetBuffer = spare.nb;
-    spare
+    let l = unsafe { &mut *nbl };
+    l.NdisPoolHandle = HOST_POOL as NDIS_HANDLE;
+    l.NetBufferListHeader.data_mut().FirstNetBuffer = nb;
+    (slot, nbl, mdl)
 }
 
 /// Frees a spare's blocks.
@@ -316,24 +325,8 @@ pub(crate) fn release_sent(st: &mut State, nbl: usize) {
             ),
         );
     }
-    match sent.memory {
-        Memory::Blocks(blocks) => {
-            for (address, size) in blocks {
-                raw_free(address, size);
-            }
-        }
-        Memory::Spare(spare) => {
-            let class = class_index(spare.capacity);
-            if st.nbls.spares.len() <= class {
-                st.nbls.spares.resize_with(class + 1, Vec::new);
-            }
-            let kept = &mut st.nbls.spares[class];
-            if kept.len() < SPARES_PER_CLASS {
-                kept.push(spare);
-            } else {
-                free_spare(&spare);
-            }
-        }
+    for (address, size) in sent.blocks {
+        raw_free(address, size);
     }
 }
 
@@ -343,9 +336,7 @@ pub(crate) fn release_all(st: &mut State) {
     for nbl in sent {
         release_sent(st, nbl);
     }
-    for spare in st.nbls.spares.drain(..).flatten() {
-        free_spare(&spare);
-    }
+    st.nbls.sent.free_spares();
     let contexts: Vec<(usize, usize)> = st.nbls.contexts.drain().map(|(_, c)| c).collect();
     for (address, size) in contexts {
         raw_free(address, size);
