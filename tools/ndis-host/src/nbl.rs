@@ -106,6 +106,8 @@ pub(crate) struct SentTable {
 struct Slot {
     /// The NBL of the record (0 when the slot is free).
     nbl: usize,
+    /// The record while `nbl` is set; a free slot that keeps a spare keeps its last record too,
+    /// for the next send to rewrite in place.
     sent: Option<Sent>,
     /// The common layout's blocks this slot keeps across sends.
     spare: Option<Spare>,
@@ -179,39 +181,44 @@ impl SentTable {
     }
 
     /// Ends the record of `nbl`: its slot is free again, keeping its spare (up to
-    /// [`SPARES_PER_CLASS`] per size class; beyond that the blocks are freed).
-    pub fn remove(&mut self, nbl: usize) -> Option<Sent> {
+    /// [`SPARES_PER_CLASS`] per size class; beyond that the blocks are freed). Returns the blocks
+    /// of any other layout, for the caller to free; `None` if `nbl` has no record.
+    pub fn remove(&mut self, nbl: usize) -> Option<Vec<(usize, usize)>> {
         let slot = Self::slot_of(nbl)?;
         let entry = self.slots.get_mut(slot).filter(|s| s.nbl == nbl)?;
-        let sent = entry.sent.take()?;
+        // The record stays where it is (the next send rewrites it): only its blocks leave.
+        let blocks = std::mem::take(&mut entry.sent.as_mut()?.blocks);
         entry.nbl = 0;
         let index = slot as u32;
-        match &entry.spare {
-            Some(spare) => {
-                let class = class_index(spare.capacity);
-                if self.spares.len() <= class {
-                    self.spares.resize_with(class + 1, Vec::new);
-                }
-                if self.spares[class].len() < SPARES_PER_CLASS {
-                    self.spares[class].push(index);
-                } else {
-                    if let Some(spare) = entry.spare.take() {
-                        free_spare(&spare);
-                    }
-                    self.free.push(index);
-                }
-            }
-            None => self.free.push(index),
+        let Some(spare) = &entry.spare else {
+            entry.sent = None;
+            self.free.push(index);
+            return Some(blocks);
+        };
+        let class = class_index(spare.capacity);
+        if self.spares.len() <= class {
+            self.spares.resize_with(class + 1, Vec::new);
         }
-        Some(sent)
+        if self.spares[class].len() < SPARES_PER_CLASS {
+            self.spares[class].push(index);
+        } else {
+            if let Some(spare) = entry.spare.take() {
+                free_spare(&spare);
+            }
+            self.free.push(index);
+        }
+        Some(blocks)
     }
 
     pub fn keys(&self) -> impl Iterator<Item = usize> + '_ {
-        self.slots.iter().filter(|s| s.sent.is_some()).map(|s| s.nbl)
+        self.slots.iter().filter(|s| s.nbl != 0).map(|s| s.nbl)
     }
 
     pub fn values(&self) -> impl Iterator<Item = &Sent> + '_ {
-        self.slots.iter().filter_map(|s| s.sent.as_ref())
+        self.slots
+            .iter()
+            .filter(|s| s.nbl != 0)
+            .filter_map(|s| s.sent.as_ref())
     }
 
     /// Frees every slot's spare (the records must have been released).

@@ -311,22 +311,25 @@ pub(crate) fn listed(frames: &Range<u64>) -> Vec<u64> {
 
 /// Frees a completed host NBL after checking nothing wrote to it since completion.
 pub(crate) fn release_sent(st: &mut State, nbl: usize) {
-    let Some(sent) = st.nbls.sent.remove(nbl) else {
-        return;
-    };
-    if st.findings.per_object() && sent.completed.is_some() && !poison_intact(nbl) {
+    if st.findings.per_object()
+        && let Some(sent) = st.nbls.sent.get(nbl)
+        && sent.completed.is_some()
+        && !poison_intact(nbl)
+    {
+        let (adapter, frames) = (sent.adapter, listed(&sent.frames));
         st.violate(
             Rule::NblTouchedAfterCompletion,
             "NdisMSendNetBufferListsComplete",
-            Some(sent.adapter),
-            format!(
-                "NBL {nbl:#x} (frames {:?}) was written after the driver completed it",
-                listed(&sent.frames)
-            ),
+            Some(adapter),
+            format!("NBL {nbl:#x} (frames {frames:?}) was written after the driver completed it"),
         );
     }
-    for (address, size) in sent.blocks {
-        raw_free(address, size);
+    if let Some(blocks) = st.nbls.sent.remove(nbl)
+        && !blocks.is_empty()
+    {
+        for &(address, size) in &blocks {
+            raw_free(address, size);
+        }
     }
 }
 
