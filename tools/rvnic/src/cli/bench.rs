@@ -49,7 +49,7 @@ pub struct BenchArgs {
     /// 64 and 1514 bytes, pair, one sending CPU, verifier on and off).
     #[arg(long)]
     pub instructions: bool,
-    /// With `--instructions`: fail when a driver figure is more than 10% above this baseline
+    /// With `--instructions`: fail when a driver or host figure is more than 10% above this baseline
     /// (a JSON array as `--instructions --json` prints).
     #[arg(long, value_name = "FILE", requires = "instructions")]
     pub baseline: Option<PathBuf>,
