@@ -134,6 +134,25 @@ impl Nbl {
         self.set_info(ndis::RscTcpTimestampDelta, 0);
     }
 
+    /// The 802.1Q information the sender attached (`Ieee8021QNetBufferListInfo`): its
+    /// `UserPriority` and `VlanId`, both zero when it attached none.
+    #[must_use]
+    #[inline]
+    pub fn ieee8021q(&self) -> (u8, u16) {
+        ndis::ieee8021q_fields(self.info(ndis::Ieee8021QNetBufferListInfo))
+    }
+
+    /// Sets the 802.1Q information a receive indication carries out of band (zeros: none): a
+    /// miniport that strips the tag "must ... map the 802.1Q tag information into the
+    /// `NDIS_NET_BUFFER_LIST_8021Q_INFO` OOB data" (that structure's page).
+    #[inline]
+    pub fn set_ieee8021q(&mut self, priority: u8, vlan_id: u16) {
+        self.set_info(
+            ndis::Ieee8021QNetBufferListInfo,
+            ndis::ieee8021q_value(priority, vlan_id),
+        );
+    }
+
     /// The `NET_BUFFER`s (frames) of this NBL, in order.
     #[must_use]
     #[inline]

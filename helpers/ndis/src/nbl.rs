@@ -422,3 +422,18 @@ pub unsafe fn MmGetSystemAddressForMdlSafe(mdl: PMDL, priority: ULONG) -> PVOID 
         )
     }
 }
+
+/// An `NDIS_NET_BUFFER_LIST_8021Q_INFO` value (`Ieee8021QNetBufferListInfo`): the `TagHeader` bit
+/// field, `UserPriority` in bits 0-2, `CanonicalFormatId` (zero) in bit 3, `VlanId` in bits 4-15
+/// (MSVC allocates bit fields from the low bit; ndis/nbl8021q.h).
+#[must_use]
+pub const fn ieee8021q_value(priority: u8, vlan_id: u16) -> usize {
+    (priority as usize & 0x7) | ((vlan_id as usize & 0xfff) << 4)
+}
+
+/// The `UserPriority` and `VlanId` of an `NDIS_NET_BUFFER_LIST_8021Q_INFO` value.
+#[must_use]
+#[allow(clippy::cast_possible_truncation, reason = "masked to the bit fields' widths")]
+pub const fn ieee8021q_fields(value: usize) -> (u8, u16) {
+    ((value & 0x7) as u8, ((value >> 4) & 0xfff) as u16)
+}
