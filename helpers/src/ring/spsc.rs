@@ -254,6 +254,7 @@ impl<T, S: Storage<T>> Spsc<T, S> {
     ///
     /// # Safety
     /// The caller is the ring's only consumer and `c` its indices.
+    #[inline]
     unsafe fn pop_at(&self, c: &mut Local) -> Option<T> {
         if self.ready(c, 1) == 0 {
             return None;
@@ -431,6 +432,7 @@ pub struct Consumer<'r, T, S: Storage<T>> {
 
 impl<T, S: Storage<T>> Consumer<'_, T, S> {
     /// Pops the oldest item, if any. Never blocks.
+    #[inline]
     pub fn pop(&mut self) -> Option<T> {
         // `Consumer` is unique (made once by `split`, with indices synced from the ring),
         // and `&mut self` keeps it on one thread.
