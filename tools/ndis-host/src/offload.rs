@@ -313,6 +313,9 @@ pub struct ReceiveInfo {
     pub dup_acks: u16,
     /// `RscTcpTimestampDelta`.
     pub timestamp_delta: u32,
+    /// `NDIS_NET_BUFFER_LIST_8021Q_INFO`: the `UserPriority` and `VlanId` of the tag the
+    /// miniport stripped (zeros: none).
+    pub ieee8021q: (u8, u16),
 }
 
 impl ReceiveInfo {
@@ -325,7 +328,17 @@ impl ReceiveInfo {
             coalesced_segments,
             dup_acks,
             timestamp_delta: info(RscTcpTimestampDelta) as u32,
+            ieee8021q: ieee8021q_fields(info(Ieee8021QNetBufferListInfo)),
         }
+    }
+
+    /// Whether it says anything about offloads (checksums, coalescing): what the receive rules
+    /// check. The 802.1Q information is not an offload's and may come with any frame.
+    pub(crate) fn has_offload(&self) -> bool {
+        Self {
+            ieee8021q: (0, 0),
+            ..*self
+        } != Self::default()
     }
 }
 

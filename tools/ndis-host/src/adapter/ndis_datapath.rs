@@ -200,7 +200,7 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
                 continue;
             }
             let info = crate::offload::ReceiveInfo::of(nbl as PNET_BUFFER_LIST);
-            if info != crate::offload::ReceiveInfo::default() {
+            if info.has_offload() {
                 // SAFETY: as below; the first NB of an NBL the driver indicates.
                 let first = unsafe { NET_BUFFER_LIST_FIRST_NB(nbl as PNET_BUFFER_LIST) };
                 // The headers are all the rules look at: the first 256 bytes, and the length.

@@ -23,6 +23,9 @@ pub struct SendOptions {
     /// The `Transmit` bits of `TcpIpChecksumNetBufferListInfo` (`CHECKSUM_TX_*`) every NBL
     /// carries; 0 asks for nothing.
     pub checksum: u32,
+    /// The `NDIS_NET_BUFFER_LIST_8021Q_INFO` every NBL carries: `UserPriority` and `VlanId`
+    /// (zeros: none).
+    pub ieee8021q: (u8, u16),
     /// The MDLs describe locked pages not mapped to system space (`MdlFlags` without
     /// `MDL_MAPPED_TO_SYSTEM_VA` or `MDL_SOURCE_IS_NONPAGED_POOL`, `MappedSystemVa` garbage): the
     /// driver must map them (`MmGetSystemAddressForMdlSafe`), as it must for a protocol's buffers
@@ -67,6 +70,7 @@ impl Default for SendOptions {
             cancel_id: None,
             large_send: None,
             checksum: 0,
+            ieee8021q: (0, 0),
             unmapped_mdls: false,
         }
     }
@@ -177,8 +181,14 @@ impl Sent {
     }
 }
 
-/// Marks a host NBL being built with the sender's offload requests.
+/// Marks a host NBL being built with the sender's offload requests and 802.1Q information.
 pub(super) fn set_offload_info(nbl: PNET_BUFFER_LIST, options: &SendOptions) {
+    if options.ieee8021q != (0, 0) {
+        let (priority, vlan) = options.ieee8021q;
+        let value = ieee8021q_value(priority, vlan);
+        // SAFETY: a host NBL under construction, not handed out yet.
+        unsafe { NET_BUFFER_LIST_SET_INFO(nbl, Ieee8021QNetBufferListInfo, value as PVOID) };
+    }
     if options.large_send.is_none() && options.checksum == 0 {
         // The NBL is zeroed (new or rewritten for reuse): nothing is asked for already.
         return;
