@@ -178,7 +178,11 @@ impl Adapter {
         let resume = TimerPool::new(driver, POOL_TAG, Resume { port }).map_err(|_| NDIS_STATUS_RESOURCES)?;
         let stats = Statistics::new(cpus).ok_or(NDIS_STATUS_RESOURCES)?;
         let control = Control::new(config, permanent);
-        let published = Published::new(control.filter, control.offloads.active(control.encapsulation));
+        let published = Published::new(
+            control.filter,
+            control.offloads.active(control.encapsulation),
+            control.vlan,
+        );
         PoolBox::new_in_place(POOL_TAG, |place: &mut core::mem::MaybeUninit<Occupant<Self, Published>>| {
             // Written straight into pool memory: the adapter is too large to build on a kernel
             // stack and move. The wire's copy of what it publishes starts as the original.
@@ -273,7 +277,7 @@ impl Adapter {
             LookaheadSize: self.config.mtu(),
             // The pointer members are the layer's to fill in (from the OID list and `power`).
             PowerManagementCapabilities: core::ptr::null_mut(),
-            MacOptions: oid::MAC_OPTIONS,
+            MacOptions: oid::mac_options(self.config.vlan.tagging),
             SupportedPacketFilters: wire::SUPPORTED_FILTERS,
             MaxMulticastListSize: u32::try_from(wire::MAX_MULTICAST).unwrap_or(u32::MAX),
             MacAddressLength: 6,
@@ -434,7 +438,9 @@ impl Adapter {
         match change {
             Change::Filter | Change::Offload => {
                 let active = control.offloads.active(control.encapsulation);
-                self.published.lock().publish(control.filter, active);
+                self.published
+                    .lock()
+                    .publish(control.filter, active, control.vlan);
             }
             Change::Power(state) => dbg_print!("power state {state:?}"),
             Change::Nothing => {}

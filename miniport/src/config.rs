@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 use crate::offload::{Both, CHECKSUM_VALUES, Offloads, SWITCH_VALUES};
+use crate::wire::vlan::{MAX_VLAN_ID, Tagging, Vlan};
 
 /// How a keyword's value is checked (and how the INF presents it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +82,7 @@ impl Topology {
 pub const JUMBO_PACKET: [(u32, &str); 3] = [(1514, "Disabled"), (4088, "4088 Bytes"), (9014, "9014 Bytes")];
 
 /// Every keyword rvnic reads, with its checks and default.
-pub const KEYWORDS: [Keyword; 16] = [
+pub const KEYWORDS: [Keyword; 18] = [
     Keyword {
         name: "NetworkAddress",
         description: "Network Address",
@@ -196,6 +197,25 @@ pub const KEYWORDS: [Keyword; 16] = [
         kind: Kind::Enum(&SWITCH_VALUES),
         default: 1,
     },
+    // 802.1Q: the standardized keyword ("Standardized INF Keywords for NDIS QoS": default 3,
+    // priority and VLAN), and the VLAN the adapter is in, which `OID_GEN_VLAN_ID`'s page names
+    // ("VlanId, REG_DWORD"; 0 for none, 4095 is reserved).
+    Keyword {
+        name: "*PriorityVLANTag",
+        description: "Packet Priority & VLAN",
+        kind: Kind::Enum(&Tagging::VALUES),
+        default: 3,
+    },
+    Keyword {
+        name: "VlanId",
+        description: "VLAN ID",
+        kind: Kind::Int {
+            min: 0,
+            max: MAX_VLAN_ID as u32,
+            step: 1,
+        },
+        default: 0,
+    },
 ];
 
 /// A keyword whose registry value was rejected, so its default applies.
@@ -243,6 +263,8 @@ pub struct Config {
     pub segment: u32,
     /// The task offloads the adapter starts with (the standardized offload keywords).
     pub offloads: Offloads,
+    /// `*PriorityVLANTag` and `VlanId` (ignored, 0, when VLANs are not enabled).
+    pub vlan: Vlan,
 }
 
 /// Bytes of an Ethernet header, which `*JumboPacket` includes and the MTU does not.
@@ -359,6 +381,12 @@ impl Config {
             rsc4: read("*RscIPv4") == 1,
             rsc6: read("*RscIPv6") == 1,
         };
+        let tagging = Tagging::from_keyword(read("*PriorityVLANTag"));
+        let vlan_id = u16::try_from(read("VlanId")).unwrap_or(0);
+        let vlan = Vlan {
+            tagging,
+            id: if tagging.vlan { vlan_id } else { 0 },
+        };
         let network_address = match address.map(check_address) {
             None => None,
             Some(Ok(a)) => Some(a),
@@ -379,6 +407,7 @@ impl Config {
             topology,
             segment,
             offloads,
+            vlan,
         };
         (config, fallbacks)
     }
@@ -434,6 +463,13 @@ mod tests {
                     rsc4: true,
                     rsc6: true,
                 },
+                vlan: Vlan {
+                    tagging: Tagging {
+                        priority: true,
+                        vlan: true
+                    },
+                    id: 0
+                },
             }
         );
         assert_eq!(c.mtu(), 1500);
@@ -454,6 +490,8 @@ mod tests {
                 ("*IPChecksumOffloadIPv4", 0),
                 ("*LsoV2IPv6", 0),
                 ("*RscIPv4", 0),
+                ("*PriorityVLANTag", 2),
+                ("VlanId", 4094),
             ],
             Some(&[0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee]),
         );
@@ -478,6 +516,16 @@ mod tests {
             )
         );
         assert_eq!((o.lso4, o.lso6, o.rsc4, o.rsc6), (true, false, false, true));
+        assert_eq!((c.vlan.tagging, c.vlan.id), (Tagging::from_keyword(2), 4094));
+    }
+
+    #[test]
+    fn a_vlan_id_is_kept_only_when_vlans_are_enabled() {
+        for (tagging, id) in [(0, 0), (1, 0), (2, 12), (3, 12)] {
+            let (c, f) = from(&[("*PriorityVLANTag", tagging), ("VlanId", 12)], None);
+            assert!(f.is_empty(), "{f:?}");
+            assert_eq!(c.vlan.id, id, "*PriorityVLANTag {tagging}");
+        }
     }
 
     #[test]
@@ -492,6 +540,8 @@ mod tests {
                 ("SegmentId", 256),
                 ("*TCPChecksumOffloadIPv6", 4),
                 ("*RscIPv6", 2),
+                ("*PriorityVLANTag", 4),
+                ("VlanId", 4095),
             ],
             Some(&[0x01, 0, 0, 0, 0, 1]),
         );
@@ -530,6 +580,14 @@ mod tests {
                 Fallback {
                     keyword: "*RscIPv6",
                     reason: Reason::NotAllowed(2)
+                },
+                Fallback {
+                    keyword: "*PriorityVLANTag",
+                    reason: Reason::NotAllowed(4)
+                },
+                Fallback {
+                    keyword: "VlanId",
+                    reason: Reason::OutOfRange(4095)
                 },
                 Fallback {
                     keyword: "NetworkAddress",

@@ -21,11 +21,12 @@ use rvnic_helpers::oid::OidRequest;
 
 use crate::config::Config;
 use crate::offload::{self, Encapsulation, Offloads, RscCounts};
+use crate::wire::vlan::{MAX_VLAN_ID, Tagging, Vlan};
 use crate::wire::{Address, Filter, ListError, MAX_MULTICAST, SUPPORTED_FILTERS};
 
 /// Every OID rvnic answers (`OID_GEN_SUPPORTED_LIST`). The tests check that each one is
 /// handled and that every other OID is `NOT_SUPPORTED`.
-pub const SUPPORTED: [NDIS_OID; 67] = [
+pub const SUPPORTED: [NDIS_OID; 68] = [
     OID_GEN_SUPPORTED_LIST,
     OID_GEN_HARDWARE_STATUS,
     OID_GEN_MEDIA_SUPPORTED,
@@ -74,6 +75,7 @@ pub const SUPPORTED: [NDIS_OID; 67] = [
     OID_GEN_BYTES_XMIT,
     OID_GEN_RCV_CRC_ERROR,
     OID_GEN_TRANSMIT_QUEUE_LENGTH,
+    OID_GEN_VLAN_ID,
     OID_802_3_PERMANENT_ADDRESS,
     OID_802_3_CURRENT_ADDRESS,
     OID_802_3_MULTICAST_LIST,
@@ -120,6 +122,24 @@ pub const VENDOR_DESCRIPTION: &[u8] = b"rvnic virtual NIC\0";
 /// copy NDIS loops back to other bindings.
 pub const MAC_OPTIONS: u32 =
     NDIS_MAC_OPTION_COPY_LOOKAHEAD_DATA | NDIS_MAC_OPTION_TRANSFERS_NOT_PEND | NDIS_MAC_OPTION_NO_LOOPBACK;
+
+/// The adapter's MAC options: [`MAC_OPTIONS`], and `NDIS_MAC_OPTION_8021P_PRIORITY` and
+/// `NDIS_MAC_OPTION_8021Q_VLAN` for the 802.1Q fields `*PriorityVLANTag` enables (the NIC inserts
+/// and strips them: `OID_GEN_MAC_OPTIONS`' page).
+#[must_use]
+pub const fn mac_options(tagging: Tagging) -> u32 {
+    let priority = if tagging.priority {
+        NDIS_MAC_OPTION_8021P_PRIORITY
+    } else {
+        0
+    };
+    let vlan = if tagging.vlan {
+        NDIS_MAC_OPTION_8021Q_VLAN
+    } else {
+        0
+    };
+    MAC_OPTIONS | priority | vlan
+}
 
 /// The outcome of one request, as `MiniportOidRequest` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,6 +258,9 @@ pub struct Control {
     pub offloads: Offloads,
     /// Which IP versions' offloads the protocol activated.
     pub encapsulation: Encapsulation,
+    /// 802.1Q: what `*PriorityVLANTag` enables and the VLAN `OID_GEN_VLAN_ID` set (the wire
+    /// reads a published copy).
+    pub vlan: Vlan,
     /// Refused requests, by reason.
     pub refusals: Refusals,
 }
@@ -312,6 +335,7 @@ impl Control {
             power: Power::D0,
             offloads: config.offloads,
             encapsulation: Encapsulation::default(),
+            vlan: config.vlan,
             refusals: Refusals::default(),
         }
     }
@@ -390,7 +414,7 @@ impl Control {
             OID_GEN_DRIVER_VERSION => Answer::new()
                 .u16(u16::from(NDIS_MINIPORT_MAJOR_VERSION) << 8 | u16::from(NDIS_MINIPORT_MINOR_VERSION)),
             OID_GEN_CURRENT_PACKET_FILTER => one(self.filter.packet_filter),
-            OID_GEN_MAC_OPTIONS => one(MAC_OPTIONS),
+            OID_GEN_MAC_OPTIONS => one(mac_options(self.vlan.tagging)),
             OID_GEN_MAXIMUM_SEND_PACKETS => one(c.transmit_buffers),
             OID_GEN_INTERRUPT_MODERATION => Answer::new()
                 .header(
@@ -402,6 +426,9 @@ impl Control {
                 .u32(NdisInterruptModerationNotSupported as u32),
             OID_GEN_STATISTICS => statistics(&live().statistics),
             OID_GEN_TRANSMIT_QUEUE_LENGTH => one(live().queued_sends),
+            // An adapter that does not tag VLANs has no VLAN to report (as NetKVM answers).
+            OID_GEN_VLAN_ID if !self.vlan.tagging.vlan => return Err(NDIS_STATUS_NOT_SUPPORTED),
+            OID_GEN_VLAN_ID => one(u32::from(self.vlan.id)),
             OID_802_3_PERMANENT_ADDRESS => Answer::new().put(&self.permanent),
             OID_802_3_CURRENT_ADDRESS => Answer::new().put(&self.filter.address),
             OID_802_3_MULTICAST_LIST => self
@@ -410,7 +437,8 @@ impl Control {
                 .iter()
                 .fold(Answer::new(), |a, m| a.put(m)),
             OID_802_3_MAXIMUM_LIST_SIZE => one(u32::try_from(MAX_MULTICAST).unwrap_or(u32::MAX)),
-            // No 802.1p priority, no VLAN tagging.
+            // "The underlying driver returns zero, indicating that it supports no options" (the
+            // OID's page, which calls it obsolete for NDIS 6: 802.1Q is in OID_GEN_MAC_OPTIONS).
             #[allow(
                 clippy::match_same_arms,
                 reason = "a zero for another reason than the error counters'"
@@ -497,6 +525,20 @@ impl Control {
                 let power = Power::from_raw(raw).ok_or((NDIS_STATUS_INVALID_DATA, 0))?;
                 self.power = power;
                 Ok((4, Change::Power(power)))
+            }
+            OID_GEN_VLAN_ID => {
+                let id = u32_at_start()?;
+                if !self.vlan.tagging.vlan {
+                    return Err((NDIS_STATUS_NOT_SUPPORTED, 0));
+                }
+                // The 12 low bits; "higher order bits ... are reserved and must be set to 0"
+                // (OID_GEN_VLAN_ID), and 0xFFF is reserved by IEEE 802.1Q.
+                let id = u16::try_from(id)
+                    .ok()
+                    .filter(|id| *id <= MAX_VLAN_ID)
+                    .ok_or((NDIS_STATUS_INVALID_DATA, 0))?;
+                self.vlan.id = id;
+                Ok((4, Change::Filter))
             }
             OID_TCP_OFFLOAD_PARAMETERS => {
                 let read = self.offloads.apply_parameters(buffer)?;

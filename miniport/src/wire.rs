@@ -19,6 +19,7 @@ mod frame;
 mod job;
 pub mod packet;
 mod unit;
+pub mod vlan;
 
 pub use frame::*;
 use ndis::NDIS_STATUS;
@@ -30,7 +31,6 @@ use rvnic_helpers::seats::{Occupant, Seats};
 use rvnic_helpers::spin::SpinLock;
 
 use job::{Job, Refused, checksums, job};
-use ndis::{CHECKSUM_RX_IP_SUCCEEDED, CHECKSUM_RX_TCP_SUCCEEDED, CHECKSUM_RX_TCP_VALUE_INVALID};
 use packet::{LargeSend, MAX_HEADER, Unit, Version};
 
 use crate::adapter::Adapter;
@@ -38,6 +38,7 @@ use crate::config::Topology;
 use crate::nbl::{Chain, LargeSendRequest, Nbl, NetBuffer, Reader};
 use crate::offload::Active;
 use crate::stats::Counters;
+use vlan::{Admit, Tag, Vlan};
 
 /// Wires the driver can have at once (every loopback adapter has its own).
 pub const MAX_WIRES: usize = 64;
@@ -67,25 +68,29 @@ pub struct Published {
     pub filter: Filter,
     /// The offloads applied to and for the adapter.
     pub offload: Active,
+    /// The adapter's 802.1Q settings.
+    pub vlan: Vlan,
 }
 
 impl Published {
     /// The first publication.
     #[must_use]
-    pub fn new(filter: Filter, offload: Active) -> Self {
+    pub fn new(filter: Filter, offload: Active, vlan: Vlan) -> Self {
         Self {
             generation: 1,
             filter,
             offload,
+            vlan,
         }
     }
 
     /// Replaces what is published with a new generation.
-    pub fn publish(&mut self, filter: Filter, offload: Active) {
+    pub fn publish(&mut self, filter: Filter, offload: Active, vlan: Vlan) {
         *self = Self {
             generation: self.generation.wrapping_add(1),
             filter,
             offload,
+            vlan,
         };
     }
 
@@ -315,6 +320,18 @@ impl<'w> Drain<'w> {
         }
     }
 
+    /// The 802.1Q settings of port `port`'s adapter.
+    fn vlan(&self, port: usize) -> Vlan {
+        self.published[port].map(|p| p.vlan).unwrap_or_default()
+    }
+
+    /// Counts a frame port `to` does not take (another VLAN's) as a receive discard.
+    fn discard(&self, to: usize) {
+        if let Some(receiver) = self.ports[to] {
+            receiver.stats.cpu(self.on.cpu()).discard_in();
+        }
+    }
+
     /// The offloads the wire applies for port `port`'s adapter.
     fn offload(&self, port: usize) -> Active {
         self.published[port].map(|p| p.offload).unwrap_or_default()
@@ -373,10 +390,12 @@ impl<'w> Drain<'w> {
         }
         let large = nbl.large_send();
         let checksum = nbl.checksum_request();
+        // The 802.1Q tag the sender's NIC puts on every frame of the NBL (vlan.rs).
+        let tag = self.vlan(sender).send_tag(nbl.ieee8021q());
         let status = if large == LargeSendRequest::None && checksum == 0 {
-            self.transmit_plain(sender, from, counters, &nbl)
+            self.transmit_plain(sender, from, counters, &nbl, tag)
         } else {
-            let status = self.transmit_offloaded(sender, from, counters, &nbl, large, checksum);
+            let status = self.transmit_offloaded(sender, from, counters, &nbl, tag, (large, checksum));
             if matches!(large, LargeSendRequest::V2 { .. }) {
                 nbl.set_large_send_complete();
             }
@@ -387,13 +406,15 @@ impl<'w> Drain<'w> {
     }
 
     /// The frames of an NBL that asks for no offload (the common case, kept short): each is
-    /// copied as it is to every port that accepts its destination. Returns the NBL's status.
+    /// copied as it is, tagged `tag`, to every port that accepts its destination and VLAN (a tag
+    /// in its bytes is taken off by a receiver that strips tags). Returns the NBL's status.
     fn transmit_plain(
         &mut self,
         sender: usize,
         from: &Adapter,
         counters: &Counters,
         nbl: &Nbl,
+        tag: Option<Tag>,
     ) -> NDIS_STATUS {
         let mut status = ndis::NDIS_STATUS_SUCCESS;
         for nb in nbl.frames() {
@@ -416,11 +437,33 @@ impl<'w> Drain<'w> {
                 continue;
             };
             let class = Class::of(&destination);
+            // A tag in the frame's bytes counts when the NIC adds none of its own.
+            let in_frame = if tag.is_some() {
+                None
+            } else {
+                vlan::tag_in(&nb, whole)
+            };
+            if tag.is_some() || in_frame.is_some() {
+                if !self.transmit_tagged(sender, &nb, (whole, destination), class, (tag, in_frame)) {
+                    counters.error_out();
+                    status = ndis::NDIS_STATUS_FAILURE;
+                }
+                counters.sent(class, len.max(MIN_FRAME));
+                continue;
+            }
             for to in self.targets(sender) {
-                if !self.published[to].is_some_and(|p| p.filter.accepts(&destination)) {
+                let Some(published) = self.published[to] else {
+                    continue;
+                };
+                if !published.filter.accepts(&destination) {
                     continue;
                 }
-                if !self.copy_frame(to, &nb, whole, class, |_| 0) {
+                if published.vlan.in_a_vlan() {
+                    // An untagged frame is in no VLAN.
+                    self.discard(to);
+                    continue;
+                }
+                if !self.copy_frame(to, &nb, whole, class, (None, false), |_| 0) {
                     // The sender's pages could not be read (mapped): the frame is lost.
                     counters.error_out();
                     status = ndis::NDIS_STATUS_FAILURE;
@@ -433,9 +476,45 @@ impl<'w> Drain<'w> {
         status
     }
 
+    /// Delivers one frame of a plain send that carries an 802.1Q tag (`tags`: the sender NIC's,
+    /// and the one in its bytes) to every port that accepts its destination and VLAN. Not inlined:
+    /// the untagged frames' path stays short. `false` if the sender's bytes could not be read.
+    #[inline(never)]
+    fn transmit_tagged(
+        &mut self,
+        sender: usize,
+        nb: &NetBuffer<'_>,
+        (whole, destination): (Option<&[u8]>, [u8; 6]),
+        class: Class,
+        (tag, in_frame): (Option<Tag>, Option<Tag>),
+    ) -> bool {
+        for to in self.targets(sender) {
+            let Some(published) = self.published[to] else {
+                continue;
+            };
+            if !published.filter.accepts(&destination) {
+                continue;
+            }
+            let Admit::Deliver { oob, strip } = published.vlan.admit(tag.or(in_frame), in_frame.is_some())
+            else {
+                self.discard(to);
+                continue;
+            };
+            if !self.copy_frame(to, nb, whole, class, (oob, strip), |_| 0) {
+                return false;
+            }
+            self.indicate_if_full(to);
+        }
+        true
+    }
+
     /// The frames of an NBL that asks for checksums or a large send: each frame's headers are
     /// read and checked ([`job`]) before it is delivered. Returns the NBL's status. Not inlined:
     /// its header buffer and jobs stay off the stack of the plain path.
+    ///
+    /// A tag in such a frame's bytes stays there (the headers' offsets and checksums are the
+    /// sender's, with it): it decides which ports take the frame, but is not stripped or indicated
+    /// out of band; the NIC's own tag (`tag`) is.
     #[inline(never)]
     fn transmit_offloaded(
         &mut self,
@@ -443,8 +522,8 @@ impl<'w> Drain<'w> {
         from: &Adapter,
         counters: &Counters,
         nbl: &Nbl,
-        large: LargeSendRequest,
-        checksum: u32,
+        tag: Option<Tag>,
+        (large, checksum): (LargeSendRequest, u32),
     ) -> NDIS_STATUS {
         // "Any NET_BUFFER_LIST structure that contains the LSOv1 or LSOv2 OOB data also contains a
         // single NET_BUFFER structure" (the LSO page).
@@ -480,11 +559,21 @@ impl<'w> Drain<'w> {
             let mut destination = [0u8; 6];
             destination.copy_from_slice(&head[..6]);
             let class = Class::of(&destination);
+            let in_frame = if tag.is_some() { None } else { Tag::in_frame(head) };
             for to in self.targets(sender) {
-                if !self.published[to].is_some_and(|p| p.filter.accepts(&destination)) {
+                let Some(published) = self.published[to] else {
+                    continue;
+                };
+                if !published.filter.accepts(&destination) {
                     continue;
                 }
-                if !self.deliver(to, &nb, &job, head, class) {
+                let Admit::Deliver { oob, .. } = published.vlan.admit(tag.or(in_frame), in_frame.is_some())
+                else {
+                    self.discard(to);
+                    continue;
+                };
+                let oob = if in_frame.is_some() { None } else { oob };
+                if !self.deliver(to, &nb, &job, head, class, oob) {
                     counters.error_out();
                     status = ndis::NDIS_STATUS_FAILURE;
                     break;
@@ -540,18 +629,26 @@ impl<'w> Drain<'w> {
 
     /// Delivers one frame (or a large send's units) of an offload job to port `to`. `false` if
     /// the sender's bytes could not be read.
-    fn deliver(&mut self, to: usize, nb: &NetBuffer<'_>, job: &Job, template: &[u8], class: Class) -> bool {
+    fn deliver(
+        &mut self,
+        to: usize,
+        nb: &NetBuffer<'_>,
+        job: &Job,
+        template: &[u8],
+        class: Class,
+        tag: Option<Tag>,
+    ) -> bool {
         match *job {
             Job::Large(send) => {
                 let Some(receiver) = self.ports[to] else {
                     return true;
                 };
-                self.deliver_large(to, receiver, nb, &send, template, class)
+                self.deliver_large(to, receiver, nb, &send, (template, tag), class)
             }
-            Job::Plain => self.copy_frame(to, nb, None, class, |_| 0),
+            Job::Plain => self.copy_frame(to, nb, None, class, (tag, false), |_| 0),
             Job::Checksum { request, headers } => {
                 let active = self.offload(to);
-                self.copy_frame(to, nb, None, class, |frame| {
+                self.copy_frame(to, nb, None, class, (tag, false), |frame| {
                     checksums(frame, request, &headers, active)
                 })
             }
@@ -561,8 +658,9 @@ impl<'w> Drain<'w> {
     /// Copies one frame (from `whole`, its bytes in one piece, if the caller has them, else through
     /// its MDLs) into a receive descriptor of port `to` (zero-padded to the minimum frame),
     /// lets `finish` fill in what the frame's job asks of the copy (it returns the receive
-    /// checksum flags), and queues it for indication. `false` if the sender's bytes could not be
-    /// read; a frame the receiver cannot take is counted there and `true`.
+    /// checksum flags), and queues it for indication with the 802.1Q information `vlan.0` out of
+    /// band, the tag in its bytes left out if `vlan.1` says to strip it. `false` if the sender's
+    /// bytes could not be read; a frame the receiver cannot take is counted there and `true`.
     #[allow(
         clippy::inline_always,
         reason = "the per-frame copy of both paths: inlined, the plain path costs 17 instructions \
@@ -575,13 +673,14 @@ impl<'w> Drain<'w> {
         nb: &NetBuffer<'_>,
         whole: Option<&[u8]>,
         class: Class,
+        (tag, strip): (Option<Tag>, bool),
         finish: impl FnOnce(&mut [u8]) -> u32,
     ) -> bool {
         let Some(receiver) = self.ports[to] else {
             return true;
         };
         let counters = receiver.stats.cpu(self.on.cpu());
-        let len = nb.len();
+        let len = nb.len().saturating_sub(if strip { vlan::TAG_LEN } else { 0 });
         let wire_len = len.max(MIN_FRAME);
         if len > receiver.max_frame() {
             // Longer than this adapter's frames (its *JumboPacket is smaller than the sender's).
@@ -592,6 +691,11 @@ impl<'w> Drain<'w> {
             let buffer = buffer.get_mut(..wire_len).ok_or(Unfilled::TooLong)?;
             let frame = &mut buffer[..len];
             match whole {
+                _ if strip => {
+                    if !vlan::read_stripped(nb, whole, frame) {
+                        return Err(Unfilled::Unreadable);
+                    }
+                }
                 Some(bytes) if bytes.len() == len => frame.copy_from_slice(bytes),
                 _ if nb.reader().read(frame) => {}
                 _ => return Err(Unfilled::Unreadable),
@@ -605,6 +709,7 @@ impl<'w> Drain<'w> {
             Some(Ok((mut nbl, flags))) => {
                 self.free_at_least[to] = self.free_at_least[to].saturating_sub(1);
                 nbl.set_receive_offload(flags, 0);
+                vlan::set_tag(&mut nbl, tag);
                 nbl
             }
             None => {
@@ -619,110 +724,6 @@ impl<'w> Drain<'w> {
         };
         counters.received(class, wire_len);
         self.receives[to].push(indicated);
-        true
-    }
-
-    /// Delivers a large send to `receiver`: coalesced units if its RSC is on for the IP version
-    /// and the send may be coalesced, else the segments an `LSOv2` NIC puts on the wire. Each unit
-    /// is copied once from the sender, its headers made from the template.
-    #[inline(never)]
-    fn deliver_large(
-        &mut self,
-        to: usize,
-        receiver: &'w Adapter,
-        nb: &NetBuffer<'_>,
-        send: &LargeSend,
-        template: &[u8],
-        class: Class,
-    ) -> bool {
-        let counters = receiver.stats.cpu(self.on.cpu());
-        let active = self.offload(to);
-        let v4 = send.headers.version == Version::V4;
-        let (rsc, rx_tcp) = if v4 {
-            (active.rsc4, active.rx_tcp4)
-        } else {
-            (active.rsc6, active.rx_tcp6)
-        };
-        let buffer_size = receiver.rx.buffer_size();
-        // A coalesced unit spans at most MAX_CHAIN buffers and a quarter of the adapter's.
-        let chain_limit = MAX_CHAIN.min(receiver.rx.count() / 4).max(1) * buffer_size;
-        let per_unit = if rsc && send.coalescible {
-            send.segments_per_unit(chain_limit)
-        } else {
-            if rsc {
-                counters.coalesce_aborted();
-            }
-            1
-        };
-        let mut reader = nb.reader();
-        if !reader.skip(send.header_len) {
-            return false;
-        }
-        for unit in send.units(per_unit) {
-            let coalesced = unit.count > 1;
-            let frame_len = send.header_len + unit.len;
-            let wire_len = frame_len.max(MIN_FRAME);
-            let needed = wire_len.div_ceil(buffer_size);
-            if (!coalesced && frame_len > receiver.max_frame()) || needed > MAX_CHAIN {
-                counters.error_in();
-                if !reader.skip(unit.len) {
-                    return false;
-                }
-                continue;
-            }
-            // Frames queued for this receiver hold descriptors until they are indicated: indicate
-            // them first if the pool could not take this unit otherwise.
-            if receiver.rx.free() < needed && !self.receives[to].is_empty() {
-                self.indicate(to);
-            }
-            let Some(mut taken) = self.reserve(to, receiver, needed) else {
-                counters.discard_in();
-                if !reader.skip(unit.len) {
-                    return false;
-                }
-                continue;
-            };
-            let compute = !coalesced && !rx_tcp;
-            let filled = unit::fill_unit(receiver, &mut taken, send, template, &unit, &mut reader, compute);
-            if !filled {
-                receiver.cancel_receive(self.on, taken);
-                return false;
-            }
-            let mut flags = 0;
-            if coalesced {
-                // "The NIC and miniport driver must always set the IpChecksumSucceeded and
-                // TcpChecksumSucceeded flags" of a coalesced segment; its TCP checksum is not
-                // recomputed, which TcpChecksumValueInvalid says ("Indicating Coalesced
-                // Segments"). The IPv4 header checksum is (write_headers).
-                flags |= CHECKSUM_RX_TCP_SUCCEEDED | CHECKSUM_RX_TCP_VALUE_INVALID;
-                if v4 {
-                    flags |= CHECKSUM_RX_IP_SUCCEEDED;
-                }
-                counters.coalesced(unit.count, unit.len);
-            } else {
-                if rx_tcp {
-                    flags |= CHECKSUM_RX_TCP_SUCCEEDED;
-                }
-                if v4 && active.rx_ip4 {
-                    flags |= CHECKSUM_RX_IP_SUCCEEDED;
-                }
-            }
-            // The buffers are chained in the token: one NET_BUFFER's data.
-            let Some(mut indicated) = receiver.rx.prepare(taken, wire_len) else {
-                continue;
-            };
-            let count = if coalesced {
-                u16::try_from(unit.count).unwrap_or(u16::MAX)
-            } else {
-                0
-            };
-            indicated.set_receive_offload(flags, count);
-            counters.received_many(class, unit.count, unit.len + unit.count * send.header_len);
-            self.receives[to].push(indicated);
-            if self.receives[to].len() >= BATCH || self.receive_low(to) {
-                self.indicate(to);
-            }
-        }
         true
     }
 

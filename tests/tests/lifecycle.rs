@@ -64,7 +64,11 @@ fn initialize_reports_the_configured_nic_to_ndis() {
     );
     assert_eq!(g.supported_packet_filters, rvnic::wire::SUPPORTED_FILTERS);
     assert_eq!(g.max_multicast_list_size, 32);
-    assert_eq!(g.mac_options, rvnic::oid::MAC_OPTIONS);
+    assert_eq!(
+        g.mac_options,
+        rvnic::oid::mac_options(rvnic::wire::vlan::Tagging::from_keyword(3)),
+        "*PriorityVLANTag's default: priority and VLAN"
+    );
     assert_eq!(g.if_type, IF_TYPE_ETHERNET_CSMACD);
     assert!(!g.connector_present, "a virtual NIC has no connector");
     finish(host, &[a]);

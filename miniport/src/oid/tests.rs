@@ -167,7 +167,11 @@ fn configuration_is_reported_in_the_units_each_oid_uses() {
     assert_eq!(one(OID_GEN_MAXIMUM_SEND_PACKETS), 512);
     assert_eq!(one(OID_GEN_MEDIA_CONNECT_STATUS), NdisMediaStateConnected);
     assert_eq!(one(OID_802_3_MAXIMUM_LIST_SIZE), 32);
-    assert_eq!(one(OID_GEN_MAC_OPTIONS), MAC_OPTIONS);
+    assert_eq!(
+        one(OID_GEN_MAC_OPTIONS),
+        MAC_OPTIONS | NDIS_MAC_OPTION_8021P_PRIORITY | NDIS_MAC_OPTION_8021Q_VLAN,
+        "*PriorityVLANTag's default: the NIC tags priority and VLAN"
+    );
     assert_eq!(one(OID_GEN_TRANSMIT_QUEUE_LENGTH), 5);
     let ex = answer(&mut c, OID_GEN_LINK_SPEED_EX);
     assert_eq!((u64_at(&ex, 0), u64_at(&ex, 8)), (25_000_000_000, 25_000_000_000));
@@ -197,6 +201,91 @@ fn configuration_is_reported_in_the_units_each_oid_uses() {
         ..live()
     });
     assert_eq!(disconnected.status, NDIS_STATUS_SUCCESS);
+}
+
+/// A control whose `*PriorityVLANTag` is `tagging` and `VlanId` `id`.
+fn tagged(tagging: u32, id: u16) -> Control {
+    let tagging = Tagging::from_keyword(tagging);
+    let config = Config {
+        vlan: Vlan {
+            tagging,
+            id: if tagging.vlan { id } else { 0 },
+        },
+        ..Config::default()
+    };
+    Control::new(config, PERMANENT)
+}
+
+#[test]
+fn mac_options_name_the_802_1q_fields_the_nic_tags() {
+    for (tagging, extra) in [
+        (0, 0),
+        (1, NDIS_MAC_OPTION_8021P_PRIORITY),
+        (2, NDIS_MAC_OPTION_8021Q_VLAN),
+        (3, NDIS_MAC_OPTION_8021P_PRIORITY | NDIS_MAC_OPTION_8021Q_VLAN),
+    ] {
+        let options = u32_of(&answer(&mut tagged(tagging, 0), OID_GEN_MAC_OPTIONS));
+        assert_eq!(options, MAC_OPTIONS | extra, "*PriorityVLANTag {tagging}");
+    }
+}
+
+#[test]
+fn the_vlan_id_is_queried_and_set_as_twelve_bits_when_vlans_are_on() {
+    let mut c = tagged(3, 12);
+    assert_eq!(u32_of(&answer(&mut c, OID_GEN_VLAN_ID)), 12, "from VlanId");
+    let (reply, change) = c.set(OID_GEN_VLAN_ID, &4094u32.to_le_bytes());
+    assert_eq!(
+        (reply.status, reply.bytes, change),
+        (NDIS_STATUS_SUCCESS, 4, Change::Filter)
+    );
+    assert_eq!(
+        (u32_of(&answer(&mut c, OID_GEN_VLAN_ID)), c.vlan.id),
+        (4094, 4094)
+    );
+    let (reply, change) = c.set(OID_GEN_VLAN_ID, &0u32.to_le_bytes());
+    assert_eq!(
+        (reply.status, change),
+        (NDIS_STATUS_SUCCESS, Change::Filter),
+        "0 leaves the VLAN"
+    );
+    assert_eq!(c.vlan.id, 0);
+    let before = c.refusals;
+    for bad in [4095u32, 4096, 0x1_0005, u32::MAX] {
+        let (reply, change) = c.set(OID_GEN_VLAN_ID, &bad.to_le_bytes());
+        assert_eq!(
+            (reply.status, change),
+            (NDIS_STATUS_INVALID_DATA, Change::Nothing),
+            "{bad:#x}"
+        );
+    }
+    let (reply, _) = c.set(OID_GEN_VLAN_ID, &[7, 0]);
+    assert_eq!((reply.status, reply.needed), (NDIS_STATUS_INVALID_LENGTH, 4));
+    let (reply, _) = query(&mut c, OID_GEN_VLAN_ID, 3);
+    assert_eq!((reply.status, reply.needed), (NDIS_STATUS_BUFFER_TOO_SHORT, 4));
+    assert_eq!(c.vlan.id, 0, "refused sets change nothing");
+    assert_eq!(
+        (c.refusals.data - before.data, c.refusals.length - before.length),
+        (4, 2),
+        "each refusal counted"
+    );
+}
+
+#[test]
+fn an_adapter_without_vlans_has_no_vlan_id() {
+    for tagging in [0, 1] {
+        let mut c = tagged(tagging, 12);
+        let (reply, _) = query(&mut c, OID_GEN_VLAN_ID, 4);
+        assert_eq!(
+            reply.status, NDIS_STATUS_NOT_SUPPORTED,
+            "query, *PriorityVLANTag {tagging}"
+        );
+        let (reply, change) = c.set(OID_GEN_VLAN_ID, &5u32.to_le_bytes());
+        assert_eq!(
+            (reply.status, change),
+            (NDIS_STATUS_NOT_SUPPORTED, Change::Nothing)
+        );
+        assert_eq!(c.vlan.id, 0);
+    }
 }
 
 #[test]
