@@ -249,17 +249,43 @@ pub(super) fn send_with_retries(
     flow.given_up.fetch_add(frames.len() as u64, Ordering::Relaxed);
 }
 
+/// Bytes of an 802.1Q tag (type 0x8100 and the tag control information).
+const TAG_LEN: usize = 4;
+
+/// The 802.1Q tag to put back into a frame the adapter indicated with its tag stripped (out of
+/// band, in `NDIS_NET_BUFFER_LIST_8021Q_INFO`): Linux reads tags in the frame's bytes.
+fn tag_of(info: &ndis_host::ReceiveInfo) -> Option<[u8; TAG_LEN]> {
+    let (priority, vlan) = info.ieee8021q;
+    if (priority, vlan) == (0, 0) {
+        return None;
+    }
+    let tci = (u16::from(priority & 7) << 13) | (vlan & 0x0fff);
+    let [high, low] = tci.to_be_bytes();
+    Some([0x81, 0x00, high, low])
+}
+
+/// `frame` with the tag its indication carried out of band put back after its addresses.
+pub(super) fn with_tag(mut frame: Vec<u8>, info: &ndis_host::ReceiveInfo) -> Vec<u8> {
+    if let Some(tag) = tag_of(info)
+        && frame.len() >= 12
+    {
+        frame.splice(12..12, tag);
+    }
+    frame
+}
+
 /// Writes one indicated frame, given as its MDL pieces, to a device with virtio-net headers: the
-/// header ([`vnet::to_stack`]) and the frame's first bytes (completed as Linux needs them) from
-/// here, the rest straight from the pieces. False if the device would not take it.
+/// header ([`vnet::to_stack`]) and the frame's first bytes (completed as Linux needs them, with
+/// the 802.1Q tag the adapter stripped put back) from here, the rest straight from the pieces.
+/// False if the device would not take it.
 pub(super) fn write_in_place(
     device: &tun_rs::SyncDevice,
     pieces: &[&[u8]],
     info: ndis_host::ReceiveInfo,
     mtu: usize,
 ) -> bool {
-    let len: usize = pieces.iter().map(|p| p.len()).sum();
-    let mut head = [0u8; vnet::HEAD];
+    let mut len: usize = pieces.iter().map(|p| p.len()).sum();
+    let mut head = [0u8; vnet::HEAD + TAG_LEN];
     let mut n = 0;
     for piece in pieces {
         let take = piece.len().min(vnet::HEAD - n);
@@ -269,11 +295,21 @@ pub(super) fn write_in_place(
             break;
         }
     }
+    // What the frame's bytes hold from the pieces; the head may be longer by a tag put back.
+    let taken = n;
+    if let Some(tag) = tag_of(&info)
+        && n >= 12
+    {
+        head.copy_within(12..n, 12 + TAG_LEN);
+        head[12..12 + TAG_LEN].copy_from_slice(&tag);
+        n += TAG_LEN;
+        len += TAG_LEN;
+    }
     let header = vnet::to_stack(info.checksum, info.coalesced_segments, &mut head[..n], len, mtu).to_bytes();
     let mut io = Vec::with_capacity(pieces.len() + 2);
     io.push(std::io::IoSlice::new(&header));
     io.push(std::io::IoSlice::new(&head[..n]));
-    let mut skip = n;
+    let mut skip = taken;
     for piece in pieces {
         if skip >= piece.len() {
             skip -= piece.len();
@@ -459,7 +495,7 @@ pub(super) fn bridge(args: &TapArgs, topology: Topology) -> Result<bool, String>
                 Arc::new(move |received: ndis_host::Received| {
                     let out = Outgoing {
                         header: None,
-                        frame: received.frame,
+                        frame: with_tag(received.frame, &received.info),
                     };
                     if !sink.push(out) {
                         sink_flows[i].stack_full.fetch_add(1, Ordering::Relaxed);
@@ -568,4 +604,30 @@ pub(super) fn bridge(args: &TapArgs, topology: Topology) -> Result<bool, String>
         outln!("verifier:\n{}", verdict.report());
     }
     Ok(verdict.is_clean() && !failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(ieee8021q: (u8, u16)) -> ndis_host::ReceiveInfo {
+        ndis_host::ReceiveInfo {
+            ieee8021q,
+            ..ndis_host::ReceiveInfo::default()
+        }
+    }
+
+    #[test]
+    fn a_stripped_tag_goes_back_after_the_addresses() {
+        let frame: Vec<u8> = (0..20).collect();
+        assert_eq!(with_tag(frame.clone(), &info((0, 0))), frame, "no tag, unchanged");
+        let tagged = with_tag(frame.clone(), &info((5, 0x123)));
+        assert_eq!(&tagged[..12], &frame[..12]);
+        assert_eq!(
+            &tagged[12..16],
+            &[0x81, 0x00, 0xa1, 0x23],
+            "PCP 5 in the top bits, VID 0x123"
+        );
+        assert_eq!(&tagged[16..], &frame[12..]);
+    }
 }
