@@ -639,3 +639,42 @@ fn every_declared_type_has_a_layout_check() {
         "types without a layout check: {unchecked:?}"
     );
 }
+
+/// `NDIS_NET_BUFFER_LIST_8021Q_INFO` has no Rust type: its `TagHeader` bit fields are packed by
+/// `ieee8021q_value` and read by `ieee8021q_fields`. Both must put each field at the bits the
+/// oracle gives (MSVC's allocation from the low bit).
+#[test]
+fn the_8021q_information_packs_its_fields_at_the_oracles_bits() {
+    let text = common::read_oracle("ndis-layout-x64.txt");
+    let block: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("STRUCT NDIS_NET_BUFFER_LIST_8021Q_INFO "))
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(block[0].contains("size=8 align=8"), "{block:?}");
+    let bits = |field: &str| -> (u32, u32) {
+        let row = block
+            .iter()
+            .find(|l| l.split_whitespace().nth(2) == Some(field))
+            .unwrap_or_else(|| panic!("no {field} in {block:?}"));
+        let (low, high) = row
+            .split_once("bits ")
+            .and_then(|(_, r)| r.split_whitespace().next())
+            .and_then(|r| r.split_once(".."))
+            .unwrap_or_else(|| panic!("no bit range: {row}"));
+        (low.parse().expect("low bit"), high.parse().expect("high bit"))
+    };
+    let mask = |(low, high): (u32, u32)| ((1usize << (high - low + 1)) - 1) << low;
+    let priority = bits("TagHeader.UserPriority");
+    let canonical = bits("TagHeader.CanonicalFormatId");
+    let vlan = bits("TagHeader.VlanId");
+    assert_eq!(ndis::ieee8021q_value(7, 0), mask(priority));
+    assert_eq!(ndis::ieee8021q_value(0, 0x0fff), mask(vlan));
+    assert_eq!(
+        ndis::ieee8021q_value(7, 0x0fff) & mask(canonical),
+        0,
+        "CanonicalFormatId stays zero"
+    );
+    assert_eq!(ndis::ieee8021q_fields(mask(priority) | mask(vlan)), (7, 0x0fff));
+    assert_eq!(ndis::ieee8021q_fields(5 << priority.0 | 300 << vlan.0), (5, 300));
+}
