@@ -170,7 +170,8 @@ impl Adapter {
             driver,
             &handle,
             config.receive_buffers as usize,
-            config.max_frame as usize,
+            // Room for an 802.1Q tag that stays in a frame's bytes (wire/vlan.rs).
+            config.max_frame as usize + wire::vlan::TAG_LEN,
             cpus,
             POOL_TAG,
         )?;

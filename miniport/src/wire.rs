@@ -38,7 +38,7 @@ use crate::config::Topology;
 use crate::nbl::{Chain, LargeSendRequest, Nbl, NetBuffer, Reader};
 use crate::offload::Active;
 use crate::stats::Counters;
-use vlan::{Admit, Tag, Vlan};
+use vlan::{Admit, Delivery, Tag, Vlan};
 
 /// Wires the driver can have at once (every loopback adapter has its own).
 pub const MAX_WIRES: usize = 64;
@@ -419,8 +419,9 @@ impl<'w> Drain<'w> {
         let mut status = ndis::NDIS_STATUS_SUCCESS;
         for nb in nbl.frames() {
             let len = nb.len();
-            // As `job` refuses a plain frame: too short to be one, or longer than the adapter's.
-            if len < HEADER || len > from.max_frame() {
+            // As `job` refuses a plain frame: too short to be one, or longer than the adapter's
+            // (by an 802.1Q tag's bytes at most, if it holds one: checked below).
+            if len < HEADER || len > from.max_frame() + vlan::TAG_LEN {
                 counters.error_out();
                 status = ndis::NDIS_STATUS_INVALID_LENGTH;
                 continue;
@@ -437,12 +438,14 @@ impl<'w> Drain<'w> {
                 continue;
             };
             let class = Class::of(&destination);
+            let in_bytes = vlan::tag_in(&nb, whole);
+            if len > from.max_frame() && in_bytes.is_none() {
+                counters.error_out();
+                status = ndis::NDIS_STATUS_INVALID_LENGTH;
+                continue;
+            }
             // A tag in the frame's bytes counts when the NIC adds none of its own.
-            let in_frame = if tag.is_some() {
-                None
-            } else {
-                vlan::tag_in(&nb, whole)
-            };
+            let in_frame = if tag.is_some() { None } else { in_bytes };
             if tag.is_some() || in_frame.is_some() {
                 if !self.transmit_tagged(sender, &nb, (whole, destination), class, (tag, in_frame)) {
                     counters.error_out();
@@ -463,7 +466,7 @@ impl<'w> Drain<'w> {
                     self.discard(to);
                     continue;
                 }
-                if !self.copy_frame(to, &nb, whole, class, (None, false), |_| 0) {
+                if !self.copy_frame(to, &nb, whole, class, Delivery::UNTAGGED, |_| 0) {
                     // The sender's pages could not be read (mapped): the frame is lost.
                     counters.error_out();
                     status = ndis::NDIS_STATUS_FAILURE;
@@ -495,12 +498,11 @@ impl<'w> Drain<'w> {
             if !published.filter.accepts(&destination) {
                 continue;
             }
-            let Admit::Deliver { oob, strip } = published.vlan.admit(tag.or(in_frame), in_frame.is_some())
-            else {
+            let Admit::Deliver(delivery) = published.vlan.admit(tag.or(in_frame), in_frame.is_some()) else {
                 self.discard(to);
                 continue;
             };
-            if !self.copy_frame(to, nb, whole, class, (oob, strip), |_| 0) {
+            if !self.copy_frame(to, nb, whole, class, delivery, |_| 0) {
                 return false;
             }
             self.indicate_if_full(to);
@@ -567,7 +569,8 @@ impl<'w> Drain<'w> {
                 if !published.filter.accepts(&destination) {
                     continue;
                 }
-                let Admit::Deliver { oob, .. } = published.vlan.admit(tag.or(in_frame), in_frame.is_some())
+                let Admit::Deliver(Delivery { oob, .. }) =
+                    published.vlan.admit(tag.or(in_frame), in_frame.is_some())
                 else {
                     self.discard(to);
                     continue;
@@ -645,10 +648,10 @@ impl<'w> Drain<'w> {
                 };
                 self.deliver_large(to, receiver, nb, &send, (template, tag), class)
             }
-            Job::Plain => self.copy_frame(to, nb, None, class, (tag, false), |_| 0),
+            Job::Plain => self.copy_frame(to, nb, None, class, Delivery::tagged(tag), |_| 0),
             Job::Checksum { request, headers } => {
                 let active = self.offload(to);
-                self.copy_frame(to, nb, None, class, (tag, false), |frame| {
+                self.copy_frame(to, nb, None, class, Delivery::tagged(tag), |frame| {
                     checksums(frame, request, &headers, active)
                 })
             }
@@ -658,9 +661,9 @@ impl<'w> Drain<'w> {
     /// Copies one frame (from `whole`, its bytes in one piece, if the caller has them, else through
     /// its MDLs) into a receive descriptor of port `to` (zero-padded to the minimum frame),
     /// lets `finish` fill in what the frame's job asks of the copy (it returns the receive
-    /// checksum flags), and queues it for indication with the 802.1Q information `vlan.0` out of
-    /// band, the tag in its bytes left out if `vlan.1` says to strip it. `false` if the sender's
-    /// bytes could not be read; a frame the receiver cannot take is counted there and `true`.
+    /// checksum flags), and queues it for indication as `delivery` says (802.1Q information, a
+    /// tag in its bytes stripped or kept). `false` if the sender's bytes could not be read; a
+    /// frame the receiver cannot take is counted there and `true`.
     #[allow(
         clippy::inline_always,
         reason = "the per-frame copy of both paths: inlined, the plain path costs 17 instructions \
@@ -673,16 +676,16 @@ impl<'w> Drain<'w> {
         nb: &NetBuffer<'_>,
         whole: Option<&[u8]>,
         class: Class,
-        (tag, strip): (Option<Tag>, bool),
+        delivery: Delivery,
         finish: impl FnOnce(&mut [u8]) -> u32,
     ) -> bool {
         let Some(receiver) = self.ports[to] else {
             return true;
         };
         let counters = receiver.stats.cpu(self.on.cpu());
-        let len = nb.len().saturating_sub(if strip { vlan::TAG_LEN } else { 0 });
+        let len = delivery.length(nb.len());
         let wire_len = len.max(MIN_FRAME);
-        if len > receiver.max_frame() {
+        if len > delivery.limit(receiver.max_frame()) {
             // Longer than this adapter's frames (its *JumboPacket is smaller than the sender's).
             counters.error_in();
             return true;
@@ -691,7 +694,7 @@ impl<'w> Drain<'w> {
             let buffer = buffer.get_mut(..wire_len).ok_or(Unfilled::TooLong)?;
             let frame = &mut buffer[..len];
             match whole {
-                _ if strip => {
+                _ if delivery.strip => {
                     if !vlan::read_stripped(nb, whole, frame) {
                         return Err(Unfilled::Unreadable);
                     }
@@ -709,7 +712,7 @@ impl<'w> Drain<'w> {
             Some(Ok((mut nbl, flags))) => {
                 self.free_at_least[to] = self.free_at_least[to].saturating_sub(1);
                 nbl.set_receive_offload(flags, 0);
-                vlan::set_tag(&mut nbl, tag);
+                vlan::set_tag(&mut nbl, delivery.oob);
                 nbl
             }
             None => {

@@ -224,3 +224,54 @@ fn a_vlan_keyword_out_of_range_falls_back_and_without_vlans_the_oid_is_not_suppo
     );
     finish(host, &[a, b]);
 }
+
+/// Sends `bytes` from `from` without 802.1Q information and returns the completion status.
+fn send_status(host: &Host, from: Adapter, bytes: &[u8]) -> NDIS_STATUS {
+    host.send(from, &[bytes], SendOptions::default())
+        .expect("running");
+    let completions = host.take_completions(from);
+    assert_eq!(completions.len(), 1);
+    completions[0].status
+}
+
+#[test]
+fn a_full_sized_frame_may_carry_a_tag_in_its_bytes() {
+    let (host, a, b) = pair(&[], &[]);
+    let (c, d) = (
+        host.start_adapter(config(&[("Topology", "1"), ("SegmentId", "1")]))
+            .expect("c"),
+        host.start_adapter(config(&[
+            ("Topology", "1"),
+            ("SegmentId", "1"),
+            ("*PriorityVLANTag", "0"),
+        ]))
+        .expect("d"),
+    );
+    for x in [c, d] {
+        set_filter(&host, x, NDIS_PACKET_TYPE_DIRECTED);
+    }
+    let full = frame(address(&host, b), address(&host, a), 1514, 9);
+    assert_eq!(
+        send_status(&host, a, &tagged_bytes(&full, 2, 30)),
+        NDIS_STATUS_SUCCESS
+    );
+    assert_eq!(
+        received(&host, b),
+        [(full.clone(), (2, 30))],
+        "stripped to 1514 bytes"
+    );
+    // An adapter with tagging off keeps a priority tag in the bytes: 1518 bytes arrive.
+    let full = frame(address(&host, d), address(&host, c), 1514, 10);
+    let priority_only = tagged_bytes(&full, 2, 0);
+    assert_eq!(send_status(&host, c, &priority_only), NDIS_STATUS_SUCCESS);
+    assert_eq!(received(&host, d), [(priority_only, (0, 0))]);
+    // One byte more than a tagged frame may have, or than an untagged one may.
+    let over = frame(address(&host, b), address(&host, a), 1515, 11);
+    assert_eq!(
+        send_status(&host, a, &tagged_bytes(&over, 2, 30)),
+        NDIS_STATUS_INVALID_LENGTH
+    );
+    assert_eq!(send_status(&host, a, &over), NDIS_STATUS_INVALID_LENGTH);
+    assert!(received(&host, b).is_empty());
+    finish(host, &[a, b, c, d]);
+}

@@ -90,14 +90,58 @@ pub enum Admit {
     /// Not for this adapter: another VLAN's frame, or a VLAN's frame at an adapter outside VLANs.
     /// Counted as a receive discard.
     Drop,
-    /// Indicated, with this 802.1Q information out of band (`None`: none), and with the tag in the
-    /// frame's bytes removed first when `strip`.
-    Deliver {
-        /// The information to indicate.
-        oob: Option<Tag>,
-        /// The frame's bytes hold a tag to remove.
-        strip: bool,
-    },
+    /// Indicated as [`Delivery`] says.
+    Deliver(Delivery),
+}
+
+/// How a receiver indicates a frame it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    /// The 802.1Q information to indicate out of band (`None`: none).
+    pub oob: Option<Tag>,
+    /// The frame's bytes hold a tag to remove first.
+    pub strip: bool,
+    /// The frame's bytes hold a tag that stays: the frame may then be [`TAG_LEN`] bytes longer
+    /// than the adapter's largest (as an 802.1Q frame on the wire is).
+    pub kept: bool,
+}
+
+impl Delivery {
+    /// An untagged frame's.
+    pub const UNTAGGED: Self = Self {
+        oob: None,
+        strip: false,
+        kept: false,
+    };
+
+    /// A frame indicated with the NIC's tag `oob` and its bytes as they are.
+    #[must_use]
+    #[inline]
+    pub const fn tagged(oob: Option<Tag>) -> Self {
+        Self {
+            oob,
+            strip: false,
+            kept: false,
+        }
+    }
+
+    /// The frame's length once delivered, from its length `len` as sent.
+    #[must_use]
+    #[inline]
+    pub const fn length(self, len: usize) -> usize {
+        if self.strip {
+            len.saturating_sub(TAG_LEN)
+        } else {
+            len
+        }
+    }
+
+    /// The longest frame a receiver whose largest is `max_frame` takes this way.
+    #[must_use]
+    #[inline]
+    pub const fn limit(self, max_frame: usize) -> usize {
+        if self.kept { max_frame + TAG_LEN } else { max_frame }
+    }
 }
 
 impl Vlan {
@@ -136,10 +180,7 @@ impl Vlan {
             return if in_a_vlan {
                 Admit::Drop
             } else {
-                Admit::Deliver {
-                    oob: None,
-                    strip: false,
-                }
+                Admit::Deliver(Delivery::UNTAGGED)
             };
         };
         let member = if in_a_vlan {
@@ -151,19 +192,20 @@ impl Vlan {
             return Admit::Drop;
         }
         if !self.tagging.any() {
-            return Admit::Deliver {
-                oob: None,
-                strip: false,
-            };
+            return Admit::Deliver(Delivery {
+                kept: in_frame,
+                ..Delivery::UNTAGGED
+            });
         }
         let oob = Tag {
             priority: if self.tagging.priority { tag.priority } else { 0 },
             vlan: if self.tagging.vlan { tag.vlan } else { 0 },
         };
-        Admit::Deliver {
+        Admit::Deliver(Delivery {
             oob: (oob.priority != 0 || oob.vlan != 0).then_some(oob),
             strip: in_frame,
-        }
+            kept: false,
+        })
     }
 }
 
@@ -262,7 +304,13 @@ mod tests {
     #[test]
     fn a_receiver_in_a_vlan_takes_only_that_vlan() {
         let v = vlan(3, 7);
-        let deliver = |oob, strip| Admit::Deliver { oob, strip };
+        let deliver = |oob, strip| {
+            Admit::Deliver(Delivery {
+                oob,
+                strip,
+                kept: false,
+            })
+        };
         assert_eq!(v.admit(tag(2, 7), false), deliver(tag(2, 7), false));
         assert_eq!(v.admit(tag(2, 8), false), Admit::Drop);
         assert_eq!(v.admit(None, false), Admit::Drop, "untagged");
@@ -276,7 +324,13 @@ mod tests {
 
     #[test]
     fn a_receiver_outside_vlans_takes_untagged_and_priority_frames_only() {
-        let deliver = |oob, strip| Admit::Deliver { oob, strip };
+        let deliver = |oob, strip| {
+            Admit::Deliver(Delivery {
+                oob,
+                strip,
+                kept: false,
+            })
+        };
         let any = vlan(3, 0);
         assert_eq!(
             any.admit(tag(1, 9), false),
@@ -289,13 +343,33 @@ mod tests {
         assert_eq!(priority.admit(tag(4, 0), true), deliver(tag(4, 0), true));
         let off = vlan(0, 0);
         assert_eq!(off.admit(tag(1, 9), true), Admit::Drop);
+        let kept = Delivery {
+            kept: true,
+            ..Delivery::UNTAGGED
+        };
         assert_eq!(
             off.admit(tag(4, 0), true),
-            deliver(None, false),
+            Admit::Deliver(kept),
             "left in the bytes"
         );
+        assert_eq!(
+            off.admit(tag(4, 0), false),
+            deliver(None, false),
+            "a wire tag is not kept"
+        );
+        assert_eq!((kept.length(1518), kept.limit(1514)), (1518, 1518));
         assert_eq!(vlan(2, 0).admit(tag(4, 3), false), deliver(tag(0, 3), false));
         assert_eq!(vlan(2, 0).admit(tag(4, 0), true), deliver(None, true));
+    }
+
+    #[test]
+    fn a_stripped_frame_is_a_tag_shorter() {
+        let strip = Delivery {
+            strip: true,
+            ..Delivery::UNTAGGED
+        };
+        assert_eq!((strip.length(1518), strip.limit(1514)), (1514, 1514));
+        assert_eq!(Delivery::UNTAGGED.length(60), 60);
     }
 
     #[test]
