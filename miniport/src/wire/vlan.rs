@@ -5,11 +5,20 @@
 //! the `NDIS_NET_BUFFER_LIST_8021Q_INFO` page: a send's tag comes from the NBL's out-of-band
 //! `Ieee8021QNetBufferListInfo`, and a receive has its tag removed from the frame and mapped into
 //! that information. `*PriorityVLANTag` (Microsoft's page of standardized INF keywords for NDIS
-//! quality of service) says which of the tag's two fields the adapter handles; `VlanId` (`OID_GEN_VLAN_ID`) is the VLAN it belongs to.
+//! quality of service) says which of the tag's two fields the adapter handles; `VlanId`
+//! (`OID_GEN_VLAN_ID`) is the VLAN it belongs to.
 //!
 //! On the wire a frame carries its tag beside its bytes, as the four bytes after the addresses
 //! would carry it. A frame the sender built with the tag already in its bytes (type 0x8100 after
-//! the addresses) is treated the same way: the receiver strips that tag too.
+//! the addresses) is treated the same way: a receiver that handles tags strips that tag too, one
+//! that does not keeps it (and then takes a frame 4 bytes longer than its largest, as an 802.1Q
+//! frame is). Two choices are rvnic's, as a NIC's hardware would make them:
+//!
+//! - an adapter with VLANs off is in no VLAN: it drops a VLAN's frames (a priority tag passes);
+//!   the NIC does not write a tag into the bytes of a frame it receives;
+//! - a frame that asks for checksum or large-send offload keeps a tag in its bytes (its header
+//!   offsets and checksums are the sender's, with the tag): the tag decides which ports take the
+//!   frame but is not stripped. TCP/IP puts tags out of band when the NIC handles them.
 
 use crate::nbl::{Nbl, NetBuffer};
 
