@@ -18,6 +18,7 @@
 mod frame;
 mod job;
 pub mod packet;
+pub mod rss;
 mod unit;
 pub mod vlan;
 

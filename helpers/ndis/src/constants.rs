@@ -463,6 +463,12 @@ checked {
     OID_PNP_REMOVE_WAKE_UP_PATTERN: NDIS_OID = 0xFD010104;
     OID_PNP_ENABLE_WAKE_UP: NDIS_OID = 0xFD010106;
 
+    // ---- RSS hash types (NDIS_RECEIVE_SCALE_PARAMETERS.HashInformation, NBL hash information) ----
+    NDIS_HASH_IPV4: ULONG = 0x100;
+    NDIS_HASH_TCP_IPV4: ULONG = 0x200;
+    NDIS_HASH_IPV6: ULONG = 0x400;
+    NDIS_HASH_TCP_IPV6: ULONG = 0x1000;
+
     // ---- NET_BUFFER_LIST_INFO indexes (enum _NDIS_NET_BUFFER_LIST_INFO) ----
     TcpIpChecksumNetBufferListInfo: NDIS_NET_BUFFER_LIST_INFO = 0;
     TcpLargeSendNetBufferListInfo: NDIS_NET_BUFFER_LIST_INFO = 2;
