@@ -265,7 +265,7 @@ pub struct Control {
     pub refusals: Refusals,
 }
 
-/// Longest answer: the supported list (65 OIDs, 260 bytes).
+/// Longest answer: the supported list (4 bytes an OID).
 const ANSWER: usize = SUPPORTED.len() * 4;
 
 /// An answer under construction: little-endian fields appended to a stack buffer.
