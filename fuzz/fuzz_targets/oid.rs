@@ -92,7 +92,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(reply.needed as usize > buffer.len(), "BytesNeeded {oid:#x}");
             }
         } else {
-            let before = (control.filter, control.lookahead, control.power);
+            let before = (control.filter, control.lookahead, control.power, control.vlan);
             let (reply, change) = if via_request {
                 through_request(&mut control, true, oid, &mut buffer)
             } else {
@@ -104,14 +104,17 @@ fuzz_target!(|data: &[u8]| {
             );
             if reply.status != NDIS_STATUS_SUCCESS {
                 assert_eq!(change, Change::Nothing);
-                assert_eq!((control.filter, control.lookahead, control.power), before);
+                assert_eq!(
+                    (control.filter, control.lookahead, control.power, control.vlan),
+                    before
+                );
                 continue;
             }
             // What was stored reads back.
             let mut out = [0u8; 256];
             let echoed = control.query(oid, &mut out, live);
             match oid {
-                OID_GEN_CURRENT_PACKET_FILTER | OID_GEN_CURRENT_LOOKAHEAD => {
+                OID_GEN_CURRENT_PACKET_FILTER | OID_GEN_CURRENT_LOOKAHEAD | OID_GEN_VLAN_ID => {
                     assert_eq!(out[..4], buffer[..4], "{oid:#x} reads back");
                 }
                 OID_802_3_MULTICAST_LIST => {
