@@ -1,6 +1,5 @@
 //! A large send delivered to a receiver: its units (segments, or coalesced units) written into
-//! receive descriptors. Safe code only: `wire`'s `#![forbid(unsafe_code)]` holds for this module
-//! too.
+//! receive descriptors. Safe code only, as its parent module `wire` requires of its children.
 
 use super::vlan::{self, Tag};
 use super::{
