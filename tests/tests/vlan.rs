@@ -275,3 +275,29 @@ fn a_full_sized_frame_may_carry_a_tag_in_its_bytes() {
     assert!(received(&host, b).is_empty());
     finish(host, &[a, b, c, d]);
 }
+
+/// A hub, as netvmini's: a broadcast from an adapter in VLAN 5 reaches the other adapter in VLAN 5
+/// and one that takes every VLAN, and is a discard at the adapter in VLAN 6.
+#[test]
+fn a_broadcast_on_a_hub_reaches_only_its_vlan() {
+    let host = loaded(Host::builder().capture_frames(true).build());
+    let start = |vlan: &str| {
+        host.start_adapter(config(&[("Topology", "2"), ("VlanId", vlan)]))
+            .expect("starts")
+    };
+    let ports = [start("5"), start("5"), start("6"), start("0")];
+    for &x in &ports {
+        set_filter(&host, x, NDIS_PACKET_TYPE_DIRECTED | NDIS_PACKET_TYPE_BROADCAST);
+    }
+    let bytes = frame([0xff; 6], address(&host, ports[0]), 80, 12);
+    send(&host, ports[0], &bytes, (4, 0));
+    assert_eq!(received(&host, ports[1]), [(bytes.clone(), (4, 5))]);
+    assert!(received(&host, ports[2]).is_empty());
+    assert_eq!(received(&host, ports[3]), [(bytes, (4, 5))], "every VLAN");
+    assert_eq!(
+        ports.map(|p| discards(&host, p)),
+        [0, 0, 1, 0],
+        "the sender does not hear itself; VLAN 6 discards"
+    );
+    finish(host, &ports);
+}
