@@ -61,6 +61,13 @@ param(
     [ValidateRange(0, 255)]
     [int] $SegmentId = 0,
 
+    # 802.1Q: 0 none, 1 priority, 2 VLAN, 3 both (*PriorityVLANTag), and the adapters' VLAN (0: none).
+    [ValidateRange(0, 3)]
+    [int] $PriorityVlanTag = 3,
+
+    [ValidateRange(0, 4094)]
+    [int] $VlanId = 0,
+
     [switch] $EnableVerifier
 )
 
@@ -152,6 +159,8 @@ foreach ($adapter in Get-RvnicAdapter) {
         'SegmentId'    = $SegmentId
         '*JumboPacket' = $JumboPacket
         'LinkSpeed'    = $LinkSpeedGbps
+        '*PriorityVLANTag' = $PriorityVlanTag
+        'VlanId'       = $VlanId
     }
     foreach ($keyword in $properties.Keys) {
         Set-NetAdapterAdvancedProperty -Name $adapter.Name -RegistryKeyword $keyword `
