@@ -301,3 +301,24 @@ fn a_broadcast_on_a_hub_reaches_only_its_vlan() {
     );
     finish(host, &ports);
 }
+
+/// Without the verifier the host reuses a completed NBL for the next send, as a protocol's NBL
+/// cache does: a send that asks for no 802.1Q information must not carry the last one's.
+#[test]
+fn a_reused_nbl_does_not_carry_the_last_sends_tag() {
+    let host = loaded(Host::builder().capture_frames(true).verifier(false).build());
+    let (a, b) = (
+        host.start_adapter(config(&[("Topology", "1")])).expect("a"),
+        host.start_adapter(config(&[("Topology", "1")])).expect("b"),
+    );
+    set_filter(&host, b, NDIS_PACKET_TYPE_DIRECTED);
+    let bytes = frame_for(&host, a, b, 13);
+    send(&host, a, &bytes, (6, 99));
+    send(&host, a, &bytes, (0, 0));
+    assert!(
+        host.protocol_nbls().reused >= 1,
+        "the second send reused the first's NBL"
+    );
+    assert_eq!(received(&host, b), [(bytes.clone(), (6, 99)), (bytes, (0, 0))]);
+    finish(host, &[a, b]);
+}

@@ -252,16 +252,24 @@ pub(super) fn spare_with(
     // SAFETY: as above; the frame goes after the offset, inside the buffer.
     unsafe { std::ptr::copy_nonoverlapping(frame.as_ptr(), at, frame.len()) };
     init_mdl(mdl, buffer.cast(), total as UINT);
-    if whole || !reused {
-        // SAFETY: as above; the NB and the NBL are rewritten whole before they are handed out.
+    let fresh = whole || !reused;
+    if fresh {
+        // SAFETY: the slot's NB, host memory no other code reaches until this send hands it out
+        // (new, or released after its completion was checked), under the state lock; all zeros
+        // is a valid NET_BUFFER (integers and pointers).
         unsafe { nb.write_bytes(0, 1) };
-        // SAFETY: as above.
+        // SAFETY: the slot's NBL, owned and valid as the NB above; all zeros is a valid NBL.
         unsafe { nbl.write_bytes(0, 1) };
-    } else {
-        // SAFETY: as above: a reused NB, the host's until handed out.
-        let b = unsafe { &mut *nb };
-        // SAFETY: as above: its NBL.
-        let l = unsafe { &mut *nbl };
+    }
+    describe(nb, mdl, data_offset as ULONG, frame.len());
+    // SAFETY: the slot's NB, the host's alone until the send hands it out (see above); no other
+    // reference to it is live while this one is.
+    let b = unsafe { &mut *nb };
+    // SAFETY: the slot's NBL, the host's alone until the send hands it out; the only reference.
+    let l = unsafe { &mut *nbl };
+    if !fresh {
+        // What a driver may have changed on the NBL's last trip, and the information the host
+        // sets: as a protocol reinitialises the NBLs it caches.
         b.NetBufferHeader.data_mut().Next = std::ptr::null_mut();
         b.MiniportReserved.0 = [std::ptr::null_mut(); 4];
         l.NetBufferListHeader.data_mut().Next = std::ptr::null_mut();
@@ -270,16 +278,13 @@ pub(super) fn spare_with(
         for info in [
             TcpIpChecksumNetBufferListInfo,
             TcpLargeSendNetBufferListInfo,
+            Ieee8021QNetBufferListInfo,
             NetBufferListCancelId,
         ] {
             l.NetBufferListInfo[info as usize] = std::ptr::null_mut();
         }
     }
-    // SAFETY: as above.
-    unsafe { (*nb).NdisPoolHandle = HOST_POOL as NDIS_HANDLE };
-    describe(nb, mdl, data_offset as ULONG, frame.len());
-    // SAFETY: as above.
-    let l = unsafe { &mut *nbl };
+    b.NdisPoolHandle = HOST_POOL as NDIS_HANDLE;
     l.NdisPoolHandle = HOST_POOL as NDIS_HANDLE;
     l.NetBufferListHeader.data_mut().FirstNetBuffer = nb;
     (slot, nbl, mdl)
