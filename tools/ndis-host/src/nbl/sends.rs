@@ -254,16 +254,16 @@ pub(super) fn spare_with(
     init_mdl(mdl, buffer.cast(), total as UINT);
     let fresh = whole || !reused;
     if fresh {
-        // SAFETY: the slot's NB, host memory no other code reaches until this send hands it out
-        // (new, or released after its completion was checked), under the state lock; all zeros
-        // is a valid NET_BUFFER (integers and pointers).
+        // The slot's NB is host memory no other code reaches until this send hands it out (new,
+        // or released after its completion was checked); the state lock is held.
+        // SAFETY: that NB, exclusively ours; all zeros is a valid NET_BUFFER (integers, pointers).
         unsafe { nb.write_bytes(0, 1) };
         // SAFETY: the slot's NBL, owned and valid as the NB above; all zeros is a valid NBL.
         unsafe { nbl.write_bytes(0, 1) };
     }
     describe(nb, mdl, data_offset as ULONG, frame.len());
-    // SAFETY: the slot's NB, the host's alone until the send hands it out (see above); no other
-    // reference to it is live while this one is.
+    // The slot's NB, the host's alone until the send hands it out (see above).
+    // SAFETY: valid and exclusively ours; no other reference to it is live while this one is.
     let b = unsafe { &mut *nb };
     // SAFETY: the slot's NBL, the host's alone until the send hands it out; the only reference.
     let l = unsafe { &mut *nbl };
