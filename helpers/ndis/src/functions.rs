@@ -9,11 +9,12 @@
 use core::ffi::c_char;
 
 use crate::basic::{
-    BOOLEAN, KIRQL, LARGE_INTEGER, LONG, NDIS_HANDLE, NDIS_PORT_NUMBER, NDIS_STATUS, PDRIVER_OBJECT,
-    PKSPIN_LOCK, PNDIS_EVENT, PNDIS_SPIN_LOCK, PNDIS_STATUS, PNDIS_STRING, PPROCESSOR_NUMBER,
+    BOOLEAN, KIRQL, LARGE_INTEGER, LONG, NDIS_HANDLE, NDIS_PORT_NUMBER, NDIS_STATUS, NTSTATUS,
+    PDRIVER_OBJECT, PKSPIN_LOCK, PNDIS_EVENT, PNDIS_SPIN_LOCK, PNDIS_STATUS, PNDIS_STRING, PPROCESSOR_NUMBER,
     PUNICODE_STRING, PVOID, SIZE_T, UINT, ULONG, ULONG_PTR, USHORT,
 };
 use crate::config::{NDIS_PARAMETER_TYPE, PNDIS_CONFIGURATION_OBJECT, PNDIS_CONFIGURATION_PARAMETER};
+use crate::dpc::{PKDEFERRED_ROUTINE, PKDPC};
 use crate::miniport::{PNDIS_MINIPORT_ADAPTER_ATTRIBUTES, PNDIS_MINIPORT_DRIVER_CHARACTERISTICS};
 use crate::nbl::{
     PMDL, PNET_BUFFER, PNET_BUFFER_LIST, PNET_BUFFER_LIST_POOL_PARAMETERS, PNET_BUFFER_POOL_PARAMETERS,
@@ -270,6 +271,17 @@ unsafe extern "system" {
     pub fn KeReleaseSpinLockFromDpcLevel(SpinLock: PKSPIN_LOCK);
     /// PASSIVE_LEVEL: returns once every queued DPC (timer callbacks included) has run.
     pub fn KeFlushQueuedDpcs();
+    /// Any IRQL. Sets the routine and context of a DPC object the caller owns (not queued).
+    pub fn KeInitializeDpc(Dpc: PKDPC, DeferredRoutine: PKDEFERRED_ROUTINE, DeferredContext: PVOID);
+    /// Any IRQL. The processor the DPC runs on the next time it is queued (STATUS_SUCCESS, or
+    /// STATUS_INVALID_PARAMETER for a number that names no processor).
+    pub fn KeSetTargetProcessorDpcEx(Dpc: PKDPC, ProcNumber: PPROCESSOR_NUMBER) -> NTSTATUS;
+    /// Any IRQL. Queues the DPC; FALSE (and the arguments ignored) if it is queued already.
+    pub fn KeInsertQueueDpc(Dpc: PKDPC, SystemArgument1: PVOID, SystemArgument2: PVOID) -> BOOLEAN;
+    /// Any IRQL. Dequeues the DPC; TRUE if it was queued (a routine already running goes on).
+    pub fn KeRemoveQueueDpc(Dpc: PKDPC) -> BOOLEAN;
+    /// Any IRQL. The systemwide index of a processor, or `INVALID_PROCESSOR_INDEX`.
+    pub fn KeGetProcessorIndexFromNumber(ProcNumber: PPROCESSOR_NUMBER) -> ULONG;
     /// IRQL <= DISPATCH_LEVEL for `KernelMode`. Maps the locked pages an MDL describes into system
     /// space and records the mapping in the MDL; NULL on failure (`BugCheckOnFailure` FALSE).
     /// Called through [`crate::MmGetSystemAddressForMdlSafe`].

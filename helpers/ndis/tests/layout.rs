@@ -342,6 +342,21 @@ fn all_checks() -> Vec<Check> {
             Source::Nested { parent: "NDIS_CONFIGURATION_PARAMETER", prefix: "ParameterData" };
             { IntegerData, StringData, BinaryData, }),
         check!(NDIS_CONFIGURATION_PARAMETER; { ParameterType, ParameterData, }),
+        // ---- dpc.rs ----
+        check!(KDPC; { TargetInfoAsUlong, DpcListEntry, ProcessorHistory, DeferredRoutine, DeferredContext,
+            SystemArgument1, SystemArgument2, DpcData,
+            omit "Type": "byte of the TargetInfoAsUlong union, written only by KeInitializeDpc",
+            omit "Importance": "byte of the TargetInfoAsUlong union, written only by KeSetImportanceDpc",
+            omit "Number": "half of the TargetInfoAsUlong union, written only by KeSetTargetProcessorDpcEx",
+            "DpcListEntry.Next" => DpcListEntry.Next, }),
+        // ---- rss.rs ----
+        check!(NDIS_RECEIVE_SCALE_CAPABILITIES; {
+            Header, CapabilitiesFlags, NumberOfInterruptMessages, NumberOfReceiveQueues,
+            NumberOfIndirectionTableEntries, }),
+        check!(NDIS_RECEIVE_SCALE_PARAMETERS; {
+            Header, Flags, BaseCpuNumber, HashInformation, IndirectionTableSize, IndirectionTableOffset,
+            HashSecretKeySize, HashSecretKeyOffset, ProcessorMasksOffset, NumberOfProcessorMasks,
+            ProcessorMasksEntrySize, }),
         // ---- timer.rs ----
         check!(NDIS_TIMER_CHARACTERISTICS; { Header, AllocationTag, TimerFunction, FunctionContext, }),
     ]
