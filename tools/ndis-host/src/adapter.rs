@@ -97,6 +97,8 @@ pub struct GeneralAttributes {
     pub has_pnp_capabilities: bool,
     /// `PowerManagementCapabilitiesEx`, copied.
     pub pm_capabilities: Option<NDIS_PM_CAPABILITIES>,
+    /// `RecvScaleCapabilities`, copied (`None`: no RSS).
+    pub rss_capabilities: Option<NDIS_RECEIVE_SCALE_CAPABILITIES>,
 }
 
 /// What the registration attributes told NDIS about an adapter.
@@ -158,6 +160,8 @@ pub struct Received {
     pub frame: Vec<u8>,
     /// The NBL's receive offload information.
     pub info: crate::offload::ReceiveInfo,
+    /// The processor (systemwide index) the indication ran on.
+    pub cpu: usize,
 }
 
 /// A send the driver completed.

@@ -217,7 +217,9 @@ export_table! {
         ExAllocatePool2, ExFreePoolWithTag, KeBugCheckEx, KeGetCurrentIrql, KeRaiseIrqlToDpcLevel,
         KeLowerIrql, KeGetCurrentProcessorNumberEx, KeQueryActiveProcessorCountEx,
         KeAcquireSpinLockRaiseToDpc, KeReleaseSpinLock, KeAcquireSpinLockAtDpcLevel,
-        KeReleaseSpinLockFromDpcLevel, KeFlushQueuedDpcs, MmMapLockedPagesSpecifyCache, DbgPrint,
+        KeReleaseSpinLockFromDpcLevel, KeFlushQueuedDpcs, KeInitializeDpc, KeSetTargetProcessorDpcEx,
+        KeInsertQueueDpc, KeRemoveQueueDpc, KeGetProcessorIndexFromNumber, MmMapLockedPagesSpecifyCache,
+        DbgPrint,
     ],
     "hal.dll" => [KeStallExecutionProcessor],
 }

@@ -318,6 +318,8 @@ pub(crate) struct State {
     pub debug: Vec<String>,
     /// NDIS timer objects (`timer.rs`).
     pub timers: TimerTable,
+    /// DPC objects (`dpc.rs`).
+    pub dpcs: crate::dpc::DpcTable,
     /// `NDIS_EVENT`s (`sync.rs`).
     pub events: crate::sync::Events,
     /// Open configuration handles and the values read through them (`config.rs`).
@@ -347,6 +349,7 @@ impl State {
             faults: Faults::default(),
             debug: Vec::new(),
             timers: TimerTable::default(),
+            dpcs: crate::dpc::DpcTable::default(),
             events: crate::sync::Events::default(),
             configs: crate::config::Configs::default(),
             nbls: NblTracker::default(),
@@ -625,6 +628,10 @@ impl Inner {
         with_thread(|t| t.irql = after);
         self.set_irql(saved_irql);
         with_thread(|t| t.adapter = saved_adapter);
+        if saved_irql < DISPATCH_LEVEL {
+            // Back below DISPATCH_LEVEL: the DPCs the call queued run (deterministic mode).
+            crate::dpc::run_queued(self);
+        }
         result
     }
 
@@ -704,7 +711,7 @@ impl Inner {
                     if done(&self.lock()) {
                         return true;
                     }
-                    if !crate::timer::fire_next(self, deadline) {
+                    if !crate::dpc::run_next(self) && !crate::timer::fire_next(self, deadline) {
                         return done(&self.lock());
                     }
                 }

@@ -133,6 +133,11 @@ rules! {
     "KeAcquireSpinLockAtDpcLevel" => AtLeast(DISPATCH_LEVEL), "wdm.h", "wdm/nf-wdm-keacquirespinlockatdpclevel";
     "KeReleaseSpinLockFromDpcLevel" => AtLeast(DISPATCH_LEVEL), "wdm.h", "wdm/nf-wdm-kereleasespinlockfromdpclevel";
     "KeFlushQueuedDpcs" => Exactly(PASSIVE_LEVEL), "wdm.h", "wdm/nf-wdm-keflushqueueddpcs";
+    "KeInitializeDpc" => Any, "wdm.h", "wdm/nf-wdm-keinitializedpc";
+    "KeSetTargetProcessorDpcEx" => Any, "wdm.h", "wdm/nf-wdm-kesettargetprocessordpcex";
+    "KeInsertQueueDpc" => Any, "wdm.h", "wdm/nf-wdm-keinsertqueuedpc";
+    "KeRemoveQueueDpc" => Any, "wdm.h", "wdm/nf-wdm-keremovequeuedpc";
+    "KeGetProcessorIndexFromNumber" => Any, "wdm.h", "wdm/nf-wdm-kegetprocessorindexfromnumber";
     "MmMapLockedPagesSpecifyCache" => AtMost(DISPATCH_LEVEL), "wdm.h", "wdm/nf-wdm-mmmaplockedpagesspecifycache", "<= APC_LEVEL for UserMode";
     "KeStallExecutionProcessor" => Any, "wdm.h", "wdm/nf-wdm-kestallexecutionprocessor";
     "DbgPrint" => AtMost(DIRQL_MAX), "wdm.h", "wdm/nf-wdm-dbgprint";

@@ -56,6 +56,7 @@
 
 mod adapter;
 mod config;
+mod dpc;
 mod exports;
 mod fault;
 mod host;

@@ -91,6 +91,7 @@ pub(crate) struct Quarantine(std::collections::VecDeque<Quarantined>);
 /// Poisons a freed block and keeps it for a while to catch late writes; frees it at once with the
 /// verifier off.
 pub(crate) fn quarantine(st: &mut State, address: usize, size: usize, what: impl Into<Freed>) {
+    crate::dpc::DpcTable::freed(st, address, size, "ExFreePoolWithTag");
     if !st.findings.per_object() {
         raw_free(address, size);
         return;

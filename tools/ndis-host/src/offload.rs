@@ -316,6 +316,9 @@ pub struct ReceiveInfo {
     /// `NDIS_NET_BUFFER_LIST_8021Q_INFO`: the `UserPriority` and `VlanId` of the tag the
     /// miniport stripped (zeros: none).
     pub ieee8021q: (u8, u16),
+    /// `NetBufferListHashValue` and `NetBufferListHashInfo` (hash type and function): what RSS
+    /// computed (zeros: no hash).
+    pub hash: (u32, u32),
 }
 
 impl ReceiveInfo {
@@ -329,14 +332,20 @@ impl ReceiveInfo {
             dup_acks,
             timestamp_delta: info(RscTcpTimestampDelta) as u32,
             ieee8021q: ieee8021q_fields(info(Ieee8021QNetBufferListInfo)),
+            hash: (
+                info(NetBufferListHashValue) as u32,
+                info(NetBufferListHashInfo) as u32,
+            ),
         }
     }
 
     /// Whether it says anything about offloads (checksums, coalescing): what the receive rules
-    /// check. The 802.1Q information is not an offload's and may come with any frame.
+    /// check. The 802.1Q information and the RSS hash are not an offload's and may come with any
+    /// frame.
     pub(crate) fn has_offload(&self) -> bool {
         Self {
             ieee8021q: (0, 0),
+            hash: (0, 0),
             ..*self
         } != Self::default()
     }

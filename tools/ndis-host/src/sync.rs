@@ -297,6 +297,7 @@ pub extern "system" fn KeStallExecutionProcessor(MicroSeconds: ULONG) {
 pub extern "system" fn KeFlushQueuedDpcs() {
     let host = current();
     if host.check_irql("KeFlushQueuedDpcs") {
+        crate::dpc::flush(&host);
         crate::timer::flush(&host);
     }
 }

@@ -87,6 +87,9 @@ pub enum Rule {
     OffloadInfo,
     /// A driver call touched the guard page below its 24 KiB kernel stack.
     StackOverflow,
+    /// A DPC object queued or retargeted uninitialized, initialized again while queued or
+    /// running, or freed while queued or while its routine runs.
+    DpcMisuse,
 }
 
 /// Where a rule comes from: what a test that trips it has shown about the driver.
@@ -104,7 +107,7 @@ pub enum Source {
 
 impl Rule {
     /// Every rule, in declaration order.
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 30] = [
         Self::Irql,
         Self::IrqlNotRestored,
         Self::Leak,
@@ -134,6 +137,7 @@ impl Rule {
         Self::OffloadConfig,
         Self::OffloadInfo,
         Self::StackOverflow,
+        Self::DpcMisuse,
     ];
 
     /// The page (or the design decision) each rule enforces. Every rule but the [`Source::Design`]
@@ -183,6 +187,10 @@ impl Rule {
             Self::StackOverflow => {
                 Documented("kernel/managing-kernel-stack-usage (x64 kernel stacks are 24 KiB)")
             }
+            Self::DpcMisuse => Documented(
+                "kernel/introduction-to-dpc-objects, ddi/wdm/nf-wdm-keinitializedpc, \
+                 ddi/wdm/nf-wdm-keinsertqueuedpc",
+            ),
             Self::OffloadInfo => Documented(
                 "network/offloading-the-segmentation-of-large-tcp-packets, \
                  network/indicating-coalesced-segments, network/oid-offload-encapsulation",
@@ -229,6 +237,7 @@ impl Rule {
             Self::OffloadConfig => "offload-config",
             Self::OffloadInfo => "offload-info",
             Self::StackOverflow => "stack-overflow",
+            Self::DpcMisuse => "dpc-misuse",
         }
     }
 }

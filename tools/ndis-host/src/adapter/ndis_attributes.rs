@@ -402,6 +402,7 @@ pub(super) fn general(
         }
         _ => {}
     }
+    let rss = rss_capabilities(g, &oids, minor)?;
     let slot = &mut st.adapters[adapter];
     slot.general = Some(GeneralAttributes {
         media_type: g.MediaType,
@@ -425,6 +426,53 @@ pub(super) fn general(
         supported_oids: oids,
         has_pnp_capabilities: !g.PowerManagementCapabilities.is_null(),
         pm_capabilities: pm,
+        rss_capabilities: rss,
     });
     Ok(())
+}
+
+/// The RSS capabilities, checked as `NDIS_RECEIVE_SCALE_CAPABILITIES` documents them: its header
+/// (revision 2 for an NDIS 6.30 miniport), a hash function, queues, an indirection table of a
+/// power of two entries up to 128, and, as `OID_GEN_RECEIVE_SCALE_PARAMETERS` says, "the set is
+/// required for drivers that support RSS": the OID is in the supported list.
+fn rss_capabilities(
+    g: &NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+    oids: &[NDIS_OID],
+    minor: u8,
+) -> Result<Option<NDIS_RECEIVE_SCALE_CAPABILITIES>, String> {
+    if g.RecvScaleCapabilities.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: the driver's structure, valid for the call (NDIS copies it).
+    let c = unsafe { *g.RecvScaleCapabilities.cast::<NDIS_RECEIVE_SCALE_CAPABILITIES>() };
+    let (revision, size) = if minor >= 30 {
+        (
+            NDIS_RECEIVE_SCALE_CAPABILITIES_REVISION_2,
+            NDIS_SIZEOF_RECEIVE_SCALE_CAPABILITIES_REVISION_2,
+        )
+    } else {
+        (1, 16)
+    };
+    if c.Header.Type != NDIS_OBJECT_TYPE_RSS_CAPABILITIES
+        || c.Header.Revision < revision
+        || c.Header.Size < size
+    {
+        return Err(format!("NDIS_RECEIVE_SCALE_CAPABILITIES header {:?}", c.Header));
+    }
+    if c.CapabilitiesFlags & NDIS_HASH_FUNCTION_MASK == 0 {
+        return Err("RSS capabilities name no hash function".into());
+    }
+    if c.NumberOfReceiveQueues == 0 || c.NumberOfInterruptMessages == 0 {
+        return Err("RSS capabilities with no receive queue or interrupt message".into());
+    }
+    let entries = c.NumberOfIndirectionTableEntries;
+    if minor >= 30 && (!entries.is_power_of_two() || entries > 128) {
+        return Err(format!(
+            "NumberOfIndirectionTableEntries {entries} (a power of two up to 128)"
+        ));
+    }
+    if !oids.contains(&OID_GEN_RECEIVE_SCALE_PARAMETERS) {
+        return Err("RSS capabilities without OID_GEN_RECEIVE_SCALE_PARAMETERS in SupportedOidList".into());
+    }
+    Ok(Some(c))
 }

@@ -240,7 +240,11 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
                         slot.received_count += 1;
                         slot.received_bytes += bytes;
                         if let Some(frame) = frame {
-                            let frame = Received { frame, info };
+                            let frame = Received {
+                                frame,
+                                info,
+                                cpu: crate::irql::current_cpu(),
+                            };
                             match (capture, sink.is_some()) {
                                 (true, true) => {
                                     for_sink.push(frame.clone());
