@@ -72,8 +72,9 @@ impl AdapterHandle {
     }
 
     /// `NdisMSetMiniportAttributes` with the general attributes. The pointer members are filled in
-    /// here from `oids` and `power` (whatever `attributes` has in them is ignored); no receive-side
-    /// scaling and no NDIS 6.0 power capabilities. Only inside `MiniportInitializeEx`.
+    /// here from `oids`, `power` and `rss` (the receive-side scaling capabilities, `None` without
+    /// RSS); whatever `attributes` has in them is ignored, and no NDIS 6.0 power capabilities are
+    /// given. Only inside `MiniportInitializeEx`.
     ///
     /// # Errors
     /// The status `NdisMSetMiniportAttributes` returned, or `NDIS_STATUS_INVALID_LENGTH` for an OID
@@ -83,13 +84,15 @@ impl AdapterHandle {
         mut attributes: NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
         oids: &[NDIS_OID],
         power: &NDIS_PM_CAPABILITIES,
+        rss: Option<&NDIS_RECEIVE_SCALE_CAPABILITIES>,
     ) -> Result<(), NDIS_STATUS> {
         attributes.SupportedOidList = oids.as_ptr().cast_mut();
         attributes.SupportedOidListLength =
             u32::try_from(size_of_val(oids)).map_err(|_| NDIS_STATUS_INVALID_LENGTH)?;
         attributes.PowerManagementCapabilitiesEx = core::ptr::from_ref(power).cast_mut();
         attributes.PowerManagementCapabilities = null_mut();
-        attributes.RecvScaleCapabilities = null_mut();
+        attributes.RecvScaleCapabilities =
+            rss.map_or(null_mut(), |c| core::ptr::from_ref(c).cast_mut().cast());
         self.set_attributes((&raw mut attributes).cast())
     }
 
@@ -228,6 +231,17 @@ pub fn active_processors() -> usize {
     // No pointers; callable at any IRQL.
     // SAFETY: a plain query.
     unsafe { KeQueryActiveProcessorCountEx(ALL_PROCESSOR_GROUPS) as usize }
+}
+
+/// The systemwide index of processor `number` (`KeGetProcessorIndexFromNumber`), or `None` if it
+/// names no processor of this system. Any IRQL.
+#[must_use]
+pub fn processor_index(number: PROCESSOR_NUMBER) -> Option<usize> {
+    let mut number = number;
+    // The number lives across the call; callable at any IRQL.
+    // SAFETY: a plain query with a valid pointer.
+    let index = unsafe { KeGetProcessorIndexFromNumber(&raw mut number) };
+    (index != INVALID_PROCESSOR_INDEX).then_some(index as usize)
 }
 
 /// Longest keyword name [`Configuration::read_integer`] takes, in UTF-16 units.

@@ -8,7 +8,8 @@
 //!
 //! Each component obtains an NDIS generic object (`NdisAllocateGenericObject`) and uses it as the
 //! handle for what it allocates ([`generic_object`]), keeping its own state in the object's trailing
-//! bytes. Components: [`timer_pool`] (pre-allocated NDIS timers), [`receive`] (the receive
+//! bytes. Components: [`timer_pool`] (pre-allocated NDIS timers), [`dpc`] (DPC objects targeted at
+//! processors), [`receive`] (the receive
 //! descriptors: NBLs over buffers the component owns, lent through owned tokens), [`memory`]
 //! (fallible pool boxes and slices). The [`ring`] module has the bounded SPSC and per-CPU MPSC
 //! rings (built in pool memory by [`lanes`]) the datapath moves NBLs and descriptors through at
@@ -21,6 +22,8 @@
 
 #[cfg(not(rvnic_loom))]
 pub mod adapter;
+#[cfg(not(rvnic_loom))]
+pub mod dpc;
 #[cfg(not(rvnic_loom))]
 pub mod driver;
 pub mod generic_object;

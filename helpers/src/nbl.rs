@@ -7,7 +7,9 @@
 
 use core::ptr::{NonNull, null_mut};
 
-use ndis::{NDIS_STATUS, NET_BUFFER_DATA_LENGTH, PNET_BUFFER, PNET_BUFFER_LIST};
+use ndis::{NDIS_STATUS, NET_BUFFER_DATA_LENGTH, NET_BUFFER_LIST, PNET_BUFFER, PNET_BUFFER_LIST};
+
+use crate::ring::{Linked, Mailbox};
 
 /// One NBL this driver owns right now. `Send`: ownership moves between CPUs with it.
 #[derive(Debug)]
@@ -151,6 +153,27 @@ impl Nbl {
             ndis::Ieee8021QNetBufferListInfo,
             ndis::ieee8021q_value(priority, vlan_id),
         );
+    }
+
+    /// Sets the RSS hash a receive indication carries (`NetBufferListHashValue`, and
+    /// `NetBufferListHashInfo`: the hash type and function, `NDIS_RSS_HASH_INFO_FROM_TYPE_AND_FUNC`).
+    /// Zeros say no hash was computed.
+    #[inline]
+    pub fn set_hash(&mut self, value: u32, info: u32) {
+        self.set_info(ndis::NetBufferListHashValue, value as usize);
+        self.set_info(ndis::NetBufferListHashInfo, info as usize);
+    }
+
+    /// The RSS hash value and information set on this NBL ([`Self::set_hash`]).
+    #[must_use]
+    #[inline]
+    pub fn hash(&self) -> (u32, u32) {
+        // Both were written from a u32 (`set_hash`): the upper bits are zero.
+        let low = |id| u32::try_from(self.info(id) & 0xffff_ffff).unwrap_or(0);
+        (
+            low(ndis::NetBufferListHashValue),
+            low(ndis::NetBufferListHashInfo),
+        )
     }
 
     /// The `NET_BUFFER`s (frames) of this NBL, in order.
@@ -428,6 +451,32 @@ impl Chain {
         taken
     }
 
+    /// Posts the whole chain to `mailbox` (in order); the chain is empty after. Returns whether the
+    /// mailbox was empty: see [`Mailbox::post`].
+    pub fn post_to(&mut self, mailbox: &Mailbox<NET_BUFFER_LIST>) -> bool {
+        let Some((head, _)) = self.take() else {
+            return false;
+        };
+        // A chain owns its NBLs, linked through their `Next`; the mailbox takes them all.
+        // SAFETY: owned NBLs, given to the mailbox.
+        unsafe { mailbox.post(head) }
+    }
+
+    /// Everything posted to `mailbox` so far, oldest first, owned by the new chain.
+    #[must_use]
+    pub fn collect_from(mailbox: &Mailbox<NET_BUFFER_LIST>) -> Self {
+        let mut chain = Self::new();
+        let mut node = mailbox.collect();
+        while let Some(nbl) = NonNull::new(node) {
+            // The collected nodes are owned NBLs (only owned chains are posted); read the link
+            // before `push` rewrites it.
+            // SAFETY: an owned NBL of the collected list.
+            node = unsafe { ndis::NET_BUFFER_LIST_NEXT_NBL(nbl.as_ptr()) };
+            chain.push(Nbl(nbl));
+        }
+        chain
+    }
+
     /// Takes ownership of a chain NDIS handed over and yields its NBLs one by one, each unlinked.
     ///
     /// # Safety
@@ -466,5 +515,18 @@ pub fn set_data_length(nbl: &mut Nbl, len: usize) {
         // SAFETY: the NB belongs to the owned NBL; `&mut nbl` makes the write exclusive.
         let data = unsafe { nb.as_mut() }.NetBufferHeader.data_mut();
         data.NbDataLength = NET_BUFFER_DATA_LENGTH { stDataLength: len };
+    }
+}
+
+// SAFETY: the mailbox uses only an NBL's `Next` link, which belongs to whoever owns the NBL: the
+// mailbox while it holds it.
+unsafe impl Linked for NET_BUFFER_LIST {
+    unsafe fn next(node: *mut Self) -> *mut Self {
+        // SAFETY: a live NBL the caller owns or the mailbox holds.
+        unsafe { ndis::NET_BUFFER_LIST_NEXT_NBL(node) }
+    }
+    unsafe fn set_next(node: *mut Self, next: *mut Self) {
+        // SAFETY: as above; nobody else reads the link meanwhile.
+        unsafe { ndis::NET_BUFFER_LIST_SET_NEXT_NBL(node, next) };
     }
 }

@@ -3,10 +3,10 @@
 //! here, so loom sees every access.
 
 #[cfg(not(rvnic_loom))]
-pub(crate) use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+pub(crate) use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 #[cfg(rvnic_loom)]
 // (The timer pool, the one user of `AtomicU32`, is not built under loom.)
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 /// `UnsafeCell` with loom's access API (`with`, `with_mut`), so the same code runs under loom, which
 /// checks that no access races with another.

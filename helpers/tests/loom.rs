@@ -568,3 +568,83 @@ fn a_reset_is_settled_exactly_once() {
         );
     });
 }
+
+/// A node for the mailbox model: its link in loom's cell, so loom checks every access to it.
+struct Node {
+    value: u32,
+    next: loom::cell::UnsafeCell<*mut Node>,
+}
+
+// SAFETY: only the link is touched, through loom's cell.
+unsafe impl rvnic_helpers::ring::Linked for Node {
+    unsafe fn next(node: *mut Self) -> *mut Self {
+        // SAFETY: a live node (the trait's contract).
+        unsafe { (*node).next.with(|p| *p) }
+    }
+    unsafe fn set_next(node: *mut Self, next: *mut Self) {
+        // SAFETY: a live node nobody else reads meanwhile (the trait's contract).
+        unsafe { (*node).next.with_mut(|p| *p = next) };
+    }
+}
+
+/// A list of leaked nodes with `values`, linked in order; returns its first node.
+fn list(values: &[u32]) -> *mut Node {
+    let mut first = std::ptr::null_mut();
+    for &value in values.iter().rev() {
+        let node = Box::leak(Box::new(Node {
+            value,
+            next: loom::cell::UnsafeCell::new(first),
+        }));
+        first = node;
+    }
+    first
+}
+
+/// Reads the values of a collected list.
+fn values(mut node: *mut Node) -> Vec<u32> {
+    let mut out = Vec::new();
+    while !node.is_null() {
+        // SAFETY: collected nodes are the collector's; leaked, so live.
+        unsafe {
+            out.push((*node).value);
+            node = <Node as rvnic_helpers::ring::Linked>::next(node);
+        }
+    }
+    out
+}
+
+#[test]
+fn mailbox_loses_nothing_and_keeps_each_posters_order() {
+    use rvnic_helpers::ring::Mailbox;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    loom::model(|| {
+        let mailbox: &'static Mailbox<Node> = Box::leak(Box::new(Mailbox::new()));
+        let wakes: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
+        let poster = |first: u32| {
+            thread::spawn(move || {
+                // SAFETY: the nodes are this thread's until posted.
+                if unsafe { mailbox.post(list(&[first, first + 1])) } {
+                    wakes.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        };
+        let a = poster(10);
+        let b = poster(20);
+        // A collection racing the posts, then one after them.
+        let mut got = values(mailbox.collect());
+        a.join().unwrap();
+        b.join().unwrap();
+        got.extend(values(mailbox.collect()));
+        assert!(mailbox.is_empty());
+        let mut sorted = got.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [10, 11, 20, 21], "nothing lost or duplicated: {got:?}");
+        for first in [10, 20] {
+            let at = |v| got.iter().position(|g| *g == v).unwrap();
+            assert!(at(first) < at(first + 1), "a poster's order is kept: {got:?}");
+        }
+        // The first post finds the mailbox empty; the second does only if a collection came
+        // between them.
+        assert!((1..=2).contains(&wakes.load(Ordering::SeqCst)));
+    });
+}

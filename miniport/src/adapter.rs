@@ -303,7 +303,7 @@ impl Adapter {
         };
         let status = self
             .handle
-            .set_general_attributes(attributes, &oid::SUPPORTED, &power);
+            .set_general_attributes(attributes, &oid::SUPPORTED, &power, None);
         attributes_set("general", status)
     }
 

@@ -1,5 +1,6 @@
-//! Lock-free rings for the datapath: a bounded single-producer single-consumer ring ([`Spsc`]) and a
-//! multi-producer ring built from one SPSC lane per CPU ([`Mpsc`]).
+//! Lock-free rings for the datapath: a bounded single-producer single-consumer ring ([`Spsc`]), a
+//! multi-producer ring built from one SPSC lane per CPU ([`Mpsc`]), and an unbounded intrusive
+//! [`Mailbox`] that hands lists of NBLs to whoever collects them.
 //!
 //! Both run at `DISPATCH_LEVEL`: they never block, never spin waiting for the other side, and never
 //! allocate after construction; a full ring hands the item back. Their storage comes from the
@@ -7,10 +8,12 @@
 //! trailing bytes), a slice of pool memory, or a `Box` on the host.
 
 mod baton;
+mod mailbox;
 mod mpsc;
 mod spsc;
 
 pub use baton::{Baton, Held};
+pub use mailbox::{Linked, Mailbox};
 pub use mpsc::{Dispatch, Mpsc, MpscConsumer};
 pub use spsc::{Consumer, Producer, Spsc};
 
