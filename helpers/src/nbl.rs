@@ -451,6 +451,14 @@ impl Chain {
         taken
     }
 
+    /// Takes the chain's NBLs one by one, unlinked; the chain is empty after.
+    pub fn drain(&mut self) -> Split {
+        let head = self.take().map_or(null_mut(), |(head, _)| head);
+        // A chain owns its NBLs: handing them to `Split` moves that ownership.
+        // SAFETY: owned NBLs.
+        unsafe { Self::split(head) }
+    }
+
     /// Posts the whole chain to `mailbox` (in order); the chain is empty after. Returns whether the
     /// mailbox was empty: see [`Mailbox::post`].
     pub fn post_to(&mut self, mailbox: &Mailbox<NET_BUFFER_LIST>) -> bool {

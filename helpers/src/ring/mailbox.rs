@@ -15,8 +15,9 @@ use crate::sync::{AtomicPtr, Ordering};
 /// A node type with one link the mailbox may use while it holds the node.
 ///
 /// # Safety
-/// `next` and `set_next` read and write only the node's link, and a node's link is used by
-/// nothing else while the node is posted.
+/// `next` and `set_next` read and write only the node's link; a node's link is used by nothing
+/// else while the node is posted; and a node may be handed to another thread with its ownership
+/// (as an NBL moves between CPUs).
 pub unsafe trait Linked {
     /// The node's link.
     ///
@@ -36,11 +37,11 @@ pub struct Mailbox<N> {
     top: AtomicPtr<N>,
 }
 
-// SAFETY: the mailbox only passes node pointers between threads; whoever posts gives up the nodes
-// and whoever collects owns them, the atomics order the links' accesses.
-unsafe impl<N: Send> Sync for Mailbox<N> {}
+// SAFETY: the mailbox only passes node pointers between threads, which `Linked` allows; whoever
+// posts gives up the nodes and whoever collects owns them, the atomics order the links' accesses.
+unsafe impl<N: Linked> Sync for Mailbox<N> {}
 // SAFETY: as above.
-unsafe impl<N: Send> Send for Mailbox<N> {}
+unsafe impl<N: Linked> Send for Mailbox<N> {}
 
 impl<N: Linked> Mailbox<N> {
     #[cfg(not(rvnic_loom))]

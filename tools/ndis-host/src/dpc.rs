@@ -5,13 +5,18 @@
 //! that queued it), once however often it was queued before it ran: "Introduction to DPC Objects"
 //! and `KeInsertQueueDpc`. Deterministic mode runs queued DPCs when the host's own thread gets
 //! control back from the driver (an outermost call returns, a wait, `KeFlushQueuedDpcs`), as a
-//! processor runs its DPC queue when it drops below `DISPATCH_LEVEL`; concurrent mode runs them on
-//! the timer thread at once. The verifier refuses a DPC queued uninitialized, initialized again
+//! processor runs its DPC queue when it drops below `DISPATCH_LEVEL`; concurrent mode runs them at
+//! once on DPC threads (several, so DPCs aimed at different processors run at the same time; two
+//! aimed at one processor take turns, as that processor's `DISPATCH_LEVEL` is one thread's at a
+//! time). The verifier refuses a DPC queued uninitialized, initialized again
 //! while queued, or freed (its memory) while queued or while its routine runs.
 #![allow(non_snake_case, reason = "exports keep the C names of the WDK prototypes")]
 
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
 
 use ndis::*;
 
@@ -147,6 +152,32 @@ pub(crate) fn run_next(host: &Inner) -> bool {
     };
     run(host, &job);
     true
+}
+
+/// Concurrent mode: DPC thread `index`, which runs queued DPCs until the host stops.
+pub(crate) fn spawn_dpc_thread(host: &Arc<Inner>, index: usize) -> std::thread::JoinHandle<()> {
+    let host = Arc::clone(host);
+    std::thread::Builder::new()
+        .name(format!("ndis-host-dpc{index}"))
+        .spawn(move || {
+            while !host.stop.load(Ordering::Acquire) {
+                if run_next(&host) {
+                    continue;
+                }
+                let st = host.lock();
+                if st.dpcs.any_queued() {
+                    continue;
+                }
+                // KeInsertQueueDpc queues under the lock and notifies after: either the check above
+                // saw the DPC, or this thread is waiting when the notification comes.
+                drop(
+                    host.timers_changed
+                        .wait_timeout(st, Duration::from_millis(20))
+                        .unwrap_or_else(PoisonError::into_inner),
+                );
+            }
+        })
+        .expect("spawn a DPC thread")
 }
 
 thread_local! {

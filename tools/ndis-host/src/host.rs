@@ -179,11 +179,18 @@ impl HostBuilder {
             t.adapter = None;
             t.held_locks.clear();
         });
-        let timer_thread =
-            (inner.config.mode == Mode::Concurrent).then(|| crate::timer::spawn_timer_thread(&inner));
+        let threads = if inner.config.mode == Mode::Concurrent {
+            // The timer thread, and a DPC thread per processor (up to eight): each processor runs
+            // its own DPC queue, so DPCs aimed at different processors run at once.
+            let mut threads = vec![crate::timer::spawn_timer_thread(&inner)];
+            threads.extend((0..inner.cpus().min(8)).map(|i| crate::dpc::spawn_dpc_thread(&inner, i)));
+            threads
+        } else {
+            Vec::new()
+        };
         Host {
             inner,
-            timer_thread,
+            threads,
             finished: false,
             _exclusive: exclusive,
         }

@@ -2,8 +2,7 @@
 //!
 //! Deterministic mode fires a timer only when time advances ([`crate::Host::advance`], `NdisMSleep`,
 //! or a wait for a pending completion), earliest first, on a CPU the seeded generator picks, at
-//! `DISPATCH_LEVEL`. Concurrent mode fires them from a timer thread in real time; that thread
-//! runs queued DPCs too (`dpc.rs`).
+//! `DISPATCH_LEVEL`. Concurrent mode fires them from a timer thread in real time.
 #![allow(non_snake_case, reason = "exports keep the C names of the WDK prototypes")]
 
 use std::collections::HashMap;
@@ -367,16 +366,11 @@ pub(crate) fn spawn_timer_thread(host: &Arc<Inner>) -> std::thread::JoinHandle<(
         .name("ndis-host-timers".into())
         .spawn(move || {
             while !host.stop.load(Ordering::Acquire) {
-                // Queued DPCs first: they run as soon as their processor drops below DISPATCH_LEVEL.
-                if crate::dpc::run_next(&host) {
-                    continue;
-                }
                 let job = {
                     let mut st = host.lock();
                     let now = host.now();
                     match take_due(&mut st, now) {
                         Some(job) => Some((job, (st.random() % host.cpus() as u64) as usize)),
-                        None if st.dpcs.any_queued() => None,
                         None => {
                             let next = st.timers.timers.values().filter_map(|t| t.due).min();
                             let wait = next

@@ -8,7 +8,8 @@ use super::*;
 /// violation).
 pub struct Host {
     pub(crate) inner: Arc<Inner>,
-    pub(super) timer_thread: Option<std::thread::JoinHandle<()>>,
+    /// Concurrent mode: the timer thread and the DPC threads.
+    pub(super) threads: Vec<std::thread::JoinHandle<()>>,
     pub(super) finished: bool,
     pub(super) _exclusive: MutexGuard<'static, ()>,
 }
@@ -416,7 +417,7 @@ impl Host {
         self.inner.stop.store(true, Ordering::Release);
         self.inner.timers_changed.notify_all();
         self.inner.notify();
-        if let Some(t) = self.timer_thread.take() {
+        for t in self.threads.drain(..) {
             let _ = t.join();
         }
         let mut st = self.inner.lock();
