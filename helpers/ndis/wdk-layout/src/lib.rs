@@ -22,6 +22,7 @@ pub const COMPARED: &[&str] = &[
     "PROCESSOR_NUMBER",
     "DRIVER_OBJECT",
     "KEVENT",
+    "KDPC",
     "MDL",
     // ndis.h, ntddndis.h and ifdef.h, compared with the generated bindings.
     "NDIS_EVENT",
@@ -81,6 +82,8 @@ pub const COMPARED: &[&str] = &[
     "NDIS_TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO",
     "NDIS_TCP_LARGE_SEND_OFFLOAD_NET_BUFFER_LIST_INFO",
     "NDIS_RSC_NBL_INFO",
+    "NDIS_RECEIVE_SCALE_CAPABILITIES",
+    "NDIS_RECEIVE_SCALE_PARAMETERS",
 ];
 
 /// `ndis` structures with no C type of their own name, and where their layout is checked instead.

@@ -181,6 +181,16 @@ pub const FIRST_BUILD: &[FirstBuild] = &[
         "kereleasespinlockfromdpclevel"
     ),
     wdm!(NT, "KeFlushQueuedDpcs", XP, "keflushqueueddpcs"),
+    wdm!(NT, "KeInitializeDpc", W2000, "keinitializedpc"),
+    wdm!(NT, "KeSetTargetProcessorDpcEx", WIN7, "kesettargetprocessordpcex"),
+    wdm!(NT, "KeInsertQueueDpc", W2000, "keinsertqueuedpc"),
+    wdm!(NT, "KeRemoveQueueDpc", W2000, "keremovequeuedpc"),
+    wdm!(
+        NT,
+        "KeGetProcessorIndexFromNumber",
+        WIN7,
+        "kegetprocessorindexfromnumber"
+    ),
     wdm!(
         NT,
         "MmMapLockedPagesSpecifyCache",

@@ -40,6 +40,10 @@ fn checks() -> Vec<Compare> {
     same!(wdk_sys::PROCESSOR_NUMBER => PROCESSOR_NUMBER { Group, Number, Reserved, }),
     same!(wdk_sys::DRIVER_OBJECT => DRIVER_OBJECT {}),
     same!(wdk_sys::KEVENT => KEVENT {}),
+    same!(wdk_sys::KDPC => KDPC {
+        DpcListEntry, ProcessorHistory, DeferredRoutine, DeferredContext, SystemArgument1,
+        SystemArgument2, DpcData,
+    }),
     same!(wdk_sys::MDL => MDL {
         Next, Size, MdlFlags, Process, MappedSystemVa, StartVa, ByteCount, ByteOffset,
     }),
@@ -206,6 +210,15 @@ fn checks() -> Vec<Compare> {
     same!(wdk::NDIS_TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO => NDIS_TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO {}),
     same!(wdk::NDIS_TCP_LARGE_SEND_OFFLOAD_NET_BUFFER_LIST_INFO => NDIS_TCP_LARGE_SEND_OFFLOAD_NET_BUFFER_LIST_INFO {}),
     same!(wdk::NDIS_RSC_NBL_INFO => NDIS_RSC_NBL_INFO { Value, }),
+    same!(wdk::NDIS_RECEIVE_SCALE_CAPABILITIES => NDIS_RECEIVE_SCALE_CAPABILITIES {
+        Header, CapabilitiesFlags, NumberOfInterruptMessages, NumberOfReceiveQueues,
+        NumberOfIndirectionTableEntries,
+    }),
+    same!(wdk::NDIS_RECEIVE_SCALE_PARAMETERS => NDIS_RECEIVE_SCALE_PARAMETERS {
+        Header, Flags, BaseCpuNumber, HashInformation, IndirectionTableSize, IndirectionTableOffset,
+        HashSecretKeySize, HashSecretKeyOffset, ProcessorMasksOffset, NumberOfProcessorMasks,
+        ProcessorMasksEntrySize,
+    }),
     ]
 }
 
