@@ -16,7 +16,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
     reason = "the C names of ndis.h, used as the WDK's own headers are"
 )]
 use ndis::*;
-use rvnic_helpers::adapter::{AdapterHandle, Configuration, active_processors};
+use rvnic_helpers::adapter::{AdapterHandle, Configuration, active_processors, processor_index};
 use rvnic_helpers::generic_object::DriverObject;
 use rvnic_helpers::in_flight::InFlight;
 use rvnic_helpers::irql::Raised;
@@ -31,6 +31,7 @@ use crate::chores::{Cancels, Reset, Settled};
 use crate::config::{Config, Fallbacks, KEYWORDS};
 use crate::offload;
 use crate::oid::{self, Change, Control, Live};
+use crate::rss::{self, Queues};
 use crate::send::TxQueue;
 use crate::stats::Statistics;
 use crate::wire::{self, Address, Port, Published, Seated};
@@ -61,6 +62,9 @@ pub struct Adapter {
     /// before the queues so that dropping it (which cancels the timer and waits for a running
     /// callback) happens while everything a callback touches still exists.
     resume: TimerPool<Resume, 1>,
+    /// The RSS receive queues (none with `*RSS` off). Closed in halt before anything its DPCs
+    /// touch goes.
+    pub(crate) rss: Queues,
     pub(crate) tx: TxQueue,
     pub(crate) rx: RxPool,
     pub(crate) stats: Statistics,
@@ -127,6 +131,10 @@ impl Adapter {
             }
         };
         let context = NonNull::from(&**adapter);
+        // The DPCs run with the adapter's final address, as NDIS's handlers do.
+        adapter
+            .rss
+            .bind(Some(crate::callbacks::receive_queue), context.as_ptr().cast());
         let configured = adapter.register().and_then(|()| {
             // What the general attributes say of the link: as it will be once attached.
             adapter.set_connected(wire::will_connect(port));
@@ -178,11 +186,19 @@ impl Adapter {
         let tx = TxQueue::new(driver, config.transmit_buffers as usize, cpus)?;
         let resume = TimerPool::new(driver, POOL_TAG, Resume { port }).map_err(|_| NDIS_STATUS_RESOURCES)?;
         let stats = Statistics::new(cpus).ok_or(NDIS_STATUS_RESOURCES)?;
-        let control = Control::new(config, permanent);
+        // A queue per processor at most: its DPC runs on one.
+        let mut config = config;
+        config.rss_queues = config
+            .rss_queues
+            .min(u32::try_from(active_processors()).unwrap_or(u32::MAX));
+        let rss = Queues::new(driver, POOL_TAG, config.rss_queues as usize)?;
+        let mut control = Control::new(config, permanent);
+        control.processor_exists = |n| processor_index(n).is_some();
         let published = Published::new(
             control.filter,
             control.offloads.active(control.encapsulation),
             control.vlan,
+            control.scaling,
         );
         PoolBox::new_in_place(POOL_TAG, |place: &mut core::mem::MaybeUninit<Occupant<Self, Published>>| {
             // Written straight into pool memory: the adapter is too large to build on a kernel
@@ -198,6 +214,7 @@ impl Adapter {
                 reset: Reset::default(),
                 connected: AtomicBool::new(false),
                 resume,
+                rss,
                 tx,
                 rx,
                 stats,
@@ -219,6 +236,9 @@ impl Adapter {
             // NDIS halts only paused adapters, and a paused adapter has nothing in flight.
             dbg_print!("halt with {busy} send(s) or indication(s) in flight: NDIS broke the pause contract");
         }
+        // Off the wire nothing posts to the receive queues; once closed no DPC runs, so none sees
+        // the adapter while it is dropped.
+        this.rss.close();
         drop(this);
         wire::release(port);
         dbg_print!("halt (action {action})");
@@ -240,7 +260,11 @@ impl Adapter {
     /// The general attributes: medium, sizes, link, filters, addresses, statistics, OIDs, power.
     #[inline(never)]
     fn set_general_attributes(&self) -> Result<(), NDIS_STATUS> {
-        let control = *self.control.lock();
+        // Only the addresses: the rest of the control state is large.
+        let (permanent_address, current_address) = {
+            let control = self.control.lock();
+            (control.permanent, control.filter.address)
+        };
         // Mandatory for NDIS 6.20 and later: power managed (NDIS sets D3 for a sleep and D0 after,
         // the adapter keeps its state), with no wake-up of any kind, as netvmini reports.
         let power = NDIS_PM_CAPABILITIES {
@@ -256,9 +280,9 @@ impl Adapter {
         };
         let speed = self.config.link_speed;
         let mut permanent = [0u8; 32];
-        permanent[..6].copy_from_slice(&control.permanent);
+        permanent[..6].copy_from_slice(&permanent_address);
         let mut current = [0u8; 32];
-        current[..6].copy_from_slice(&control.filter.address);
+        current[..6].copy_from_slice(&current_address);
         let attributes = NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
             Header: NDIS_OBJECT_HEADER::new(
                 NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
@@ -301,9 +325,11 @@ impl Adapter {
                 | NDIS_LINK_STATE_DUPLEX_AUTO_NEGOTIATED,
             PowerManagementCapabilitiesEx: core::ptr::null_mut(),
         };
-        let status = self
-            .handle
-            .set_general_attributes(attributes, &oid::SUPPORTED, &power, None);
+        let queues = self.rss.count();
+        let scaling = (queues > 0).then(|| rss::capabilities(queues));
+        let status =
+            self.handle
+                .set_general_attributes(attributes, &oid::SUPPORTED, &power, scaling.as_ref());
         attributes_set("general", status)
     }
 
@@ -441,7 +467,7 @@ impl Adapter {
                 let active = control.offloads.active(control.encapsulation);
                 self.published
                     .lock()
-                    .publish(control.filter, active, control.vlan);
+                    .publish(control.filter, active, control.vlan, control.scaling);
             }
             Change::Power(state) => dbg_print!("power state {state:?}"),
             Change::Nothing => {}
@@ -455,10 +481,15 @@ impl Adapter {
         status
     }
 
-    /// Brings the wire's copy (`copy`, in the adapter's seat) of the filter and offloads up to
-    /// date. The wire's baton holder calls this.
+    /// Brings the wire's copy (`copy`, in the adapter's seat) of the filter, offloads, VLAN and
+    /// RSS parameters up to date, pointing the receive queues at their processors when those
+    /// change. The wire's baton holder calls this.
     pub(crate) fn refresh(&self, copy: &mut Published) {
-        copy.refresh(&self.published.lock());
+        let changed = copy.refresh(&self.published.lock());
+        if changed && copy.scaling.is_on() {
+            // The baton holder is the only CPU that queues the DPCs: none is retargeted under it.
+            self.rss.retarget(&copy.scaling);
+        }
     }
 
     /// `MiniportResetEx`: nothing in a virtual NIC can wedge, but since NDIS 6.30 no send may stay

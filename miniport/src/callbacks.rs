@@ -8,7 +8,7 @@
 
 use ndis::{
     BOOLEAN, FALSE, NDIS_HALT_ACTION, NDIS_HANDLE, NDIS_PORT_NUMBER, NDIS_SHUTDOWN_ACTION, NDIS_STATUS,
-    NDIS_STATUS_INVALID_PARAMETER, NDIS_STATUS_SUCCESS, NTSTATUS, PDRIVER_OBJECT,
+    NDIS_STATUS_INVALID_PARAMETER, NDIS_STATUS_SUCCESS, NTSTATUS, PDRIVER_OBJECT, PKDPC,
     PNDIS_MINIPORT_INIT_PARAMETERS, PNDIS_MINIPORT_PAUSE_PARAMETERS, PNDIS_MINIPORT_RESTART_PARAMETERS,
     PNDIS_OID_REQUEST, PNET_BUFFER_LIST, PNET_DEVICE_PNP_EVENT, PUNICODE_STRING, PVOID, TRUE, ULONG,
 };
@@ -209,4 +209,14 @@ pub(crate) unsafe extern "system" fn shutdown(context: NDIS_HANDLE, action: NDIS
 pub(crate) unsafe extern "system" fn cancel_oid_request(context: NDIS_HANDLE, request_id: PVOID) {
     // SAFETY: NDIS's adapter context, between initialize and halt.
     unsafe { adapter(context) }.cancel_oid_request(request_id as usize);
+}
+
+/// The DPC of an RSS receive queue ([`crate::rss::Queues`]), `DISPATCH_LEVEL` on the queue's
+/// processor: `context` is the adapter, `queue` (`SystemArgument1`) the queue's index.
+#[ndis::kernel_abi]
+pub(crate) unsafe extern "system" fn receive_queue(_dpc: PKDPC, context: PVOID, queue: PVOID, _: PVOID) {
+    // The adapter bound its DPCs to its own address and closes them (dequeue and flush) in halt
+    // before it is freed, so a queued or running DPC always finds it alive.
+    // SAFETY: a live adapter; shared, as every handler takes it.
+    unsafe { adapter(context) }.indicate_queue(queue as usize);
 }

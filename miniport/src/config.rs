@@ -82,7 +82,7 @@ impl Topology {
 pub const JUMBO_PACKET: [(u32, &str); 3] = [(1514, "Disabled"), (4088, "4088 Bytes"), (9014, "9014 Bytes")];
 
 /// Every keyword rvnic reads, with its checks and default.
-pub const KEYWORDS: [Keyword; 18] = [
+pub const KEYWORDS: [Keyword; 21] = [
     Keyword {
         name: "NetworkAddress",
         description: "Network Address",
@@ -216,6 +216,36 @@ pub const KEYWORDS: [Keyword; 18] = [
         },
         default: 0,
     },
+    // Receive-side scaling ("Standardized INF Keywords for RSS"): *RSS on by default, and the
+    // editable counts; *NumRSSQueues' range is the device's (rvnic's queues are DPCs, up to
+    // sixteen), *MaxRssProcessors' runs to MAXIMUM_PROC_PER_SYSTEM.
+    Keyword {
+        name: "*RSS",
+        description: "Receive Side Scaling",
+        kind: Kind::Enum(&SWITCH_VALUES),
+        default: 1,
+    },
+    Keyword {
+        name: "*NumRSSQueues",
+        description: "Maximum Number of RSS Queues",
+        kind: Kind::Int {
+            min: 1,
+            // rss::MAX_QUEUES (a test checks they agree).
+            max: 16,
+            step: 1,
+        },
+        default: 4,
+    },
+    Keyword {
+        name: "*MaxRssProcessors",
+        description: "Maximum Number of RSS Processors",
+        kind: Kind::Int {
+            min: 1,
+            max: 2048,
+            step: 1,
+        },
+        default: 8,
+    },
 ];
 
 /// A keyword whose registry value was rejected, so its default applies.
@@ -265,6 +295,9 @@ pub struct Config {
     pub offloads: Offloads,
     /// `*PriorityVLANTag` and `VlanId` (ignored, 0, when VLANs are not enabled).
     pub vlan: Vlan,
+    /// Receive queues for RSS: `*NumRSSQueues`, at most `*MaxRssProcessors` (each queue has a
+    /// processor); 0 when `*RSS` is off.
+    pub rss_queues: u32,
 }
 
 /// Bytes of an Ethernet header, which `*JumboPacket` includes and the MTU does not.
@@ -387,6 +420,11 @@ impl Config {
             tagging,
             id: if tagging.vlan { vlan_id } else { 0 },
         };
+        let rss_queues = if read("*RSS") == 1 {
+            read("*NumRSSQueues").min(read("*MaxRssProcessors"))
+        } else {
+            0
+        };
         let network_address = match address.map(check_address) {
             None => None,
             Some(Ok(a)) => Some(a),
@@ -408,6 +446,7 @@ impl Config {
             segment,
             offloads,
             vlan,
+            rss_queues,
         };
         (config, fallbacks)
     }
@@ -470,9 +509,40 @@ mod tests {
                     },
                     id: 0
                 },
+                rss_queues: 4,
             }
         );
         assert_eq!(c.mtu(), 1500);
+    }
+
+    #[test]
+    fn the_queue_keyword_allows_every_queue_the_driver_has() {
+        let k = keyword("*NumRSSQueues");
+        assert!(matches!(k.kind, Kind::Int { max, .. } if max as usize == crate::rss::MAX_QUEUES));
+    }
+
+    #[test]
+    fn rss_queues_are_the_smaller_count_and_none_with_rss_off() {
+        for (rss, queues, processors, expected) in
+            [(1, 8, 2, 2), (1, 3, 8, 3), (0, 8, 8, 0), (1, 16, 2048, 16)]
+        {
+            let (c, f) = from(
+                &[
+                    ("*RSS", rss),
+                    ("*NumRSSQueues", queues),
+                    ("*MaxRssProcessors", processors),
+                ],
+                None,
+            );
+            assert!(f.is_empty(), "{f:?}");
+            assert_eq!(
+                c.rss_queues, expected,
+                "*RSS {rss}, {queues} queues, {processors} processors"
+            );
+        }
+        let (c, f) = from(&[("*NumRSSQueues", 17), ("*MaxRssProcessors", 0)], None);
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert_eq!(c.rss_queues, 4, "both fall back: 4 queues, 8 processors");
     }
 
     #[test]

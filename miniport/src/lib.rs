@@ -23,6 +23,7 @@ pub use rvnic_helpers::nbl;
 pub mod offload;
 pub mod oid;
 pub mod recv;
+pub mod rss;
 pub mod send;
 pub mod stats;
 pub mod wire;

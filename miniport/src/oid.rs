@@ -21,12 +21,13 @@ use rvnic_helpers::oid::OidRequest;
 
 use crate::config::Config;
 use crate::offload::{self, Encapsulation, Offloads, RscCounts};
+use crate::rss::{self, Scaling};
 use crate::wire::vlan::{MAX_VLAN_ID, Tagging, Vlan};
 use crate::wire::{Address, Filter, ListError, MAX_MULTICAST, SUPPORTED_FILTERS};
 
 /// Every OID rvnic answers (`OID_GEN_SUPPORTED_LIST`). The tests check that each one is
 /// handled and that every other OID is `NOT_SUPPORTED`.
-pub const SUPPORTED: [NDIS_OID; 68] = [
+pub const SUPPORTED: [NDIS_OID; 69] = [
     OID_GEN_SUPPORTED_LIST,
     OID_GEN_HARDWARE_STATUS,
     OID_GEN_MEDIA_SUPPORTED,
@@ -95,11 +96,18 @@ pub const SUPPORTED: [NDIS_OID; 68] = [
     OID_TCP_OFFLOAD_PARAMETERS,
     OID_OFFLOAD_ENCAPSULATION,
     OID_TCP_RSC_STATISTICS,
+    OID_GEN_RECEIVE_SCALE_PARAMETERS,
 ];
 
 /// Listed OIDs that are set only: a query of them is `NOT_SUPPORTED` (`OID_TCP_OFFLOAD_PARAMETERS`'
-/// page: "Query requests are not supported"; NDIS answers the `OID_OFFLOAD_ENCAPSULATION` query).
-pub const SET_ONLY: [NDIS_OID; 2] = [OID_TCP_OFFLOAD_PARAMETERS, OID_OFFLOAD_ENCAPSULATION];
+/// page: "Query requests are not supported"; NDIS answers the `OID_OFFLOAD_ENCAPSULATION` query,
+/// and `OID_GEN_RECEIVE_SCALE_PARAMETERS`': "the query is not requested ... NDIS handles the
+/// query for miniport drivers").
+pub const SET_ONLY: [NDIS_OID; 3] = [
+    OID_TCP_OFFLOAD_PARAMETERS,
+    OID_OFFLOAD_ENCAPSULATION,
+    OID_GEN_RECEIVE_SCALE_PARAMETERS,
+];
 
 /// OIDs answered but not listed. `OID_PNP_SET_POWER`: NDIS sends it to a miniport that reported
 /// power-management capabilities (`PowerManagementCapabilitiesEx` in the general attributes), not
@@ -179,7 +187,8 @@ impl Reply {
 pub enum Change {
     /// Nothing the adapter applies (a query, or a set of a value only OIDs read).
     Nothing,
-    /// The packet filter or the multicast list: republish [`Control::filter`] to the wire.
+    /// The packet filter, the multicast list, the VLAN or the RSS parameters: republish
+    /// [`Control::filter`], [`Control::vlan`] and [`Control::scaling`] to the wire.
     Filter,
     /// The device power state: stop the datapath before a low state, start it again in D0.
     Power(Power),
@@ -261,6 +270,12 @@ pub struct Control {
     /// 802.1Q: what `*PriorityVLANTag` enables and the VLAN `OID_GEN_VLAN_ID` set (the wire
     /// reads a published copy).
     pub vlan: Vlan,
+    /// The RSS parameters `OID_GEN_RECEIVE_SCALE_PARAMETERS` set (the wire reads a published
+    /// copy).
+    pub scaling: Scaling,
+    /// Whether a processor number names a processor of this system, for the indirection table:
+    /// none until the adapter says how to ask the kernel.
+    pub processor_exists: fn(PROCESSOR_NUMBER) -> bool,
     /// Refused requests, by reason.
     pub refusals: Refusals,
 }
@@ -336,6 +351,8 @@ impl Control {
             offloads: config.offloads,
             encapsulation: Encapsulation::default(),
             vlan: config.vlan,
+            scaling: Scaling::OFF,
+            processor_exists: |_| false,
             refusals: Refusals::default(),
         }
     }
@@ -547,6 +564,17 @@ impl Control {
             OID_OFFLOAD_ENCAPSULATION => {
                 let read = offload::apply_encapsulation(&mut self.encapsulation, buffer)?;
                 Ok((read, Change::Offload))
+            }
+            // With `*RSS` off the adapter reported no RSS capabilities.
+            OID_GEN_RECEIVE_SCALE_PARAMETERS if self.config.rss_queues == 0 => {
+                Err((NDIS_STATUS_NOT_SUPPORTED, 0))
+            }
+            OID_GEN_RECEIVE_SCALE_PARAMETERS => {
+                let queues = self.config.rss_queues as usize;
+                let exists = self.processor_exists;
+                let (read, scaling) = rss::apply_parameters(&self.scaling, buffer, queues, exists)?;
+                self.scaling = scaling;
+                Ok((read, Change::Filter))
             }
             _ => Err((NDIS_STATUS_NOT_SUPPORTED, 0)),
         }

@@ -22,6 +22,7 @@ use rvnic_helpers::ring::Dispatch;
 use crate::adapter::Adapter;
 use crate::dbg_print;
 use crate::nbl::{Chain, Nbl, Split};
+use crate::rss::{MAX_QUEUES, Scaling};
 
 impl Adapter {
     /// Free receive descriptors for one frame of `count` buffers (chained), each with an in-flight
@@ -90,6 +91,29 @@ impl Adapter {
             let freed = self.rx.recycle_all(on, back, |_| foreign += 1);
             self.leave_many(freed + foreign);
         }
+    }
+
+    /// Hands a chain of filled receive descriptors, hashed (`Nbl::set_hash`), to the RSS receive
+    /// queues their hashes map to; each queue's DPC indicates them on its processor
+    /// ([`Self::indicate_queue`]). The wire's baton holder calls this.
+    pub(crate) fn indicate_scaled(&self, chain: &mut Chain, scaling: &Scaling) {
+        let mut queues: [Chain; MAX_QUEUES] = Default::default();
+        for nbl in chain.drain() {
+            let queue = scaling.queue_of(nbl.hash().0);
+            queues[queue.min(MAX_QUEUES - 1)].push(nbl);
+        }
+        for (queue, chain) in queues.iter_mut().enumerate() {
+            self.rss.post(queue, chain);
+        }
+    }
+
+    /// The DPC of receive queue `queue`, on its processor at `DISPATCH_LEVEL`: indicates what was
+    /// posted to it. The descriptors hold their in-flight references, so the adapter is alive, and
+    /// a pause waits for them.
+    pub fn indicate_queue(&self, queue: usize) {
+        let raised = Raised::to_dispatch();
+        let mut chain = self.rss.collect(queue);
+        self.indicate(raised.dispatch(), &mut chain);
     }
 
     /// `MiniportReturnNetBufferLists`: the protocol gives indicated NBLs back.

@@ -38,6 +38,7 @@ use crate::adapter::Adapter;
 use crate::config::Topology;
 use crate::nbl::{Chain, LargeSendRequest, Nbl, NetBuffer, Reader};
 use crate::offload::Active;
+use crate::rss::Scaling;
 use crate::stats::Counters;
 use vlan::{Admit, Delivery, Tag, Vlan};
 
@@ -71,35 +72,41 @@ pub struct Published {
     pub offload: Active,
     /// The adapter's 802.1Q settings.
     pub vlan: Vlan,
+    /// The adapter's RSS parameters.
+    pub scaling: Scaling,
 }
 
 impl Published {
     /// The first publication.
     #[must_use]
-    pub fn new(filter: Filter, offload: Active, vlan: Vlan) -> Self {
+    pub fn new(filter: Filter, offload: Active, vlan: Vlan, scaling: Scaling) -> Self {
         Self {
             generation: 1,
             filter,
             offload,
             vlan,
+            scaling,
         }
     }
 
     /// Replaces what is published with a new generation.
-    pub fn publish(&mut self, filter: Filter, offload: Active, vlan: Vlan) {
+    pub fn publish(&mut self, filter: Filter, offload: Active, vlan: Vlan, scaling: Scaling) {
         *self = Self {
             generation: self.generation.wrapping_add(1),
             filter,
             offload,
             vlan,
+            scaling,
         };
     }
 
-    /// Copies `from` unless this is of its generation already.
-    pub fn refresh(&mut self, from: &Self) {
-        if self.generation != from.generation {
+    /// Copies `from` unless this is of its generation already; true if it copied.
+    pub fn refresh(&mut self, from: &Self) -> bool {
+        let stale = self.generation != from.generation;
+        if stale {
             *self = *from;
         }
+        stale
     }
 }
 
@@ -684,6 +691,7 @@ impl<'w> Drain<'w> {
             return true;
         };
         let counters = receiver.stats.cpu(self.on.cpu());
+        let scaling = self.scaling(to);
         let len = delivery.length(nb.len());
         let wire_len = len.max(MIN_FRAME);
         if len > delivery.limit(receiver.max_frame()) {
@@ -707,12 +715,18 @@ impl<'w> Drain<'w> {
             if len < wire_len {
                 buffer[len..].fill(0);
             }
-            Ok((wire_len, finish(buffer)))
+            let flags = finish(buffer);
+            Ok((
+                wire_len,
+                (flags, scaling.map_or((0, 0), |s| s.hash(&buffer[..len]))),
+            ))
         });
         let indicated = match filled {
-            Some(Ok((mut nbl, flags))) => {
+            Some(Ok((mut nbl, (flags, (hash, info))))) => {
                 self.free_at_least[to] = self.free_at_least[to].saturating_sub(1);
                 nbl.set_receive_offload(flags, 0);
+                // Always written: a descriptor may carry the hash of its last frame.
+                nbl.set_hash(hash, info);
                 vlan::set_tag(&mut nbl, delivery.oob);
                 nbl
             }
@@ -743,10 +757,21 @@ impl<'w> Drain<'w> {
         ports.filter(move |&p| p != skip)
     }
 
+    /// Indicates port `to`'s pending receives: from here, or with RSS on through the receive
+    /// queues, on the processors their indirection-table entries name (`crate::rss`).
     fn indicate(&mut self, to: usize) {
-        if let Some(receiver) = self.ports[to] {
-            receiver.indicate(self.on, &mut self.receives[to]);
+        let Some(receiver) = self.ports[to] else {
+            return;
+        };
+        match self.published[to] {
+            Some(p) if p.scaling.is_on() => receiver.indicate_scaled(&mut self.receives[to], &p.scaling),
+            _ => receiver.indicate(self.on, &mut self.receives[to]),
         }
+    }
+
+    /// The RSS parameters of port `to`'s adapter, if RSS is on for it.
+    fn scaling(&self, to: usize) -> Option<&'w Scaling> {
+        self.published[to].map(|p| &p.scaling).filter(|s| s.is_on())
     }
 
     fn flush(&mut self) {

@@ -2,9 +2,8 @@
 //! the pages "RSS Hashing Functions" and "RSS Hashing Types" define it, checked against the
 //! verification data of "Verifying the RSS Hash Calculation".
 //!
-//! This is the part of RSS (issue 19, item 4) that needs no processor steering: a receiver can
-//! compute the hash of each frame it takes. Advertising RSS, `OID_GEN_RECEIVE_SCALE_PARAMETERS`
-//! and indicating on the processor the indirection table names come with the rest of the item.
+//! The parameters and the receive queues that indicate on the processor the indirection table
+//! names are in `crate::rss`.
 
 use super::packet::{self, Version};
 

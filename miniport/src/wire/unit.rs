@@ -23,6 +23,8 @@ impl<'w> Drain<'w> {
     ) -> bool {
         let counters = receiver.stats.cpu(self.on.cpu());
         let active = self.offload(to);
+        // Every unit has the template's addresses and ports: one hash for all (zeros: none).
+        let (hash, info) = self.scaling(to).map_or((0, 0), |s| s.hash(template));
         let v4 = send.headers.version == Version::V4;
         let (rsc, rx_tcp) = if v4 {
             (active.rsc4, active.rx_tcp4)
@@ -103,6 +105,7 @@ impl<'w> Drain<'w> {
                 0
             };
             indicated.set_receive_offload(flags, count);
+            indicated.set_hash(hash, info);
             vlan::set_tag(&mut indicated, tag);
             counters.received_many(class, unit.count, unit.len + unit.count * send.header_len);
             self.receives[to].push(indicated);
