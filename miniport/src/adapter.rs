@@ -45,12 +45,8 @@ pub struct Adapter {
     handle: AdapterHandle,
     config: Config,
     port: Port,
-    /// Everything OIDs see and change. NDIS issues one request at a time per adapter; the lock
-    /// also orders requests with status indications that read the link.
-    control: SpinLock<Control>,
-    /// The filter and offloads the wire applies, published by OID sets; the wire keeps its own
-    /// copy in the adapter's seat and refreshes it when the generation changes.
-    published: SpinLock<Published>,
+    /// What OIDs see and change, and what they publish to the wire.
+    settings: PoolBox<Settings>,
     /// Running, pausing or paused, and the references that keep a pause pending.
     in_flight: InFlight,
     /// Sends NDIS cancelled, for the drain to abort ([`crate::chores`]).
@@ -68,6 +64,35 @@ pub struct Adapter {
     pub(crate) tx: TxQueue,
     pub(crate) rx: RxPool,
     pub(crate) stats: Statistics,
+}
+
+/// What OIDs see and change, and what they publish, in pool memory of its own: the adapter is
+/// built on initialize's stack before it moves to the pool, and stays small without them.
+#[derive(Debug)]
+struct Settings {
+    /// Everything OIDs see and change. NDIS issues one request at a time per adapter; the lock
+    /// also orders requests with status indications that read the link.
+    control: SpinLock<Control>,
+    /// The filter, offloads, VLAN and RSS parameters the wire applies, published by OID sets; the
+    /// wire keeps its own copy in the adapter's seat and refreshes it when the generation changes.
+    published: SpinLock<Published>,
+}
+
+impl Settings {
+    fn new(config: Config, permanent: Address) -> Self {
+        let mut control = Control::new(config, permanent);
+        control.processor_exists = |n| processor_index(n).is_some();
+        let published = Published::new(
+            control.filter,
+            control.offloads.active(control.encapsulation),
+            control.vlan,
+            control.scaling,
+        );
+        Self {
+            control: SpinLock::new(control),
+            published: SpinLock::new(published),
+        }
+    }
 }
 
 /// The resume timer's callback: kicks the adapter's wire again.
@@ -165,7 +190,9 @@ impl Adapter {
     }
 
     /// The components and the adapter in pool memory, for `port`. On failure what was built is
-    /// dropped (no generic object outlives a failed initialize).
+    /// dropped (no generic object outlives a failed initialize). Not inlined: its frame holds the
+    /// adapter on its way to pool memory, and is its own.
+    #[inline(never)]
     fn build(
         handle: AdapterHandle,
         driver: Option<DriverObject>,
@@ -192,23 +219,20 @@ impl Adapter {
             .rss_queues
             .min(u32::try_from(active_processors()).unwrap_or(u32::MAX));
         let rss = Queues::new(driver, POOL_TAG, config.rss_queues as usize)?;
-        let mut control = Control::new(config, permanent);
-        control.processor_exists = |n| processor_index(n).is_some();
-        let published = Published::new(
-            control.filter,
-            control.offloads.active(control.encapsulation),
-            control.vlan,
-            control.scaling,
-        );
+        let settings = PoolBox::new_in_place(POOL_TAG, |place| {
+            Ok::<_, core::convert::Infallible>(place.write(Settings::new(config, permanent)))
+        })
+        .map_err(|_| NDIS_STATUS_RESOURCES)?;
+        // The wire's copy of what the adapter publishes starts as the original.
+        let published = *settings.published.lock();
         PoolBox::new_in_place(POOL_TAG, |place: &mut core::mem::MaybeUninit<Occupant<Self, Published>>| {
             // Written straight into pool memory: the adapter is too large to build on a kernel
-            // stack and move. The wire's copy of what it publishes starts as the original.
+            // stack and move.
             Ok::<_, core::convert::Infallible>(place.write(Occupant::new(Self {
                 handle,
                 config,
                 port,
-                control: SpinLock::new(control),
-                published: SpinLock::new(published),
+                settings,
                 in_flight: InFlight::new(),
                 cancels: Cancels::default(),
                 reset: Reset::default(),
@@ -262,7 +286,7 @@ impl Adapter {
     fn set_general_attributes(&self) -> Result<(), NDIS_STATUS> {
         // Only the addresses: the rest of the control state is large.
         let (permanent_address, current_address) = {
-            let control = self.control.lock();
+            let control = self.settings.control.lock();
             (control.permanent, control.filter.address)
         };
         // Mandatory for NDIS 6.20 and later: power managed (NDIS sets D3 for a sleep and D0 after,
@@ -454,7 +478,7 @@ impl Adapter {
     /// configuration is published to the wire before the request completes, so a send after the
     /// completion sees it (a large send after LSO was turned off is dropped, as the LSO page asks).
     pub fn oid_request(&self, request: OidRequest<'_>) -> NDIS_STATUS {
-        let mut control = self.control.lock();
+        let mut control = self.settings.control.lock();
         let live = || Live {
             connected: self.is_connected(),
             queued_sends: u32::try_from(self.tx.len()).unwrap_or(u32::MAX),
@@ -465,7 +489,8 @@ impl Adapter {
         match change {
             Change::Filter | Change::Offload => {
                 let active = control.offloads.active(control.encapsulation);
-                self.published
+                self.settings
+                    .published
                     .lock()
                     .publish(control.filter, active, control.vlan, control.scaling);
             }
@@ -483,9 +508,11 @@ impl Adapter {
 
     /// Brings the wire's copy (`copy`, in the adapter's seat) of the filter, offloads, VLAN and
     /// RSS parameters up to date, pointing the receive queues at their processors when those
-    /// change. The wire's baton holder calls this.
+    /// change. The wire's baton holder calls this. Not inlined: the copy of what is published
+    /// would sit in the drain's frame.
+    #[inline(never)]
     pub(crate) fn refresh(&self, copy: &mut Published) {
-        let changed = copy.refresh(&self.published.lock());
+        let changed = copy.refresh(&self.settings.published.lock());
         if changed && copy.scaling.is_on() {
             // The baton holder is the only CPU that queues the DPCs: none is retargeted under it.
             self.rss.retarget(&copy.scaling);

@@ -95,7 +95,9 @@ impl Adapter {
 
     /// Hands a chain of filled receive descriptors, hashed (`Nbl::set_hash`), to the RSS receive
     /// queues their hashes map to; each queue's DPC indicates them on its processor
-    /// ([`Self::indicate_queue`]). The wire's baton holder calls this.
+    /// ([`Self::indicate_queue`]). The wire's baton holder calls this. Not inlined: its chains
+    /// would sit in the drain's frame, which check-sys keeps within 2 KiB.
+    #[inline(never)]
     pub(crate) fn indicate_scaled(&self, chain: &mut Chain, scaling: &Scaling) {
         let mut queues: [Chain; MAX_QUEUES] = Default::default();
         for nbl in chain.drain() {
