@@ -14,7 +14,7 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
@@ -74,6 +74,9 @@ impl DpcTable {
             let Some(object) = st.dpcs.dpcs.remove(&dpc) else {
                 continue;
             };
+            if object.queued.is_some() {
+                QUEUED.fetch_sub(1, Ordering::Relaxed);
+            }
             if object.queued.is_some() || object.running > 0 {
                 st.violate(
                     Rule::DpcMisuse,
@@ -111,6 +114,7 @@ fn take_queued(st: &mut State) -> Option<Job> {
     let object = st.dpcs.dpcs.get_mut(&dpc).expect("present");
     let (cpu, a1, a2, _) = object.queued.take().expect("queued");
     object.running += 1;
+    QUEUED.fetch_sub(1, Ordering::Relaxed);
     *st.dpcs.ran_on.entry(cpu).or_default() += 1;
     Some(Job {
         dpc,
@@ -171,7 +175,7 @@ pub(crate) fn spawn_dpc_thread(host: &Arc<Inner>, index: usize) -> std::thread::
                 // KeInsertQueueDpc queues under the lock and notifies after: either the check above
                 // saw the DPC, or this thread is waiting when the notification comes.
                 drop(
-                    host.timers_changed
+                    host.dpcs_changed
                         .wait_timeout(st, Duration::from_millis(20))
                         .unwrap_or_else(PoisonError::into_inner),
                 );
@@ -186,13 +190,23 @@ thread_local! {
     static RUNNING: Cell<bool> = const { Cell::new(false) };
 }
 
+/// DPCs queued now, in any host (one host lives at a time): read without the host's lock after
+/// every driver call ([`run_queued`]), changed under it.
+static QUEUED: AtomicUsize = AtomicUsize::new(0);
+
+/// A new host starts with no DPC queued (a previous one may have ended with some).
+pub(crate) fn reset() {
+    QUEUED.store(0, Ordering::Relaxed);
+}
+
 /// Deterministic mode: the host's thread has control back below `DISPATCH_LEVEL` (an outermost
 /// driver call returned): run what was queued meanwhile, as the processors would by now.
 pub(crate) fn run_queued(host: &Inner) {
-    if host.config.mode != Mode::Deterministic || RUNNING.with(Cell::get) {
-        return;
-    }
-    if !host.lock().dpcs.any_queued() {
+    // Relaxed: a hint; the DPCs themselves are taken under the lock.
+    if QUEUED.load(Ordering::Relaxed) == 0
+        || host.config.mode != Mode::Deterministic
+        || RUNNING.with(Cell::get)
+    {
         return;
     }
     RUNNING.with(|r| r.set(true));
@@ -326,9 +340,10 @@ pub extern "system" fn KeInsertQueueDpc(
     }
     let cpu = d.target.unwrap_or(here);
     d.queued = Some((cpu, SystemArgument1 as usize, SystemArgument2 as usize, sequence));
+    QUEUED.fetch_add(1, Ordering::Relaxed);
     st.dpcs.sequence += 1;
     drop(st);
-    host.timers_changed.notify_all();
+    host.dpcs_changed.notify_all();
     TRUE
 }
 
@@ -342,7 +357,11 @@ pub extern "system" fn KeRemoveQueueDpc(Dpc: PKDPC) -> BOOLEAN {
     }
     let mut st = host.lock();
     if let Some(d) = st.dpcs.dpcs.get_mut(&(Dpc as usize)) {
-        return if d.queued.take().is_some() { TRUE } else { FALSE };
+        if d.queued.take().is_some() {
+            QUEUED.fetch_sub(1, Ordering::Relaxed);
+            return TRUE;
+        }
+        return FALSE;
     }
     st.violate(
         Rule::DpcMisuse,

@@ -167,12 +167,14 @@ impl HostBuilder {
             changed: Condvar::new(),
             waiters: AtomicUsize::new(0),
             timers_changed: Condvar::new(),
+            dpcs_changed: Condvar::new(),
             manual_clock: AtomicU64::new(0),
             started: Instant::now(),
             stop: AtomicBool::new(false),
             config: self,
         });
         *CURRENT.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&inner));
+        crate::dpc::reset();
         with_thread(|t| {
             t.cpu = 0;
             t.irql = PASSIVE_LEVEL;
@@ -497,6 +499,8 @@ pub(crate) struct Inner {
     /// Signalled when a timer is set, cancelled or freed, or the host stops: the timer thread's
     /// wake-up, kept apart so the datapath's notifications do not wake it.
     pub timers_changed: Condvar,
+    /// Signalled when a DPC is queued or the host stops: the DPC threads' wake-up.
+    pub dpcs_changed: Condvar,
     manual_clock: AtomicU64,
     started: Instant,
     pub stop: AtomicBool,

@@ -137,7 +137,8 @@ impl SentTable {
 
     /// A free slot keeping a spare of `capacity` bytes (the blocks are made if no slot keeps one),
     /// and whether it was reused. The caller describes its frame in the spare and then records the
-    /// send with [`Self::occupy`].
+    /// send with [`Self::occupy`]. Inlined into the send path (once per NBL sent).
+    #[inline]
     fn spare_slot(&mut self, capacity: usize) -> (usize, &Spare, bool) {
         let reused = self.spares.get_mut(class_index(capacity)).and_then(Vec::pop);
         let slot = reused.map_or_else(|| self.free_slot(), |slot| slot as usize);
@@ -182,7 +183,9 @@ impl SentTable {
 
     /// Ends the record of `nbl`: its slot is free again, keeping its spare (up to
     /// [`SPARES_PER_CLASS`] per size class; beyond that the blocks are freed). Returns the blocks
-    /// of any other layout, for the caller to free; `None` if `nbl` has no record.
+    /// of any other layout, for the caller to free; `None` if `nbl` has no record. Inlined into
+    /// the completion path (once per NBL completed).
+    #[inline]
     pub fn remove(&mut self, nbl: usize) -> Option<Vec<(usize, usize)>> {
         let slot = Self::slot_of(nbl)?;
         let entry = self.slots.get_mut(slot).filter(|s| s.nbl == nbl)?;

@@ -416,6 +416,7 @@ impl Host {
         }
         self.inner.stop.store(true, Ordering::Release);
         self.inner.timers_changed.notify_all();
+        self.inner.dpcs_changed.notify_all();
         self.inner.notify();
         for t in self.threads.drain(..) {
             let _ = t.join();
