@@ -610,6 +610,7 @@ impl<'w> Drain<'w> {
     /// Indicates port `to`'s batch (the port a frame was just delivered to) when it is full, or
     /// when its adapter is down to its low-water mark of free descriptors: what it holds goes up
     /// normally, and what comes next with `NDIS_RECEIVE_FLAGS_RESOURCES`.
+    #[inline]
     fn indicate_if_full(&mut self, to: usize) {
         let pending = self.receives[to].len();
         if pending >= BATCH || (pending > 0 && self.receive_low(to)) {
