@@ -349,6 +349,18 @@ fn all_checks() -> Vec<Check> {
             omit "Importance": "byte of the TargetInfoAsUlong union, written only by KeSetImportanceDpc",
             omit "Number": "half of the TargetInfoAsUlong union, written only by KeSetTargetProcessorDpcEx",
             "DpcListEntry.Next" => DpcListEntry.Next, }),
+        // ---- qos.rs ----
+        check!(NDIS_QOS_CAPABILITIES, Source::Documented { size: 20, align: 4,
+            cite: "NDIS_QOS_CAPABILITIES (ntddndis.h): header, then four ULONGs; NDIS_SIZEOF_QOS_CAPABILITIES_REVISION_1 = 20 in the constants oracle" };
+            { Header, Flags, MaxNumTrafficClasses, MaxNumEtsCapableTrafficClasses, MaxNumPfcEnabledTrafficClasses, }),
+        check!(NDIS_QOS_PARAMETERS, Source::Documented { size: 52, align: 4,
+            cite: "NDIS_QOS_PARAMETERS (ntddndis.h): header, Flags, NumTrafficClasses, three UCHAR[8] tables, four ULONGs; NDIS_SIZEOF_QOS_PARAMETERS_REVISION_1 = 52 in the constants oracle" };
+            { Header, Flags, NumTrafficClasses, PriorityAssignmentTable, TcBandwidthAssignmentTable,
+              TsaAssignmentTable, PfcEnable, NumClassificationElements, ClassificationElementSize,
+              FirstClassificationElementOffset, }),
+        check!(NDIS_QOS_CLASSIFICATION_ELEMENT, Source::Documented { size: 16, align: 4,
+            cite: "NDIS_QOS_CLASSIFICATION_ELEMENT (ntddndis.h): header, ULONG Flags, four USHORTs; NDIS_SIZEOF_QOS_CLASSIFICATION_ELEMENT_REVISION_1 = 16 in the constants oracle" };
+            { Header, Flags, ConditionSelector, ConditionField, ActionSelector, ActionField, }),
         // ---- rss.rs ----
         check!(NDIS_RECEIVE_SCALE_CAPABILITIES; {
             Header, CapabilitiesFlags, NumberOfInterruptMessages, NumberOfReceiveQueues,

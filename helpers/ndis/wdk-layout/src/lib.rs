@@ -84,6 +84,9 @@ pub const COMPARED: &[&str] = &[
     "NDIS_RSC_NBL_INFO",
     "NDIS_RECEIVE_SCALE_CAPABILITIES",
     "NDIS_RECEIVE_SCALE_PARAMETERS",
+    "NDIS_QOS_CAPABILITIES",
+    "NDIS_QOS_PARAMETERS",
+    "NDIS_QOS_CLASSIFICATION_ELEMENT",
 ];
 
 /// `ndis` structures with no C type of their own name, and where their layout is checked instead.

@@ -219,6 +219,18 @@ fn checks() -> Vec<Compare> {
         HashSecretKeySize, HashSecretKeyOffset, ProcessorMasksOffset, NumberOfProcessorMasks,
         ProcessorMasksEntrySize,
     }),
+    same!(wdk::NDIS_QOS_CAPABILITIES => NDIS_QOS_CAPABILITIES {
+        Header, Flags, MaxNumTrafficClasses, MaxNumEtsCapableTrafficClasses,
+        MaxNumPfcEnabledTrafficClasses,
+    }),
+    same!(wdk::NDIS_QOS_PARAMETERS => NDIS_QOS_PARAMETERS {
+        Header, Flags, NumTrafficClasses, PriorityAssignmentTable, TcBandwidthAssignmentTable,
+        TsaAssignmentTable, PfcEnable, NumClassificationElements, ClassificationElementSize,
+        FirstClassificationElementOffset,
+    }),
+    same!(wdk::NDIS_QOS_CLASSIFICATION_ELEMENT => NDIS_QOS_CLASSIFICATION_ELEMENT {
+        Header, Flags, ConditionSelector, ConditionField, ActionSelector, ActionField,
+    }),
     ]
 }
 
