@@ -121,6 +121,37 @@ impl AdapterHandle {
         self.set_attributes((&raw mut attributes).cast())
     }
 
+    /// `NdisMSetMiniportAttributes` with the hardware assist attributes (revision 3): the NDIS QoS
+    /// capabilities the NIC has and those currently enabled; no header-data split, receive
+    /// filtering, NIC switch or SR-IOV (their pointers stay NULL). Only inside
+    /// `MiniportInitializeEx`.
+    ///
+    /// # Errors
+    /// The status `NdisMSetMiniportAttributes` returned.
+    pub fn set_qos_attributes(
+        &self,
+        hardware: &NDIS_QOS_CAPABILITIES,
+        current: &NDIS_QOS_CAPABILITIES,
+    ) -> Result<(), NDIS_STATUS> {
+        let mut attributes = NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES,
+                NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES_REVISION_3,
+                NDIS_SIZEOF_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES_REVISION_3,
+            ),
+            HDSplitAttributes: null_mut(),
+            HardwareReceiveFilterCapabilities: null_mut(),
+            CurrentReceiveFilterCapabilities: null_mut(),
+            HardwareNicSwitchCapabilities: null_mut(),
+            CurrentNicSwitchCapabilities: null_mut(),
+            HardwareSriovCapabilities: null_mut(),
+            CurrentSriovCapabilities: null_mut(),
+            HardwareQosCapabilities: core::ptr::from_ref(hardware).cast_mut().cast(),
+            CurrentQosCapabilities: core::ptr::from_ref(current).cast_mut().cast(),
+        };
+        self.set_attributes((&raw mut attributes).cast())
+    }
+
     fn set_attributes(&self, attributes: *mut NDIS_MINIPORT_ADAPTER_ATTRIBUTES) -> Result<(), NDIS_STATUS> {
         // The handle is live (the invariant); the attributes and everything they point to are
         // borrowed by the caller for this call, and NDIS copies what it keeps. PASSIVE_LEVEL, as

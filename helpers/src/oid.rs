@@ -17,8 +17,26 @@ pub enum OidRequest<'r> {
     Query(Query<'r>),
     /// `NdisRequestSetInformation`.
     Set(Set<'r>),
-    /// Any other type (method requests): not read further.
+    /// `NdisRequestMethod`: input and output in one buffer.
+    Method(Method<'r>),
+    /// Any other type: not read further.
     Other(NDIS_REQUEST_TYPE),
+}
+
+/// A method request: the OID, its input (the first `InputBufferLength` bytes of the buffer) and
+/// room for its output (`OutputBufferLength` bytes of the same buffer), and where the sizes go.
+///
+/// # Invariants
+/// As for [`Query`]: `buffer` is the request's information buffer, as long as the longer of its
+/// input and output lengths; `input_len` is at most its length.
+#[derive(Debug)]
+pub struct Method<'r> {
+    oid: NDIS_OID,
+    buffer: &'r mut [u8],
+    input_len: usize,
+    read: &'r mut u32,
+    written: &'r mut u32,
+    needed: &'r mut u32,
 }
 
 /// A query: the OID, the buffer to answer into, and where the answer's sizes go.
@@ -95,6 +113,29 @@ impl<'r> OidRequest<'r> {
                     needed: &mut set.BytesNeeded,
                 })
             }
+            NdisRequestMethod => {
+                // SAFETY: `RequestType` says `METHOD_INFORMATION` is the union's valid member.
+                let method = unsafe { &mut request.DATA.METHOD_INFORMATION };
+                let data = method.InformationBuffer.cast::<u8>();
+                let input = method.InputBufferLength as usize;
+                let len = input.max(method.OutputBufferLength as usize);
+                let buffer: &'r mut [u8] = if data.is_null() {
+                    &mut []
+                } else {
+                    // As for a query: NDIS lends the buffer for both directions, as long as the
+                    // longer of the two lengths.
+                    // SAFETY: valid, exclusive bytes for `'r`.
+                    unsafe { core::slice::from_raw_parts_mut(data, len) }
+                };
+                Self::Method(Method {
+                    oid: method.Oid,
+                    input_len: input.min(buffer.len()),
+                    buffer,
+                    read: &mut method.BytesRead,
+                    written: &mut method.BytesWritten,
+                    needed: &mut method.BytesNeeded,
+                })
+            }
             other => Self::Other(other),
         }
     }
@@ -139,6 +180,32 @@ impl Set<'_> {
     }
 }
 
+impl Method<'_> {
+    #[must_use]
+    /// The method's OID.
+    pub fn oid(&self) -> NDIS_OID {
+        self.oid
+    }
+
+    /// The input: the first `InputBufferLength` bytes of the buffer.
+    #[must_use]
+    pub fn input(&self) -> &[u8] {
+        &self.buffer[..self.input_len]
+    }
+
+    /// The whole buffer, for an output written over the input.
+    pub fn buffer(&mut self) -> &mut [u8] {
+        self.buffer
+    }
+
+    /// Records `BytesRead`, `BytesWritten` and `BytesNeeded`.
+    pub fn finish(self, read: u32, written: u32, needed: u32) {
+        *self.read = read;
+        *self.written = written;
+        *self.needed = needed;
+    }
+}
+
 /// An `NDIS_OID_REQUEST` built around a buffer the caller lends, as NDIS builds one: for code that
 /// issues requests itself (tests, tools) without unsafe code.
 ///
@@ -177,6 +244,33 @@ impl<'b> OwnedRequest<'b> {
         }
     }
 
+    /// A method request for `oid` whose input is the first `input` bytes of `buffer` and whose
+    /// output may use all of it.
+    #[must_use]
+    pub fn method(oid: NDIS_OID, buffer: &'b mut [u8], input: usize) -> Self {
+        let length = u32::try_from(buffer.len()).unwrap_or(u32::MAX);
+        let request = NDIS_OID_REQUEST {
+            RequestType: NdisRequestMethod,
+            DATA: NDIS_OID_REQUEST_DATA {
+                METHOD_INFORMATION: NDIS_OID_REQUEST_METHOD {
+                    Oid: oid,
+                    InformationBuffer: buffer.as_mut_ptr().cast(),
+                    InputBufferLength: u32::try_from(input).unwrap_or(u32::MAX).min(length),
+                    OutputBufferLength: length,
+                    MethodId: 0,
+                    BytesWritten: 0,
+                    BytesRead: 0,
+                    BytesNeeded: 0,
+                },
+            },
+            ..NDIS_OID_REQUEST::default()
+        };
+        Self {
+            request,
+            _buffer: PhantomData,
+        }
+    }
+
     /// The request as `MiniportOidRequest` sees it.
     pub fn view(&mut self) -> OidRequest<'_> {
         // The buffer is borrowed for `'b`, which outlives this borrow of `self`, with its exact
@@ -191,6 +285,17 @@ impl<'b> OwnedRequest<'b> {
         // Both members are plain integers at the same offsets; `new` initialized them.
         // SAFETY: reading an initialized integer member of a union of plain structures.
         unsafe { self.request.DATA.QUERY_INFORMATION.BytesWritten }
+    }
+
+    /// A method request's `BytesRead`, `BytesWritten` and `BytesNeeded`; `None` for another type.
+    #[must_use]
+    pub fn method_sizes(&self) -> Option<(u32, u32, u32)> {
+        (self.request.RequestType == NdisRequestMethod).then(|| {
+            // `RequestType` says `METHOD_INFORMATION` is the member `method` initialized.
+            // SAFETY: reading initialized integer members of the valid member.
+            let m = unsafe { self.request.DATA.METHOD_INFORMATION };
+            (m.BytesRead, m.BytesWritten, m.BytesNeeded)
+        })
     }
 
     /// `BytesNeeded`.

@@ -285,6 +285,8 @@ pub(crate) struct AdapterSlot {
     registered: bool,
     pub registration: RegistrationAttributes,
     pub general: Option<GeneralAttributes>,
+    /// The NDIS QoS capabilities of the hardware assist attributes: hardware, current.
+    pub qos: Option<(NDIS_QOS_CAPABILITIES, NDIS_QOS_CAPABILITIES)>,
     pending: Pending,
     pub sends_outstanding: usize,
     pub indications_outstanding: usize,

@@ -31,6 +31,7 @@ impl Host {
                 registered: false,
                 registration: RegistrationAttributes::default(),
                 general: None,
+                qos: None,
                 pending: Pending::default(),
                 sends_outstanding: 0,
                 indications_outstanding: 0,
@@ -193,6 +194,16 @@ impl Host {
     #[must_use]
     pub fn attributes(&self, adapter: Adapter) -> Option<GeneralAttributes> {
         self.slot_call(adapter, |s| s.general.clone())
+    }
+
+    /// The NDIS QoS capabilities (hardware, current) the driver set in its hardware assist
+    /// attributes, if it set any.
+    #[must_use]
+    pub fn qos_capabilities(
+        &self,
+        adapter: Adapter,
+    ) -> Option<(NDIS_QOS_CAPABILITIES, NDIS_QOS_CAPABILITIES)> {
+        self.slot_call(adapter, |s| s.qos)
     }
 
     /// The registration attributes the driver set in `MiniportInitializeEx`.

@@ -58,6 +58,11 @@ pub extern "system" fn NdisMSetMiniportAttributes(
                 Err("set before the registration attributes".to_string())
             }
         }
+        NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES if st.adapters[adapter].registered => {
+            // SAFETY: the header says this is the hardware assist member.
+            let h = unsafe { &attributes.HardwareAssistAttributes };
+            hardware_assist(&mut st, adapter, h)
+        }
         NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES
         | NDIS_OBJECT_TYPE_MINIPORT_ADD_DEVICE_REGISTRATION_ATTRIBUTES => {
             if st.adapters[adapter].registered {
@@ -475,4 +480,51 @@ fn rss_capabilities(
         return Err("RSS capabilities without OID_GEN_RECEIVE_SCALE_PARAMETERS in SupportedOidList".into());
     }
     Ok(Some(c))
+}
+
+/// The hardware assist attributes, as far as NDIS QoS goes: a revision that has the QoS members
+/// (3, NDIS 6.30), and either both QoS capability pointers or neither, each with the
+/// `NDIS_QOS_CAPABILITIES` header; current capabilities within the hardware's
+/// ("Registering NDIS QoS Capabilities").
+fn hardware_assist(
+    st: &mut State,
+    adapter: usize,
+    h: &NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES,
+) -> Result<(), String> {
+    if h.Header.Revision < NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES_REVISION_3
+        || h.Header.Size < NDIS_SIZEOF_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES_REVISION_3
+    {
+        // Earlier revisions end before the QoS members.
+        return Ok(());
+    }
+    let read = |p: PVOID| {
+        // SAFETY: the driver's structure, valid for the call (NDIS copies it); NULL checked.
+        (!p.is_null()).then(|| unsafe { *p.cast::<NDIS_QOS_CAPABILITIES>() })
+    };
+    let qos = match (read(h.HardwareQosCapabilities), read(h.CurrentQosCapabilities)) {
+        (None, None) => return Ok(()),
+        (Some(hardware), Some(current)) => (hardware, current),
+        _ => return Err("one NDIS QoS capabilities pointer set without the other".into()),
+    };
+    for c in [qos.0, qos.1] {
+        if c.Header.Type != NDIS_OBJECT_TYPE_QOS_CAPABILITIES
+            || c.Header.Revision < NDIS_QOS_CAPABILITIES_REVISION_1
+            || c.Header.Size < NDIS_SIZEOF_QOS_CAPABILITIES_REVISION_1
+        {
+            return Err(format!("NDIS_QOS_CAPABILITIES header {:?}", c.Header));
+        }
+        if c.MaxNumTrafficClasses > NDIS_QOS_MAXIMUM_TRAFFIC_CLASSES
+            || c.MaxNumEtsCapableTrafficClasses > c.MaxNumTrafficClasses
+            || c.MaxNumPfcEnabledTrafficClasses > c.MaxNumTrafficClasses
+        {
+            return Err(format!(
+                "NDIS QoS capabilities beyond eight traffic classes: {c:?}"
+            ));
+        }
+    }
+    if qos.1.MaxNumTrafficClasses > qos.0.MaxNumTrafficClasses {
+        return Err("current NDIS QoS capabilities beyond the hardware's".into());
+    }
+    st.adapters[adapter].qos = Some(qos);
+    Ok(())
 }
