@@ -79,15 +79,20 @@ struct Settings {
 }
 
 impl Settings {
+    /// The settings in pool memory. Not inlined: the control state and the published copy are
+    /// built in this frame, not in the adapter's.
+    #[inline(never)]
+    fn boxed(config: Config, permanent: Address) -> Result<PoolBox<Self>, NDIS_STATUS> {
+        PoolBox::new_in_place(POOL_TAG, |place| {
+            Ok::<_, core::convert::Infallible>(place.write(Self::new(config, permanent)))
+        })
+        .map_err(|_| NDIS_STATUS_RESOURCES)
+    }
+
     fn new(config: Config, permanent: Address) -> Self {
         let mut control = Control::new(config, permanent);
         control.processor_exists = |n| processor_index(n).is_some();
-        let published = Published::new(
-            control.filter,
-            control.offloads.active(control.encapsulation),
-            control.vlan,
-            control.scaling,
-        );
+        let published = Published::new(&control);
         Self {
             control: SpinLock::new(control),
             published: SpinLock::new(published),
@@ -146,7 +151,13 @@ impl Adapter {
             );
         }
         let port = wire::reserve(config.topology, config.segment).ok_or(NDIS_STATUS_RESOURCES)?;
-        let adapter = Self::build(handle, driver, config, port, permanent_address(if_index));
+        // A queue per processor at most: its DPC runs on one.
+        let mut config = config;
+        config.rss_queues = config
+            .rss_queues
+            .min(u32::try_from(active_processors()).unwrap_or(u32::MAX));
+        let adapter = Settings::boxed(config, permanent_address(if_index))
+            .and_then(|settings| Self::build(handle, driver, config, port, settings));
         let adapter = match adapter {
             Ok(adapter) => adapter,
             Err(status) => {
@@ -164,7 +175,8 @@ impl Adapter {
             // What the general attributes say of the link: as it will be once attached.
             adapter.set_connected(wire::will_connect(port));
             adapter.set_general_attributes()?;
-            adapter.set_offload_attributes()
+            adapter.set_offload_attributes()?;
+            adapter.set_qos_attributes()
         });
         if let Err(status) = configured {
             drop(adapter);
@@ -189,7 +201,8 @@ impl Adapter {
         Ok(context)
     }
 
-    /// The components and the adapter in pool memory, for `port`. On failure what was built is
+    /// The components and the adapter in pool memory, for `port`, with its `settings`. On failure
+    /// what was built is
     /// dropped (no generic object outlives a failed initialize). Not inlined: its frame holds the
     /// adapter on its way to pool memory, and is its own.
     #[inline(never)]
@@ -198,7 +211,7 @@ impl Adapter {
         driver: Option<DriverObject>,
         config: Config,
         port: Port,
-        permanent: Address,
+        settings: PoolBox<Settings>,
     ) -> Result<Seated, NDIS_STATUS> {
         let cpus = processors();
         let rx = RxPool::new(
@@ -213,16 +226,7 @@ impl Adapter {
         let tx = TxQueue::new(driver, config.transmit_buffers as usize, cpus)?;
         let resume = TimerPool::new(driver, POOL_TAG, Resume { port }).map_err(|_| NDIS_STATUS_RESOURCES)?;
         let stats = Statistics::new(cpus).ok_or(NDIS_STATUS_RESOURCES)?;
-        // A queue per processor at most: its DPC runs on one.
-        let mut config = config;
-        config.rss_queues = config
-            .rss_queues
-            .min(u32::try_from(active_processors()).unwrap_or(u32::MAX));
         let rss = Queues::new(driver, POOL_TAG, config.rss_queues as usize)?;
-        let settings = PoolBox::new_in_place(POOL_TAG, |place| {
-            Ok::<_, core::convert::Infallible>(place.write(Settings::new(config, permanent)))
-        })
-        .map_err(|_| NDIS_STATUS_RESOURCES)?;
         // The wire's copy of what the adapter publishes starts as the original.
         let published = *settings.published.lock();
         PoolBox::new_in_place(POOL_TAG, |place: &mut core::mem::MaybeUninit<Occupant<Self, Published>>| {
@@ -366,6 +370,20 @@ impl Adapter {
         attributes_set("offload", self.handle.set_offload_attributes(&default, &hardware))
     }
 
+    /// The NDIS QoS capabilities, if `*QOS` is present: all of them in hardware, and currently
+    /// enabled only with `*QOS` 1 ("Standardized INF Keywords for NDIS QoS").
+    #[inline(never)]
+    fn set_qos_attributes(&self) -> Result<(), NDIS_STATUS> {
+        let Some(enabled) = self.config.qos else {
+            return Ok(());
+        };
+        let status = self.handle.set_qos_attributes(
+            &crate::qos::capabilities(true),
+            &crate::qos::capabilities(enabled),
+        );
+        attributes_set("hardware assist", status)
+    }
+
     /// `MiniportPause`: refuse new sends, and complete when in-flight work has drained.
     pub fn pause(&self) -> NDIS_STATUS {
         if self.in_flight.pause() {
@@ -375,11 +393,24 @@ impl Adapter {
         }
     }
 
-    /// `MiniportRestart`: accept sends again and tell NDIS the link state.
+    /// `MiniportRestart`: accept sends again and tell NDIS the link state and, with QoS enabled,
+    /// the operational QoS parameters ("must always issue" them when the capabilities are enabled:
+    /// "Standardized INF Keywords for NDIS QoS").
     pub fn restart(&self) -> NDIS_STATUS {
         self.in_flight.restart();
         self.indicate_link();
+        if self.config.qos == Some(true) {
+            let qos = self.settings.control.lock().qos;
+            self.indicate_qos(&qos);
+        }
         NDIS_STATUS_SUCCESS
+    }
+
+    /// `NDIS_STATUS_QOS_OPERATIONAL_PARAMETERS_CHANGE` with the operational parameters.
+    fn indicate_qos(&self, qos: &crate::qos::Qos) {
+        let operational = qos.operational();
+        self.handle
+            .indicate_status(NDIS_STATUS_QOS_OPERATIONAL_PARAMETERS_CHANGE, &operational);
     }
 
     /// Asks for the wire to be drained again soon, from a timer callback: for a drain that stopped
@@ -487,12 +518,8 @@ impl Adapter {
         };
         let (status, change) = oid::handle(&mut control, request, live);
         match change {
-            Change::Filter | Change::Offload => {
-                let active = control.offloads.active(control.encapsulation);
-                self.settings
-                    .published
-                    .lock()
-                    .publish(control.filter, active, control.vlan, control.scaling);
+            Change::Filter | Change::Offload | Change::Qos => {
+                self.settings.published.lock().publish(&control);
             }
             Change::Power(state) => dbg_print!("power state {state:?}"),
             Change::Nothing => {}
@@ -502,6 +529,10 @@ impl Adapter {
             let offloads = control.offloads;
             drop(control);
             self.indicate_offload(&offloads);
+        } else if change == Change::Qos {
+            let qos = control.qos;
+            drop(control);
+            self.indicate_qos(&qos);
         }
         status
     }

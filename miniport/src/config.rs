@@ -81,8 +81,11 @@ impl Topology {
 /// enumeration certification expects).
 pub const JUMBO_PACKET: [(u32, &str); 3] = [(1514, "Disabled"), (4088, "4088 Bytes"), (9014, "9014 Bytes")];
 
+/// `*QOS` values, with Microsoft's descriptions.
+pub const QOS_VALUES: [(u32, &str); 2] = [(0, "QoS Disabled"), (1, "QoS Enabled")];
+
 /// Every keyword rvnic reads, with its checks and default.
-pub const KEYWORDS: [Keyword; 21] = [
+pub const KEYWORDS: [Keyword; 22] = [
     Keyword {
         name: "NetworkAddress",
         description: "Network Address",
@@ -236,6 +239,14 @@ pub const KEYWORDS: [Keyword; 21] = [
         },
         default: 4,
     },
+    // NDIS QoS ("Standardized INF Keywords for NDIS QoS"): on by default; absent, no QoS
+    // capabilities are reported at all.
+    Keyword {
+        name: "*QOS",
+        description: "NDIS QoS",
+        kind: Kind::Enum(&QOS_VALUES),
+        default: 1,
+    },
     Keyword {
         name: "*MaxRssProcessors",
         description: "Maximum Number of RSS Processors",
@@ -298,6 +309,9 @@ pub struct Config {
     /// Receive queues for RSS: `*NumRSSQueues`, at most `*MaxRssProcessors` (each queue has a
     /// processor); 0 when `*RSS` is off.
     pub rss_queues: u32,
+    /// `*QOS`: `None` when the keyword is absent (no QoS capabilities reported), else whether QoS
+    /// is enabled (with it, priority tagging is on whatever `*PriorityVLANTag` says).
+    pub qos: Option<bool>,
 }
 
 /// Bytes of an Ethernet header, which `*JumboPacket` includes and the MTU does not.
@@ -383,6 +397,9 @@ impl Config {
         address: Option<&[u8]>,
     ) -> (Self, Fallbacks) {
         let mut fallbacks = Fallbacks::default();
+        // Absent is not the default for *QOS ("must not report any NDIS QoS hardware
+        // capabilities"); a present value is validated below like any other.
+        let qos_present = number("*QOS").is_some();
         let mut read = |name: &'static str| -> u32 {
             let k = keyword(name);
             match number(k.name).map(|v| check(k, v)) {
@@ -414,7 +431,11 @@ impl Config {
             rsc4: read("*RscIPv4") == 1,
             rsc6: read("*RscIPv6") == 1,
         };
-        let tagging = Tagging::from_keyword(read("*PriorityVLANTag"));
+        let qos = qos_present.then(|| read("*QOS") == 1);
+        let mut tagging = Tagging::from_keyword(read("*PriorityVLANTag"));
+        // With *QOS 1, packet priority is enabled whatever *PriorityVLANTag says (the page's
+        // table of the two keywords).
+        tagging.priority |= qos == Some(true);
         let vlan_id = u16::try_from(read("VlanId")).unwrap_or(0);
         let vlan = Vlan {
             tagging,
@@ -447,6 +468,7 @@ impl Config {
             offloads,
             vlan,
             rss_queues,
+            qos,
         };
         (config, fallbacks)
     }
@@ -510,9 +532,36 @@ mod tests {
                     id: 0
                 },
                 rss_queues: 4,
+                qos: None,
             }
         );
         assert_eq!(c.mtu(), 1500);
+    }
+
+    #[test]
+    fn qos_is_absent_without_its_keyword_and_turns_priority_on() {
+        assert_eq!(from(&[], None).0.qos, None);
+        for (qos, tag, priority, vlan) in [
+            (0, 0, false, false),
+            (1, 0, true, false),
+            (1, 2, true, true),
+            (0, 2, false, true),
+        ] {
+            let (c, f) = from(&[("*QOS", qos), ("*PriorityVLANTag", tag)], None);
+            assert!(f.is_empty(), "{f:?}");
+            assert_eq!(c.qos, Some(qos == 1));
+            assert_eq!(
+                (c.vlan.tagging.priority, c.vlan.tagging.vlan),
+                (priority, vlan),
+                "*QOS {qos}, *PriorityVLANTag {tag}"
+            );
+        }
+        let (c, f) = from(&[("*QOS", 2)], None);
+        assert_eq!(
+            (c.qos, f.len()),
+            (Some(true), 1),
+            "an invalid value falls back to enabled"
+        );
     }
 
     #[test]

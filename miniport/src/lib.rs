@@ -22,6 +22,7 @@ pub mod log;
 pub use rvnic_helpers::nbl;
 pub mod offload;
 pub mod oid;
+pub mod qos;
 pub mod recv;
 pub mod rss;
 pub mod send;

@@ -21,13 +21,14 @@ use rvnic_helpers::oid::OidRequest;
 
 use crate::config::Config;
 use crate::offload::{self, Encapsulation, Offloads, RscCounts};
+use crate::qos::{self, Qos};
 use crate::rss::{self, Scaling};
 use crate::wire::vlan::{MAX_VLAN_ID, Tagging, Vlan};
 use crate::wire::{Address, Filter, ListError, MAX_MULTICAST, SUPPORTED_FILTERS};
 
 /// Every OID rvnic answers (`OID_GEN_SUPPORTED_LIST`). The tests check that each one is
 /// handled and that every other OID is `NOT_SUPPORTED`.
-pub const SUPPORTED: [NDIS_OID; 69] = [
+pub const SUPPORTED: [NDIS_OID; 70] = [
     OID_GEN_SUPPORTED_LIST,
     OID_GEN_HARDWARE_STATUS,
     OID_GEN_MEDIA_SUPPORTED,
@@ -97,7 +98,11 @@ pub const SUPPORTED: [NDIS_OID; 69] = [
     OID_OFFLOAD_ENCAPSULATION,
     OID_TCP_RSC_STATISTICS,
     OID_GEN_RECEIVE_SCALE_PARAMETERS,
+    OID_QOS_PARAMETERS,
 ];
+
+/// Listed OIDs that are method requests only (a query or set of them is `NOT_SUPPORTED`).
+pub const METHODS: [NDIS_OID; 1] = [OID_QOS_PARAMETERS];
 
 /// Listed OIDs that are set only: a query of them is `NOT_SUPPORTED` (`OID_TCP_OFFLOAD_PARAMETERS`'
 /// page: "Query requests are not supported"; NDIS answers the `OID_OFFLOAD_ENCAPSULATION` query,
@@ -192,6 +197,9 @@ pub enum Change {
     Filter,
     /// The device power state: stop the datapath before a low state, start it again in D0.
     Power(Power),
+    /// The NDIS QoS parameters: republish the classification, then indicate the operational
+    /// parameters (`NDIS_STATUS_QOS_OPERATIONAL_PARAMETERS_CHANGE`).
+    Qos,
     /// The task offload configuration or its activation: republish [`Control::offloads`] and
     /// [`Control::encapsulation`] to the wire, then indicate
     /// `NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG`.
@@ -273,6 +281,9 @@ pub struct Control {
     /// The RSS parameters `OID_GEN_RECEIVE_SCALE_PARAMETERS` set (the wire reads a published
     /// copy).
     pub scaling: Scaling,
+    /// The NDIS QoS parameters `OID_QOS_PARAMETERS` provisioned (the wire reads a published copy
+    /// of the classification).
+    pub qos: Qos,
     /// Whether a processor number names a processor of this system, for the indirection table:
     /// none until the adapter says how to ask the kernel.
     pub processor_exists: fn(PROCESSOR_NUMBER) -> bool,
@@ -352,6 +363,7 @@ impl Control {
             encapsulation: Encapsulation::default(),
             vlan: config.vlan,
             scaling: Scaling::OFF,
+            qos: Qos::default(),
             processor_exists: |_| false,
             refusals: Refusals::default(),
         }
@@ -496,6 +508,22 @@ impl Control {
         Ok(value)
     }
 
+    /// `NdisRequestMethod`: runs `oid` on `input`. `OID_QOS_PARAMETERS` (with `*QOS` 1) is the
+    /// only method.
+    pub fn method(&mut self, oid: NDIS_OID, input: &[u8]) -> (Reply, Change) {
+        let applied = match oid {
+            OID_QOS_PARAMETERS if self.config.qos == Some(true) => qos::apply_parameters(input),
+            _ => Err((NDIS_STATUS_NOT_SUPPORTED, 0)),
+        };
+        match applied {
+            Ok(qos) => {
+                self.qos = qos;
+                (Reply::success(input.len()), Change::Qos)
+            }
+            Err((status, needed)) => (self.refuse(status, needed), Change::Nothing),
+        }
+    }
+
     fn apply(&mut self, oid: NDIS_OID, buffer: &[u8]) -> Result<(usize, Change), (NDIS_STATUS, usize)> {
         let u32_at_start = || {
             buffer
@@ -582,8 +610,7 @@ impl Control {
 }
 
 /// `MiniportOidRequest`'s work on one request: answers it through `control` and records
-/// `BytesWritten`/`BytesRead` and `BytesNeeded`. Method requests are `NOT_SUPPORTED` (rvnic has no
-/// method OIDs). Never pends.
+/// `BytesWritten`/`BytesRead` and `BytesNeeded`. Never pends.
 pub fn handle(
     control: &mut Control,
     request: OidRequest<'_>,
@@ -598,6 +625,17 @@ pub fn handle(
         OidRequest::Set(set) => {
             let (reply, change) = control.set(set.oid(), set.buffer());
             set.finish(reply.bytes, reply.needed);
+            (reply.status, change)
+        }
+        OidRequest::Method(method) => {
+            let (reply, change) = control.method(method.oid(), method.input());
+            // The input goes back as it came ("must not modify any data"): written = read.
+            let done = if reply.status == NDIS_STATUS_SUCCESS {
+                reply.bytes
+            } else {
+                0
+            };
+            method.finish(done, done, reply.needed);
             (reply.status, change)
         }
         OidRequest::Other(_) => (

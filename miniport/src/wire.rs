@@ -38,6 +38,8 @@ use crate::adapter::Adapter;
 use crate::config::Topology;
 use crate::nbl::{Chain, LargeSendRequest, Nbl, NetBuffer, Reader};
 use crate::offload::Active;
+use crate::oid::Control;
+use crate::qos::Classes;
 use crate::rss::Scaling;
 use crate::stats::Counters;
 use vlan::{Admit, Delivery, Tag, Vlan};
@@ -74,29 +76,30 @@ pub struct Published {
     pub vlan: Vlan,
     /// The adapter's RSS parameters.
     pub scaling: Scaling,
+    /// The adapter's NDIS QoS classification (sends without a priority get theirs from it).
+    pub qos: Classes,
 }
 
 impl Published {
-    /// The first publication.
+    /// The first publication, of what `control` holds.
     #[must_use]
-    pub fn new(filter: Filter, offload: Active, vlan: Vlan, scaling: Scaling) -> Self {
+    pub fn new(control: &Control) -> Self {
         Self {
             generation: 1,
-            filter,
-            offload,
-            vlan,
-            scaling,
+            filter: control.filter,
+            offload: control.offloads.active(control.encapsulation),
+            vlan: control.vlan,
+            scaling: control.scaling,
+            qos: control.qos.classes,
         }
     }
 
-    /// Replaces what is published with a new generation.
-    pub fn publish(&mut self, filter: Filter, offload: Active, vlan: Vlan, scaling: Scaling) {
+    /// Replaces what is published with what `control` holds now, as a new generation.
+    pub fn publish(&mut self, control: &Control) {
+        let generation = self.generation.wrapping_add(1);
         *self = Self {
-            generation: self.generation.wrapping_add(1),
-            filter,
-            offload,
-            vlan,
-            scaling,
+            generation,
+            ..Self::new(control)
         };
     }
 
@@ -301,6 +304,8 @@ struct Drain<'w> {
     ports: [Option<&'w Adapter>; MAX_PORTS],
     /// What the wire applies for each port's adapter.
     published: [Option<&'w Published>; MAX_PORTS],
+    /// Per port, its QoS classification if it has one (looked up once per drain, not per send).
+    classes: [Option<&'w Classes>; MAX_PORTS],
     topology: Topology,
     on: &'w Dispatch,
     /// Receives per port, to indicate.
@@ -320,6 +325,7 @@ impl<'w> Drain<'w> {
         Self {
             ports: seats.map(|s| s.map(|(adapter, _)| adapter)),
             published: seats.map(|s| s.map(|(_, published)| published)),
+            classes: seats.map(|s| s.map(|(_, p)| &p.qos).filter(|c| c.is_active())),
             topology,
             on,
             receives: Default::default(),
@@ -399,7 +405,8 @@ impl<'w> Drain<'w> {
         let large = nbl.large_send();
         let checksum = nbl.checksum_request();
         // The 802.1Q tag the sender's NIC puts on every frame of the NBL (vlan.rs).
-        let tag = self.vlan(sender).send_tag(nbl.ieee8021q());
+        let asked = vlan::send_info(&nbl, self.classes[sender]);
+        let tag = self.vlan(sender).send_tag(asked);
         let status = if large == LargeSendRequest::None && checksum == 0 {
             self.transmit_plain(sender, from, counters, &nbl, tag)
         } else {

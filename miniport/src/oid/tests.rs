@@ -73,7 +73,7 @@ fn xorshift(state: &mut u64) -> u64 {
 fn every_listed_oid_answers_and_short_buffers_get_bytes_needed() {
     let mut c = control();
     for oid in SUPPORTED {
-        if SET_ONLY.contains(&oid) {
+        if SET_ONLY.contains(&oid) || METHODS.contains(&oid) {
             assert_eq!(query(&mut c, oid, 512).0.status, NDIS_STATUS_NOT_SUPPORTED);
             continue;
         }
@@ -474,9 +474,9 @@ fn an_ndis_oid_request_is_answered_through_its_own_fields() {
     );
     assert_eq!(c.filter.packet_filter, NDIS_PACKET_TYPE_BROADCAST);
 
-    let mut r = OwnedRequest::new(NdisRequestMethod, OID_GEN_STATISTICS, &mut four);
+    let mut r = OwnedRequest::method(OID_GEN_STATISTICS, &mut four, 4);
     let (status, _) = handle(&mut c, r.view(), live);
-    assert_eq!(status, NDIS_STATUS_NOT_SUPPORTED);
+    assert_eq!(status, NDIS_STATUS_NOT_SUPPORTED, "not a method");
     assert_eq!(
         c.refusals,
         Refusals {
@@ -516,5 +516,63 @@ fn arbitrary_buffers_never_escape_their_bounds_or_half_apply() {
             "query {oid:#x} wrote past its buffer"
         );
         assert_ne!(reply.status, NDIS_STATUS_PENDING, "nothing pends");
+    }
+}
+
+/// A minimal `NDIS_QOS_PARAMETERS`: nothing configured.
+fn qos_parameters() -> [u8; 52] {
+    let mut b = [0u8; 52];
+    b[0] = NDIS_OBJECT_TYPE_QOS_PARAMETERS;
+    b[1] = NDIS_QOS_PARAMETERS_REVISION_1;
+    b[2] = 52;
+    b
+}
+
+#[test]
+fn qos_parameters_are_a_method_returned_as_they_came_and_only_with_qos_enabled() {
+    let enabled = Config {
+        qos: Some(true),
+        ..Config::default()
+    };
+    let mut c = Control::new(enabled, PERMANENT);
+    let mut buffer = [0u8; 64];
+    buffer[..52].copy_from_slice(&qos_parameters());
+    let before = buffer;
+    let mut r = OwnedRequest::method(OID_QOS_PARAMETERS, &mut buffer, 52);
+    let (status, change) = handle(&mut c, r.view(), live);
+    assert_eq!((status, change), (NDIS_STATUS_SUCCESS, Change::Qos));
+    assert_eq!(
+        r.method_sizes(),
+        Some((52, 52, 0)),
+        "read, written: the input, unmodified"
+    );
+    assert_eq!(buffer, before);
+
+    let mut short = [0u8; 64];
+    let mut r = OwnedRequest::method(OID_QOS_PARAMETERS, &mut short, 20);
+    assert_eq!(handle(&mut c, r.view(), live).0, NDIS_STATUS_INVALID_LENGTH);
+    assert_eq!(r.method_sizes(), Some((0, 0, 52)));
+
+    let mut set = qos_parameters();
+    let mut r = OwnedRequest::new(NdisRequestSetInformation, OID_QOS_PARAMETERS, &mut set);
+    assert_eq!(
+        handle(&mut c, r.view(), live).0,
+        NDIS_STATUS_NOT_SUPPORTED,
+        "a method, not a set"
+    );
+
+    for qos in [Some(false), None] {
+        let config = Config {
+            qos,
+            ..Config::default()
+        };
+        let mut c = Control::new(config, PERMANENT);
+        let mut input = qos_parameters();
+        let mut r = OwnedRequest::method(OID_QOS_PARAMETERS, &mut input, 52);
+        assert_eq!(
+            handle(&mut c, r.view(), live).0,
+            NDIS_STATUS_NOT_SUPPORTED,
+            "*QOS {qos:?}"
+        );
     }
 }

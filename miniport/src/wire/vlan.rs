@@ -21,6 +21,7 @@
 //!   frame but is not stripped. TCP/IP puts tags out of band when the NIC handles them.
 
 use crate::nbl::{Nbl, NetBuffer};
+use crate::qos::Classes;
 
 /// What `*PriorityVLANTag` enables: inserting and stripping the 802.1p priority, the VLAN
 /// identifier, both, or neither.
@@ -220,6 +221,33 @@ impl Vlan {
 
 /// Bytes of an 802.1Q tag in a frame (type 0x8100 and the tag control information).
 pub const TAG_LEN: usize = 4;
+
+/// The 802.1Q information a send asks for: its NBL's, except that a send without a priority from
+/// an adapter with an NDIS QoS classification (`classes`, `None` without one: `crate::qos`) gets
+/// the priority its first frame's class maps to (the information is per NBL, so is the class).
+#[inline]
+pub(super) fn send_info(nbl: &Nbl, classes: Option<&Classes>) -> (u8, u16) {
+    let (priority, vlan) = nbl.ieee8021q();
+    match classes {
+        Some(classes) if priority == 0 => (classified(nbl, classes), vlan),
+        _ => (priority, vlan),
+    }
+}
+
+/// The priority of the class the first frame of `nbl` falls in (0: none).
+#[inline(never)]
+fn classified(nbl: &Nbl, classes: &Classes) -> u8 {
+    // Ethernet, 802.1Q, IPv6 and the first four bytes of TCP or UDP.
+    let mut head = [0u8; 14 + TAG_LEN + 40 + 4];
+    let Some(nb) = nbl.frames().next() else {
+        return 0;
+    };
+    let n = nb.len().min(head.len());
+    if !nb.reader().read(&mut head[..n]) {
+        return 0;
+    }
+    classes.priority(&head[..n]).unwrap_or(0)
+}
 
 /// The tag in frame `nb`'s bytes (from `whole`, its bytes in one piece, when the caller has them).
 #[inline]
