@@ -68,6 +68,20 @@ param(
     [ValidateRange(0, 4094)]
     [int] $VlanId = 0,
 
+    # Receive-side scaling: on (1) or off (0), its queues, and the processors they may use.
+    [ValidateRange(0, 1)]
+    [int] $Rss = 1,
+
+    [ValidateRange(1, 16)]
+    [int] $NumRssQueues = 4,
+
+    [ValidateRange(1, 2048)]
+    [int] $MaxRssProcessors = 8,
+
+    # NDIS QoS (Data Center Bridging): on (1) or off (0); on also turns packet priority on.
+    [ValidateRange(0, 1)]
+    [int] $Qos = 1,
+
     [switch] $EnableVerifier
 )
 
@@ -161,6 +175,10 @@ foreach ($adapter in Get-RvnicAdapter) {
         'LinkSpeed'    = $LinkSpeedGbps
         '*PriorityVLANTag' = $PriorityVlanTag
         'VlanId'       = $VlanId
+        '*RSS'         = $Rss
+        '*NumRSSQueues' = $NumRssQueues
+        '*MaxRssProcessors' = $MaxRssProcessors
+        '*QOS'         = $Qos
     }
     foreach ($keyword in $properties.Keys) {
         Set-NetAdapterAdvancedProperty -Name $adapter.Name -RegistryKeyword $keyword `
