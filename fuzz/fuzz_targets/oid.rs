@@ -1,11 +1,13 @@
 //! Fuzzes the OID control path with sequences of queries and sets on one adapter.
 //!
-//! Input: one byte choosing the configured frame size, then requests, each
-//! `[kind] [oid: selector byte, or 0xFF and 4 raw bytes] [length] [buffer bytes]`. Bit 0 of `kind`
-//! picks query or set; bit 1 sends the request as an `NDIS_OID_REQUEST` through `oid::handle`, the
-//! path `MiniportOidRequest` takes, instead of calling `Control` directly.
-//! Every request must stay inside its buffer, a refused set must change nothing, and what a
-//! successful set stored must read back.
+//! Input: one byte choosing the configured frame size (and with bit 7, NDIS QoS enabled), then
+//! requests, each `[kind] [oid: selector byte, or 0xFF and 4 raw bytes] [length] [buffer bytes]`.
+//! Bit 0 of `kind` picks query or set; bit 1 sends the request as an `NDIS_OID_REQUEST` through
+//! `oid::handle`, the path `MiniportOidRequest` takes, instead of calling `Control` directly; bit 2
+//! makes it a method request (through `oid::handle`).
+//! Every request must stay inside its buffer, a refused set or method must change nothing, what a
+//! successful set stored must read back, and RSS parameters that were taken must be usable (a
+//! power-of-two table whose entries name queues that exist).
 
 #![no_main]
 
@@ -67,16 +69,41 @@ fn through_request(control: &mut Control, set: bool, oid: NDIS_OID, buffer: &mut
     )
 }
 
+/// A method request through `oid::handle`: it reads and writes within its buffer, and a refusal
+/// changes nothing.
+fn method(control: &mut Control, oid: NDIS_OID, buffer: &mut [u8]) {
+    let before = (control.qos, control.scaling);
+    let len = buffer.len();
+    let mut request = OwnedRequest::method(oid, buffer, len);
+    let (status, change) = handle(control, request.view(), live);
+    let (read, written, _) = request.method_sizes().expect("a method");
+    assert!(
+        read as usize <= len && written as usize <= len,
+        "method {oid:#x} past its buffer"
+    );
+    if status != NDIS_STATUS_SUCCESS {
+        assert_eq!(change, Change::Nothing);
+        assert_eq!((control.qos, control.scaling), before);
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let mut input = Input(data);
     let Some(choice) = input.byte() else { return };
     let config = Config {
-        max_frame: JUMBO_PACKET[usize::from(choice) % JUMBO_PACKET.len()].0,
+        max_frame: JUMBO_PACKET[usize::from(choice & 0x7f) % JUMBO_PACKET.len()].0,
+        qos: Some(choice & 0x80 != 0),
         ..Config::default()
     };
     let mut control = Control::new(config, [0x02, 0, 0, 0, 0, 1]);
+    // Eight processors in group 0.
+    control.processor_exists = |n| n.Group == 0 && n.Number < 8;
     while let (Some(kind), Some(oid), Some(len)) = (input.byte(), input.oid(), input.byte()) {
         let mut buffer = input.bytes(usize::from(len)).to_vec();
+        if kind & 4 != 0 {
+            method(&mut control, oid, &mut buffer);
+            continue;
+        }
         let via_request = kind & 2 != 0;
         if kind & 1 == 0 {
             let reply = if via_request {
@@ -92,7 +119,13 @@ fuzz_target!(|data: &[u8]| {
                 assert!(reply.needed as usize > buffer.len(), "BytesNeeded {oid:#x}");
             }
         } else {
-            let before = (control.filter, control.lookahead, control.power, control.vlan);
+            let before = (
+                control.filter,
+                control.lookahead,
+                control.power,
+                control.vlan,
+                control.scaling,
+            );
             let (reply, change) = if via_request {
                 through_request(&mut control, true, oid, &mut buffer)
             } else {
@@ -105,10 +138,22 @@ fuzz_target!(|data: &[u8]| {
             if reply.status != NDIS_STATUS_SUCCESS {
                 assert_eq!(change, Change::Nothing);
                 assert_eq!(
-                    (control.filter, control.lookahead, control.power, control.vlan),
+                    (
+                        control.filter,
+                        control.lookahead,
+                        control.power,
+                        control.vlan,
+                        control.scaling
+                    ),
                     before
                 );
                 continue;
+            }
+            let s = &control.scaling;
+            if s.is_on() {
+                assert!(s.entries.is_power_of_two() && s.entries <= rvnic::rss::TABLE_ENTRIES);
+                assert!((1..=control.config.rss_queues as usize).contains(&s.queues));
+                assert!(s.table[..s.entries].iter().all(|q| usize::from(*q) < s.queues));
             }
             // What was stored reads back.
             let mut out = [0u8; 256];
