@@ -202,9 +202,8 @@ impl Adapter {
     }
 
     /// The components and the adapter in pool memory, for `port`, with its `settings`. On failure
-    /// what was built is
-    /// dropped (no generic object outlives a failed initialize). Not inlined: its frame holds the
-    /// adapter on its way to pool memory, and is its own.
+    /// what was built is dropped (no generic object outlives a failed initialize). Not inlined:
+    /// its frame holds the adapter on its way to pool memory, and is its own.
     #[inline(never)]
     fn build(
         handle: AdapterHandle,

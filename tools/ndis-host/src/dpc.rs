@@ -44,8 +44,6 @@ pub(crate) struct DpcObject {
 pub(crate) struct DpcTable {
     dpcs: HashMap<usize, DpcObject>,
     sequence: u64,
-    /// Routines run, per processor: what tests read to see where work ran.
-    pub ran_on: HashMap<usize, u64>,
 }
 
 impl DpcTable {
@@ -115,7 +113,6 @@ fn take_queued(st: &mut State) -> Option<Job> {
     let (cpu, a1, a2, _) = object.queued.take().expect("queued");
     object.running += 1;
     QUEUED.fetch_sub(1, Ordering::Relaxed);
-    *st.dpcs.ran_on.entry(cpu).or_default() += 1;
     Some(Job {
         dpc,
         routine: object.routine,
