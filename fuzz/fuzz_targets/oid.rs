@@ -151,7 +151,7 @@ fuzz_target!(|data: &[u8]| {
             }
             let s = &control.scaling;
             if s.is_on() {
-                assert!(s.entries.is_power_of_two() && s.entries <= rvnic::rss::TABLE_ENTRIES);
+                assert!(s.entries.is_power_of_two() && s.entries <= rvnic::wire::scaling::TABLE_ENTRIES);
                 assert!((1..=control.config.rss_queues as usize).contains(&s.queues));
                 assert!(s.table[..s.entries].iter().all(|q| usize::from(*q) < s.queues));
             }

@@ -31,9 +31,9 @@ use crate::chores::{Cancels, Reset, Settled};
 use crate::config::{Config, Fallbacks, KEYWORDS};
 use crate::offload;
 use crate::oid::{self, Change, Control, Live};
-use crate::rss::{self, Queues};
 use crate::send::TxQueue;
 use crate::stats::Statistics;
+use crate::wire::scaling::{self, Queues};
 use crate::wire::{self, Address, Port, Published, Seated};
 use crate::{LANES, POOL_TAG, dbg_print};
 
@@ -353,10 +353,10 @@ impl Adapter {
             PowerManagementCapabilitiesEx: core::ptr::null_mut(),
         };
         let queues = self.rss.count();
-        let scaling = (queues > 0).then(|| rss::capabilities(queues));
-        let status =
-            self.handle
-                .set_general_attributes(attributes, &oid::SUPPORTED, &power, scaling.as_ref());
+        let rss = (queues > 0).then(|| scaling::capabilities(queues));
+        let status = self
+            .handle
+            .set_general_attributes(attributes, &oid::SUPPORTED, &power, rss.as_ref());
         attributes_set("general", status)
     }
 
@@ -377,8 +377,8 @@ impl Adapter {
             return Ok(());
         };
         let status = self.handle.set_qos_attributes(
-            &crate::qos::capabilities(true),
-            &crate::qos::capabilities(enabled),
+            &crate::wire::qos::capabilities(true),
+            &crate::wire::qos::capabilities(enabled),
         );
         attributes_set("hardware assist", status)
     }
@@ -406,7 +406,7 @@ impl Adapter {
     }
 
     /// `NDIS_STATUS_QOS_OPERATIONAL_PARAMETERS_CHANGE` with the operational parameters.
-    fn indicate_qos(&self, qos: &crate::qos::Qos) {
+    fn indicate_qos(&self, qos: &crate::wire::qos::Qos) {
         let operational = qos.operational();
         self.handle
             .indicate_status(NDIS_STATUS_QOS_OPERATIONAL_PARAMETERS_CHANGE, &operational);

@@ -211,7 +211,7 @@ pub(crate) unsafe extern "system" fn cancel_oid_request(context: NDIS_HANDLE, re
     unsafe { adapter(context) }.cancel_oid_request(request_id as usize);
 }
 
-/// The DPC of an RSS receive queue ([`crate::rss::Queues`]), `DISPATCH_LEVEL` on the queue's
+/// The DPC of an RSS receive queue ([`crate::wire::scaling::Queues`]), `DISPATCH_LEVEL` on the queue's
 /// processor: `context` is the adapter, `queue` (`SystemArgument1`) the queue's index.
 #[ndis::kernel_abi]
 pub(crate) unsafe extern "system" fn receive_queue(_dpc: PKDPC, context: PVOID, queue: PVOID, _: PVOID) {

@@ -567,7 +567,7 @@ mod tests {
     #[test]
     fn the_queue_keyword_allows_every_queue_the_driver_has() {
         let k = keyword("*NumRSSQueues");
-        assert!(matches!(k.kind, Kind::Int { max, .. } if max as usize == crate::rss::MAX_QUEUES));
+        assert!(matches!(k.kind, Kind::Int { max, .. } if max as usize == crate::wire::scaling::MAX_QUEUES));
     }
 
     #[test]

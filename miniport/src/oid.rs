@@ -21,8 +21,8 @@ use rvnic_helpers::oid::OidRequest;
 
 use crate::config::Config;
 use crate::offload::{self, Encapsulation, Offloads, RscCounts};
-use crate::qos::{self, Qos};
-use crate::rss::{self, Scaling};
+use crate::wire::qos::{self, Qos};
+use crate::wire::scaling::{self, Scaling};
 use crate::wire::vlan::{MAX_VLAN_ID, Tagging, Vlan};
 use crate::wire::{Address, Filter, ListError, MAX_MULTICAST, SUPPORTED_FILTERS};
 
@@ -600,7 +600,7 @@ impl Control {
             OID_GEN_RECEIVE_SCALE_PARAMETERS => {
                 let queues = self.config.rss_queues as usize;
                 let exists = self.processor_exists;
-                let (read, scaling) = rss::apply_parameters(&self.scaling, buffer, queues, exists)?;
+                let (read, scaling) = scaling::apply_parameters(&self.scaling, buffer, queues, exists)?;
                 self.scaling = scaling;
                 Ok((read, Change::Filter))
             }

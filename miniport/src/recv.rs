@@ -22,7 +22,7 @@ use rvnic_helpers::ring::Dispatch;
 use crate::adapter::Adapter;
 use crate::dbg_print;
 use crate::nbl::{Chain, Nbl, Split};
-use crate::rss::{MAX_QUEUES, Scaling};
+use crate::wire::scaling::{MAX_QUEUES, Scaling};
 
 impl Adapter {
     /// Free receive descriptors for one frame of `count` buffers (chained), each with an in-flight

@@ -18,7 +18,9 @@
 mod frame;
 mod job;
 pub mod packet;
+pub mod qos;
 pub mod rss;
+pub mod scaling;
 mod unit;
 pub mod vlan;
 
@@ -39,9 +41,9 @@ use crate::config::Topology;
 use crate::nbl::{Chain, LargeSendRequest, Nbl, NetBuffer, Reader};
 use crate::offload::Active;
 use crate::oid::Control;
-use crate::qos::Classes;
-use crate::rss::Scaling;
 use crate::stats::Counters;
+use qos::Classes;
+use scaling::Scaling;
 use vlan::{Admit, Delivery, Tag, Vlan};
 
 /// Wires the driver can have at once (every loopback adapter has its own).
@@ -766,7 +768,7 @@ impl<'w> Drain<'w> {
     }
 
     /// Indicates port `to`'s pending receives: from here, or with RSS on through the receive
-    /// queues, on the processors their indirection-table entries name (`crate::rss`).
+    /// queues, on the processors their indirection-table entries name (`crate::wire::scaling`).
     fn indicate(&mut self, to: usize) {
         let Some(receiver) = self.ports[to] else {
             return;

@@ -3,7 +3,7 @@
 //! verification data of "Verifying the RSS Hash Calculation".
 //!
 //! The parameters and the receive queues that indicate on the processor the indirection table
-//! names are in `crate::rss`.
+//! names are in `crate::wire::scaling`.
 
 use super::packet::{self, Version};
 

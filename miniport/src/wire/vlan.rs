@@ -20,8 +20,8 @@
 //!   offsets and checksums are the sender's, with the tag): the tag decides which ports take the
 //!   frame but is not stripped. TCP/IP puts tags out of band when the NIC handles them.
 
+use super::qos::Classes;
 use crate::nbl::{Nbl, NetBuffer};
-use crate::qos::Classes;
 
 /// What `*PriorityVLANTag` enables: inserting and stripping the 802.1p priority, the VLAN
 /// identifier, both, or neither.
@@ -223,7 +223,7 @@ impl Vlan {
 pub const TAG_LEN: usize = 4;
 
 /// The 802.1Q information a send asks for: its NBL's, except that a send without a priority from
-/// an adapter with an NDIS QoS classification (`classes`, `None` without one: `crate::qos`) gets
+/// an adapter with an NDIS QoS classification (`classes`, `None` without one: `crate::wire::qos`) gets
 /// the priority its first frame's class maps to (the information is per NBL, so is the class).
 #[inline]
 pub(super) fn send_info(nbl: &Nbl, classes: Option<&Classes>) -> (u8, u16) {

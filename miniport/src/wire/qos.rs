@@ -8,7 +8,6 @@
 //! first rule its first frame matches (EtherType, TCP or UDP port, or the default rule), which the
 //! wire then puts in the frame's 802.1Q tag. There is no DCBX peer on a virtual wire: the local
 //! parameters are the operational ones, whether or not they are willing.
-#![forbid(unsafe_code)]
 
 #[allow(
     clippy::wildcard_imports,

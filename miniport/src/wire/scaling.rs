@@ -13,7 +13,6 @@
 //!
 //! Only the CPU that holds the wire's baton posts and retargets (from the published copy of the
 //! parameters), so a DPC is never retargeted while another CPU queues it.
-#![forbid(unsafe_code)]
 
 #[allow(
     clippy::wildcard_imports,
@@ -25,7 +24,7 @@ use rvnic_helpers::generic_object::DriverObject;
 use rvnic_helpers::nbl::Chain;
 use rvnic_helpers::ring::Mailbox;
 
-use crate::wire::rss::{HashType, HashTypes, MAX_KEY, hash_frame};
+use super::rss::{HashType, HashTypes, MAX_KEY, hash_frame};
 
 /// Receive queues an adapter can have (`*NumRSSQueues` at most).
 pub const MAX_QUEUES: usize = 16;
