@@ -291,6 +291,26 @@ pub struct Control {
     pub refusals: Refusals,
 }
 
+/// A refused set or method: its status and `BytesNeeded`.
+pub type Refused = (NDIS_STATUS, usize);
+
+/// The little-endian `u16` at `at` of a request buffer, 0 past its end (the callers check the
+/// length they need first, and refuse shorter buffers with `BytesNeeded`).
+#[must_use]
+pub fn le16(buffer: &[u8], at: usize) -> u16 {
+    buffer
+        .get(at..at + 2)
+        .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
+}
+
+/// The little-endian `u32` at `at` of a request buffer, 0 past its end (as [`le16`]).
+#[must_use]
+pub fn le32(buffer: &[u8], at: usize) -> u32 {
+    buffer
+        .get(at..at + 4)
+        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
 /// Longest answer: the supported list (4 bytes an OID).
 const ANSWER: usize = SUPPORTED.len() * 4;
 

@@ -15,6 +15,8 @@
 )]
 use ndis::*;
 
+use crate::oid::{Refused, le16, le32};
+
 /// Classification rules the adapter enforces (the first ones given; the rest are not enforced,
 /// and the operational parameters say so).
 pub const MAX_RULES: usize = 8;
@@ -74,11 +76,11 @@ impl Classes {
     /// the default one; `None` if none does.
     #[must_use]
     pub fn priority(&self, frame: &[u8]) -> Option<u8> {
-        let (ethertype, l3) = match frame.get(12..14)? {
-            [0x81, 0x00] => (u16::from_be_bytes(frame.get(16..18)?.try_into().ok()?), 18),
-            t => (u16::from_be_bytes([t[0], t[1]]), 14),
+        let ethertype = match frame.get(12..14)? {
+            [0x81, 0x00] => u16::from_be_bytes(frame.get(16..18)?.try_into().ok()?),
+            t => u16::from_be_bytes([t[0], t[1]]),
         };
-        let ports = transport(frame, ethertype, l3);
+        let ports = transport(frame);
         let matches = |r: &Rule| match r.condition {
             Condition::EtherType => r.field == ethertype,
             Condition::TcpPort => ports == Some((6, r.field)),
@@ -94,23 +96,12 @@ impl Classes {
     }
 }
 
-/// The transport protocol and destination port of an unfragmented IPv4 or IPv6 (no extension
-/// headers) packet starting at `l3`.
-fn transport(frame: &[u8], ethertype: u16, l3: usize) -> Option<(u8, u16)> {
-    let (protocol, l4) = match ethertype {
-        0x0800 => {
-            let ihl = usize::from(frame.get(l3)? & 0x0f) * 4;
-            let fragment = u16::from_be_bytes(frame.get(l3 + 6..l3 + 8)?.try_into().ok()?);
-            if fragment & 0x3fff != 0 {
-                return None;
-            }
-            (*frame.get(l3 + 9)?, l3 + ihl)
-        }
-        0x86dd => (*frame.get(l3 + 6)?, l3 + 40),
-        _ => return None,
-    };
-    let port = u16::from_be_bytes(frame.get(l4 + 2..l4 + 4)?.try_into().ok()?);
-    Some((protocol, port))
+/// The transport protocol and destination port of an unfragmented IP packet (`packet::parse`:
+/// IPv4 options and IPv6 extension headers walked, fragments refused).
+fn transport(frame: &[u8]) -> Option<(u8, u16)> {
+    let headers = super::packet::parse(frame).ok()?;
+    let port = frame.get(headers.l4 + 2..headers.l4 + 4)?;
+    Some((headers.protocol, u16::from_be_bytes([port[0], port[1]])))
 }
 
 /// The QoS state: the last parameters `OID_QOS_PARAMETERS` provisioned (also the operational
@@ -145,18 +136,6 @@ pub fn capabilities(enabled: bool) -> NDIS_QOS_CAPABILITIES {
     }
 }
 
-/// A refused request: its status and `BytesNeeded`.
-type Refused = (NDIS_STATUS, usize);
-
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    b.get(at..at + 2).map_or(0, |s| u16::from_le_bytes([s[0], s[1]]))
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4)
-        .map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
-
 /// Validates an `OID_QOS_PARAMETERS` input (`NDIS_QOS_PARAMETERS` and its classification
 /// elements) against the structure's page and rvnic's capabilities, and returns the QoS state it
 /// provisions.
@@ -174,17 +153,17 @@ pub fn apply_parameters(input: &[u8]) -> Result<Qos, Refused> {
     let Some(b) = input.get(..size) else {
         return Err((NDIS_STATUS_INVALID_LENGTH, size));
     };
-    if b[0] != NDIS_OBJECT_TYPE_QOS_PARAMETERS || b[1] == 0 || usize::from(u16_at(b, 2)) < size {
+    if b[0] != NDIS_OBJECT_TYPE_QOS_PARAMETERS || b[1] == 0 || usize::from(le16(b, 2)) < size {
         return Err(invalid);
     }
     let mut p = NDIS_QOS_PARAMETERS {
-        Header: NDIS_OBJECT_HEADER::new(b[0], b[1], u16_at(b, 2)),
-        Flags: u32_at(b, 4),
-        NumTrafficClasses: u32_at(b, 8),
-        PfcEnable: u32_at(b, 36),
-        NumClassificationElements: u32_at(b, 40),
-        ClassificationElementSize: u32_at(b, 44),
-        FirstClassificationElementOffset: u32_at(b, 48),
+        Header: NDIS_OBJECT_HEADER::new(b[0], b[1], le16(b, 2)),
+        Flags: le32(b, 4),
+        NumTrafficClasses: le32(b, 8),
+        PfcEnable: le32(b, 36),
+        NumClassificationElements: le32(b, 40),
+        ClassificationElementSize: le32(b, 44),
+        FirstClassificationElementOffset: le32(b, 48),
         ..NDIS_QOS_PARAMETERS::default()
     };
     p.PriorityAssignmentTable.copy_from_slice(&b[12..20]);
@@ -258,11 +237,11 @@ fn classification(input: &[u8], p: &NDIS_QOS_PARAMETERS, size: usize) -> Result<
     for e in elements.chunks_exact(element) {
         if e[0] != NDIS_OBJECT_TYPE_QOS_CLASSIFICATION_ELEMENT
             || e[1] == 0
-            || usize::from(u16_at(e, 2)) < element
+            || usize::from(le16(e, 2)) < element
         {
             return Err(invalid);
         }
-        let (selector, field, action, priority) = (u16_at(e, 8), u16_at(e, 10), u16_at(e, 12), u16_at(e, 14));
+        let (selector, field, action, priority) = (le16(e, 8), le16(e, 10), le16(e, 12), le16(e, 14));
         if action != NDIS_QOS_ACTION_PRIORITY || priority > 7 {
             return Err(invalid);
         }

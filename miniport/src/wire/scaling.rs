@@ -25,6 +25,7 @@ use rvnic_helpers::nbl::Chain;
 use rvnic_helpers::ring::Mailbox;
 
 use super::rss::{HashType, HashTypes, MAX_KEY, hash_frame};
+use crate::oid::{Refused, le16, le32};
 
 /// Receive queues an adapter can have (`*NumRSSQueues` at most).
 pub const MAX_QUEUES: usize = 16;
@@ -125,19 +126,6 @@ pub fn capabilities(queues: usize) -> NDIS_RECEIVE_SCALE_CAPABILITIES {
     }
 }
 
-/// A refused set: its status and `BytesNeeded`.
-type Refused = (NDIS_STATUS, usize);
-
-/// Little-endian field readers over the request buffer.
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    b.get(at..at + 2).map(|s| u16::from_le_bytes([s[0], s[1]]))
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    b.get(at..at + 4)
-        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
-
 /// The bytes `[offset, offset + size)` of the request, which must lie after the structure and
 /// within the buffer.
 fn region(b: &[u8], header: usize, offset: u32, size: u16) -> Result<&[u8], Refused> {
@@ -182,8 +170,8 @@ pub fn apply_parameters(
     if buffer.len() < needed {
         return Err((NDIS_STATUS_INVALID_LENGTH, needed));
     }
-    let field16 = |at| u16_at(buffer, at).unwrap_or(0);
-    let field32 = |at| u32_at(buffer, at).unwrap_or(0);
+    let field16 = |at| le16(buffer, at);
+    let field32 = |at| le32(buffer, at);
     let flags = field16(4);
     let hash_information = field32(8);
     if flags & NDIS_RSS_PARAM_FLAG_DISABLE_RSS != 0 || hash_information & NDIS_HASH_FUNCTION_MASK == 0 {
