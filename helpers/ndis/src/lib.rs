@@ -52,6 +52,7 @@ mod qos;
 mod rss;
 mod status;
 mod timer;
+mod vmq;
 
 pub use ndis_macros::kernel_abi;
 
@@ -70,3 +71,4 @@ pub use qos::*;
 pub use rss::*;
 pub use status::*;
 pub use timer::*;
+pub use vmq::*;

@@ -369,6 +369,48 @@ fn all_checks() -> Vec<Check> {
             Header, Flags, BaseCpuNumber, HashInformation, IndirectionTableSize, IndirectionTableOffset,
             HashSecretKeySize, HashSecretKeyOffset, ProcessorMasksOffset, NumberOfProcessorMasks,
             ProcessorMasksEntrySize, }),
+        // ---- vmq.rs ----
+        check!(NDIS_RECEIVE_FILTER_CAPABILITIES, Source::Documented { size: 84, align: 4,
+            cite: "NDIS_RECEIVE_FILTER_CAPABILITIES (ntddndis.h): header, then twenty ULONGs; NDIS_SIZEOF_RECEIVE_FILTER_CAPABILITIES_REVISION_2 = 84 in the constants oracle" };
+            { Header, Flags, EnabledFilterTypes, EnabledQueueTypes, NumQueues, SupportedQueueProperties,
+              SupportedFilterTests, SupportedHeaders, SupportedMacHeaderFields, MaxMacHeaderFilters,
+              MaxQueueGroups, MaxQueuesPerQueueGroup, MinLookaheadSplitSize, MaxLookaheadSplitSize,
+              SupportedARPHeaderFields, SupportedIPv4HeaderFields, SupportedIPv6HeaderFields,
+              SupportedUdpHeaderFields, MaxFieldTestsPerPacketCoalescingFilter, MaxPacketCoalescingFilters,
+              NdisReserved, }),
+        check!(GROUP_AFFINITY, Source::Documented { size: 16, align: 8,
+            cite: "GROUP_AFFINITY (ntdef.h/winnt.h): KAFFINITY Mask, WORD Group, WORD Reserved[3]" };
+            { Mask, Group, Reserved, }),
+        check!(NDIS_QUEUE_NAME, Source::Documented { size: 516, align: 2,
+            cite: "NDIS_VM_NAME and NDIS_QUEUE_NAME (ntddndis.h): USHORT Length, WCHAR String[256 + 1]; two of them make NDIS_SIZEOF_RECEIVE_QUEUE_PARAMETERS_REVISION_1 (0x43C) end at 52 + 2 * 516" };
+            { Length, String, }),
+        check!(NDIS_RECEIVE_QUEUE_PARAMETERS, Source::Documented { size: 1096, align: 8,
+            cite: "NDIS_RECEIVE_QUEUE_PARAMETERS (ntddndis.h): header, four ULONGs, GROUP_AFFINITY at 24, three ULONGs, two 516-byte names, two ULONGs; NDIS_SIZEOF_RECEIVE_QUEUE_PARAMETERS_REVISION_2 = 0x444 (through InterruptCoalescingDomainId) in the constants oracle, sizeof rounds to 8" };
+            { Header, Flags, QueueType, QueueId, QueueGroupId, ProcessorAffinity, NumSuggestedReceiveBuffers,
+              MSIXTableEntry, LookaheadSize, VmName, QueueName, PortId, InterruptCoalescingDomainId, }),
+        check!(NDIS_RECEIVE_FILTER_PARAMETERS, Source::Documented { size: 44, align: 4,
+            cite: "NDIS_RECEIVE_FILTER_PARAMETERS (ntddndis.h): header, ten ULONGs; NDIS_SIZEOF_RECEIVE_FILTER_PARAMETERS_REVISION_2 = 44 in the constants oracle" };
+            { Header, Flags, FilterType, QueueId, FilterId, FieldParametersArrayOffset,
+              FieldParametersArrayNumElements, FieldParametersArrayElementSize, RequestedFilterIdBitCount,
+              MaxCoalescingDelay, VPortId, }),
+        check!(NDIS_RECEIVE_FILTER_FIELD_PARAMETERS, Source::Documented { size: 56, align: 8,
+            cite: "NDIS_RECEIVE_FILTER_FIELD_PARAMETERS (ntddndis.h): header, four ULONGs, two 16-byte unions holding a ULONG64; NDIS_SIZEOF_RECEIVE_FILTER_FIELD_PARAMETERS_REVISION_2 = 56 in the constants oracle" };
+            { Header, Flags, FrameHeader, ReceiveFilterTest, HeaderField, FieldValue, ResultValue, }),
+        check!(NDIS_RECEIVE_FILTER_CLEAR_PARAMETERS, Source::Documented { size: 16, align: 4,
+            cite: "NDIS_RECEIVE_FILTER_CLEAR_PARAMETERS (ntddndis.h): header, three ULONGs; NDIS_SIZEOF_RECEIVE_FILTER_CLEAR_PARAMETERS_REVISION_1 = 16 in the constants oracle" };
+            { Header, Flags, QueueId, FilterId, }),
+        check!(NDIS_RECEIVE_QUEUE_FREE_PARAMETERS, Source::Documented { size: 12, align: 4,
+            cite: "NDIS_RECEIVE_QUEUE_FREE_PARAMETERS (ntddndis.h): header, two ULONGs; NDIS_SIZEOF_RECEIVE_QUEUE_FREE_PARAMETERS_REVISION_1 = 12 in the constants oracle" };
+            { Header, Flags, QueueId, }),
+        check!(NDIS_RECEIVE_QUEUE_ALLOCATION_COMPLETE_ARRAY, Source::Documented { size: 20, align: 4,
+            cite: "NDIS_RECEIVE_QUEUE_ALLOCATION_COMPLETE_ARRAY (ntddndis.h): header, four ULONGs; NDIS_SIZEOF_RECEIVE_QUEUE_ALLOCATION_COMPLETE_ARRAY_REVISION_1 = 20 in the constants oracle" };
+            { Header, Flags, NumElements, FirstElementOffset, ElementSize, }),
+        check!(NDIS_RECEIVE_QUEUE_ALLOCATION_COMPLETE_PARAMETERS, Source::Documented { size: 16, align: 4,
+            cite: "NDIS_RECEIVE_QUEUE_ALLOCATION_COMPLETE_PARAMETERS (ntddndis.h): header, Flags, QueueId, NDIS_STATUS CompletionStatus; NDIS_SIZEOF_RECEIVE_QUEUE_ALLOCATION_COMPLETE_PARAMETERS_REVISION_1 = 16 in the constants oracle" };
+            { Header, Flags, QueueId, CompletionStatus, }),
+        check!(NDIS_RECEIVE_QUEUE_STATE, Source::Documented { size: 16, align: 4,
+            cite: "NDIS_RECEIVE_QUEUE_STATE (ndis.h): header, Flags, QueueId, QueueState; NDIS_SIZEOF_NDIS_RECEIVE_QUEUE_STATE_REVISION_1 = 16 in the constants oracle" };
+            { Header, Flags, QueueId, QueueState, }),
         // ---- timer.rs ----
         check!(NDIS_TIMER_CHARACTERISTICS; { Header, AllocationTag, TimerFunction, FunctionContext, }),
     ]

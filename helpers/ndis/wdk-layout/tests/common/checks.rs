@@ -231,6 +231,43 @@ fn checks() -> Vec<Compare> {
     same!(wdk::NDIS_QOS_CLASSIFICATION_ELEMENT => NDIS_QOS_CLASSIFICATION_ELEMENT {
         Header, Flags, ConditionSelector, ConditionField, ActionSelector, ActionField,
     }),
+    same!(wdk::NDIS_RECEIVE_FILTER_CAPABILITIES => NDIS_RECEIVE_FILTER_CAPABILITIES {
+        Header, Flags, EnabledFilterTypes, EnabledQueueTypes, NumQueues, SupportedQueueProperties,
+        SupportedFilterTests, SupportedHeaders, SupportedMacHeaderFields, MaxMacHeaderFilters,
+        MaxQueueGroups, MaxQueuesPerQueueGroup, MinLookaheadSplitSize, MaxLookaheadSplitSize,
+        SupportedARPHeaderFields, SupportedIPv4HeaderFields, SupportedIPv6HeaderFields,
+        SupportedUdpHeaderFields, MaxFieldTestsPerPacketCoalescingFilter, MaxPacketCoalescingFilters,
+        NdisReserved,
+    }),
+    same!(wdk::GROUP_AFFINITY => GROUP_AFFINITY { Mask, Group, Reserved, }),
+    same!(wdk::NDIS_QUEUE_NAME => NDIS_QUEUE_NAME { Length, String, }),
+    same!(wdk::NDIS_RECEIVE_QUEUE_PARAMETERS => NDIS_RECEIVE_QUEUE_PARAMETERS {
+        Header, Flags, QueueType, QueueId, QueueGroupId, ProcessorAffinity, NumSuggestedReceiveBuffers,
+        MSIXTableEntry, LookaheadSize, VmName, QueueName, PortId, InterruptCoalescingDomainId,
+    }),
+    same!(wdk::NDIS_RECEIVE_FILTER_PARAMETERS => NDIS_RECEIVE_FILTER_PARAMETERS {
+        Header, Flags, FilterType, QueueId, FilterId, FieldParametersArrayOffset,
+        FieldParametersArrayNumElements, FieldParametersArrayElementSize, RequestedFilterIdBitCount,
+        MaxCoalescingDelay, VPortId,
+    }),
+    same!(wdk::NDIS_RECEIVE_FILTER_FIELD_PARAMETERS => NDIS_RECEIVE_FILTER_FIELD_PARAMETERS {
+        Header, Flags, FrameHeader, ReceiveFilterTest, HeaderField, FieldValue, ResultValue,
+    }),
+    same!(wdk::NDIS_RECEIVE_FILTER_CLEAR_PARAMETERS => NDIS_RECEIVE_FILTER_CLEAR_PARAMETERS {
+        Header, Flags, QueueId, FilterId,
+    }),
+    same!(wdk::NDIS_RECEIVE_QUEUE_FREE_PARAMETERS => NDIS_RECEIVE_QUEUE_FREE_PARAMETERS {
+        Header, Flags, QueueId,
+    }),
+    same!(wdk::NDIS_RECEIVE_QUEUE_ALLOCATION_COMPLETE_ARRAY => NDIS_RECEIVE_QUEUE_ALLOCATION_COMPLETE_ARRAY {
+        Header, Flags, NumElements, FirstElementOffset, ElementSize,
+    }),
+    same!(wdk::NDIS_RECEIVE_QUEUE_ALLOCATION_COMPLETE_PARAMETERS => NDIS_RECEIVE_QUEUE_ALLOCATION_COMPLETE_PARAMETERS {
+        Header, Flags, QueueId, CompletionStatus,
+    }),
+    same!(wdk::NDIS_RECEIVE_QUEUE_STATE => NDIS_RECEIVE_QUEUE_STATE {
+        Header, Flags, QueueId, QueueState,
+    }),
     ]
 }
 
