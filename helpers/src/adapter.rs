@@ -121,18 +121,30 @@ impl AdapterHandle {
         self.set_attributes((&raw mut attributes).cast())
     }
 
-    /// `NdisMSetMiniportAttributes` with the hardware assist attributes (revision 3): the NDIS QoS
-    /// capabilities the NIC has and those currently enabled; no header-data split, receive
-    /// filtering, NIC switch or SR-IOV (their pointers stay NULL). Only inside
-    /// `MiniportInitializeEx`.
+    /// `NdisMSetMiniportAttributes` with the hardware assist attributes (revision 3): the NDIS
+    /// QoS capabilities (hardware, current) and the receive filter (VMQ) capabilities (hardware,
+    /// current), each pair given or left out. `PASSIVE_LEVEL`, from `MiniportInitializeEx`.
     ///
     /// # Errors
     /// The status `NdisMSetMiniportAttributes` returned.
-    pub fn set_qos_attributes(
+    pub fn set_hardware_assist_attributes(
         &self,
-        hardware: &NDIS_QOS_CAPABILITIES,
-        current: &NDIS_QOS_CAPABILITIES,
+        qos: Option<(&NDIS_QOS_CAPABILITIES, &NDIS_QOS_CAPABILITIES)>,
+        filters: Option<(
+            &NDIS_RECEIVE_FILTER_CAPABILITIES,
+            &NDIS_RECEIVE_FILTER_CAPABILITIES,
+        )>,
     ) -> Result<(), NDIS_STATUS> {
+        fn pointers<T>(pair: Option<(&T, &T)>) -> (PVOID, PVOID) {
+            pair.map_or((null_mut(), null_mut()), |(hardware, current)| {
+                (
+                    core::ptr::from_ref(hardware).cast_mut().cast(),
+                    core::ptr::from_ref(current).cast_mut().cast(),
+                )
+            })
+        }
+        let (hardware_qos, current_qos) = pointers(qos);
+        let (hardware_filters, current_filters) = pointers(filters);
         let mut attributes = NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES {
             Header: NDIS_OBJECT_HEADER::new(
                 NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES,
@@ -140,16 +152,26 @@ impl AdapterHandle {
                 NDIS_SIZEOF_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES_REVISION_3,
             ),
             HDSplitAttributes: null_mut(),
-            HardwareReceiveFilterCapabilities: null_mut(),
-            CurrentReceiveFilterCapabilities: null_mut(),
+            HardwareReceiveFilterCapabilities: hardware_filters,
+            CurrentReceiveFilterCapabilities: current_filters,
             HardwareNicSwitchCapabilities: null_mut(),
             CurrentNicSwitchCapabilities: null_mut(),
             HardwareSriovCapabilities: null_mut(),
             CurrentSriovCapabilities: null_mut(),
-            HardwareQosCapabilities: core::ptr::from_ref(hardware).cast_mut().cast(),
-            CurrentQosCapabilities: core::ptr::from_ref(current).cast_mut().cast(),
+            HardwareQosCapabilities: hardware_qos,
+            CurrentQosCapabilities: current_qos,
         };
         self.set_attributes((&raw mut attributes).cast())
+    }
+
+    /// `NdisMOidRequestComplete` for a request the handler answered `NDIS_STATUS_PENDING` to.
+    /// IRQL <= `DISPATCH_LEVEL`.
+    pub fn complete_request(&self, request: crate::oid::PendedRequest, status: NDIS_STATUS) {
+        let request = request.into_raw();
+        // The handle is live (the invariant); the request is the pended one NDIS still keeps
+        // (the token's invariant), completed once: the token is consumed. Any IRQL <= DISPATCH_LEVEL.
+        // SAFETY: a valid handle and a pended request of this adapter.
+        unsafe { NdisMOidRequestComplete(self.0, request, status) };
     }
 
     fn set_attributes(&self, attributes: *mut NDIS_MINIPORT_ADAPTER_ATTRIBUTES) -> Result<(), NDIS_STATUS> {

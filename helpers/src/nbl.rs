@@ -176,6 +176,24 @@ impl Nbl {
         )
     }
 
+    /// Sets the receive queue (and filter) a receive indication came from
+    /// (`NetBufferListFilteringInfo`, `NET_BUFFER_LIST_RECEIVE_QUEUE_ID`): zeros for the default
+    /// queue.
+    #[inline]
+    pub fn set_receive_queue(&mut self, queue: u16, filter: u16) {
+        self.set_info(
+            ndis::NetBufferListFilteringInfo,
+            ndis::filtering_info(filter, queue),
+        );
+    }
+
+    /// The receive queue set on this NBL ([`Self::set_receive_queue`]).
+    #[must_use]
+    #[inline]
+    pub fn receive_queue(&self) -> u16 {
+        ndis::filtering_queue(self.info(ndis::NetBufferListFilteringInfo))
+    }
+
     /// The `NET_BUFFER`s (frames) of this NBL, in order.
     #[must_use]
     #[inline]

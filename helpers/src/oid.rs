@@ -206,6 +206,36 @@ impl Method<'_> {
     }
 }
 
+/// A request NDIS passed to `MiniportOidRequest`, which the handler may keep to complete later
+/// ([`crate::adapter::AdapterHandle::complete_request`]) after answering `NDIS_STATUS_PENDING`.
+/// Dropped, it does nothing: the request completes with the status the handler returns.
+///
+/// # Invariants
+/// `0` is the request NDIS passed to this call of `MiniportOidRequest`. NDIS keeps it (and its
+/// information buffer) alive until `NdisMOidRequestComplete` is called for it; the handler's views
+/// of it ([`OidRequest`]) end with the call, so after it the token is its only user.
+#[derive(Debug)]
+pub struct PendedRequest(core::ptr::NonNull<NDIS_OID_REQUEST>);
+
+// SAFETY: the token is a handle to a request NDIS keeps for the driver until completed, usable
+// from any CPU (NdisMOidRequestComplete is called at IRQL <= DISPATCH_LEVEL on any).
+unsafe impl Send for PendedRequest {}
+
+impl PendedRequest {
+    /// # Safety
+    /// `request` is the request NDIS passed to the running `MiniportOidRequest`, and the token is
+    /// made once per call.
+    #[must_use]
+    pub unsafe fn from_raw(request: core::ptr::NonNull<NDIS_OID_REQUEST>) -> Self {
+        Self(request)
+    }
+
+    /// The request, for `NdisMOidRequestComplete`.
+    pub(crate) fn into_raw(self) -> PNDIS_OID_REQUEST {
+        self.0.as_ptr()
+    }
+}
+
 /// An `NDIS_OID_REQUEST` built around a buffer the caller lends, as NDIS builds one: for code that
 /// issues requests itself (tests, tools) without unsafe code.
 ///

@@ -15,7 +15,7 @@ use ndis::{
 
 use rvnic_helpers::adapter::AdapterHandle;
 use rvnic_helpers::driver::Registration;
-use rvnic_helpers::oid::OidRequest;
+use rvnic_helpers::oid::{OidRequest, PendedRequest};
 
 use crate::adapter::Adapter;
 use crate::nbl::Chain;
@@ -118,16 +118,19 @@ pub(crate) unsafe extern "system" fn oid_request(
     context: NDIS_HANDLE,
     request: PNDIS_OID_REQUEST,
 ) -> NDIS_STATUS {
-    // NDIS lends the request (and its information buffer, of the stated length) until it
-    // completes; it never pends here.
-    // SAFETY: a valid request, exclusively ours for the call.
-    let Some(request) = (unsafe { request.as_mut() }) else {
+    let Some(raw) = core::ptr::NonNull::new(request) else {
         return NDIS_STATUS_INVALID_PARAMETER;
     };
+    // NDIS lends the request (and its information buffer, of the stated length) until it
+    // completes: this call, or a later NdisMOidRequestComplete if the handler pends it.
+    // SAFETY: the request of this call, one token for it.
+    let pended = unsafe { PendedRequest::from_raw(raw) };
+    // SAFETY: a valid request, exclusively ours for the call (the token is used only after it).
+    let request = unsafe { &mut *raw.as_ptr() };
     // SAFETY: NDIS's buffer contract for the request, as above.
     let request = unsafe { OidRequest::from_raw(request) };
     // SAFETY: NDIS's adapter context, between initialize and halt.
-    unsafe { adapter(context) }.oid_request(request)
+    unsafe { adapter(context) }.oid_request(request, pended)
 }
 
 /// `MiniportSendNetBufferLists`, IRQL <= `DISPATCH_LEVEL`, any CPU, concurrently.
