@@ -28,6 +28,7 @@ mod ndis_datapath;
 mod ndis_status;
 mod requests;
 mod traffic;
+pub mod vswitch;
 
 /// An adapter of a host, by index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -287,6 +288,8 @@ pub(crate) struct AdapterSlot {
     pub general: Option<GeneralAttributes>,
     /// The NDIS QoS capabilities of the hardware assist attributes: hardware, current.
     pub qos: Option<(NDIS_QOS_CAPABILITIES, NDIS_QOS_CAPABILITIES)>,
+    /// Receive filtering (VMQ): capabilities, queues and filters.
+    pub vmq: crate::vmq::Model,
     pending: Pending,
     pub sends_outstanding: usize,
     pub indications_outstanding: usize,

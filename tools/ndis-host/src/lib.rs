@@ -88,11 +88,12 @@ mod sync;
 mod timer;
 mod trace;
 pub mod verifier;
+mod vmq;
 
 pub use adapter::{
     Adapter, Completion, GeneralAttributes, OidRequest, OidResult, Phase, Power, ProtocolNbls, ReceiveSink,
     Received, RegistrationAttributes, STATISTICS_INFO, SUPPORTED_STATISTICS, Sleep, StatusIndication,
-    encapsulation_bytes,
+    encapsulation_bytes, vswitch,
 };
 pub use config::{Config, Value, parse_network_address};
 pub use exports::{Registration, registration_failure};
@@ -104,6 +105,7 @@ pub use nbl::{LargeSend, SendOptions};
 pub use offload::ReceiveInfo;
 pub use protocol::ethernet_frame;
 pub use verifier::{Kind, Rule, Source, Violation};
+pub use vmq::QueueState;
 
 /// The host cannot go on (a bug check, a deadlock, a driver calling NDIS with no host): report and
 /// end the process. A panic cannot unwind out of an `extern "system"` function, so tests that expect

@@ -319,6 +319,9 @@ pub struct ReceiveInfo {
     /// `NetBufferListHashValue` and `NetBufferListHashInfo` (hash type and function): what RSS
     /// computed (zeros: no hash).
     pub hash: (u32, u32),
+    /// `NetBufferListFilteringInfo`: the receive queue and filter (zeros: the default queue, no
+    /// filter).
+    pub queue: (u16, u16),
 }
 
 impl ReceiveInfo {
@@ -336,6 +339,10 @@ impl ReceiveInfo {
                 info(NetBufferListHashValue) as u32,
                 info(NetBufferListHashInfo) as u32,
             ),
+            queue: {
+                let filtering = info(NetBufferListFilteringInfo);
+                (filtering_queue(filtering), filtering as u16)
+            },
         }
     }
 
@@ -346,6 +353,7 @@ impl ReceiveInfo {
         Self {
             ieee8021q: (0, 0),
             hash: (0, 0),
+            queue: (0, 0),
             ..*self
         } != Self::default()
     }

@@ -90,6 +90,11 @@ pub enum Rule {
     /// A DPC object queued or retargeted uninitialized, initialized again while queued or
     /// running, or freed while queued or while its routine runs.
     DpcMisuse,
+    /// VM queues broken: receive filter capabilities that contradict themselves, a receive on a
+    /// queue that is not running (or NBLs of several queues in one indication), a DMA-stopped
+    /// state for a queue not being freed, or a free completed before the DMA-stopped indication
+    /// or with the queue's frames still out.
+    ReceiveQueue,
 }
 
 /// Where a rule comes from: what a test that trips it has shown about the driver.
@@ -107,7 +112,7 @@ pub enum Source {
 
 impl Rule {
     /// Every rule, in declaration order.
-    pub const ALL: [Self; 30] = [
+    pub const ALL: [Self; 31] = [
         Self::Irql,
         Self::IrqlNotRestored,
         Self::Leak,
@@ -138,6 +143,7 @@ impl Rule {
         Self::OffloadInfo,
         Self::StackOverflow,
         Self::DpcMisuse,
+        Self::ReceiveQueue,
     ];
 
     /// The page (or the design decision) each rule enforces. Every rule but the [`Source::Design`]
@@ -187,6 +193,11 @@ impl Rule {
             Self::StackOverflow => {
                 Documented("kernel/managing-kernel-stack-usage (x64 kernel stacks are 24 KiB)")
             }
+            Self::ReceiveQueue => Documented(
+                "network/queue-states-and-operations, network/freeing-a-vm-queue, \
+                 network/ndis-status-receive-queue-state, \
+                 ddi/ntddndis/ns-ntddndis-_ndis_receive_queue_parameters",
+            ),
             Self::DpcMisuse => Documented(
                 "kernel/introduction-to-dpc-objects, ddi/wdm/nf-wdm-keinitializedpc, \
                  ddi/wdm/nf-wdm-keinsertqueuedpc",
@@ -238,6 +249,7 @@ impl Rule {
             Self::OffloadInfo => "offload-info",
             Self::StackOverflow => "stack-overflow",
             Self::DpcMisuse => "dpc-misuse",
+            Self::ReceiveQueue => "receive-queue",
         }
     }
 }

@@ -32,6 +32,7 @@ impl Host {
                 registration: RegistrationAttributes::default(),
                 general: None,
                 qos: None,
+                vmq: crate::vmq::Model::default(),
                 pending: Pending::default(),
                 sends_outstanding: 0,
                 indications_outstanding: 0,

@@ -491,6 +491,11 @@ fn hardware_assist(
     adapter: usize,
     h: &NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES,
 ) -> Result<(), String> {
+    if h.Header.Revision >= NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES_REVISION_2
+        && h.Header.Size >= NDIS_SIZEOF_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES_REVISION_2
+    {
+        receive_filters(st, adapter, h)?;
+    }
     if h.Header.Revision < NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES_REVISION_3
         || h.Header.Size < NDIS_SIZEOF_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES_REVISION_3
     {
@@ -527,4 +532,30 @@ fn hardware_assist(
     }
     st.adapters[adapter].qos = Some(qos);
     Ok(())
+}
+
+/// The receive filter (VMQ) capabilities of the hardware assist attributes (revision 2 and
+/// later): both pointers or neither, each checked ([`crate::vmq::check_capabilities`]) and kept
+/// for the queries NDIS answers.
+fn receive_filters(
+    st: &mut State,
+    adapter: usize,
+    h: &NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES,
+) -> Result<(), String> {
+    let read = |p: PVOID| {
+        // SAFETY: the driver's structure, valid for the call (NDIS copies it); NULL checked.
+        (!p.is_null()).then(|| unsafe { *p.cast::<NDIS_RECEIVE_FILTER_CAPABILITIES>() })
+    };
+    match (
+        read(h.HardwareReceiveFilterCapabilities),
+        read(h.CurrentReceiveFilterCapabilities),
+    ) {
+        (None, None) => Ok(()),
+        (Some(hardware), Some(current)) => {
+            crate::vmq::check_capabilities(&hardware, &current)?;
+            st.adapters[adapter].vmq.caps = Some((hardware, current));
+            Ok(())
+        }
+        _ => Err("one receive filter capabilities pointer set without the other".into()),
+    }
 }

@@ -171,6 +171,13 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
                 ),
             );
         }
+        let queues: Vec<u16> = nbls
+            .iter()
+            .map(|&nbl| crate::offload::ReceiveInfo::of(nbl as PNET_BUFFER_LIST).queue.0)
+            .collect();
+        if let Err(why) = crate::vmq::check_receive(&st.adapters[adapter].vmq, &queues) {
+            st.violate(Rule::ReceiveQueue, API, Some(adapter), why);
+        }
         let capture = host.config.capture_frames;
         let sink = st.adapters[adapter].sink.clone();
         let writer = st.adapters[adapter].writer.clone();

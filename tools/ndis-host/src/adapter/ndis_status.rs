@@ -82,6 +82,12 @@ pub extern "system" fn NdisMIndicateStatusEx(
             return;
         }
     }
+    if ind.StatusCode == NDIS_STATUS_RECEIVE_QUEUE_STATE
+        && let Err(why) = crate::vmq::queue_state(&mut st.adapters[adapter].vmq, &buffer)
+    {
+        st.violate(Rule::ReceiveQueue, API, Some(adapter), why);
+        return;
+    }
     if ind.StatusCode == NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG {
         let minor = minor_version(&st);
         if let Err(why) = crate::offload::current_config(&mut st.adapters[adapter].offload, &buffer, minor) {

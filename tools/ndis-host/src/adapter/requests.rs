@@ -115,6 +115,9 @@ impl Host {
             s.offload.indications
         });
         self.slot_call(adapter, |s| s.pending.oid = Some((req_ptr as usize, None)));
+        let before = self.slot_call(adapter, |s| {
+            crate::vmq::before_request(&mut s.vmq, oid_of(&request), &input)
+        });
         let level = self.inner.config.oid_irql;
         // The driver's MiniportOidRequest with its context and a request (and buffer) the host
         // keeps alive until the request completes.
@@ -136,6 +139,11 @@ impl Host {
         }
         if status == NDIS_STATUS_PENDING && self.slot_call(adapter, |s| s.cancel_pending_oid) {
             self.cancel_oid(adapter, request_id);
+        }
+        if status == NDIS_STATUS_PENDING && oid_of(&request) == OID_RECEIVE_FILTER_FREE_QUEUE {
+            // A virtual switch goes on returning what it holds while its free request pends.
+            self.slot_call(adapter, |s| s.vmq.frees_pended += 1);
+            self.return_indicated(adapter);
         }
         if status == NDIS_STATUS_PENDING {
             if self.inner.wait_for(|st| {
@@ -202,6 +210,22 @@ impl Host {
             );
         }
         let data = all[..(written as usize).min(buffer_len)].to_vec();
+        let changed = self.slot_call(adapter, |s| {
+            crate::vmq::after_request(
+                &mut s.vmq,
+                oid_of(&request),
+                (&input, &all[..buffer_len]),
+                status,
+                before,
+            )
+        });
+        if let Err(why) = changed {
+            self.inner
+                .violate(Rule::ReceiveQueue, "MiniportOidRequest", Some(adapter.0), why);
+        }
+        if oid_of(&request) == OID_RECEIVE_FILTER_FREE_QUEUE && status == NDIS_STATUS_SUCCESS {
+            self.check_freed_queue(adapter, &input);
+        }
         crate::memory::raw_free(buffer as usize, buffer_len + GUARD);
         if status == NDIS_STATUS_SUCCESS {
             match &request {
@@ -246,6 +270,9 @@ impl Host {
                 | OID_OFFLOAD_ENCAPSULATION
         ) {
             return Some(self.offload_answer(adapter, oid, buffer_len));
+        }
+        if oid == OID_RECEIVE_FILTER_HARDWARE_CAPABILITIES || oid == OID_RECEIVE_FILTER_CURRENT_CAPABILITIES {
+            return Some(self.receive_filter_answer(adapter, oid, buffer_len));
         }
         if oid != OID_PM_HARDWARE_CAPABILITIES && oid != OID_PM_CURRENT_CAPABILITIES {
             return None;
@@ -379,6 +406,28 @@ impl Host {
                      the general attributes' SupportedStatistics {supported:#x} claims: \
                      *_SUPPORTED/FLAGS_VALID_* pairs that differ: {}",
                     mismatched.join(", ")
+                ),
+            );
+        }
+    }
+
+    /// A freed queue has no frame left with the protocol ("Waits for all outstanding
+    /// `NET_BUFFER_LIST` structures, which are associated with the queue, to be returned").
+    fn check_freed_queue(&self, adapter: Adapter, input: &[u8]) {
+        let id = input.get(8..10).map_or(0, |b| u16::from_le_bytes([b[0], b[1]]));
+        let held = self.slot_call(adapter, |s| {
+            s.held
+                .iter()
+                .filter(|&&nbl| crate::offload::ReceiveInfo::of(nbl as PNET_BUFFER_LIST).queue.0 == id)
+                .count()
+        });
+        if held > 0 {
+            self.inner.violate(
+                Rule::ReceiveQueue,
+                "MiniportOidRequest",
+                Some(adapter.0),
+                format!(
+                    "OID_RECEIVE_FILTER_FREE_QUEUE of queue {id} completed with {held} of its NBLs still held"
                 ),
             );
         }
