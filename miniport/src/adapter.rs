@@ -21,16 +21,17 @@ use rvnic_helpers::generic_object::DriverObject;
 use rvnic_helpers::in_flight::InFlight;
 use rvnic_helpers::irql::Raised;
 use rvnic_helpers::memory::PoolBox;
-use rvnic_helpers::oid::OidRequest;
+use rvnic_helpers::oid::{OidRequest, PendedRequest};
 use rvnic_helpers::receive::RxPool;
 use rvnic_helpers::seats::Occupant;
 use rvnic_helpers::spin::SpinLock;
 use rvnic_helpers::timer_pool::{TimerCallback, TimerPool};
 
 use crate::chores::{Cancels, Reset, Settled};
-use crate::config::{Config, Fallbacks, KEYWORDS};
+use crate::config::{Config, Fallbacks, KEYWORDS, RSS_OR_VMQ_PREFERENCE};
 use crate::offload;
 use crate::oid::{self, Change, Control, Live};
+use crate::recv::VmPools;
 use crate::send::TxQueue;
 use crate::stats::Statistics;
 use crate::wire::scaling::{self, Queues};
@@ -63,6 +64,8 @@ pub struct Adapter {
     pub(crate) rss: Queues,
     pub(crate) tx: TxQueue,
     pub(crate) rx: RxPool,
+    /// The VM queues' receive buffers (none with VMQ off).
+    pub(crate) vmq: VmPools,
     pub(crate) stats: Statistics,
 }
 
@@ -176,7 +179,7 @@ impl Adapter {
             adapter.set_connected(wire::will_connect(port));
             adapter.set_general_attributes()?;
             adapter.set_offload_attributes()?;
-            adapter.set_qos_attributes()
+            adapter.set_hardware_assist_attributes()
         });
         if let Err(status) = configured {
             drop(adapter);
@@ -223,6 +226,9 @@ impl Adapter {
             POOL_TAG,
         )?;
         let tx = TxQueue::new(driver, config.transmit_buffers as usize, cpus)?;
+        // Half the default queue's descriptors for each VM queue.
+        let vm_buffers = (config.receive_buffers as usize / 2, rx.buffer_size());
+        let vmq = VmPools::new(config.vmq.is_some(), driver, &handle, vm_buffers)?;
         let resume = TimerPool::new(driver, POOL_TAG, Resume { port }).map_err(|_| NDIS_STATUS_RESOURCES)?;
         let stats = Statistics::new(cpus).ok_or(NDIS_STATUS_RESOURCES)?;
         let rss = Queues::new(driver, POOL_TAG, config.rss_queues as usize)?;
@@ -244,6 +250,7 @@ impl Adapter {
                 rss,
                 tx,
                 rx,
+                vmq,
                 stats,
             }, published)))
         })
@@ -369,16 +376,24 @@ impl Adapter {
         attributes_set("offload", self.handle.set_offload_attributes(&default, &hardware))
     }
 
-    /// The NDIS QoS capabilities, if `*QOS` is present: all of them in hardware, and currently
-    /// enabled only with `*QOS` 1 ("Standardized INF Keywords for NDIS QoS").
+    /// The hardware assist attributes: the NDIS QoS capabilities if `*QOS` is present (all of
+    /// them in hardware, currently enabled only with `*QOS` 1: "Standardized INF Keywords for
+    /// NDIS QoS"), and the receive filter (VMQ) capabilities, complete in hardware and current as
+    /// the VMQ keywords say ("Standardized INF Keywords for VMQ").
     #[inline(never)]
-    fn set_qos_attributes(&self) -> Result<(), NDIS_STATUS> {
-        let Some(enabled) = self.config.qos else {
-            return Ok(());
-        };
-        let status = self.handle.set_qos_attributes(
-            &crate::wire::qos::capabilities(true),
-            &crate::wire::qos::capabilities(enabled),
+    fn set_hardware_assist_attributes(&self) -> Result<(), NDIS_STATUS> {
+        use crate::wire::{qos, vmq};
+        let qos = self
+            .config
+            .qos
+            .map(|enabled| (qos::capabilities(true), qos::capabilities(enabled)));
+        let filters = (
+            vmq::capabilities(self.config.vmq, true),
+            vmq::capabilities(self.config.vmq, false),
+        );
+        let status = self.handle.set_hardware_assist_attributes(
+            qos.as_ref().map(|(hardware, current)| (hardware, current)),
+            Some((&filters.0, &filters.1)),
         );
         attributes_set("hardware assist", status)
     }
@@ -507,7 +522,9 @@ impl Adapter {
     /// `MiniportOidRequest`: answered at once through [`oid::Control`]; a changed filter or offload
     /// configuration is published to the wire before the request completes, so a send after the
     /// completion sees it (a large send after LSO was turned off is dropped, as the LSO page asks).
-    pub fn oid_request(&self, request: OidRequest<'_>) -> NDIS_STATUS {
+    ///
+    /// A VM queue's free request pends until the queue's frames are back (`pended` is kept then).
+    pub fn oid_request(&self, request: OidRequest<'_>, pended: PendedRequest) -> NDIS_STATUS {
         let mut control = self.settings.control.lock();
         let live = || Live {
             connected: self.is_connected(),
@@ -517,11 +534,21 @@ impl Adapter {
         };
         let (status, change) = oid::handle(&mut control, request, live);
         match change {
-            Change::Filter | Change::Offload | Change::Qos => {
+            Change::Filter | Change::Offload | Change::Qos | Change::Routes => {
                 self.settings.published.lock().publish(&control);
             }
             Change::Power(state) => dbg_print!("power state {state:?}"),
-            Change::Nothing => {}
+            Change::Nothing | Change::FreeQueue(_) => {}
+        }
+        if let Change::Routes | Change::FreeQueue(_) = change {
+            // The wire follows the new routes before the request completes: no frame is
+            // indicated on a queue after its last filter went, or its DMA stopped.
+            drop(control);
+            wire::follow(self.port);
+            return match change {
+                Change::FreeQueue(freed) => self.free_queue(freed, pended),
+                _ => status,
+            };
         }
         if change == Change::Offload {
             // Indicated without the control lock held (NDIS may call back into the driver).
@@ -534,6 +561,11 @@ impl Adapter {
             self.indicate_qos(&qos);
         }
         status
+    }
+
+    /// The VM queue in `slot` is freed: its frames are back, its buffers free for another queue.
+    pub(crate) fn queue_freed(&self, slot: usize) {
+        self.settings.control.lock().vmq.freed(slot);
     }
 
     /// Brings the wire's copy (`copy`, in the adapter's seat) of the filter, offloads, VLAN and
@@ -646,14 +678,15 @@ fn attributes_set(what: &str, status: Result<(), NDIS_STATUS>) -> Result<(), NDI
     status
 }
 
-/// Reads every keyword of [`KEYWORDS`] and `NetworkAddress` through NDIS, and validates them.
+/// Reads every keyword of [`KEYWORDS`], the hidden `*RssOrVmqPreference` and `NetworkAddress`
+/// through NDIS, and validates them.
 #[inline(never)]
 fn read_configuration(handle: AdapterHandle) -> Result<(Config, Fallbacks), NDIS_STATUS> {
     let configuration = Configuration::open(&handle).inspect_err(|status| {
         dbg_print!("NdisOpenConfigurationEx failed: {status:#010x}");
     })?;
     let number = |name: &'static str| {
-        debug_assert!(KEYWORDS.iter().any(|k| k.name == name));
+        debug_assert!(KEYWORDS.iter().any(|k| k.name == name) || name == RSS_OR_VMQ_PREFERENCE.name);
         configuration.read_integer(name)
     };
     // Everything read is copied out before the configuration closes (at the end of this scope).

@@ -85,7 +85,7 @@ pub const JUMBO_PACKET: [(u32, &str); 3] = [(1514, "Disabled"), (4088, "4088 Byt
 pub const QOS_VALUES: [(u32, &str); 2] = [(0, "QoS Disabled"), (1, "QoS Enabled")];
 
 /// Every keyword rvnic reads, with its checks and default.
-pub const KEYWORDS: [Keyword; 22] = [
+pub const KEYWORDS: [Keyword; 25] = [
     Keyword {
         name: "NetworkAddress",
         description: "Network Address",
@@ -257,7 +257,37 @@ pub const KEYWORDS: [Keyword; 22] = [
         },
         default: 8,
     },
+    // Virtual machine queues ("Standardized INF Keywords for VMQ"): read only with the hidden
+    // *RssOrVmqPreference at 1. Lookahead split is not supported since NDIS 6.30: its one value
+    // says so.
+    Keyword {
+        name: "*VMQ",
+        description: "Virtual Machine Queues",
+        kind: Kind::Enum(&SWITCH_VALUES),
+        default: 1,
+    },
+    Keyword {
+        name: "*VMQLookaheadSplit",
+        description: "VMQ Lookahead Split",
+        kind: Kind::Enum(&[(0, "Disabled")]),
+        default: 0,
+    },
+    Keyword {
+        name: "*VMQVlanFiltering",
+        description: "VMQ VLAN Filtering",
+        kind: Kind::Enum(&SWITCH_VALUES),
+        default: 1,
+    },
 ];
+
+/// `*RssOrVmqPreference`: the hidden keyword ("must not be specified in the INF file") that
+/// chooses which of RSS (0, or absent) and VMQ (1) is enabled; the other's keywords are not read.
+pub const RSS_OR_VMQ_PREFERENCE: Keyword = Keyword {
+    name: "*RssOrVmqPreference",
+    description: "",
+    kind: Kind::Enum(&[(0, "RSS"), (1, "VMQ")]),
+    default: 0,
+};
 
 /// A keyword whose registry value was rejected, so its default applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -312,6 +342,16 @@ pub struct Config {
     /// `*QOS`: `None` when the keyword is absent (no QoS capabilities reported), else whether QoS
     /// is enabled (with it, priority tagging is on whatever `*PriorityVLANTag` says).
     pub qos: Option<bool>,
+    /// VM queues: enabled by `*RssOrVmqPreference` 1 and `*VMQ` 1, with VLAN filters if
+    /// `*VMQVlanFiltering` is 1. `None` otherwise.
+    pub vmq: Option<VmqConfig>,
+}
+
+/// The VMQ keywords, when VMQ is enabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VmqConfig {
+    /// `*VMQVlanFiltering`: filters may test the VLAN identifier.
+    pub vlan_filtering: bool,
 }
 
 /// Bytes of an Ethernet header, which `*JumboPacket` includes and the MTU does not.
@@ -400,6 +440,18 @@ impl Config {
         // Absent is not the default for *QOS ("must not report any NDIS QoS hardware
         // capabilities"); a present value is validated below like any other.
         let qos_present = number("*QOS").is_some();
+        let vmq_preferred = number(RSS_OR_VMQ_PREFERENCE.name).map(|v| check(&RSS_OR_VMQ_PREFERENCE, v));
+        let vmq_preferred = match vmq_preferred {
+            None => false,
+            Some(Ok(v)) => v == 1,
+            Some(Err(reason)) => {
+                fallbacks.push(Fallback {
+                    keyword: RSS_OR_VMQ_PREFERENCE.name,
+                    reason,
+                });
+                false
+            }
+        };
         let mut read = |name: &'static str| -> u32 {
             let k = keyword(name);
             match number(k.name).map(|v| check(k, v)) {
@@ -441,11 +493,19 @@ impl Config {
             tagging,
             id: if tagging.vlan { vlan_id } else { 0 },
         };
-        let rss_queues = if read("*RSS") == 1 {
+        // RSS or VMQ: each side's keywords are read only when the preference picks it.
+        let rss_queues = if !vmq_preferred && read("*RSS") == 1 {
             read("*NumRSSQueues").min(read("*MaxRssProcessors"))
         } else {
             0
         };
+        let vmq = (vmq_preferred && read("*VMQ") == 1).then(|| {
+            // Validated, and nothing to apply: split is never supported.
+            let _ = read("*VMQLookaheadSplit");
+            VmqConfig {
+                vlan_filtering: read("*VMQVlanFiltering") == 1,
+            }
+        });
         let network_address = match address.map(check_address) {
             None => None,
             Some(Ok(a)) => Some(a),
@@ -469,6 +529,7 @@ impl Config {
             vlan,
             rss_queues,
             qos,
+            vmq,
         };
         (config, fallbacks)
     }
@@ -533,6 +594,7 @@ mod tests {
                 },
                 rss_queues: 4,
                 qos: None,
+                vmq: None,
             }
         );
         assert_eq!(c.mtu(), 1500);

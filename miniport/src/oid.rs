@@ -24,11 +24,12 @@ use crate::offload::{self, Encapsulation, Offloads, RscCounts};
 use crate::wire::qos::{self, Qos};
 use crate::wire::scaling::{self, Scaling};
 use crate::wire::vlan::{MAX_VLAN_ID, Tagging, Vlan};
+use crate::wire::vmq::{Freed, VmQueues};
 use crate::wire::{Address, Filter, ListError, MAX_MULTICAST, SUPPORTED_FILTERS};
 
 /// Every OID rvnic answers (`OID_GEN_SUPPORTED_LIST`). The tests check that each one is
 /// handled and that every other OID is `NOT_SUPPORTED`.
-pub const SUPPORTED: [NDIS_OID; 70] = [
+pub const SUPPORTED: [NDIS_OID; 76] = [
     OID_GEN_SUPPORTED_LIST,
     OID_GEN_HARDWARE_STATUS,
     OID_GEN_MEDIA_SUPPORTED,
@@ -99,19 +100,34 @@ pub const SUPPORTED: [NDIS_OID; 70] = [
     OID_TCP_RSC_STATISTICS,
     OID_GEN_RECEIVE_SCALE_PARAMETERS,
     OID_QOS_PARAMETERS,
+    OID_RECEIVE_FILTER_ALLOCATE_QUEUE,
+    OID_RECEIVE_FILTER_QUEUE_ALLOCATION_COMPLETE,
+    OID_RECEIVE_FILTER_SET_FILTER,
+    OID_RECEIVE_FILTER_CLEAR_FILTER,
+    OID_RECEIVE_FILTER_FREE_QUEUE,
+    OID_RECEIVE_FILTER_QUEUE_PARAMETERS,
 ];
 
 /// Listed OIDs that are method requests only (a query or set of them is `NOT_SUPPORTED`).
-pub const METHODS: [NDIS_OID; 1] = [OID_QOS_PARAMETERS];
+pub const METHODS: [NDIS_OID; 4] = [
+    OID_QOS_PARAMETERS,
+    OID_RECEIVE_FILTER_ALLOCATE_QUEUE,
+    OID_RECEIVE_FILTER_QUEUE_ALLOCATION_COMPLETE,
+    OID_RECEIVE_FILTER_SET_FILTER,
+];
 
 /// Listed OIDs that are set only: a query of them is `NOT_SUPPORTED` (`OID_TCP_OFFLOAD_PARAMETERS`'
 /// page: "Query requests are not supported"; NDIS answers the `OID_OFFLOAD_ENCAPSULATION` query,
 /// and `OID_GEN_RECEIVE_SCALE_PARAMETERS`': "the query is not requested ... NDIS handles the
-/// query for miniport drivers").
-pub const SET_ONLY: [NDIS_OID; 3] = [
+/// query for miniport drivers"; so does it the `OID_RECEIVE_FILTER_QUEUE_PARAMETERS` method, and
+/// the free and clear requests are sets only).
+pub const SET_ONLY: [NDIS_OID; 6] = [
     OID_TCP_OFFLOAD_PARAMETERS,
     OID_OFFLOAD_ENCAPSULATION,
     OID_GEN_RECEIVE_SCALE_PARAMETERS,
+    OID_RECEIVE_FILTER_CLEAR_FILTER,
+    OID_RECEIVE_FILTER_FREE_QUEUE,
+    OID_RECEIVE_FILTER_QUEUE_PARAMETERS,
 ];
 
 /// OIDs answered but not listed. `OID_PNP_SET_POWER`: NDIS sends it to a miniport that reported
@@ -204,6 +220,12 @@ pub enum Change {
     /// [`Control::encapsulation`] to the wire, then indicate
     /// `NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG`.
     Offload,
+    /// The VM queues' routes: republish them, and make sure the wire follows them before the
+    /// request completes.
+    Routes,
+    /// A VM queue is stopping: indicate that its DMA stopped, and free it once its frames are
+    /// back (the request pends until then).
+    FreeQueue(Freed),
 }
 
 /// The device power states `OID_PNP_SET_POWER` carries.
@@ -284,6 +306,8 @@ pub struct Control {
     /// The NDIS QoS parameters `OID_QOS_PARAMETERS` provisioned (the wire reads a published copy
     /// of the classification).
     pub qos: Qos,
+    /// The VM queues and their filters (the wire reads a published copy of the routes).
+    pub vmq: VmQueues,
     /// Whether a processor number names a processor of this system, for the indirection table:
     /// none until the adapter says how to ask the kernel.
     pub processor_exists: fn(PROCESSOR_NUMBER) -> bool,
@@ -384,6 +408,7 @@ impl Control {
             vlan: config.vlan,
             scaling: Scaling::OFF,
             qos: Qos::default(),
+            vmq: VmQueues::new(config.vmq),
             processor_exists: |_| false,
             refusals: Refusals::default(),
         }
@@ -528,18 +553,28 @@ impl Control {
         Ok(value)
     }
 
-    /// `NdisRequestMethod`: runs `oid` on `input`. `OID_QOS_PARAMETERS` (with `*QOS` 1) is the
-    /// only method.
-    pub fn method(&mut self, oid: NDIS_OID, input: &[u8]) -> (Reply, Change) {
+    /// `NdisRequestMethod`: runs `oid` on `buffer` (the input, its output written over it):
+    /// `OID_QOS_PARAMETERS` (with `*QOS` 1), and with VMQ enabled the queue allocation and filter
+    /// methods.
+    pub fn method(&mut self, oid: NDIS_OID, buffer: &mut [u8]) -> (Reply, Change) {
+        let vmq = self.vmq.enabled();
+        let exists = self.processor_exists;
         let applied = match oid {
-            OID_QOS_PARAMETERS if self.config.qos == Some(true) => qos::apply_parameters(input),
+            OID_QOS_PARAMETERS if self.config.qos == Some(true) => qos::apply_parameters(buffer).map(|qos| {
+                self.qos = qos;
+                (buffer.len(), Change::Qos)
+            }),
+            OID_RECEIVE_FILTER_ALLOCATE_QUEUE if vmq => {
+                self.vmq.allocate(buffer, exists).map(|n| (n, Change::Nothing))
+            }
+            OID_RECEIVE_FILTER_QUEUE_ALLOCATION_COMPLETE if vmq => {
+                self.vmq.complete_allocation(buffer).map(|n| (n, Change::Routes))
+            }
+            OID_RECEIVE_FILTER_SET_FILTER if vmq => self.vmq.set_filter(buffer).map(|n| (n, Change::Routes)),
             _ => Err((NDIS_STATUS_NOT_SUPPORTED, 0)),
         };
         match applied {
-            Ok(qos) => {
-                self.qos = qos;
-                (Reply::success(input.len()), Change::Qos)
-            }
+            Ok((done, change)) => (Reply::success(done), change),
             Err((status, needed)) => (self.refuse(status, needed), Change::Nothing),
         }
     }
@@ -624,6 +659,22 @@ impl Control {
                 self.scaling = scaling;
                 Ok((read, Change::Filter))
             }
+            OID_RECEIVE_FILTER_CLEAR_FILTER
+            | OID_RECEIVE_FILTER_FREE_QUEUE
+            | OID_RECEIVE_FILTER_QUEUE_PARAMETERS
+                if !self.vmq.enabled() =>
+            {
+                Err((NDIS_STATUS_NOT_SUPPORTED, 0))
+            }
+            OID_RECEIVE_FILTER_CLEAR_FILTER => Ok((self.vmq.clear_filter(buffer)?, Change::Routes)),
+            OID_RECEIVE_FILTER_FREE_QUEUE => {
+                let (read, freed) = self.vmq.free(buffer)?;
+                Ok((read, Change::FreeQueue(freed)))
+            }
+            OID_RECEIVE_FILTER_QUEUE_PARAMETERS => Ok((
+                self.vmq.set_parameters(buffer, self.processor_exists)?,
+                Change::Nothing,
+            )),
             _ => Err((NDIS_STATUS_NOT_SUPPORTED, 0)),
         }
     }
@@ -647,9 +698,11 @@ pub fn handle(
             set.finish(reply.bytes, reply.needed);
             (reply.status, change)
         }
-        OidRequest::Method(method) => {
-            let (reply, change) = control.method(method.oid(), method.input());
-            // The input goes back as it came ("must not modify any data"): written = read.
+        OidRequest::Method(mut method) => {
+            let input = method.input().len();
+            let (reply, change) = control.method(method.oid(), &mut method.buffer()[..input]);
+            // What was read goes back, with what the method writes into it (QoS parameters as
+            // they came: "must not modify any data"): written = read.
             let done = if reply.status == NDIS_STATUS_SUCCESS {
                 reply.bytes
             } else {

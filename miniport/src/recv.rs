@@ -14,24 +14,94 @@
 
 #![forbid(unsafe_code)]
 
-use ndis::NDIS_RECEIVE_FLAGS_RESOURCES;
+use core::sync::atomic::{AtomicBool, Ordering, fence};
+
+use ndis::{
+    NDIS_OBJECT_HEADER, NDIS_OBJECT_TYPE_DEFAULT, NDIS_RECEIVE_FLAGS_RESOURCES, NDIS_RECEIVE_QUEUE_STATE,
+    NDIS_RECEIVE_QUEUE_STATE_REVISION_1, NDIS_SIZEOF_NDIS_RECEIVE_QUEUE_STATE_REVISION_1, NDIS_STATUS,
+    NDIS_STATUS_PENDING, NDIS_STATUS_RECEIVE_QUEUE_STATE, NDIS_STATUS_SUCCESS,
+    NdisReceiveQueueOperationalStateDmaStopped,
+};
+use rvnic_helpers::adapter::AdapterHandle;
+use rvnic_helpers::generic_object::DriverObject;
 use rvnic_helpers::irql::Raised;
-use rvnic_helpers::receive::Taken;
+use rvnic_helpers::oid::PendedRequest;
+use rvnic_helpers::receive::{RxPool, Taken};
 use rvnic_helpers::ring::Dispatch;
+use rvnic_helpers::spin::SpinLock;
 
 use crate::adapter::Adapter;
 use crate::dbg_print;
 use crate::nbl::{Chain, Nbl, Split};
 use crate::wire::scaling::{MAX_QUEUES, Scaling};
+use crate::wire::vmq::{Freed, VM_QUEUES};
+use crate::{LANES, POOL_TAG};
+
+/// The receive buffers of the VM queues (none with VMQ off), and a free request waiting for a
+/// queue's frames to come back. Its descriptors hold the adapter's in-flight references as the
+/// default queue's do.
+#[derive(Debug)]
+pub struct VmPools {
+    pools: [Option<RxPool>; VM_QUEUES],
+    /// `OID_RECEIVE_FILTER_FREE_QUEUE` pended until the slot's frames are back.
+    freeing: SpinLock<Option<(usize, PendedRequest)>>,
+    /// Whether `freeing` holds a request (read without the lock on every return).
+    waiting: AtomicBool,
+}
+
+impl VmPools {
+    /// A pool of `count` descriptors of `buffer_size` bytes per VM queue if `enabled`, else none.
+    /// `PASSIVE_LEVEL`.
+    ///
+    /// # Errors
+    /// What allocating a pool returned; the pools built so far are freed.
+    pub fn new(
+        enabled: bool,
+        driver: Option<DriverObject>,
+        handle: &AdapterHandle,
+        (count, buffer_size): (usize, usize),
+    ) -> Result<Self, NDIS_STATUS> {
+        let mut pools: [Option<RxPool>; VM_QUEUES] = Default::default();
+        if enabled {
+            let cpus = rvnic_helpers::adapter::active_processors().clamp(1, LANES);
+            for pool in &mut pools {
+                *pool = Some(RxPool::new(driver, handle, count, buffer_size, cpus, POOL_TAG)?);
+            }
+        }
+        Ok(Self {
+            pools,
+            freeing: SpinLock::new(None),
+            waiting: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether every descriptor of `slot`'s pool is free (none is out with the protocol).
+    fn all_back(&self, slot: usize) -> bool {
+        self.pools[slot - 1]
+            .as_ref()
+            .is_none_or(|p| p.free() == p.count())
+    }
+
+    /// Puts a returned NBL of a VM queue back in its pool; how many descriptors went back (0:
+    /// none of theirs).
+    fn recycle(&self, on: &Dispatch, nbl: &Nbl) -> usize {
+        self.pools
+            .iter()
+            .flatten()
+            .map(|p| p.recycle(on, nbl))
+            .find(|n| *n > 0)
+            .unwrap_or(0)
+    }
+}
 
 impl Adapter {
     /// Free receive descriptors for one frame of `count` buffers (chained), each with an in-flight
     /// reference, if the adapter runs and has that many; all or none. Only the wire's baton holder
     /// calls this (the free list's single consumer).
-    pub(crate) fn reserve_receive(&self, on: &Dispatch, count: usize) -> Option<Taken> {
+    pub(crate) fn reserve_receive(&self, on: &Dispatch, slot: usize, count: usize) -> Option<Taken> {
         self.enter();
         if self.is_running()
-            && let Some(taken) = self.rx.take(on, count)
+            && let Some(taken) = self.pool(slot).take(on, count)
         {
             for _ in 1..taken.count() {
                 self.enter();
@@ -49,11 +119,12 @@ impl Adapter {
     pub(crate) fn receive_one<T, E>(
         &self,
         on: &Dispatch,
+        slot: usize,
         fill: impl FnOnce(&mut [u8]) -> Result<(usize, T), E>,
     ) -> Option<Result<(Nbl, T), E>> {
         self.enter();
         let taken = if self.is_running() {
-            self.rx.take_one(on, fill)
+            self.pool(slot).take_one(on, fill)
         } else {
             None
         };
@@ -64,9 +135,18 @@ impl Adapter {
     }
 
     /// Gives back descriptors taken with [`Self::reserve_receive`] and not indicated.
-    pub(crate) fn cancel_receive(&self, on: &Dispatch, taken: Taken) {
-        let freed = self.rx.give_back(on, taken);
+    pub(crate) fn cancel_receive(&self, on: &Dispatch, slot: usize, taken: Taken) {
+        let freed = self.pool(slot).give_back(on, taken);
         self.leave_many(freed.max(1));
+    }
+
+    /// The receive buffers of queue `slot`: the default queue's (0), or a VM queue's.
+    #[inline]
+    pub(crate) fn pool(&self, slot: usize) -> &RxPool {
+        match slot.checked_sub(1).and_then(|i| self.vmq.pools.get(i)) {
+            Some(Some(pool)) => pool,
+            _ => &self.rx,
+        }
     }
 
     /// The low-water mark of free receive descriptors: an eighth of them.
@@ -79,7 +159,14 @@ impl Adapter {
     /// `NDIS_RECEIVE_FLAGS_RESOURCES`: NDIS copies and the descriptors are ours again at once. At
     /// `DISPATCH_LEVEL` (`on`).
     pub(crate) fn indicate(&self, on: &Dispatch, chain: &mut Chain) {
-        let resources = self.rx.free() < self.low_water();
+        self.indicate_from(on, 0, chain);
+    }
+
+    /// Indicates a chain of filled receive descriptors of queue `slot`'s buffers, as
+    /// [`Self::indicate`] does the default queue's.
+    pub(crate) fn indicate_from(&self, on: &Dispatch, slot: usize, chain: &mut Chain) {
+        let pool = self.pool(slot);
+        let resources = pool.free() < pool.count() / 8;
         let flags = if resources {
             NDIS_RECEIVE_FLAGS_RESOURCES
         } else {
@@ -87,9 +174,79 @@ impl Adapter {
         };
         // Each NBL holds an in-flight reference taken while the adapter ran.
         if let Some(back) = self.handle().indicate_receive(chain, flags) {
-            let mut foreign = 0;
-            let freed = self.rx.recycle_all(on, back, |_| foreign += 1);
-            self.leave_many(freed + foreign);
+            self.recycle(on, back);
+        }
+    }
+
+    /// Puts indicated NBLs back in their pools and drops their references; a VM queue being
+    /// freed may be done then.
+    fn recycle(&self, on: &Dispatch, nbls: Split) {
+        let (mut foreign, mut queued) = (0, 0);
+        let freed = self
+            .rx
+            .recycle_all(on, nbls, |nbl| match self.vmq.recycle(on, nbl) {
+                0 => {
+                    dbg_print!("returned NBL {:p} is not one of this adapter's", nbl.as_ptr());
+                    foreign += 1;
+                }
+                n => queued += n,
+            });
+        if queued > 0 {
+            // Ordered with `free_queue`'s flag before its count of the pool (either sees the other).
+            fence(Ordering::SeqCst);
+            if self.vmq.waiting.load(Ordering::Relaxed) {
+                self.finish_free();
+            }
+        }
+        // Each NBL held a reference per descriptor (a foreign one is counted as one, as before).
+        self.leave_many(freed + queued + foreign);
+    }
+
+    /// `OID_RECEIVE_FILTER_FREE_QUEUE` accepted (its DMA is stopped: the wire routes nothing to
+    /// it any more): indicates `NDIS_STATUS_RECEIVE_QUEUE_STATE` with the DMA stopped, then frees
+    /// the queue if its frames are all back, or pends `request` until they are ("Freeing a VM
+    /// Queue").
+    pub(crate) fn free_queue(&self, freed: Freed, request: PendedRequest) -> NDIS_STATUS {
+        let state = NDIS_RECEIVE_QUEUE_STATE {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_DEFAULT,
+                NDIS_RECEIVE_QUEUE_STATE_REVISION_1,
+                NDIS_SIZEOF_NDIS_RECEIVE_QUEUE_STATE_REVISION_1,
+            ),
+            Flags: 0,
+            QueueId: freed.id,
+            QueueState: NdisReceiveQueueOperationalStateDmaStopped,
+        };
+        self.handle()
+            .indicate_status(NDIS_STATUS_RECEIVE_QUEUE_STATE, &state);
+        let mut freeing = self.vmq.freeing.lock();
+        self.vmq.waiting.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if self.vmq.all_back(freed.slot) {
+            self.vmq.waiting.store(false, Ordering::Relaxed);
+            drop(freeing);
+            self.queue_freed(freed.slot);
+            return NDIS_STATUS_SUCCESS;
+        }
+        *freeing = Some((freed.slot, request));
+        NDIS_STATUS_PENDING
+    }
+
+    /// Completes the pended free request if its queue's frames are all back.
+    fn finish_free(&self) {
+        let mut freeing = self.vmq.freeing.lock();
+        let Some((slot, _)) = *freeing else {
+            return;
+        };
+        if !self.vmq.all_back(slot) {
+            return;
+        }
+        let done = freeing.take();
+        self.vmq.waiting.store(false, Ordering::Relaxed);
+        drop(freeing);
+        if let Some((slot, request)) = done {
+            self.queue_freed(slot);
+            self.handle().complete_request(request, NDIS_STATUS_SUCCESS);
         }
     }
 
@@ -121,12 +278,6 @@ impl Adapter {
     /// `MiniportReturnNetBufferLists`: the protocol gives indicated NBLs back.
     pub fn return_nbls(&self, nbls: Split) {
         let raised = Raised::to_dispatch();
-        let mut foreign = 0;
-        let freed = self.rx.recycle_all(raised.dispatch(), nbls, |nbl| {
-            dbg_print!("returned NBL {:p} is not one of this adapter's", nbl.as_ptr());
-            foreign += 1;
-        });
-        // Each NBL held a reference per descriptor (a foreign one is counted as one, as before).
-        self.leave_many(freed + foreign);
+        self.recycle(raised.dispatch(), nbls);
     }
 }

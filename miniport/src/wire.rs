@@ -18,14 +18,17 @@
 mod frame;
 mod job;
 pub mod packet;
+mod published;
 pub mod qos;
 pub mod rss;
 pub mod scaling;
 mod unit;
 pub mod vlan;
+pub mod vmq;
 
 pub use frame::*;
 use ndis::NDIS_STATUS;
+pub use published::Published;
 use rvnic_helpers::irql::Raised;
 use rvnic_helpers::memory::PoolBox;
 use rvnic_helpers::receive::Taken;
@@ -40,11 +43,11 @@ use crate::adapter::Adapter;
 use crate::config::Topology;
 use crate::nbl::{Chain, LargeSendRequest, Nbl, NetBuffer, Reader};
 use crate::offload::Active;
-use crate::oid::Control;
 use crate::stats::Counters;
 use qos::Classes;
 use scaling::Scaling;
 use vlan::{Admit, Delivery, Tag, Vlan};
+use vmq::Routes;
 
 /// Wires the driver can have at once (every loopback adapter has its own).
 pub const MAX_WIRES: usize = 64;
@@ -64,56 +67,6 @@ pub type Wire = Seats<Adapter, Published, MAX_PORTS>;
 
 /// An adapter in pool memory, with the wire's copy of what it publishes: what moves into a seat.
 pub type Seated = PoolBox<Occupant<Adapter, Published>>;
-
-/// What the wire applies for one adapter: its receive filter and active offloads, with the
-/// generation of the OID set that published them (the wire copies them when it changes).
-#[derive(Debug, Clone, Copy)]
-pub struct Published {
-    generation: u32,
-    /// The receive filter (packet filter, multicast list, current address).
-    pub filter: Filter,
-    /// The offloads applied to and for the adapter.
-    pub offload: Active,
-    /// The adapter's 802.1Q settings.
-    pub vlan: Vlan,
-    /// The adapter's RSS parameters.
-    pub scaling: Scaling,
-    /// The adapter's NDIS QoS classification (sends without a priority get theirs from it).
-    pub qos: Classes,
-}
-
-impl Published {
-    /// The first publication, of what `control` holds.
-    #[must_use]
-    pub fn new(control: &Control) -> Self {
-        Self {
-            generation: 1,
-            filter: control.filter,
-            offload: control.offloads.active(control.encapsulation),
-            vlan: control.vlan,
-            scaling: control.scaling,
-            qos: control.qos.classes,
-        }
-    }
-
-    /// Replaces what is published with what `control` holds now, as a new generation.
-    pub fn publish(&mut self, control: &Control) {
-        let generation = self.generation.wrapping_add(1);
-        *self = Self {
-            generation,
-            ..Self::new(control)
-        };
-    }
-
-    /// Copies `from` unless this is of its generation already; true if it copied.
-    pub fn refresh(&mut self, from: &Self) -> bool {
-        let stale = self.generation != from.generation;
-        if stale {
-            *self = *from;
-        }
-        stale
-    }
-}
 
 /// Who uses a wire: its key and how many ports are taken. Guarded by [`REGISTRY`].
 #[derive(Debug, Clone, Copy)]
@@ -245,6 +198,16 @@ pub fn detach(port: Port) -> Option<Seated> {
     })
 }
 
+/// Brings the wire's copy of what the adapter on `port` publishes up to date now, under the
+/// baton: when this returns, no drain follows an older copy. IRQL <= `DISPATCH_LEVEL`.
+pub fn follow(port: Port) {
+    with_baton(port, |wire, held| {
+        if let Some((adapter, copy)) = wire.get_mut(held, port.slot) {
+            adapter.refresh(copy);
+        }
+    });
+}
+
 /// The other adapter of a pair, while the baton is held.
 fn peer_of<'h>(wire: &'h Wire, held: &'h Held<'_>, slot: usize) -> Option<&'h Adapter> {
     wire.get(held, 1 - slot.min(1))
@@ -308,6 +271,11 @@ struct Drain<'w> {
     published: [Option<&'w Published>; MAX_PORTS],
     /// Per port, its QoS classification if it has one (looked up once per drain, not per send).
     classes: [Option<&'w Classes>; MAX_PORTS],
+    /// Per port, the routes of its VM queues if it has VMQ enabled.
+    vmq: [Option<&'w Routes>; MAX_PORTS],
+    /// Receives of one VM queue (`vm_queue`: port and slot), to indicate together.
+    vm_batch: Chain,
+    vm_queue: (usize, usize),
     topology: Topology,
     on: &'w Dispatch,
     /// Receives per port, to indicate.
@@ -328,6 +296,9 @@ impl<'w> Drain<'w> {
             ports: seats.map(|s| s.map(|(adapter, _)| adapter)),
             published: seats.map(|s| s.map(|(_, published)| published)),
             classes: seats.map(|s| s.map(|(_, p)| &p.qos).filter(|c| c.is_active())),
+            vmq: seats.map(|s| s.and_then(|(_, p)| p.vmq.as_ref())),
+            vm_batch: Chain::default(),
+            vm_queue: (0, 0),
             topology,
             on,
             receives: Default::default(),
@@ -475,7 +446,7 @@ impl<'w> Drain<'w> {
                 let Some(published) = self.published[to] else {
                     continue;
                 };
-                if !published.filter.accepts(&destination) {
+                if !published.accepts(&destination) {
                     continue;
                 }
                 if published.vlan.in_a_vlan() {
@@ -512,7 +483,7 @@ impl<'w> Drain<'w> {
             let Some(published) = self.published[to] else {
                 continue;
             };
-            if !published.filter.accepts(&destination) {
+            if !published.accepts(&destination) {
                 continue;
             }
             let Admit::Deliver(delivery) = published.vlan.admit(tag.or(in_frame), in_frame.is_some()) else {
@@ -583,7 +554,7 @@ impl<'w> Drain<'w> {
                 let Some(published) = self.published[to] else {
                     continue;
                 };
-                if !published.filter.accepts(&destination) {
+                if !published.accepts(&destination) {
                     continue;
                 }
                 let Admit::Deliver(Delivery { oob, .. }) =
@@ -642,9 +613,11 @@ impl<'w> Drain<'w> {
 
     /// Takes `count` receive descriptors of port `to` for one frame (see
     /// [`Adapter::reserve_receive`]), keeping the port's lower bound of free ones.
-    fn reserve(&mut self, to: usize, receiver: &Adapter, count: usize) -> Option<Taken> {
-        let taken = receiver.reserve_receive(self.on, count)?;
-        self.free_at_least[to] = self.free_at_least[to].saturating_sub(taken.count());
+    fn reserve(&mut self, to: usize, receiver: &Adapter, slot: usize, count: usize) -> Option<Taken> {
+        let taken = receiver.reserve_receive(self.on, slot, count)?;
+        if slot == 0 {
+            self.free_at_least[to] = self.free_at_least[to].saturating_sub(taken.count());
+        }
         Some(taken)
     }
 
@@ -701,7 +674,13 @@ impl<'w> Drain<'w> {
             return true;
         };
         let counters = receiver.stats.cpu(self.on.cpu());
-        let scaling = self.scaling(to);
+        // The queue the frame goes to: the default one (hashed for RSS), or with VMQ the one
+        // whose filter matches it.
+        let (route, scaling) = match self.vmq[to] {
+            None => (None, self.scaling(to)),
+            Some(routes) => vmq::route_frame(routes, nb, whole, delivery.oob),
+        };
+        let slot = route.map_or(0, |r| usize::from(r.slot));
         let len = delivery.length(nb.len());
         let wire_len = len.max(MIN_FRAME);
         if len > delivery.limit(receiver.max_frame()) {
@@ -709,7 +688,7 @@ impl<'w> Drain<'w> {
             counters.error_in();
             return true;
         }
-        let filled = receiver.receive_one(self.on, |buffer| {
+        let filled = receiver.receive_one(self.on, slot, |buffer| {
             let buffer = buffer.get_mut(..wire_len).ok_or(Unfilled::TooLong)?;
             let frame = &mut buffer[..len];
             match whole {
@@ -733,11 +712,13 @@ impl<'w> Drain<'w> {
         });
         let indicated = match filled {
             Some(Ok((mut nbl, (flags, (hash, info))))) => {
-                self.free_at_least[to] = self.free_at_least[to].saturating_sub(1);
                 nbl.set_receive_offload(flags, 0);
                 // Always written: a descriptor may carry the hash of its last frame.
                 nbl.set_hash(hash, info);
                 vlan::set_tag(&mut nbl, delivery.oob);
+                if let Some(route) = route {
+                    nbl.set_receive_queue(route.queue, route.filter);
+                }
                 nbl
             }
             None => {
@@ -751,7 +732,12 @@ impl<'w> Drain<'w> {
             Some(Err(Unfilled::Unreadable)) => return false,
         };
         counters.received(class, wire_len);
-        self.receives[to].push(indicated);
+        if slot == 0 {
+            self.free_at_least[to] = self.free_at_least[to].saturating_sub(1);
+            self.receives[to].push(indicated);
+        } else {
+            self.push_vm(to, slot, indicated);
+        }
         true
     }
 
@@ -785,6 +771,7 @@ impl<'w> Drain<'w> {
     }
 
     fn flush(&mut self) {
+        self.indicate_vm();
         for port in 0..MAX_PORTS {
             self.indicate(port);
             if let Some(adapter) = self.ports[port] {

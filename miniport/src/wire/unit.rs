@@ -2,6 +2,7 @@
 //! receive descriptors. Safe code only, as its parent module `wire` requires of its children.
 
 use super::vlan::{self, Tag};
+use super::vmq;
 use super::{
     Adapter, BATCH, Class, Drain, LargeSend, MAX_CHAIN, MIN_FRAME, NetBuffer, Reader, Taken, Unit, Version,
 };
@@ -23,17 +24,24 @@ impl<'w> Drain<'w> {
     ) -> bool {
         let counters = receiver.stats.cpu(self.on.cpu());
         let active = self.offload(to);
-        // Every unit has the template's addresses and ports: one hash for all (zeros: none).
-        let (hash, info) = self.scaling(to).map_or((0, 0), |s| s.hash(template));
+        // Every unit has the template's addresses, ports and tag: one queue for all, and on the
+        // default queue one hash for all (zeros: none).
+        let (route, scaling) = match self.vmq[to] {
+            None => (None, self.scaling(to)),
+            Some(routes) => vmq::route_headers(routes, template, tag),
+        };
+        let slot = route.map_or(0, |r| usize::from(r.slot));
+        let pool = receiver.pool(slot);
+        let (hash, info) = scaling.map_or((0, 0), |s| s.hash(template));
         let v4 = send.headers.version == Version::V4;
         let (rsc, rx_tcp) = if v4 {
             (active.rsc4, active.rx_tcp4)
         } else {
             (active.rsc6, active.rx_tcp6)
         };
-        let buffer_size = receiver.rx.buffer_size();
-        // A coalesced unit spans at most MAX_CHAIN buffers and a quarter of the adapter's.
-        let chain_limit = MAX_CHAIN.min(receiver.rx.count() / 4).max(1) * buffer_size;
+        let buffer_size = pool.buffer_size();
+        // A coalesced unit spans at most MAX_CHAIN buffers and a quarter of the queue's.
+        let chain_limit = MAX_CHAIN.min(pool.count() / 4).max(1) * buffer_size;
         let per_unit = if rsc && send.coalescible {
             send.segments_per_unit(chain_limit)
         } else {
@@ -60,10 +68,10 @@ impl<'w> Drain<'w> {
             }
             // Frames queued for this receiver hold descriptors until they are indicated: indicate
             // them first if the pool could not take this unit otherwise.
-            if receiver.rx.free() < needed && !self.receives[to].is_empty() {
-                self.indicate(to);
+            if pool.free() < needed {
+                self.indicate_queue(to, slot);
             }
-            let Some(mut taken) = self.reserve(to, receiver, needed) else {
+            let Some(mut taken) = self.reserve(to, receiver, slot, needed) else {
                 counters.discard_in();
                 if !reader.skip(unit.len) {
                     return false;
@@ -73,7 +81,7 @@ impl<'w> Drain<'w> {
             let compute = !coalesced && !rx_tcp;
             let filled = fill_unit(receiver, &mut taken, send, template, &unit, &mut reader, compute);
             if !filled {
-                receiver.cancel_receive(self.on, taken);
+                receiver.cancel_receive(self.on, slot, taken);
                 return false;
             }
             let mut flags = 0;
@@ -96,7 +104,7 @@ impl<'w> Drain<'w> {
                 }
             }
             // The buffers are chained in the token: one NET_BUFFER's data.
-            let Some(mut indicated) = receiver.rx.prepare(taken, wire_len) else {
+            let Some(mut indicated) = pool.prepare(taken, wire_len) else {
                 continue;
             };
             let count = if coalesced {
@@ -107,7 +115,14 @@ impl<'w> Drain<'w> {
             indicated.set_receive_offload(flags, count);
             indicated.set_hash(hash, info);
             vlan::set_tag(&mut indicated, tag);
+            if let Some(route) = route {
+                indicated.set_receive_queue(route.queue, route.filter);
+            }
             counters.received_many(class, unit.count, unit.len + unit.count * send.header_len);
+            if slot != 0 {
+                self.push_vm(to, slot, indicated);
+                continue;
+            }
             self.receives[to].push(indicated);
             if self.receives[to].len() >= BATCH || self.receive_low(to) {
                 self.indicate(to);
