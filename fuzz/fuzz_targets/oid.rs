@@ -13,7 +13,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use ndis::*;
-use rvnic::config::{Config, JUMBO_PACKET};
+use rvnic::config::{Config, JUMBO_PACKET, VmqConfig};
 use rvnic::oid::{Change, Control, Live, Reply, SUPPORTED, UNLISTED, handle};
 use rvnic_helpers::oid::OwnedRequest;
 
@@ -72,7 +72,7 @@ fn through_request(control: &mut Control, set: bool, oid: NDIS_OID, buffer: &mut
 /// A method request through `oid::handle`: it reads and writes within its buffer, and a refusal
 /// changes nothing.
 fn method(control: &mut Control, oid: NDIS_OID, buffer: &mut [u8]) {
-    let before = (control.qos, control.scaling);
+    let before = (control.qos, control.scaling, control.vmq);
     let len = buffer.len();
     let mut request = OwnedRequest::method(oid, buffer, len);
     let (status, change) = handle(control, request.view(), live);
@@ -83,7 +83,7 @@ fn method(control: &mut Control, oid: NDIS_OID, buffer: &mut [u8]) {
     );
     if status != NDIS_STATUS_SUCCESS {
         assert_eq!(change, Change::Nothing);
-        assert_eq!((control.qos, control.scaling), before);
+        assert_eq!((control.qos, control.scaling, control.vmq), before);
     }
 }
 
@@ -91,8 +91,11 @@ fuzz_target!(|data: &[u8]| {
     let mut input = Input(data);
     let Some(choice) = input.byte() else { return };
     let config = Config {
-        max_frame: JUMBO_PACKET[usize::from(choice & 0x7f) % JUMBO_PACKET.len()].0,
+        max_frame: JUMBO_PACKET[usize::from(choice & 0x3f) % JUMBO_PACKET.len()].0,
         qos: Some(choice & 0x80 != 0),
+        vmq: (choice & 0x40 != 0).then_some(VmqConfig {
+            vlan_filtering: choice & 1 != 0,
+        }),
         ..Config::default()
     };
     let mut control = Control::new(config, [0x02, 0, 0, 0, 0, 1]);
@@ -125,6 +128,7 @@ fuzz_target!(|data: &[u8]| {
                 control.power,
                 control.vlan,
                 control.scaling,
+                control.vmq,
             );
             let (reply, change) = if via_request {
                 through_request(&mut control, true, oid, &mut buffer)
@@ -143,7 +147,8 @@ fuzz_target!(|data: &[u8]| {
                         control.lookahead,
                         control.power,
                         control.vlan,
-                        control.scaling
+                        control.scaling,
+                        control.vmq
                     ),
                     before
                 );

@@ -28,7 +28,7 @@ use rvnic_helpers::spin::SpinLock;
 use rvnic_helpers::timer_pool::{TimerCallback, TimerPool};
 
 use crate::chores::{Cancels, Reset, Settled};
-use crate::config::{Config, Fallbacks, KEYWORDS, RSS_OR_VMQ_PREFERENCE};
+use crate::config::{Config, KEYWORDS, RSS_OR_VMQ_PREFERENCE};
 use crate::offload;
 use crate::oid::{self, Change, Control, Live};
 use crate::recv::VmPools;
@@ -65,7 +65,7 @@ pub struct Adapter {
     pub(crate) tx: TxQueue,
     pub(crate) rx: RxPool,
     /// The VM queues' receive buffers (none with VMQ off).
-    pub(crate) vmq: VmPools,
+    pub(crate) vmq: PoolBox<VmPools>,
     pub(crate) stats: Statistics,
 }
 
@@ -145,14 +145,7 @@ impl Adapter {
         driver: Option<DriverObject>,
         if_index: u32,
     ) -> Result<NonNull<Self>, NDIS_STATUS> {
-        let (config, fallbacks) = read_configuration(handle)?;
-        for f in fallbacks.iter() {
-            dbg_print!(
-                "keyword {} refused ({:?}): using its default",
-                f.keyword,
-                f.reason
-            );
-        }
+        let config = read_configuration(handle)?;
         let port = wire::reserve(config.topology, config.segment).ok_or(NDIS_STATUS_RESOURCES)?;
         // A queue per processor at most: its DPC runs on one.
         let mut config = config;
@@ -679,9 +672,9 @@ fn attributes_set(what: &str, status: Result<(), NDIS_STATUS>) -> Result<(), NDI
 }
 
 /// Reads every keyword of [`KEYWORDS`], the hidden `*RssOrVmqPreference` and `NetworkAddress`
-/// through NDIS, and validates them.
+/// through NDIS, validates them, and says which were refused.
 #[inline(never)]
-fn read_configuration(handle: AdapterHandle) -> Result<(Config, Fallbacks), NDIS_STATUS> {
+fn read_configuration(handle: AdapterHandle) -> Result<Config, NDIS_STATUS> {
     let configuration = Configuration::open(&handle).inspect_err(|status| {
         dbg_print!("NdisOpenConfigurationEx failed: {status:#010x}");
     })?;
@@ -690,5 +683,14 @@ fn read_configuration(handle: AdapterHandle) -> Result<(Config, Fallbacks), NDIS
         configuration.read_integer(name)
     };
     // Everything read is copied out before the configuration closes (at the end of this scope).
-    Ok(Config::from_registry(number, configuration.network_address()))
+    let (config, fallbacks) = Config::from_registry(number, configuration.network_address());
+    // Said here: the fallbacks stay out of initialize's frame.
+    for f in fallbacks.iter() {
+        dbg_print!(
+            "keyword {} refused ({:?}): using its default",
+            f.keyword,
+            f.reason
+        );
+    }
+    Ok(config)
 }

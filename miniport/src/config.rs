@@ -365,10 +365,10 @@ impl Config {
     }
 }
 
-/// Up to one fallback per keyword, without allocating.
+/// Up to one fallback per keyword (the hidden preference included), without allocating.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Fallbacks {
-    items: [Option<Fallback>; KEYWORDS.len()],
+    items: [Option<Fallback>; KEYWORDS.len() + 1],
     len: usize,
 }
 

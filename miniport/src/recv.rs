@@ -25,6 +25,7 @@ use ndis::{
 use rvnic_helpers::adapter::AdapterHandle;
 use rvnic_helpers::generic_object::DriverObject;
 use rvnic_helpers::irql::Raised;
+use rvnic_helpers::memory::PoolBox;
 use rvnic_helpers::oid::PendedRequest;
 use rvnic_helpers::receive::{RxPool, Taken};
 use rvnic_helpers::ring::Dispatch;
@@ -51,16 +52,18 @@ pub struct VmPools {
 
 impl VmPools {
     /// A pool of `count` descriptors of `buffer_size` bytes per VM queue if `enabled`, else none.
-    /// `PASSIVE_LEVEL`.
+    /// `PASSIVE_LEVEL`. Not inlined: building the pools has a frame of its own, not the
+    /// adapter's.
     ///
     /// # Errors
     /// What allocating a pool returned; the pools built so far are freed.
+    #[inline(never)]
     pub fn new(
         enabled: bool,
         driver: Option<DriverObject>,
         handle: &AdapterHandle,
         (count, buffer_size): (usize, usize),
-    ) -> Result<Self, NDIS_STATUS> {
+    ) -> Result<PoolBox<Self>, NDIS_STATUS> {
         let mut pools: [Option<RxPool>; VM_QUEUES] = Default::default();
         if enabled {
             let cpus = rvnic_helpers::adapter::active_processors().clamp(1, LANES);
@@ -68,11 +71,15 @@ impl VmPools {
                 *pool = Some(RxPool::new(driver, handle, count, buffer_size, cpus, POOL_TAG)?);
             }
         }
-        Ok(Self {
-            pools,
-            freeing: SpinLock::new(None),
-            waiting: AtomicBool::new(false),
+        // In pool memory of its own: the adapter stays small to build.
+        PoolBox::new_in_place(POOL_TAG, |place| {
+            Ok::<_, core::convert::Infallible>(place.write(Self {
+                pools,
+                freeing: SpinLock::new(None),
+                waiting: AtomicBool::new(false),
+            }))
         })
+        .map_err(|_| ndis::NDIS_STATUS_RESOURCES)
     }
 
     /// Whether every descriptor of `slot`'s pool is free (none is out with the protocol).
@@ -112,19 +119,19 @@ impl Adapter {
         None
     }
 
-    /// One free descriptor for a frame of one buffer, filled by `fill`, with an in-flight
-    /// reference, if the adapter runs: see [`rvnic_helpers::receive::RxPool::take_one`]. Only the
-    /// wire's baton holder calls this.
+    /// One free descriptor of `pool` (the default queue's, or a VM queue's: [`Self::pool`]) for a
+    /// frame of one buffer, filled by `fill`, with an in-flight reference, if the adapter runs:
+    /// see [`rvnic_helpers::receive::RxPool::take_one`]. Only the wire's baton holder calls this.
     #[inline]
     pub(crate) fn receive_one<T, E>(
         &self,
         on: &Dispatch,
-        slot: usize,
+        pool: &RxPool,
         fill: impl FnOnce(&mut [u8]) -> Result<(usize, T), E>,
     ) -> Option<Result<(Nbl, T), E>> {
         self.enter();
         let taken = if self.is_running() {
-            self.pool(slot).take_one(on, fill)
+            pool.take_one(on, fill)
         } else {
             None
         };
@@ -141,7 +148,6 @@ impl Adapter {
     }
 
     /// The receive buffers of queue `slot`: the default queue's (0), or a VM queue's.
-    #[inline]
     pub(crate) fn pool(&self, slot: usize) -> &RxPool {
         match slot.checked_sub(1).and_then(|i| self.vmq.pools.get(i)) {
             Some(Some(pool)) => pool,

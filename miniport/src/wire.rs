@@ -47,7 +47,7 @@ use crate::stats::Counters;
 use qos::Classes;
 use scaling::Scaling;
 use vlan::{Admit, Delivery, Tag, Vlan};
-use vmq::Routes;
+use vmq::Route;
 
 /// Wires the driver can have at once (every loopback adapter has its own).
 pub const MAX_WIRES: usize = 64;
@@ -271,8 +271,6 @@ struct Drain<'w> {
     published: [Option<&'w Published>; MAX_PORTS],
     /// Per port, its QoS classification if it has one (looked up once per drain, not per send).
     classes: [Option<&'w Classes>; MAX_PORTS],
-    /// Per port, the routes of its VM queues if it has VMQ enabled.
-    vmq: [Option<&'w Routes>; MAX_PORTS],
     /// Receives of one VM queue (`vm_queue`: port and slot), to indicate together.
     vm_batch: Chain,
     vm_queue: (usize, usize),
@@ -296,7 +294,6 @@ impl<'w> Drain<'w> {
             ports: seats.map(|s| s.map(|(adapter, _)| adapter)),
             published: seats.map(|s| s.map(|(_, published)| published)),
             classes: seats.map(|s| s.map(|(_, p)| &p.qos).filter(|c| c.is_active())),
-            vmq: seats.map(|s| s.and_then(|(_, p)| p.vmq.as_ref())),
             vm_batch: Chain::default(),
             vm_queue: (0, 0),
             topology,
@@ -446,7 +443,7 @@ impl<'w> Drain<'w> {
                 let Some(published) = self.published[to] else {
                     continue;
                 };
-                if !published.accepts(&destination) {
+                if !published.filter.accepts(&destination) {
                     continue;
                 }
                 if published.vlan.in_a_vlan() {
@@ -483,7 +480,7 @@ impl<'w> Drain<'w> {
             let Some(published) = self.published[to] else {
                 continue;
             };
-            if !published.accepts(&destination) {
+            if !published.filter.accepts(&destination) {
                 continue;
             }
             let Admit::Deliver(delivery) = published.vlan.admit(tag.or(in_frame), in_frame.is_some()) else {
@@ -554,7 +551,7 @@ impl<'w> Drain<'w> {
                 let Some(published) = self.published[to] else {
                     continue;
                 };
-                if !published.accepts(&destination) {
+                if !published.filter.accepts(&destination) {
                     continue;
                 }
                 let Admit::Deliver(Delivery { oob, .. }) =
@@ -674,13 +671,18 @@ impl<'w> Drain<'w> {
             return true;
         };
         let counters = receiver.stats.cpu(self.on.cpu());
-        // The queue the frame goes to: the default one (hashed for RSS), or with VMQ the one
-        // whose filter matches it.
-        let (route, scaling) = match self.vmq[to] {
-            None => (None, self.scaling(to)),
-            Some(routes) => vmq::route_frame(routes, nb, whole, delivery.oob),
+        // Hashed for RSS (never on with VMQ, its alternative); with VMQ, the route of the queue
+        // whose filter matches it (slot 0: the default queue).
+        let scaling = self.scaling(to);
+        let (route, pool) = match self.with_queues(to) {
+            None => (None, &receiver.rx),
+            Some(published) => {
+                let Some(route) = vmq::route_frame(published, nb, whole, delivery.oob) else {
+                    return true;
+                };
+                (Some(route), receiver.pool(usize::from(route.slot)))
+            }
         };
-        let slot = route.map_or(0, |r| usize::from(r.slot));
         let len = delivery.length(nb.len());
         let wire_len = len.max(MIN_FRAME);
         if len > delivery.limit(receiver.max_frame()) {
@@ -688,7 +690,7 @@ impl<'w> Drain<'w> {
             counters.error_in();
             return true;
         }
-        let filled = receiver.receive_one(self.on, slot, |buffer| {
+        let filled = receiver.receive_one(self.on, pool, |buffer| {
             let buffer = buffer.get_mut(..wire_len).ok_or(Unfilled::TooLong)?;
             let frame = &mut buffer[..len];
             match whole {
@@ -732,11 +734,12 @@ impl<'w> Drain<'w> {
             Some(Err(Unfilled::Unreadable)) => return false,
         };
         counters.received(class, wire_len);
-        if slot == 0 {
-            self.free_at_least[to] = self.free_at_least[to].saturating_sub(1);
-            self.receives[to].push(indicated);
-        } else {
-            self.push_vm(to, slot, indicated);
+        match route {
+            Some(Route { slot, .. }) if slot != 0 => self.push_vm(to, usize::from(slot), indicated),
+            _ => {
+                self.free_at_least[to] = self.free_at_least[to].saturating_sub(1);
+                self.receives[to].push(indicated);
+            }
         }
         true
     }

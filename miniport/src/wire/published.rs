@@ -41,6 +41,22 @@ impl Published {
             qos: control.qos.classes,
             vmq: control.vmq.enabled().then(|| control.vmq.routes()),
         }
+        .with_queue_addresses()
+    }
+
+    /// With running VM queues, the wire's filter takes every unicast frame (a VMQ filter is a
+    /// receive filter of the NIC): the queue routes then take those their filters name, and the
+    /// adapter's own packet filter (kept in the routes) the rest. The datapath of adapters without
+    /// VMQ stays as it is.
+    fn with_queue_addresses(mut self) -> Self {
+        let promiscuous = ndis::NDIS_PACKET_TYPE_PROMISCUOUS;
+        if let Some(routes) = self.vmq.as_mut().filter(|r| !r.is_empty())
+            && self.filter.packet_filter & promiscuous == 0
+        {
+            routes.own_filter = Some(self.filter.packet_filter);
+            self.filter.packet_filter |= promiscuous;
+        }
+        self
     }
 
     /// Replaces what is published with what `control` holds now, as a new generation.
@@ -50,14 +66,6 @@ impl Published {
             generation,
             ..Self::new(control)
         };
-    }
-
-    /// Whether the adapter takes a frame to `destination`: its receive filter accepts it, or a
-    /// running VM queue's filter names it (a VMQ filter is a receive filter of the NIC).
-    #[must_use]
-    #[inline]
-    pub fn accepts(&self, destination: &[u8; 6]) -> bool {
-        self.filter.accepts(destination) || self.vmq.as_ref().is_some_and(|r| r.names(destination))
     }
 
     /// Copies `from` unless this is of its generation already; true if it copied.

@@ -2,7 +2,6 @@
 //! receive descriptors. Safe code only, as its parent module `wire` requires of its children.
 
 use super::vlan::{self, Tag};
-use super::vmq;
 use super::{
     Adapter, BATCH, Class, Drain, LargeSend, MAX_CHAIN, MIN_FRAME, NetBuffer, Reader, Taken, Unit, Version,
 };
@@ -26,9 +25,9 @@ impl<'w> Drain<'w> {
         let active = self.offload(to);
         // Every unit has the template's addresses, ports and tag: one queue for all, and on the
         // default queue one hash for all (zeros: none).
-        let (route, scaling) = match self.vmq[to] {
-            None => (None, self.scaling(to)),
-            Some(routes) => vmq::route_headers(routes, template, tag),
+        let scaling = self.scaling(to);
+        let Ok(route) = self.route_units(to, template, tag) else {
+            return true;
         };
         let slot = route.map_or(0, |r| usize::from(r.slot));
         let pool = receiver.pool(slot);

@@ -40,9 +40,8 @@ use ndis::{
     NdisReceiveFilterTestEqual, NdisReceiveFilterTypeVMQueue, NdisReceiveQueueTypeVMQueue, PROCESSOR_NUMBER,
 };
 
-use super::scaling::Scaling;
 use super::vlan::{MAX_VLAN_ID, Tag};
-use super::{BATCH, Drain};
+use super::{BATCH, Drain, Published};
 use crate::config::VmqConfig;
 use crate::nbl::{Nbl, NetBuffer};
 use crate::oid::{Refused, le16, le32};
@@ -135,8 +134,11 @@ impl Route {
 /// The routes of the running queues' filters, as the wire follows them.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Routes {
-    routes: [Route; MAX_FILTERS],
+    table: [Route; MAX_FILTERS],
     count: usize,
+    /// The adapter's own packet filter, when the wire's takes every frame for the queues
+    /// (`Published`): what decides the frames no route takes.
+    pub own_filter: Option<u32>,
 }
 
 impl Routes {
@@ -150,13 +152,13 @@ impl Routes {
     /// Whether a filter tests for `destination`.
     #[must_use]
     pub fn names(&self, destination: &[u8; 6]) -> bool {
-        self.routes[..self.count].iter().any(|r| r.mac == *destination)
+        self.table[..self.count].iter().any(|r| r.mac == *destination)
     }
 
     /// The route of a frame to `destination` in `vlan`, if a running queue's filter matches it.
     #[must_use]
     pub fn lookup(&self, destination: &[u8; 6], vlan: Option<u16>) -> Option<Route> {
-        self.routes[..self.count]
+        self.table[..self.count]
             .iter()
             .find(|r| r.matches(destination, vlan))
             .copied()
@@ -196,20 +198,13 @@ pub struct Queue {
     pub suggested_buffers: u32,
 }
 
-/// A filter and the queue it routes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Filter {
-    id: u32,
-    queue: u32,
-    route: Route,
-}
-
 /// The queues and filters of one adapter, as OIDs see and change them.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VmQueues {
     config: Option<VmqConfig>,
     queues: [Option<Queue>; VM_QUEUES],
-    filters: [Option<Filter>; MAX_FILTERS],
+    /// The filters, each as the route it makes (its queue and filter identifiers in it).
+    filters: [Option<Route>; MAX_FILTERS],
 }
 
 /// What a freed queue leaves for the adapter: the slot of its buffers and its identifier.
@@ -293,12 +288,12 @@ impl VmQueues {
     pub fn routes(&self) -> Routes {
         let mut routes = Routes::default();
         for f in self.filters.iter().flatten() {
-            let running = f.queue == NDIS_DEFAULT_RECEIVE_QUEUE_ID
+            let running = f.slot == 0
                 || self
-                    .queue(f.queue)
+                    .queue(u32::from(f.queue))
                     .is_some_and(|(_, q)| q.state == State::Running);
             if running {
-                routes.routes[routes.count] = f.route;
+                routes.table[routes.count] = *f;
                 routes.count += 1;
             }
         }
@@ -465,7 +460,7 @@ impl VmQueues {
                 _ => return Err(INVALID),
             }
         };
-        let used = self.filters.iter().flatten().any(|f| f.id == id);
+        let used = self.filters.iter().flatten().any(|f| u32::from(f.filter) == id);
         if kind != NdisReceiveFilterTypeVMQueue
             || id == 0
             || id > u32::from(u16::MAX)
@@ -530,7 +525,7 @@ impl VmQueues {
             .iter()
             .position(Option::is_none)
             .ok_or((NDIS_STATUS_RESOURCES, 0))?;
-        self.filters[place] = Some(Filter { id, queue, route });
+        self.filters[place] = Some(route);
         if let Some(q) = self.queue_mut(queue) {
             q.filters += 1;
             q.state = match q.state {
@@ -554,7 +549,7 @@ impl VmQueues {
         let place = self
             .filters
             .iter()
-            .position(|f| f.is_some_and(|f| f.id == id && f.queue == queue))
+            .position(|f| f.is_some_and(|f| u32::from(f.filter) == id && u32::from(f.queue) == queue))
             .ok_or(INVALID)?;
         self.filters[place] = None;
         if let Some(q) = self.queue_mut(queue) {
@@ -599,44 +594,72 @@ impl VmQueues {
 }
 
 /// The route of a frame (`nb`, its bytes `whole` if in one piece) with the out-of-band tag
-/// `oob`, and the RSS parameters for it (none: RSS is not applied on a VM queue or with VMQ).
+/// `oob` to an adapter that publishes `published` (with VMQ). `None`: not the adapter's frame.
 /// Not inlined: the frames of adapters without VMQ never come here.
 #[inline(never)]
-pub(super) fn route_frame<'w>(
-    routes: &Routes,
+pub(super) fn route_frame(
+    published: &Published,
     nb: &NetBuffer<'_>,
     whole: Option<&[u8]>,
     oob: Option<Tag>,
-) -> (Option<Route>, Option<&'w Scaling>) {
+) -> Option<Route> {
     let mut head = [0u8; 16];
     let head = if let Some(bytes) = whole {
         &bytes[..bytes.len().min(16)]
     } else {
         let n = nb.len().min(16);
         if !nb.copy_to(&mut head[..n]) {
-            return (Some(Route::default()), None);
+            return Some(Route::default());
         }
         &head[..n]
     };
-    route_headers(routes, head, oob)
+    route_headers(published, head, oob)
 }
 
 /// The route of a frame whose first bytes are `head` (with the out-of-band tag `oob`): the
 /// running queue whose filter matches its destination and VLAN, or the default queue (a route of
-/// zeros, so that a recycled descriptor does not keep another queue's identifiers).
-pub(super) fn route_headers<'w>(
-    routes: &Routes,
-    head: &[u8],
-    oob: Option<Tag>,
-) -> (Option<Route>, Option<&'w Scaling>) {
-    let Some(destination) = head.first_chunk::<6>() else {
-        return (Some(Route::default()), None);
-    };
+/// zeros, so that a recycled descriptor does not keep another queue's identifiers) if the
+/// adapter's own packet filter takes it; `None` if nothing does.
+pub(super) fn route_headers(published: &Published, head: &[u8], oob: Option<Tag>) -> Option<Route> {
+    let routes = published.vmq.as_ref()?;
+    let destination = head.first_chunk::<6>()?;
     let vlan = oob.or_else(|| Tag::in_frame(head)).map(|t| t.vlan);
-    (Some(routes.lookup(destination, vlan).unwrap_or_default()), None)
+    if let Some(route) = routes.lookup(destination, vlan) {
+        return Some(route);
+    }
+    let own = routes.own_filter.is_none_or(|bits| {
+        let mut filter = published.filter;
+        filter.packet_filter = bits;
+        filter.accepts(destination)
+    });
+    own.then(Route::default)
 }
 
-impl Drain<'_> {
+/// Frames no queue's filter and not the adapter's own packet filter takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct NotTaken;
+
+impl<'w> Drain<'w> {
+    /// The route of a large send's units (`template`: their headers, `tag`: their out-of-band
+    /// tag) to port `to`: `Ok(None)` without VMQ, [`NotTaken`] if the adapter does not take them.
+    pub(super) fn route_units(
+        &self,
+        to: usize,
+        template: &[u8],
+        tag: Option<Tag>,
+    ) -> Result<Option<Route>, NotTaken> {
+        match self.with_queues(to) {
+            None => Ok(None),
+            Some(published) => route_headers(published, template, tag).map(Some).ok_or(NotTaken),
+        }
+    }
+
+    /// What port `to`'s adapter publishes, if it has VMQ enabled.
+    #[inline]
+    pub(super) fn with_queues(&self, to: usize) -> Option<&'w Published> {
+        self.published[to].filter(|p| p.vmq.is_some())
+    }
+
     /// Queues a receive of port `to`'s VM queue `slot` (its own pool's descriptor): receives of
     /// one queue are indicated together, never mixed with another queue's
     /// (`NDIS_RECEIVE_QUEUE_PARAMETERS_PER_QUEUE_RECEIVE_INDICATION`).
