@@ -23,6 +23,14 @@
        -ToolPath.
     5. Sets the adapters' advanced properties (the keywords of rvnic's INF) and, with
        -EnableVerifier, turns on Driver Verifier with the NDIS/WIFI option for rvnic.sys (reboot).
+       -ReceiveScaling chooses RSS (the default, for adapters bound to TCP/IP) or VMQ (for an
+       adapter a Hyper-V virtual switch is bound to) through the hidden *RssOrVmqPreference
+       keyword, which the INF must not declare: it is created on each adapter, not set.
+       With VMQ, a switch bound to the adapter (New-VMSwitch -NetAdapterName) allocates a queue per
+       VM network adapter (Get-NetAdapterVmqQueue lists them) with a filter on that adapter's MAC
+       address (and VLAN, with -VmqVlanFiltering 1); rvnic indicates the frames each filter takes
+       on its queue, from receive buffers of the queue's own, with the queue's identifier on the
+       NBL, and the rest on the default queue. Up to four queues at once.
     6. Prints Get-NetAdapter for the rvnic adapters.
 
     Run it from an elevated PowerShell with an explicit execution policy, so the default policy
@@ -81,6 +89,16 @@ param(
     # NDIS QoS (Data Center Bridging): on (1) or off (0); on also turns packet priority on.
     [ValidateRange(0, 1)]
     [int] $Qos = 1,
+
+    # RSS or VMQ (*RssOrVmqPreference), VMQ on (1) or off (0), and VMQ filters on VLANs.
+    [ValidateSet('Rss', 'Vmq')]
+    [string] $ReceiveScaling = 'Rss',
+
+    [ValidateRange(0, 1)]
+    [int] $Vmq = 1,
+
+    [ValidateRange(0, 1)]
+    [int] $VmqVlanFiltering = 1,
 
     [switch] $EnableVerifier
 )
@@ -179,11 +197,19 @@ foreach ($adapter in Get-RvnicAdapter) {
         '*NumRSSQueues' = $NumRssQueues
         '*MaxRssProcessors' = $MaxRssProcessors
         '*QOS'         = $Qos
+        '*VMQ'         = $Vmq
+        '*VMQVlanFiltering' = $VmqVlanFiltering
     }
     foreach ($keyword in $properties.Keys) {
         Set-NetAdapterAdvancedProperty -Name $adapter.Name -RegistryKeyword $keyword `
             -RegistryValue $properties[$keyword] -NoRestart
     }
+    # Hidden (not in the INF): created on the adapter this script made, replacing its own value.
+    $preference = @{ Rss = 0; Vmq = 1 }[$ReceiveScaling]
+    Remove-NetAdapterAdvancedProperty -Name $adapter.Name -RegistryKeyword '*RssOrVmqPreference' `
+        -NoRestart -ErrorAction SilentlyContinue
+    New-NetAdapterAdvancedProperty -Name $adapter.Name -RegistryKeyword '*RssOrVmqPreference' `
+        -RegistryValue $preference -NoRestart | Out-Null
     Restart-NetAdapter -Name $adapter.Name
 }
 

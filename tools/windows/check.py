@@ -91,6 +91,11 @@ def inf_names(inf):
     return keywords, description, hardware_id
 
 
+# Keywords the driver reads that "must not be specified in the INF file" (Standardized INF
+# Keywords for VMQ): scripts create them with New-NetAdapterAdvancedProperty.
+HIDDEN_KEYWORDS = {"*RssOrVmqPreference"}
+
+
 def script_problems(files):
     problems = []
     keywords, description, hardware_id = inf_names(files["inf/rvnic.inx"])
@@ -99,8 +104,14 @@ def script_problems(files):
         for line, what in syntax_errors(text.encode("utf-8")):
             problems.append(f"{short}:{line}: {what}")
         for used in re.findall(r"-RegistryKeyword\s+'([^']+)'", text):
-            if used not in keywords:
+            if used in HIDDEN_KEYWORDS:
+                if used in keywords:
+                    problems.append(f"inf/rvnic.inx: {used} is hidden: the INF must not declare it")
+            elif used not in keywords:
                 problems.append(f"{short}: -RegistryKeyword '{used}' is not a keyword of the INF")
+        for used in re.findall(r"Set-NetAdapterAdvancedProperty[^\n]*-RegistryKeyword\s+'([^']+)'", text):
+            if used in HIDDEN_KEYWORDS:
+                problems.append(f"{short}: {used} is hidden: create it (New-NetAdapterAdvancedProperty), it cannot be set")
         block = re.search(r"\$properties\s*=\s*\[ordered\]@\{(.*?)\}", text, re.S)
         if block:
             for used in re.findall(r"'([^']+)'\s*=", block.group(1)):
@@ -398,7 +409,9 @@ def self_test(rvnic):
         caught += 1
 
     assert syntax_errors(b"param([int] $Count = 2\nif ($Count -gt 1 { Write-Host 'x' }\n")
-    planted("tools/windows/Install-Rvnic.ps1", "[ValidateRange(1, 8)]", "[ValidateRange(1, 8)", "Install-Rvnic.ps1:49: missing")
+    planted("tools/windows/Install-Rvnic.ps1", "[ValidateRange(1, 8)]", "[ValidateRange(1, 8)", "Install-Rvnic.ps1:57: missing")
+    planted("tools/windows/Install-Rvnic.ps1", "New-NetAdapterAdvancedProperty -Name $adapter.Name -RegistryKeyword '*RssOrVmqPreference'",
+            "Set-NetAdapterAdvancedProperty -Name $adapter.Name -RegistryKeyword '*RssOrVmqPreference'", "it cannot be set")
     planted("tools/windows/Install-Rvnic.ps1", "'*JumboPacket' = $JumboPacket", "'*JumboFrames' = $JumboPacket",
             "advanced property '*JumboFrames'")
     # The makefile's task graph and names.
