@@ -635,7 +635,10 @@ impl Adapter {
         wire::kick(self.port, raised.dispatch());
     }
 
-    /// `MiniportCancelOidRequest`: requests never pend, so none is ever outstanding to cancel.
+    /// `MiniportCancelOidRequest`: only a VM queue's free pends. The page asks a miniport to
+    /// complete a cancelled request as soon as possible, `NDIS_STATUS_REQUEST_ABORTED` if it is not
+    /// done; the free is not aborted: its queue's DMA has stopped already (an aborted free would
+    /// leave a queue neither running nor freed), and it completes as soon as the frames are back.
     pub fn cancel_oid_request(&self, _request_id: usize) {}
 
     #[must_use]
