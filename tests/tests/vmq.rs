@@ -467,3 +467,77 @@ fn finish_with(host: Host, nic: Adapter, q: &VmQueue, off: Adapter) {
     assert_eq!(host.free_vm_queue(nic, q).status, NDIS_STATUS_SUCCESS);
     finish(host, &[nic, off]);
 }
+
+#[test]
+fn queues_come_and_go_under_concurrent_traffic_and_nothing_is_misrouted() {
+    const ROUNDS: usize = 100;
+    let host = loaded(
+        Host::builder()
+            .cpus(4)
+            .mode(ndis_host::Mode::Concurrent)
+            .capture_frames(true)
+            .wait_limit(std::time::Duration::from_secs(10))
+            .build(),
+    );
+    let sender = host.start_adapter(config(&[("Topology", "1")])).expect("sender");
+    let mut keywords = VMQ.to_vec();
+    keywords.push(("Topology", "1"));
+    let nic = host.start_adapter(config(&keywords)).expect("vmq");
+    for x in [sender, nic] {
+        set_filter(&host, x, NDIS_PACKET_TYPE_DIRECTED);
+    }
+    let (vm1, vm2) = ([0x02, 0, 0, 0, 0, 1], [0x02, 0, 0, 0, 0, 2]);
+    let q1 = host.allocate_vm_queue(nic, &spec(vm1, None)).expect("q1");
+    let from = address(&host, sender);
+    let own = address(&host, nic);
+    let frames: Vec<Vec<u8>> = [vm1, vm2, own].iter().map(|to| frame(*to, from)).collect();
+    host.parallel(4, |cpu| {
+        if cpu == 3 {
+            // The switch's virtual NIC for vm2 comes and goes while frames cross.
+            for _ in 0..ROUNDS / 4 {
+                let q2 = host.allocate_vm_queue(nic, &spec(vm2, None)).expect("q2");
+                std::thread::yield_now();
+                assert_eq!(host.free_vm_queue(nic, &q2).status, NDIS_STATUS_SUCCESS);
+            }
+            return;
+        }
+        let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+        for _ in 0..ROUNDS {
+            let _ = host.send(sender, &refs, SendOptions::default());
+        }
+    });
+    let got = host.take_received_with_info(nic);
+    let q1_tag = (
+        u16::try_from(q1.id).unwrap(),
+        u16::try_from(q1.filters[0]).unwrap(),
+    );
+    let to = |r: &ndis_host::Received| <[u8; 6]>::try_from(&r.frame[..6]).unwrap();
+    for r in &got {
+        let queue = r.info.queue;
+        if to(r) == vm1 {
+            assert_eq!(queue, q1_tag, "vm1's queue");
+        } else if to(r) == vm2 {
+            assert!(
+                queue.0 != 0 && queue.0 != q1_tag.0,
+                "vm2's frames only on a vm2 queue: {queue:?}"
+            );
+        } else {
+            assert_eq!(queue, (0, 0), "the adapter's own frames on the default queue");
+        }
+    }
+    // Frames to vm1 and to the adapter always have a taker: each arrived, or was counted.
+    let discarded = rvnic_tests::counter(&host, nic, OID_GEN_RCV_DISCARDS);
+    let failed: u64 = host
+        .take_completions(sender)
+        .iter()
+        .filter(|c| c.status != NDIS_STATUS_SUCCESS)
+        .map(ndis_host::Completion::frame_count)
+        .sum();
+    let taken = got.iter().filter(|r| to(r) != vm2).count() as u64;
+    assert!(
+        taken + discarded + failed >= (2 * 3 * ROUNDS) as u64,
+        "{taken} + {discarded} + {failed}"
+    );
+    assert_eq!(host.free_vm_queue(nic, &q1).status, NDIS_STATUS_SUCCESS);
+    finish(host, &[sender, nic]);
+}

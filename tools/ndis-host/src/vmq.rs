@@ -33,6 +33,9 @@ pub(crate) struct QueueModel {
     pub filters: Vec<u32>,
     /// `NDIS_STATUS_RECEIVE_QUEUE_STATE` with `NdisReceiveQueueOperationalStateDmaStopped` came.
     pub dma_stopped: bool,
+    /// A request that makes it run is in progress: the miniport "can start indications" once it
+    /// has received it (`OID_RECEIVE_FILTER_SET_FILTER`'s and the allocation-complete pages).
+    pub opening: bool,
 }
 
 /// An adapter's receive filtering, as NDIS knows it.
@@ -128,10 +131,11 @@ pub(crate) fn check_receive(model: &Model, queues: &[u16]) -> Result<(), String>
     if first == 0 {
         return Ok(());
     }
-    match model.queues.get(&u32::from(first)).and_then(|q| q.state) {
-        Some(QueueState::Running) => Ok(()),
-        state => Err(format!(
-            "receive on queue {first}, which is {state:?}, not running"
+    match model.queues.get(&u32::from(first)) {
+        Some(q) if q.state == Some(QueueState::Running) || q.opening => Ok(()),
+        q => Err(format!(
+            "receive on queue {first}, which is {:?}, not running",
+            q.and_then(|q| q.state)
         )),
     }
 }
@@ -181,8 +185,29 @@ fn word(b: &[u8], at: usize) -> u32 {
 /// freed enters *Freeing* (its DMA-stopped indication comes during the request). Returns the
 /// state to restore if the request fails.
 pub(crate) fn before_request(model: &mut Model, oid: NDIS_OID, input: &[u8]) -> Option<(u32, QueueState)> {
-    if oid != OID_RECEIVE_FILTER_FREE_QUEUE {
-        return None;
+    match oid {
+        OID_RECEIVE_FILTER_SET_FILTER => {
+            if let Some(q) = model.queues.get_mut(&word(input, 12))
+                && q.state == Some(QueueState::Paused)
+            {
+                q.opening = true;
+            }
+            return None;
+        }
+        OID_RECEIVE_FILTER_QUEUE_ALLOCATION_COMPLETE => {
+            let (count, first, size) = (word(input, 8), word(input, 12), word(input, 16));
+            for k in 0..count.min(64) {
+                let at = first.saturating_add(k.saturating_mul(size)) as usize;
+                if let Some(q) = model.queues.get_mut(&word(input, at + 8))
+                    && q.state == Some(QueueState::Set)
+                {
+                    q.opening = true;
+                }
+            }
+            return None;
+        }
+        OID_RECEIVE_FILTER_FREE_QUEUE => {}
+        _ => return None,
     }
     let id = word(input, 8);
     let queue = model.queues.get_mut(&id)?;
@@ -203,6 +228,9 @@ pub(crate) fn after_request(
     status: NDIS_STATUS,
     before: Option<(u32, QueueState)>,
 ) -> Result<(), String> {
+    for q in model.queues.values_mut() {
+        q.opening = false;
+    }
     if status != NDIS_STATUS_SUCCESS {
         if let Some((id, state)) = before
             && let Some(q) = model.queues.get_mut(&id)
@@ -308,6 +336,26 @@ mod tests {
         assert!(
             check_receive(&m, &[1, 0]).is_err(),
             "two queues in one indication"
+        );
+        // A paused queue being given a filter may receive while the request is in progress.
+        let mut m = m;
+        let mut filter = vec![0u8; 16];
+        filter[12] = 2;
+        assert_eq!(
+            before_request(&mut m, OID_RECEIVE_FILTER_SET_FILTER, &filter),
+            None
+        );
+        assert!(check_receive(&m, &[2]).is_ok());
+        let refused = after_request(
+            &mut m,
+            OID_RECEIVE_FILTER_SET_FILTER,
+            (&filter, &[]),
+            NDIS_STATUS_FAILURE,
+            None,
+        );
+        assert!(
+            refused.is_ok() && check_receive(&m, &[2]).is_err(),
+            "refused: paused again"
         );
     }
 
