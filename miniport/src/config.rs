@@ -8,6 +8,7 @@
 
 use crate::offload::{Both, CHECKSUM_VALUES, Offloads, SWITCH_VALUES};
 use crate::wire::vlan::{MAX_VLAN_ID, Tagging, Vlan};
+pub use crate::wire::vmq::VmqConfig;
 
 /// How a keyword's value is checked (and how the INF presents it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -345,13 +346,6 @@ pub struct Config {
     /// VM queues: enabled by `*RssOrVmqPreference` 1 and `*VMQ` 1, with VLAN filters if
     /// `*VMQVlanFiltering` is 1. `None` otherwise.
     pub vmq: Option<VmqConfig>,
-}
-
-/// The VMQ keywords, when VMQ is enabled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VmqConfig {
-    /// `*VMQVlanFiltering`: filters may test the VLAN identifier.
-    pub vlan_filtering: bool,
 }
 
 /// Bytes of an Ethernet header, which `*JumboPacket` includes and the MTU does not.

@@ -42,9 +42,15 @@ use ndis::{
 
 use super::vlan::{MAX_VLAN_ID, Tag};
 use super::{BATCH, Drain, Published};
-use crate::config::VmqConfig;
 use crate::nbl::{Nbl, NetBuffer};
 use crate::oid::{Refused, le16, le32};
+
+/// The VMQ keywords, when VMQ is enabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VmqConfig {
+    /// `*VMQVlanFiltering`: filters may test the VLAN identifier.
+    pub vlan_filtering: bool,
+}
 
 /// Queues besides the default one (`NumQueues`).
 pub const VM_QUEUES: usize = 4;

@@ -208,3 +208,41 @@ fn every_slot_and_filter_taken_is_refused_for_resources() {
         Err((NDIS_STATUS_RESOURCES, 0))
     );
 }
+
+#[test]
+fn the_preference_picks_rss_or_vmq_and_lookahead_split_is_refused() {
+    use crate::config::{Config, Reason};
+    let read = |pairs: &'static [(&'static str, u32)]| {
+        Config::from_registry(
+            |name| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v),
+            None,
+        )
+    };
+    let (c, f) = read(&[("*RssOrVmqPreference", 1), ("*RSS", 1), ("*VMQLookaheadSplit", 1)]);
+    assert_eq!(
+        (c.rss_queues, c.vmq),
+        (0, ON),
+        "VMQ preferred: RSS's keywords are not read"
+    );
+    let refused: Vec<_> = f.iter().map(|f| (f.keyword, f.reason)).collect();
+    assert_eq!(refused, [("*VMQLookaheadSplit", Reason::NotAllowed(1))]);
+    let (c, _) = read(&[("*RssOrVmqPreference", 0), ("*VMQ", 1)]);
+    assert_eq!(
+        (c.rss_queues > 0, c.vmq),
+        (true, None),
+        "RSS preferred: VMQ's are not"
+    );
+    let (c, f) = read(&[("*RssOrVmqPreference", 2), ("*VMQ", 1)]);
+    assert_eq!(
+        (c.vmq, f.len()),
+        (None, 1),
+        "a bad preference falls back to RSS, counted"
+    );
+    let (c, _) = read(&[("*RssOrVmqPreference", 1), ("*VMQVlanFiltering", 0)]);
+    assert_eq!(
+        c.vmq,
+        Some(VmqConfig {
+            vlan_filtering: false
+        })
+    );
+}
