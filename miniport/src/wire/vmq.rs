@@ -155,12 +155,6 @@ impl Routes {
         self.count == 0
     }
 
-    /// Whether a filter tests for `destination`.
-    #[must_use]
-    pub fn names(&self, destination: &[u8; 6]) -> bool {
-        self.table[..self.count].iter().any(|r| r.mac == *destination)
-    }
-
     /// The route of a frame to `destination` in `vlan`, if a running queue's filter matches it.
     #[must_use]
     pub fn lookup(&self, destination: &[u8; 6], vlan: Option<u16>) -> Option<Route> {
