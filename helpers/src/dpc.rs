@@ -160,6 +160,19 @@ impl<const N: usize> DpcSet<N> {
     }
 }
 
+impl<const N: usize> DpcSet<N> {
+    /// Waits until every DPC queued so far (of this set, and any other: `KeFlushQueuedDpcs`) has
+    /// run. The set stays open. `PASSIVE_LEVEL`.
+    pub fn flush(&self) {
+        if !self.state().bound.load(Ordering::Acquire) {
+            return;
+        }
+        // PASSIVE_LEVEL (this function's contract); no argument, nothing of ours is touched.
+        // SAFETY: PASSIVE_LEVEL.
+        unsafe { KeFlushQueuedDpcs() };
+    }
+}
+
 impl<const N: usize> Drop for DpcSet<N> {
     fn drop(&mut self) {
         self.close();

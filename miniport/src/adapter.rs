@@ -224,7 +224,13 @@ impl Adapter {
         let vmq = VmPools::new(config.vmq.is_some(), driver, &handle, vm_buffers)?;
         let resume = TimerPool::new(driver, POOL_TAG, Resume { port }).map_err(|_| NDIS_STATUS_RESOURCES)?;
         let stats = Statistics::new(cpus).ok_or(NDIS_STATUS_RESOURCES)?;
-        let rss = Queues::new(driver, POOL_TAG, config.rss_queues as usize)?;
+        // The receive queues' DPCs: RSS's, or with VMQ (its alternative) the VM queues'.
+        let queues = if config.vmq.is_some() {
+            crate::wire::vmq::VM_QUEUES
+        } else {
+            config.rss_queues as usize
+        };
+        let rss = Queues::new(driver, POOL_TAG, queues)?;
         // The wire's copy of what the adapter publishes starts as the original.
         let published = *settings.published.lock();
         PoolBox::new_in_place(POOL_TAG, |place: &mut core::mem::MaybeUninit<Occupant<Self, Published>>| {
@@ -352,7 +358,7 @@ impl Adapter {
                 | NDIS_LINK_STATE_DUPLEX_AUTO_NEGOTIATED,
             PowerManagementCapabilitiesEx: core::ptr::null_mut(),
         };
-        let queues = self.rss.count();
+        let queues = self.config.rss_queues as usize;
         let rss = (queues > 0).then(|| scaling::capabilities(queues));
         let status = self
             .handle
@@ -538,6 +544,9 @@ impl Adapter {
             // indicated on a queue after its last filter went, or its DMA stopped.
             drop(control);
             wire::follow(self.port);
+            // And what it posted to the queues' DPCs before is indicated (PASSIVE_LEVEL, as
+            // MiniportOidRequest runs).
+            self.rss.flush();
             return match change {
                 Change::FreeQueue(freed) => self.free_queue(freed, pended),
                 _ => status,
@@ -571,6 +580,12 @@ impl Adapter {
         if changed && copy.scaling.is_on() {
             // The baton holder is the only CPU that queues the DPCs: none is retargeted under it.
             self.rss.retarget(&copy.scaling);
+        }
+        if let Some(routes) = copy.vmq.as_ref().filter(|_| changed) {
+            for (queue, number) in routes.processors.iter().enumerate() {
+                // Checked when the queue was allocated or its affinity changed.
+                let _ = self.rss.target(queue, *number);
+            }
         }
     }
 

@@ -220,8 +220,8 @@ pub enum Change {
     /// [`Control::encapsulation`] to the wire, then indicate
     /// `NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG`.
     Offload,
-    /// The VM queues' routes: republish them, and make sure the wire follows them before the
-    /// request completes.
+    /// The VM queues' routes or processors: republish them, and make sure the wire follows them
+    /// (and the queues' DPCs have indicated what it posted) before the request completes.
     Routes,
     /// A VM queue is stopping: indicate that its DMA stopped, and free it once its frames are
     /// back (the request pends until then).
@@ -673,7 +673,7 @@ impl Control {
             }
             OID_RECEIVE_FILTER_QUEUE_PARAMETERS => Ok((
                 self.vmq.set_parameters(buffer, self.processor_exists)?,
-                Change::Nothing,
+                Change::Routes,
             )),
             _ => Err((NDIS_STATUS_NOT_SUPPORTED, 0)),
         }

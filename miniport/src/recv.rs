@@ -278,7 +278,9 @@ impl Adapter {
     pub fn indicate_queue(&self, queue: usize) {
         let raised = Raised::to_dispatch();
         let mut chain = self.rss.collect(queue);
-        self.indicate(raised.dispatch(), &mut chain);
+        // With VMQ the queues are the VM queues' (slot = queue + 1), from their own buffers.
+        let slot = if self.config().vmq.is_some() { queue + 1 } else { 0 };
+        self.indicate_from(raised.dispatch(), slot, &mut chain);
     }
 
     /// `MiniportReturnNetBufferLists`: the protocol gives indicated NBLs back.

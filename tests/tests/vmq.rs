@@ -107,7 +107,7 @@ fn the_capabilities_follow_the_keywords() {
 
 #[test]
 fn frames_matching_a_queue_filter_arrive_on_that_queue() {
-    let host = loaded(Host::builder().capture_frames(true).build());
+    let host = loaded(Host::builder().cpus(4).capture_frames(true).build());
     let sender = host
         .start_adapter(config(&[("Topology", "1"), ("*PriorityVLANTag", "3")]))
         .expect("sender");
@@ -117,8 +117,24 @@ fn frames_matching_a_queue_filter_arrive_on_that_queue() {
     // Directed only: the queues' filters add their addresses.
     set_filter(&host, nic, NDIS_PACKET_TYPE_DIRECTED);
     let (vm1, vm2) = ([0x02, 0, 0, 0, 0, 1], [0x02, 0, 0, 0, 0, 2]);
-    let q1 = host.allocate_vm_queue(nic, &spec(vm1, None)).expect("q1");
-    let q2 = host.allocate_vm_queue(nic, &spec(vm2, Some(5))).expect("q2");
+    let q1 = host
+        .allocate_vm_queue(
+            nic,
+            &VmQueueSpec {
+                processor: 2,
+                ..spec(vm1, None)
+            },
+        )
+        .expect("q1");
+    let q2 = host
+        .allocate_vm_queue(
+            nic,
+            &VmQueueSpec {
+                processor: 3,
+                ..spec(vm2, Some(5))
+            },
+        )
+        .expect("q2");
     assert_eq!(host.vm_queue_state(nic, q1.id), Some(QueueState::Running));
     let from = address(&host, sender);
     let own = address(&host, nic);
@@ -131,18 +147,23 @@ fn frames_matching_a_queue_filter_arrive_on_that_queue() {
         host.take_completions(sender);
         let got = host.take_received_with_info(nic);
         assert!(got.len() <= 1, "one frame to {to:x?} in VLAN {vlan}");
-        got.first().map(|r| r.info.queue)
+        got.first().map(|r| (r.info.queue, r.cpu))
     };
-    assert_eq!(send(vm1, 0), Some((1, 1)), "vm1's queue and filter");
-    assert_eq!(send(vm1, 9), Some((1, 1)), "a MAC filter alone takes any VLAN");
-    assert_eq!(send(vm2, 5), Some((2, 2)), "vm2's queue, in its VLAN");
+    // Each queue's frames are indicated on the processor of its affinity.
+    assert_eq!(send(vm1, 0), Some(((1, 1), 2)), "vm1's queue and filter");
+    assert_eq!(
+        send(vm1, 9),
+        Some(((1, 1), 2)),
+        "a MAC filter alone takes any VLAN"
+    );
+    assert_eq!(send(vm2, 5), Some(((2, 2), 3)), "vm2's queue, in its VLAN");
     assert_eq!(
         send(vm2, 0),
         None,
         "vm2's address outside its VLAN: no filter takes it"
     );
     assert_eq!(
-        send(own, 0),
+        send(own, 0).map(|(queue, _)| queue),
         Some((0, 0)),
         "the adapter's own frames: the default queue"
     );
@@ -152,8 +173,18 @@ fn frames_matching_a_queue_filter_arrive_on_that_queue() {
         nic,
         NDIS_PACKET_TYPE_DIRECTED | NDIS_PACKET_TYPE_PROMISCUOUS,
     );
-    assert_eq!(send(vm2, 0), Some((0, 0)));
-    assert_eq!(send(vm2, 5), Some((2, 2)));
+    assert_eq!(send(vm2, 0).map(|(queue, _)| queue), Some((0, 0)));
+    assert_eq!(send(vm2, 5), Some(((2, 2), 3)));
+    // A new affinity moves the queue's DPC.
+    let moved = vswitch::queue_parameters(q2.id, 1);
+    let mut moved = moved;
+    moved[4..8].copy_from_slice(&NDIS_RECEIVE_QUEUE_PARAMETERS_PROCESSOR_AFFINITY_CHANGED.to_le_bytes());
+    assert_eq!(
+        host.oid_set(nic, OID_RECEIVE_FILTER_QUEUE_PARAMETERS, &moved)
+            .status,
+        NDIS_STATUS_SUCCESS
+    );
+    assert_eq!(send(vm2, 5), Some(((2, 2), 1)));
     set_filter(&host, nic, NDIS_PACKET_TYPE_DIRECTED);
     for q in [q1, q2] {
         assert_eq!(host.free_vm_queue(nic, &q).status, NDIS_STATUS_SUCCESS);

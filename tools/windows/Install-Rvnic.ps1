@@ -30,7 +30,8 @@
        VM network adapter (Get-NetAdapterVmqQueue lists them) with a filter on that adapter's MAC
        address (and VLAN, with -VmqVlanFiltering 1); rvnic indicates the frames each filter takes
        on its queue, from receive buffers of the queue's own, with the queue's identifier on the
-       NBL, and the rest on the default queue. Up to four queues at once.
+       NBL, on the first processor of the queue's affinity, and the rest on the default queue. Up
+       to four queues at once.
     6. Prints Get-NetAdapter for the rvnic adapters.
 
     Run it from an elevated PowerShell with an explicit execution policy, so the default policy

@@ -409,7 +409,7 @@ def self_test(rvnic):
         caught += 1
 
     assert syntax_errors(b"param([int] $Count = 2\nif ($Count -gt 1 { Write-Host 'x' }\n")
-    planted("tools/windows/Install-Rvnic.ps1", "[ValidateRange(1, 8)]", "[ValidateRange(1, 8)", "Install-Rvnic.ps1:57: missing")
+    planted("tools/windows/Install-Rvnic.ps1", "[ValidateRange(1, 8)]", "[ValidateRange(1, 8)", "Install-Rvnic.ps1:58: missing")
     planted("tools/windows/Install-Rvnic.ps1", "New-NetAdapterAdvancedProperty -Name $adapter.Name -RegistryKeyword '*RssOrVmqPreference'",
             "Set-NetAdapterAdvancedProperty -Name $adapter.Name -RegistryKeyword '*RssOrVmqPreference'", "it cannot be set")
     planted("tools/windows/Install-Rvnic.ps1", "'*JumboPacket' = $JumboPacket", "'*JumboFrames' = $JumboPacket",

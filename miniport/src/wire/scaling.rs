@@ -287,6 +287,17 @@ impl Queues {
         }
     }
 
+    /// Points queue `queue`'s DPC at processor `number` (a VM queue's affinity). The wire's baton
+    /// holder calls this; `false` if the processor does not exist.
+    pub fn target(&self, queue: usize, number: PROCESSOR_NUMBER) -> bool {
+        self.dpcs.target(queue, number)
+    }
+
+    /// Waits until what was posted so far is indicated (the DPCs queued have run). `PASSIVE_LEVEL`.
+    pub fn flush(&self) {
+        self.dpcs.flush();
+    }
+
     /// Hands `chain` to queue `queue` and wakes its DPC if it was idle. The wire's baton holder
     /// calls this.
     pub fn post(&self, queue: usize, chain: &mut Chain) {

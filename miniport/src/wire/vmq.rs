@@ -142,6 +142,8 @@ impl Route {
 pub struct Routes {
     table: [Route; MAX_FILTERS],
     count: usize,
+    /// The processor each VM queue (by slot, less one) is affinitized to: its DPC's target.
+    pub processors: [PROCESSOR_NUMBER; VM_QUEUES],
     /// The adapter's own packet filter, when the wire's takes every frame for the queues
     /// (`Published`): what decides the frames no route takes.
     pub own_filter: Option<u32>,
@@ -191,8 +193,7 @@ pub struct Queue {
     pub filters: u8,
     /// `NDIS_RECEIVE_QUEUE_PARAMETERS_*` flags.
     pub flags: u32,
-    /// The processors it may be associated with (kept and validated; the queue's frames are
-    /// indicated by the wire's drain, wherever it runs).
+    /// The processors it may be associated with: its frames are indicated on the first.
     pub affinity: GROUP_AFFINITY,
     /// `NumSuggestedReceiveBuffers` (the pool set aside is used whatever it says).
     pub suggested_buffers: u32,
@@ -231,6 +232,15 @@ fn structure(b: &[u8], size: u16) -> Result<&[u8], Refused> {
         return Err(INVALID);
     }
     b.get(..declared).ok_or((NDIS_STATUS_INVALID_LENGTH, declared))
+}
+
+/// The first processor of an affinity (its lowest set bit).
+fn first_processor(affinity: &GROUP_AFFINITY) -> PROCESSOR_NUMBER {
+    PROCESSOR_NUMBER {
+        Group: affinity.Group,
+        Number: u8::try_from(affinity.Mask.trailing_zeros()).unwrap_or(0),
+        Reserved: 0,
+    }
 }
 
 /// The `GROUP_AFFINITY` at `at`: a non-empty mask whose lowest processor exists.
@@ -287,6 +297,11 @@ impl VmQueues {
     #[must_use]
     pub fn routes(&self) -> Routes {
         let mut routes = Routes::default();
+        for (slot, queue) in self.queues.iter().enumerate() {
+            if let Some(q) = queue {
+                routes.processors[slot] = first_processor(&q.affinity);
+            }
+        }
         for f in self.filters.iter().flatten() {
             let running = f.slot == 0
                 || self
@@ -679,11 +694,12 @@ impl<'w> Drain<'w> {
         }
     }
 
-    /// Indicates the VM queue receives waiting.
+    /// Hands the VM queue receives waiting to their queue's DPC, which indicates them on the
+    /// queue's processor.
     pub(super) fn indicate_vm(&mut self) {
         let (to, slot) = self.vm_queue;
         if let Some(receiver) = self.ports[to].filter(|_| !self.vm_batch.is_empty()) {
-            receiver.indicate_from(self.on, slot, &mut self.vm_batch);
+            receiver.rss.post(slot - 1, &mut self.vm_batch);
         }
     }
 
