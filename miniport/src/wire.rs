@@ -134,7 +134,8 @@ pub fn release(port: Port) {
 }
 
 /// Takes the wire's baton, waiting for the current holder to finish its pass. At `DISPATCH_LEVEL`
-/// (the caller raised), from initialize or halt only: the datapath never waits.
+/// (the caller raised), from initialize, halt and the VM queue requests only: the datapath never
+/// waits.
 fn take(wire: &Wire) -> Held<'_> {
     loop {
         if let Some(held) = wire.baton().try_take() {
@@ -199,13 +200,17 @@ pub fn detach(port: Port) -> Option<Seated> {
 }
 
 /// Brings the wire's copy of what the adapter on `port` publishes up to date now, under the
-/// baton: when this returns, no drain follows an older copy. IRQL <= `DISPATCH_LEVEL`.
+/// baton: when this returns, no drain follows an older copy. The baton goes with the adapter's
+/// resume timer armed rather than after a drain here: an OID request's stack does not carry a
+/// drain and the indications it makes. IRQL <= `DISPATCH_LEVEL`.
 pub fn follow(port: Port) {
-    with_baton(port, |wire, held| {
-        if let Some((adapter, copy)) = wire.get_mut(held, port.slot) {
-            adapter.refresh(copy);
-        }
-    });
+    let wire = &WIRES[port.wire];
+    let _raised = Raised::to_dispatch();
+    let mut held = take(wire);
+    if let Some((adapter, copy)) = wire.get_mut(&mut held, port.slot) {
+        adapter.refresh(copy);
+    }
+    defer(wire, held, Some(port.slot));
 }
 
 /// The other adapter of a pair, while the baton is held.
