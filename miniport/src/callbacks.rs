@@ -129,7 +129,9 @@ pub(crate) unsafe extern "system" fn oid_request(
     let request = unsafe { &mut *raw.as_ptr() };
     // SAFETY: NDIS's buffer contract for the request, as above.
     let request = unsafe { OidRequest::from_raw(request) };
-    // SAFETY: NDIS's adapter context, between initialize and halt.
+    // The adapter lives from initialize to halt and NDIS issues no request outside that; shared
+    // (every handler takes it so); PASSIVE_LEVEL, as NDIS calls MiniportOidRequest.
+    // SAFETY: NDIS's adapter context, alive for the call; the request and its token are ours.
     unsafe { adapter(context) }.oid_request(request, pended)
 }
 
