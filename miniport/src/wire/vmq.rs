@@ -189,8 +189,6 @@ pub struct Queue {
     pub id: u32,
     /// Where it is in its life.
     pub state: State,
-    /// Its filters.
-    pub filters: u8,
     /// `NDIS_RECEIVE_QUEUE_PARAMETERS_*` flags.
     pub flags: u32,
     /// The processors it may be associated with: its frames are indicated on the first.
@@ -351,7 +349,6 @@ impl VmQueues {
         self.queues[slot] = Some(Queue {
             id,
             state: State::Allocated,
-            filters: 0,
             // "Miniport drivers that support NDIS 6.30 or later versions must ignore" the split.
             flags: flags & NDIS_RECEIVE_QUEUE_PARAMETERS_PER_QUEUE_RECEIVE_INDICATION,
             affinity,
@@ -542,7 +539,6 @@ impl VmQueues {
             .ok_or((NDIS_STATUS_RESOURCES, 0))?;
         self.filters[place] = Some(route);
         if let Some(q) = self.queue_mut(queue) {
-            q.filters += 1;
             q.state = match q.state {
                 State::Allocated | State::Set => State::Set,
                 _ => State::Running,
@@ -567,14 +563,12 @@ impl VmQueues {
             .position(|f| f.is_some_and(|f| u32::from(f.filter) == id && u32::from(f.queue) == queue))
             .ok_or(INVALID)?;
         self.filters[place] = None;
-        if let Some(q) = self.queue_mut(queue) {
-            q.filters -= 1;
-            if q.filters == 0 {
-                q.state = match q.state {
-                    State::Set => State::Allocated,
-                    _ => State::Paused,
-                };
-            }
+        let last = !self.filters.iter().flatten().any(|f| u32::from(f.queue) == queue);
+        if let Some(q) = self.queue_mut(queue).filter(|_| last) {
+            q.state = match q.state {
+                State::Set => State::Allocated,
+                _ => State::Paused,
+            };
         }
         Ok(b.len())
     }

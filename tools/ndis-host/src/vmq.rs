@@ -121,12 +121,13 @@ pub(crate) fn check_capabilities(
 /// switch allocates its queues with `NDIS_RECEIVE_QUEUE_PARAMETERS_PER_QUEUE_RECEIVE_INDICATION`),
 /// and that queue the default one or a running one ("A miniport driver can only indicate receive
 /// packets for a queue that is in the Running state").
-pub(crate) fn check_receive(model: &Model, queues: &[u16]) -> Result<(), String> {
-    let Some(&first) = queues.first() else {
+pub(crate) fn check_receive(model: &Model, queues: impl IntoIterator<Item = u16>) -> Result<(), String> {
+    let mut queues = queues.into_iter();
+    let Some(first) = queues.next() else {
         return Ok(());
     };
-    if queues.iter().any(|q| *q != first) {
-        return Err(format!("one receive indication mixes queues {queues:?}"));
+    if let Some(other) = queues.find(|q| *q != first) {
+        return Err(format!("one receive indication mixes queues {first} and {other}"));
     }
     if first == 0 {
         return Ok(());
@@ -156,8 +157,7 @@ pub(crate) fn queue_state(model: &mut Model, buffer: &[u8]) -> Result<(), String
             buffer.len()
         ));
     }
-    let word = |at: usize| u32::from_le_bytes([buffer[at], buffer[at + 1], buffer[at + 2], buffer[at + 3]]);
-    let (id, state) = (word(8), word(12));
+    let (id, state) = (word(buffer, 8), word(buffer, 12));
     let Some(queue) = model.queues.get_mut(&id) else {
         return Err(format!(
             "queue state {state} of queue {id}, which is not allocated"
@@ -329,14 +329,11 @@ mod tests {
     #[test]
     fn receives_only_on_the_default_or_a_running_queue_one_queue_an_indication() {
         let m = model(&[(1, QueueState::Running), (2, QueueState::Paused)]);
-        assert!(check_receive(&m, &[0, 0]).is_ok());
-        assert!(check_receive(&m, &[1, 1]).is_ok());
-        assert!(check_receive(&m, &[2]).is_err(), "paused");
-        assert!(check_receive(&m, &[3]).is_err(), "never allocated");
-        assert!(
-            check_receive(&m, &[1, 0]).is_err(),
-            "two queues in one indication"
-        );
+        assert!(check_receive(&m, [0, 0]).is_ok());
+        assert!(check_receive(&m, [1, 1]).is_ok());
+        assert!(check_receive(&m, [2]).is_err(), "paused");
+        assert!(check_receive(&m, [3]).is_err(), "never allocated");
+        assert!(check_receive(&m, [1, 0]).is_err(), "two queues in one indication");
         // A paused queue being given a filter may receive while the request is in progress.
         let mut m = m;
         let mut filter = vec![0u8; 16];
@@ -345,7 +342,7 @@ mod tests {
             before_request(&mut m, OID_RECEIVE_FILTER_SET_FILTER, &filter),
             None
         );
-        assert!(check_receive(&m, &[2]).is_ok());
+        assert!(check_receive(&m, [2]).is_ok());
         let refused = after_request(
             &mut m,
             OID_RECEIVE_FILTER_SET_FILTER,
@@ -354,9 +351,21 @@ mod tests {
             None,
         );
         assert!(
-            refused.is_ok() && check_receive(&m, &[2]).is_err(),
+            refused.is_ok() && check_receive(&m, [2]).is_err(),
             "refused: paused again"
         );
+    }
+
+    /// `OID_RECEIVE_FILTER_FREE_QUEUE` of queue 1 through the model: before the request, the DMA
+    /// stopped indication if `indicated`, and the request completed with `status`.
+    fn free_queue_1(m: &mut Model, indicated: bool, status: NDIS_STATUS) -> Result<(), String> {
+        let free = [0u8, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0];
+        let before = before_request(m, OID_RECEIVE_FILTER_FREE_QUEUE, &free);
+        if indicated {
+            let dma_stopped = NdisReceiveQueueOperationalStateDmaStopped;
+            queue_state(m, &queue_state_buffer(1, dma_stopped))?;
+        }
+        after_request(m, OID_RECEIVE_FILTER_FREE_QUEUE, (&free, &[]), status, before)
     }
 
     #[test]
@@ -366,39 +375,13 @@ mod tests {
         assert!(queue_state(&mut m, &queue_state_buffer(1, dma_stopped)).is_err());
         assert!(queue_state(&mut m, &queue_state_buffer(9, dma_stopped)).is_err());
         assert!(queue_state(&mut m, &queue_state_buffer(1, dma_stopped)[..12]).is_err());
-        let free = [0u8, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0];
-        let before = before_request(&mut m, OID_RECEIVE_FILTER_FREE_QUEUE, &free);
-        assert_eq!(before, Some((1, QueueState::Running)));
         // Completed without the indication: broken.
-        let done = after_request(
-            &mut m,
-            OID_RECEIVE_FILTER_FREE_QUEUE,
-            (&free, &[]),
-            NDIS_STATUS_SUCCESS,
-            before,
-        );
-        assert!(done.is_err());
+        assert!(free_queue_1(&mut m, false, NDIS_STATUS_SUCCESS).is_err());
         let mut m = model(&[(1, QueueState::Paused)]);
-        let before = before_request(&mut m, OID_RECEIVE_FILTER_FREE_QUEUE, &free);
-        assert!(queue_state(&mut m, &queue_state_buffer(1, dma_stopped)).is_ok());
-        let done = after_request(
-            &mut m,
-            OID_RECEIVE_FILTER_FREE_QUEUE,
-            (&free, &[]),
-            NDIS_STATUS_SUCCESS,
-            before,
-        );
-        assert!(done.is_ok() && m.queues.is_empty());
+        assert!(free_queue_1(&mut m, true, NDIS_STATUS_SUCCESS).is_ok() && m.queues.is_empty());
         // A refused free leaves the queue as it was.
         let mut m = model(&[(1, QueueState::Paused)]);
-        let before = before_request(&mut m, OID_RECEIVE_FILTER_FREE_QUEUE, &free);
-        let _ = after_request(
-            &mut m,
-            OID_RECEIVE_FILTER_FREE_QUEUE,
-            (&free, &[]),
-            NDIS_STATUS_FAILURE,
-            before,
-        );
+        assert!(free_queue_1(&mut m, false, NDIS_STATUS_FAILURE).is_ok());
         assert_eq!(m.queues[&1].state, Some(QueueState::Paused));
     }
 

@@ -171,17 +171,19 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
                 ),
             );
         }
-        let queues: Vec<u16> = nbls
+        // Each NBL's out-of-band information, read once: the queue check and the offload rules.
+        let infos: Vec<crate::offload::ReceiveInfo> = nbls
             .iter()
-            .map(|&nbl| crate::offload::ReceiveInfo::of(nbl as PNET_BUFFER_LIST).queue.0)
+            .map(|&nbl| crate::offload::ReceiveInfo::of(nbl as PNET_BUFFER_LIST))
             .collect();
-        if let Err(why) = crate::vmq::check_receive(&st.adapters[adapter].vmq, &queues) {
+        let queues = infos.iter().map(|i| i.queue.0);
+        if let Err(why) = crate::vmq::check_receive(&st.adapters[adapter].vmq, queues) {
             st.violate(Rule::ReceiveQueue, API, Some(adapter), why);
         }
         let capture = host.config.capture_frames;
         let sink = st.adapters[adapter].sink.clone();
         let writer = st.adapters[adapter].writer.clone();
-        for &nbl in &nbls {
+        for (&nbl, &info) in nbls.iter().zip(&infos) {
             // NET_BUFFER_LIST's page: SourceHandle is the handle NDIS gave the driver in
             // MiniportInitializeEx; NDIS uses it to return the NBL to the driver that indicated it.
             // SAFETY: the driver passes NBLs it owns; a plain read of one field.
@@ -206,7 +208,6 @@ pub extern "system" fn NdisMIndicateReceiveNetBufferLists(
                 );
                 continue;
             }
-            let info = crate::offload::ReceiveInfo::of(nbl as PNET_BUFFER_LIST);
             if info.has_offload() {
                 // SAFETY: as below; the first NB of an NBL the driver indicates.
                 let first = unsafe { NET_BUFFER_LIST_FIRST_NB(nbl as PNET_BUFFER_LIST) };
